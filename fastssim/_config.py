@@ -1,0 +1,36 @@
+"""JIT settings and tuning constants, in one place.
+
+Every kernel takes its Numba options from here, never from literals of its own.
+
+``fastmath`` leaves out ``nnan`` and ``ninf`` so that non-finite values still
+propagate (the wrappers rely on a NaN result to report NaN/Inf input), and
+leaves out ``arcp`` so that ``a / a`` stays exactly 1 (identical images score
+exactly 1.0). ``reassoc`` lets the per-row float64 reductions vectorise;
+``contract`` allows fused multiply-adds.
+"""
+
+import os
+
+#: Floating-point relaxations allowed in the CPU kernels.
+FASTMATH = {"reassoc", "contract", "nsz"}
+
+#: Cache compiled kernels on disk (``__pycache__`` beside the sources, or
+#: ``NUMBA_CACHE_DIR``), so that a second process does not recompile.
+CACHE = os.environ.get("FASTSSIM_NO_CACHE", "") == ""
+
+#: Options for serial kernels and for helpers called from the parallel kernels.
+JIT = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
+
+#: Options for the parallel (prange) kernels.
+JIT_PARALLEL = dict(JIT, parallel=True)
+
+#: Output rows per CPU task (2-D images).
+BAND_H_2D = 64
+#: Output columns per CPU task (2-D images): keeps the rolling buffers in L1/L2.
+BAND_W_2D = 256
+#: Output rows per CPU task (3-D volumes).
+BAND_H_3D = 32
+#: Output columns per CPU task (3-D volumes).
+BAND_W_3D = 128
+#: Elements per task of the parallel error (MSE) reduction.
+ERROR_CHUNK = 1 << 16

@@ -1,0 +1,225 @@
+"""Fused SSIM and error kernels for the CPU (Numba, all cores).
+
+Kernels only compute: every check happens before they are called
+(``_validate``), and the per-task partial sums they return are reduced by the
+caller (``metrics``).
+
+Layout of the SSIM kernel
+-------------------------
+Inputs are 5-D views ``(N, C, D, H, W)`` of the caller's arrays (pairs,
+channels, depth, rows, columns; 2-D images have ``D == 1``), of any strides and
+of dtype uint8, uint16, float32 or float64. The work dtype (float32 or
+float64) is that of ``consts``. The window is separable: ``wd``, ``wh`` and
+``ww`` are tuples of weights, so their lengths are compile-time constants and
+the tap loops unroll, leaving the accumulators in registers and the pixel loop
+free to vectorise. 2-D images pass ``wd = (1.0,)``.
+
+The output ('valid' region) is cut into tasks of ``band_h`` rows by ``band_w``
+columns over the whole depth, run in parallel with ``prange``. A task streams
+its input rows once:
+
+1. load a row segment, convert it to the work dtype, subtract the task's shift
+   and form the products ``x*x``, ``y*y``, ``x*y``;
+2. filter the five moments along W into a rolling buffer of ``Kh`` rows;
+3. once ``Kh`` rows are there, filter along H: for 2-D straight into the SSIM
+   formula and the row sum; for 3-D into a rolling buffer of ``Kd`` planes,
+   which is then filtered along D into the formula.
+
+No full-size intermediate exists; the map is written only when asked for.
+Task boundaries depend on the shape only, so results do not depend on the
+number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import _config as cfg
+from ._math import ssim_pixel
+
+_ssim_pixel = njit(inline="always", **cfg.JIT)(ssim_pixel)
+
+
+@njit(**cfg.JIT)
+def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, xy):
+    """Row segment of both images, shifted, with its three products."""
+    for j in range(lin):
+        xr[j] = x[n, c, d, h, w0 + j]
+        yr[j] = y[n, c, d, h, w0 + j]
+    for j in range(lin):
+        a = xr[j] - shx
+        b = yr[j] - shy
+        xr[j] = a
+        yr[j] = b
+        xx[j] = a * a
+        yy[j] = b * b
+        xy[j] = a * b
+
+
+@njit(**cfg.JIT)
+def _filter_row(src, w, dst, n):
+    """``dst[j] = sum_t w[t] * src[j + t]`` for ``j < n`` (taps unrolled)."""
+    k = len(w)
+    for j in range(n):
+        s = w[0] * src[j]
+        for t in range(1, k):
+            s += w[t] * src[j + t]
+        dst[j] = s
+
+
+@njit(**cfg.JIT)
+def _combine(ring, w, base, row, n, dst, dslot, drow):
+    """Filter five moments across the ``len(w)`` slots of a rolling buffer.
+
+    ``ring[s, m, row, j]`` holds moment ``m`` of slot ``s``; slot
+    ``(base + t) % len(w)`` is tap ``t``. Writes ``dst[dslot, m, drow, :n]``.
+    """
+    k = len(w)
+    for m in range(5):
+        for j in range(n):
+            s = w[0] * ring[base % k, m, row, j]
+            for t in range(1, k):
+                s += w[t] * ring[(base + t) % k, m, row, j]
+            dst[dslot, m, drow, j] = s
+
+
+@njit(**cfg.JIT)
+def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out):
+    """Last filter pass fused with the SSIM formula; returns the float64 row sum."""
+    k = len(w)
+    c1 = consts[0]
+    c2 = consts[1]
+    cn = consts[2]
+    total = 0.0
+    for j in range(n):
+        s = base % k
+        w0 = w[0]
+        a0 = w0 * ring[s, 0, row, j]
+        a1 = w0 * ring[s, 1, row, j]
+        a2 = w0 * ring[s, 2, row, j]
+        a3 = w0 * ring[s, 3, row, j]
+        a4 = w0 * ring[s, 4, row, j]
+        for t in range(1, k):
+            s = (base + t) % k
+            wt = w[t]
+            a0 += wt * ring[s, 0, row, j]
+            a1 += wt * ring[s, 1, row, j]
+            a2 += wt * ring[s, 2, row, j]
+            a3 += wt * ring[s, 3, row, j]
+            a4 += wt * ring[s, 4, row, j]
+        v = _ssim_pixel(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
+        out[j] = v
+        total += np.float64(v)
+    return total
+
+
+@njit(**cfg.JIT_PARALLEL)
+def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map):
+    """Per-task sums of the SSIM map over the 'valid' region.
+
+    Parameters
+    ----------
+    x, y : ndarray, 5-D (N, C, D, H, W)
+        The images, any strides; uint8, uint16, float32 or float64.
+    wd, wh, ww : tuple of float
+        Window weights along D, H and W (work dtype).
+    consts : ndarray
+        ``[C1, C2, cov_norm]`` in the work dtype.
+    band_h, band_w : int
+        Output rows and columns per task.
+    out_sum : ndarray, float64, (N * C * nbh * nbw,)
+        Receives the sum of the SSIM map over each task's region; tasks are
+        ordered (n, c, row band, column band).
+    out_map : ndarray, 5-D
+        Receives the 'valid' map when ``write_map`` is True.
+    """
+    N, C, D, H, W = x.shape
+    kd = len(wd)
+    kh = len(wh)
+    kw = len(ww)
+    Ho = H - kh + 1
+    Wo = W - kw + 1
+    nbh = (Ho + band_h - 1) // band_h
+    nbw = (Wo + band_w - 1) // band_w
+    ntask = N * C * nbh * nbw
+    dt = consts.dtype
+    for task in prange(ntask):
+        wb = task % nbw
+        q = task // nbw
+        hb = q % nbh
+        q = q // nbh
+        c = q % C
+        n = q // C
+        oh0 = hb * band_h
+        oh1 = min(oh0 + band_h, Ho)
+        ow0 = wb * band_w
+        ow1 = min(ow0 + band_w, Wo)
+        bh = oh1 - oh0
+        bw = ow1 - ow0
+        lin = bw + kw - 1
+
+        xr = np.empty(lin, dt)
+        yr = np.empty(lin, dt)
+        xx = np.empty(lin, dt)
+        yy = np.empty(lin, dt)
+        xy = np.empty(lin, dt)
+        rows = np.empty((kh, 5, 1, bw), dt)
+        if kd > 1:
+            planes = np.empty((kd, 5, bh, bw), dt)
+        else:
+            planes = np.empty((1, 5, 1, 1), dt)
+        srow = np.empty(bw, dt)
+
+        # The task's shift: the mean of its first input row, per image.
+        sh = np.zeros(2, dt)
+        _load_row(x, y, n, c, 0, oh0, ow0, lin, sh[0], sh[1], xr, yr, xx, yy, xy)
+        sh[0] = xr.sum() / lin
+        sh[1] = yr.sum() / lin
+        shx = sh[0]
+        shy = sh[1]
+
+        acc = 0.0
+        for d in range(D):
+            for h in range(oh0, oh1 + kh - 1):
+                _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, xy)
+                slot = (h - oh0) % kh
+                _filter_row(xr, ww, rows[slot, 0, 0], bw)
+                _filter_row(yr, ww, rows[slot, 1, 0], bw)
+                _filter_row(xx, ww, rows[slot, 2, 0], bw)
+                _filter_row(yy, ww, rows[slot, 3, 0], bw)
+                _filter_row(xy, ww, rows[slot, 4, 0], bw)
+                if h - oh0 >= kh - 1:
+                    oh = h - kh + 1
+                    if kd == 1:
+                        acc += _combine_ssim(rows, wh, oh - oh0, 0, bw, consts, shx, shy, srow)
+                        if write_map:
+                            out_map[n, c, d, oh, ow0:ow1] = srow
+                    else:
+                        _combine(rows, wh, oh - oh0, 0, bw, planes, d % kd, oh - oh0)
+            if kd > 1 and d >= kd - 1:
+                od = d - kd + 1
+                for r in range(bh):
+                    acc += _combine_ssim(planes, wd, od, r, bw, consts, shx, shy, srow)
+                    if write_map:
+                        out_map[n, c, od, oh0 + r, ow0:ow1] = srow
+        out_sum[task] = acc
+
+
+@njit(**cfg.JIT_PARALLEL)
+def squared_error_sums(x, y, out_sum):
+    """Per-row float64 sums of ``(x - y)^2`` over 5-D views (N, C, D, H, W).
+
+    ``out_sum`` has one entry per row, ordered (n, c, d, h).
+    """
+    N, C, D, H, W = x.shape
+    for r in prange(N * C * D * H):
+        h = r % H
+        q = r // H
+        d = q % D
+        q = q // D
+        c = q % C
+        n = q // C
+        s = 0.0
+        for j in range(W):
+            e = np.float64(x[n, c, d, h, j]) - np.float64(y[n, c, d, h, j])
+            s += e * e
+        out_sum[r] = s

@@ -1,0 +1,95 @@
+"""From validated arrays to per-image means and maps: kernel calls and reductions.
+
+The public functions (``metrics``) check their arguments and call these; these
+pick the kernel layout, launch the kernels and reduce their partial sums.
+"""
+
+import numpy as np
+
+from . import _config as cfg
+from . import _cpu
+from ._math import stabilisers
+from ._validate import diagnose_nonfinite, spatial_order
+
+
+def kernel_constants(data_range, k1, k2, cov_norm, wdt):
+    """``[C1, C2, cov_norm]`` in the work dtype."""
+    c1, c2 = stabilisers(data_range, k1, k2)
+    return np.array([c1, c2, cov_norm], dtype=wdt)
+
+
+def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
+    """Mean SSIM over the 'valid' region of every (pair, channel) plane.
+
+    Parameters
+    ----------
+    x5, y5 : ndarray, 5-D (N, C, D, H, W)
+        Kernel inputs (dtype read directly by the kernel).
+    spatial_ndim : int
+        2 (``D == 1``) or 3.
+    weights : ndarray
+        1-D window weights (float64), applied along every spatial axis.
+    consts : ndarray
+        From ``kernel_constants``; its dtype is the work dtype.
+    want_map : bool
+        Also return the 'valid' map, shape (N, C, Do, Ho, Wo).
+
+    Returns
+    -------
+    means : ndarray, float64, (N, C)
+    smap : ndarray or None
+    """
+    wdt = consts.dtype
+    perm = spatial_order(x5, spatial_ndim)
+    xk = x5.transpose(perm)
+    yk = y5.transpose(perm)
+    N, C, D, H, W = xk.shape
+    k = weights.shape[0]
+    win = tuple(wdt.type(v) for v in weights)
+    if spatial_ndim == 3:
+        wd = win
+        band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
+    else:
+        wd = (wdt.type(1.0),)
+        band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
+    Do, Ho, Wo = D - len(wd) + 1, H - k + 1, W - k + 1
+    nbh = -(-Ho // band_h)
+    nbw = -(-Wo // band_w)
+    sums = np.empty(N * C * nbh * nbw, dtype=np.float64)
+    if want_map:
+        smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt)
+    else:
+        smap = np.empty((1, 1, 1, 1, 1), dtype=wdt)
+    _cpu.ssim_sums(xk, yk, wd, win, win, consts, band_h, band_w, sums, smap, want_map)
+    means = sums.reshape(N, C, nbh * nbw).sum(axis=2) / (Do * Ho * Wo)
+    if not want_map:
+        return means, None
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    return means, smap.transpose(inverse)
+
+
+def pad_same(x5, radius, spatial_ndim):
+    """Pad the spatial axes by ``radius`` with scipy's 'reflect' (NumPy 'symmetric')."""
+    pads = [(0, 0), (0, 0), (radius, radius) if spatial_ndim == 3 else (0, 0), (radius, radius), (radius, radius)]
+    return np.pad(x5, pads, mode="symmetric")
+
+
+def squared_error_means(x5, y5):
+    """Mean of ``(x - y)^2`` per pair, float64, shape (N,)."""
+    N, C, D, H, W = x5.shape
+    sums = np.empty(N * C * D * H, dtype=np.float64)
+    _cpu.squared_error_sums(x5, y5, sums)
+    return sums.reshape(N, -1).sum(axis=1) / (C * D * H * W)
+
+
+def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
+    """Raise the diagnosed error when any value is NaN or infinite."""
+    values = np.asarray(values)
+    if np.isfinite(values).all():
+        return
+    bad = np.flatnonzero(~np.isfinite(values.reshape(-1)))
+    if values.size > 1:
+        xs, ys = x[bad[0]], y[bad[0]]
+        err = diagnose_nonfinite(xs, ys, k1, k2)
+        raise type(err)(f"{what} {int(bad[0])} ({bad.size} in all): {err}")
+    raise diagnose_nonfinite(x, y, k1, k2)

@@ -1,0 +1,83 @@
+"""The one definition of the SSIM math, shared by every backend.
+
+``ssim_pixel`` is plain Python: the CPU kernels compile it with ``numba.njit``
+and the CUDA kernels with ``numba.cuda.jit(device=True)``, so the backends
+cannot drift apart. The window weights and the stabilising constants are built
+here too, on the host, and handed to the kernels.
+"""
+
+import math
+
+import numpy as np
+
+
+def ssim_pixel(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
+    """SSIM of one window from its filtered moments.
+
+    The moments are those of the shifted signals ``x - shx`` and ``y - shy``
+    (weighted means ``mx``, ``my`` and raw second moments ``exx``, ``eyy``,
+    ``exy``); variances are shift invariant and the shift is added back to the
+    means. Shifting by a local level keeps ``E[x^2] - E[x]^2`` free of
+    catastrophic cancellation in float32 for data with a large mean.
+
+    The denominators are written as ``A1 + (ux - uy)^2`` and
+    ``A2 + var(x - y)``, which equal Wang et al.'s ``ux^2 + uy^2 + C1`` and
+    ``vx + vy + C2`` exactly in real arithmetic, and make identical windows
+    score exactly 1.0 in floating point. No literal constants appear, so the
+    arithmetic stays in the dtype of the arguments (float32 or float64).
+    """
+    vx = cov_norm * (exx - mx * mx)
+    vy = cov_norm * (eyy - my * my)
+    vxy = cov_norm * (exy - mx * my)
+    ux = mx + shx
+    uy = my + shy
+    uxy = ux * uy
+    a1 = uxy + uxy + c1
+    d = ux - uy
+    b1 = a1 + d * d
+    a2 = vxy + vxy + c2
+    b2 = a2 + ((vx + vy) - (vxy + vxy))
+    return (a1 * a2) / (b1 * b2)
+
+
+def window_weights(win_size, sigma, gaussian):
+    """Normalised 1-D window weights (float64).
+
+    Parameters
+    ----------
+    win_size : int
+        Number of taps (odd).
+    sigma : float
+        Standard deviation of the Gaussian, in pixels.
+    gaussian : bool
+        Gaussian weights if True, else uniform ``1 / win_size``.
+
+    Returns
+    -------
+    ndarray
+        ``win_size`` weights summing to 1. The separable N-d window is the outer
+        product of this vector with itself along each spatial axis.
+    """
+    if not gaussian:
+        return np.full(win_size, 1.0 / win_size)
+    r = win_size // 2
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (t / sigma) ** 2)
+    return w / w.sum()
+
+
+def gaussian_radius(sigma, truncate=3.5):
+    """Filter radius that scipy.ndimage (and so scikit-image) uses for ``sigma``."""
+    return int(truncate * sigma + 0.5)
+
+
+def stabilisers(data_range, k1, k2):
+    """The constants ``C1 = (K1 L)^2`` and ``C2 = (K2 L)^2``."""
+    return (k1 * data_range) ** 2, (k2 * data_range) ** 2
+
+
+def psnr_from_mse(mse, data_range):
+    """Peak signal-to-noise ratio in dB; ``inf`` when ``mse`` is 0."""
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(data_range * data_range / mse)

@@ -1,0 +1,197 @@
+"""Input checks and preparation: everything between the caller and a kernel.
+
+Nothing here computes a metric. Functions raise ``TypeError`` or
+``ValueError`` with a message that names the problem and what to pass
+instead, and turn valid input into the 5-D ``(N, C, D, H, W)`` views the
+kernels take, without copying unless a dtype conversion is unavoidable.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+#: dtypes the kernels read directly; anything else is converted at the boundary.
+KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
+
+BACKENDS = ("auto", "cpu", "cuda")
+
+
+def as_image(a, name):
+    """``a`` as an ndarray of a real numeric dtype (no copy for ndarrays)."""
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    kind = a.dtype.kind
+    if kind == "b":
+        raise TypeError(
+            f"{name} has dtype bool, which has no intensity scale; "
+            f"convert it first, e.g. {name}.astype(np.uint8)"
+        )
+    if kind == "c":
+        raise TypeError(
+            f"{name} has complex dtype {a.dtype}; SSIM is defined for real images: "
+            f"pass np.abs({name}) or {name}.real"
+        )
+    if kind not in "uif":
+        raise TypeError(
+            f"{name} has dtype {a.dtype}; pass a real numeric array "
+            "(uint8, uint16, int16, int32, float16, float32 or float64)"
+        )
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape}); pass a non-empty image")
+    return a
+
+
+def check_pair(x, y):
+    """Both images as ndarrays of one shape."""
+    x = as_image(x, "x")
+    y = as_image(y, "y")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"x and y must have the same shape, got {x.shape} and {y.shape}; "
+            "crop or resize one of them first"
+        )
+    return x, y
+
+
+def work_dtype(x, y):
+    """float64 when either input has 64-bit precision, else float32."""
+    if x.dtype.itemsize >= 8 or y.dtype.itemsize >= 8:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def kernel_inputs(x, y, wdt):
+    """The arrays the kernels read: as they are when their dtype is read
+    directly, else converted (once) to the work dtype."""
+    if x.dtype == y.dtype and x.dtype in KERNEL_DTYPES:
+        if wdt == np.float64 or x.dtype != np.float64:
+            return x, y
+    return x.astype(wdt), y.astype(wdt)
+
+
+def resolve_data_range(x, y, data_range):
+    """The data range L, from the argument or from the integer dtype."""
+    if data_range is None:
+        if x.dtype.kind == "f" or y.dtype.kind == "f":
+            raise ValueError(
+                f"data_range is required for floating-point input (got {x.dtype} and {y.dtype}): "
+                "pass data_range=1.0 for images scaled to [0, 1], data_range=255.0 for "
+                "[0, 255], or the max - min of the values your data can take"
+            )
+        if x.dtype != y.dtype:
+            raise ValueError(
+                f"x is {x.dtype} and y is {y.dtype}, whose natural ranges differ; "
+                "pass data_range= explicitly"
+            )
+        info = np.iinfo(x.dtype)
+        return float(info.max) - float(info.min)
+    if not isinstance(data_range, numbers.Real) or isinstance(data_range, bool):
+        raise TypeError(f"data_range must be a real number, got {data_range!r}")
+    data_range = float(data_range)
+    if not (math.isfinite(data_range) and data_range > 0):
+        raise ValueError(f"data_range must be positive and finite, got {data_range}")
+    return data_range
+
+
+def check_options(win_size, sigma, K1, K2, backend):
+    """Window and constant arguments."""
+    if not isinstance(win_size, numbers.Integral) or isinstance(win_size, bool):
+        raise TypeError(f"win_size must be an odd integer, got {win_size!r}")
+    if win_size < 1 or win_size % 2 == 0:
+        raise ValueError(f"win_size must be odd and positive, got {win_size}; try 7 or 11")
+    for name, v in (("sigma", sigma), ("K1", K1), ("K2", K2)):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
+            raise ValueError(f"{name} must be a finite real number, got {v!r}")
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}; Wang et al. use 1.5")
+    if K1 < 0 or K2 < 0:
+        raise ValueError(f"K1 and K2 must be non-negative, got K1={K1}, K2={K2}; defaults are 0.01 and 0.03")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "cuda":
+        raise NotImplementedError(
+            "backend='cuda' is not available in this version of fastssim; "
+            "use backend='cpu' (or 'auto', which uses the CPU)"
+        )
+
+
+def normalise_axis(axis, ndim, name):
+    """``axis`` as a non-negative index into ``ndim`` axes."""
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise TypeError(f"{name} must be an integer or None, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} axes")
+    return int(axis) % ndim
+
+
+def to_5d(a, batch, channel_axis, spatial_ndim):
+    """A view ``(N, C, D, H, W)`` of ``a``.
+
+    Parameters
+    ----------
+    a : ndarray
+        One image (``batch=False``) or a stack of images along axis 0.
+    batch : bool
+        Whether axis 0 indexes pairs.
+    channel_axis : int or None
+        Channel axis, already normalised, counted in the axes of one image.
+    spatial_ndim : int
+        2 or 3.
+    """
+    if not batch:
+        a = a[None]
+    if channel_axis is None:
+        a = a[:, None]
+    else:
+        a = np.moveaxis(a, channel_axis + 1, 1)
+    if spatial_ndim == 2:
+        a = a[:, :, None]
+    return a
+
+
+def spatial_order(x5, spatial_ndim):
+    """Permutation of the spatial axes that puts the smallest stride last.
+
+    The window is the same along every spatial axis, so SSIM does not change
+    when the spatial axes are permuted; reading F-ordered or transposed input
+    in its memory order lets the kernels stream contiguous rows.
+    """
+    axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
+    order = sorted(axes, key=lambda ax: -abs(x5.strides[ax]))
+    return tuple(ax for ax in range(5) if ax not in axes) + tuple(order)
+
+
+def check_extent(shape5, win_size, spatial_ndim, channel_axis):
+    """Every filtered axis must hold at least one window."""
+    spatial = shape5[2:] if spatial_ndim == 3 else shape5[3:]
+    if min(spatial) < win_size:
+        hint = ""
+        if channel_axis is None and min(spatial) <= 4:
+            hint = "; if one axis holds colour channels, set channel_axis (e.g. channel_axis=-1)"
+        raise ValueError(
+            f"win_size={win_size} exceeds the image extent {tuple(spatial)}: every spatial axis "
+            f"must be at least win_size long; pass a smaller odd win_size{hint}"
+        )
+
+
+def diagnose_nonfinite(x, y, k1, k2):
+    """The error to raise for a non-finite result, naming its cause."""
+    for name, a in (("x", x), ("y", y)):
+        if a.dtype.kind == "f":
+            bad = ~np.isfinite(a)
+            if bad.any():
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                return ValueError(
+                    f"{name} contains NaN or Inf (first at index {idx}); "
+                    "replace or mask non-finite values before scoring"
+                )
+    if k1 == 0 or k2 == 0:
+        return ValueError(
+            "SSIM is 0/0 in flat regions when K1 or K2 is 0; use positive K1 and K2 "
+            "(defaults 0.01 and 0.03)"
+        )
+    return ValueError(
+        "SSIM overflowed: the squared values exceed the float32 range; "
+        "pass float64 input or rescale the data"
+    )

@@ -1,0 +1,395 @@
+"""The public metric functions: SSIM, its map, batches and slices, DSSIM, PSNR, MSE.
+
+Each function checks its arguments (``_validate``), hands 5-D views to the
+engine (``_engine``) and returns plain floats or arrays.
+"""
+
+import numpy as np
+
+from . import _validate as v
+from ._engine import (
+    kernel_constants,
+    pad_same,
+    raise_if_nonfinite,
+    squared_error_means,
+    ssim_means,
+)
+from ._math import psnr_from_mse, window_weights
+
+__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse"]
+
+_OPTIONS_DOC = """
+    data_range : float, optional
+        The range L of the data (max - min of the values it can take). Defaults
+        to the range of an integer dtype (255 for uint8, 65535 for uint16);
+        required for floating-point input.
+    channel_axis : int, optional
+        Axis of the image that holds channels (colour). SSIM is computed per
+        channel and averaged. Counted among the axes of one image.
+    win_size : int, optional
+        Taps of the window along each spatial axis (odd). Default 11.
+    sigma : float, optional
+        Standard deviation of the Gaussian window. Default 1.5.
+    gaussian : bool, optional
+        Gaussian window (default) or uniform ``win_size`` window.
+    K1, K2 : float, optional
+        Stabilising constants, ``C1 = (K1 L)^2`` and ``C2 = (K2 L)^2``.
+    sample_covariance : bool, optional
+        Normalise (co)variances by ``N / (N - 1)`` with ``N = win_size ** ndim``,
+        as scikit-image's ``use_sample_covariance=True``. Default False
+        (population covariance, as Wang et al.).
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute. 'auto' uses the CPU in this version.
+"""
+
+
+def _doc(f):
+    f.__doc__ = f.__doc__.replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
+    return f
+
+
+def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
+             gaussian, K1, K2, sample_covariance, backend):
+    """Checked 5-D kernel inputs and the kernel parameters."""
+    x, y = v.check_pair(x, y)
+    v.check_options(win_size, sigma, K1, K2, backend)
+    image_ndim = x.ndim - 1 if batch else x.ndim
+    if image_ndim < 1:
+        raise ValueError(
+            f"{'ssim_batch' if batch else 'x'} needs at least {2 if batch else 1} axes, got shape {x.shape}"
+        )
+    ca = None if channel_axis is None else v.normalise_axis(channel_axis, image_ndim, "channel_axis")
+    if spatial_ndim is None:
+        spatial_ndim = image_ndim - (ca is not None)
+        if spatial_ndim not in (2, 3):
+            raise ValueError(
+                f"expected a 2-D image (H, W) or a 3-D volume (D, H, W), got {x.ndim} axes "
+                f"(shape {x.shape}"
+                + (f", channel_axis={channel_axis}" if ca is not None else "")
+                + "); for colour images set channel_axis, for a stack of images use ssim_batch"
+            )
+    elif image_ndim - (ca is not None) != spatial_ndim:
+        raise ValueError(
+            f"with spatial_ndim={spatial_ndim}"
+            + (" and a channel axis" if ca is not None else "")
+            + f", each pair needs {spatial_ndim + (ca is not None)} axes after the batch axis; "
+            f"got shape {x.shape}"
+        )
+    L = v.resolve_data_range(x, y, data_range)
+    wdt = v.work_dtype(x, y)
+    xk, yk = v.kernel_inputs(x, y, wdt)
+    x5 = v.to_5d(xk, batch, ca, spatial_ndim)
+    y5 = v.to_5d(yk, batch, ca, spatial_ndim)
+    v.check_extent(x5.shape, win_size, spatial_ndim, channel_axis)
+    weights = window_weights(win_size, sigma, gaussian)
+    n = win_size ** spatial_ndim
+    cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
+    consts = kernel_constants(L, K1, K2, cov_norm, wdt)
+    return x, y, x5, y5, ca, spatial_ndim, weights, consts
+
+
+@_doc
+def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
+         K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+    """Mean structural similarity of two images or volumes.
+
+    Defaults are those of Wang et al. (2004): an 11-tap Gaussian window of
+    sigma 1.5, K = (0.01, 0.03), population covariance, and the mean over the
+    'valid' region (windows that lie wholly inside the image). The result
+    equals ``skimage.metrics.structural_similarity(x, y, gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=L)``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        2-D images (H, W) or 3-D volumes (D, H, W) of one shape, plus a channel
+        axis if ``channel_axis`` is set. Any real dtype, any memory layout.
+    {options}
+
+    Returns
+    -------
+    float
+        The mean SSIM, in [-1, 1]; exactly 1.0 for identical images.
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, wrong dimensionality, a window larger than an
+        axis, NaN or Inf values, a missing ``data_range`` for float input, or
+        invalid options.
+    TypeError
+        For bool, complex or non-numeric input.
+
+    Notes
+    -----
+    Inputs of 32 bits or fewer are computed in float32 with float64
+    accumulation of the mean; 64-bit input in float64 throughout. 3-D input
+    uses the separable 3-D window (``win_size ** 3`` taps).
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
+    >>> fastssim.ssim(x, x)
+    1.0
+    >>> round(fastssim.ssim(x, 255 - x), 4) < 0
+    True
+    """
+    x, y, x5, y5, ca, nd, weights, consts = _prepare(
+        x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
+        win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+        sample_covariance=sample_covariance, backend=backend)
+    means, _ = ssim_means(x5, y5, nd, weights, consts)
+    value = means.mean()
+    raise_if_nonfinite(value, x, y, K1, K2)
+    return float(value)
+
+
+@_doc
+def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=11, sigma=1.5,
+             gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+    """The per-pixel (per-voxel) SSIM map.
+
+    Parameters
+    ----------
+    x, y : array_like
+        As for `ssim`.
+    mode : {'same', 'valid'}
+        'same': the map has the input's shape; near the borders the images are
+        extended by reflection (scipy's 'reflect'), so it equals the map of
+        ``skimage.metrics.structural_similarity(..., full=True)``. 'valid':
+        only the windows wholly inside the image; each spatial axis shrinks by
+        ``win_size - 1``, and the map's mean is `ssim`.
+    {options}
+
+    Returns
+    -------
+    ndarray
+        float32 (float64 for 64-bit input), with the channel axis, if any,
+        where it was.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `ssim`, and for an unknown ``mode``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.linspace(0, 1, 32 * 32).reshape(32, 32)
+    >>> fastssim.ssim_map(x, x, data_range=1.0).shape
+    (32, 32)
+    >>> fastssim.ssim_map(x, x, data_range=1.0, mode="valid").shape
+    (22, 22)
+    """
+    if mode not in ("same", "valid"):
+        raise ValueError(f"mode must be 'same' or 'valid', got {mode!r}")
+    x, y, x5, y5, ca, nd, weights, consts = _prepare(
+        x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
+        win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+        sample_covariance=sample_covariance, backend=backend)
+    if mode == "same":
+        r = win_size // 2
+        x5 = pad_same(x5, r, nd)
+        y5 = pad_same(y5, r, nd)
+    means, smap = ssim_means(x5, y5, nd, weights, consts, want_map=True)
+    raise_if_nonfinite(means.mean(), x, y, K1, K2)
+    smap = smap[0]  # (C, D, H, W)
+    if nd == 2:
+        smap = smap[:, 0]
+    if ca is None:
+        return smap[0]
+    return np.moveaxis(smap, 0, ca)
+
+
+@_doc
+def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_size=11,
+               sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
+               backend="auto"):
+    """SSIM of many pairs in one call, in parallel across pairs and within them.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Stacks of pairs along axis 0: (N, H, W), (N, D, H, W), or with a
+        channel axis, e.g. (N, H, W, 3) with ``channel_axis=-1``.
+    spatial_ndim : {2, 3}
+        Spatial axes per pair.
+    {options}
+
+    Returns
+    -------
+    ndarray, float64, (N,)
+        ``ssim(x[i], y[i], ...)`` for every i.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `ssim`; a pair with NaN or Inf is named by its index.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.integers(0, 256, (4, 32, 32), dtype=np.uint8)
+    >>> s = fastssim.ssim_batch(x, x[::-1])
+    >>> s.shape, float(s[0]) == fastssim.ssim(x[0], x[3])
+    ((4,), True)
+    """
+    if spatial_ndim not in (2, 3):
+        raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
+    x, y, x5, y5, ca, nd, weights, consts = _prepare(
+        x, y, batch=True, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
+        data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+        sample_covariance=sample_covariance, backend=backend)
+    means, _ = ssim_means(x5, y5, nd, weights, consts)
+    values = means.mean(axis=1)
+    raise_if_nonfinite(values, x, y, K1, K2)
+    return values
+
+
+@_doc
+def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
+                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+    """2-D SSIM of every slice of two volumes along ``axis``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        3-D volumes (plus a channel axis if ``channel_axis`` is set).
+    axis : int
+        The axis to slice along. Default 0.
+    {options}
+
+    Returns
+    -------
+    ndarray, float64, (x.shape[axis],)
+        ``ssim(np.take(x, i, axis), np.take(y, i, axis), ...)`` for every i.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> vol = np.random.default_rng(1).random((3, 24, 24))
+    >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
+    (24,)
+    """
+    x, y = v.check_pair(x, y)
+    ndim = x.ndim
+    if ndim - (channel_axis is not None) != 3:
+        raise ValueError(
+            f"ssim_slices expects 3-D volumes (plus a channel axis if set), got shape {x.shape}"
+        )
+    ax = v.normalise_axis(axis, ndim, "axis")
+    ca = None
+    if channel_axis is not None:
+        ca = v.normalise_axis(channel_axis, ndim, "channel_axis")
+        if ca == ax:
+            raise ValueError(f"axis and channel_axis are the same axis ({axis}); slice along another")
+        ca = ca - 1 if ca > ax else ca
+    xs = np.moveaxis(x, ax, 0)
+    ys = np.moveaxis(y, ax, 0)
+    return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
+                      win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+                      sample_covariance=sample_covariance, backend=backend)
+
+
+@_doc
+def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
+          K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+    """Structural dissimilarity, ``(1 - SSIM) / 2``, in [0, 1].
+
+    Parameters
+    ----------
+    x, y : array_like
+        As for `ssim`.
+    {options}
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.zeros((16, 16), np.uint8)
+    >>> fastssim.dssim(x, x)
+    0.0
+    """
+    s = ssim(x, y, data_range=data_range, channel_axis=channel_axis, win_size=win_size,
+             sigma=sigma, gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance,
+             backend=backend)
+    return (1.0 - s) / 2.0
+
+
+def _flat5(a):
+    """A 5-D view of an array of any shape, for the error kernels."""
+    if a.ndim <= 5:
+        return a.reshape((1,) * (5 - a.ndim) + a.shape)
+    return a.reshape((1, 1, 1, -1, a.shape[-1]))
+
+
+def _mse(x, y):
+    x, y = v.check_pair(x, y)
+    xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
+    value = squared_error_means(_flat5(xk), _flat5(yk))[0]
+    raise_if_nonfinite(value, x, y, 1, 1)
+    return x, y, float(value)
+
+
+def mse(x, y):
+    """Mean squared error, computed in float64.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape (any number of axes), any real dtype.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        For mismatched shapes, empty, NaN/Inf or non-numeric input.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> fastssim.mse(np.array([1, 2, 3]), np.array([1, 2, 5]))
+    1.3333333333333333
+    """
+    return _mse(x, y)[2]
+
+
+def psnr(x, y, *, data_range=None):
+    """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape, any real dtype.
+    data_range : float, optional
+        The range L; defaults to that of an integer dtype, required for float
+        input.
+
+    Returns
+    -------
+    float
+        ``inf`` for identical inputs (MSE 0), as scikit-image.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `mse`, and for a missing or invalid ``data_range``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.full((8, 8), 100, np.uint8)
+    >>> round(fastssim.psnr(x, x + 5), 2)
+    34.15
+    """
+    x, y = v.check_pair(x, y)
+    L = v.resolve_data_range(x, y, data_range)
+    return psnr_from_mse(_mse(x, y)[2], L)

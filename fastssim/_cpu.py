@@ -40,8 +40,8 @@ _ssim_pixel = njit(inline="always", **cfg.JIT)(ssim_pixel)
 
 
 @njit(**cfg.JIT)
-def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, xy):
-    """Row segment of both images, shifted, with its three products."""
+def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
+    """Row segment of both images, shifted, with ``x^2``, ``y^2``, ``(x - y)^2``."""
     for j in range(lin):
         xr[j] = x[n, c, d, h, w0 + j]
         yr[j] = y[n, c, d, h, w0 + j]
@@ -50,9 +50,10 @@ def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, xy):
         b = yr[j] - shy
         xr[j] = a
         yr[j] = b
+        e = a - b
         xx[j] = a * a
         yy[j] = b * b
-        xy[j] = a * b
+        dd[j] = e * e
 
 
 @njit(**cfg.JIT)
@@ -161,7 +162,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         yr = np.empty(lin, dt)
         xx = np.empty(lin, dt)
         yy = np.empty(lin, dt)
-        xy = np.empty(lin, dt)
+        dd = np.empty(lin, dt)
         rows = np.empty((kh, 5, 1, bw), dt)
         if kd > 1:
             planes = np.empty((kd, 5, bh, bw), dt)
@@ -171,7 +172,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
 
         # The task's shift: the mean of its first input row, per image.
         sh = np.zeros(2, dt)
-        _load_row(x, y, n, c, 0, oh0, ow0, lin, sh[0], sh[1], xr, yr, xx, yy, xy)
+        _load_row(x, y, n, c, 0, oh0, ow0, lin, sh[0], sh[1], xr, yr, xx, yy, dd)
         sh[0] = xr.sum() / lin
         sh[1] = yr.sum() / lin
         shx = sh[0]
@@ -180,13 +181,13 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         acc = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
-                _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, xy)
+                _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
                 slot = (h - oh0) % kh
                 _filter_row(xr, ww, rows[slot, 0, 0], bw)
                 _filter_row(yr, ww, rows[slot, 1, 0], bw)
                 _filter_row(xx, ww, rows[slot, 2, 0], bw)
                 _filter_row(yy, ww, rows[slot, 3, 0], bw)
-                _filter_row(xy, ww, rows[slot, 4, 0], bw)
+                _filter_row(dd, ww, rows[slot, 4, 0], bw)
                 if h - oh0 >= kh - 1:
                     oh = h - kh + 1
                     if kd == 1:

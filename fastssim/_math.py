@@ -11,32 +11,41 @@ import math
 import numpy as np
 
 
-def ssim_pixel(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
+def ssim_pixel(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
     """SSIM of one window from its filtered moments.
 
-    The moments are those of the shifted signals ``x - shx`` and ``y - shy``
-    (weighted means ``mx``, ``my`` and raw second moments ``exx``, ``eyy``,
-    ``exy``); variances are shift invariant and the shift is added back to the
-    means. Shifting by a local level keeps ``E[x^2] - E[x]^2`` free of
-    catastrophic cancellation in float32 for data with a large mean.
+    The moments are those of the shifted signals ``x' = x - shx`` and
+    ``y' = y - shy``: weighted means ``mx``, ``my`` and raw second moments
+    ``exx = E[x'^2]``, ``eyy = E[y'^2]`` and ``edd = E[(x' - y')^2]``.
+    Variances do not change with the shift, which is added back to the means;
+    shifting by a local level keeps ``E[x^2] - E[x]^2`` free of catastrophic
+    cancellation in float32 for data with a large mean.
 
-    The denominators are written as ``A1 + (ux - uy)^2`` and
-    ``A2 + var(x - y)``, which equal Wang et al.'s ``ux^2 + uy^2 + C1`` and
-    ``vx + vy + C2`` exactly in real arithmetic, and make identical windows
-    score exactly 1.0 in floating point. No literal constants appear, so the
-    arithmetic stays in the dtype of the arguments (float32 or float64).
+    The covariance is not filtered directly: with ``vd = var(x - y)``,
+    ``2 cov(x, y) = vx + vy - vd``, so Wang et al.'s
+
+        S = (2 ux uy + C1) (2 vxy + C2) / ((ux^2 + uy^2 + C1) (vx + vy + C2))
+
+    becomes ``(A1 (B2 - vd)) / ((A1 + (ux - uy)^2) B2)`` with
+    ``A1 = 2 ux uy + C1`` and ``B2 = vx + vy + C2``: the same number in real
+    arithmetic, but the deficit from 1 is computed from ``vd`` and
+    ``(ux - uy)^2`` themselves rather than as a difference of large terms, so
+    float32 stays accurate for similar images, and identical windows score
+    exactly 1.0. No literal constants appear, so the arithmetic stays in the
+    dtype of the arguments (float32 or float64).
     """
     vx = cov_norm * (exx - mx * mx)
     vy = cov_norm * (eyy - my * my)
-    vxy = cov_norm * (exy - mx * my)
+    dm = mx - my
+    vd = cov_norm * (edd - dm * dm)
     ux = mx + shx
     uy = my + shy
     uxy = ux * uy
     a1 = uxy + uxy + c1
-    d = ux - uy
-    b1 = a1 + d * d
-    a2 = vxy + vxy + c2
-    b2 = a2 + ((vx + vy) - (vxy + vxy))
+    du = ux - uy
+    b1 = a1 + du * du
+    b2 = vx + vy + c2
+    a2 = b2 - vd
     return (a1 * a2) / (b1 * b2)
 
 

@@ -269,7 +269,7 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     Examples
     --------
     >>> import numpy as np, fastssim
-    >>> vol = np.random.default_rng(1).random((3, 24, 24))
+    >>> vol = np.random.default_rng(1).random((16, 24, 24))
     >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
     (24,)
     """

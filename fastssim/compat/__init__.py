@@ -1,0 +1,1 @@
+"""Drop-in replacements for other libraries' SSIM functions, with their signatures."""

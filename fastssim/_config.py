@@ -25,9 +25,9 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 JIT_PARALLEL = dict(JIT, parallel=True)
 
 #: Output rows per CPU task (2-D images).
-BAND_H_2D = 64
+BAND_H_2D = 128
 #: Output columns per CPU task (2-D images): keeps the rolling buffers in L1/L2.
-BAND_W_2D = 256
+BAND_W_2D = 512
 #: Output rows per CPU task (3-D volumes).
 BAND_H_3D = 32
 #: Output columns per CPU task (3-D volumes).

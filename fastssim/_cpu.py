@@ -163,9 +163,12 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         xx = np.empty(lin, dt)
         yy = np.empty(lin, dt)
         dd = np.empty(lin, dt)
-        rows = np.empty((kh, 5, 1, bw), dt)
+        # Rows padded by 24 elements: power-of-two strides between the 5 * k
+        # streams of the last filter pass would map them onto the same L1 sets.
+        bwp = bw + 24
+        rows = np.empty((kh, 5, 1, bwp), dt)
         if kd > 1:
-            planes = np.empty((kd, 5, bh, bw), dt)
+            planes = np.empty((kd, 5, bh, bwp), dt)
         else:
             planes = np.empty((1, 5, 1, 1), dt)
         srow = np.empty(bw, dt)

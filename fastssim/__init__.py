@@ -5,5 +5,6 @@ Numba-compiled, fused, parallel kernels; results equal scikit-image's.
 
 from ._version import __version__
 from .metrics import dssim, mse, psnr, ssim, ssim_batch, ssim_map, ssim_slices
+from .batch import score_pairs
 
-__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse"]
+__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "score_pairs"]

@@ -1,0 +1,183 @@
+"""The ``fastssim`` command: score, report, demo."""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+from ._version import __version__
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+SCORE_EPILOG = """examples:
+  fastssim score ref/ dist/ -o scores/
+  fastssim score hr/ sr/ --suffix _x4_SR -o scores/          (baboon.png -> baboon_x4_SR.png)
+  fastssim score hr/ --dist edsr=out/edsr --dist rcan=out/rcan -o scores/
+  fastssim score --manifest pairs.csv --root data/ -o scores/
+  fastssim score vols/ recon/ --slices 0 -o scores/          (2-D SSIM of every slice)
+
+Re-running the same command resumes: pairs already written are skipped.
+Exit status: 0 every pair scored, 1 some rows are errors (all rows written), 2 usage error.
+"""
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="fastssim", description="Fast SSIM, PSNR and MSE of image and volume pairs.")
+    p.add_argument("--version", action="version", version=f"fastssim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("score", help="score pairs of files into a Parquet dataset",
+                       epilog=SCORE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("ref", nargs="?", help="directory of reference files")
+    s.add_argument("dist_dir", nargs="?", metavar="dist", help="directory of distorted files, matched by relative path")
+    s.add_argument("-o", "--out", required=True, help="output directory (a Parquet dataset)")
+    s.add_argument("--dist", action="append", default=[], metavar="NAME=DIR",
+                   help="a method's distorted files; repeat for several methods (gives a 'method' column)")
+    s.add_argument("--manifest", help="CSV or Parquet with 'ref' and 'dist' (and optional 'method') columns")
+    s.add_argument("--root", help="directory the manifest's paths are relative to (default: the manifest's)")
+    names = s.add_mutually_exclusive_group()
+    names.add_argument("--suffix", help="distorted name = reference stem + SUFFIX + extension")
+    names.add_argument("--template", help="distorted name template with {stem} and {ext}, e.g. '{stem}_SR.png'")
+    s.add_argument("--data-range", type=float, help="the data range L (default: from the integer dtype)")
+    s.add_argument("--slices", type=int, metavar="AXIS", help="score volumes as 2-D slices along AXIS (list column)")
+    s.add_argument("--alpha", choices=("drop", "keep", "error"), default="drop",
+                   help="RGBA images: drop alpha (default), keep it as a channel, or make an error row")
+    s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
+    s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
+    s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+
+    r = sub.add_parser("report", help="per-method statistics of a results directory",
+                       epilog="examples:\n  fastssim report scores/\n  fastssim report scores/ --format markdown",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("out", help="a directory written by 'fastssim score'")
+    r.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
+
+    d = sub.add_parser("demo", help="generate a small dataset, score it and print the report",
+                       epilog="examples:\n  fastssim demo\n  fastssim demo --workdir /tmp/fastssim-demo",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--workdir", help="where to write the dataset and scores (default: a temporary directory)")
+    d.add_argument("--images", type=int, default=24, help="number of generated images (default 24)")
+    d.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
+    return p
+
+
+def _usage(parser, msg):
+    parser.error(msg)  # prints usage and exits with status 2
+
+
+def _score(args, parser):
+    from .batch import Job, score_files
+    from .io import MAX_PIXELS
+    from .pairs import NameMap, match_dirs, read_manifest
+    from .writer import OutputBusy, ParamsMismatch
+
+    dists = []
+    for spec in args.dist:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            _usage(parser, f"--dist takes NAME=DIR, got {spec!r}")
+        dists.append((name, path))
+    if args.manifest:
+        if args.ref or args.dist_dir or dists:
+            _usage(parser, "--manifest replaces the REF and DIST directories; give one or the other")
+        root = args.root or os.path.dirname(os.path.abspath(args.manifest))
+        try:
+            pairs = read_manifest(args.manifest, root)
+        except (OSError, ValueError) as e:
+            _usage(parser, f"cannot read manifest: {e}")
+        ref_root, dist_roots = root, {m: root for m in {p.method for p in pairs}}
+        unmatched = {}
+    else:
+        if not args.ref:
+            _usage(parser, "give a REF directory (and DIST or --dist NAME=DIR), or --manifest")
+        if args.dist_dir and dists:
+            _usage(parser, "give DIST or --dist NAME=DIR, not both")
+        if args.dist_dir:
+            dists = [(None, args.dist_dir)]
+        if not dists:
+            _usage(parser, "missing the distorted files: give DIST or --dist NAME=DIR")
+        for _, d in [(None, args.ref)] + dists:
+            if not os.path.isdir(d):
+                _usage(parser, f"not a directory: {d}")
+        try:
+            namemap = NameMap(args.suffix, args.template)
+        except ValueError as e:
+            _usage(parser, str(e))
+        pairs, unmatched = match_dirs(args.ref, dists, namemap)
+        ref_root, dist_roots = args.ref, dict(dists)
+    if args.data_range is not None and not args.data_range > 0:
+        _usage(parser, f"--data-range must be positive, got {args.data_range}")
+
+    for method, um in unmatched.items():
+        label = f" ({method})" if method else ""
+        if um.ref_only:
+            print(f"warning{label}: {um.ref_only} reference file(s) have no distorted counterpart, e.g. "
+                  + ", ".join(um.ref_examples), file=sys.stderr)
+        if um.dist_only:
+            print(f"warning{label}: {um.dist_only} distorted file(s) have no reference, e.g. "
+                  + ", ".join(um.dist_examples), file=sys.stderr)
+    if not pairs:
+        print("error: no pairs to score", file=sys.stderr)
+        return EXIT_USAGE
+
+    max_pixels = args.max_pixels or MAX_PIXELS
+    params = {"data_range": args.data_range if args.data_range is not None else "dtype",
+              "slices": args.slices, "alpha": args.alpha, "max_pixels": max_pixels,
+              "window": "gaussian 11 sigma=1.5", "K": [0.01, 0.03], "covariance": "population",
+              "colour": "mean of per-channel SSIM", "suffix": args.suffix, "template": args.template}
+    job = Job(ref_root, dist_roots, data_range=args.data_range, slices=args.slices, alpha=args.alpha,
+              max_pixels=max_pixels)
+    t0 = time.monotonic()
+    try:
+        summary = score_files(pairs, args.out, job, params, workers=args.workers,
+                              overwrite=args.overwrite, quiet=args.quiet)
+    except (OutputBusy, ParamsMismatch) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.quiet:
+        print(f"{summary['scored']} pairs scored, {summary['skipped']} already done, "
+              f"{summary['errors']} error rows of {summary['rows']} in {args.out} "
+              f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
+    return EXIT_ERRORS if summary["errors"] else EXIT_OK
+
+
+def _report(args, parser):
+    from .report import render, summarise
+
+    if not os.path.isdir(args.out):
+        _usage(parser, f"not a directory: {args.out}")
+    rows = summarise(args.out)
+    if not rows:
+        print(f"error: no results in {args.out}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(render(rows, args.format))
+    return EXIT_OK
+
+
+def _demo(args, parser):
+    from .demo import make_dataset
+
+    work = args.workdir or tempfile.mkdtemp(prefix="fastssim-demo-")
+    print(f"generating {args.images} images and 3 volumes with blur, noise and JPEG in {work}", file=sys.stderr)
+    dists, ref = make_dataset(os.path.join(work, "data"), n_images=args.images)
+    out = os.path.join(work, "scores")
+    argv = ["score", ref, "-o", out, "--overwrite"] + [f"--dist={m}={d}" for m, d in sorted(dists.items())]
+    code = main(argv)
+    if code == EXIT_USAGE:
+        return code
+    print(f"\nscores: {out} (read with pandas.read_parquet)\n", file=sys.stderr)
+    rc = main(["report", out, "--format", args.format])
+    return code or rc
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler = {"score": _score, "report": _report, "demo": _demo}[args.command]
+    return handler(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Reading images and volumes from files, for the batch scorer.
+
+Each reader returns an ndarray in the file's own dtype, or raises
+``ReadError`` with a message fit for an error row.
+"""
+
+import os
+import zipfile
+
+import numpy as np
+
+#: Default cap on the pixels (voxels, times channels not counted) of one file.
+MAX_PIXELS = 1 << 28  # 268 million: a 16384x16384 image
+
+ALPHA_POLICIES = ("drop", "keep", "error")
+VOLUME_EXTS = (".npy", ".npz")
+TIFF_EXTS = (".tif", ".tiff")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz")
+
+
+class ReadError(Exception):
+    """A file could not be turned into an image; the message says why."""
+
+
+def _check_pixels(shape, max_pixels, path):
+    spatial = shape[:-1] if len(shape) >= 3 and shape[-1] in (3, 4) else shape
+    n = int(np.prod(spatial, dtype=np.int64))
+    if n > max_pixels:
+        raise ReadError(
+            f"{os.path.basename(path)} has {n} pixels ({'x'.join(map(str, shape))}), over the cap of "
+            f"{max_pixels}; raise --max-pixels if the file is trusted"
+        )
+
+
+def _read_numpy(path, max_pixels):
+    try:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as z:
+                if len(z.files) != 1:
+                    raise ReadError(f"{os.path.basename(path)} holds {len(z.files)} arrays {z.files[:5]}; "
+                                    "store exactly one array per .npz")
+                arr = z[z.files[0]]
+        else:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ReadError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ReadError(f"cannot read {os.path.basename(path)}: {e}") from None
+    _check_pixels(arr.shape, max_pixels, path)
+    return np.asarray(arr)
+
+
+def _read_imageio(path, max_pixels):
+    import imageio.v3 as iio
+
+    try:
+        props = iio.improps(path, index=None if path.lower().endswith(TIFF_EXTS) else 0)
+        _check_pixels(props.shape, max_pixels, path)
+        arr = iio.imread(path, index=None if path.lower().endswith(TIFF_EXTS) else 0)
+    except ReadError:
+        raise
+    except Exception as e:  # imageio raises many types for bad files
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ReadError(f"cannot decode {os.path.basename(path)}: {msg}") from None
+    return np.asarray(arr)
+
+
+def apply_alpha(arr, policy, path="image"):
+    """Apply the alpha policy to an RGBA (or grey+alpha) image.
+
+    ``drop`` scores colour only, ``keep`` scores alpha as one more channel,
+    ``error`` refuses images with alpha.
+    """
+    if arr.ndim == 3 and arr.shape[-1] in (2, 4):
+        if policy == "drop":
+            return arr[..., :-1] if arr.shape[-1] == 4 else arr[..., 0]
+        if policy == "error":
+            raise ReadError(f"{os.path.basename(path)} has an alpha channel; choose --alpha drop or keep")
+    return arr
+
+
+def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop"):
+    """Read one file as an ndarray.
+
+    PNG, JPEG, BMP, TIFF (multi-page stacks become volumes), WebP through
+    imageio; ``.npy`` and ``.npz`` (one array) through NumPy. Palette images
+    come back expanded to RGB.
+
+    Parameters
+    ----------
+    path : str
+    max_pixels : int
+        Files with more pixels (voxels) are refused before decoding.
+    alpha : {'drop', 'keep', 'error'}
+        What to do with an alpha channel.
+
+    Raises
+    ------
+    ReadError
+    """
+    if not os.path.isfile(path):
+        raise ReadError(f"file not found: {path}")
+    if path.lower().endswith(VOLUME_EXTS):
+        arr = _read_numpy(path, max_pixels)
+    else:
+        arr = _read_imageio(path, max_pixels)
+    if arr.ndim == 0 or arr.size == 0:
+        raise ReadError(f"{os.path.basename(path)} holds no pixels (shape {arr.shape})")
+    return apply_alpha(arr, alpha, path)

@@ -1,0 +1,154 @@
+"""Finding (reference, distorted) pairs: directory trees, name mapping, manifests.
+
+A pair is a ``Pair(method, ref, dist)`` of paths relative to the roots; the
+scorer resolves them. Unmatched files are counted and reported, never dropped
+silently.
+"""
+
+import dataclasses
+import os
+
+from .io import IMAGE_EXTS
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    method: str | None
+    ref: str
+    dist: str
+    #: Why the pair cannot be scored, known before reading (e.g. a path outside the root).
+    problem: str | None = None
+
+
+@dataclasses.dataclass
+class Unmatched:
+    """Files present on one side only."""
+    ref_only: int = 0
+    dist_only: int = 0
+    ref_examples: list = dataclasses.field(default_factory=list)
+    dist_examples: list = dataclasses.field(default_factory=list)
+
+    def add(self, side, rel):
+        if side == "ref":
+            self.ref_only += 1
+            if len(self.ref_examples) < 5:
+                self.ref_examples.append(rel)
+        else:
+            self.dist_only += 1
+            if len(self.dist_examples) < 5:
+                self.dist_examples.append(rel)
+
+
+class NameMap:
+    """Maps a reference's relative path to the distorted file's relative path.
+
+    Parameters
+    ----------
+    suffix : str, optional
+        Appended to the stem: ``baboon.png`` -> ``baboon_x4_SR.png`` with
+        ``suffix="_x4_SR"``.
+    template : str, optional
+        A name template with ``{stem}`` and ``{ext}``, e.g. ``"{stem}_x4_SR.png"``;
+        the directory part of the path is kept.
+    """
+
+    def __init__(self, suffix=None, template=None):
+        if suffix and template:
+            raise ValueError("give a suffix or a template, not both")
+        if template is not None and "{stem}" not in template:
+            raise ValueError(f"the name template must contain {{stem}}, got {template!r}")
+        self.suffix = suffix or ""
+        self.template = template or "{stem}" + self.suffix + "{ext}"
+
+    def dist_name(self, ref_rel):
+        d, name = os.path.split(ref_rel)
+        stem, ext = os.path.splitext(name)
+        return os.path.join(d, self.template.format(stem=stem, ext=ext))
+
+
+def _walk(root):
+    """Relative paths of the image files under ``root``, sorted, recursively."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in sorted(filenames):
+            if f.startswith(".") or not f.lower().endswith(IMAGE_EXTS):
+                continue
+            out.append(os.path.relpath(os.path.join(dirpath, f), root))
+    return out
+
+
+def match_dirs(ref_root, dists, namemap=None):
+    """Pairs from a reference tree and one or more distorted trees.
+
+    Parameters
+    ----------
+    ref_root : str
+    dists : list of (method or None, dir)
+    namemap : NameMap, optional
+
+    Returns
+    -------
+    pairs : list of Pair
+        Paths relative to ``ref_root`` and to each distorted root.
+    unmatched : dict
+        ``{method: Unmatched}``.
+    """
+    namemap = namemap or NameMap()
+    refs = _walk(ref_root)
+    pairs, unmatched = [], {}
+    for method, droot in dists:
+        um = unmatched.setdefault(method, Unmatched())
+        dist_files = set(_walk(droot))
+        used = set()
+        for r in refs:
+            d = namemap.dist_name(r)
+            if d in dist_files:
+                pairs.append(Pair(method, r, d))
+                used.add(d)
+            else:
+                um.add("ref", r)
+        for d in sorted(dist_files - used):
+            um.add("dist", d)
+    return pairs, unmatched
+
+
+def contained(root, rel):
+    """Why ``rel`` may not be used under ``root`` (None when it is safe)."""
+    if not rel:
+        return "empty path"
+    if os.path.isabs(rel):
+        return f"absolute path {rel!r} refused: manifest paths must be relative to --root"
+    if ".." in rel.replace("\\", "/").split("/"):
+        return f"path {rel!r} escapes the root with '..'"
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, rel))
+    if os.path.commonpath([real_root, real]) != real_root:
+        return f"path {rel!r} resolves outside the root (symlink)"
+    return None
+
+
+def read_manifest(path, root):
+    """Pairs from a CSV or Parquet manifest with ``ref`` and ``dist`` columns
+    (and optionally ``method``), paths relative to ``root``."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if path.lower().endswith(".parquet"):
+        table = pq.read_table(path)
+    else:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={"ref": "string", "dist": "string", "method": "string"}))
+    missing = {"ref", "dist"} - set(table.column_names)
+    if missing:
+        raise ValueError(f"manifest {path} lacks column(s) {sorted(missing)}; it needs 'ref' and 'dist'")
+    refs = table.column("ref").to_pylist()
+    dists = table.column("dist").to_pylist()
+    methods = table.column("method").to_pylist() if "method" in table.column_names else [None] * len(refs)
+    pairs = []
+    for m, r, d in zip(methods, refs, dists):
+        r = r or ""
+        d = d or ""
+        problem = contained(root, r) or contained(root, d)
+        pairs.append(Pair(m, r, d, problem))
+    return pairs

@@ -46,6 +46,8 @@ def _parser():
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
     s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
     s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
+    s.add_argument("--part-rows", type=int, default=2000,
+                   help="rows per committed Parquet part (default 2000); parts are also committed every 10 s")
     s.add_argument("--quiet", action="store_true", help="no progress output")
 
     r = sub.add_parser("report", help="per-method statistics of a results directory",
@@ -132,7 +134,7 @@ def _score(args, parser):
     t0 = time.monotonic()
     try:
         summary = score_files(pairs, args.out, job, params, workers=args.workers,
-                              overwrite=args.overwrite, quiet=args.quiet)
+                              overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows)
     except (OutputBusy, ParamsMismatch) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -34,3 +34,12 @@ BAND_H_3D = 32
 BAND_W_3D = 128
 #: Elements per task of the parallel error (MSE) reduction.
 ERROR_CHUNK = 1 << 16
+
+#: CUDA: output tile (rows, columns) of one thread block; one thread per output pixel.
+CUDA_TILE = (int(os.environ.get("FASTSSIM_CUDA_TILE_H", "16")), int(os.environ.get("FASTSSIM_CUDA_TILE_W", "32")))
+#: CUDA, 3-D: output planes per thread block (a block streams its planes once).
+CUDA_DEPTH_CHUNK = int(os.environ.get("FASTSSIM_CUDA_DEPTH_CHUNK", "32"))
+#: CUDA: threads per block of the error (MSE) reduction.
+CUDA_REDUCE_THREADS = int(os.environ.get("FASTSSIM_CUDA_REDUCE_THREADS", "256"))
+#: backend='auto' moves work to the GPU from this many pixels (voxels) per call.
+AUTO_GPU_MIN_PIXELS = 1 << 22

@@ -9,7 +9,64 @@ import numpy as np
 from . import _config as cfg
 from . import _cpu
 from ._math import stabilisers
-from ._validate import diagnose_nonfinite, spatial_order
+from ._validate import diagnose_nonfinite, is_device_array, spatial_order
+
+
+def _cuda():
+    from . import _cuda
+
+    return _cuda
+
+
+def resolve_backend(backend, x, y, pixels):
+    """'cpu' or 'cuda' for this call.
+
+    'auto' takes the GPU for GPU arrays, and for host arrays of at least
+    ``AUTO_GPU_MIN_PIXELS`` pixels when a real GPU is present (never the
+    simulator); else the CPU.
+    """
+    on_device = is_device_array(x) or is_device_array(y)
+    if backend == "cpu":
+        if on_device:
+            raise TypeError("x or y is a GPU array; pass backend='cuda' (or 'auto'), or copy it to the host")
+        return "cpu"
+    if backend == "auto" and not on_device:
+        if pixels < cfg.AUTO_GPU_MIN_PIXELS:
+            return "cpu"
+        from numba import config
+
+        if config.ENABLE_CUDASIM or not _cuda_usable():
+            return "cpu"
+        return "cuda"
+    if not _cuda_usable():
+        raise RuntimeError(
+            "backend='cuda' needs an NVIDIA GPU with a working driver and numba-cuda "
+            "(pip install 'fastssim[cuda]'); none was found: use backend='cpu' or 'auto'"
+        )
+    return "cuda"
+
+
+def _cuda_usable():
+    try:
+        return _cuda().available()
+    except ImportError:
+        return False
+
+
+def device_inputs(x5, y5, xd, yd):
+    """Device arrays for the CUDA kernels.
+
+    ``x5``/``y5`` are the 5-D kernel views; ``xd``/``yd`` the caller's GPU arrays
+    they describe (None for host input, which is copied to the device).
+    """
+    cu = _cuda()
+    out = []
+    for view, dev in ((x5, xd), (y5, yd)):
+        if dev is None:
+            out.append(cu.cuda.to_device(np.ascontiguousarray(view)))
+        else:
+            out.append(cu.launchable(cu.device_view(dev, view)))
+    return out
 
 
 def kernel_constants(data_range, k1, k2, cov_norm, wdt):
@@ -18,7 +75,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt):
     return np.array([c1, c2, cov_norm], dtype=wdt)
 
 
-def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
+def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None)):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -39,6 +96,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
     means : ndarray, float64, (N, C)
     smap : ndarray or None
     """
+    if backend == "cuda":
+        xd, yd = device_inputs(x5, y5, *devices)
+        means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map)
+        return means, (smap.copy_to_host() if want_map else None)
     wdt = consts.dtype
     perm = spatial_order(x5, spatial_ndim)
     xk = x5.transpose(perm)
@@ -74,8 +135,10 @@ def pad_same(x5, radius, spatial_ndim):
     return np.pad(x5, pads, mode="symmetric")
 
 
-def squared_error_means(x5, y5):
+def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
     """Mean of ``(x - y)^2`` per pair, float64, shape (N,)."""
+    if backend == "cuda":
+        return _cuda().squared_error_means(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty(N * C * D * H, dtype=np.float64)
     _cpu.squared_error_sums(x5, y5, sums)

@@ -17,9 +17,29 @@ KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), 
 BACKENDS = ("auto", "cpu", "cuda")
 
 
+def is_device_array(a):
+    """Whether ``a`` lives on a GPU (CuPy, PyTorch, Numba: ``__cuda_array_interface__``)."""
+    return hasattr(a, "__cuda_array_interface__")
+
+
+def _device_proxy(a):
+    """A host array over no memory with the shape, strides and dtype of device array ``a``."""
+    iface = a.__cuda_array_interface__
+    dtype = np.dtype(iface["typestr"])
+    shape = tuple(iface["shape"])
+    strides = iface.get("strides") or tuple(
+        int(np.prod(shape[i + 1:], dtype=np.int64)) * dtype.itemsize for i in range(len(shape)))
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, strides)
+
+
 def as_image(a, name):
-    """``a`` as an ndarray of a real numeric dtype (no copy for ndarrays)."""
-    if not isinstance(a, np.ndarray):
+    """``a`` as an ndarray of a real numeric dtype (no copy for ndarrays).
+
+    For GPU arrays, a host proxy with the same shape, strides and dtype (over no
+    memory: only its metadata may be used)."""
+    if is_device_array(a):
+        a = _device_proxy(a)
+    elif not isinstance(a, np.ndarray):
         a = np.asarray(a)
     kind = a.dtype.kind
     if kind == "b":
@@ -70,6 +90,17 @@ def kernel_inputs(x, y, wdt):
     return x.astype(wdt), y.astype(wdt)
 
 
+def check_device_dtypes(x, y, devices):
+    """GPU input is read in place: both arrays on the GPU, of one dtype the kernels read."""
+    if devices[0] is None or devices[1] is None:
+        raise TypeError("x and y must both be GPU arrays or both host arrays; copy one of them")
+    if x.dtype != y.dtype or x.dtype not in KERNEL_DTYPES:
+        raise TypeError(
+            f"GPU arrays of dtype {x.dtype} and {y.dtype}: the CUDA kernels read uint8, uint16, "
+            "float32 or float64 of one dtype; convert on the device first (e.g. x.astype('float32'))"
+        )
+
+
 def resolve_data_range(x, y, data_range):
     """The data range L, from the argument or from the integer dtype."""
     if data_range is None:
@@ -109,11 +140,6 @@ def check_options(win_size, sigma, K1, K2, backend):
         raise ValueError(f"K1 and K2 must be non-negative, got K1={K1}, K2={K2}; defaults are 0.01 and 0.03")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "cuda":
-        raise NotImplementedError(
-            "backend='cuda' is not available in this version of fastssim; "
-            "use backend='cpu' (or 'auto', which uses the CPU)"
-        )
 
 
 def normalise_axis(axis, ndim, name):
@@ -178,6 +204,10 @@ def check_extent(shape5, win_size, spatial_ndim, channel_axis):
 def diagnose_nonfinite(x, y, k1, k2):
     """The error to raise for a non-finite result, naming its cause."""
     for name, a in (("x", x), ("y", y)):
+        if is_device_array(a):
+            from ._cuda import launchable
+
+            a = launchable(a).copy_to_host()
         if a.dtype.kind == "f":
             bad = ~np.isfinite(a)
             if bad.any():

@@ -11,6 +11,7 @@ from ._engine import (
     kernel_constants,
     pad_same,
     raise_if_nonfinite,
+    resolve_backend,
     squared_error_means,
     ssim_means,
 )
@@ -48,11 +49,18 @@ def _doc(f):
     return f
 
 
+class _Job:
+    """Checked inputs of one call: kernel views, parameters, and where to run."""
+
+    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices")
+
+
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
              gaussian, K1, K2, sample_covariance, backend):
     """Checked 5-D kernel inputs and the kernel parameters."""
-    x, y = v.check_pair(x, y)
     v.check_options(win_size, sigma, K1, K2, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    x, y = v.check_pair(x, y)
     image_ndim = x.ndim - 1 if batch else x.ndim
     if image_ndim < 1:
         raise ValueError(
@@ -77,15 +85,29 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         )
     L = v.resolve_data_range(x, y, data_range)
     wdt = v.work_dtype(x, y)
-    xk, yk = v.kernel_inputs(x, y, wdt)
-    x5 = v.to_5d(xk, batch, ca, spatial_ndim)
-    y5 = v.to_5d(yk, batch, ca, spatial_ndim)
-    v.check_extent(x5.shape, win_size, spatial_ndim, channel_axis)
-    weights = window_weights(win_size, sigma, gaussian)
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        xk, yk = x, y
+    else:
+        xk, yk = v.kernel_inputs(x, y, wdt)
+    job = _Job()
+    job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
+    job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
+    v.check_extent(job.x5.shape, win_size, spatial_ndim, channel_axis)
+    job.backend = resolve_backend(backend, *devices, x.size)
+    job.weights = window_weights(win_size, sigma, gaussian)
     n = win_size ** spatial_ndim
     cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
-    consts = kernel_constants(L, K1, K2, cov_norm, wdt)
-    return x, y, x5, y5, ca, spatial_ndim, weights, consts
+    job.consts = kernel_constants(L, K1, K2, cov_norm, wdt)
+    job.x = devices[0] if devices[0] is not None else x
+    job.y = devices[1] if devices[1] is not None else y
+    job.ca, job.nd, job.devices = ca, spatial_ndim, devices
+    return job
+
+
+def _means(job, want_map=False):
+    return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,
+                      backend=job.backend, devices=job.devices)
 
 
 @_doc
@@ -135,13 +157,13 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
     >>> round(fastssim.ssim(x, 255 - x), 4) < 0
     True
     """
-    x, y, x5, y5, ca, nd, weights, consts = _prepare(
+    job = _prepare(
         x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend)
-    means, _ = ssim_means(x5, y5, nd, weights, consts)
+    means, _ = _means(job)
     value = means.mean()
-    raise_if_nonfinite(value, x, y, K1, K2)
+    raise_if_nonfinite(value, job.x, job.y, K1, K2)
     return float(value)
 
 
@@ -184,22 +206,25 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
     """
     if mode not in ("same", "valid"):
         raise ValueError(f"mode must be 'same' or 'valid', got {mode!r}")
-    x, y, x5, y5, ca, nd, weights, consts = _prepare(
+    if v.is_device_array(x) or v.is_device_array(y):
+        raise TypeError("ssim_map takes host (NumPy) arrays; for GPU arrays use ssim, ssim_batch or "
+                        "ssim_slices, or copy the arrays to the host")
+    job = _prepare(
         x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend)
     if mode == "same":
         r = win_size // 2
-        x5 = pad_same(x5, r, nd)
-        y5 = pad_same(y5, r, nd)
-    means, smap = ssim_means(x5, y5, nd, weights, consts, want_map=True)
-    raise_if_nonfinite(means.mean(), x, y, K1, K2)
+        job.x5 = pad_same(job.x5, r, job.nd)
+        job.y5 = pad_same(job.y5, r, job.nd)
+    means, smap = _means(job, want_map=True)
+    raise_if_nonfinite(means.mean(), job.x, job.y, K1, K2)
     smap = smap[0]  # (C, D, H, W)
-    if nd == 2:
+    if job.nd == 2:
         smap = smap[:, 0]
-    if ca is None:
+    if job.ca is None:
         return smap[0]
-    return np.moveaxis(smap, 0, ca)
+    return np.moveaxis(smap, 0, job.ca)
 
 
 @_doc
@@ -238,13 +263,13 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
     """
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
-    x, y, x5, y5, ca, nd, weights, consts = _prepare(
+    job = _prepare(
         x, y, batch=True, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
         data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend)
-    means, _ = ssim_means(x5, y5, nd, weights, consts)
+    means, _ = _means(job)
     values = means.mean(axis=1)
-    raise_if_nonfinite(values, x, y, K1, K2)
+    raise_if_nonfinite(values, job.x, job.y, K1, K2)
     return values
 
 
@@ -273,6 +298,7 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
     (24,)
     """
+    xd, yd = x, y
     x, y = v.check_pair(x, y)
     ndim = x.ndim
     if ndim - (channel_axis is not None) != 3:
@@ -288,6 +314,11 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
         ca = ca - 1 if ca > ax else ca
     xs = np.moveaxis(x, ax, 0)
     ys = np.moveaxis(y, ax, 0)
+    if v.is_device_array(xd) and v.is_device_array(yd):
+        from ._cuda import device_view
+
+        xs = device_view(xd, xs)
+        ys = device_view(yd, ys)
     return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
                       win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                       sample_covariance=sample_covariance, backend=backend)
@@ -328,21 +359,34 @@ def _flat5(a):
     return a.reshape((1, 1, 1, -1, a.shape[-1]))
 
 
-def _mse(x, y):
+def _mse(x, y, backend):
+    v.check_options(11, 1.5, 0.01, 0.03, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
     x, y = v.check_pair(x, y)
-    xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
-    value = squared_error_means(_flat5(xk), _flat5(yk))[0]
-    raise_if_nonfinite(value, x, y, 1, 1)
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        if x.ndim > 5:
+            raise ValueError(f"GPU arrays with more than 5 axes are not supported, got shape {x.shape}")
+        xk, yk = x, y
+    else:
+        xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
+    where = resolve_backend(backend, *devices, x.size)
+    value = squared_error_means(_flat5(xk), _flat5(yk), backend=where, devices=devices)[0]
+    xs = devices[0] if devices[0] is not None else x
+    ys = devices[1] if devices[1] is not None else y
+    raise_if_nonfinite(value, xs, ys, 1, 1)
     return x, y, float(value)
 
 
-def mse(x, y):
+def mse(x, y, *, backend="auto"):
     """Mean squared error, computed in float64.
 
     Parameters
     ----------
     x, y : array_like
         Arrays of one shape (any number of axes), any real dtype.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
 
     Returns
     -------
@@ -359,10 +403,10 @@ def mse(x, y):
     >>> fastssim.mse(np.array([1, 2, 3]), np.array([1, 2, 5]))
     1.3333333333333333
     """
-    return _mse(x, y)[2]
+    return _mse(x, y, backend)[2]
 
 
-def psnr(x, y, *, data_range=None):
+def psnr(x, y, *, data_range=None, backend="auto"):
     """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
 
     Parameters
@@ -372,6 +416,8 @@ def psnr(x, y, *, data_range=None):
     data_range : float, optional
         The range L; defaults to that of an integer dtype, required for float
         input.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
 
     Returns
     -------
@@ -390,6 +436,6 @@ def psnr(x, y, *, data_range=None):
     >>> round(fastssim.psnr(x, x + 5), 2)
     34.15
     """
-    x, y = v.check_pair(x, y)
-    L = v.resolve_data_range(x, y, data_range)
-    return psnr_from_mse(_mse(x, y)[2], L)
+    xh, yh = v.check_pair(x, y)
+    L = v.resolve_data_range(xh, yh, data_range)
+    return psnr_from_mse(_mse(x, y, backend)[2], L)

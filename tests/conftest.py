@@ -1,6 +1,23 @@
-"""Shared fixtures."""
+"""Shared fixtures.
 
-import pytest
+Without an NVIDIA GPU, the CUDA backend runs under Numba's simulator
+(NUMBA_ENABLE_CUDASIM=1, set here before Numba is imported) with small thread
+blocks, so that multi-block, halo and depth-chunk paths are exercised on small
+inputs. On a machine with a GPU the same tests run on the hardware.
+"""
+
+import glob
+import os
+
+if not glob.glob("/dev/nvidia[0-9]*"):
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    os.environ.setdefault("FASTSSIM_CUDA_TILE_H", "4")
+    os.environ.setdefault("FASTSSIM_CUDA_TILE_W", "8")
+    os.environ.setdefault("FASTSSIM_CUDA_DEPTH_CHUNK", "3")
+    os.environ.setdefault("FASTSSIM_CUDA_REDUCE_THREADS", "32")
+
+import pytest  # noqa: E402
 
 from images import BACKENDS, camera, read
 

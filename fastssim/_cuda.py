@@ -1,0 +1,332 @@
+"""Fused SSIM and error kernels for NVIDIA GPUs (numba.cuda).
+
+The per-pixel formula is ``_math.ssim_pixel``, compiled here as a device
+function: the same source as the CPU kernels use.
+
+Layout of the SSIM kernel
+-------------------------
+One thread block owns a tile of ``TH x TW`` output pixels of one (pair,
+channel) plane and, for volumes, a chunk of output planes along D. For each
+input plane the block:
+
+1. loads the tile plus its halo into shared memory once (converting to the
+   work dtype and subtracting the block's shift, the mean of the first row);
+2. filters the five moments along W into shared memory;
+3. filters along H, one thread per output pixel, into registers;
+4. for 2-D, applies the formula; for 3-D, each thread keeps a rolling buffer of
+   ``Kd`` planes of its five moments in local memory and applies the formula
+   once ``Kd`` planes are there.
+
+Each input voxel is read from global memory once per block (plus the halo).
+A block reduces its pixels' SSIM in shared memory and writes one float64
+partial sum; the host adds the partials of each plane in a fixed order, so
+results do not depend on scheduling.
+
+Kernels are built per (window length, depth window length, tile, work dtype)
+and kept in a dictionary; shared-memory shapes must be compile-time constants.
+"""
+
+import ctypes
+import functools
+
+import numpy as np
+from numba import cuda, float32, float64
+
+from . import _config as cfg
+from ._math import ssim_pixel
+
+_ssim_pixel = cuda.jit(device=True)(ssim_pixel)
+
+
+@functools.lru_cache(maxsize=None)
+def ssim_kernel(k, kd, th, tw, work):
+    """The SSIM kernel for window length ``k`` (H, W), ``kd`` (D), tile ``th x tw``."""
+    numba_type = float64 if work == "float64" else float32
+    HH = th + k - 1
+    HW = tw + k - 1
+    NT = th * tw
+
+    @cuda.jit
+    def kernel(x, y, w, wd, consts, depth_chunk, out_part, out_map, write_map):
+        N, C, D, H, W = x.shape
+        Ho = H - k + 1
+        Wo = W - k + 1
+        Do = D - kd + 1
+        tiles_w = (Wo + tw - 1) // tw
+        tiles_h = (Ho + th - 1) // th
+        chunks = (Do + depth_chunk - 1) // depth_chunk
+        b = cuda.blockIdx.x
+        bw_ = b % tiles_w
+        q = b // tiles_w
+        bh_ = q % tiles_h
+        q = q // tiles_h
+        chunk = q % chunks
+        plane = q // chunks
+        n = plane // C
+        c = plane % C
+        oh0 = bh_ * th
+        ow0 = bw_ * tw
+        od0 = chunk * depth_chunk
+        od1 = min(od0 + depth_chunk, Do)
+
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        tid = ty * tw + tx
+
+        sx = cuda.shared.array((HH, HW), numba_type)
+        sy = cuda.shared.array((HH, HW), numba_type)
+        hm = cuda.shared.array((5, HH, tw), numba_type)
+        red = cuda.shared.array(NT, float64)
+        sh = cuda.shared.array(2, numba_type)
+        ring = cuda.local.array((kd, 5), numba_type)
+
+        c1 = consts[0]
+        c2 = consts[1]
+        cn = consts[2]
+        zero = consts[3]
+
+        oh = oh0 + ty
+        ow = ow0 + tx
+        inside = oh < Ho and ow < Wo
+        acc = 0.0
+
+        for d in range(od0, od1 + kd - 1):
+            # 1. tile + halo of this plane, in the work dtype
+            for idx in range(tid, HH * HW, NT):
+                r = idx // HW
+                col = idx % HW
+                gh = oh0 + r
+                gw = ow0 + col
+                if gh < H and gw < W:
+                    sx[r, col] = x[n, c, d, gh, gw]
+                    sy[r, col] = y[n, c, d, gh, gw]
+                else:
+                    sx[r, col] = zero
+                    sy[r, col] = zero
+            cuda.syncthreads()
+            if d == od0 and tid == 0:
+                cnt = min(HW, W - ow0)
+                ax = zero
+                ay = zero
+                for col in range(cnt):
+                    ax += sx[0, col]
+                    ay += sy[0, col]
+                sh[0] = ax / cnt
+                sh[1] = ay / cnt
+            cuda.syncthreads()
+            shx = sh[0]
+            shy = sh[1]
+            # 2. five moments along W
+            for idx in range(tid, HH * tw, NT):
+                r = idx // tw
+                j = idx % tw
+                m0 = zero
+                m1 = zero
+                m2 = zero
+                m3 = zero
+                m4 = zero
+                for t in range(k):
+                    a = sx[r, j + t] - shx
+                    bb = sy[r, j + t] - shy
+                    e = a - bb
+                    wt = w[t]
+                    m0 += wt * a
+                    m1 += wt * bb
+                    m2 += wt * (a * a)
+                    m3 += wt * (bb * bb)
+                    m4 += wt * (e * e)
+                hm[0, r, j] = m0
+                hm[1, r, j] = m1
+                hm[2, r, j] = m2
+                hm[3, r, j] = m3
+                hm[4, r, j] = m4
+            cuda.syncthreads()
+            # 3. along H, one output pixel per thread
+            if inside:
+                slot = d % kd
+                for m in range(5):
+                    s = zero
+                    for t in range(k):
+                        s += w[t] * hm[m, ty + t, tx]
+                    ring[slot, m] = s
+                # 4. along D (kd == 1 for images) and the formula
+                if d >= od0 + kd - 1:
+                    od = d - kd + 1
+                    a0 = zero
+                    a1 = zero
+                    a2 = zero
+                    a3 = zero
+                    a4 = zero
+                    for t in range(kd):
+                        sl = (od + t) % kd
+                        wt = wd[t]
+                        a0 += wt * ring[sl, 0]
+                        a1 += wt * ring[sl, 1]
+                        a2 += wt * ring[sl, 2]
+                        a3 += wt * ring[sl, 3]
+                        a4 += wt * ring[sl, 4]
+                    v = _ssim_pixel(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
+                    if write_map:
+                        out_map[n, c, od, oh, ow] = v
+                    acc += v
+            cuda.syncthreads()
+
+        # block reduction, fixed order
+        red[tid] = acc
+        cuda.syncthreads()
+        stride = 1
+        while stride < NT:
+            stride *= 2
+        stride //= 2
+        while stride > 0:
+            if tid < stride and tid + stride < NT:
+                red[tid] += red[tid + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if tid == 0:
+            out_part[b] = red[0]
+
+    return kernel
+
+
+@functools.lru_cache(maxsize=None)
+def squared_error_kernel(nt):
+    @cuda.jit
+    def kernel(x, y, out_part):
+        N, C, D, H, W = x.shape
+        per_pair = C * D * H * W
+        blocks_per_pair = cuda.gridDim.x // N
+        b = cuda.blockIdx.x
+        n = b // blocks_per_pair
+        part = b % blocks_per_pair
+        red = cuda.shared.array(nt, float64)
+        tid = cuda.threadIdx.x
+        s = 0.0
+        i = part * nt + tid
+        while i < per_pair:
+            w_ = i % W
+            q = i // W
+            h = q % H
+            q = q // H
+            d = q % D
+            c = q // D
+            e = float64(x[n, c, d, h, w_]) - float64(y[n, c, d, h, w_])
+            s += e * e
+            i += blocks_per_pair * nt
+        red[tid] = s
+        cuda.syncthreads()
+        stride = nt // 2
+        while stride > 0:
+            if tid < stride:
+                red[tid] += red[tid + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if tid == 0:
+            out_part[b] = red[0]
+
+    return kernel
+
+
+def available():
+    """Whether a CUDA device (or the simulator) can run kernels."""
+    try:
+        return cuda.is_available()
+    except Exception:  # a broken driver install
+        return False
+
+
+def is_device_array(a):
+    return hasattr(a, "__cuda_array_interface__")
+
+
+def _simulated():
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def _interface(obj):
+    iface = obj.__cuda_array_interface__
+    dtype = np.dtype(iface["typestr"])
+    shape = tuple(iface["shape"])
+    strides = iface.get("strides") or tuple(
+        int(np.prod(shape[i + 1:], dtype=np.int64)) * dtype.itemsize for i in range(len(shape)))
+    return iface["data"][0], shape, tuple(strides), dtype
+
+
+def _host_memory(ptr, shape, strides, dtype):
+    """Under the simulator, device memory is host memory: a NumPy view of it."""
+    if any(s < 0 for s in strides):
+        raise ValueError("negative strides are not supported for simulated device arrays")
+    span = sum((n - 1) * s for n, s in zip(shape, strides)) + dtype.itemsize
+    buf = (ctypes.c_byte * span).from_address(ptr)
+    return np.ndarray(shape, dtype, buffer=buf, strides=strides)
+
+
+class SimDeviceArray:
+    """Simulator only: host memory presented through ``__cuda_array_interface__``."""
+
+    def __init__(self, arr):
+        self._arr = arr
+
+    @property
+    def __cuda_array_interface__(self):
+        a = self._arr
+        return {"shape": a.shape, "strides": a.strides, "typestr": a.dtype.str,
+                "data": (a.__array_interface__["data"][0], False), "version": 3}
+
+
+def launchable(obj):
+    """A Numba device array over ``obj``'s memory (``__cuda_array_interface__``), no copy."""
+    if _simulated():
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+        return FakeCUDAArray(_host_memory(*_interface(obj)))
+    return cuda.as_cuda_array(obj)
+
+
+def device_view(obj, host_view):
+    """A GPU array with the shape and strides of ``host_view``: a metadata-only view (axes
+    moved, added or permuted, no offset) of the GPU array ``obj``, on the same memory."""
+    ptr, _, _, dtype = _interface(obj)
+    if _simulated():
+        return SimDeviceArray(_host_memory(ptr, host_view.shape, host_view.strides, dtype))
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    dev = cuda.as_cuda_array(obj)
+    return DeviceNDArray(host_view.shape, host_view.strides, host_view.dtype, gpu_data=dev.gpu_data)
+
+
+def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
+    """As ``_engine.ssim_means``, on the GPU. ``x5``/``y5`` are device arrays."""
+    work = "float64" if consts.dtype == np.float64 else "float32"
+    N, C, D, H, W = x5.shape
+    k = weights.shape[0]
+    kd = k if spatial_ndim == 3 else 1
+    th, tw = cfg.CUDA_TILE
+    Do, Ho, Wo = D - kd + 1, H - k + 1, W - k + 1
+    depth_chunk = cfg.CUDA_DEPTH_CHUNK if spatial_ndim == 3 else 1
+    chunks = -(-Do // depth_chunk)
+    tiles = -(-Ho // th) * -(-Wo // tw)
+    nblocks = N * C * chunks * tiles
+    dt = consts.dtype
+    w = cuda.to_device(weights.astype(dt))
+    wd = cuda.to_device(weights.astype(dt) if kd > 1 else np.ones(1, dt))
+    dconsts = cuda.to_device(np.concatenate([consts, np.zeros(1, dt)]))
+    part = cuda.device_array(nblocks, dtype=np.float64)
+    smap = cuda.device_array((N, C, Do, Ho, Wo) if want_map else (1, 1, 1, 1, 1), dtype=dt)
+    kern = ssim_kernel(k, kd, th, tw, work)
+    kern[nblocks, (tw, th)](x5, y5, w, wd, dconsts, depth_chunk, part, smap, want_map)
+    sums = part.copy_to_host().reshape(N, C, -1).sum(axis=2)
+    means = sums / (Do * Ho * Wo)
+    return means, (smap if want_map else None)
+
+
+def squared_error_means(x5, y5):
+    N = x5.shape[0]
+    per_pair = int(np.prod(x5.shape[1:]))
+    nt = cfg.CUDA_REDUCE_THREADS
+    blocks_per_pair = max(1, min(1024, -(-per_pair // (nt * 8))))
+    part = cuda.device_array(N * blocks_per_pair, dtype=np.float64)
+    squared_error_kernel(nt)[N * blocks_per_pair, nt](x5, y5, part)
+    return part.copy_to_host().reshape(N, -1).sum(axis=1) / per_pair

@@ -1,0 +1,151 @@
+"""The CUDA backend against the CPU backend and scikit-image, one test body per backend.
+
+Inputs are small crops of real images: under the simulator (no GPU) every
+thread is a Python thread. The small blocks set in conftest make every call run
+several blocks, with halos and, for volumes, several depth chunks.
+"""
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity as sk_ssim
+
+import fastssim
+from fastssim import _engine
+from images import DISTORTIONS, camera, read
+
+cuda = pytest.importorskip("numba.cuda")
+
+
+def to_gpu(a):
+    """A GPU array (``__cuda_array_interface__``); under the simulator, host memory behind
+    the same interface, so the device-array code path is the one exercised."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        from fastssim._cuda import SimDeviceArray
+
+        return SimDeviceArray(np.ascontiguousarray(a))
+    return cuda.to_device(a)
+
+
+BOTH = pytest.mark.parametrize("backend", ["cpu", "cuda"])
+
+
+def crop(img, h=30, w=37, at=(200, 180)):
+    return np.ascontiguousarray(img[at[0]:at[0] + h, at[1]:at[1] + w])
+
+
+@pytest.fixture(scope="module")
+def pair():
+    x = crop(camera())
+    return x, crop(DISTORTIONS["noise"](camera()))
+
+
+def wang(x, y, **kw):
+    kw.setdefault("data_range", 255)
+    kw.setdefault("sigma", 1.5)
+    return sk_ssim(x, y, gaussian_weights=True, use_sample_covariance=False, **kw)
+
+
+@BOTH
+@pytest.mark.parametrize("dtype,tol", [("uint8", 1e-5), ("float32", 1e-5), ("float64", 1e-7)])
+def test_ssim_real_image(pair, backend, dtype, tol):
+    x, y = (a.astype(dtype) for a in pair)
+    ref = wang(pair[0].astype(np.float64), pair[1].astype(np.float64))
+    assert fastssim.ssim(x, y, data_range=255, backend=backend) == pytest.approx(ref, abs=tol)
+
+
+@BOTH
+def test_colour_uniform_window_sample_cov(backend):
+    x = crop(read("lena", "lena512color.tiff"), 24, 26)
+    y = crop(read("lena", "lena512color_noise.tiff"), 24, 26)
+    ref = sk_ssim(x, y, channel_axis=-1, win_size=7, data_range=255)
+    got = fastssim.ssim(x, y, channel_axis=-1, win_size=7, gaussian=False, sample_covariance=True,
+                        backend=backend)
+    assert got == pytest.approx(ref, abs=1e-5)
+
+
+@BOTH
+def test_volume_and_its_map(backend):
+    rng = np.random.default_rng(0)
+    z, yy, xx = np.mgrid[:16, :14, :15]
+    vol = (128 + 50 * np.sin(xx / 3.0) * np.cos(yy / 4.0 + z / 5.0)).astype(np.float32)
+    dist = (vol + rng.normal(0, 8, vol.shape)).astype(np.float32)
+    # skimage's sigma=1.0 Gaussian has 9 taps (radius int(3.5 * 1.0 + 0.5))
+    ref = wang(vol.astype(np.float64), dist.astype(np.float64), sigma=1.0)
+    got = fastssim.ssim(vol, dist, data_range=255, win_size=9, sigma=1.0, backend=backend)
+    assert got == pytest.approx(ref, abs=1e-5)
+    m = fastssim.ssim_map(vol, dist, data_range=255, win_size=5, mode="valid", backend=backend)
+    cpu = fastssim.ssim_map(vol, dist, data_range=255, win_size=5, mode="valid", backend="cpu")
+    assert m.shape == (12, 10, 11)
+    np.testing.assert_allclose(m, cpu, atol=1e-5)
+
+
+@BOTH
+def test_map_same_equals_skimage(pair, backend):
+    x, y = (a.astype(np.float64) for a in pair)
+    _, ref = wang(x, y, full=True)
+    np.testing.assert_allclose(fastssim.ssim_map(x, y, data_range=255, backend=backend), ref, atol=1e-7)
+
+
+@BOTH
+def test_batch_slices_and_errors_metrics(backend):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (3, 13, 15, 3), dtype=np.uint8)
+    y = np.clip(x + rng.normal(0, 30, x.shape), 0, 255).astype(np.uint8)
+    got = fastssim.ssim_batch(x, y, channel_axis=-1, win_size=7, backend=backend)
+    cpu = [fastssim.ssim(a, b, channel_axis=-1, win_size=7, backend="cpu") for a, b in zip(x, y)]
+    np.testing.assert_allclose(got, cpu, atol=1e-5)
+    sl = fastssim.ssim_slices(x, y, axis=0, channel_axis=-1, win_size=7, backend=backend)
+    np.testing.assert_allclose(sl, cpu, atol=1e-5)
+    assert fastssim.mse(x, y, backend=backend) == pytest.approx(fastssim.mse(x, y, backend="cpu"), rel=1e-12)
+    assert fastssim.psnr(x, y, backend=backend) == pytest.approx(fastssim.psnr(x, y, backend="cpu"), rel=1e-12)
+
+
+@BOTH
+def test_identity_and_nan(backend):
+    x = np.random.default_rng(2).random((12, 14)).astype(np.float32)
+    assert fastssim.ssim(x, x, data_range=1.0, win_size=7, backend=backend) == 1.0
+    y = x.copy()
+    y[5, 6] = np.nan
+    with pytest.raises(ValueError, match=r"y contains NaN or Inf \(first at index \(5, 6\)\)"):
+        fastssim.ssim(x, y, data_range=1.0, win_size=7, backend=backend)
+
+
+def test_device_arrays_read_in_place(pair):
+    x, y = pair
+    dx, dy = to_gpu(x), to_gpu(y)
+    assert fastssim.ssim(dx, dy, backend="cuda") == pytest.approx(fastssim.ssim(x, y), abs=1e-5)
+    assert fastssim.ssim(dx, dy) == pytest.approx(fastssim.ssim(x, y), abs=1e-5)  # 'auto' follows the data
+    assert fastssim.mse(dx, dy) == pytest.approx(fastssim.mse(x, y), rel=1e-12)
+    vol = np.random.default_rng(3).integers(0, 256, (12, 13, 14), dtype=np.uint8)
+    vol2 = np.clip(vol + 20, 0, 255).astype(np.uint8)
+    got = fastssim.ssim_slices(to_gpu(vol), to_gpu(vol2), axis=2, win_size=7)
+    np.testing.assert_allclose(got, fastssim.ssim_slices(vol, vol2, axis=2, win_size=7), atol=1e-5)
+
+
+def test_device_errors(pair):
+    x, y = pair
+    dx = to_gpu(x)
+    with pytest.raises(TypeError, match="both be GPU arrays or both host arrays"):
+        fastssim.ssim(dx, y, backend="cuda")
+    with pytest.raises(TypeError, match="is a GPU array; pass backend='cuda'"):
+        fastssim.ssim(dx, to_gpu(y), backend="cpu")
+    with pytest.raises(TypeError, match="GPU arrays of dtype int16 and int16"):
+        fastssim.ssim(to_gpu(x.astype(np.int16)), to_gpu(y.astype(np.int16)), data_range=255)
+    with pytest.raises(TypeError, match="ssim_map takes host"):
+        fastssim.ssim_map(dx, to_gpu(y))
+
+
+def test_backend_selection(monkeypatch, pair):
+    big = 1 << 23
+    assert _engine.resolve_backend("cpu", None, None, big) == "cpu"
+    assert _engine.resolve_backend("auto", None, None, 10) == "cpu"
+    monkeypatch.setattr(_engine, "_cuda_usable", lambda: False)
+    assert _engine.resolve_backend("auto", None, None, big) == "cpu"
+    with pytest.raises(RuntimeError, match="backend='cuda' needs an NVIDIA GPU.*use backend='cpu'"):
+        fastssim.ssim(*pair, backend="cuda")
+    monkeypatch.setattr(_engine, "_cuda_usable", lambda: True)
+    from numba import config
+    expected = "cpu" if config.ENABLE_CUDASIM else "cuda"  # 'auto' never picks the simulator
+    assert _engine.resolve_backend("auto", None, None, big) == expected

@@ -93,3 +93,35 @@ def test_pipeline_throughput(dataset, tmp_path):
     print(f"end-to-end             {t_e2e:8.2f} s  {rate:8.1f} pairs/s")
     print(f"end-to-end / (decode + kernel) = {t_e2e / (t_decode + t_kernel):.3f}")
     print(f"imread + skimage loop  ({N_LOOP} pairs)  {loop_rate:8.1f} pairs/s; fastssim is {rate / loop_rate:.1f}x")
+
+
+def _peak_rss_mb(args):
+    """Peak RSS of one `fastssim score` process, measured from a fresh parent."""
+    import subprocess
+    import sys
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=False); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "fastssim.cli", *args],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def test_peak_memory_does_not_grow_with_pairs(tmp_path):
+    rng = np.random.default_rng(0)
+    n_big = int(os.environ.get("FASTSSIM_BENCH_RSS_PAIRS", "10000"))
+    for sub in ("ref", "dist"):
+        (tmp_path / sub).mkdir()
+    img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    for i in range(n_big):
+        iio.imwrite(tmp_path / "ref" / f"{i:06d}.png", img)
+        iio.imwrite(tmp_path / "dist" / f"{i:06d}.png", img ^ np.uint8(i % 7))
+    small = tmp_path / "small"
+    (small / "ref").mkdir(parents=True)
+    (small / "dist").mkdir()
+    for i in range(n_big // 10):
+        for sub in ("ref", "dist"):
+            os.link(tmp_path / sub / f"{i:06d}.png", small / sub / f"{i:06d}.png")
+    rss_small = _peak_rss_mb(["score", str(small / "ref"), str(small / "dist"), "-o", str(tmp_path / "o1"), "--quiet"])
+    rss_big = _peak_rss_mb(["score", str(tmp_path / "ref"), str(tmp_path / "dist"), "-o", str(tmp_path / "o2"), "--quiet"])
+    print(f"\npeak RSS: {n_big // 10} pairs {rss_small:.0f} MB, {n_big} pairs {rss_big:.0f} MB "
+          f"(ratio {rss_big / rss_small:.3f})")

@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 
 from . import metrics
+from ._math import psnr_from_mse
+from ._validate import resolve_data_range
 from .io import ALPHA_POLICIES, MAX_PIXELS, ReadError, read_image
 from .pairs import Pair
 from .writer import SCHEMA, ResultWriter, committed
@@ -61,7 +63,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, where="dist"):
     else:
         row["ssim"] = metrics.ssim(ref, dist, data_range=data_range, channel_axis=ca)
     row["mse"] = metrics.mse(ref, dist)
-    row["psnr"] = metrics.psnr(ref, dist, data_range=data_range)
+    row["psnr"] = psnr_from_mse(row["mse"], resolve_data_range(ref, dist, data_range))
     return row
 
 

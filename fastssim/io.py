@@ -53,10 +53,11 @@ def _read_numpy(path, max_pixels):
 def _read_imageio(path, max_pixels):
     import imageio.v3 as iio
 
+    index = None if path.lower().endswith(TIFF_EXTS) else 0
     try:
-        props = iio.improps(path, index=None if path.lower().endswith(TIFF_EXTS) else 0)
-        _check_pixels(props.shape, max_pixels, path)
-        arr = iio.imread(path, index=None if path.lower().endswith(TIFF_EXTS) else 0)
+        with iio.imopen(path, "r") as f:  # one open: the header is checked before decoding
+            _check_pixels(f.properties(index=index).shape, max_pixels, path)
+            arr = f.read(index=index)
     except ReadError:
         raise
     except Exception as e:  # imageio raises many types for bad files

@@ -4,7 +4,20 @@ Numba-compiled, fused, parallel kernels; results equal scikit-image's.
 """
 
 from ._version import __version__
-from .metrics import dssim, mse, psnr, ssim, ssim_batch, ssim_map, ssim_slices
+from .metrics import (
+    MS_SSIM_WEIGHTS,
+    dssim,
+    ms_ssim,
+    ms_ssim_batch,
+    ms_ssim_slices,
+    mse,
+    psnr,
+    ssim,
+    ssim_batch,
+    ssim_map,
+    ssim_slices,
+)
 from .batch import score_pairs
 
-__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "score_pairs"]
+__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS", "score_pairs"]

@@ -34,9 +34,9 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._math import ssim_pixel
+from ._math import ssim_terms
 
-_ssim_pixel = njit(inline="always", **cfg.JIT)(ssim_pixel)
+_ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 
 
 @njit(**cfg.JIT)
@@ -85,12 +85,17 @@ def _combine(ring, w, base, row, n, dst, dslot, drow):
 
 @njit(**cfg.JIT)
 def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out):
-    """Last filter pass fused with the SSIM formula; returns the float64 row sum."""
+    """Last filter pass fused with the SSIM formula.
+
+    Writes the row of SSIM to ``out``; returns the float64 row sums of SSIM and
+    of the contrast-structure term (for MS-SSIM).
+    """
     k = len(w)
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
     total = 0.0
+    total_cs = 0.0
     for j in range(n):
         s = base % k
         w0 = w[0]
@@ -107,10 +112,11 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out):
             a2 += wt * ring[s, 2, row, j]
             a3 += wt * ring[s, 3, row, j]
             a4 += wt * ring[s, 4, row, j]
-        v = _ssim_pixel(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
+        v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
         out[j] = v
         total += np.float64(v)
-    return total
+        total_cs += np.float64(cs)
+    return total, total_cs
 
 
 @njit(**cfg.JIT_PARALLEL)
@@ -127,9 +133,9 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         ``[C1, C2, cov_norm]`` in the work dtype.
     band_h, band_w : int
         Output rows and columns per task.
-    out_sum : ndarray, float64, (N * C * nbh * nbw,)
-        Receives the sum of the SSIM map over each task's region; tasks are
-        ordered (n, c, row band, column band).
+    out_sum : ndarray, float64, (N * C * nbh * nbw, 2)
+        Receives the sums of the SSIM map and of the contrast-structure map
+        over each task's region; tasks are ordered (n, c, row band, column band).
     out_map : ndarray, 5-D
         Receives the 'valid' map when ``write_map`` is True.
     """
@@ -182,6 +188,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         shy = sh[1]
 
         acc = 0.0
+        acc_cs = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
                 _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
@@ -194,7 +201,9 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 if h - oh0 >= kh - 1:
                     oh = h - kh + 1
                     if kd == 1:
-                        acc += _combine_ssim(rows, wh, oh - oh0, 0, bw, consts, shx, shy, srow)
+                        t_ssim, t_cs = _combine_ssim(rows, wh, oh - oh0, 0, bw, consts, shx, shy, srow)
+                        acc += t_ssim
+                        acc_cs += t_cs
                         if write_map:
                             out_map[n, c, d, oh, ow0:ow1] = srow
                     else:
@@ -202,10 +211,52 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
             if kd > 1 and d >= kd - 1:
                 od = d - kd + 1
                 for r in range(bh):
-                    acc += _combine_ssim(planes, wd, od, r, bw, consts, shx, shy, srow)
+                    t_ssim, t_cs = _combine_ssim(planes, wd, od, r, bw, consts, shx, shy, srow)
+                    acc += t_ssim
+                    acc_cs += t_cs
                     if write_map:
                         out_map[n, c, od, oh0 + r, ow0:ow1] = srow
-        out_sum[task] = acc
+        out_sum[task, 0] = acc
+        out_sum[task, 1] = acc_cs
+
+
+@njit(**cfg.JIT_PARALLEL)
+def downsample2(x, depth_too, out):
+    """Means of 2x2 blocks along H and W (and pairs along D when ``depth_too``).
+
+    An axis of odd length repeats its last sample, as MATLAB's ``imfilter(...,
+    'symmetric')`` followed by ``1:2:end`` does in Wang's ``msssim.m``: the last
+    output is the mean of the last sample with itself. ``out`` has shape
+    ``(N, C, ceil(D/2) or D, ceil(H/2), ceil(W/2))``, in the work dtype.
+    """
+    N, C, D, H, W = x.shape
+    Do, Ho, Wo = out.shape[2], out.shape[3], out.shape[4]
+    for r in prange(N * C * Do * Ho):
+        i = r % Ho
+        q = r // Ho
+        k = q % Do
+        q = q // Do
+        c = q % C
+        n = q // C
+        h0 = 2 * i
+        h1 = min(h0 + 1, H - 1)
+        if depth_too:
+            d0 = 2 * k
+            d1 = min(d0 + 1, D - 1)
+        else:
+            d0 = k
+            d1 = k
+        for j in range(Wo):
+            w0 = 2 * j
+            w1 = min(w0 + 1, W - 1)
+            s = (np.float64(x[n, c, d0, h0, w0]) + np.float64(x[n, c, d0, h0, w1])
+                 + np.float64(x[n, c, d0, h1, w0]) + np.float64(x[n, c, d0, h1, w1]))
+            if depth_too:
+                s += (np.float64(x[n, c, d1, h0, w0]) + np.float64(x[n, c, d1, h0, w1])
+                      + np.float64(x[n, c, d1, h1, w0]) + np.float64(x[n, c, d1, h1, w1]))
+                out[n, c, k, i, j] = s * 0.125
+            else:
+                out[n, c, k, i, j] = s * 0.25
 
 
 @njit(**cfg.JIT_PARALLEL)

@@ -1,6 +1,6 @@
 """Fused SSIM and error kernels for NVIDIA GPUs (numba.cuda).
 
-The per-pixel formula is ``_math.ssim_pixel``, compiled here as a device
+The per-pixel formula is ``_math.ssim_terms``, compiled here as a device
 function: the same source as the CPU kernels use.
 
 Layout of the SSIM kernel
@@ -33,9 +33,9 @@ import numpy as np
 from numba import cuda, float32, float64
 
 from . import _config as cfg
-from ._math import ssim_pixel
+from ._math import ssim_terms
 
-_ssim_pixel = cuda.jit(device=True)(ssim_pixel)
+_ssim_terms = cuda.jit(device=True)(ssim_terms)
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,7 +76,7 @@ def ssim_kernel(k, kd, th, tw, work):
         sx = cuda.shared.array((HH, HW), numba_type)
         sy = cuda.shared.array((HH, HW), numba_type)
         hm = cuda.shared.array((5, HH, tw), numba_type)
-        red = cuda.shared.array(NT, float64)
+        red = cuda.shared.array((2, NT), float64)
         sh = cuda.shared.array(2, numba_type)
         ring = cuda.local.array((kd, 5), numba_type)
 
@@ -89,6 +89,7 @@ def ssim_kernel(k, kd, th, tw, work):
         ow = ow0 + tx
         inside = oh < Ho and ow < Wo
         acc = 0.0
+        acc_cs = 0.0
 
         for d in range(od0, od1 + kd - 1):
             # 1. tile + halo of this plane, in the work dtype
@@ -165,14 +166,16 @@ def ssim_kernel(k, kd, th, tw, work):
                         a2 += wt * ring[sl, 2]
                         a3 += wt * ring[sl, 3]
                         a4 += wt * ring[sl, 4]
-                    v = _ssim_pixel(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
+                    v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
                     if write_map:
                         out_map[n, c, od, oh, ow] = v
                     acc += v
+                    acc_cs += cs
             cuda.syncthreads()
 
         # block reduction, fixed order
-        red[tid] = acc
+        red[0, tid] = acc
+        red[1, tid] = acc_cs
         cuda.syncthreads()
         stride = 1
         while stride < NT:
@@ -180,11 +183,13 @@ def ssim_kernel(k, kd, th, tw, work):
         stride //= 2
         while stride > 0:
             if tid < stride and tid + stride < NT:
-                red[tid] += red[tid + stride]
+                red[0, tid] += red[0, tid + stride]
+                red[1, tid] += red[1, tid + stride]
             cuda.syncthreads()
             stride //= 2
         if tid == 0:
-            out_part[b] = red[0]
+            out_part[b, 0] = red[0, 0]
+            out_part[b, 1] = red[1, 0]
 
     return kernel
 
@@ -225,6 +230,49 @@ def squared_error_kernel(nt):
             out_part[b] = red[0]
 
     return kernel
+
+
+@cuda.jit
+def _downsample2(x, depth_too, out):
+    """As ``_cpu.downsample2``: one thread per output sample."""
+    N, C, D, H, W = x.shape
+    Do, Ho, Wo = out.shape[2], out.shape[3], out.shape[4]
+    i = cuda.grid(1)
+    if i >= N * C * Do * Ho * Wo:
+        return
+    j = i % Wo
+    q = i // Wo
+    h = q % Ho
+    q = q // Ho
+    k = q % Do
+    q = q // Do
+    c = q % C
+    n = q // C
+    h0 = 2 * h
+    h1 = min(h0 + 1, H - 1)
+    w0 = 2 * j
+    w1 = min(w0 + 1, W - 1)
+    d0 = 2 * k if depth_too else k
+    d1 = min(d0 + 1, D - 1) if depth_too else k
+    s = (float64(x[n, c, d0, h0, w0]) + float64(x[n, c, d0, h0, w1])
+         + float64(x[n, c, d0, h1, w0]) + float64(x[n, c, d0, h1, w1]))
+    if depth_too:
+        s += (float64(x[n, c, d1, h0, w0]) + float64(x[n, c, d1, h0, w1])
+              + float64(x[n, c, d1, h1, w0]) + float64(x[n, c, d1, h1, w1]))
+        out[n, c, k, h, j] = s * 0.125
+    else:
+        out[n, c, k, h, j] = s * 0.25
+
+
+def downsample2(xd, spatial_ndim, dtype):
+    """Half-resolution device array (see ``_cpu.downsample2``)."""
+    N, C, D, H, W = xd.shape
+    shape = (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
+    out = cuda.device_array(shape, dtype=dtype)
+    total = int(np.prod(shape))
+    nt = cfg.CUDA_REDUCE_THREADS
+    _downsample2[-(-total // nt), nt](xd, spatial_ndim == 3, out)
+    return out
 
 
 def available():
@@ -313,11 +361,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
     w = cuda.to_device(weights.astype(dt))
     wd = cuda.to_device(weights.astype(dt) if kd > 1 else np.ones(1, dt))
     dconsts = cuda.to_device(np.concatenate([consts, np.zeros(1, dt)]))
-    part = cuda.device_array(nblocks, dtype=np.float64)
+    part = cuda.device_array((nblocks, 2), dtype=np.float64)
     smap = cuda.device_array((N, C, Do, Ho, Wo) if want_map else (1, 1, 1, 1, 1), dtype=dt)
     kern = ssim_kernel(k, kd, th, tw, work)
     kern[nblocks, (tw, th)](x5, y5, w, wd, dconsts, depth_chunk, part, smap, want_map)
-    sums = part.copy_to_host().reshape(N, C, -1).sum(axis=2)
+    sums = part.copy_to_host().reshape(N, C, -1, 2).sum(axis=2)
     means = sums / (Do * Ho * Wo)
     return means, (smap if want_map else None)
 

@@ -93,7 +93,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
 
     Returns
     -------
-    means : ndarray, float64, (N, C)
+    means : ndarray, float64, (N, C, 2)
+        ``[..., 0]``: mean SSIM; ``[..., 1]``: mean contrast-structure term.
     smap : ndarray or None
     """
     if backend == "cuda":
@@ -116,17 +117,61 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     Do, Ho, Wo = D - len(wd) + 1, H - k + 1, W - k + 1
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
-    sums = np.empty(N * C * nbh * nbw, dtype=np.float64)
+    sums = np.empty((N * C * nbh * nbw, 2), dtype=np.float64)
     if want_map:
         smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt)
     else:
         smap = np.empty((1, 1, 1, 1, 1), dtype=wdt)
     _cpu.ssim_sums(xk, yk, wd, win, win, consts, band_h, band_w, sums, smap, want_map)
-    means = sums.reshape(N, C, nbh * nbw).sum(axis=2) / (Do * Ho * Wo)
+    means = sums.reshape(N, C, nbh * nbw, 2).sum(axis=2) / (Do * Ho * Wo)
     if not want_map:
         return means, None
     inverse = tuple(int(i) for i in np.argsort(perm))
     return means, smap.transpose(inverse)
+
+
+def downsampled_shape(shape5, spatial_ndim):
+    N, C, D, H, W = shape5
+    return (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
+
+
+def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",
+                  devices=(None, None)):
+    """MS-SSIM of every (pair, channel) plane, shape (N, C).
+
+    Scale ``l`` contributes its mean contrast-structure term (the last scale its
+    mean SSIM), clamped at 0, to the power ``level_weights[l]``; between scales
+    both images are halved by 2x2 (2x2x2) block means.
+    """
+    levels = len(level_weights)
+    terms = []
+    if backend == "cuda":
+        cu = _cuda()
+        xd, yd = device_inputs(x5, y5, *devices)
+        for level in range(levels):
+            means, _ = cu.ssim_means(xd, yd, spatial_ndim, weights, consts)
+            terms.append(means)
+            if level < levels - 1:
+                xd = cu.downsample2(xd, spatial_ndim, consts.dtype)
+                yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
+    else:
+        xs, ys = x5, y5
+        for level in range(levels):
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts)
+            terms.append(means)
+            if level < levels - 1:
+                shape = downsampled_shape(xs.shape, spatial_ndim)
+                xn = np.empty(shape, consts.dtype)
+                yn = np.empty(shape, consts.dtype)
+                _cpu.downsample2(xs, spatial_ndim == 3, xn)
+                _cpu.downsample2(ys, spatial_ndim == 3, yn)
+                xs, ys = xn, yn
+    value = np.ones(terms[0].shape[:2])
+    for level, (means, w) in enumerate(zip(terms, level_weights)):
+        term = means[..., 0] if level == levels - 1 else means[..., 1]
+        value = value * np.maximum(term, 0.0) ** w
+    # a NaN term (NaN input) must stay NaN: np.maximum keeps NaN
+    return value
 
 
 def pad_same(x5, radius, spatial_ndim):

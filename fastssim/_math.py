@@ -1,6 +1,6 @@
 """The one definition of the SSIM math, shared by every backend.
 
-``ssim_pixel`` is plain Python: the CPU kernels compile it with ``numba.njit``
+``ssim_terms`` is plain Python: the CPU kernels compile it with ``numba.njit``
 and the CUDA kernels with ``numba.cuda.jit(device=True)``, so the backends
 cannot drift apart. The window weights and the stabilising constants are built
 here too, on the host, and handed to the kernels.
@@ -11,8 +11,12 @@ import math
 import numpy as np
 
 
-def ssim_pixel(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
-    """SSIM of one window from its filtered moments.
+def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
+    """SSIM of one window, and its contrast-structure term, from its filtered moments.
+
+    Returns ``(ssim, cs)`` with ``cs = (2 vxy + C2) / (vx + vy + C2)`` (MS-SSIM's
+    per-scale term). Kernels that need only SSIM drop ``cs``, and the compiler
+    drops its division.
 
     The moments are those of the shifted signals ``x' = x - shx`` and
     ``y' = y - shy``: weighted means ``mx``, ``my`` and raw second moments
@@ -46,7 +50,7 @@ def ssim_pixel(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
     b1 = a1 + du * du
     b2 = vx + vy + c2
     a2 = b2 - vd
-    return (a1 * a2) / (b1 * b2)
+    return (a1 * a2) / (b1 * b2), a2 / b2
 
 
 def window_weights(win_size, sigma, gaussian):

@@ -201,6 +201,30 @@ def check_extent(shape5, win_size, spatial_ndim, channel_axis):
         )
 
 
+def check_level_weights(weights):
+    """MS-SSIM's per-scale exponents as a tuple of floats."""
+    try:
+        w = tuple(float(v) for v in weights)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be a sequence of numbers, got {weights!r}") from None
+    if not w or any(not math.isfinite(v) or v < 0 for v in w):
+        raise ValueError(f"weights must be one or more finite non-negative numbers, got {weights!r}")
+    return w
+
+
+def check_ms_extent(shape5, win_size, spatial_ndim, levels):
+    """The coarsest of ``levels`` scales (each halving, rounding up) must hold a window."""
+    spatial = shape5[2:] if spatial_ndim == 3 else shape5[3:]
+    coarsest = [-(-n // 2 ** (levels - 1)) for n in spatial]
+    if min(coarsest) < win_size:
+        need = (win_size - 1) * 2 ** (levels - 1) + 1
+        raise ValueError(
+            f"MS-SSIM with {levels} scales and win_size={win_size} needs every spatial axis to be at "
+            f"least {need} long (the coarsest scale must hold a window); got {tuple(spatial)}. "
+            "Pass fewer weights (scales) or a smaller win_size"
+        )
+
+
 def diagnose_nonfinite(x, y, k1, k2):
     """The error to raise for a non-finite result, naming its cause."""
     for name, a in (("x", x), ("y", y)):

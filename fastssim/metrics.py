@@ -9,6 +9,7 @@ import numpy as np
 from . import _validate as v
 from ._engine import (
     kernel_constants,
+    ms_ssim_means,
     pad_same,
     raise_if_nonfinite,
     resolve_backend,
@@ -17,7 +18,11 @@ from ._engine import (
 )
 from ._math import psnr_from_mse, window_weights
 
-__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse"]
+__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
+
+#: Wang, Simoncelli and Bovik (2003): the exponents of the five scales.
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 _OPTIONS_DOC = """
     data_range : float, optional
@@ -40,7 +45,8 @@ _OPTIONS_DOC = """
         as scikit-image's ``use_sample_covariance=True``. Default False
         (population covariance, as Wang et al.).
     backend : {'auto', 'cpu', 'cuda'}, optional
-        Where to compute. 'auto' uses the CPU in this version.
+        Where to compute. 'auto': the GPU for GPU arrays, and for inputs of 4 Mpx or
+        more when a GPU is present; else the CPU.
 """
 
 
@@ -162,7 +168,7 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend)
     means, _ = _means(job)
-    value = means.mean()
+    value = means[..., 0].mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
     return float(value)
 
@@ -218,7 +224,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
         job.x5 = pad_same(job.x5, r, job.nd)
         job.y5 = pad_same(job.y5, r, job.nd)
     means, smap = _means(job, want_map=True)
-    raise_if_nonfinite(means.mean(), job.x, job.y, K1, K2)
+    raise_if_nonfinite(means[..., 0].mean(), job.x, job.y, K1, K2)
     smap = smap[0]  # (C, D, H, W)
     if job.nd == 2:
         smap = smap[:, 0]
@@ -268,7 +274,7 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
         data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend)
     means, _ = _means(job)
-    values = means.mean(axis=1)
+    values = means[..., 0].mean(axis=1)
     raise_if_nonfinite(values, job.x, job.y, K1, K2)
     return values
 
@@ -298,12 +304,20 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
     (24,)
     """
+    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices")
+    return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
+                      win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+                      sample_covariance=sample_covariance, backend=backend)
+
+
+def _slice_views(x, y, axis, channel_axis, name):
+    """Views of two volumes with the slicing axis first, and the channel axis of a slice."""
     xd, yd = x, y
     x, y = v.check_pair(x, y)
     ndim = x.ndim
     if ndim - (channel_axis is not None) != 3:
         raise ValueError(
-            f"ssim_slices expects 3-D volumes (plus a channel axis if set), got shape {x.shape}"
+            f"{name} expects 3-D volumes (plus a channel axis if set), got shape {x.shape}"
         )
     ax = v.normalise_axis(axis, ndim, "axis")
     ca = None
@@ -319,9 +333,7 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
 
         xs = device_view(xd, xs)
         ys = device_view(yd, ys)
-    return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
-                      win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-                      sample_covariance=sample_covariance, backend=backend)
+    return xs, ys, ca
 
 
 @_doc
@@ -439,3 +451,149 @@ def psnr(x, y, *, data_range=None, backend="auto"):
     xh, yh = v.check_pair(x, y)
     L = v.resolve_data_range(xh, yh, data_range)
     return psnr_from_mse(_mse(x, y, backend)[2], L)
+
+
+_MS_WEIGHTS_DOC = """\
+    weights : sequence of float, optional
+        One exponent per scale; default Wang et al.'s five,
+        ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``.
+"""
+
+_MS_NOTES_DOC = """\
+    Notes
+    -----
+    At each scale but the last the mean contrast-structure term
+    ``(2 vxy + C2) / (vx + vy + C2)`` is taken, at the last scale the mean SSIM;
+    MS-SSIM is the product of these terms raised to the weights, per channel,
+    then averaged over channels. Between scales both images are halved by 2x2
+    (for volumes 2x2x2) block means. This equals Wang's ``msssim.m`` and
+    pytorch_msssim on even sizes. On an odd size the last sample is averaged with
+    itself (``msssim.m``'s symmetric border; TensorFlow pads the same way), so the
+    half-size image has ``ceil(n / 2)`` samples; pytorch_msssim pads with zeros
+    there instead. A negative term is clamped to 0 before the power, as
+    pytorch_msssim and TensorFlow do, so MS-SSIM is never NaN for finite input
+    (``msssim.m`` would return a complex number).
+
+"""
+
+
+def _ms(f):
+    f.__doc__ = f.__doc__.replace("    {ms}\n", _MS_WEIGHTS_DOC).replace("    {ms_notes}\n", _MS_NOTES_DOC)
+    return _doc(f)
+
+
+def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win_size, sigma,
+               gaussian, K1, K2, sample_covariance, backend):
+    levels = v.check_level_weights(weights)
+    job = _prepare(x, y, batch=batch, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
+                   data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian,
+                   K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend)
+    v.check_ms_extent(job.x5.shape, win_size, job.nd, len(levels))
+    per = ms_ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, levels,
+                        backend=job.backend, devices=job.devices)
+    return job, per.mean(axis=1)
+
+
+@_ms
+def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
+            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+    """Multi-scale structural similarity (Wang, Simoncelli and Bovik, 2003).
+
+    Parameters
+    ----------
+    x, y : array_like
+        2-D images or 3-D volumes, as for `ssim`. With the default five scales
+        and an 11-tap window every spatial axis must be at least 161 long.
+    {ms}
+    {options}
+
+    Returns
+    -------
+    float
+        In [0, 1]; exactly 1.0 for identical images.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `ssim`, and for images too small for the coarsest scale.
+
+    {ms_notes}
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.random.default_rng(0).integers(0, 256, (176, 176), dtype=np.uint8)
+    >>> fastssim.ms_ssim(x, x)
+    1.0
+    """
+    job, values = _ms_values(x, y, False, None, weights, channel_axis, data_range, win_size, sigma,
+                             gaussian, K1, K2, sample_covariance, backend)
+    raise_if_nonfinite(values[0], job.x, job.y, K1, K2)
+    return float(values[0])
+
+
+@_ms
+def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
+                  win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
+                  backend="auto"):
+    """MS-SSIM of many pairs in one call (axis 0 indexes pairs), as `ssim_batch`.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Stacks of pairs along axis 0.
+    spatial_ndim : {2, 3}
+        Spatial axes per pair.
+    {ms}
+    {options}
+
+    Returns
+    -------
+    ndarray, float64, (N,)
+
+    {ms_notes}
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.random.default_rng(0).integers(0, 256, (2, 176, 176), dtype=np.uint8)
+    >>> fastssim.ms_ssim_batch(x, x).tolist()
+    [1.0, 1.0]
+    """
+    if spatial_ndim not in (2, 3):
+        raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
+    job, values = _ms_values(x, y, True, spatial_ndim, weights, channel_axis, data_range, win_size,
+                             sigma, gaussian, K1, K2, sample_covariance, backend)
+    raise_if_nonfinite(values, job.x, job.y, K1, K2)
+    return values
+
+
+@_ms
+def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
+                   win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
+                   backend="auto"):
+    """2-D MS-SSIM of every slice of two volumes along ``axis``, as `ssim_slices`.
+
+    Parameters
+    ----------
+    x, y : array_like
+        3-D volumes (plus a channel axis if set).
+    axis : int
+        The axis to slice along.
+    {ms}
+    {options}
+
+    Returns
+    -------
+    ndarray, float64, (x.shape[axis],)
+
+    {ms_notes}
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> v = np.random.default_rng(0).random((3, 176, 176))
+    >>> fastssim.ms_ssim_slices(v, v, data_range=1.0).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ms_ssim_slices")
+    return ms_ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, weights=weights,
+                         channel_axis=ca, win_size=win_size, sigma=sigma, gaussian=gaussian,
+                         K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend)

@@ -44,3 +44,41 @@ def ssim_map(x, y, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K
 def ssim(x, y, data_range, **kw):
     """Mean SSIM over the 'valid' region."""
     return float(ssim_map(x, y, data_range, mode="valid", **kw).mean())
+
+
+def ssim_cs_means(x, y, data_range, win_size=11, sigma=1.5, K1=0.01, K2=0.03):
+    """Mean SSIM and mean contrast-structure term over the 'valid' region."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = window(win_size, sigma)
+    ux, uy = _filter(x, w), _filter(y, w)
+    vx = _filter(x * x, w) - ux * ux
+    vy = _filter(y * y, w) - uy * uy
+    vxy = _filter(x * y, w) - ux * uy
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    cs = (2 * vxy + c2) / (vx + vy + c2)
+    s = (2 * ux * uy + c1) / (ux * ux + uy * uy + c1) * cs
+    r = win_size // 2
+    inner = tuple(slice(r, n - r) for n in s.shape)
+    return s[inner].mean(), cs[inner].mean()
+
+
+def halve(a):
+    """msssim.m's downsampling: imfilter(a, ones(2)/4, 'symmetric') then a(1:2:end, ...)."""
+    a = np.pad(a, [(0, n % 2) for n in a.shape], mode="edge")
+    for axis in range(a.ndim):
+        a = 0.5 * (np.take(a, np.arange(0, a.shape[axis], 2), axis) + np.take(a, np.arange(1, a.shape[axis], 2), axis))
+    return a
+
+
+def ms_ssim(x, y, data_range, weights=(0.0448, 0.2856, 0.3001, 0.2363, 0.1333), win_size=11, sigma=1.5):
+    """Wang's msssim.m, with negative terms clamped at 0."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    value = 1.0
+    for level, w in enumerate(weights):
+        s, cs = ssim_cs_means(x, y, data_range, win_size, sigma)
+        term = s if level == len(weights) - 1 else cs
+        value *= max(term, 0.0) ** w
+        x, y = halve(x), halve(y)
+    return value

@@ -149,3 +149,18 @@ def test_backend_selection(monkeypatch, pair):
     from numba import config
     expected = "cpu" if config.ENABLE_CUDASIM else "cuda"  # 'auto' never picks the simulator
     assert _engine.resolve_backend("auto", None, None, big) == expected
+
+
+@BOTH
+def test_ms_ssim(backend):
+    import naive
+    rng = np.random.default_rng(4)
+    x = crop(camera(), 21, 26).astype(np.float32)
+    y = (x + rng.normal(0, 12, x.shape)).astype(np.float32)
+    w3 = (0.3, 0.3, 0.4)
+    ref = naive.ms_ssim(x, y, 255, weights=w3, win_size=3)
+    assert fastssim.ms_ssim(x, y, data_range=255, weights=w3, win_size=3, backend=backend) == pytest.approx(ref, abs=1e-5)
+    v = rng.random((10, 9, 12)).astype(np.float32)
+    w = (v + 0.1 * rng.random(v.shape)).astype(np.float32)
+    ref = naive.ms_ssim(v, w, 1.0, weights=(0.5, 0.5), win_size=3)
+    assert fastssim.ms_ssim(v, w, data_range=1.0, weights=(0.5, 0.5), win_size=3, backend=backend) == pytest.approx(ref, abs=1e-5)

@@ -139,7 +139,7 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
 
     if not full and pad == radius:
         means, _ = ssim_means(x5, y5, nd, weights, consts)
-        mssim = means[0].mean()
+        mssim = means[0, :, 0].mean()
         raise_if_nonfinite(mssim, im1, im2, K1, K2)
         return float(mssim)
 

@@ -174,10 +174,11 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
     return value
 
 
-def pad_same(x5, radius, spatial_ndim):
-    """Pad the spatial axes by ``radius`` with scipy's 'reflect' (NumPy 'symmetric')."""
+def pad_same(x5, radius, spatial_ndim, mode="symmetric"):
+    """Pad the spatial axes by ``radius``: by default scipy's 'reflect' (NumPy's
+    'symmetric', edge repeated); ``mode="reflect"`` is PyTorch's (edge not repeated)."""
     pads = [(0, 0), (0, 0), (radius, radius) if spatial_ndim == 3 else (0, 0), (radius, radius), (radius, radius)]
-    return np.pad(x5, pads, mode="symmetric")
+    return np.pad(x5, pads, mode=mode)
 
 
 def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):

@@ -7,6 +7,7 @@ engine (``_engine``) and returns plain floats or arrays.
 import numpy as np
 
 from . import _validate as v
+from . import presets
 from ._engine import (
     kernel_constants,
     ms_ssim_means,
@@ -47,6 +48,17 @@ _OPTIONS_DOC = """
     backend : {'auto', 'cpu', 'cuda'}, optional
         Where to compute. 'auto': the GPU for GPU arrays, and for inputs of 4 Mpx or
         more when a GPU is present; else the CPU.
+    preset : str, optional
+        Reproduce another implementation's numbers: 'wang' (the defaults), 'matlab',
+        'matlab2009', 'skimage', 'tensorflow', 'torchmetrics', 'basicsr' (see
+        ``fastssim.presets.PRESETS`` or ``fastssim presets``). A preset fixes the window,
+        covariance, averaged region, data range and colour handling: leave those
+        arguments at their defaults.
+    y_channel : bool, optional
+        Score the BT.601 luma (studio swing) of RGB input (``channel_axis`` must be set),
+        as super-resolution papers do.
+    crop_border : int, optional
+        Drop this many pixels from each border first (super-resolution convention).
 """
 
 
@@ -62,11 +74,22 @@ class _Job:
 
 
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
-             gaussian, K1, K2, sample_covariance, backend):
+             gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
+             crop_border=0, ms=False):
     """Checked 5-D kernel inputs and the kernel parameters."""
     v.check_options(win_size, sigma, K1, K2, backend)
     devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
     x, y = v.check_pair(x, y)
+    region = "valid"
+    if preset is not None or y_channel or crop_border:
+        if devices != (None, None):
+            raise TypeError("preset, y_channel and crop_border take host (NumPy) arrays")
+        window = dict(win_size=win_size, sigma=sigma, gaussian=gaussian, sample_covariance=sample_covariance)
+        x, y, channel_axis, data_range, window, region = presets.apply(
+            x, y, preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
+            data_range=data_range, batch=batch, window=window, ms=ms)
+        win_size, sigma, gaussian, sample_covariance = (
+            window["win_size"], window["sigma"], window["gaussian"], window["sample_covariance"])
     image_ndim = x.ndim - 1 if batch else x.ndim
     if image_ndim < 1:
         raise ValueError(
@@ -100,6 +123,9 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
     job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
     v.check_extent(job.x5.shape, win_size, spatial_ndim, channel_axis)
+    if region == "same-reflect":  # the full map, extended by reflection without the edge
+        job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode="reflect")
+        job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode="reflect")
     job.backend = resolve_backend(backend, *devices, x.size)
     job.weights = window_weights(win_size, sigma, gaussian)
     n = win_size ** spatial_ndim
@@ -118,7 +144,8 @@ def _means(job, want_map=False):
 
 @_doc
 def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-         K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+         K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
+         y_channel=False, crop_border=0):
     """Mean structural similarity of two images or volumes.
 
     Defaults are those of Wang et al. (2004): an 11-tap Gaussian window of
@@ -166,7 +193,8 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
     job = _prepare(
         x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-        sample_covariance=sample_covariance, backend=backend)
+        sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
+        crop_border=crop_border)
     means, _ = _means(job)
     value = means[..., 0].mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
@@ -236,7 +264,8 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
 @_doc
 def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_size=11,
                sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-               backend="auto"):
+               backend="auto", preset=None,
+               y_channel=False, crop_border=0):
     """SSIM of many pairs in one call, in parallel across pairs and within them.
 
     Parameters
@@ -272,7 +301,8 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
     job = _prepare(
         x, y, batch=True, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
         data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-        sample_covariance=sample_covariance, backend=backend)
+        sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
+        crop_border=crop_border)
     means, _ = _means(job)
     values = means[..., 0].mean(axis=1)
     raise_if_nonfinite(values, job.x, job.y, K1, K2)
@@ -281,7 +311,8 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
 
 @_doc
 def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
+                y_channel=False, crop_border=0):
     """2-D SSIM of every slice of two volumes along ``axis``.
 
     Parameters
@@ -307,7 +338,8 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices")
     return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
                       win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-                      sample_covariance=sample_covariance, backend=backend)
+                      sample_covariance=sample_covariance, backend=backend, preset=preset,
+                      y_channel=y_channel, crop_border=crop_border)
 
 
 def _slice_views(x, y, axis, channel_axis, name):
@@ -338,7 +370,8 @@ def _slice_views(x, y, axis, channel_axis, name):
 
 @_doc
 def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-          K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+          K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
+          y_channel=False, crop_border=0):
     """Structural dissimilarity, ``(1 - SSIM) / 2``, in [0, 1].
 
     Parameters
@@ -360,7 +393,7 @@ def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, g
     """
     s = ssim(x, y, data_range=data_range, channel_axis=channel_axis, win_size=win_size,
              sigma=sigma, gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance,
-             backend=backend)
+             backend=backend, preset=preset, y_channel=y_channel, crop_border=crop_border)
     return (1.0 - s) / 2.0
 
 
@@ -483,11 +516,12 @@ def _ms(f):
 
 
 def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win_size, sigma,
-               gaussian, K1, K2, sample_covariance, backend):
+               gaussian, K1, K2, sample_covariance, backend, preset, y_channel, crop_border):
     levels = v.check_level_weights(weights)
     job = _prepare(x, y, batch=batch, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
                    data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian,
-                   K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend)
+                   K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
+                   preset=preset, y_channel=y_channel, crop_border=crop_border, ms=True)
     v.check_ms_extent(job.x5.shape, win_size, job.nd, len(levels))
     per = ms_ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, levels,
                         backend=job.backend, devices=job.devices)
@@ -496,7 +530,8 @@ def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win
 
 @_ms
 def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
-            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
+            y_channel=False, crop_border=0):
     """Multi-scale structural similarity (Wang, Simoncelli and Bovik, 2003).
 
     Parameters
@@ -526,7 +561,7 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
     1.0
     """
     job, values = _ms_values(x, y, False, None, weights, channel_axis, data_range, win_size, sigma,
-                             gaussian, K1, K2, sample_covariance, backend)
+                             gaussian, K1, K2, sample_covariance, backend, preset, y_channel, crop_border)
     raise_if_nonfinite(values[0], job.x, job.y, K1, K2)
     return float(values[0])
 
@@ -534,7 +569,8 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
 @_ms
 def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
                   win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                  backend="auto"):
+                  backend="auto", preset=None,
+                  y_channel=False, crop_border=0):
     """MS-SSIM of many pairs in one call (axis 0 indexes pairs), as `ssim_batch`.
 
     Parameters
@@ -561,7 +597,8 @@ def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIG
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
     job, values = _ms_values(x, y, True, spatial_ndim, weights, channel_axis, data_range, win_size,
-                             sigma, gaussian, K1, K2, sample_covariance, backend)
+                             sigma, gaussian, K1, K2, sample_covariance, backend, preset, y_channel,
+                             crop_border)
     raise_if_nonfinite(values, job.x, job.y, K1, K2)
     return values
 
@@ -569,7 +606,8 @@ def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIG
 @_ms
 def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
                    win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                   backend="auto"):
+                   backend="auto", preset=None,
+                   y_channel=False, crop_border=0):
     """2-D MS-SSIM of every slice of two volumes along ``axis``, as `ssim_slices`.
 
     Parameters
@@ -596,4 +634,5 @@ def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, ch
     xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ms_ssim_slices")
     return ms_ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, weights=weights,
                          channel_axis=ca, win_size=win_size, sigma=sigma, gaussian=gaussian,
-                         K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend)
+                         K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
+                         preset=preset, y_channel=y_channel, crop_border=crop_border)

@@ -1,0 +1,76 @@
+"""Input conventions of other SSIM implementations: colour to grey or luma, border crop,
+MATLAB's automatic downsampling. Each takes and returns host arrays; the data flows
+from here into the usual checks and kernels."""
+
+import math
+
+import numpy as np
+
+#: MATLAB rgb2gray weights (the inverse of the NTSC transform, as MATLAB computes them).
+MATLAB_GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+#: ITU-R BT.601 luma, studio swing (16-235 for 8-bit data), as BasicSR's bgr2ycbcr.
+BT601_Y = (65.481, 128.553, 24.966)
+
+
+def _rgb(a, channel_axis, what):
+    if channel_axis is None:
+        raise ValueError(f"{what} needs the colour axis: pass channel_axis (e.g. channel_axis=-1)")
+    if a.shape[channel_axis] != 3:
+        raise ValueError(f"{what} needs 3 colour channels (RGB), got {a.shape[channel_axis]} "
+                         f"along channel_axis={channel_axis}")
+    a = np.moveaxis(a, channel_axis, -1)
+    return a[..., 0].astype(np.float64), a[..., 1].astype(np.float64), a[..., 2].astype(np.float64)
+
+
+def matlab_gray(a, channel_axis):
+    """MATLAB's ``rgb2gray``: integer input is rounded back to its dtype (so uint8 stays
+    uint8, as ``ssim_index.m`` users feed it), float input is not rounded."""
+    r, g, b = _rgb(a, channel_axis, "MATLAB rgb2gray")
+    gray = MATLAB_GRAY[0] * r + MATLAB_GRAY[1] * g + MATLAB_GRAY[2] * b
+    if a.dtype.kind in "ui":
+        info = np.iinfo(a.dtype)
+        return np.clip(np.floor(gray + 0.5), info.min, info.max).astype(a.dtype)
+    return gray.astype(a.dtype)
+
+
+def y_bt601(a, channel_axis, data_range):
+    """BT.601 luma Y of RGB data in [0, L], studio swing (16/255 L to 235/255 L), float64,
+    unrounded, as BasicSR's ``to_y_channel``."""
+    r, g, b = _rgb(a, channel_axis, "y_channel")
+    return (16.0 * data_range + BT601_Y[0] * r + BT601_Y[1] * g + BT601_Y[2] * b) / 255.0
+
+
+def crop(a, border, spatial_axes):
+    """Drop ``border`` samples from both ends of each spatial axis."""
+    if border == 0:
+        return a
+    index = [slice(None)] * a.ndim
+    for ax in spatial_axes:
+        if a.shape[ax] <= 2 * border:
+            raise ValueError(f"crop_border={border} removes all of axis {ax} (length {a.shape[ax]})")
+        index[ax] = slice(border, a.shape[ax] - border)
+    return a[tuple(index)]
+
+
+def matlab2009_factor(spatial_shape):
+    """``ssim.m``'s downsampling factor: ``max(1, round(min(M, N) / 256))`` (MATLAB rounds
+    halves away from zero)."""
+    return max(1, int(math.floor(min(spatial_shape[-2:]) / 256 + 0.5)))
+
+
+def matlab2009_downsample(a, f, spatial_axes):
+    """``imfilter(a, ones(f)/f^2, 'symmetric', 'same')`` then ``a(1:f:end, 1:f:end)``,
+    in float64. MATLAB anchors an even kernel at ``floor((f + 1) / 2)``."""
+    if f == 1:
+        return a
+    out = a.astype(np.float64)
+    c = (f + 1) // 2  # 1-based anchor of the f-tap box
+    lo, hi = c - 1, f - c
+    for ax in spatial_axes[-2:]:
+        n = out.shape[ax]
+        pad = [(0, 0)] * out.ndim
+        pad[ax] = (lo, hi)
+        p = np.pad(out, pad, mode="symmetric")
+        starts = np.arange(0, n, f)
+        out = sum(np.take(p, starts + t, axis=ax) for t in range(f)) / f
+    return out

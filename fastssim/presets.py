@@ -1,0 +1,136 @@
+"""Named conventions that reproduce other implementations' SSIM numbers.
+
+Each preset fixes the window, the covariance normalisation, the padding and the
+averaged region, the data range and the colour handling. ``fastssim presets``
+lists them.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from . import conventions as conv
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    name: str
+    reproduces: str
+    win_size: int = 11
+    sigma: float = 1.5
+    gaussian: bool = True
+    sample_covariance: bool = False
+    #: 'valid': mean over windows inside the image; 'same-reflect': mean of the full
+    #: map, the image extended by reflection without repeating the edge (PyTorch's 'reflect')
+    region: str = "valid"
+    #: 'dtype' (or the data_range argument), a number, or 'data': max of the two images' spans
+    data_range: object = "dtype"
+    #: 'channels' (mean of per-channel SSIM), 'matlab-gray' (rgb2gray) or 'y-bt601'
+    colour: str = "channels"
+    #: 'matlab2009': ssim.m's automatic f x f box filter and subsampling
+    downsample: str | None = None
+    #: whether MS-SSIM has a defined convention under this preset
+    ms_ssim: bool = False
+
+    def describe(self):
+        """One line: what the preset reproduces and what it fixes."""
+        if self.gaussian:
+            window = f"{self.win_size}-tap Gaussian sigma={self.sigma}"
+        else:
+            window = f"{self.win_size}x{self.win_size} uniform"
+        cov = "sample" if self.sample_covariance else "population"
+        region = {"valid": "mean over the valid region",
+                  "same-reflect": "mean of the full map (reflect padding)"}[self.region]
+        if self.data_range == "dtype":
+            rng = "from the dtype"
+        elif self.data_range == "data":
+            rng = "max(x.max()-x.min(), y.max()-y.min())"
+        else:
+            rng = f"{self.data_range:g}"
+        colour = {"channels": "mean of per-channel SSIM", "matlab-gray": "RGB to grey as MATLAB rgb2gray",
+                  "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
+        extra = "; downsampling by max(1, round(min(H, W) / 256))" if self.downsample else ""
+        ms = "; MS-SSIM" if self.ms_ssim else ""
+        return (f"{self.reproduces}: {window}, {cov} covariance, {region}, data range {rng} "
+                f"(unless data_range=), colour: {colour}{extra}{ms}")
+
+
+PRESETS = {p.name: p for p in [
+    Preset("wang", "Wang et al. 2004, the default", ms_ssim=True),
+    Preset("matlab", "Wang's ssim_index.m / msssim.m", data_range=255.0, colour="matlab-gray", ms_ssim=True),
+    Preset("matlab2009", "Wang's ssim.m (2009)", data_range=255.0, colour="matlab-gray", downsample="matlab2009"),
+    Preset("skimage", "skimage.metrics.structural_similarity defaults", win_size=7, gaussian=False,
+           sample_covariance=True),
+    Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True),
+    Preset("torchmetrics", "torchmetrics structural_similarity_index_measure", region="same-reflect",
+           data_range="data"),
+    Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601"),
+]}
+
+WINDOW_DEFAULTS = dict(win_size=11, sigma=1.5, gaussian=True, sample_covariance=False)
+
+
+def get(name):
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, batch, window, ms=False):
+    """Transform the inputs and options as the preset (and ``y_channel``,
+    ``crop_border``) say.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Host arrays (checked by the caller).
+    window : dict
+        The call's ``win_size``, ``sigma``, ``gaussian``, ``sample_covariance``.
+
+    Returns
+    -------
+    x, y, channel_axis, data_range, window, region
+    """
+    p = get(preset) if preset is not None else None
+    if p is not None:
+        if ms and not p.ms_ssim:
+            raise ValueError(f"preset {preset!r} defines no MS-SSIM convention; use 'wang', 'matlab' "
+                             "or 'tensorflow' for MS-SSIM")
+        changed = [k for k, v in window.items() if v != WINDOW_DEFAULTS[k]]
+        if changed:
+            raise ValueError(f"preset {preset!r} fixes {', '.join(changed)}; leave them at their "
+                             "defaults or drop the preset")
+        window = dict(win_size=p.win_size, sigma=p.sigma, gaussian=p.gaussian,
+                      sample_covariance=p.sample_covariance)
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be >= 0, got {crop_border}")
+    colour = "y-bt601" if y_channel else (p.colour if p is not None else "channels")
+    if data_range is None and p is not None and p.data_range != "dtype":
+        if p.data_range == "data":
+            data_range = float(max(np.ptp(x), np.ptp(y)))
+            if data_range == 0:
+                raise ValueError("both images are constant: the data-driven data range is 0; pass data_range=")
+        else:
+            data_range = p.data_range
+    if colour != "channels" and channel_axis is not None:
+        if colour == "matlab-gray":
+            x, y = conv.matlab_gray(x, channel_axis), conv.matlab_gray(y, channel_axis)
+        else:
+            if data_range is None:
+                if x.dtype.kind != "u" and x.dtype.kind != "i":
+                    raise ValueError("y_channel on float input needs data_range= (1.0 for [0, 1] data)")
+                info = np.iinfo(x.dtype)
+                data_range = float(info.max) - float(info.min)
+            x, y = conv.y_bt601(x, channel_axis, data_range), conv.y_bt601(y, channel_axis, data_range)
+        channel_axis = None
+    elif colour == "y-bt601" and y_channel:
+        raise ValueError("y_channel needs RGB input with channel_axis set (e.g. channel_axis=-1)")
+    lead = 1 if batch else 0
+    ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
+    spatial = [ax for ax in range(lead, x.ndim) if ax != ca]
+    x, y = conv.crop(x, crop_border, spatial), conv.crop(y, crop_border, spatial)
+    if p is not None and p.downsample == "matlab2009":
+        f = conv.matlab2009_factor([x.shape[ax] for ax in spatial])
+        x, y = conv.matlab2009_downsample(x, f, spatial), conv.matlab2009_downsample(y, f, spatial)
+    region = p.region if p is not None else "valid"
+    return x, y, channel_axis, data_range, window, region

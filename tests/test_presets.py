@@ -1,0 +1,153 @@
+"""Presets reproduce the libraries they name: run against the library where it installs,
+else against a transcription of its documented algorithm, on real images."""
+
+import cv2
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity as sk
+
+import fastssim
+import naive
+from fastssim.presets import PRESETS
+from images import DISTORTIONS, camera, read, refdata
+
+
+def lena_pair():
+    return read("lena", "lena512color.tiff"), read("lena", "lena512color_noise.tiff")
+
+
+def test_skimage_preset_is_skimage_defaults():
+    x = camera()
+    y = DISTORTIONS["jpeg"](x)
+    assert fastssim.ssim(x, y, preset="skimage") == pytest.approx(sk(x, y), abs=1e-5)
+    c, d = lena_pair()
+    assert fastssim.ssim(c, d, preset="skimage", channel_axis=-1) == pytest.approx(sk(c, d, channel_axis=-1), abs=1e-5)
+
+
+def test_wang_and_tensorflow_presets():
+    """tf.image.ssim is Wang's algorithm (11-tap Gaussian 1.5, valid region, per-channel mean);
+    TensorFlow is not installable here, so both are checked against the naive reference."""
+    c, d = lena_pair()
+    ref = np.mean([naive.ssim(c[..., k], d[..., k], 255) for k in range(3)])
+    for preset in ("wang", "tensorflow"):
+        assert fastssim.ssim(c, d, channel_axis=-1, preset=preset) == pytest.approx(ref, abs=1e-5)
+
+
+def test_matlab_preset_reproduces_ssim_index():
+    ref = float(np.load(refdata("matlab-camera", "mssim_matlab_output.npz"))["mssim_matlab"][0, 0])
+    cam = camera()
+    np.random.seed(5)
+    noisy = np.clip(cam + 20.0 * np.random.randn(*cam.shape), 0, 255).astype(np.uint8)
+    assert fastssim.ssim(cam, noisy, preset="matlab") == pytest.approx(ref, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", ["I03", "I04", "I06", "I08", "I19"])
+def test_matlab_preset_rgb2gray_on_tid2013(name):
+    ref_img = read("tid2013-calib", "ref", f"{name}.bmp")
+    dist_img = read("tid2013-calib", "dist", f"{name}.bmp")
+    w = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
+    gx = np.floor(ref_img.astype(np.float64) @ w + 0.5)  # rgb2gray on uint8 rounds to uint8
+    gy = np.floor(dist_img.astype(np.float64) @ w + 0.5)
+    got = fastssim.ssim(ref_img, dist_img, channel_axis=-1, preset="matlab")
+    assert got == pytest.approx(naive.ssim(gx, gy, 255), abs=1e-5)
+    # the rounding matters: unrounded grey gives another number
+    assert abs(naive.ssim(ref_img @ w, dist_img @ w, 255) - got) > 1e-6
+
+
+def _ssim_m_2009(x, y):
+    """ssim.m (2009): f = max(1, round(min(M, N) / 256)); f x f box with symmetric borders
+    (an even kernel anchored at floor((f + 1) / 2)), then every f-th sample."""
+    from scipy import ndimage
+    f = max(1, int(np.floor(min(x.shape) / 256 + 0.5)))
+    if f > 1:
+        # ndimage's origin shifts the box so it covers [i - (c - 1), i + f - c] with c = (f + 1) // 2
+        c = (f + 1) // 2
+        origin = (f // 2) - (c - 1)
+        x = ndimage.uniform_filter(x.astype(np.float64), f, mode="reflect", origin=-origin if f % 2 == 0 else 0)[::f, ::f]
+        y = ndimage.uniform_filter(y.astype(np.float64), f, mode="reflect", origin=-origin if f % 2 == 0 else 0)[::f, ::f]
+    return naive.ssim(x, y, 255), f
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (700, 760), (900, 1000)])  # f = 2, 3, 4
+def test_matlab2009_automatic_downsampling(shape):
+    rng = np.random.default_rng(0)
+    base = np.tile(camera(), (2, 2))[: shape[0], : shape[1]]
+    noisy = np.clip(base + rng.normal(0, 15, base.shape), 0, 255).astype(np.uint8)
+    ref, f = _ssim_m_2009(base, noisy)
+    assert f == {512: 2, 700: 3, 900: 4}[shape[0]]
+    assert fastssim.ssim(base, noisy, preset="matlab2009") == pytest.approx(ref, abs=1e-7)
+
+
+def test_torchmetrics_preset():
+    torch = pytest.importorskip("torch")
+    tm = pytest.importorskip("torchmetrics.functional.image")
+    c, d = lena_pair()
+    c = c[:200, :240].astype(np.float64) / 255
+    d = d[:200, :240].astype(np.float64) / 255
+    X = torch.from_numpy(np.moveaxis(c, -1, 0)[None])
+    Y = torch.from_numpy(np.moveaxis(d, -1, 0)[None])
+    # torchmetrics' data range rule (max of the spans) and its reflect-padded full map
+    ref = float(tm.structural_similarity_index_measure(X, Y))
+    assert fastssim.ssim(c, d, channel_axis=-1, preset="torchmetrics") == pytest.approx(ref, abs=1e-9)
+    ref = float(tm.structural_similarity_index_measure(X, Y, data_range=1.0))
+    assert fastssim.ssim(c, d, channel_axis=-1, preset="torchmetrics", data_range=1.0) == pytest.approx(ref, abs=1e-9)
+    assert abs(fastssim.ssim(c, d, channel_axis=-1, data_range=1.0) - ref) > 1e-5  # not the valid mean
+    v = np.random.default_rng(0).random((20, 24, 28))
+    w = np.clip(v + 0.1 * np.random.default_rng(1).standard_normal(v.shape), 0, 1)
+    ref = float(tm.structural_similarity_index_measure(torch.from_numpy(v[None, None]), torch.from_numpy(w[None, None]),
+                                                       data_range=1.0))
+    assert fastssim.ssim(v, w, preset="torchmetrics", data_range=1.0) == pytest.approx(ref, abs=1e-9)
+
+
+def _basicsr_ssim(img, img2, crop_border):
+    """BasicSR's calculate_ssim(..., input_order='HWC', test_y_channel=True) on RGB input:
+    to_y_channel (BT.601 studio swing, float), crop, then its cv2-based _ssim."""
+    def to_y(a):
+        a = a.astype(np.float32) / 255.0
+        return (np.dot(a, [65.481, 128.553, 24.966]) + 16.0)  # RGB order (BasicSR reads BGR)
+    a, b = to_y(img).astype(np.float64), to_y(img2).astype(np.float64)
+    if crop_border:
+        a, b = a[crop_border:-crop_border, crop_border:-crop_border], b[crop_border:-crop_border, crop_border:-crop_border]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    k = cv2.getGaussianKernel(11, 1.5)
+    win = np.outer(k, k.T)
+    mu1 = cv2.filter2D(a, -1, win)[5:-5, 5:-5]
+    mu2 = cv2.filter2D(b, -1, win)[5:-5, 5:-5]
+    s1 = cv2.filter2D(a ** 2, -1, win)[5:-5, 5:-5] - mu1 ** 2
+    s2 = cv2.filter2D(b ** 2, -1, win)[5:-5, 5:-5] - mu2 ** 2
+    s12 = cv2.filter2D(a * b, -1, win)[5:-5, 5:-5] - mu1 * mu2
+    m = ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (s1 + s2 + c2))
+    return m.mean()
+
+
+@pytest.mark.parametrize("crop_border", [0, 4])
+def test_basicsr_preset(crop_border):
+    c, d = lena_pair()
+    ref = _basicsr_ssim(c, d, crop_border)
+    got = fastssim.ssim(c, d, channel_axis=-1, preset="basicsr", crop_border=crop_border)
+    assert got == pytest.approx(ref, abs=1e-5)
+    # y_channel and crop_border work with any preset, e.g. the default
+    assert fastssim.ssim(c, d, channel_axis=-1, y_channel=True, crop_border=crop_border) == pytest.approx(ref, abs=1e-5)
+
+
+def test_preset_errors():
+    x = camera()
+    with pytest.raises(ValueError, match="unknown preset 'matlab2010'; choose one of wang, matlab"):
+        fastssim.ssim(x, x, preset="matlab2010")
+    with pytest.raises(ValueError, match="preset 'skimage' fixes win_size, gaussian"):
+        fastssim.ssim(x, x, preset="skimage", win_size=9, gaussian=False)
+    with pytest.raises(ValueError, match="preset 'torchmetrics' defines no MS-SSIM convention"):
+        fastssim.ms_ssim(x, x, preset="torchmetrics")
+    with pytest.raises(ValueError, match="y_channel needs RGB input with channel_axis set"):
+        fastssim.ssim(x, x, y_channel=True)
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    with pytest.raises(ValueError, match="needs 3 colour channels"):
+        fastssim.ssim(rgba, rgba, y_channel=True, channel_axis=-1)
+    with pytest.raises(ValueError, match="crop_border=16 removes all of axis 0"):
+        fastssim.ssim(x[:32, :32], x[:32, :32], crop_border=16)
+
+
+def test_every_preset_is_described():
+    for p in PRESETS.values():
+        line = p.describe()
+        assert p.reproduces in line and "covariance" in line and "data range" in line

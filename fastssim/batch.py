@@ -17,7 +17,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from . import metrics
+from . import metrics, presets
 from ._math import psnr_from_mse
 from ._validate import resolve_data_range
 from .io import ALPHA_POLICIES, MAX_PIXELS, ReadError, read_image
@@ -37,52 +37,95 @@ def _layout(arr, path):
                      "expected (H, W), (H, W, C), (D, H, W) or (D, H, W, C)")
 
 
-def score_arrays(ref, dist, *, data_range=None, slices=None, where="dist"):
-    """All metrics of one pair of arrays, as a row (without paths or status).
+METRICS = ("ssim", "ms_ssim", "psnr", "mse", "dssim")
+DEFAULT_METRICS = ("ssim", "psnr", "mse")
+
+
+def check_metrics(names):
+    """The requested metric names, checked, in a canonical order."""
+    names = [n.strip() for n in names if n.strip()]
+    bad = [n for n in names if n not in METRICS]
+    if bad or not names:
+        raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
+    return tuple(n for n in METRICS if n in names)
+
+
+def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
+                 y_channel=False, crop_border=0, where="dist"):
+    """The requested metrics of one pair of arrays, as a row (without paths or status).
 
     Parameters
     ----------
     ref, dist : ndarray
     data_range : float, optional
-        Defaults to the range of the integer dtype.
+        Defaults to the range of the integer dtype (or the preset's rule).
     slices : int, optional
-        Also score 2-D SSIM per slice along this axis of a volume; ``ssim`` is
-        then their mean.
+        Score 2-D SSIM per slice along this axis of a volume (``ssim_slices``);
+        ``ssim`` is then their mean.
+    metrics_ : tuple of str
+        From ``METRICS``.
+    preset, y_channel, crop_border
+        As for `fastssim.ssim`; PSNR and MSE are computed on the same converted
+        (grey or luma, cropped) images.
     """
     if ref.shape != dist.shape:
         raise ValueError(f"shape mismatch: ref {ref.shape}, dist {dist.shape}")
     kind = _layout(ref, where)
     ca = -1 if kind.startswith("colour") else None
+    conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border)
     row = {"shape": "x".join(map(str, ref.shape)), "ssim_slices": None}
-    if slices is not None:
-        if not kind.endswith("volume"):
-            raise ValueError(f"--slices needs volumes, got a 2-D {kind} of shape {ref.shape}")
-        per = metrics.ssim_slices(ref, dist, axis=slices, data_range=data_range, channel_axis=ca)
-        row["ssim_slices"] = per.tolist()
-        row["ssim"] = float(per.mean())
-    else:
-        row["ssim"] = metrics.ssim(ref, dist, data_range=data_range, channel_axis=ca)
-    row["mse"] = metrics.mse(ref, dist)
-    row["psnr"] = psnr_from_mse(row["mse"], resolve_data_range(ref, dist, data_range))
+    row.update({m: None for m in METRICS})
+    if slices is not None and not kind.endswith("volume"):
+        raise ValueError(f"--slices needs volumes, got a 2-D {kind} of shape {ref.shape}")
+    if "ssim" in metrics_ or "dssim" in metrics_:
+        if slices is not None:
+            per = metrics.ssim_slices(ref, dist, axis=slices, data_range=data_range, channel_axis=ca, **conv)
+            row["ssim_slices"] = per.tolist()
+            value = float(per.mean())
+        else:
+            value = metrics.ssim(ref, dist, data_range=data_range, channel_axis=ca, **conv)
+        if "ssim" in metrics_:
+            row["ssim"] = value
+        if "dssim" in metrics_:
+            row["dssim"] = (1.0 - value) / 2.0
+    if "ms_ssim" in metrics_:
+        if slices is not None:
+            row["ms_ssim"] = float(metrics.ms_ssim_slices(ref, dist, axis=slices, data_range=data_range,
+                                                          channel_axis=ca, **conv).mean())
+        else:
+            row["ms_ssim"] = metrics.ms_ssim(ref, dist, data_range=data_range, channel_axis=ca, **conv)
+    if "psnr" in metrics_ or "mse" in metrics_:
+        x, y, L = ref, dist, data_range
+        if preset is not None or y_channel or crop_border:
+            x, y, _, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=data_range, batch=False,
+                                             window=dict(presets.WINDOW_DEFAULTS), **conv)
+        mse = metrics.mse(x, y)
+        if "mse" in metrics_:
+            row["mse"] = mse
+        if "psnr" in metrics_:
+            row["psnr"] = psnr_from_mse(mse, resolve_data_range(x, y, L))
     return row
 
 
 def _error_row(pair, message):
-    return {"method": pair.method, "ref": pair.ref, "dist": pair.dist, "ssim": None, "psnr": None,
-            "mse": None, "ssim_slices": None, "shape": None, "status": "error", "error": message}
+    row = {m: None for m in METRICS}
+    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, ssim_slices=None, shape=None,
+               status="error", error=message)
+    return row
 
 
 class Job:
     """Everything a worker needs to score one pair from files."""
 
     def __init__(self, ref_root, dist_roots, data_range=None, slices=None, alpha="drop",
-                 max_pixels=MAX_PIXELS):
+                 max_pixels=MAX_PIXELS, metrics_=DEFAULT_METRICS, preset=None, y_channel=False,
+                 crop_border=0):
         if alpha not in ALPHA_POLICIES:
             raise ValueError(f"alpha must be one of {ALPHA_POLICIES}, got {alpha!r}")
+        self.scoring = dict(data_range=data_range, slices=slices, metrics_=check_metrics(metrics_),
+                            preset=preset, y_channel=y_channel, crop_border=crop_border)
         self.ref_root = ref_root
         self.dist_roots = dist_roots  # {method: root}
-        self.data_range = data_range
-        self.slices = slices
         self.alpha = alpha
         self.max_pixels = max_pixels
 
@@ -93,7 +136,7 @@ class Job:
             ref = read_image(os.path.join(self.ref_root, pair.ref), max_pixels=self.max_pixels, alpha=self.alpha)
             dist = read_image(os.path.join(self.dist_roots[pair.method], pair.dist),
                               max_pixels=self.max_pixels, alpha=self.alpha)
-            row = score_arrays(ref, dist, data_range=self.data_range, slices=self.slices, where=pair.ref)
+            row = score_arrays(ref, dist, where=pair.ref, **self.scoring)
         except (ReadError, ValueError, TypeError) as e:
             return _error_row(pair, str(e))
         except Exception as e:  # a bug or an exotic decoder failure: still a row, never a lost pair
@@ -190,6 +233,7 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
 
 
 def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
+                metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0,
                 workers=None, batch_size=256, out=None, overwrite=False):
     """Score pairs of arrays or of file paths, for pipelines.
 
@@ -198,8 +242,9 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     pairs : iterable
         ``(ref, dist)`` tuples of ndarrays, or of paths (str or os.PathLike),
         or ``(method, ref, dist)`` triples of either.
-    data_range, slices, alpha, max_pixels
-        As for the ``fastssim score`` command.
+    data_range, slices, alpha, max_pixels, metrics, preset, y_channel, crop_border
+        As for the ``fastssim score`` command (``metrics`` from ``ssim``, ``ms_ssim``,
+        ``psnr``, ``mse``, ``dssim``).
     workers : int, optional
         Threads; default the number of cores.
     batch_size : int
@@ -222,7 +267,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     >>> batches[0].num_rows, batches[0].column("status").to_pylist()
     (2, ['ok', 'ok'])
     """
-    job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels)
+    job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
+              metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border)
 
     def normalise():
         for i, item in enumerate(pairs):
@@ -238,8 +284,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
             job.dist_roots.setdefault(pair.method, "")
             return job(pair)
         try:
-            row = score_arrays(np.asarray(arrays[0]), np.asarray(arrays[1]), data_range=data_range,
-                               slices=slices, where=f"pair {pair.ref}")
+            row = score_arrays(np.asarray(arrays[0]), np.asarray(arrays[1]), where=f"pair {pair.ref}",
+                               **job.scoring)
         except (ValueError, TypeError) as e:
             return _error_row(pair, str(e))
         row.update(method=pair.method, ref=pair.ref, dist=pair.dist, status="ok", error=None)
@@ -249,7 +295,9 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         items = list(normalise())
         if any(a is not None for _, a in items):
             raise ValueError("out= needs pairs of file paths; for arrays, collect the yielded batches")
-        params = {"data_range": data_range, "slices": slices, "alpha": alpha, "max_pixels": max_pixels}
+        params = {"data_range": data_range, "slices": slices, "alpha": alpha, "max_pixels": max_pixels,
+                  "metrics": list(job.scoring["metrics_"]), "preset": preset, "y_channel": y_channel,
+                  "crop_border": crop_border}
         for p, _ in items:
             job.dist_roots.setdefault(p.method, "")
         return score_files([p for p, _ in items], out, job, params, workers=workers, overwrite=overwrite,

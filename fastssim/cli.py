@@ -16,6 +16,7 @@ SCORE_EPILOG = """examples:
   fastssim score hr/ --dist edsr=out/edsr --dist rcan=out/rcan -o scores/
   fastssim score --manifest pairs.csv --root data/ -o scores/
   fastssim score vols/ recon/ --slices 0 -o scores/          (2-D SSIM of every slice)
+  fastssim score hr/ sr/ --preset basicsr --crop-border 4 --metrics ssim,psnr -o scores/
 
 Re-running the same command resumes: pairs already written are skipped.
 Exit status: 0 every pair scored, 1 some rows are errors (all rows written), 2 usage error.
@@ -39,6 +40,11 @@ def _parser():
     names = s.add_mutually_exclusive_group()
     names.add_argument("--suffix", help="distorted name = reference stem + SUFFIX + extension")
     names.add_argument("--template", help="distorted name template with {stem} and {ext}, e.g. '{stem}_SR.png'")
+    s.add_argument("--metrics", default="ssim,psnr,mse",
+                   help="comma-separated, from ssim, ms_ssim, psnr, mse, dssim (default ssim,psnr,mse)")
+    s.add_argument("--preset", help="reproduce another implementation's convention (see 'fastssim presets')")
+    s.add_argument("--y-channel", action="store_true", help="score the BT.601 luma of RGB images (SR convention)")
+    s.add_argument("--crop-border", type=int, default=0, help="drop N pixels at each border first (SR convention)")
     s.add_argument("--data-range", type=float, help="the data range L (default: from the integer dtype)")
     s.add_argument("--slices", type=int, metavar="AXIS", help="score volumes as 2-D slices along AXIS (list column)")
     s.add_argument("--alpha", choices=("drop", "keep", "error"), default="drop",
@@ -55,6 +61,9 @@ def _parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("out", help="a directory written by 'fastssim score'")
     r.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
+
+    sub.add_parser("presets", help="list the presets and what each fixes",
+                   epilog="examples:\n  fastssim presets", formatter_class=argparse.RawDescriptionHelpFormatter)
 
     d = sub.add_parser("demo", help="generate a small dataset, score it and print the report",
                        epilog="examples:\n  fastssim demo\n  fastssim demo --workdir /tmp/fastssim-demo",
@@ -111,6 +120,17 @@ def _score(args, parser):
         ref_root, dist_roots = args.ref, dict(dists)
     if args.data_range is not None and not args.data_range > 0:
         _usage(parser, f"--data-range must be positive, got {args.data_range}")
+    from .batch import check_metrics
+    from .presets import PRESETS
+
+    try:
+        metric_names = check_metrics(args.metrics.split(","))
+    except ValueError as e:
+        _usage(parser, f"--metrics: {e}")
+    if args.preset is not None and args.preset not in PRESETS:
+        _usage(parser, f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
+    if args.crop_border < 0:
+        _usage(parser, f"--crop-border must be >= 0, got {args.crop_border}")
 
     for method, um in unmatched.items():
         label = f" ({method})" if method else ""
@@ -128,9 +148,14 @@ def _score(args, parser):
     params = {"data_range": args.data_range if args.data_range is not None else "dtype",
               "slices": args.slices, "alpha": args.alpha, "max_pixels": max_pixels,
               "window": "gaussian 11 sigma=1.5", "K": [0.01, 0.03], "covariance": "population",
-              "colour": "mean of per-channel SSIM", "suffix": args.suffix, "template": args.template}
+              "colour": "mean of per-channel SSIM", "suffix": args.suffix, "template": args.template,
+              "metrics": list(metric_names), "preset": args.preset, "y_channel": args.y_channel,
+              "crop_border": args.crop_border}
+    if args.preset:
+        params["window"] = params["K"] = params["covariance"] = params["colour"] = f"preset {args.preset}"
     job = Job(ref_root, dist_roots, data_range=args.data_range, slices=args.slices, alpha=args.alpha,
-              max_pixels=max_pixels)
+              max_pixels=max_pixels, metrics_=metric_names, preset=args.preset, y_channel=args.y_channel,
+              crop_border=args.crop_border)
     t0 = time.monotonic()
     try:
         summary = score_files(pairs, args.out, job, params, workers=args.workers,
@@ -158,6 +183,15 @@ def _report(args, parser):
     return EXIT_OK
 
 
+def _presets(args, parser):
+    from .presets import PRESETS
+
+    width = max(map(len, PRESETS))
+    for name, p in PRESETS.items():
+        print(f"{name:<{width}}  {p.describe()}")
+    return EXIT_OK
+
+
 def _demo(args, parser):
     from .demo import make_dataset
 
@@ -177,7 +211,7 @@ def _demo(args, parser):
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"score": _score, "report": _report, "demo": _demo}[args.command]
+    handler = {"score": _score, "report": _report, "presets": _presets, "demo": _demo}[args.command]
     return handler(args, parser)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .writer import committed
 
-METRICS = ("ssim", "psnr", "mse")
+METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
 STATS = ("mean", "std", "median", "min", "max")
 
 
@@ -18,13 +18,14 @@ def summarise(out):
     status = np.array(t.column("status").to_pylist(), dtype=object)
     cols = {m: np.array([np.nan if v is None else v for v in t.column(m).to_pylist()], dtype=np.float64)
             for m in METRICS}
+    present = [m for m in METRICS if np.isfinite(cols[m]).any() or np.isinf(cols[m]).any()]
     rows = []
     for method in sorted(set(methods), key=lambda m: (m is not None, m or "")):
         sel = np.array([m == method for m in methods], dtype=bool)
         ok = sel & (status == "ok")
         row = {"method": method if method is not None else "-", "n": int(sel.sum()),
                "errors": int(sel.sum() - ok.sum())}
-        for m in METRICS:
+        for m in present:
             v = cols[m][ok]
             finite = v[np.isfinite(v)]  # PSNR of identical pairs is inf
             for s in STATS:
@@ -43,7 +44,7 @@ def _fmt(v, metric):
         return ""
     if isinstance(v, int):
         return str(v)
-    if metric == "ssim":
+    if metric in ("ssim", "ms_ssim", "dssim"):
         return f"{v:.4f}"
     if metric == "psnr":
         return f"{v:.2f}"
@@ -51,8 +52,9 @@ def _fmt(v, metric):
 
 
 def render(rows, fmt="table"):
-    """The summary as a terminal table, Markdown, or CSV."""
-    header = ["method", "n", "errors"] + [f"{m}_{s}" for m in METRICS for s in STATS]
+    """The summary as a terminal table, Markdown, or CSV (the metrics the rows hold)."""
+    metrics = [m for m in METRICS if rows and f"{m}_mean" in rows[0]]
+    header = ["method", "n", "errors"] + [f"{m}_{s}" for m in metrics for s in STATS]
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
@@ -60,7 +62,7 @@ def render(rows, fmt="table"):
         w.writerows(rows)
         return buf.getvalue()
     cells = [[str(r["method"]), str(r["n"]), str(r["errors"])]
-             + [_fmt(r[f"{m}_{s}"], m) for m in METRICS for s in STATS] for r in rows]
+             + [_fmt(r[f"{m}_{s}"], m) for m in metrics for s in STATS] for r in rows]
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
         lines += ["| " + " | ".join(c) + " |" for c in cells]

@@ -316,3 +316,36 @@ def test_score_pairs_library(tmp_path):
     summary = fastssim.score_pairs([(tmp_path / "a.png", tmp_path / "b.png")], out=str(tmp_path / "o"))
     assert summary == {"scored": 1, "skipped": 0, "errors": 0, "rows": 1}
     assert pd.read_parquet(tmp_path / "o").ssim.iloc[0] == fastssim.ssim(a, b)
+
+
+def test_metrics_preset_and_presets_command(tmp_path):
+    rng = np.random.default_rng(5)
+    for sub in ("ref", "dist"):
+        (tmp_path / sub).mkdir()
+    img = np.tile(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8), (8, 8, 1))  # 192 x 192 RGB
+    noisy = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+    iio.imwrite(tmp_path / "ref" / "a.png", img)
+    iio.imwrite(tmp_path / "dist" / "a.png", noisy)
+    out = tmp_path / "out"
+    r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out, "--quiet", "--preset", "basicsr",
+            "--crop-border", "4", "--metrics", "ssim,ms_ssim,dssim,psnr")
+    assert r.returncode == 1, r.stderr  # basicsr defines no MS-SSIM convention: an error row
+    df = read_out(out)
+    assert "preset 'basicsr' defines no MS-SSIM convention" in df.error.iloc[0]
+    out2 = tmp_path / "out2"
+    r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out2, "--quiet", "--preset", "matlab",
+            "--metrics", "ssim,ms_ssim,dssim,psnr")
+    assert r.returncode == 0, r.stderr
+    row = read_out(out2).iloc[0]
+    assert row.ssim == fastssim.ssim(img, noisy, channel_axis=-1, preset="matlab")
+    assert row.ms_ssim == fastssim.ms_ssim(img, noisy, channel_axis=-1, preset="matlab")
+    assert row.dssim == pytest.approx((1 - row.ssim) / 2, abs=1e-15)
+    assert np.isnan(row.mse)  # not asked for
+    part = next(p for p in os.listdir(out2) if p.endswith(".parquet"))
+    params = json.loads(pq.read_schema(out2 / part).metadata[b"fastssim.params"])
+    assert params["preset"] == "matlab" and params["metrics"] == ["ssim", "ms_ssim", "psnr", "dssim"]
+    rep = cli("report", out2, "--format", "csv").stdout.splitlines()[0].split(",")
+    assert "ms_ssim_mean" in rep and "dssim_max" in rep and "mse_mean" not in rep
+    r = cli("presets")
+    assert r.returncode == 0 and r.stdout.split()[0] == "wang" and "basicsr" in r.stdout
+    assert cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out2, "--metrics", "ssim,lpips").returncode == 2

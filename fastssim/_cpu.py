@@ -34,9 +34,10 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._math import ssim_terms
+from ._math import ssim_grad_terms, ssim_terms
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
+_ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
 
 
 @njit(**cfg.JIT)
@@ -278,3 +279,33 @@ def squared_error_sums(x, y, out_sum):
             e = np.float64(x[n, c, d, h, j]) - np.float64(y[n, c, d, h, j])
             s += e * e
         out_sum[r] = s
+
+
+@njit(**cfg.JIT_PARALLEL)
+def filter_last_axis(src, w, out):
+    """``out[..., j] = sum_t w[t] * src[..., j + t]`` ('valid' along the last axis) for
+    5-D views of any strides; filter another axis by passing swapped views."""
+    N, C, D, H, W = out.shape
+    k = len(w)
+    for r in prange(N * C * D * H):
+        h = r % H
+        q = r // H
+        d = q % D
+        q = q // D
+        c = q % C
+        n = q // C
+        for j in range(W):
+            s = w[0] * src[n, c, d, h, j]
+            for t in range(1, k):
+                s += w[t] * src[n, c, d, h, j + t]
+            out[n, c, d, h, j] = s
+
+
+@njit(**cfg.JIT_PARALLEL)
+def grad_terms(ux, uy, exx, eyy, exy, consts, s, d_uy, d_eyy, d_exy):
+    """Per-window SSIM and its derivatives (``_math.ssim_grad_terms``), over flat arrays."""
+    c1 = consts[0]
+    c2 = consts[1]
+    cn = consts[2]
+    for i in prange(ux.shape[0]):
+        s[i], d_uy[i], d_eyy[i], d_exy[i] = _ssim_grad_terms(ux[i], uy[i], exx[i], eyy[i], exy[i], c1, c2, cn)

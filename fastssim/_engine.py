@@ -202,3 +202,89 @@ def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
         err = diagnose_nonfinite(xs, ys, k1, k2)
         raise type(err)(f"{what} {int(bad[0])} ({bad.size} in all): {err}")
     raise diagnose_nonfinite(x, y, k1, k2)
+
+
+def separable_filter(a5, weights, spatial_ndim):
+    """'valid' filtering of a 5-D array along each spatial axis, in float64."""
+    w = tuple(float(v) for v in weights)
+    for ax in ((4, 3, 2) if spatial_ndim == 3 else (4, 3)):
+        src = np.swapaxes(a5, ax, 4)
+        shape = list(src.shape)
+        shape[4] -= len(w) - 1
+        out = np.empty(shape, np.float64)
+        _cpu.filter_last_axis(src, w, out)
+        a5 = np.swapaxes(out, ax, 4)
+    return a5
+
+
+def separable_filter_same(a5, weights, spatial_ndim):
+    """Filtering to the input's size, borders by scipy's 'reflect' (as scikit-image)."""
+    return separable_filter(pad_same(a5.astype(np.float64), len(weights) // 2, spatial_ndim), weights, spatial_ndim)
+
+
+def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
+    """Mean SSIM over the 'valid' region of each plane and its exact gradient with
+    respect to ``y``, in float64.
+
+    The mean is ``(1/Np) sum_p S(p)``, and S depends on ``y`` through the filtered
+    moments ``E[y]``, ``E[y^2]`` and ``E[xy]`` at each window ``p``. Their
+    derivatives (``_math.ssim_grad_terms``) are maps over the valid region; the
+    gradient at a pixel ``q`` gathers them back through the transposed filter
+    (zero-padded, full-size correlation with the mirrored window):
+    ``(F^T d_uy + 2 y F^T d_eyy + x F^T d_exy) / Np``.
+
+    Returns
+    -------
+    means : ndarray (N, C)
+    grad : ndarray, the shape of ``y5``
+    """
+    x = np.ascontiguousarray(x5, dtype=np.float64)
+    y = np.ascontiguousarray(y5, dtype=np.float64)
+    moments = [separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, x * y)]
+    flat = [np.ascontiguousarray(m).reshape(-1) for m in moments]
+    shape = moments[0].shape
+    s, d_uy, d_eyy, d_exy = (np.empty(flat[0].shape[0]) for _ in range(4))
+    _cpu.grad_terms(*flat, consts.astype(np.float64), s, d_uy, d_eyy, d_exy)
+    n_valid = int(np.prod(shape[2:]))
+    r = len(weights) - 1
+    pads = [(0, 0), (0, 0), (r, r) if spatial_ndim == 3 else (0, 0), (r, r), (r, r)]
+    back = weights[::-1]
+
+    def transposed(m):
+        return separable_filter(np.pad(m.reshape(shape), pads), back, spatial_ndim)
+
+    grad = (transposed(d_uy) + 2.0 * y * transposed(d_eyy) + x * transposed(d_exy)) / n_valid
+    return s.reshape(shape[0], shape[1], -1).mean(axis=2), grad
+
+
+def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
+    """Avanaki's (2009) SSIM gradient on full-size maps, as MATLAB's reference code
+    (``pad_mode="constant"``: zero padding, the exact gradient of the mean of that map)
+    and scikit-image (``pad_mode="symmetric"``: scipy's 'reflect') compute it.
+
+    ``grad = [F(A1/D) x + F(-S/B2) y + F((ux (A2 - A1) - uy (B2 - B1) S) / D)] * 2 / N``
+    with every filter F 'same'-sized, N the pixels of one plane.
+
+    Returns
+    -------
+    smap, grad : ndarray, float64, the shape of ``x5``
+    """
+    r = len(weights) // 2
+    pads = [(0, 0), (0, 0), (r, r) if spatial_ndim == 3 else (0, 0), (r, r), (r, r)]
+
+    def F(a):
+        return separable_filter(np.pad(a, pads, mode=pad_mode), weights, spatial_ndim)
+
+    x = np.asarray(x5, dtype=np.float64)
+    y = np.asarray(y5, dtype=np.float64)
+    c1, c2, cn = (float(v) for v in consts)
+    ux, uy = F(x), F(y)
+    vx = cn * (F(x * x) - ux * ux)
+    vy = cn * (F(y * y) - uy * uy)
+    vxy = cn * (F(x * y) - ux * uy)
+    a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
+    b1, b2 = ux ** 2 + uy ** 2 + c1, vx + vy + c2
+    d = b1 * b2
+    s = a1 * a2 / d
+    grad = F(a1 / d) * x + F(-s / b2) * y + F((ux * (a2 - a1) - uy * (b2 - b1) * s) / d)
+    return s, grad * (2.0 / np.prod(x.shape[2:]))

@@ -9,7 +9,9 @@ import numpy as np
 from . import _validate as v
 from . import presets
 from ._engine import (
+    avanaki_gradient,
     kernel_constants,
+    ssim_gradient,
     ms_ssim_means,
     pad_same,
     raise_if_nonfinite,
@@ -19,7 +21,7 @@ from ._engine import (
 )
 from ._math import psnr_from_mse, window_weights
 
-__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse",
+__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
 
 #: Wang, Simoncelli and Bovik (2003): the exponents of the five scales.
@@ -340,6 +342,66 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
                       win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                       sample_covariance=sample_covariance, backend=backend, preset=preset,
                       y_channel=y_channel, crop_border=crop_border)
+
+
+@_doc
+def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
+                       gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
+                       preset=None):
+    """Mean SSIM and its gradient with respect to ``y``, for SSIM as a loss.
+
+    Parameters
+    ----------
+    x, y : array_like
+        As for `ssim`; ``y`` is the image the gradient is taken for.
+    {options}
+
+    Returns
+    -------
+    value : float
+        ``ssim(x, y, ...)`` (computed here in float64).
+    grad : ndarray, float64, ``y``'s shape
+        ``d value / d y``: exact for the mean over the 'valid' region, including the
+        border pixels that only some windows see. With ``channel_axis`` the value is
+        the mean over channels, so each channel's gradient is divided by their number.
+        With ``preset="matlab"``: the gradient of MATLAB's reference code (Avanaki
+        2009), the exact gradient of the mean of the zero-padded full-size SSIM map,
+        while ``value`` stays the 'valid' mean, as that code reports them.
+
+    Notes
+    -----
+    The derivative of S with respect to the filtered moments is a per-window
+    map; the gradient gathers it back through the transposed (mirrored, zero-padded)
+    separable filter. Computed in float64 on the CPU with full-size intermediates.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((32, 32)); y = x + 0.1 * rng.random((32, 32))
+    >>> value, grad = fastssim.ssim_with_gradient(x, y, data_range=1.0)
+    >>> grad.shape, round(value - fastssim.ssim(x, y, data_range=1.0), 12)
+    ((32, 32), 0.0)
+    """
+    if v.is_device_array(x) or v.is_device_array(y):
+        raise TypeError("ssim_with_gradient takes host (NumPy) arrays")
+    if preset not in (None, "wang", "matlab"):
+        raise ValueError(f"ssim_with_gradient supports preset None, 'wang' or 'matlab', got {preset!r}")
+    job = _prepare(x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
+                   win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+                   sample_covariance=sample_covariance, backend=backend,
+                   preset=None if preset is None else preset)
+    consts = job.consts.astype(np.float64)
+    means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
+    if preset == "matlab":
+        _, grad = avanaki_gradient(job.x5, job.y5, job.nd, job.weights, consts, "constant")
+    value = means.mean()
+    raise_if_nonfinite(value, job.x, job.y, K1, K2)
+    grad = grad[0] / grad.shape[1]  # (C, D, H, W): the mean over channels
+    if job.nd == 2:
+        grad = grad[:, 0]
+    grad = grad[0] if job.ca is None else np.moveaxis(grad, 0, job.ca)
+    return float(value), grad
 
 
 def _slice_views(x, y, axis, channel_axis, name):

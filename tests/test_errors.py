@@ -139,8 +139,6 @@ def test_compat_errors():
         structural_similarity(F, F)
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['gaussian'\]"):
         structural_similarity(IMG, IMG, gaussian=True)
-    with pytest.raises(NotImplementedError, match="gradient=True is not supported"):
-        structural_similarity(IMG, IMG, gradient=True)
 
 
 def test_backend_name():

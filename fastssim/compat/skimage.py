@@ -9,7 +9,7 @@ fastssim's kernels.
 import numpy as np
 
 from .. import _validate as v
-from .._engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_means
+from .._engine import avanaki_gradient, kernel_constants, pad_same, raise_if_nonfinite, ssim_means
 from .._math import gaussian_radius, window_weights
 
 __all__ = ["structural_similarity"]
@@ -39,7 +39,8 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
         Gaussian's support, ``2 * int(3.5 * sigma + 0.5) + 1`` (11 for sigma 1.5).
         The mean is taken after cropping ``(win_size - 1) // 2`` from each border.
     gradient : bool, optional
-        Not supported yet: raises NotImplementedError.
+        Also return the gradient with respect to ``im2``, by scikit-image's formula
+        (Avanaki 2009 on full-size maps, borders by reflection).
     data_range : float, optional
         Required for floating-point input; from ``im1``'s integer dtype otherwise.
     channel_axis : int, optional
@@ -54,6 +55,8 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     Returns
     -------
     mssim : float
+    grad : ndarray
+        With ``gradient=True``.
     S : ndarray
         The map, with ``full=True``, in scikit-image's float dtype (float32 for
         float16/float32 input, float64 otherwise).
@@ -80,11 +83,6 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     K2 = kwargs.get("K2", 0.03)
     sigma = kwargs.get("sigma", 1.5)
     sample_cov = kwargs.get("use_sample_covariance", True)
-    if gradient:
-        raise NotImplementedError(
-            "gradient=True is not supported by fastssim yet; use "
-            "skimage.metrics.structural_similarity for the gradient"
-        )
     im1, im2 = v.check_pair(im1, im2)
     if K1 < 0:
         raise ValueError("K1 must be positive")
@@ -136,6 +134,18 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     cov_norm = n / (n - 1) if sample_cov else 1.0
     consts = kernel_constants(data_range, K1, K2, cov_norm, ftype)
     pad = (win_size - 1) // 2
+
+    if gradient:
+        smap, grad = avanaki_gradient(x5, y5, nd, weights, consts, "symmetric")
+        smap, grad = smap[0], grad[0]  # (C, D, H, W)
+        if nd == 2:
+            smap, grad = smap[:, 0], grad[:, 0]
+        inner = (slice(None),) + tuple(slice(pad, s - pad) for s in smap.shape[1:])
+        mssim = float(smap[inner].reshape(smap.shape[0], -1).mean(axis=1).mean())
+        raise_if_nonfinite(mssim, im1, im2, K1, K2)
+        back = (lambda a: a[0]) if ca is None else (lambda a: np.moveaxis(a, 0, ca))
+        grad, smap = back(grad).astype(ftype), back(smap).astype(ftype)
+        return (mssim, grad, smap) if full else (mssim, grad)
 
     if not full and pad == radius:
         means, _ = ssim_means(x5, y5, nd, weights, consts)

@@ -1,0 +1,90 @@
+"""The SSIM gradient: exact (finite differences), MATLAB's reference, scikit-image's formula."""
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity as sk
+
+import fastssim
+from fastssim.compat.skimage import structural_similarity as compat
+from images import DISTORTIONS, camera, refdata
+
+
+def noisy_camera():
+    cam = camera()
+    np.random.seed(5)
+    return cam, np.clip(cam + 20.0 * np.random.randn(*cam.shape), 0, 255).astype(np.uint8)
+
+
+def test_matlab_reference_gradient():
+    ref = np.load(refdata("matlab-camera", "mssim_matlab_output.npz"))
+    cam, noisy = noisy_camera()
+    value, grad = fastssim.ssim_with_gradient(cam, noisy, preset="matlab")
+    assert value == pytest.approx(float(ref["mssim_matlab"][0, 0]), abs=1e-7)
+    g = ref["grad_matlab"]
+    scale = np.abs(g).max()
+    np.testing.assert_allclose(grad[5:-5, 5:-5], g[5:-5, 5:-5], rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(grad, g, rtol=0, atol=1e-6 * scale)  # borders too (zero padding)
+
+
+def _finite_differences(f, y, points, h=1e-5):
+    out = []
+    for p in points:
+        yp, ym = y.copy(), y.copy()
+        yp[p] += h
+        ym[p] -= h
+        out.append((f(yp) - f(ym)) / (2 * h))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(),
+    dict(win_size=5, gaussian=False, sample_covariance=True),
+    dict(K1=0.05, K2=0.1, sigma=1.0, win_size=9),
+])
+def test_exact_gradient_matches_finite_differences(kw):
+    rng = np.random.default_rng(0)
+    x = camera()[100:130, 200:236].astype(np.float64) / 255
+    y = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    value, grad = fastssim.ssim_with_gradient(x, y, data_range=1.0, **kw)
+    assert value == pytest.approx(fastssim.ssim(x, y, data_range=1.0, **kw), abs=1e-12)
+    points = [(0, 0), (0, 35), (4, 7), (15, 18), (29, 35), (12, 0)]
+    fd = _finite_differences(lambda yy: fastssim.ssim(x, yy, data_range=1.0, **kw), y, points)
+    np.testing.assert_allclose([grad[p] for p in points], fd, rtol=1e-5, atol=1e-9)
+
+
+def test_gradient_3d_and_channels():
+    rng = np.random.default_rng(1)
+    v = rng.random((12, 13, 14))
+    w = np.clip(v + 0.1 * rng.standard_normal(v.shape), 0, 1)
+    _, grad = fastssim.ssim_with_gradient(v, w, data_range=1.0, win_size=5)
+    points = [(0, 0, 0), (6, 6, 6), (11, 12, 13)]
+    fd = _finite_differences(lambda a: fastssim.ssim(v, a, data_range=1.0, win_size=5), w, points)
+    np.testing.assert_allclose([grad[p] for p in points], fd, rtol=1e-5, atol=1e-9)
+    c = rng.random((20, 21, 3))
+    d = np.clip(c + 0.1 * rng.standard_normal(c.shape), 0, 1)
+    _, grad = fastssim.ssim_with_gradient(c, d, data_range=1.0, win_size=7, channel_axis=-1)
+    assert grad.shape == c.shape
+    points = [(0, 0, 0), (10, 10, 1), (19, 20, 2)]
+    fd = _finite_differences(lambda a: fastssim.ssim(c, a, data_range=1.0, win_size=7, channel_axis=-1), d, points)
+    np.testing.assert_allclose([grad[p] for p in points], fd, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False),
+                                dict(full=True), dict(channel_axis=-1)])
+def test_compat_gradient_is_skimage(kw):
+    x = camera() if "channel_axis" not in kw else np.stack([camera()] * 3, -1)[:200, :220]
+    y = DISTORTIONS["noise"](x)
+    ref = sk(x, y, gradient=True, data_range=255, **kw)
+    got = compat(x, y, gradient=True, data_range=255, **kw)
+    assert len(got) == len(ref)
+    assert got[0] == pytest.approx(ref[0], abs=1e-12)
+    np.testing.assert_allclose(got[1], ref[1], rtol=0, atol=1e-15)
+    assert got[1].dtype == ref[1].dtype
+    if kw.get("full"):
+        np.testing.assert_allclose(got[2], ref[2], rtol=0, atol=1e-10)
+
+
+def test_gradient_errors():
+    x = camera()[:32, :32]
+    with pytest.raises(ValueError, match="supports preset None, 'wang' or 'matlab', got 'skimage'"):
+        fastssim.ssim_with_gradient(x, x, preset="skimage")

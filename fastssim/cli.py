@@ -62,6 +62,20 @@ def _parser():
     r.add_argument("out", help="a directory written by 'fastssim score'")
     r.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
 
+    mp = sub.add_parser("map", help="the SSIM map of one pair as a heatmap PNG (and raw .npy)",
+                        epilog="examples:\n  fastssim map ref.png dist.png -o map.png\n"
+                               "  fastssim map vol.npy recon.npy -o map.png --slice 0 40 --npy map.npy",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mp.add_argument("ref")
+    mp.add_argument("dist")
+    mp.add_argument("-o", "--out", required=True, help="PNG file to write")
+    mp.add_argument("--npy", help="also save the raw map (float32/float64, the input's spatial shape)")
+    mp.add_argument("--slice", nargs=2, type=int, metavar=("AXIS", "INDEX"),
+                    help="volumes: the slice to draw (default: the middle one along axis 0)")
+    mp.add_argument("--data-range", type=float)
+    mp.add_argument("--preset", help="window and colour convention (see 'fastssim presets')")
+    mp.add_argument("--alpha", choices=("drop", "keep", "error"), default="drop")
+
     sub.add_parser("presets", help="list the presets and what each fixes",
                    epilog="examples:\n  fastssim presets", formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -183,6 +197,46 @@ def _report(args, parser):
     return EXIT_OK
 
 
+def _map(args, parser):
+    import numpy as np
+
+    from . import metrics, presets
+    from .batch import _layout
+    from .io import ReadError, read_image
+    from .render import heatmap_png
+
+    try:
+        ref = read_image(args.ref, alpha=args.alpha)
+        dist = read_image(args.dist, alpha=args.alpha)
+        kind = _layout(ref, args.ref)
+        ca = -1 if kind.startswith("colour") else None
+        window = dict(presets.WINDOW_DEFAULTS)
+        x, y, ca, L, window, _ = presets.apply(ref, dist, preset=args.preset, y_channel=False, crop_border=0,
+                                               channel_axis=ca, data_range=args.data_range, batch=False,
+                                               window=window) if args.preset else (ref, dist, ca, args.data_range,
+                                                                                    window, None)
+        smap = metrics.ssim_map(x, y, data_range=L, channel_axis=ca, **window)
+        score = metrics.ssim(x, y, data_range=L, channel_axis=ca, **window)
+    except (ReadError, ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERRORS
+    if ca is not None:
+        smap = smap.mean(axis=ca)  # the mean of the per-channel maps, as the score
+    if args.npy:
+        np.save(args.npy, smap)
+    title = f"SSIM {score:.4f}: {os.path.basename(args.ref)} vs {os.path.basename(args.dist)}"
+    view = smap
+    if smap.ndim == 3:
+        axis, index = args.slice if args.slice else (0, smap.shape[0] // 2)
+        if not (0 <= axis < 3 and 0 <= index < smap.shape[axis]):
+            _usage(parser, f"--slice {axis} {index} is outside the volume {smap.shape}")
+        view = np.take(smap, index, axis=axis)
+        title += f" (slice {index} of axis {axis})"
+    heatmap_png(view, args.out, title)
+    print(f"wrote {args.out}" + (f" and {args.npy}" if args.npy else ""), file=sys.stderr)
+    return EXIT_OK
+
+
 def _presets(args, parser):
     from .presets import PRESETS
 
@@ -211,7 +265,8 @@ def _demo(args, parser):
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"score": _score, "report": _report, "presets": _presets, "demo": _demo}[args.command]
+    handler = {"score": _score, "report": _report, "map": _map, "presets": _presets,
+               "demo": _demo}[args.command]
     return handler(args, parser)
 
 

@@ -349,3 +349,30 @@ def test_metrics_preset_and_presets_command(tmp_path):
     r = cli("presets")
     assert r.returncode == 0 and r.stdout.split()[0] == "wang" and "basicsr" in r.stdout
     assert cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out2, "--metrics", "ssim,lpips").returncode == 2
+
+
+def test_map_png_and_npy(tmp_path):
+    from images import read
+    ref = read("lena", "lena512gray.tiff")
+    dist = read("lena", "lena512gray_noise.tiff")
+    iio.imwrite(tmp_path / "r.png", ref)
+    iio.imwrite(tmp_path / "d.png", dist)
+    r = cli("map", tmp_path / "r.png", tmp_path / "d.png", "-o", tmp_path / "m.png", "--npy", tmp_path / "m.npy")
+    assert r.returncode == 0, r.stderr
+    raw = np.load(tmp_path / "m.npy")
+    np.testing.assert_array_equal(raw, fastssim.ssim_map(ref, dist))
+    png = iio.imread(tmp_path / "m.png")
+    assert png.ndim == 3 and png.shape[0] > 512 and png.shape[1] > 512
+    body = png[28:28 + 512, :512]
+    assert len(np.unique(body.reshape(-1, 3), axis=0)) > 50  # a real heatmap, not a flat image
+    # a volume: the chosen slice of the 3-D map
+    vol = np.stack([ref[:64, :64]] * 20)
+    np.save(tmp_path / "v.npy", vol)
+    np.save(tmp_path / "w.npy", np.stack([dist[:64, :64]] * 20))
+    r = cli("map", tmp_path / "v.npy", tmp_path / "w.npy", "-o", tmp_path / "v.png", "--slice", 0, 7,
+            "--npy", tmp_path / "v3.npy")
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "v3.npy").shape == (20, 64, 64)
+    assert iio.imread(tmp_path / "v.png").shape[0] >= 256  # enlarged to be visible
+    bad = cli("map", tmp_path / "r.png", tmp_path / "missing.png", "-o", tmp_path / "x.png")
+    assert bad.returncode == 1 and "file not found" in bad.stderr

@@ -6,7 +6,11 @@ Every kernel takes its Numba options from here, never from literals of its own.
 propagate (the wrappers rely on a NaN result to report NaN/Inf input), and
 leaves out ``arcp`` so that ``a / a`` stays exactly 1 (identical images score
 exactly 1.0). ``reassoc`` lets the per-row float64 reductions vectorise;
-``contract`` allows fused multiply-adds.
+``contract`` allows fused multiply-adds. ``error_model="numpy"`` drops Python's
+division-by-zero checks, which would stop the pixel loops from vectorising.
+
+Numba keys its disk cache on the file that defines each kernel: after editing
+``_math.py`` or this module in a source checkout, delete ``fastssim/__pycache__/*.nb*``.
 """
 
 import os

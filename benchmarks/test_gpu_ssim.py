@@ -55,34 +55,31 @@ def test_gpu_throughput():
     from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
     name = torch.cuda.get_device_name()
-    peak = None
-    try:
-        props = torch.cuda.get_device_properties(0)
-        peak = props.multi_processor_count * 128 * 2 * props.clock_rate * 1e3 if hasattr(props, "clock_rate") else None
-    except Exception:
-        pass
-    print(f"\nGPU: {name}")
+    dev = cuda.get_current_device()
+    # FP32 peak: SMs x 128 FP32 lanes x 2 flop per FMA x boost clock (CLOCK_RATE is in kHz)
+    peak = dev.MULTIPROCESSOR_COUNT * 128 * 2 * dev.CLOCK_RATE * 1e3
+    print(f"\nGPU: {name}, FP32 peak {peak / 1e12:.1f} TFLOP/s")
     for label, x, L, nd in _workloads():
         noise = (torch.rand_like(x.float()) * 0.1 * L)
         y = (x.float() + noise).clamp(0, L).to(x.dtype)
         if nd == 2:
             # fastssim takes (N, C, H, W) as a batch with channel axis 0 of each pair
-            ours = lambda: fastssim.ssim_batch(x, y, channel_axis=0, data_range=L, backend="cuda")
+            def ours(x=x, y=y, L=L):
+                return fastssim.ssim_batch(x, y, channel_axis=0, data_range=L, backend="cuda")
         else:
-            ours = lambda: fastssim.ssim(x[0, 0], y[0, 0], data_range=L, backend="cuda")
+            def ours(x=x, y=y, L=L):
+                return fastssim.ssim(x[0, 0], y[0, 0], data_range=L, backend="cuda")
         xf, yf = x.float(), y.float()
         peers = {
-            "pytorch_msssim": lambda: pm_ssim(xf, yf, data_range=L, size_average=False),
-            "torchmetrics": lambda: tm_ssim(xf, yf, data_range=L, reduction="none"),
+            "pytorch_msssim": lambda xf=xf, yf=yf, L=L: pm_ssim(xf, yf, data_range=L, size_average=False),
+            "torchmetrics": lambda xf=xf, yf=yf, L=L: tm_ssim(xf, yf, data_range=L, reduction="none"),
         }
         pixels = x.numel() / (x.shape[1] if nd == 2 else 1)
         t = _time(ours)
         host = x.cpu().numpy()
-        t_copy = _time(lambda: cuda.to_device(host))
-        line = f"{label:<24} fastssim {t * 1e3:8.2f} ms {x.numel() / t / 1e9:6.2f} Gpx/s (copy {t_copy * 1e3:.2f} ms)"
-        if peak:
-            line += f", {x.numel() * FLOP_PER_PIXEL / t / peak:.1%} of FP32 peak"
-        print(line)
+        t_copy = _time(lambda host=host: cuda.to_device(host))
+        print(f"{label:<24} fastssim {t * 1e3:8.2f} ms {x.numel() / t / 1e9:6.2f} Gpx/s "
+              f"(host copy {t_copy * 1e3:.2f} ms), {x.numel() * FLOP_PER_PIXEL / t / peak:.1%} of FP32 peak")
         for peer, f in peers.items():
             try:
                 tp = _time(f, rounds=3)

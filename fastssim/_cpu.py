@@ -34,9 +34,10 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._math import ssim_grad_terms, ssim_terms
+from ._math import block_mean2, ssim_grad_terms, ssim_terms
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
+_block_mean2 = njit(inline="always", **cfg.JIT)(block_mean2)
 _ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
 
 
@@ -230,7 +231,7 @@ def downsample2(x, depth_too, out):
     output is the mean of the last sample with itself. ``out`` has shape
     ``(N, C, ceil(D/2) or D, ceil(H/2), ceil(W/2))``, in the work dtype.
     """
-    N, C, D, H, W = x.shape
+    N, C = x.shape[0], x.shape[1]
     Do, Ho, Wo = out.shape[2], out.shape[3], out.shape[4]
     for r in prange(N * C * Do * Ho):
         i = r % Ho
@@ -239,25 +240,8 @@ def downsample2(x, depth_too, out):
         q = q // Do
         c = q % C
         n = q // C
-        h0 = 2 * i
-        h1 = min(h0 + 1, H - 1)
-        if depth_too:
-            d0 = 2 * k
-            d1 = min(d0 + 1, D - 1)
-        else:
-            d0 = k
-            d1 = k
         for j in range(Wo):
-            w0 = 2 * j
-            w1 = min(w0 + 1, W - 1)
-            s = (np.float64(x[n, c, d0, h0, w0]) + np.float64(x[n, c, d0, h0, w1])
-                 + np.float64(x[n, c, d0, h1, w0]) + np.float64(x[n, c, d0, h1, w1]))
-            if depth_too:
-                s += (np.float64(x[n, c, d1, h0, w0]) + np.float64(x[n, c, d1, h0, w1])
-                      + np.float64(x[n, c, d1, h1, w0]) + np.float64(x[n, c, d1, h1, w1]))
-                out[n, c, k, i, j] = s * 0.125
-            else:
-                out[n, c, k, i, j] = s * 0.25
+            out[n, c, k, i, j] = _block_mean2(x, n, c, k, i, j, depth_too)
 
 
 @njit(**cfg.JIT_PARALLEL)

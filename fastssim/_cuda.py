@@ -30,10 +30,11 @@ import ctypes
 import functools
 
 import numpy as np
-from numba import cuda, float32, float64
+from numba import cuda, float32, float64  # noqa: F401
 
 from . import _config as cfg
-from ._math import ssim_terms
+from ._math import block_mean2, ssim_terms
+from ._validate import cuda_interface
 
 _ssim_terms = cuda.jit(device=True)(ssim_terms)
 
@@ -232,6 +233,9 @@ def squared_error_kernel(nt):
     return kernel
 
 
+_block_mean2 = cuda.jit(device=True)(block_mean2)
+
+
 @cuda.jit
 def _downsample2(x, depth_too, out):
     """As ``_cpu.downsample2``: one thread per output sample."""
@@ -248,20 +252,7 @@ def _downsample2(x, depth_too, out):
     q = q // Do
     c = q % C
     n = q // C
-    h0 = 2 * h
-    h1 = min(h0 + 1, H - 1)
-    w0 = 2 * j
-    w1 = min(w0 + 1, W - 1)
-    d0 = 2 * k if depth_too else k
-    d1 = min(d0 + 1, D - 1) if depth_too else k
-    s = (float64(x[n, c, d0, h0, w0]) + float64(x[n, c, d0, h0, w1])
-         + float64(x[n, c, d0, h1, w0]) + float64(x[n, c, d0, h1, w1]))
-    if depth_too:
-        s += (float64(x[n, c, d1, h0, w0]) + float64(x[n, c, d1, h0, w1])
-              + float64(x[n, c, d1, h1, w0]) + float64(x[n, c, d1, h1, w1]))
-        out[n, c, k, h, j] = s * 0.125
-    else:
-        out[n, c, k, h, j] = s * 0.25
+    out[n, c, k, h, j] = _block_mean2(x, n, c, k, h, j, depth_too)
 
 
 def downsample2(xd, spatial_ndim, dtype):
@@ -293,15 +284,6 @@ def _simulated():
     return bool(config.ENABLE_CUDASIM)
 
 
-def _interface(obj):
-    iface = obj.__cuda_array_interface__
-    dtype = np.dtype(iface["typestr"])
-    shape = tuple(iface["shape"])
-    strides = iface.get("strides") or tuple(
-        int(np.prod(shape[i + 1:], dtype=np.int64)) * dtype.itemsize for i in range(len(shape)))
-    return iface["data"][0], shape, tuple(strides), dtype
-
-
 def _host_memory(ptr, shape, strides, dtype):
     """Under the simulator, device memory is host memory: a NumPy view of it."""
     if any(s < 0 for s in strides):
@@ -329,14 +311,14 @@ def launchable(obj):
     if _simulated():
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
-        return FakeCUDAArray(_host_memory(*_interface(obj)))
+        return FakeCUDAArray(_host_memory(*cuda_interface(obj)))
     return cuda.as_cuda_array(obj)
 
 
 def device_view(obj, host_view):
     """A GPU array with the shape and strides of ``host_view``: a metadata-only view (axes
     moved, added or permuted, no offset) of the GPU array ``obj``, on the same memory."""
-    ptr, _, _, dtype = _interface(obj)
+    ptr, _, _, dtype = cuda_interface(obj)
     if _simulated():
         return SimDeviceArray(_host_memory(ptr, host_view.shape, host_view.strides, dtype))
     from numba.cuda.cudadrv.devicearray import DeviceNDArray

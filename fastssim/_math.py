@@ -78,6 +78,26 @@ def ssim_grad_terms(ux, uy, exx, eyy, exy, c1, c2, cov_norm):
     return s, d_uy, d_eyy, d_exy
 
 
+def block_mean2(x, n, c, k, i, j, depth_too):
+    """Mean of the 2x2 block (2x2x2 with ``depth_too``) of the 5-D array ``x`` that output
+    sample ``(k, i, j)`` of a half-size image covers, in float64. On an axis of odd
+    length the last block repeats the last sample (``msssim.m``'s symmetric border)."""
+    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+    h0 = 2 * i
+    h1 = min(h0 + 1, H - 1)
+    w0 = 2 * j
+    w1 = min(w0 + 1, W - 1)
+    d0 = 2 * k if depth_too else k
+    s = (float(x[n, c, d0, h0, w0]) + float(x[n, c, d0, h0, w1])
+         + float(x[n, c, d0, h1, w0]) + float(x[n, c, d0, h1, w1]))
+    if depth_too:
+        d1 = min(d0 + 1, D - 1)
+        s += (float(x[n, c, d1, h0, w0]) + float(x[n, c, d1, h0, w1])
+              + float(x[n, c, d1, h1, w0]) + float(x[n, c, d1, h1, w1]))
+        return s * 0.125
+    return s * 0.25
+
+
 def window_weights(win_size, sigma, gaussian):
     """Normalised 1-D window weights (float64).
 

@@ -22,13 +22,19 @@ def is_device_array(a):
     return hasattr(a, "__cuda_array_interface__")
 
 
-def _device_proxy(a):
-    """A host array over no memory with the shape, strides and dtype of device array ``a``."""
+def cuda_interface(a):
+    """``(pointer, shape, strides in bytes, dtype)`` of a GPU array's ``__cuda_array_interface__``."""
     iface = a.__cuda_array_interface__
     dtype = np.dtype(iface["typestr"])
     shape = tuple(iface["shape"])
     strides = iface.get("strides") or tuple(
         int(np.prod(shape[i + 1:], dtype=np.int64)) * dtype.itemsize for i in range(len(shape)))
+    return iface["data"][0], shape, tuple(strides), dtype
+
+
+def _device_proxy(a):
+    """A host array over no memory with the shape, strides and dtype of device array ``a``."""
+    _, shape, strides, dtype = cuda_interface(a)
     return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, strides)
 
 

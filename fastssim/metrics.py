@@ -146,8 +146,8 @@ def _means(job, want_map=False):
 
 @_doc
 def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-         K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
-         y_channel=False, crop_border=0):
+         K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
+         preset=None, y_channel=False, crop_border=0):
     """Mean structural similarity of two images or volumes.
 
     Defaults are those of Wang et al. (2004): an 11-tap Gaussian window of
@@ -266,8 +266,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
 @_doc
 def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_size=11,
                sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-               backend="auto", preset=None,
-               y_channel=False, crop_border=0):
+               backend="auto", preset=None, y_channel=False, crop_border=0):
     """SSIM of many pairs in one call, in parallel across pairs and within them.
 
     Parameters
@@ -313,8 +312,8 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
 
 @_doc
 def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
-                y_channel=False, crop_border=0):
+                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
+                preset=None, y_channel=False, crop_border=0):
     """2-D SSIM of every slice of two volumes along ``axis``.
 
     Parameters
@@ -432,8 +431,8 @@ def _slice_views(x, y, axis, channel_axis, name):
 
 @_doc
 def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-          K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
-          y_channel=False, crop_border=0):
+          K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
+          preset=None, y_channel=False, crop_border=0):
     """Structural dissimilarity, ``(1 - SSIM) / 2``, in [0, 1].
 
     Parameters
@@ -592,8 +591,8 @@ def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win
 
 @_ms
 def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
-            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto", preset=None,
-            y_channel=False, crop_border=0):
+            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
+            preset=None, y_channel=False, crop_border=0):
     """Multi-scale structural similarity (Wang, Simoncelli and Bovik, 2003).
 
     Parameters
@@ -631,8 +630,7 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
 @_ms
 def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
                   win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                  backend="auto", preset=None,
-                  y_channel=False, crop_border=0):
+                  backend="auto", preset=None, y_channel=False, crop_border=0):
     """MS-SSIM of many pairs in one call (axis 0 indexes pairs), as `ssim_batch`.
 
     Parameters
@@ -668,8 +666,7 @@ def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIG
 @_ms
 def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
                    win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                   backend="auto", preset=None,
-                   y_channel=False, crop_border=0):
+                   backend="auto", preset=None, y_channel=False, crop_border=0):
     """2-D MS-SSIM of every slice of two volumes along ``axis``, as `ssim_slices`.
 
     Parameters

@@ -327,13 +327,35 @@ def device_view(obj, host_view):
     return DeviceNDArray(host_view.shape, host_view.strides, host_view.dtype, gpu_data=dev.gpu_data)
 
 
+#: Static shared memory a block may use (bytes), on every GPU Numba supports.
+SHARED_LIMIT = 48 * 1024
+
+
+def shared_bytes(k, th, tw, itemsize):
+    """Shared memory of the SSIM kernel: the two halo tiles, the five W-filtered moment
+    planes, and the float64 reduction buffer."""
+    hh, hw = th + k - 1, tw + k - 1
+    return itemsize * (2 * hh * hw + 5 * hh * tw + 2) + 8 * 2 * th * tw
+
+
+def tile_for(k, itemsize):
+    """The configured tile, with fewer rows where the window or the dtype would overflow
+    shared memory."""
+    th, tw = cfg.CUDA_TILE
+    while th > 1 and shared_bytes(k, th, tw, itemsize) > SHARED_LIMIT:
+        th //= 2
+    if shared_bytes(k, th, tw, itemsize) > SHARED_LIMIT:
+        raise ValueError(f"win_size={k} is too large for the CUDA kernels' shared memory; use backend='cpu'")
+    return th, tw
+
+
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
     """As ``_engine.ssim_means``, on the GPU. ``x5``/``y5`` are device arrays."""
     work = "float64" if consts.dtype == np.float64 else "float32"
     N, C, D, H, W = x5.shape
     k = weights.shape[0]
     kd = k if spatial_ndim == 3 else 1
-    th, tw = cfg.CUDA_TILE
+    th, tw = tile_for(k, consts.dtype.itemsize)
     Do, Ho, Wo = D - kd + 1, H - k + 1, W - k + 1
     depth_chunk = cfg.CUDA_DEPTH_CHUNK if spatial_ndim == 3 else 1
     chunks = -(-Do // depth_chunk)

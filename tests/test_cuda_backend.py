@@ -164,3 +164,17 @@ def test_ms_ssim(backend):
     w = (v + 0.1 * rng.random(v.shape)).astype(np.float32)
     ref = naive.ms_ssim(v, w, 1.0, weights=(0.5, 0.5), win_size=3)
     assert fastssim.ms_ssim(v, w, data_range=1.0, weights=(0.5, 0.5), win_size=3, backend=backend) == pytest.approx(ref, abs=1e-5)
+
+
+def test_tiles_fit_shared_memory():
+    """On hardware a block's static shared memory is capped at 48 KiB: float64 and large
+    windows get shorter tiles, never a launch failure."""
+    from fastssim import _config as cfg
+    from fastssim._cuda import SHARED_LIMIT, shared_bytes, tile_for
+    default = (16, 32)
+    assert shared_bytes(11, *default, 4) <= SHARED_LIMIT  # the default float32 tile fits as it is
+    for k in (3, 7, 11, 15, 21, 31):
+        for itemsize in (4, 8):
+            th, tw = tile_for(k, itemsize)
+            assert shared_bytes(k, th, tw, itemsize) <= SHARED_LIMIT
+            assert th <= cfg.CUDA_TILE[0] and tw == cfg.CUDA_TILE[1]

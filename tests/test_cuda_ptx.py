@@ -1,0 +1,61 @@
+"""The CUDA kernels compile to PTX for a real GPU (sm_90, H100/H200) with numba-cuda's own
+compiler, even on a machine without a GPU: typing, lowering and NVVM all run, which the
+simulator does not check. Needs the CUDA toolkit's libnvvm and NVRTC; skipped without them.
+
+Runs in a subprocess because the rest of the suite enables the simulator.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    try:
+        from numba import cuda, types
+        import numba.cuda.dispatcher as disp
+        import numba.cuda.cudadrv.nvrtc as nvrtc
+        from fastssim import _cuda
+    except ImportError as e:
+        print("SKIP", e); sys.exit(0)
+
+    class Device:  # no GPU here: say which one to compile for
+        compute_capability = (9, 0)
+        id = 0
+
+    if not hasattr(disp, "get_current_device") or not hasattr(nvrtc, "get_supported_ccs"):
+        print("SKIP this numba-cuda compiles differently"); sys.exit(0)
+    disp.get_current_device = lambda: Device()
+    try:
+        nvrtc.get_supported_ccs()
+    except Exception as e:
+        print("SKIP no CUDA toolkit (NVRTC/NVVM):", type(e).__name__); sys.exit(0)
+
+    A = types.Array
+    for work, dt in (("float32", types.float32), ("float64", types.float64)):
+        th, tw = _cuda.tile_for(11, 4 if work == "float32" else 8)
+        for kd in (1, 11):
+            kern = _cuda.ssim_kernel(11, kd, th, tw, work)
+            for inp in (types.uint8, types.uint16, types.float32, types.float64):
+                sig = (A(inp, 5, "A"), A(inp, 5, "A"), A(dt, 1, "C"), A(dt, 1, "C"), A(dt, 1, "C"),
+                       types.int64, A(types.float64, 2, "C"), A(dt, 5, "C"), types.boolean)
+                ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
+                assert ".entry" in ptx
+    for dt in (types.float32, types.float64):
+        cuda.compile_ptx(_cuda._downsample2.py_func, (A(dt, 5, "A"), types.boolean, A(dt, 5, "C")), cc=(9, 0))
+    cuda.compile_ptx(_cuda.squared_error_kernel(256).py_func,
+                     (A(types.uint8, 5, "A"), A(types.uint8, 5, "A"), A(types.float64, 1, "C")), cc=(9, 0))
+    print("OK")
+''')
+
+
+def test_kernels_compile_to_ptx():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_ENABLE_CUDASIM")}
+    env.setdefault("CUDA_HOME", "/usr/local/cuda")
+    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=900)
+    if r.stdout.startswith("SKIP"):
+        pytest.skip(r.stdout.strip())
+    assert r.returncode == 0 and r.stdout.strip().endswith("OK"), r.stdout + r.stderr[-3000:]

@@ -34,10 +34,11 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._math import block_mean2, ssim_grad_terms, ssim_terms
+from ._math import block_mean2, ssim_grad_terms, ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _block_mean2 = njit(inline="always", **cfg.JIT)(block_mean2)
+_unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 _ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
 
 
@@ -152,12 +153,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
     ntask = N * C * nbh * nbw
     dt = consts.dtype
     for task in prange(ntask):
-        wb = task % nbw
-        q = task // nbw
-        hb = q % nbh
-        q = q // nbh
-        c = q % C
-        n = q // C
+        n, c, hb, wb = _unravel4(task, C, nbh, nbw)
         oh0 = hb * band_h
         oh1 = min(oh0 + band_h, Ho)
         ow0 = wb * band_w
@@ -234,12 +230,7 @@ def downsample2(x, depth_too, out):
     N, C = x.shape[0], x.shape[1]
     Do, Ho, Wo = out.shape[2], out.shape[3], out.shape[4]
     for r in prange(N * C * Do * Ho):
-        i = r % Ho
-        q = r // Ho
-        k = q % Do
-        q = q // Do
-        c = q % C
-        n = q // C
+        n, c, k, i = _unravel4(r, C, Do, Ho)
         for j in range(Wo):
             out[n, c, k, i, j] = _block_mean2(x, n, c, k, i, j, depth_too)
 
@@ -252,12 +243,7 @@ def squared_error_sums(x, y, out_sum):
     """
     N, C, D, H, W = x.shape
     for r in prange(N * C * D * H):
-        h = r % H
-        q = r // H
-        d = q % D
-        q = q // D
-        c = q % C
-        n = q // C
+        n, c, d, h = _unravel4(r, C, D, H)
         s = 0.0
         for j in range(W):
             e = np.float64(x[n, c, d, h, j]) - np.float64(y[n, c, d, h, j])
@@ -272,12 +258,7 @@ def filter_last_axis(src, w, out):
     N, C, D, H, W = out.shape
     k = len(w)
     for r in prange(N * C * D * H):
-        h = r % H
-        q = r // H
-        d = q % D
-        q = q // D
-        c = q % C
-        n = q // C
+        n, c, d, h = _unravel4(r, C, D, H)
         for j in range(W):
             s = w[0] * src[n, c, d, h, j]
             for t in range(1, k):

@@ -33,10 +33,11 @@ import numpy as np
 from numba import cuda, float32, float64  # noqa: F401
 
 from . import _config as cfg
-from ._math import block_mean2, ssim_terms
+from ._math import block_mean2, ssim_terms, unravel4
 from ._validate import cuda_interface
 
 _ssim_terms = cuda.jit(device=True)(ssim_terms)
+_unravel4 = cuda.jit(device=True)(unravel4)
 
 
 @functools.lru_cache(maxsize=None)
@@ -57,12 +58,7 @@ def ssim_kernel(k, kd, th, tw, work):
         tiles_h = (Ho + th - 1) // th
         chunks = (Do + depth_chunk - 1) // depth_chunk
         b = cuda.blockIdx.x
-        bw_ = b % tiles_w
-        q = b // tiles_w
-        bh_ = q % tiles_h
-        q = q // tiles_h
-        chunk = q % chunks
-        plane = q // chunks
+        plane, chunk, bh_, bw_ = _unravel4(b, chunks, tiles_h, tiles_w)
         n = plane // C
         c = plane % C
         oh0 = bh_ * th
@@ -245,13 +241,7 @@ def _downsample2(x, depth_too, out):
     if i >= N * C * Do * Ho * Wo:
         return
     j = i % Wo
-    q = i // Wo
-    h = q % Ho
-    q = q // Ho
-    k = q % Do
-    q = q // Do
-    c = q % C
-    n = q // C
+    n, c, k, h = _unravel4(i // Wo, C, Do, Ho)
     out[n, c, k, h, j] = _block_mean2(x, n, c, k, h, j, depth_too)
 
 

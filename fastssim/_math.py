@@ -78,6 +78,16 @@ def ssim_grad_terms(ux, uy, exx, eyy, exy, c1, c2, cov_norm):
     return s, d_uy, d_eyy, d_exy
 
 
+def unravel4(i, n1, n2, n3):
+    """The indices ``(a, b, c, d)`` of flat index ``i = ((a n1 + b) n2 + c) n3 + d``
+    (C order), for the task and thread numbering of the kernels."""
+    d = i % n3
+    q = i // n3
+    c = q % n2
+    q = q // n2
+    return q // n1, q % n1, c, d
+
+
 def block_mean2(x, n, c, k, i, j, depth_too):
     """Mean of the 2x2 block (2x2x2 with ``depth_too``) of the 5-D array ``x`` that output
     sample ``(k, i, j)`` of a half-size image covers, in float64. On an axis of odd

@@ -389,7 +389,7 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
     job = _prepare(x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
                    win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                    sample_covariance=sample_covariance, backend=backend,
-                   preset=None if preset is None else preset)
+                   preset=preset)
     consts = job.consts.astype(np.float64)
     means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
     if preset == "matlab":

@@ -20,7 +20,7 @@ import pyarrow as pa
 from . import metrics, presets
 from ._math import psnr_from_mse
 from ._validate import resolve_data_range
-from .io import ALPHA_POLICIES, MAX_PIXELS, ReadError, read_image
+from .io import ALPHA_POLICIES, MAX_PIXELS, ReadError, fast_png_for, read_image
 from .pairs import Pair
 from .writer import SCHEMA, ResultWriter, committed
 
@@ -128,14 +128,15 @@ class Job:
         self.dist_roots = dist_roots  # {method: root}
         self.alpha = alpha
         self.max_pixels = max_pixels
+        self.fast_png = False  # set for the pool that runs the job (see io.fast_png_for)
 
     def __call__(self, pair):
         if pair.problem:
             return _error_row(pair, pair.problem)
         try:
-            ref = read_image(os.path.join(self.ref_root, pair.ref), max_pixels=self.max_pixels, alpha=self.alpha)
-            dist = read_image(os.path.join(self.dist_roots[pair.method], pair.dist),
-                              max_pixels=self.max_pixels, alpha=self.alpha)
+            read = dict(max_pixels=self.max_pixels, alpha=self.alpha, fast_png=self.fast_png)
+            ref = read_image(os.path.join(self.ref_root, pair.ref), **read)
+            dist = read_image(os.path.join(self.dist_roots[pair.method], pair.dist), **read)
             row = score_arrays(ref, dist, where=pair.ref, **self.scoring)
         except (ReadError, ValueError, TypeError) as e:
             return _error_row(pair, str(e))
@@ -205,7 +206,7 @@ class Progress:
 
 
 def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet=False,
-                rows_per_part=2000):
+                rows_per_part=2000, png_decoder="auto"):
     """Score file pairs into the Parquet dataset ``out``, resuming what is there.
 
     Returns
@@ -214,6 +215,8 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
         ``scored`` (this run), ``skipped`` (already committed), ``errors``
         (error rows in the whole output), ``rows`` (rows in the whole output).
     """
+    workers = workers or os.cpu_count() or 1
+    job.fast_png = fast_png_for(workers, png_decoder)
     with ResultWriter(out, params, overwrite=overwrite, rows_per_part=rows_per_part) as writer:
         done = set()
         if not overwrite:
@@ -277,6 +280,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
                 yield Pair(method, os.fspath(ref), os.fspath(dist)), None
             else:
                 yield Pair(method, str(i), str(i)), (ref, dist)
+
+    job.fast_png = fast_png_for(workers or os.cpu_count() or 1)
 
     def score(item):
         pair, arrays = item

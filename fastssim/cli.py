@@ -51,6 +51,9 @@ def _parser():
                    help="RGBA images: drop alpha (default), keep it as a channel, or make an error row")
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
     s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
+    s.add_argument("--png-decoder", choices=("auto", "imageio", "libspng"), default="auto",
+                   help="8-bit PNG decoder: libspng (pyspng, fastssim[fast]) is faster per image but holds "
+                        "the GIL; 'auto' uses it for up to 2 workers (default)")
     s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
     s.add_argument("--part-rows", type=int, default=2000,
                    help="rows per committed Parquet part (default 2000); parts are also committed every 10 s")
@@ -173,8 +176,9 @@ def _score(args, parser):
     t0 = time.monotonic()
     try:
         summary = score_files(pairs, args.out, job, params, workers=args.workers,
-                              overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows)
-    except (OutputBusy, ParamsMismatch) as e:
+                              overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
+                              png_decoder=args.png_decoder)
+    except (OutputBusy, ParamsMismatch, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     if not args.quiet:

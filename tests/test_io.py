@@ -52,3 +52,15 @@ def test_truncated_and_oversized_png(tmp_path, monkeypatch, fast):
     (tmp_path / "big.png").write_bytes(data)
     with pytest.raises(fio.ReadError, match=r"big.png has 4096 pixels \(64x64x3\), over the cap of 1000"):
         fio.read_image(str(tmp_path / "big.png"), max_pixels=1000)
+
+
+def test_decoder_choice(monkeypatch):
+    monkeypatch.setattr(fio, "pyspng", object())
+    assert fio.fast_png_for(2) and not fio.fast_png_for(3)  # libspng holds the GIL: not for big pools
+    assert fio.fast_png_for(16, "libspng") and not fio.fast_png_for(1, "imageio")
+    monkeypatch.setattr(fio, "pyspng", None)
+    assert not fio.fast_png_for(1)
+    with pytest.raises(ValueError, match="the libspng decoder needs pyspng"):
+        fio.fast_png_for(1, "libspng")
+    with pytest.raises(ValueError, match="png decoder must be one of"):
+        fio.fast_png_for(1, "stb")

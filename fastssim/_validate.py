@@ -182,6 +182,13 @@ def to_5d(a, batch, channel_axis, spatial_ndim):
     return a
 
 
+def from_5d(a5, spatial_ndim, channel_axis):
+    """The inverse of `to_5d` for one image: ``(1, C, D, H, W)`` back to the caller's
+    axes (no D axis for 2-D, the channel axis where it was, or none)."""
+    a = a5[0] if spatial_ndim == 3 else a5[0, :, 0]
+    return a[0] if channel_axis is None else np.moveaxis(a, 0, channel_axis)
+
+
 def spatial_order(x5, spatial_ndim):
     """Permutation of the spatial axes that puts the smallest stride last.
 

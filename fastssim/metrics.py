@@ -255,12 +255,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
         job.y5 = pad_same(job.y5, r, job.nd)
     means, smap = _means(job, want_map=True)
     raise_if_nonfinite(means[..., 0].mean(), job.x, job.y, K1, K2)
-    smap = smap[0]  # (C, D, H, W)
-    if job.nd == 2:
-        smap = smap[:, 0]
-    if job.ca is None:
-        return smap[0]
-    return np.moveaxis(smap, 0, job.ca)
+    return v.from_5d(smap, job.nd, job.ca)
 
 
 @_doc
@@ -396,10 +391,7 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
         _, grad = avanaki_gradient(job.x5, job.y5, job.nd, job.weights, consts, "constant")
     value = means.mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
-    grad = grad[0] / grad.shape[1]  # (C, D, H, W): the mean over channels
-    if job.nd == 2:
-        grad = grad[:, 0]
-    grad = grad[0] if job.ca is None else np.moveaxis(grad, 0, job.ca)
+    grad = v.from_5d(grad / grad.shape[1], job.nd, job.ca)  # value is the mean over channels
     return float(value), grad
 
 

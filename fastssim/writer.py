@@ -12,7 +12,6 @@ import fcntl
 import glob
 import json
 import os
-import shutil
 import time
 import uuid
 
@@ -159,9 +158,3 @@ class ResultWriter:
                 os.close(self._lock_fd)
                 self._lock_fd = None
         return False
-
-
-def remove_output(out):
-    """Delete an output directory written by fastssim."""
-    if os.path.isdir(out):
-        shutil.rmtree(out)

@@ -23,12 +23,17 @@ def _files(tmp_path):
     return list(arrays) + ["palette"]
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_png_kinds_equal_imageio(tmp_path, monkeypatch, fast):
-    if fast and fio.pyspng is None:
+@pytest.fixture(params=["libspng", "imageio"])
+def decoder(request, monkeypatch):
+    """Each reader test runs on both PNG decoders."""
+    if request.param == "libspng" and fio.pyspng is None:
         pytest.skip("pyspng is not installed")
-    if not fast:
+    if request.param == "imageio":
         monkeypatch.setattr(fio, "pyspng", None)
+    return request.param
+
+
+def test_png_kinds_equal_imageio(tmp_path, decoder):
     for name in _files(tmp_path):
         path = str(tmp_path / f"{name}.png")
         got = fio.read_image(path, alpha="keep")
@@ -38,12 +43,7 @@ def test_png_kinds_equal_imageio(tmp_path, monkeypatch, fast):
     assert fio.read_image(str(tmp_path / "palette.png")).shape == (20, 30, 3)  # expanded
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_truncated_and_oversized_png(tmp_path, monkeypatch, fast):
-    if fast and fio.pyspng is None:
-        pytest.skip("pyspng is not installed")
-    if not fast:
-        monkeypatch.setattr(fio, "pyspng", None)
+def test_truncated_and_oversized_png(tmp_path, decoder):
     data = iio.imwrite("<bytes>", np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8),
                        extension=".png")
     (tmp_path / "t.png").write_bytes(data[: len(data) // 2])

@@ -135,31 +135,25 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     consts = kernel_constants(data_range, K1, K2, cov_norm, ftype)
     pad = (win_size - 1) // 2
 
-    if gradient:
-        smap, grad = avanaki_gradient(x5, y5, nd, weights, consts, "symmetric")
-        smap, grad = smap[0], grad[0]  # (C, D, H, W)
-        if nd == 2:
-            smap, grad = smap[:, 0], grad[:, 0]
-        inner = (slice(None),) + tuple(slice(pad, s - pad) for s in smap.shape[1:])
-        mssim = float(smap[inner].reshape(smap.shape[0], -1).mean(axis=1).mean())
-        raise_if_nonfinite(mssim, im1, im2, K1, K2)
-        back = (lambda a: a[0]) if ca is None else (lambda a: np.moveaxis(a, 0, ca))
-        grad, smap = back(grad).astype(ftype), back(smap).astype(ftype)
-        return (mssim, grad, smap) if full else (mssim, grad)
-
-    if not full and pad == radius:
+    if not gradient and not full and pad == radius:
         means, _ = ssim_means(x5, y5, nd, weights, consts)
         mssim = means[0, :, 0].mean()
         raise_if_nonfinite(mssim, im1, im2, K1, K2)
         return float(mssim)
 
-    means, smap = ssim_means(pad_same(x5, radius, nd), pad_same(y5, radius, nd), nd, weights,
-                             consts, want_map=True)
-    smap = smap[0] if nd == 3 else smap[0, :, 0]  # (C, *spatial)
-    inner = (slice(None),) + tuple(slice(pad, s - pad) for s in smap.shape[1:])
-    mssim = smap[inner].reshape(smap.shape[0], -1).mean(axis=1, dtype=np.float64).mean()
+    if gradient:
+        smap5, grad5 = avanaki_gradient(x5, y5, nd, weights, consts, "symmetric")
+    else:
+        _, smap5 = ssim_means(pad_same(x5, radius, nd), pad_same(y5, radius, nd), nd, weights,
+                              consts, want_map=True)
+    # scikit-image crops (win_size - 1) // 2 from the full map, then averages per channel
+    planes = smap5[0] if nd == 3 else smap5[0, :, 0]  # (C, *spatial)
+    inner = (slice(None),) + tuple(slice(pad, n - pad) for n in planes.shape[1:])
+    mssim = float(planes[inner].reshape(planes.shape[0], -1).mean(axis=1, dtype=np.float64).mean())
     raise_if_nonfinite(mssim, im1, im2, K1, K2)
-    if not full:
-        return float(mssim)
-    smap = smap[0] if ca is None else np.moveaxis(smap, 0, ca)
-    return float(mssim), smap
+    out = (mssim,)
+    if gradient:
+        out += (v.from_5d(grad5, nd, ca).astype(ftype, copy=False),)
+    if full:
+        out += (v.from_5d(smap5, nd, ca).astype(ftype, copy=False),)
+    return out if len(out) > 1 else mssim

@@ -21,7 +21,7 @@ import pytest
 
 import fastssim
 from fastssim.batch import Job, score_files
-from fastssim.pairs import match_dirs
+from fastssim.batch.pairs import match_dirs
 from peers import skimage_ssim
 
 N = int(os.environ.get("FASTSSIM_BENCH_PAIRS", "2000"))

@@ -4,6 +4,8 @@ The public functions (``metrics``) check their arguments and call these; these
 pick the kernel layout, launch the kernels and reduce their partial sums.
 """
 
+import math
+
 import numpy as np
 
 from . import _config as cfg
@@ -71,7 +73,16 @@ def device_inputs(x5, y5, xd, yd):
 
 def kernel_constants(data_range, k1, k2, cov_norm, wdt):
     """``[C1, C2, cov_norm]`` in the work dtype."""
-    c1, c2 = stabilisers(data_range, k1, k2)
+    try:
+        c1, c2 = stabilisers(data_range, k1, k2)
+    except OverflowError:  # Python floats raise instead of returning inf
+        c1 = c2 = math.inf
+    big = np.finfo(wdt).max
+    if not (c1 < big and c2 < big):
+        raise ValueError(
+            f"data_range={data_range:g} makes C2 = (K2 L)^2 overflow {wdt}; pass the range your data "
+            "can take (max - min), not a bound"
+        )
     return np.array([c1, c2, cov_norm], dtype=wdt)
 
 

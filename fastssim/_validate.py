@@ -42,11 +42,21 @@ def as_image(a, name):
     """``a`` as an ndarray of a real numeric dtype (no copy for ndarrays).
 
     For GPU arrays, a host proxy with the same shape, strides and dtype (over no
-    memory: only its metadata may be used)."""
-    if is_device_array(a):
+    memory: only its metadata may be used). ndarray subclasses (``np.matrix``,
+    ``np.memmap``) are viewed as plain ndarrays; masked arrays are refused, since
+    their mask would be ignored. Non-native byte order is converted to native."""
+    device = is_device_array(a)
+    if device:
         a = _device_proxy(a)
-    elif not isinstance(a, np.ndarray):
+    elif isinstance(a, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array; fastssim has no masked SSIM and would ignore the mask: "
+            f"pass {name}.filled(value) to score every pixel, or crop to the region you mean"
+        )
+    elif type(a) is not np.ndarray:
         a = np.asarray(a)
+        if type(a) is not np.ndarray:  # an ndarray subclass: its own operators cannot be trusted
+            a = a.view(np.ndarray)
     kind = a.dtype.kind
     if kind == "b":
         raise TypeError(
@@ -65,13 +75,35 @@ def as_image(a, name):
         )
     if a.size == 0:
         raise ValueError(f"{name} is empty (shape {a.shape}); pass a non-empty image")
+    if not a.dtype.isnative and not device:
+        a = a.astype(a.dtype.newbyteorder("="))
     return a
 
 
-def check_pair(x, y):
-    """Both images as ndarrays of one shape."""
+def _untyped(a):
+    """Whether ``a`` is Python data (a list, tuple or number) with no dtype of its own."""
+    return not (hasattr(a, "dtype") or is_device_array(a))
+
+
+def check_pair(x, y, *, range_given=True):
+    """Both images as ndarrays of one shape.
+
+    With ``range_given=False`` (the data range will come from the dtype), Python
+    lists of integers are refused: NumPy makes them int64, whose range (2^64) is
+    not the data's.
+    """
+    untyped = [n for n, a in (("x", x), ("y", y)) if _untyped(a)]
     x = as_image(x, "x")
     y = as_image(y, "y")
+    if not range_given:
+        for n in untyped:
+            a = x if n == "x" else y
+            if a.dtype.kind in "iu":
+                raise ValueError(
+                    f"{n} is a Python sequence of integers, which NumPy makes {a.dtype}: its range "
+                    f"(2^{8 * a.dtype.itemsize}) is not your data's; pass data_range= (e.g. 255) or an "
+                    f"array of the dtype you mean (np.asarray({n}, np.uint8))"
+                )
     if x.shape != y.shape:
         raise ValueError(
             f"x and y must have the same shape, got {x.shape} and {y.shape}; "
@@ -80,11 +112,43 @@ def check_pair(x, y):
     return x, y
 
 
-def work_dtype(x, y):
-    """float64 when either input has 64-bit precision, else float32."""
+#: Largest integer magnitude each work dtype holds exactly.
+_EXACT = {np.dtype(np.float32): 2 ** 24, np.dtype(np.float64): 2 ** 53}
+
+
+def _int_extent(a):
+    """max |a| of an integer array, as a Python int (0 for float arrays)."""
+    if a.dtype.kind not in "iu" or a.dtype.itemsize <= 2:
+        return 0
+    return max(abs(int(a.min())), abs(int(a.max())))
+
+
+def work_dtype(x, y, host=True):
+    """float64 when either input has 64-bit precision, or 32-bit integers that float32
+    cannot hold exactly (beyond 2^24); else float32. ``host=False`` (GPU input, read in
+    place as uint8, uint16, float32 or float64) skips the look at the values.
+
+    Raises
+    ------
+    ValueError
+        For 64-bit integers beyond 2^53, which no float dtype holds exactly.
+    """
     if x.dtype.itemsize >= 8 or y.dtype.itemsize >= 8:
-        return np.dtype(np.float64)
-    return np.dtype(np.float32)
+        wdt = np.dtype(np.float64)
+    else:
+        wdt = np.dtype(np.float32)
+    if not host:
+        return wdt
+    extent = max(_int_extent(x), _int_extent(y))
+    if extent > _EXACT[wdt] and wdt == np.float32:
+        wdt = np.dtype(np.float64)  # int32/uint32 beyond 2^24: float64 holds them exactly
+    if extent > _EXACT[wdt]:
+        raise ValueError(
+            f"integer values up to {extent} (beyond 2^53) cannot be computed exactly in float64, "
+            "and SSIM depends on absolute values; subtract the offset your data carries "
+            "(e.g. x - x.min()) if it has no meaning, and pass data_range="
+        )
+    return wdt
 
 
 def kernel_inputs(x, y, wdt):
@@ -116,7 +180,7 @@ def resolve_data_range(x, y, data_range):
                 "pass data_range=1.0 for images scaled to [0, 1], data_range=255.0 for "
                 "[0, 255], or the max - min of the values your data can take"
             )
-        if x.dtype != y.dtype:
+        if x.dtype.newbyteorder("=") != y.dtype.newbyteorder("="):
             raise ValueError(
                 f"x is {x.dtype} and y is {y.dtype}, whose natural ranges differ; "
                 "pass data_range= explicitly"
@@ -128,6 +192,9 @@ def resolve_data_range(x, y, data_range):
     data_range = float(data_range)
     if not (math.isfinite(data_range) and data_range > 0):
         raise ValueError(f"data_range must be positive and finite, got {data_range}")
+    if not math.isfinite(data_range * data_range):
+        raise ValueError(f"data_range={data_range:g} is too large (its square overflows float64); "
+                         "pass the range your data can take (max - min)")
     return data_range
 
 

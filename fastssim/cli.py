@@ -1,14 +1,19 @@
 """The ``fastssim`` command: score, report, demo."""
 
 import argparse
+import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 
 from ._version import __version__
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_OUTPUT = 0, 1, 2, 3
+#: Interrupted runs exit with 128 + the signal's number, as shells report them.
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 SCORE_EPILOG = """examples:
   fastssim score ref/ dist/ -o scores/
@@ -19,7 +24,10 @@ SCORE_EPILOG = """examples:
   fastssim score hr/ sr/ --preset basicsr --crop-border 4 --metrics ssim,psnr -o scores/
 
 Re-running the same command resumes: pairs already written are skipped.
-Exit status: 0 every pair scored, 1 some rows are errors (all rows written), 2 usage error.
+Exit status: 0 every pair scored; 1 some rows are errors (all rows written); 2 usage error
+(nothing scored); 3 the output cannot be written or read (path, permissions, disk full, a
+damaged part; committed rows are intact); 130/143 stopped by SIGINT/SIGTERM after committing
+the rows scored so far (re-run to resume).
 """
 
 
@@ -51,7 +59,10 @@ def _parser():
                    help="RGBA images: drop alpha (default), keep it as a channel, or make an error row")
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
     s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
-    s.add_argument("--png-decoder", choices=("auto", "imageio", "libspng"), default="auto",
+    s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on a pair still being read or scored after this long: it becomes an error "
+                        "row and the run goes on (default 600)")
+    s.add_argument("--png-decoder", choices=("auto", "pillow", "libspng", "imageio"), default="auto",
                    help="8-bit PNG decoder: libspng (pyspng, fastssim[fast]) is faster per image but holds "
                         "the GIL; 'auto' uses it for up to 2 workers (default)")
     s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
@@ -96,10 +107,25 @@ def _usage(parser, msg):
 
 
 def _score(args, parser):
-    from .batch import Job, score_files
+    from .batch import PAIR_TIMEOUT, Job, score_files
+    from .batch.pairs import NameMap, match_dirs, read_manifest
+    from .batch.writer import OutputBusy, OutputError, ParamsMismatch, check_output
     from .io import MAX_PIXELS
-    from .pairs import NameMap, match_dirs, read_manifest
-    from .writer import OutputBusy, ParamsMismatch
+
+    for flag, value in (("--max-pixels", args.max_pixels), ("--workers", args.workers),
+                        ("--part-rows", args.part_rows)):
+        if value is not None and value < 1:
+            _usage(parser, f"{flag} must be a positive integer, got {value}")
+    if args.pair_timeout is not None and not (0 < args.pair_timeout < float("inf")):
+        _usage(parser, f"--pair-timeout must be a positive number of seconds, got {args.pair_timeout}")
+    if args.data_range is not None and not (0 < args.data_range < 1e150):
+        _usage(parser, f"--data-range must be a positive finite number (the max - min your data can take), "
+                       f"got {args.data_range}")
+    try:
+        check_output(args.out)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
 
     dists = []
     for spec in args.dist:
@@ -135,8 +161,6 @@ def _score(args, parser):
             _usage(parser, str(e))
         pairs, unmatched = match_dirs(args.ref, dists, namemap)
         ref_root, dist_roots = args.ref, dict(dists)
-    if args.data_range is not None and not args.data_range > 0:
-        _usage(parser, f"--data-range must be positive, got {args.data_range}")
     from .batch import check_metrics
     from .presets import PRESETS
 
@@ -174,13 +198,26 @@ def _score(args, parser):
               max_pixels=max_pixels, metrics_=metric_names, preset=args.preset, y_channel=args.y_channel,
               crop_border=args.crop_border)
     t0 = time.monotonic()
+    stop = _StopOnSignal()
     try:
-        summary = score_files(pairs, args.out, job, params, workers=args.workers,
-                              overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
-                              png_decoder=args.png_decoder)
+        with stop:
+            summary = score_files(pairs, args.out, job, params, workers=args.workers,
+                                  overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
+                                  png_decoder=args.png_decoder, timeout=args.pair_timeout or PAIR_TIMEOUT,
+                                  stop=stop.event)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
     except (OutputBusy, ParamsMismatch, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    if summary["duplicates"]:
+        eg = "; ".join(" ".join(str(v) for v in key if v is not None) for key in summary["duplicate_examples"])
+        print(f"warning: {summary['duplicates']} repeated pair(s) scored once, e.g. {eg}", file=sys.stderr)
+    if summary["interrupted"]:
+        print(f"stopped by {stop.name}: {summary['scored']} pairs scored and committed this run, "
+              f"{summary['rows']} rows in {args.out}; re-run the same command to resume", file=sys.stderr)
+        return EXIT_SIGINT if stop.name == "SIGINT" else EXIT_SIGTERM
     if not args.quiet:
         print(f"{summary['scored']} pairs scored, {summary['skipped']} already done, "
               f"{summary['errors']} error rows of {summary['rows']} in {args.out} "
@@ -188,12 +225,44 @@ def _score(args, parser):
     return EXIT_ERRORS if summary["errors"] else EXIT_OK
 
 
+class _StopOnSignal:
+    """While active, SIGINT and SIGTERM ask the run to stop after committing what it has
+    scored; a second signal exits at once (committed parts are complete, so nothing is lost)."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.name = None
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.event.is_set():
+            os._exit(128 + signum)
+        self.name = signal.Signals(signum).name
+        self.event.set()
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
 def _report(args, parser):
+    from .batch.writer import OutputError
     from .report import render, summarise
 
     if not os.path.isdir(args.out):
         _usage(parser, f"not a directory: {args.out}")
-    rows = summarise(args.out)
+    try:
+        rows = summarise(args.out)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
     if not rows:
         print(f"error: no results in {args.out}", file=sys.stderr)
         return EXIT_USAGE
@@ -205,7 +274,7 @@ def _map(args, parser):
     import numpy as np
 
     from . import metrics, presets
-    from .batch import _layout
+    from .batch import layout as _layout
     from .io import ReadError, read_image
     from .render import heatmap_png
 
@@ -267,6 +336,7 @@ def _demo(args, parser):
 
 
 def main(argv=None):
+    logging.getLogger("tifffile").setLevel(logging.ERROR)  # its warnings about damaged files become rows
     parser = _parser()
     args = parser.parse_args(argv)
     handler = {"score": _score, "report": _report, "map": _map, "presets": _presets,

@@ -81,7 +81,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     """Checked 5-D kernel inputs and the kernel parameters."""
     v.check_options(win_size, sigma, K1, K2, backend)
     devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
-    x, y = v.check_pair(x, y)
+    x, y = v.check_pair(x, y, range_given=data_range is not None or preset is not None)
     region = "valid"
     if preset is not None or y_channel or crop_border:
         if devices != (None, None):
@@ -115,7 +115,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
             f"got shape {x.shape}"
         )
     L = v.resolve_data_range(x, y, data_range)
-    wdt = v.work_dtype(x, y)
+    wdt = v.work_dtype(x, y, host=devices == (None, None))
     if devices != (None, None):
         v.check_device_dtypes(x, y, devices)
         xk, yk = x, y
@@ -331,7 +331,8 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
     (24,)
     """
-    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices")
+    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices",
+                              data_range is not None or preset is not None)
     return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
                       win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                       sample_covariance=sample_covariance, backend=backend, preset=preset,
@@ -395,10 +396,10 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
     return float(value), grad
 
 
-def _slice_views(x, y, axis, channel_axis, name):
+def _slice_views(x, y, axis, channel_axis, name, range_given):
     """Views of two volumes with the slicing axis first, and the channel axis of a slice."""
     xd, yd = x, y
-    x, y = v.check_pair(x, y)
+    x, y = v.check_pair(x, y, range_given=range_given)
     ndim = x.ndim
     if ndim - (channel_axis is not None) != 3:
         raise ValueError(
@@ -467,6 +468,7 @@ def _mse(x, y, backend):
             raise ValueError(f"GPU arrays with more than 5 axes are not supported, got shape {x.shape}")
         xk, yk = x, y
     else:
+        v.work_dtype(x, y)  # refuses integers that float64 cannot hold exactly
         xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
     where = resolve_backend(backend, *devices, x.size)
     value = squared_error_means(_flat5(xk), _flat5(yk), backend=where, devices=devices)[0]
@@ -534,7 +536,7 @@ def psnr(x, y, *, data_range=None, backend="auto"):
     >>> round(fastssim.psnr(x, x + 5), 2)
     34.15
     """
-    xh, yh = v.check_pair(x, y)
+    xh, yh = v.check_pair(x, y, range_given=data_range is not None)
     L = v.resolve_data_range(xh, yh, data_range)
     return psnr_from_mse(_mse(x, y, backend)[2], L)
 
@@ -682,7 +684,8 @@ def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, ch
     >>> fastssim.ms_ssim_slices(v, v, data_range=1.0).tolist()
     [1.0, 1.0, 1.0]
     """
-    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ms_ssim_slices")
+    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ms_ssim_slices",
+                              data_range is not None or preset is not None)
     return ms_ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, weights=weights,
                          channel_axis=ca, win_size=win_size, sigma=sigma, gaussian=gaussian,
                          K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,

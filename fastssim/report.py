@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 
-from .writer import committed
+from .batch.writer import committed
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
 STATS = ("mean", "std", "median", "min", "max")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fastssim
-from fastssim.writer import ResultWriter
+from fastssim.batch.writer import ResultWriter
 
 
 def cli(*args, timeout=300):
@@ -134,8 +134,8 @@ def test_bad_inputs_become_error_rows(tmp_path):
     df = read_out(out).set_index("ref")
     assert len(df) == 9 and (df.loc[[os.path.join("a", "im0000.png"), "im0001.png"], "status"] == "ok").all()
     err = df[df.status == "error"].error.to_dict()
-    assert "cannot decode trunc.png" in err["trunc.png"]
-    assert "cannot decode junk.png" in err["junk.png"]
+    assert "truncated PNG trunc.png: chunk b'IDAT' at byte 33 runs past the end" in err["trunc.png"]
+    assert "junk.png is not a PNG file (no PNG signature)" in err["junk.png"]
     assert "shape mismatch: ref (40, 40), dist (30, 40)" in err["shape.png"]
     assert "win_size=11 exceeds the image extent (5, 5)" in err["tiny.png"]
     assert "big.png has 90000 pixels (300x300), over the cap of 50000" in err["big.png"]
@@ -314,7 +314,8 @@ def test_score_pairs_library(tmp_path):
     iio.imwrite(tmp_path / "a.png", a)
     iio.imwrite(tmp_path / "b.png", b)
     summary = fastssim.score_pairs([(tmp_path / "a.png", tmp_path / "b.png")], out=str(tmp_path / "o"))
-    assert summary == {"scored": 1, "skipped": 0, "errors": 0, "rows": 1}
+    assert {k: summary[k] for k in ("scored", "skipped", "errors", "rows", "duplicates", "interrupted")} == \
+        {"scored": 1, "skipped": 0, "errors": 0, "rows": 1, "duplicates": 0, "interrupted": False}
     assert pd.read_parquet(tmp_path / "o").ssim.iloc[0] == fastssim.ssim(a, b)
 
 

@@ -47,7 +47,7 @@ def test_truncated_and_oversized_png(tmp_path, decoder):
     data = iio.imwrite("<bytes>", np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8),
                        extension=".png")
     (tmp_path / "t.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(fio.ReadError, match="cannot decode t.png"):
+    with pytest.raises(fio.ReadError, match="truncated PNG t.png: chunk b'IDAT' at byte 33 runs past the end"):
         fio.read_image(str(tmp_path / "t.png"))
     (tmp_path / "big.png").write_bytes(data)
     with pytest.raises(fio.ReadError, match=r"big.png has 4096 pixels \(64x64x3\), over the cap of 1000"):

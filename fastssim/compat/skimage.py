@@ -83,7 +83,7 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     K2 = kwargs.get("K2", 0.03)
     sigma = kwargs.get("sigma", 1.5)
     sample_cov = kwargs.get("use_sample_covariance", True)
-    im1, im2 = v.check_pair(im1, im2)
+    im1, im2 = v.check_pair(im1, im2, range_given=data_range is not None)
     if K1 < 0:
         raise ValueError("K1 must be positive")
     if K2 < 0:

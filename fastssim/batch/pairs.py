@@ -8,7 +8,7 @@ silently.
 import dataclasses
 import os
 
-from .io import IMAGE_EXTS
+from ..io import IMAGE_EXTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +142,14 @@ def read_manifest(path, root):
     missing = {"ref", "dist"} - set(table.column_names)
     if missing:
         raise ValueError(f"manifest {path} lacks column(s) {sorted(missing)}; it needs 'ref' and 'dist'")
+    import pyarrow as pa
+
+    for col in ("ref", "dist", "method"):
+        if col in table.column_names:
+            t = table.schema.field(col).type
+            if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+                raise ValueError(f"manifest {path}: column {col!r} holds {t}, not text; store paths "
+                                 "(and method names) as strings")
     refs = table.column("ref").to_pylist()
     dists = table.column("dist").to_pylist()
     methods = table.column("method").to_pylist() if "method" in table.column_names else [None] * len(refs)

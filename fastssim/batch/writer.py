@@ -1,0 +1,226 @@
+"""Writing per-pair scores to a Parquet dataset directory, atomically and resumably.
+
+The output is a directory of ``part-*.parquet`` files with one fixed schema.
+Each part is written under a hidden temporary name (``.part-*.parquet.tmp``,
+which pyarrow's and pandas' dataset readers skip) and renamed into place only
+when complete, so a reader never sees half a file, whatever kills the writer.
+A lock (``.fastssim.lock``, held with ``flock``, released by the kernel when
+the process dies) refuses a second concurrent run into the same directory.
+"""
+
+import fcntl
+import glob
+import json
+import os
+import time
+import uuid
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .._version import __version__
+
+SCHEMA = pa.schema([
+    ("method", pa.string()),
+    ("ref", pa.string()),
+    ("dist", pa.string()),
+    ("ssim", pa.float64()),
+    ("ms_ssim", pa.float64()),
+    ("psnr", pa.float64()),
+    ("mse", pa.float64()),
+    ("dssim", pa.float64()),
+    ("ssim_slices", pa.list_(pa.float64())),
+    ("shape", pa.string()),
+    ("status", pa.string()),
+    ("error", pa.string()),
+])
+
+LOCK_NAME = ".fastssim.lock"
+
+
+class OutputError(OSError):
+    """The output directory cannot be written, or its parts cannot be read; the message says
+    why and what to do."""
+
+
+class OutputBusy(RuntimeError):
+    """Another run holds the output directory."""
+
+
+class ParamsMismatch(RuntimeError):
+    """The output holds results made with other parameters."""
+
+
+def _parts(out):
+    return sorted(glob.glob(os.path.join(out, "part-*.parquet")))
+
+
+def _read_part(path):
+    try:
+        return pq.read_table(path, schema=SCHEMA)
+    except (OSError, pa.ArrowException, ValueError) as e:
+        raise OutputError(f"cannot read {path}: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}; "
+                          "the part is damaged: move it out of the directory and re-run the score command "
+                          "to score its pairs again") from None
+
+
+def committed(out):
+    """The table of all committed rows in ``out`` (empty table if none).
+
+    Raises
+    ------
+    OutputError
+        If a part cannot be read.
+    """
+    parts = _parts(out)
+    if not parts:
+        return SCHEMA.empty_table()
+    return pa.concat_tables([_read_part(p) for p in parts])
+
+
+def check_output(out):
+    """Refuse an output path that cannot become a results directory, before anything runs."""
+    if not out:
+        raise OutputError("the output path is empty; pass -o DIR")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise OutputError(f"{out} exists and is not a directory; pass -o a directory (new or from an "
+                          "earlier run)")
+    parent = out
+    while not os.path.exists(parent):
+        parent = os.path.dirname(os.path.abspath(parent))
+    if not os.path.isdir(parent):
+        raise OutputError(f"cannot create {out}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write under {parent}: permission denied; pass -o somewhere writable")
+
+
+def stored_params(out):
+    """The run parameters recorded in the first committed part, or None."""
+    parts = _parts(out)
+    if not parts:
+        return None
+    try:
+        meta = pq.read_schema(parts[0]).metadata or {}
+    except (OSError, pa.ArrowException, ValueError):
+        _read_part(parts[0])  # raises OutputError naming the damaged part
+        raise
+    raw = meta.get(b"fastssim.params")
+    return json.loads(raw) if raw else None
+
+
+class ResultWriter:
+    """Buffers result rows and commits them as atomic Parquet parts.
+
+    Use as a context manager::
+
+        with ResultWriter(out, params) as w:
+            w.add(row); ...
+
+    Parameters
+    ----------
+    out : str
+        Output directory (created if missing).
+    params : dict
+        The run's parameters, stored as JSON in every part's metadata with the
+        fastssim version; resuming with other parameters raises ParamsMismatch.
+    overwrite : bool
+        Delete previous results first.
+    rows_per_part : int
+        Rows buffered before a part is committed.
+    seconds_per_part : float
+        Commit at least this often while rows arrive.
+    """
+
+    def __init__(self, out, params, *, overwrite=False, rows_per_part=2000, seconds_per_part=10.0):
+        self.out = out
+        self.params = params
+        self.overwrite = overwrite
+        self.rows_per_part = rows_per_part
+        self.seconds_per_part = seconds_per_part
+        self._rows = []
+        self._lock_fd = None
+        self._last = time.monotonic()
+        self.n_written = 0
+
+    def __enter__(self):
+        check_output(self.out)
+        try:
+            os.makedirs(self.out, exist_ok=True)
+            fd = os.open(os.path.join(self.out, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise OutputError(f"cannot write to {self.out}: {e.strerror or e}; pass -o somewhere writable") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputBusy(f"{self.out} is in use by another fastssim run; wait for it or pick another -o") from None
+        self._lock_fd = fd
+        try:
+            for tmp in glob.glob(os.path.join(self.out, ".part-*.parquet.tmp")):
+                os.remove(tmp)  # left by a run that was killed mid-write: never visible
+            if self.overwrite:
+                for p in _parts(self.out):
+                    os.remove(p)
+            else:
+                old = stored_params(self.out)
+                if old is not None and old != self.params:
+                    changed = sorted(k for k in set(old) | set(self.params) if old.get(k) != self.params.get(k))
+                    raise ParamsMismatch(
+                        f"{self.out} holds results made with other parameters ({', '.join(changed)}); "
+                        "use --overwrite to start over, or another -o"
+                    )
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def add(self, row):
+        self._rows.append(row)
+        if len(self._rows) >= self.rows_per_part or time.monotonic() - self._last >= self.seconds_per_part:
+            self.flush()
+
+    def flush(self):
+        """Commit the buffered rows as one part."""
+        self._last = time.monotonic()
+        if not self._rows:
+            return
+        table = pa.Table.from_pylist(self._rows, schema=SCHEMA)
+        meta = {b"fastssim.version": __version__.encode(),
+                b"fastssim.params": json.dumps(self.params, sort_keys=True).encode()}
+        table = table.replace_schema_metadata(meta)
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = os.path.join(self.out, "." + name + ".tmp")
+        try:
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.join(self.out, name))
+        except OSError as e:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            raise OutputError(f"cannot write a part to {self.out}: {e.strerror or e}; the {self.n_written} rows "
+                              "committed before are intact: fix the cause (free space, permissions) and re-run "
+                              "the same command to resume") from None
+        self.n_written += len(self._rows)
+        self._rows = []
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.flush()
+            else:  # keep what was scored; the original error is the one to report
+                try:
+                    self.flush()
+                except OSError:
+                    pass
+        finally:
+            self._release()
+        return False
+
+    def _release(self):
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,78 @@
+"""What every reader shares: the error type, the size caps, and the checks made before a
+file is opened or a buffer allocated."""
+
+import os
+import stat
+
+import numpy as np
+
+#: Default cap on the pixels (voxels; channels not counted) of one file.
+MAX_PIXELS = 1 << 28  # 268 million: a 16384x16384 image
+
+#: Bytes a file may hold beyond the largest raw image its pixel cap allows (headers,
+#: metadata, profiles).
+SLACK_BYTES = 64 << 20
+
+#: The most bytes one pixel may take in any supported format (4 channels of float64).
+MAX_PIXEL_BYTES = 32
+
+
+class ReadError(Exception):
+    """A file could not be turned into an image; the message says why."""
+
+
+def name(path):
+    return os.path.basename(path)
+
+
+def check_file(path, max_pixels):
+    """The size of the regular file at ``path``; refuse anything else before opening it.
+
+    A FIFO or a device would block or never end, a directory cannot be decoded; a file
+    larger than any image within the pixel cap can be is refused without reading it.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ReadError(f"file not found: {path}") from None
+    except OSError as e:
+        raise ReadError(f"cannot open {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+        raise ReadError(f"{path} is {what}{link}, not an image file")
+    limit = max_pixels * MAX_PIXEL_BYTES + SLACK_BYTES
+    if st.st_size > limit:
+        raise ReadError(f"{name(path)} is {st.st_size} bytes, more than an image of --max-pixels {max_pixels} "
+                        "can take; raise --max-pixels if the file is trusted")
+    if st.st_size == 0:
+        raise ReadError(f"{name(path)} is empty (0 bytes)")
+    return st.st_size
+
+
+def check_pixels(shape, max_pixels, path):
+    """Refuse a declared shape over the pixel cap (a trailing axis of 2-4 is channels)."""
+    spatial = shape[:-1] if len(shape) >= 3 and shape[-1] in (2, 3, 4) else shape
+    n = int(np.prod([int(s) for s in spatial], dtype=object)) if len(spatial) else 1
+    if n > max_pixels:
+        raise ReadError(
+            f"{name(path)} has {n} pixels ({'x'.join(map(str, shape))}), over the cap of "
+            f"{max_pixels}; raise --max-pixels if the file is trusted"
+        )
+
+
+def check_dtype(dtype, path):
+    """Refuse data that has no intensity scale before it is read."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "uifb":
+        raise ReadError(f"{name(path)} holds dtype {dtype}, not real numbers; store a numeric image")
+    return dtype
+
+
+def as_intensity(arr):
+    """Bilevel images (bool) as uint8 0/255, as decoders expand 1-bit PNG and TIFF."""
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * np.uint8(255)
+    return arr

@@ -1,0 +1,192 @@
+"""PNG: the chunk structure is checked before any pixel is decoded, then libspng (pyspng) or
+Pillow decodes, each only what it reads exactly.
+
+The check (signature, IHDR, every chunk's CRC, PLTE for palette images, IDAT, IEND) makes the
+outcome of a damaged file the same whichever decoder is chosen, and it reads the declared size
+before the file is read, so a file cannot claim more pixels, or hold more bytes, than the cap
+allows.
+
+What each decoder returns, checked against an independent decoder in the tests:
+
+- grey of 1, 2 or 4 bits: uint8 scaled to 0-255 (as libspng, Pillow and OpenCV expand them);
+- grey, grey+alpha, RGB, RGBA of 8 or 16 bits: their own depth and channels (a tRNS colour
+  key is not an alpha channel and is ignored);
+- palette: expanded to RGB, or RGBA when the palette has transparency (tRNS).
+
+Pillow reads 16-bit RGB, RGBA and grey+alpha as 8 bits, so those go to libspng whichever
+decoder is chosen; without pyspng they are refused, never read wrong. libspng (as pyspng
+calls it) applies no palette transparency, so palette images with tRNS go to Pillow.
+"""
+
+import struct
+import zlib
+
+import numpy as np
+
+from .base import ReadError, check_pixels, name
+
+try:  # optional: libspng decodes PNG about twice as fast as Pillow, and 16-bit colour exactly
+    import pyspng
+    from pyspng import _pyspng_c as _spng
+except ImportError:
+    pyspng = _spng = None
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: colour type -> (name, channels in the file, bit depths allowed)
+COLOUR_TYPES = {0: ("grey", 1, (1, 2, 4, 8, 16)), 2: ("RGB", 3, (8, 16)), 3: ("palette", 1, (1, 2, 4, 8)),
+                4: ("grey+alpha", 2, (8, 16)), 6: ("RGBA", 4, (8, 16))}
+
+
+class Header:
+    """What the IHDR and the chunk walk declare about a PNG."""
+
+    def __init__(self, width, height, depth, colour_type, interlace, has_trns):
+        self.width, self.height, self.depth, self.colour_type = width, height, depth, colour_type
+        self.interlace, self.has_trns = interlace, has_trns
+
+    @property
+    def channels(self):
+        """Channels of the decoded array (palette expanded)."""
+        if self.colour_type == 3:
+            return 4 if self.has_trns else 3
+        return COLOUR_TYPES[self.colour_type][1]
+
+    @property
+    def shape(self):
+        return (self.height, self.width) + ((self.channels,) if self.channels > 1 else ())
+
+    @property
+    def raw_bytes(self):
+        """Bytes of the filtered scanlines (an upper bound for interlaced images)."""
+        bits = self.width * COLOUR_TYPES[self.colour_type][1] * self.depth
+        rows = self.height * (2 if self.interlace else 1)
+        return rows * (1 + (bits + 7) // 8) + (self.height * 7 if self.interlace else 0)
+
+
+def read_header(head, path):
+    """Signature and IHDR from the first 33 bytes of a file."""
+    if len(head) < 33 or head[:8] != SIGNATURE:
+        raise ReadError(f"{name(path)} is not a PNG file (no PNG signature)")
+    length, ctype = struct.unpack(">I4s", head[8:16])
+    if ctype != b"IHDR" or length != 13:
+        raise ReadError(f"corrupt PNG {name(path)}: the first chunk is not a 13-byte IHDR")
+    if zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]:
+        raise ReadError(f"corrupt PNG {name(path)}: CRC mismatch in IHDR")
+    width, height, depth, ctype_, comp, filt, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    if not (0 < width < 2 ** 31 and 0 < height < 2 ** 31):
+        raise ReadError(f"corrupt PNG {name(path)}: size {width}x{height}")
+    if ctype_ not in COLOUR_TYPES or depth not in COLOUR_TYPES[ctype_][2]:
+        raise ReadError(f"corrupt PNG {name(path)}: colour type {ctype_} with bit depth {depth}")
+    if comp != 0 or filt != 0 or interlace not in (0, 1):
+        raise ReadError(f"corrupt PNG {name(path)}: compression {comp}, filter {filt}, interlace {interlace}")
+    return Header(width, height, depth, ctype_, interlace, False)
+
+
+def check_chunks(data, header, path):
+    """Walk every chunk: CRCs, order, PLTE for palette images, IDAT present, IEND last."""
+    pos, seen_idat, idat_done, has_plte = 8, False, False, False
+    n = len(data)
+    while True:
+        if pos + 8 > n:
+            raise ReadError(f"truncated PNG {name(path)}: it ends before IEND (at byte {pos} of {n})")
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length
+        if length > 2 ** 31 - 1 or end > n:
+            raise ReadError(f"truncated PNG {name(path)}: chunk {ctype!r} at byte {pos} runs past the end")
+        if zlib.crc32(data[pos + 4:pos + 8 + length]) != struct.unpack(">I", data[end - 4:end])[0]:
+            raise ReadError(f"corrupt PNG {name(path)}: CRC mismatch in chunk {ctype!r} at byte {pos}")
+        if not all(65 <= c <= 90 or 97 <= c <= 122 for c in ctype):
+            raise ReadError(f"corrupt PNG {name(path)}: invalid chunk type {ctype!r} at byte {pos}")
+        if ctype == b"IHDR" and pos != 8:
+            raise ReadError(f"corrupt PNG {name(path)}: a second IHDR at byte {pos}")
+        if ctype == b"PLTE":
+            has_plte = True
+        elif ctype == b"tRNS":
+            header.has_trns = True
+        elif ctype == b"IDAT":
+            if idat_done:
+                raise ReadError(f"corrupt PNG {name(path)}: IDAT chunks are not consecutive")
+            seen_idat = True
+        elif ctype == b"IEND":
+            break
+        elif ctype[0] & 0x20 == 0 and ctype != b"IHDR":  # an unknown critical chunk
+            raise ReadError(f"PNG {name(path)} has critical chunk {ctype!r}, which no decoder here knows")
+        if seen_idat and ctype != b"IDAT":
+            idat_done = True
+        pos = end
+    if not seen_idat:
+        raise ReadError(f"corrupt PNG {name(path)}: no image data (IDAT)")
+    if header.colour_type == 3 and not has_plte:
+        raise ReadError(f"corrupt PNG {name(path)}: a palette image without a palette (PLTE)")
+
+
+def _spng_decode(data, header):
+    """libspng's output formats are G8, GA8, RGB8, RGBA8, GA16 and RGBA16; 16-bit grey and RGB
+    come with an alpha channel added, and grey+alpha is decoded as RGBA (R = G = B = grey)."""
+    ct, depth = header.colour_type, header.depth
+    fmt = {0: "G8", 2: "RGB8", 3: "RGB8", 4: "RGBA8", 6: "RGBA8"}[ct]
+    if depth == 16:
+        fmt = "GA16" if ct == 0 else "RGBA16"
+    arr = _spng.spng_decode_image_bytes(data, getattr(_spng, "SPNG_FMT_" + fmt))
+    if ct == 4:
+        return arr[..., [0, 3]]
+    keep = COLOUR_TYPES[ct][1] if ct != 3 else 3
+    return arr[..., 0] if keep == 1 else arr[..., :keep]
+
+
+def libspng_reads_exactly(header):
+    """libspng here applies no palette transparency (tRNS): those go to Pillow."""
+    return not (header.colour_type == 3 and header.has_trns)
+
+
+def _pillow_decode(data, header):
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        if im.mode == "P":
+            im = im.convert("RGBA" if header.has_trns else "RGB")
+        elif im.mode == "1":
+            im = im.convert("L")  # 0/255, as the other decoders expand 1-bit grey
+        arr = np.asarray(im)
+    if arr.dtype.kind == "i" or arr.dtype.byteorder == ">":  # Pillow's 16-bit grey modes
+        arr = arr.astype(np.uint16)
+    return arr
+
+
+def pillow_reads_exactly(header):
+    """Pillow reads every PNG but 16-bit RGB, RGBA and grey+alpha exactly."""
+    return not (header.depth == 16 and header.colour_type in (2, 4, 6))
+
+
+def read_png(path, max_pixels, use_libspng):
+    """Check and decode one PNG file (its size was checked by the caller)."""
+    with open(path, "rb") as f:
+        header = read_header(f.read(33), path)
+        check_pixels(header.shape, max_pixels, path)
+        # A PNG holds its scanlines deflated: the file cannot be much larger than their raw size.
+        limit = header.raw_bytes * 2 + (64 << 20)
+        f.seek(0, 2)
+        if f.tell() > limit:
+            raise ReadError(f"{name(path)} holds {f.tell()} bytes for a {header.width}x{header.height} image; "
+                            "not a PNG an encoder writes")
+        f.seek(0)
+        data = f.read()
+    check_chunks(data, header, path)
+    if not pillow_reads_exactly(header) and _spng is None:
+        raise ReadError(f"{name(path)} is a 16-bit {COLOUR_TYPES[header.colour_type][0]} PNG, which Pillow "
+                        "reads as 8 bits; install libspng to read it exactly: pip install 'fastssim[fast]'")
+    try:
+        if _spng is not None and libspng_reads_exactly(header) and (use_libspng or not pillow_reads_exactly(header)):
+            arr = _spng_decode(data, header)
+        else:
+            arr = _pillow_decode(data, header)
+    except ReadError:
+        raise
+    except Exception as e:
+        raise ReadError(f"cannot decode {name(path)}: {str(e).strip() or type(e).__name__}") from None
+    if arr.shape != header.shape:
+        raise ReadError(f"cannot decode {name(path)}: got shape {arr.shape}, the header declares {header.shape}")
+    return arr

@@ -77,7 +77,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt):
         c1, c2 = stabilisers(data_range, k1, k2)
     except OverflowError:  # Python floats raise instead of returning inf
         c1 = c2 = math.inf
-    big = np.finfo(wdt).max
+    big = float(np.finfo(wdt).max)
     if not (c1 < big and c2 < big):
         raise ValueError(
             f"data_range={data_range:g} makes C2 = (K2 L)^2 overflow {wdt}; pass the range your data "

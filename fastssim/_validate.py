@@ -151,6 +151,15 @@ def work_dtype(x, y, host=True):
     return wdt
 
 
+def without_common_offset(x, y):
+    """For differences only (MSE): 64-bit integers beyond 2^53 minus their common minimum,
+    computed exactly in uint64, so float64 holds them exactly (or to 1e-16 of their range)."""
+    if max(_int_extent(x), _int_extent(y)) <= _EXACT[np.dtype(np.float64)]:
+        return x, y
+    m = min(int(x.min()), int(y.min())) % 2 ** 64
+    return (x.astype(np.uint64, copy=False) - np.uint64(m), y.astype(np.uint64, copy=False) - np.uint64(m))
+
+
 def kernel_inputs(x, y, wdt):
     """The arrays the kernels read: as they are when their dtype is read
     directly, else converted (once) to the work dtype."""

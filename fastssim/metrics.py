@@ -468,8 +468,7 @@ def _mse(x, y, backend):
             raise ValueError(f"GPU arrays with more than 5 axes are not supported, got shape {x.shape}")
         xk, yk = x, y
     else:
-        v.work_dtype(x, y)  # refuses integers that float64 cannot hold exactly
-        xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
+        xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
     where = resolve_backend(backend, *devices, x.size)
     value = squared_error_means(_flat5(xk), _flat5(yk), backend=where, devices=devices)[0]
     xs = devices[0] if devices[0] is not None else x

@@ -1,0 +1,133 @@
+"""What the API accepts at its boundary: exact values or a clear error, never a silent wrong
+number (ndarray subclasses, byte order, Python lists, 64-bit integers, huge data ranges)."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import fastssim
+from fastssim.compat.skimage import structural_similarity
+
+
+@pytest.fixture(scope="module")
+def pair(cam):
+    rng = np.random.default_rng(0)
+    a = cam[:96, :96].astype(np.int64) * 4  # 10-bit values from a real image
+    b = np.clip(a + rng.integers(-40, 40, a.shape), 0, 1023)
+    return a, b
+
+
+def test_masked_arrays_refused(pair):
+    a, b = pair
+    m = np.ma.masked_array(a.astype(np.uint16), mask=a > 500)
+    for f in (fastssim.ssim, fastssim.psnr, fastssim.mse, fastssim.ssim_map):
+        with pytest.raises(TypeError, match=r"x is a masked array; fastssim has no masked SSIM and would ignore "
+                                            r"the mask: pass x.filled\(value\)"):
+            f(m, b.astype(np.uint16))
+
+
+def test_matrix_and_memmap_are_plain_arrays(pair, tmp_path):
+    a, b = (v.astype(np.uint8) // 4 for v in pair)
+    with pytest.warns(PendingDeprecationWarning):  # NumPy's, for making a matrix
+        ma, mb = np.matrix(a), np.matrix(b)
+    assert fastssim.ssim(ma, mb) == fastssim.ssim(a, b)
+    assert fastssim.mse(ma, mb) == fastssim.mse(a, b)
+    mm = np.memmap(tmp_path / "a.raw", dtype=np.uint8, mode="w+", shape=a.shape)
+    mm[:] = a
+    assert fastssim.ssim(mm, b) == fastssim.ssim(a, b)
+
+
+def test_byte_order_is_not_a_dtype_difference(pair):
+    a, b = (v.astype(np.uint16) for v in pair)
+    expected = fastssim.ssim(a, b)
+    assert fastssim.ssim(a.astype(">u2"), b) == expected
+    assert fastssim.ssim(a.astype(">u2"), b.astype(">u2")) == expected
+    assert fastssim.psnr(a.astype(">u2"), b) == fastssim.psnr(a, b)
+    assert structural_similarity(a.astype(">u2"), b) == structural_similarity(a, b)
+
+
+def test_python_lists_of_ints_need_a_range(pair):
+    a, b = (v.astype(np.uint8) // 4 for v in pair)
+    msg = r"x is a Python sequence of integers, which NumPy makes int64: its range \(2\^64\) is not your data's"
+    for f in (fastssim.ssim, fastssim.psnr, fastssim.dssim, structural_similarity):
+        with pytest.raises(ValueError, match=msg):
+            f(a.tolist(), b)
+    with pytest.raises(ValueError, match=msg.replace("x is", "y is").replace("(x", "(y")):
+        fastssim.ssim(a, b.tolist())
+    wide = a.astype(np.int64), b.astype(np.int64)
+    assert fastssim.ssim(a.tolist(), b.tolist(), data_range=255) == fastssim.ssim(*wide, data_range=255)
+    assert fastssim.mse(a.tolist(), b.tolist()) == fastssim.mse(a, b)  # no range needed
+
+
+def test_64bit_integers_exact_or_refused(pair):
+    a, b = pair
+    for offset, dt in ((2 ** 60, np.int64), (2 ** 64 - 2000, np.uint64), (-(2 ** 62), np.int64)):
+        x = (a.astype(object) + offset).astype(dt)
+        y = (b.astype(object) + offset).astype(dt)
+        assert fastssim.mse(x, y) == fastssim.mse(a, b)  # differences only: exact
+        with pytest.raises(ValueError, match=r"integer values up to \d+ \(beyond 2\^53\) cannot be computed exactly "
+                                            r"in float64, and SSIM depends on absolute values"):
+            fastssim.ssim(x, y, data_range=1023)
+    # within 2^53, int64 is exact and equals the float64 computation
+    x, y = a + 2 ** 40, b + 2 ** 40
+    assert fastssim.ssim(x, y, data_range=1023) == fastssim.ssim(x.astype(float), y.astype(float), data_range=1023)
+
+
+def test_32bit_integers_beyond_float32_use_float64(pair):
+    a, b = pair
+    x, y = (v.astype(np.int32) + 2 ** 30 for v in (a, b))
+    exact = fastssim.ssim(x.astype(np.float64), y.astype(np.float64), data_range=1023)
+    assert fastssim.ssim(x, y, data_range=1023) == exact
+    lossy = fastssim.ssim(x.astype(np.float32), y.astype(np.float32), data_range=1023)
+    assert lossy != exact  # what the old float32 conversion gave
+
+
+@pytest.mark.parametrize("bad", [1e300, float("inf"), float("nan"), 0, -1])
+def test_data_range_out_of_bounds(pair, bad):
+    a, b = (v.astype(np.float64) for v in pair)
+    for f in (fastssim.ssim, fastssim.psnr, structural_similarity):
+        with pytest.raises(ValueError, match="data_range"):
+            f(a, b, data_range=bad)
+
+
+def test_float32_constants_overflow_named(pair):
+    a, b = (v.astype(np.float32) for v in pair)
+    with pytest.raises(ValueError, match=r"data_range=1e\+30 makes C2 = \(K2 L\)\^2 overflow float32"):
+        fastssim.ssim(a, b, data_range=1e30)
+
+
+def test_score_pairs_every_problem_is_a_row(pair, tmp_path):
+    a, b = (v.astype(np.uint8) // 4 for v in pair)
+    items = [(a, b), (str(tmp_path / "x.png"), b), 42, (a, a, a, a), (a, b[:50]), ("m", a, a)]
+    table = pa.Table.from_batches(list(fastssim.score_pairs(items, metrics="ssim,psnr"))).to_pandas()
+    table = table.set_index("ref").sort_index()
+    assert len(table) == 6
+    assert table.loc["0", "ssim"] == fastssim.ssim(a, b) and table.loc["0", "psnr"] == fastssim.psnr(a, b)
+    assert table.loc["0", "mse"] is None or np.isnan(table.loc["0", "mse"])  # not asked for
+    assert "item 1 mixes a path and an array" in table.loc["1", "error"]
+    assert "item 2 is not a (ref, dist) or (method, ref, dist) tuple" in table.loc["2", "error"]
+    assert "item 3 is not a" in table.loc["3", "error"]
+    assert "shape mismatch" in table.loc["4", "error"]
+    assert table.loc["5", "status"] == "ok" and table.loc["5", "method"] == "m"
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(data_range=1e300), "data_range must be positive and finite"),
+    (dict(data_range=float("inf")), "data_range must be positive and finite"),
+    (dict(max_pixels=-5), "max_pixels must be a positive integer"),
+    (dict(workers=0), "workers must be a positive integer"),
+    (dict(metrics="ssim,foo"), r"unknown metric\(s\) \['foo'\]"),
+    (dict(preset="nope"), "unknown preset 'nope'"),
+    (dict(timeout=0), "the pair timeout must be a positive number"),
+    (dict(channel_axis="last"), "channel_axis must be an axis number"),
+])
+def test_score_pairs_options_checked_when_called(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        fastssim.score_pairs([], **kwargs)
+
+
+def test_score_pairs_channel_axis(cam):
+    chw = np.stack([cam[:64, :64]] * 3)
+    dist = np.clip(chw.astype(int) + 9, 0, 255).astype(np.uint8)
+    t = pa.Table.from_batches(list(fastssim.score_pairs([(chw, dist)], channel_axis=0))).to_pylist()[0]
+    assert t["status"] == "ok" and t["ssim"] == fastssim.ssim(chw, dist, channel_axis=0)

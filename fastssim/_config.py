@@ -47,3 +47,6 @@ CUDA_DEPTH_CHUNK = int(os.environ.get("FASTSSIM_CUDA_DEPTH_CHUNK", "32"))
 CUDA_REDUCE_THREADS = int(os.environ.get("FASTSSIM_CUDA_REDUCE_THREADS", "256"))
 #: backend='auto' moves work to the GPU from this many pixels (voxels) per call.
 AUTO_GPU_MIN_PIXELS = 1 << 22
+
+#: Seconds between the plain progress lines of a batch run when stderr is not a terminal.
+PROGRESS_EVERY = float(os.environ.get("FASTSSIM_PROGRESS_EVERY", "5"))

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pyarrow as pa
 
+from .. import _config as cfg
 from ..io import MAX_PIXELS, fast_png_for
 from .pairs import Pair
 from .pool import run_rows
@@ -23,7 +24,7 @@ from .writer import SCHEMA, ResultWriter, committed
 class Progress:
     """Pairs/s and ETA: a redrawn line on a terminal, plain lines every few seconds otherwise."""
 
-    def __init__(self, total, quiet=False, stream=None, every=5.0):
+    def __init__(self, total, quiet=False, stream=None, every=cfg.PROGRESS_EVERY):
         self.total = total
         self.quiet = quiet
         self.stream = stream or sys.stderr

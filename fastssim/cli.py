@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 
 from ._version import __version__
 
@@ -336,7 +337,8 @@ def _demo(args, parser):
 
 
 def main(argv=None):
-    logging.getLogger("tifffile").setLevel(logging.ERROR)  # its warnings about damaged files become rows
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its warnings about damaged files become rows
+    warnings.filterwarnings("ignore", message="Image size .* could be decompression bomb")  # --max-pixels rules
     parser = _parser()
     args = parser.parse_args(argv)
     handler = {"score": _score, "report": _report, "map": _map, "presets": _presets,

@@ -33,6 +33,9 @@ except ImportError:
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+#: Adam7 passes: (first column, first row, column step, row step).
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
 #: colour type -> (name, channels in the file, bit depths allowed)
 COLOUR_TYPES = {0: ("grey", 1, (1, 2, 4, 8, 16)), 2: ("RGB", 3, (8, 16)), 3: ("palette", 1, (1, 2, 4, 8)),
                 4: ("grey+alpha", 2, (8, 16)), 6: ("RGBA", 4, (8, 16))}
@@ -58,10 +61,16 @@ class Header:
 
     @property
     def raw_bytes(self):
-        """Bytes of the filtered scanlines (an upper bound for interlaced images)."""
-        bits = self.width * COLOUR_TYPES[self.colour_type][1] * self.depth
-        rows = self.height * (2 if self.interlace else 1)
-        return rows * (1 + (bits + 7) // 8) + (self.height * 7 if self.interlace else 0)
+        """Bytes of the filtered scanlines: what the IDAT stream must inflate to, exactly."""
+        pixel_bits = COLOUR_TYPES[self.colour_type][1] * self.depth
+        passes = _ADAM7 if self.interlace else ((0, 0, 1, 1),)
+        total = 0
+        for x0, y0, dx, dy in passes:
+            w = -(-(self.width - x0) // dx) if self.width > x0 else 0
+            h = -(-(self.height - y0) // dy) if self.height > y0 else 0
+            if w and h:
+                total += h * (1 + (w * pixel_bits + 7) // 8)
+        return total
 
 
 def read_header(head, path):
@@ -84,8 +93,11 @@ def read_header(head, path):
 
 
 def check_chunks(data, header, path):
-    """Walk every chunk: CRCs, order, PLTE for palette images, IDAT present, IEND last."""
+    """Walk every chunk: CRCs, order, PLTE for palette images, IDAT present, IEND last.
+
+    Returns the ``(start, length)`` of each IDAT chunk's data."""
     pos, seen_idat, idat_done, has_plte = 8, False, False, False
+    idat = []
     n = len(data)
     while True:
         if pos + 8 > n:
@@ -108,6 +120,7 @@ def check_chunks(data, header, path):
             if idat_done:
                 raise ReadError(f"corrupt PNG {name(path)}: IDAT chunks are not consecutive")
             seen_idat = True
+            idat.append((pos + 8, length))
         elif ctype == b"IEND":
             break
         elif ctype[0] & 0x20 == 0 and ctype != b"IHDR":  # an unknown critical chunk
@@ -119,6 +132,37 @@ def check_chunks(data, header, path):
         raise ReadError(f"corrupt PNG {name(path)}: no image data (IDAT)")
     if header.colour_type == 3 and not has_plte:
         raise ReadError(f"corrupt PNG {name(path)}: a palette image without a palette (PLTE)")
+    return idat
+
+
+def check_image_data(data, idat, header, path):
+    """The IDAT stream must inflate, with a valid checksum, to exactly the scanlines the header
+    declares, with nothing after it. (libspng skips the checksum and Pillow accepts a short
+    stream: without this check a damaged file's fate would depend on the decoder.) Inflated in
+    slices of 1 MiB, none kept."""
+    z = zlib.decompressobj()
+    want, got, trailing = header.raw_bytes, 0, 0
+    try:
+        for start, length in idat:
+            chunk = data[start:start + length]
+            if z.eof:
+                trailing += length
+                continue
+            while chunk and got <= want and not z.eof:
+                got += len(z.decompress(chunk, 1 << 20))
+                chunk = z.unconsumed_tail
+            trailing += len(z.unused_data) if z.eof else 0
+            if got > want:
+                break
+    except zlib.error as e:
+        raise ReadError(f"corrupt PNG {name(path)}: its compressed image data is damaged ({e})") from None
+    if got > want:
+        raise ReadError(f"corrupt PNG {name(path)}: its image data inflates to more than the {want} bytes "
+                        f"a {header.width}x{header.height} image needs")
+    if not z.eof or got != want:
+        raise ReadError(f"corrupt PNG {name(path)}: its image data ends early ({got} of {want} bytes)")
+    if trailing:
+        raise ReadError(f"corrupt PNG {name(path)}: {trailing} bytes after the end of its compressed image data")
 
 
 def _spng_decode(data, header):
@@ -174,7 +218,7 @@ def read_png(path, max_pixels, use_libspng):
                             "not a PNG an encoder writes")
         f.seek(0)
         data = f.read()
-    check_chunks(data, header, path)
+    check_image_data(data, check_chunks(data, header, path), header, path)
     if not pillow_reads_exactly(header) and _spng is None:
         raise ReadError(f"{name(path)} is a 16-bit {COLOUR_TYPES[header.colour_type][0]} PNG, which Pillow "
                         "reads as 8 bits; install libspng to read it exactly: pip install 'fastssim[fast]'")

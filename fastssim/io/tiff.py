@@ -2,6 +2,9 @@
 as imageio passes it, a self-referencing IFD made it loop forever). Multi-page stacks of one
 page shape are volumes; the declared shape is checked before any strip is decoded."""
 
+import os
+import struct
+
 import numpy as np
 
 from .base import ReadError, as_intensity, check_dtype, check_pixels, name
@@ -25,9 +28,52 @@ def _palette_rgb(index, colormap):
     return np.moveaxis(cmap[:, index], 0, -1)
 
 
+#: Most pages (IFDs) a TIFF may chain before it is refused.
+MAX_PAGES = 1 << 16
+
+
+def check_ifd_chain(path, max_pages=MAX_PAGES):
+    """Walk the chain of IFDs (pages) by their offsets before tifffile does: a loop, an offset
+    outside the file or an absurd tag count is refused. (Damaged chains made tifffile walk
+    without end, the memory growing.)"""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(16)
+        if len(head) < 8 or head[:2] not in (b"II", b"MM"):
+            raise ReadError(f"{name(path)} is not a TIFF file (no II/MM byte-order mark)")
+        bo = "<" if head[:2] == b"II" else ">"
+        magic = struct.unpack(bo + "H", head[2:4])[0]
+        if magic == 42:
+            offset, count_fmt, entry, next_fmt = struct.unpack(bo + "I", head[4:8])[0], "H", 12, "I"
+        elif magic == 43 and len(head) >= 16:
+            offset, count_fmt, entry, next_fmt = struct.unpack(bo + "Q", head[8:16])[0], "Q", 20, "Q"
+        else:
+            raise ReadError(f"{name(path)} is not a TIFF file (version {magic})")
+        seen = set()
+        csize, nsize = struct.calcsize(count_fmt), struct.calcsize(next_fmt)
+        while offset:
+            if offset in seen:
+                raise ReadError(f"damaged TIFF {name(path)}: its chain of pages loops back to byte {offset}")
+            if len(seen) >= max_pages:
+                raise ReadError(f"{name(path)} chains more than {max_pages} pages")
+            seen.add(offset)
+            if offset + csize > size:
+                raise ReadError(f"damaged TIFF {name(path)}: page {len(seen)} starts at byte {offset}, "
+                                f"past the end ({size} bytes)")
+            f.seek(offset)
+            count = struct.unpack(bo + count_fmt, f.read(csize))[0]
+            end = offset + csize + count * entry
+            if count == 0 or end + nsize > size:
+                raise ReadError(f"damaged TIFF {name(path)}: page {len(seen)} at byte {offset} declares "
+                                f"{count} tags")
+            f.seek(end)
+            offset = struct.unpack(bo + next_fmt, f.read(nsize))[0]
+
+
 def read_tiff(path, max_pixels):
     import tifffile
 
+    check_ifd_chain(path)
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:

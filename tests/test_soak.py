@@ -31,7 +31,7 @@ def test_random_kills_then_resume_match_a_clean_run(tmp_path):
         proc.send_signal(signal.SIGKILL)
         if proc.wait() == 0:
             done_early += 1
-        if out.exists():
+        if out.exists() and any(p.startswith("part-") for p in os.listdir(out)):
             partial = read_out(out)  # every visible part complete and readable at any kill
             assert not partial.duplicated(["ref", "dist"]).any()
     r = subprocess.run(base + ["-o", str(out)], capture_output=True, text=True, timeout=600)

@@ -18,7 +18,8 @@ from .metrics import (
     ssim_slices,
     ssim_with_gradient,
 )
-from .batch import score_pairs
+from .batch import ConfigError, score_pairs
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS", "score_pairs"]
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS", "score_pairs",
+           "ConfigError"]

@@ -50,3 +50,7 @@ AUTO_GPU_MIN_PIXELS = 1 << 22
 
 #: Seconds between the plain progress lines of a batch run when stderr is not a terminal.
 PROGRESS_EVERY = float(os.environ.get("FASTSSIM_PROGRESS_EVERY", "5"))
+
+#: A run without --data-range warns when an integer image wider than 8 bits spans less than
+#: this fraction of its dtype's range (e.g. 12-bit data in uint16: 1/16).
+LOW_RANGE_FRACTION = 0.1

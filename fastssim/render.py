@@ -1,4 +1,4 @@
-"""SSIM maps as pictures: a heatmap PNG with a colour bar and the mean in the title.
+"""SSIM maps as pictures: a heatmap image with a colour bar and the score in the title.
 
 Drawn with Pillow (which imageio brings), no plotting library needed.
 """
@@ -20,8 +20,9 @@ def colourise(values, vmin, vmax):
     return np.round(_VIRIDIS[i] * (1 - f) + _VIRIDIS[i + 1] * f).astype(np.uint8)
 
 
-def heatmap_png(smap, path, title, vmin=None, vmax=1.0):
-    """Write ``smap`` (2-D) as a PNG heatmap with a colour bar and ``title``.
+def heatmap_image(smap, path, title, vmin=None, vmax=1.0):
+    """Write ``smap`` (2-D) as a heatmap with a colour bar and ``title``, in the format that
+    ``path``'s extension names (PNG, JPEG, TIFF, BMP, WebP: Pillow's writers).
 
     Small maps are enlarged by an integer factor (nearest neighbour) to at least 256
     pixels on their short side; ``vmin`` defaults to ``min(0, smap.min())``.
@@ -47,4 +48,4 @@ def heatmap_png(smap, path, title, vmin=None, vmax=1.0):
         value = vmax - frac * (vmax - vmin)
         draw.line([(w + 8 + bar_w, y), (w + 12 + bar_w, y)], fill="black")
         draw.text((w + 14 + bar_w, max(top, y - 6)), f"{value:.2f}", fill="black", font=font)
-    canvas.save(path, format="PNG")
+    canvas.save(path)

@@ -1,42 +1,130 @@
-"""Summaries of a results directory: per method, n, errors and statistics of each metric."""
+"""Summaries of a results directory: per method, how many pairs were fully, partly or not
+scored, statistics of each metric, and which pairs each method lost and why.
 
+Methods are compared on the same pairs: by default each metric's statistics are taken over
+the pairs (keyed by reference) for which every method has that metric; ``all_pairs=True``
+takes each method's own pairs instead. Either way the report says how many pairs each method
+lost (a metric not computed) and the most common reasons, and how many of its pairs were left
+out because another method lost them.
+"""
+
+import collections
 import csv
+import dataclasses
 import io
+import json
 
 import numpy as np
 
-from .batch.writer import committed
+from .batch.writer import committed, stored_params, stored_warnings
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
-STATS = ("mean", "std", "median", "min", "max")
+STATS = ("n", "mean", "std", "median", "min", "max")
+STATUSES = ("ok", "partial", "error")
+#: Reasons listed per method and metric.
+TOP_REASONS = 3
 
 
-def summarise(out):
-    """One dict per method (sorted; ``None`` for runs without methods)."""
+@dataclasses.dataclass
+class Report:
+    """What ``summarise`` found; ``render`` turns it into text."""
+    metrics: list
+    stats: list
+    #: One dict per method: ``method``, ``pairs``, ``ok``, ``partial``, ``error``, ``<metric>_<stat>``.
+    rows: list
+    #: {metric: pairs every method has} when methods are compared on common pairs, else None.
+    common: dict | None
+    #: {method: {metric: (not computed, [(reason, count), ...], left out for another method)}}
+    lost: dict
+    warnings: list
+
+
+def check_stats(stats):
+    if isinstance(stats, str):
+        stats = stats.split(",")
+    stats = [s.strip().lower() for s in stats if s.strip()]
+    bad = [s for s in stats if s not in STATS]
+    if bad or not stats:
+        raise ValueError(f"unknown statistic(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(STATS)}")
+    return stats
+
+
+def _values(column):
+    return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+
+
+def _stat(v, s):
+    if s == "n":
+        return int(v.size)
+    if v.size == 0:
+        return None
+    if s in ("min", "max", "median"):
+        return float(getattr(np, s)(v))
+    finite = v[np.isfinite(v)]  # PSNR of identical pairs is inf
+    if finite.size == 0:
+        return float("inf") if s == "mean" else None
+    if s == "std":
+        return float(np.std(finite, ddof=1)) if finite.size > 1 else None
+    return float(np.mean(finite))
+
+
+def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pairs=False):
+    """The `Report` of the results directory ``out`` (methods sorted; '-' for runs without methods)."""
+    stats = check_stats(stats)
     t = committed(out)
-    methods = t.column("method").to_pylist()
-    status = np.array(t.column("status").to_pylist(), dtype=object)
-    cols = {m: np.array([np.nan if v is None else v for v in t.column(m).to_pylist()], dtype=np.float64)
-            for m in METRICS}
-    present = [m for m in METRICS if np.isfinite(cols[m]).any() or np.isinf(cols[m]).any()]
-    rows = []
-    for method in sorted(set(methods), key=lambda m: (m is not None, m or "")):
-        sel = np.array([m == method for m in methods], dtype=bool)
-        ok = sel & (status == "ok")
-        row = {"method": method if method is not None else "-", "n": int(sel.sum()),
-               "errors": int(sel.sum() - ok.sum())}
-        for m in present:
-            v = cols[m][ok]
-            finite = v[np.isfinite(v)]  # PSNR of identical pairs is inf
-            for s in STATS:
-                if v.size == 0:
-                    row[f"{m}_{s}"] = None
-                elif s in ("min", "max", "median"):
-                    row[f"{m}_{s}"] = float(getattr(np, s)(v))
-                else:
-                    row[f"{m}_{s}"] = float(getattr(np, s)(finite)) if finite.size else float("inf")
+    cols = t.to_pydict()
+    n = t.num_rows
+    method = np.array(["-" if m is None else m for m in cols["method"]], dtype=object)
+    names = sorted(set(method))
+    params = stored_params(out) or {}
+    asked = [m for m in METRICS if m in (params.get("metrics") or [])] or \
+        [m for m in METRICS if any(v is not None for v in cols[m])]
+    # a pair is its reference, unless a method lists a reference more than once
+    refs = cols["ref"]
+    unique = len(set(zip(method, refs))) == n
+    key = refs if unique else list(zip(refs, cols["dist"]))
+    values, present, reasons = {}, {}, {}
+    for m in asked:
+        values[m] = _values(cols[m])
+        present[m] = ~np.isnan(values[m])
+        errs = cols.get(f"{m}_error") or [None] * n
+        reasons[m] = [e or cols["error"][i] or "not computed" for i, e in enumerate(errs)]
+    common = None
+    if len(names) > 1 and not all_pairs:
+        common = {}
+        for m in asked:
+            owners = collections.defaultdict(set)
+            for i in np.flatnonzero(present[m]):
+                owners[key[i]].add(method[i])
+            common[m] = {k for k, who in owners.items() if len(who) == len(names)}
+        shared = {m: np.fromiter((k in common[m] for k in key), dtype=bool, count=n) for m in asked}
+    status = np.array(cols["status"], dtype=object)
+    rows, lost = [], {}
+    for name in names:
+        sel = method == name
+        row = {"method": name, "pairs": int(sel.sum())}
+        for s in STATUSES:
+            row[s] = int((sel & (status == s)).sum())
+        lost_here = {}
+        for m in asked:
+            use = sel & present[m]
+            out_for_others = 0
+            if common is not None:
+                in_common = use & shared[m]
+                out_for_others = int(use.sum() - in_common.sum())
+                use = in_common
+            for s in stats:
+                row[f"{m}_{s}"] = _stat(values[m][use], s)
+            missing = np.flatnonzero(sel & ~present[m])
+            why = collections.Counter(reasons[m][i] for i in missing).most_common(TOP_REASONS)
+            if missing.size or out_for_others:
+                lost_here[m] = (int(missing.size), why, out_for_others)
+        if lost_here:
+            lost[name] = lost_here
         rows.append(row)
-    return rows
+    if common is not None:
+        common = {m: len(v) for m, v in common.items()}
+    return Report(metrics=asked, stats=stats, rows=rows, common=common, lost=lost, warnings=stored_warnings(out))
 
 
 def _fmt(v, metric):
@@ -51,26 +139,52 @@ def _fmt(v, metric):
     return f"{v:.4g}"
 
 
-def render(rows, fmt="table"):
-    """The summary as a terminal table, Markdown, or CSV (the metrics the rows hold)."""
-    metrics = [m for m in METRICS if rows and f"{m}_mean" in rows[0]]
-    header = ["method", "n", "errors"] + [f"{m}_{s}" for m in metrics for s in STATS]
+def notes(rep):
+    """The lines that say on which pairs the methods were compared, and what each lost."""
+    lines = []
+    if rep.common is not None and rep.lost:
+        per = ", ".join(f"{m} {n}" for m, n in rep.common.items())
+        lines.append(f"methods compared on the pairs every method scored (per metric: {per}); "
+                     "--all-pairs reports each method over its own pairs")
+    for name, per_metric in rep.lost.items():
+        for m, (missing, why, out_for_others) in per_metric.items():
+            parts = []
+            if missing:
+                parts.append(f"{missing} not computed: " + "; ".join(f"{r} (x{c})" for r, c in why))
+            if out_for_others:
+                parts.append(f"{out_for_others} left out because another method lacks them")
+            lines.append(f"{name} {m}: " + "; ".join(parts))
+    lines += [f"warning: {w}" for w in rep.warnings]
+    return lines
+
+
+def render(rep, fmt="table"):
+    """The report as a terminal table, Markdown, CSV or JSON (the table for CSV; see `notes`)."""
+    header = ["method", "pairs", *STATUSES] + [f"{m}_{s}" for m in rep.metrics for s in rep.stats]
+    if fmt == "json":
+        return json.dumps({"methods": rep.rows, "compared_on": rep.common,
+                           "lost": {k: {m: {"not_computed": a, "reasons": [list(r) for r in b],
+                                            "left_out_for_others": c} for m, (a, b, c) in v.items()}
+                                    for k, v in rep.lost.items()},
+                           "warnings": rep.warnings}, indent=1) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+        w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows(rep.rows)
         return buf.getvalue()
-    cells = [[str(r["method"]), str(r["n"]), str(r["errors"])]
-             + [_fmt(r[f"{m}_{s}"], m) for m in metrics for s in STATS] for r in rows]
+    cells = [[str(r[h]) for h in header[:5]] + [_fmt(r[f"{m}_{s}"], m) for m in rep.metrics for s in rep.stats]
+             for r in rep.rows]
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
-        return "\n".join(lines) + "\n"
+        extra = [f"- {line}" for line in notes(rep)]
+        return "\n".join(lines + ([""] + extra if extra else [])) + "\n"
     if fmt != "table":
-        raise ValueError(f"format must be table, markdown or csv, got {fmt!r}")
+        raise ValueError(f"format must be table, markdown, csv or json, got {fmt!r}")
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
               for row in cells]
-    return "\n".join(lines) + "\n"
+    extra = notes(rep)
+    return "\n".join(lines + ([""] + extra if extra else [])) + "\n"

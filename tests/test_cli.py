@@ -86,18 +86,28 @@ def test_methods_suffix_unmatched_and_report(tmp_path):
     assert df.groupby("method").size().to_dict() == {"a": 5, "b": 6}
     assert set(df.dist.str.slice(-10)) == {"_x4_SR.png"}
 
-    csv = cli("report", out, "--format", "csv")
-    assert csv.returncode == 0
-    rep = pd.read_csv(pd.io.common.StringIO(csv.stdout)).set_index("method")
-    for m, g in df.groupby("method"):
-        assert rep.loc[m, "n"] == len(g) and rep.loc[m, "errors"] == 0
-        assert rep.loc[m, "ssim_mean"] == pytest.approx(g.ssim.mean(), rel=1e-12)
-        assert rep.loc[m, "psnr_median"] == pytest.approx(g.psnr.median(), rel=1e-12)
-        assert rep.loc[m, "mse_max"] == pytest.approx(g.mse.max(), rel=1e-12)
+    # by default both methods are compared on the 5 references both scored; b's extra pairs are named
+    common = set(df[df.method == "a"].ref) & set(df[df.method == "b"].ref)
+    assert len(common) == 5
+    for flags, subset in (((), df[df.ref.isin(common)]), (("--all-pairs",), df)):
+        csv = cli("report", out, "--format", "csv", "--stats", "n,mean,median,max", *flags)
+        assert csv.returncode == 0, csv.stderr
+        rep = pd.read_csv(pd.io.common.StringIO(csv.stdout)).set_index("method")
+        for m, g in subset.groupby("method"):
+            assert rep.loc[m, "pairs"] == (df.method == m).sum() and rep.loc[m, "error"] == 0
+            assert rep.loc[m, "ssim_n"] == len(g)
+            assert rep.loc[m, "ssim_mean"] == pytest.approx(g.ssim.mean(), rel=1e-12)
+            assert rep.loc[m, "psnr_median"] == pytest.approx(g.psnr.median(), rel=1e-12)
+            assert rep.loc[m, "mse_max"] == pytest.approx(g.mse.max(), rel=1e-12)
+        if flags:
+            assert "left out" not in csv.stderr
+        else:
+            assert "b ssim: 1 left out because another method lacks them" in csv.stderr
     md = cli("report", out, "--format", "markdown").stdout.splitlines()
-    assert md[0].startswith("| method | n | errors | ssim_mean") and md[2].startswith("| a | 5 | 0 |")
+    assert md[0].startswith("| method | pairs | ok | partial | error | ssim_mean") and md[2].startswith("| a | 5 | 5 | 0 | 0 |")
     table = cli("report", out).stdout.splitlines()
-    assert table[0].split()[:4] == ["method", "n", "errors", "ssim_mean"] and len(table) == 3
+    assert table[0].split() == ["method", "pairs", "ok", "partial", "error", "ssim_mean", "psnr_mean", "mse_mean"]
+    assert table[3] == "" and "methods compared on the pairs every method scored (per metric: ssim 5, psnr 5" in table[4]
 
 
 def test_template_mapping(tmp_path):
@@ -123,30 +133,43 @@ def test_bad_inputs_become_error_rows(tmp_path):
     iio.imwrite(ref / "big.png", np.zeros((300, 300), np.uint8))
     iio.imwrite(dist / "big.png", np.zeros((300, 300), np.uint8))             # over the pixel cap
     f = np.random.default_rng(1).random((40, 40))
-    np.save(ref / "nan.npy", f)
+    np.save(ref / "znan.npy", f)
     g = f.copy(); g[3, 4] = np.nan
-    np.save(dist / "nan.npy", g)                                              # NaN
-    np.save(ref / "float.npy", f)
-    np.save(dist / "float.npy", f)                                            # float without a range: needs one
+    np.save(dist / "znan.npy", g)                                             # NaN
+    np.save(ref / "zfloat.npy", f)
+    np.save(dist / "zfloat.npy", f)                                           # float without a range
     out = tmp_path / "out"
     r = cli("score", ref, dist, "-o", out, "--max-pixels", 50000, "--quiet")
     assert r.returncode == 1, r.stderr
     df = read_out(out).set_index("ref")
     assert len(df) == 9 and (df.loc[[os.path.join("a", "im0000.png"), "im0001.png"], "status"] == "ok").all()
     err = df[df.status == "error"].error.to_dict()
+    assert sorted(err) == ["big.png", "junk.png", "shape.png", "trunc.png", "znan.npy"]
     assert "truncated PNG trunc.png: chunk b'IDAT' at byte 33 runs past the end" in err["trunc.png"]
     assert "junk.png is not a PNG file (no PNG signature)" in err["junk.png"]
     assert "shape mismatch: ref (40, 40), dist (30, 40)" in err["shape.png"]
-    assert "win_size=11 exceeds the image extent (5, 5)" in err["tiny.png"]
     assert "big.png has 90000 pixels (300x300), over the cap of 50000" in err["big.png"]
-    assert "data_range is required for floating-point input" in err["float.npy"]
-    assert "data_range is required" in err["nan.npy"]
     assert df.loc[df.status == "error", ["ssim", "psnr", "mse"]].isna().all().all()
+    # every asked metric of an unreadable pair carries the reason
+    assert (df.loc["junk.png", ["ssim_error", "psnr_error", "mse_error"]] == err["junk.png"]).all()
+    assert df.loc["junk.png", ["ms_ssim_error", "dssim_error"]].isna().all()  # not asked
+    # a metric that cannot be computed leaves the others: partial rows
+    part = df[df.status == "partial"]
+    assert sorted(part.index) == ["tiny.png", "zfloat.npy"]
+    assert "win_size=11 exceeds the image extent (5, 5)" in part.loc["tiny.png", "ssim_error"]
+    assert part.loc["tiny.png", "mse"] == fastssim.mse(img[:5, :5], img[:5, :5]) == 0.0
+    assert part.loc["tiny.png", "psnr"] == np.inf and part.loc["tiny.png", "error"].startswith("ssim: win_size=11")
+    assert "data_range is required for floating-point input" in part.loc["zfloat.npy", "ssim_error"]
+    assert "data_range is required" in part.loc["zfloat.npy", "psnr_error"]
+    assert part.loc["zfloat.npy", "mse"] == 0.0 and np.isnan(part.loc["zfloat.npy", "ssim"])
+    assert "data_range is required" in df.loc["znan.npy", "ssim_error"]
+    assert "contains NaN or Inf" in df.loc["znan.npy", "mse_error"]
     # with a data range, the NaN is named
     r = cli("score", ref, dist, "-o", tmp_path / "o2", "--data-range", 1, "--quiet")
     df2 = read_out(tmp_path / "o2").set_index("ref")
-    assert "y contains NaN or Inf (first at index (3, 4))" in df2.loc["nan.npy", "error"]
-    assert df2.loc["float.npy", "status"] == "ok" and df2.loc["float.npy", "ssim"] == 1.0
+    assert "y contains NaN or Inf (first at index (3, 4))" in df2.loc["znan.npy", "ssim_error"]
+    assert df2.loc["zfloat.npy", "status"] == "ok" and df2.loc["zfloat.npy", "ssim"] == 1.0
+    assert df2.loc["zfloat.npy", "data_range"] == 1.0 and df2.loc["im0001.png", "data_range"] == 1.0
 
 
 def test_manifest_and_traversal(tmp_path):
@@ -287,9 +310,9 @@ def test_demo_runs_end_to_end(tmp_path):
     r = cli("demo", "--workdir", tmp_path, "--images", 4, "--format", "markdown")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("| method | n | errors |")
+    assert lines[0].startswith("| method | pairs | ok | partial | error | ssim_mean |")
     assert [l.split("|")[1].strip() for l in lines[2:]] == ["blur", "jpeg", "noise"]
-    assert all(l.split("|")[2].strip() == "7" and l.split("|")[3].strip() == "0" for l in lines[2:])
+    assert all(l.split("|")[2].strip() == "7" and l.split("|")[3].strip() == "7" for l in lines[2:])
     df = pd.read_parquet(tmp_path / "scores")
     assert len(df) == 21 and (df.status == "ok").all() and df.ssim.between(0, 1).all()
 
@@ -328,11 +351,11 @@ def test_metrics_preset_and_presets_command(tmp_path):
     iio.imwrite(tmp_path / "ref" / "a.png", img)
     iio.imwrite(tmp_path / "dist" / "a.png", noisy)
     out = tmp_path / "out"
-    r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out, "--quiet", "--preset", "basicsr",
-            "--crop-border", "4", "--metrics", "ssim,ms_ssim,dssim,psnr")
-    assert r.returncode == 1, r.stderr  # basicsr defines no MS-SSIM convention: an error row
-    df = read_out(out)
-    assert "preset 'basicsr' defines no MS-SSIM convention" in df.error.iloc[0]
+    r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out, "--quiet", "--preset", "BasicSR",
+            "--crop-border", "4", "--metrics", "SSIM,ms_ssim,dssim,psnr")
+    assert r.returncode == 2, r.stderr  # basicsr defines no MS-SSIM convention: refused before the run
+    assert "preset 'basicsr' defines no MS-SSIM convention: drop ms_ssim" in r.stderr
+    assert r.stderr.startswith("usage: fastssim score") and not out.exists()
     out2 = tmp_path / "out2"
     r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out2, "--quiet", "--preset", "matlab",
             "--metrics", "ssim,ms_ssim,dssim,psnr")
@@ -345,7 +368,7 @@ def test_metrics_preset_and_presets_command(tmp_path):
     part = next(p for p in os.listdir(out2) if p.endswith(".parquet"))
     params = json.loads(pq.read_schema(out2 / part).metadata[b"fastssim.params"])
     assert params["preset"] == "matlab" and params["metrics"] == ["ssim", "ms_ssim", "psnr", "dssim"]
-    rep = cli("report", out2, "--format", "csv").stdout.splitlines()[0].split(",")
+    rep = cli("report", out2, "--format", "csv", "--stats", "mean,max").stdout.splitlines()[0].split(",")
     assert "ms_ssim_mean" in rep and "dssim_max" in rep and "mse_mean" not in rep
     r = cli("presets")
     assert r.returncode == 0 and r.stdout.split()[0] == "wang" and "basicsr" in r.stdout

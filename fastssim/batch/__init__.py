@@ -1,12 +1,18 @@
 """The streaming batch scorer: pairs in, one result row per pair out.
 
-``pairs`` finds (reference, distorted) pairs; ``score`` scores one pair into a row;
-``pool`` runs pairs in a bounded pool of threads with a per-pair time limit; ``writer``
-commits rows as atomic Parquet parts; ``run`` ties them together.
+``options`` checks a run's options (before anything is read, and against the first pair);
+``pairs`` finds (reference, distorted) pairs; ``score`` scores one pair into a row, metric
+by metric; ``pool`` runs pairs in a bounded pool of threads with a per-pair time limit;
+``writer`` commits rows as atomic Parquet parts; ``progress`` tells the user; ``run`` ties
+them together.
 """
 
-from .run import Progress, score_files, score_pairs, unique_pairs
-from .score import DEFAULT_METRICS, METRICS, PAIR_TIMEOUT, Job, check_metrics, check_options, layout, score_arrays
+from .options import (DEFAULT_METRICS, METRICS, PAIR_TIMEOUT, RANGE_RULES, ConfigError, check_data_range,
+                      check_metrics, check_options, check_preset)
+from .progress import Progress
+from .run import score_files, score_pairs, unique_pairs, warm_up
+from .score import Job, layout, score_arrays
 
-__all__ = ["score_pairs", "score_files", "Job", "check_metrics", "check_options", "score_arrays", "layout",
-           "Progress", "unique_pairs", "METRICS", "DEFAULT_METRICS", "PAIR_TIMEOUT"]
+__all__ = ["score_pairs", "score_files", "warm_up", "Job", "check_metrics", "check_options", "check_preset",
+           "check_data_range", "score_arrays", "layout", "Progress", "unique_pairs", "ConfigError", "METRICS",
+           "DEFAULT_METRICS", "PAIR_TIMEOUT", "RANGE_RULES"]

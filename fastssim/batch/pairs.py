@@ -5,6 +5,8 @@ scorer resolves them. Unmatched files are counted and reported, never dropped
 silently.
 """
 
+import bisect
+import collections
 import dataclasses
 import os
 
@@ -27,6 +29,8 @@ class Unmatched:
     dist_only: int = 0
     ref_examples: list = dataclasses.field(default_factory=list)
     dist_examples: list = dataclasses.field(default_factory=list)
+    #: A --suffix or --template that would match unmatched files, and how many (or None).
+    hint: tuple | None = None
 
     def add(self, side, rel):
         if side == "ref":
@@ -66,16 +70,83 @@ class NameMap:
         return os.path.join(d, self.template.format(stem=stem, ext=ext))
 
 
-def _walk(root):
-    """Relative paths of the image files under ``root``, sorted, recursively."""
+def _ext(name):
+    """A file's extension as users name it (``.nii.gz``, not ``.gz``), lower case."""
+    lower = name.lower()
+    stem, ext = os.path.splitext(lower)
+    if ext in (".gz", ".bz2", ".xz", ".zst") and os.path.splitext(stem)[1]:
+        return os.path.splitext(stem)[1] + ext
+    return ext or "(no extension)"
+
+
+def _walk(root, skipped=None):
+    """Relative paths of the image files under ``root``, sorted, recursively; the other files'
+    extensions are counted into ``skipped`` (a Counter)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames):
-            if f.startswith(".") or not f.lower().endswith(IMAGE_EXTS):
+            if f.startswith("."):
+                continue
+            if not f.lower().endswith(IMAGE_EXTS):
+                if skipped is not None:
+                    skipped[_ext(f)] += 1
                 continue
             out.append(os.path.relpath(os.path.join(dirpath, f), root))
     return out
+
+
+def _split(rel):
+    d, name = os.path.split(rel)
+    stem, ext = os.path.splitext(name)
+    return d, stem, ext
+
+
+def suggest_names(refs, dists, sample=2000):
+    """The name mapping that would match the most of ``refs`` (unmatched reference paths)
+    to ``dists`` (unmatched distorted paths), and how many it matches.
+
+    Looks for distorted names that extend a reference's stem at the end (``baboon`` ->
+    ``baboon_x4_SR``) or at the start (``SR_baboon``), in the same directory, possibly
+    with another extension.
+
+    Returns
+    -------
+    (option, matches) or None
+        ``option`` is the command-line option to pass, e.g. ``--suffix _x4_SR`` or
+        ``--template '{stem}.jpg'``.
+    """
+    by_dir = collections.defaultdict(list)
+    for rel in dists:
+        d, stem, ext = _split(rel)
+        by_dir[d].append((stem, ext))
+    fwd = {d: sorted(v) for d, v in by_dir.items()}
+    rev = {d: sorted((stem[::-1], ext) for stem, ext in v) for d, v in by_dir.items()}
+    votes = collections.Counter()
+    for rel in refs[:sample]:
+        d, stem, ext = _split(rel)
+        found = set()
+        for table, key, side in ((fwd, stem, "suffix"), (rev, stem[::-1], "prefix")):
+            cands = table.get(d, [])
+            i = bisect.bisect_left(cands, (key, ""))
+            while i < len(cands) and cands[i][0].startswith(key):
+                extra = cands[i][0][len(key):]
+                extra = extra[::-1] if side == "prefix" else extra
+                found.add((side, extra, cands[i][1] if cands[i][1] != ext else None))
+                i += 1
+        for f in found:
+            votes[f] += 1
+    if not votes:
+        return None
+    (side, extra, ext), n = votes.most_common(1)[0]
+    if not extra and ext is None:
+        option = "neither --suffix nor --template (the names are equal)"
+    elif side == "suffix" and ext is None:
+        option = f"--suffix {extra}"
+    else:
+        template = f"{extra}{{stem}}" if side == "prefix" else f"{{stem}}{extra}"
+        option = f"--template '{template}{ext or '{ext}'}'"
+    return option, n
 
 
 def match_dirs(ref_root, dists, namemap=None):
@@ -92,15 +163,18 @@ def match_dirs(ref_root, dists, namemap=None):
     pairs : list of Pair
         Paths relative to ``ref_root`` and to each distorted root.
     unmatched : dict
-        ``{method: Unmatched}``.
+        ``{method: Unmatched}``, with a hint where a suffix or template would match.
+    skipped : collections.Counter
+        Extensions of the files that were not read (not images fastssim knows), over all trees.
     """
     namemap = namemap or NameMap()
-    refs = _walk(ref_root)
+    skipped = collections.Counter()
+    refs = _walk(ref_root, skipped)
     pairs, unmatched = [], {}
     for method, droot in dists:
         um = unmatched.setdefault(method, Unmatched())
-        dist_files = set(_walk(droot))
-        used = set()
+        dist_files = set(_walk(droot, skipped))
+        used, lonely = set(), []
         for r in refs:
             d = namemap.dist_name(r)
             if d in dist_files:
@@ -108,22 +182,26 @@ def match_dirs(ref_root, dists, namemap=None):
                 used.add(d)
             else:
                 um.add("ref", r)
-        for d in sorted(dist_files - used):
+                lonely.append(r)
+        rest = sorted(dist_files - used)
+        for d in rest:
             um.add("dist", d)
-    return pairs, unmatched
+        if lonely and rest:
+            um.hint = suggest_names(lonely, rest)
+    return pairs, unmatched, skipped
 
 
 def contained(root, rel):
     """Why ``rel`` may not be used under ``root`` (None when it is safe)."""
     if not rel:
         return "empty path"
-    if os.path.isabs(rel):
-        return f"absolute path {rel!r} refused: manifest paths must be relative to --root"
     if ".." in rel.replace("\\", "/").split("/"):
         return f"path {rel!r} escapes the root with '..'"
     real_root = os.path.realpath(root)
     real = os.path.realpath(os.path.join(root, rel))
     if os.path.commonpath([real_root, real]) != real_root:
+        if os.path.isabs(rel):
+            return f"absolute path {rel!r} is outside the root {root}; pass a --root that holds it"
         return f"path {rel!r} resolves outside the root (symlink)"
     return None
 

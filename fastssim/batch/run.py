@@ -1,63 +1,29 @@
 """Running a dataset: pairs through the pool into the Parquet writer (``score_files``), or into
 Arrow record batches for pipelines (``score_pairs``), with progress on stderr.
 
-Every problem with a pair becomes an error row and the run goes on; a stop signal (the CLI
-sets it on SIGINT and SIGTERM) ends the run after the finished rows are committed.
+Before the run, the first readable pair is scored alone (``warm_up``): it compiles the
+kernels (said on stderr when it happens), and it shows options that cannot work for the
+data (``ConfigError``, nothing written). After that, every problem with a pair becomes an
+error row and the run goes on; a stop signal (the CLI sets it on SIGINT and SIGTERM) ends
+the run after the finished rows are committed.
 """
 
+import itertools
 import os
 import sys
-import time
 
-import numpy as np
 import pyarrow as pa
 
-from .. import _config as cfg
 from ..io import MAX_PIXELS, fast_png_for
+from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
 from .pool import run_rows
-from .score import (DEFAULT_METRICS, PAIR_TIMEOUT, Job, check_options, error_row, ok_row, score_arrays,
-                    timeout_row)
+from .progress import CompileNotice, Progress
+from .score import Job
 from .writer import SCHEMA, ResultWriter, committed
 
-
-class Progress:
-    """Pairs/s and ETA: a redrawn line on a terminal, plain lines every few seconds otherwise."""
-
-    def __init__(self, total, quiet=False, stream=None, every=cfg.PROGRESS_EVERY):
-        self.total = total
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.every = 0.2 if self.tty else every
-        self.n = self.errors = self._drawn = 0
-        self.t0 = self._last = time.monotonic()
-
-    def update(self, row):
-        self.n += 1
-        self.errors += row["status"] != "ok"
-        now = time.monotonic()
-        if not self.quiet and (now - self._last >= self.every or self.n == self.total):
-            self._last = now
-            self._draw(now)
-
-    def _draw(self, now, end=False):
-        self._drawn = self.n
-        rate = self.n / max(now - self.t0, 1e-9)
-        eta = (self.total - self.n) / rate if rate > 0 else float("inf")
-        if self.tty:
-            frac = self.n / self.total if self.total else 1.0
-            bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
-            self.stream.write(f"\r[{bar}] {self.n}/{self.total} pairs  {rate:.1f} pairs/s  "
-                              f"ETA {eta:.0f}s  errors {self.errors}" + ("\n" if end else ""))
-        else:
-            self.stream.write(f"scored {self.n}/{self.total} pairs, {rate:.1f} pairs/s, "
-                              f"ETA {eta:.0f}s, errors {self.errors}\n")
-        self.stream.flush()
-
-    def close(self):
-        if not self.quiet and self.n and (self.tty or self._drawn != self.n):
-            self._draw(time.monotonic(), end=True)
+#: Pairs tried in turn before the run when the first ones cannot be read.
+WARM_UP_TRIES = 3
 
 
 def unique_pairs(pairs):
@@ -73,6 +39,58 @@ def unique_pairs(pairs):
     return out, repeats
 
 
+def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
+    """Score the first items alone, until one is readable (at most ``WARM_UP_TRIES``).
+
+    Returns
+    -------
+    rows : list of dict
+        Their rows, to be written first.
+    rest : iterator
+        The items not yet scored.
+
+    Raises
+    ------
+    ConfigError
+        If the options cannot work for the first readable pair.
+    """
+    items = iter(items)
+    rows = []
+    with CompileNotice(stream=stream, quiet=quiet):
+        for item in itertools.islice(items, WARM_UP_TRIES):
+            def on_timeout(it, seconds):
+                pair = it[0] if isinstance(it, tuple) else it
+                return job.timeout_row(pair, seconds), False
+            (row, readable), = run_rows(job.probe, [item], 1, timeout=timeout, on_timeout=on_timeout)
+            rows.append(row)
+            if readable:
+                break
+    return rows, items
+
+
+class _Warnings:
+    """Messages about the data: each kind said once on stderr, all kept for the metadata."""
+
+    def __init__(self, quiet, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.first = None
+        self.count = 0
+
+    def see(self, row):
+        message = row.pop("_warning", None)
+        if message is None:
+            return None
+        self.count += 1
+        if self.first is None:
+            self.first = message
+            if not self.quiet:
+                self.stream.write(f"warning: {message}\n")
+                self.stream.flush()
+            return message
+        return None
+
+
 def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet=False,
                 rows_per_part=2000, png_decoder="auto", timeout=PAIR_TIMEOUT, stop=None):
     """Score file pairs into the Parquet dataset ``out``, resuming what is there.
@@ -83,11 +101,15 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     -------
     dict
         ``scored`` (this run), ``skipped`` (already committed), ``duplicates`` (repeated
-        pairs, scored once), ``errors`` (error rows in the whole output), ``rows`` (rows in
-        the whole output), ``interrupted`` (``stop`` was set before the end).
+        pairs, scored once), ``errors`` and ``partial`` (such rows in the whole output),
+        ``rows`` (rows in the whole output), ``interrupted`` (``stop`` was set before the
+        end), ``warnings`` (messages about the data, also in the parts' metadata),
+        ``low_range`` (pairs the low-range warning concerns).
 
     Raises
     ------
+    ConfigError
+        The options cannot work for the first readable pair (nothing is written).
     OutputError
         The output cannot be written or its parts read (the message says which, and that
         re-running resumes).
@@ -96,42 +118,59 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     check_options(workers=workers, timeout=timeout)
     job.fast_png = fast_png_for(workers, png_decoder)
     pairs, repeats = unique_pairs(pairs)
+    done = set()
+    if not overwrite and os.path.isdir(out):
+        t = committed(out)
+        done = set(zip(t.column("method").to_pylist(), t.column("ref").to_pylist(), t.column("dist").to_pylist()))
+    todo = [p for p in pairs if (p.method, p.ref, p.dist) not in done]
+    with CompileNotice(quiet=quiet):  # the compile clock keeps compiling out of the rate
+        first, rest = warm_up(job, todo, timeout=timeout, quiet=quiet)
+        summary = _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, workers, timeout, stop,
+                         len(todo))
+    t = committed(out)
+    status = t.column("status").to_pylist()
+    summary.update(skipped=len(pairs) - len(todo), duplicates=len(repeats),
+                   duplicate_examples=[(p.method, p.ref, p.dist) for p in repeats[:3]],
+                   errors=status.count("error"), partial=status.count("partial"), rows=len(status))
+    return summary
+
+
+def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, workers, timeout, stop, total):
+    warnings = _Warnings(quiet)
     with ResultWriter(out, params, overwrite=overwrite, rows_per_part=rows_per_part) as writer:
-        done = set()
-        if not overwrite:
-            t = committed(out)
-            done = set(zip(t.column("method").to_pylist(), t.column("ref").to_pylist(),
-                           t.column("dist").to_pylist()))
-        todo = [p for p in pairs if (p.method, p.ref, p.dist) not in done]
-        progress = Progress(len(todo), quiet=quiet)
+        progress = Progress(total, quiet=quiet, done=len(first))
         n = 0
-        for row in run_rows(job, todo, workers, timeout=timeout, on_timeout=timeout_row, stop=stop):
+        for row in first:
+            if warnings.see(row):
+                writer.warnings.append(warnings.first)
+            writer.add(row)
+            progress.errors += row["status"] == "error"
+            progress.partial += row["status"] == "partial"
+            n += 1
+        for row in run_rows(job, rest, workers, timeout=timeout, on_timeout=job.timeout_row, stop=stop):
+            if warnings.see(row):
+                writer.warnings.append(warnings.first)
             writer.add(row)
             progress.update(row)
             n += 1
         progress.close()
-    t = committed(out)
-    status = t.column("status").to_pylist()
-    return {"scored": n, "skipped": len(pairs) - len(todo), "duplicates": len(repeats),
-            "duplicate_examples": [(p.method, p.ref, p.dist) for p in repeats[:3]],
-            "errors": sum(s != "ok" for s in status), "rows": len(status),
-            "interrupted": n < len(todo)}
+    return {"scored": n, "interrupted": n < total, "warnings": list(writer.warnings), "low_range": warnings.count}
 
 
 def _normalise(pairs):
-    """``(Pair, arrays or None)`` for each item; a malformed item becomes a Pair with a problem."""
+    """Items for the job: a Pair of paths, or ``(Pair, (ref, dist))``; a malformed item becomes
+    a Pair with its problem."""
     for i, item in enumerate(pairs):
         try:
             method, ref, dist = item if len(item) == 3 else (None, *item)
         except (TypeError, ValueError):
-            yield Pair(None, str(i), str(i), f"item {i} is not a (ref, dist) or (method, ref, dist) tuple"), None
+            yield Pair(None, str(i), str(i), f"item {i} is not a (ref, dist) or (method, ref, dist) tuple")
             continue
         paths = [isinstance(a, (str, os.PathLike)) for a in (ref, dist)]
         if all(paths):
-            yield Pair(method, os.fspath(ref), os.fspath(dist)), None
+            yield Pair(method, os.fspath(ref), os.fspath(dist))
         elif any(paths):
-            yield Pair(method, str(i), str(i), f"item {i} mixes a path and an array; give two paths or two "
-                                               "arrays"), None
+            yield Pair(method, str(i), str(i), f"item {i} mixes a path and an array; give two paths or two arrays")
         else:
             yield Pair(method, str(i), str(i)), (ref, dist)
 
@@ -141,18 +180,22 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
                 workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT):
     """Score pairs of arrays or of file paths, for pipelines.
 
-    Options are checked when it is called; after that, every problem with a pair (a
-    malformed item, an unreadable file, a failing metric) is an error row and the others
-    are scored.
+    Options are checked when it is called, and against the first readable pair before any
+    row is produced (``ConfigError``). After that, every problem with a pair (a malformed
+    item, an unreadable file) is an error row, a metric that fails for a pair leaves the
+    others ('partial'), and the other pairs are scored.
 
     Parameters
     ----------
     pairs : iterable
         ``(ref, dist)`` tuples of ndarrays, or of paths (str or os.PathLike),
         or ``(method, ref, dist)`` triples of either.
-    data_range, slices, alpha, max_pixels, metrics, preset, y_channel, crop_border
+    data_range : float, 'ref', 'pair' or None
+        A number, or a per-pair rule ('ref': the reference's max - min; 'pair': the larger
+        span of the two, as torchmetrics); None: the integer dtype's range.
+    slices, alpha, max_pixels, metrics, preset, y_channel, crop_border
         As for the ``fastssim score`` command (``metrics`` from ``ssim``, ``ms_ssim``,
-        ``psnr``, ``mse``, ``dssim``, as a sequence or a comma-separated string).
+        ``psnr``, ``mse``, ``dssim``, as a sequence or a comma-separated string, any case).
     channel_axis : int, None or 'auto'
         Axis of each array that holds channels; 'auto' (default): the last axis when it
         has 3 or 4 entries, as files are read. Pass 0 for CHW arrays, None for volumes
@@ -173,6 +216,11 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         With the columns of the output schema; ``ref`` and ``dist`` are the
         paths, or the pair's index for arrays. Rows come in completion order.
 
+    Raises
+    ------
+    ConfigError
+        An option that cannot work (a ValueError).
+
     Examples
     --------
     >>> import numpy as np, fastssim
@@ -182,46 +230,32 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     (2, ['ok', 'ok'])
     """
     check_options(workers=workers, timeout=timeout)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if channel_axis != "auto" and channel_axis is not None and not isinstance(channel_axis, int):
-        raise ValueError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if channel_axis != "auto" and channel_axis is not None and (not isinstance(channel_axis, int)
+                                                                  or isinstance(channel_axis, bool)):
+        raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
     job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
-              metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border)
+              metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
+              channel_axis=channel_axis)
     job.fast_png = fast_png_for(workers or os.cpu_count() or 1)
-
-    def score(item):
-        pair, arrays = item
-        if arrays is None:
-            job.dist_roots.setdefault(pair.method, "")
-            return job(pair)
-        try:
-            row = score_arrays(np.asarray(arrays[0]), np.asarray(arrays[1]), where=f"pair {pair.ref}",
-                               channel_axis=channel_axis, **job.scoring)
-        except (ValueError, TypeError) as e:
-            return error_row(pair, str(e))
-        except Exception as e:  # never lose the other pairs' rows
-            return error_row(pair, f"{type(e).__name__}: {e}")
-        return ok_row(pair, row)
-
     if out is not None:
         items = list(_normalise(pairs))
-        if any(a is not None for _, a in items):
-            raise ValueError("out= needs pairs of file paths; for arrays, collect the yielded batches")
+        if any(isinstance(it, tuple) for it in items):
+            raise ConfigError("out= needs pairs of file paths; for arrays, collect the yielded batches")
         params = {"data_range": data_range, "slices": slices, "alpha": alpha, "max_pixels": max_pixels,
-                  "metrics": list(job.scoring["metrics_"]), "preset": preset, "y_channel": y_channel,
-                  "crop_border": crop_border}
-        for p, _ in items:
-            job.dist_roots.setdefault(p.method, "")
-        return score_files([p for p, _ in items], out, job, params, workers=workers, overwrite=overwrite,
-                           quiet=True, timeout=timeout)
-    return _batches(score, _normalise(pairs), workers, batch_size, timeout)
+                  "metrics": list(job.metrics), "preset": job.scoring["preset"], "y_channel": y_channel,
+                  "crop_border": crop_border, "channel_axis": channel_axis}
+        return score_files(items, out, job, params, workers=workers, overwrite=overwrite, quiet=True,
+                           timeout=timeout)
+    first, rest = warm_up(job, _normalise(pairs), timeout=timeout, quiet=True)
+    return _batches(job, first, rest, workers, batch_size, timeout)
 
 
-def _batches(score, items, workers, batch_size, timeout):
-    rows = []
-    on_timeout = lambda item, seconds: timeout_row(item[0], seconds)  # noqa: E731
-    for row in run_rows(score, items, workers, timeout=timeout, on_timeout=on_timeout):
+def _batches(job, first, rest, workers, batch_size, timeout):
+    rows = list(first)
+    for row in run_rows(job, rest, workers, timeout=timeout,
+                        on_timeout=lambda it, s: job.timeout_row(it[0] if isinstance(it, tuple) else it, s)):
         rows.append(row)
         if len(rows) >= batch_size:
             yield pa.RecordBatch.from_pylist(rows, schema=SCHEMA)

@@ -1,20 +1,25 @@
-"""One pair in, one row out: the options of a run checked up front, the metrics of a pair
-of arrays, and the job a worker runs for a pair of files."""
+"""One pair in, one row out: the metrics of a pair of arrays, each computed on its own so that
+one failing metric leaves the others, and the job a worker runs for a pair of files.
 
-import math
-import numbers
+A row's ``status`` is 'ok' (every asked metric computed), 'partial' (some: the others are
+null with their reason in ``<metric>_error``) or 'error' (none: the pair could not be read or
+compared; every asked metric's ``<metric>_error`` holds the reason, as ``error`` does).
+"""
+
 import os
 
+import numpy as np
+
+from .. import _config as cfg
 from .. import metrics, presets
 from .._math import psnr_from_mse
 from .._validate import resolve_data_range
-from ..io import ALPHA_POLICIES, MAX_PIXELS, ReadError, read_image
+from ..io import MAX_PIXELS, read_image
+from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_data_range, check_first_pair, check_metrics,
+                      check_options, check_preset, pair_range)
 
-METRICS = ("ssim", "ms_ssim", "psnr", "mse", "dssim")
-DEFAULT_METRICS = ("ssim", "psnr", "mse")
-
-#: Default limit on the seconds one pair may take to read and score before it is given up.
-PAIR_TIMEOUT = 600.0
+#: The exceptions a metric raises for data it cannot score (anything else is a bug, still a row).
+DATA_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
 def layout(arr, path):
@@ -29,58 +34,47 @@ def layout(arr, path):
                      "expected (H, W), (H, W, C), (D, H, W) or (D, H, W, C)")
 
 
-def check_metrics(names):
-    """The requested metric names, checked, in a canonical order.
-
-    ``names`` is a comma-separated string or a sequence of names.
-    """
-    if isinstance(names, str):
-        names = names.split(",")
-    names = [str(n).strip().lower() for n in names if str(n).strip()]
-    bad = [n for n in names if n not in METRICS]
-    if bad or not names:
-        raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
-    return tuple(n for n in METRICS if n in names)
+def resolve_axes(ref, where, channel_axis):
+    """(channel axis or None, whether the pair is a volume)."""
+    if channel_axis == "auto":
+        kind = layout(ref, where)
+        return (-1 if kind.startswith("colour") else None), kind.endswith("volume")
+    return channel_axis, ref.ndim - (channel_axis is not None) == 3
 
 
-def _positive_int(value, what):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
+def _message(e):
+    return str(e) if isinstance(e, DATA_ERRORS) and str(e) else f"{type(e).__name__}: {e}"
 
 
-def check_options(*, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS, preset=None,
-                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT):
-    """Refuse, before anything is read, options that cannot work for any pair."""
-    if data_range is not None:
-        if not isinstance(data_range, numbers.Real) or isinstance(data_range, bool):
-            raise ValueError(f"data_range must be a positive number, got {data_range!r}")
-        if not (math.isfinite(data_range) and data_range > 0 and math.isfinite(float(data_range) * float(data_range))):
-            raise ValueError(f"data_range must be positive and finite (and its square too), got {data_range!r}")
-    if slices is not None and (not isinstance(slices, numbers.Integral) or isinstance(slices, bool)):
-        raise ValueError(f"slices must be an axis number (0, 1 or 2), got {slices!r}")
-    if alpha not in ALPHA_POLICIES:
-        raise ValueError(f"alpha must be one of {ALPHA_POLICIES}, got {alpha!r}")
-    _positive_int(max_pixels, "max_pixels")
-    if preset is not None and preset not in presets.PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(presets.PRESETS)}")
-    if not isinstance(crop_border, numbers.Integral) or isinstance(crop_border, bool) or crop_border < 0:
-        raise ValueError(f"crop_border must be a non-negative integer, got {crop_border!r}")
-    if workers is not None:
-        _positive_int(workers, "workers")
-    if timeout is not None and not (isinstance(timeout, numbers.Real) and timeout > 0):
-        raise ValueError(f"the pair timeout must be a positive number of seconds, got {timeout!r}")
+def _low_range(ref, dist, where):
+    """A warning when wide-integer data use a small part of their dtype's range, else None."""
+    if ref.dtype.kind not in "ui" or ref.dtype.itemsize < 2 or ref.dtype != dist.dtype:
+        return None
+    info = np.iinfo(ref.dtype)
+    full = float(info.max) - float(info.min)
+    lo, hi = min(ref.min(), dist.min()), max(ref.max(), dist.max())
+    if (float(hi) - float(lo)) >= cfg.LOW_RANGE_FRACTION * full:
+        return None
+    return (f"{where} ({ref.dtype}) spans {lo}-{hi}, {100 * (float(hi) - float(lo)) / full:.1f}% of the "
+            f"dtype's range {full:g} that SSIM and PSNR use by default: scores come out near 1; if the data "
+            "cannot exceed a smaller range (e.g. 12-bit: 4095), pass --data-range NUMBER, or 'ref'/'pair' "
+            "for each pair's own span")
 
 
 def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
                  y_channel=False, crop_border=0, where="dist", channel_axis="auto"):
     """The requested metrics of one pair of arrays, as a row (without paths or status).
 
+    Each metric is computed on its own: one that cannot be scored for this pair (an image
+    smaller than MS-SSIM's pyramid, say) is null with its reason, and the others are kept.
+
     Parameters
     ----------
     ref, dist : ndarray
-    data_range : float, optional
-        Defaults to the range of the integer dtype (or the preset's rule).
+    data_range : float, 'ref', 'pair' or None
+        A number; a rule computed per pair ('ref': the reference's max - min, 'pair':
+        the larger of the two spans, as torchmetrics); None: the integer dtype's range
+        (or the preset's rule). The value used is the row's ``data_range``.
     slices : int, optional
         Score 2-D SSIM per slice along this axis of a volume (``ssim_slices``);
         ``ssim`` is then their mean.
@@ -91,67 +85,109 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         (grey or luma, cropped) images.
     channel_axis : int, None or 'auto'
         'auto': the last axis when it has 3 or 4 entries (files are read channels-last).
+
+    Returns
+    -------
+    dict
+        The metric values, ``ssim_slices``, ``shape``, ``data_range``, ``<metric>_error`` for
+        each metric, and ``_warning`` (a message about the data, or None).
+
+    Raises
+    ------
+    ValueError
+        If the pair cannot be compared at all (shapes differ, an unknown layout).
     """
     if ref.shape != dist.shape:
         raise ValueError(f"shape mismatch: ref {ref.shape}, dist {dist.shape}")
-    if channel_axis == "auto":
-        kind = layout(ref, where)
-        ca = -1 if kind.startswith("colour") else None
-        volume = kind.endswith("volume")
-    else:
-        ca = channel_axis
-        volume = ref.ndim - (ca is not None) == 3
-    conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border)
-    row = {"shape": "x".join(map(str, ref.shape)), "ssim_slices": None}
-    row.update({m: None for m in METRICS})
+    ca, volume = resolve_axes(ref, where, channel_axis)
     if slices is not None and not volume:
         raise ValueError(f"--slices needs volumes, got a 2-D image of shape {ref.shape}")
+    conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border)
+    row = {"shape": "x".join(map(str, ref.shape)), "ssim_slices": None, "data_range": None, "_warning": None}
+    row.update({m: None for m in METRICS})
+    row.update({f"{m}_error": None for m in METRICS})
+    L = data_range
+    if L in ("ref", "pair"):
+        L = pair_range(ref, dist, L)
+    elif L is None and preset is None:
+        row["_warning"] = _low_range(ref, dist, where)
+
+    def fail(names, e):
+        for m in names:
+            if m in metrics_:
+                row[f"{m}_error"] = _message(e)
+
     if "ssim" in metrics_ or "dssim" in metrics_:
-        if slices is not None:
-            per = metrics.ssim_slices(ref, dist, axis=slices, data_range=data_range, channel_axis=ca, **conv)
-            row["ssim_slices"] = per.tolist()
-            value = float(per.mean())
-        else:
-            value = metrics.ssim(ref, dist, data_range=data_range, channel_axis=ca, **conv)
-        if "ssim" in metrics_:
-            row["ssim"] = value
-        if "dssim" in metrics_:
-            row["dssim"] = (1.0 - value) / 2.0
+        try:
+            if slices is not None:
+                per = metrics.ssim_slices(ref, dist, axis=slices, data_range=L, channel_axis=ca, **conv)
+                row["ssim_slices"] = per.tolist()
+                value = float(per.mean())
+            else:
+                value = metrics.ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
+            if "ssim" in metrics_:
+                row["ssim"] = value
+            if "dssim" in metrics_:
+                row["dssim"] = (1.0 - value) / 2.0
+        except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
+            fail(("ssim", "dssim"), e)
     if "ms_ssim" in metrics_:
-        if slices is not None:
-            row["ms_ssim"] = float(metrics.ms_ssim_slices(ref, dist, axis=slices, data_range=data_range,
-                                                          channel_axis=ca, **conv).mean())
-        else:
-            row["ms_ssim"] = metrics.ms_ssim(ref, dist, data_range=data_range, channel_axis=ca, **conv)
-    if "psnr" in metrics_ or "mse" in metrics_:
-        x, y, L = ref, dist, data_range
+        try:
+            if slices is not None:
+                row["ms_ssim"] = float(metrics.ms_ssim_slices(ref, dist, axis=slices, data_range=L,
+                                                              channel_axis=ca, **conv).mean())
+            else:
+                row["ms_ssim"] = metrics.ms_ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
+        except Exception as e:  # noqa: BLE001
+            fail(("ms_ssim",), e)
+    try:
+        x, y = ref, dist
         if preset is not None or y_channel or crop_border:
-            x, y, _, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=data_range, batch=False,
+            x, y, _, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=L, batch=False,
                                              window=dict(presets.WINDOW_DEFAULTS), **conv)
-        mse = metrics.mse(x, y)
-        if "mse" in metrics_:
-            row["mse"] = mse
-        if "psnr" in metrics_:
-            row["psnr"] = psnr_from_mse(mse, resolve_data_range(x, y, L))
+    except Exception as e:  # noqa: BLE001 - the conversion PSNR and MSE need failed
+        fail(("psnr", "mse"), e)
+        return row
+    try:
+        row["data_range"] = resolve_data_range(x, y, L)
+    except Exception as e:  # noqa: BLE001 - no range: PSNR cannot be computed
+        fail(("psnr",), e)
+    if "psnr" in metrics_ or "mse" in metrics_:
+        try:
+            mse = metrics.mse(x, y)
+            if "mse" in metrics_:
+                row["mse"] = mse
+            if "psnr" in metrics_ and row["data_range"] is not None:
+                row["psnr"] = psnr_from_mse(mse, row["data_range"])
+        except Exception as e:  # noqa: BLE001
+            fail(("psnr", "mse"), e)
     return row
 
 
-def error_row(pair, message):
+def finish_row(pair, row, asked):
+    """Add the pair's identity and the status that the asked metrics' outcomes give."""
+    failed = [m for m in asked if row.get(f"{m}_error")]
+    row.update(method=pair.method, ref=pair.ref, dist=pair.dist)
+    if not failed:
+        row.update(status="ok", error=None)
+    else:
+        row.update(status="partial" if len(failed) < len(asked) else "error",
+                   error="; ".join(f"{m}: {row[f'{m}_error']}" for m in failed))
+    return row
+
+
+def error_row(pair, message, asked=METRICS):
+    """The row of a pair none of whose metrics could be computed."""
     row = {m: None for m in METRICS}
-    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, ssim_slices=None, shape=None,
+    row.update({f"{m}_error": (message if m in asked else None) for m in METRICS})
+    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, ssim_slices=None, shape=None, data_range=None,
                status="error", error=message)
     return row
 
 
-def ok_row(pair, row):
-    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, status="ok", error=None)
-    return row
-
-
-def timeout_row(pair, seconds):
-    return error_row(pair, f"gave up after {seconds:.0f} s: reading or scoring this pair did not finish "
-                           "(a damaged file can make a decoder loop); raise --pair-timeout if the pair is "
-                           "just large")
+def timeout_message(seconds):
+    return (f"gave up after {seconds:.0f} s: reading or scoring this pair did not finish (a damaged file can "
+            "make a decoder loop); raise --pair-timeout if the pair is just large")
 
 
 class Job:
@@ -159,11 +195,14 @@ class Job:
 
     def __init__(self, ref_root, dist_roots, data_range=None, slices=None, alpha="drop",
                  max_pixels=MAX_PIXELS, metrics_=DEFAULT_METRICS, preset=None, y_channel=False,
-                 crop_border=0):
+                 crop_border=0, channel_axis="auto"):
+        metrics_ = check_metrics(metrics_)
         check_options(data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels, preset=preset,
-                      crop_border=crop_border)
-        self.scoring = dict(data_range=data_range, slices=slices, metrics_=check_metrics(metrics_),
-                            preset=preset, y_channel=y_channel, crop_border=crop_border)
+                      crop_border=crop_border, metrics_=metrics_)
+        self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics_=metrics_,
+                            preset=check_preset(preset), y_channel=y_channel, crop_border=crop_border,
+                            channel_axis=channel_axis)
+        self.metrics = metrics_
         self.ref_root = ref_root
         self.dist_roots = dist_roots  # {method: root}
         self.alpha = alpha
@@ -173,14 +212,58 @@ class Job:
     def read(self, path):
         return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, fast_png=self.fast_png)
 
-    def __call__(self, pair):
-        if pair.problem:
-            return error_row(pair, pair.problem)
+    def timeout_row(self, pair, seconds):
+        return error_row(pair, timeout_message(seconds), self.metrics)
+
+    def score(self, pair, ref, dist):
+        """The row of a pair of arrays (never raises for the pair's data)."""
         try:
-            ref = self.read(os.path.join(self.ref_root, pair.ref))
-            dist = self.read(os.path.join(self.dist_roots[pair.method], pair.dist))
-            return ok_row(pair, score_arrays(ref, dist, where=pair.ref, **self.scoring))
-        except (ReadError, ValueError, TypeError) as e:
-            return error_row(pair, str(e))
+            return finish_row(pair, score_arrays(ref, dist, where=pair.ref, **self.scoring), self.metrics)
+        except DATA_ERRORS as e:
+            return error_row(pair, str(e), self.metrics)
         except Exception as e:  # a bug or an exotic failure: still a row, never a lost pair
-            return error_row(pair, f"{type(e).__name__}: {e}")
+            return error_row(pair, f"{type(e).__name__}: {e}", self.metrics)
+
+    def load(self, item):
+        """``(pair, ref, dist)`` of an item: a Pair of paths, or ``(Pair, (ref, dist))`` of arrays."""
+        pair, arrays = item if isinstance(item, tuple) else (item, None)
+        if pair.problem:
+            raise ValueError(pair.problem)
+        if arrays is not None:
+            return pair, np.asarray(arrays[0]), np.asarray(arrays[1])
+        ref = self.read(os.path.join(self.ref_root, pair.ref))
+        dist = self.read(os.path.join(self.dist_roots.get(pair.method, ""), pair.dist))
+        return pair, ref, dist
+
+    def check(self, pair, ref, dist):
+        """Raise ConfigError if the options cannot work for this (first) pair."""
+        try:
+            ca, _ = resolve_axes(ref, pair.ref, self.scoring["channel_axis"])
+        except ValueError:
+            return  # an unknown layout is this pair's problem (an error row), not the options'
+        s = self.scoring
+        check_first_pair(ref, dist, channel_axis=ca, data_range=s["data_range"], slices=s["slices"],
+                         crop_border=s["crop_border"], preset=s["preset"], y_channel=s["y_channel"],
+                         where=pair.ref)
+
+    def _row(self, item, probe):
+        try:
+            pair, ref, dist = self.load(item)
+        except Exception as e:  # noqa: BLE001 - unreadable: an error row, never a lost pair
+            pair = item[0] if isinstance(item, tuple) else item
+            return error_row(pair, _message(e), self.metrics), False
+        if probe:
+            self.check(pair, ref, dist)
+        return self.score(pair, ref, dist), True
+
+    def __call__(self, item):
+        """The row of one item: a Pair of paths, or ``(Pair, (ref, dist))`` of arrays."""
+        return self._row(item, probe=False)[0]
+
+    def probe(self, item):
+        """``(row, readable)`` of an item; raises ConfigError when the options cannot work for it."""
+        return self._row(item, probe=True)
+
+
+__all__ = ["score_arrays", "layout", "Job", "error_row", "finish_row", "METRICS", "DEFAULT_METRICS",
+           "ConfigError", "check_metrics", "check_options"]

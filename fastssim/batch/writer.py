@@ -12,6 +12,7 @@ import fcntl
 import glob
 import json
 import os
+import tempfile
 import time
 import uuid
 
@@ -31,9 +32,20 @@ SCHEMA = pa.schema([
     ("dssim", pa.float64()),
     ("ssim_slices", pa.list_(pa.float64())),
     ("shape", pa.string()),
+    ("data_range", pa.float64()),
+    # 'ok' (every asked metric computed), 'partial' (some), 'error' (none: the pair is unreadable)
     ("status", pa.string()),
+    # why: the read error, or '<metric>: <reason>; ...' for the metrics that failed
     ("error", pa.string()),
+    ("ssim_error", pa.string()),
+    ("ms_ssim_error", pa.string()),
+    ("psnr_error", pa.string()),
+    ("mse_error", pa.string()),
+    ("dssim_error", pa.string()),
 ])
+
+#: Bumped when the meaning of a column changes; recorded with the run's parameters.
+SCHEMA_VERSION = 2
 
 LOCK_NAME = ".fastssim.lock"
 
@@ -92,6 +104,25 @@ def check_output(out):
         raise OutputError(f"cannot create {out}: {parent} is a file, not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write under {parent}: permission denied; pass -o somewhere writable")
+    try:  # what access() cannot tell (read-only mounts, pseudo file systems, root's rights): try it
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as e:
+        raise OutputError(f"cannot write under {parent}: {e.strerror or e}; pass -o somewhere writable") from None
+
+
+def stored_warnings(out):
+    """The run warnings recorded in the committed parts (each once, in order)."""
+    seen = []
+    for part in _parts(out):
+        try:
+            meta = pq.read_schema(part).metadata or {}
+        except (OSError, pa.ArrowException, ValueError):
+            _read_part(part)
+            raise
+        for w in json.loads(meta.get(b"fastssim.warnings", b"[]")):
+            if w not in seen:
+                seen.append(w)
+    return seen
 
 
 def stored_params(out):
@@ -133,7 +164,10 @@ class ResultWriter:
 
     def __init__(self, out, params, *, overwrite=False, rows_per_part=2000, seconds_per_part=10.0):
         self.out = out
-        self.params = params
+        self.params = dict(params, schema=SCHEMA_VERSION)
+        #: Messages about the run's data (e.g. a data range far wider than the values), kept in
+        #: every part's metadata from the moment they are raised.
+        self.warnings = []
         self.overwrite = overwrite
         self.rows_per_part = rows_per_part
         self.seconds_per_part = seconds_per_part
@@ -186,7 +220,8 @@ class ResultWriter:
             return
         table = pa.Table.from_pylist(self._rows, schema=SCHEMA)
         meta = {b"fastssim.version": __version__.encode(),
-                b"fastssim.params": json.dumps(self.params, sort_keys=True).encode()}
+                b"fastssim.params": json.dumps(self.params, sort_keys=True).encode(),
+                b"fastssim.warnings": json.dumps(self.warnings).encode()}
         table = table.replace_schema_metadata(meta)
         name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
         tmp = os.path.join(self.out, "." + name + ".tmp")

@@ -1,0 +1,159 @@
+"""``fastssim report``, ``map``, ``presets`` and ``demo``."""
+
+import os
+import shutil
+import sys
+import tempfile
+
+from .codes import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+
+
+def report(args, sub):
+    from ..batch.writer import OutputError
+    from ..report import check_stats, notes, render, summarise
+
+    if not os.path.isdir(args.out):
+        sub.error(f"not a directory: {args.out}")
+    try:
+        stats = check_stats(args.stats)
+    except ValueError as e:
+        sub.error(f"--stats: {e}")
+    try:
+        rep = summarise(args.out, stats=stats, all_pairs=args.all_pairs)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
+    if not rep.rows:
+        print(f"error: no results in {args.out} (score into it with 'fastssim score ... -o {args.out}')",
+              file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(render(rep, args.format))
+    if args.format == "csv":
+        for line in notes(rep):
+            print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+def _writable_image(path):
+    """Whether Pillow writes the format that ``path``'s extension names."""
+    from PIL import Image
+
+    Image.init()
+    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    return fmt is not None and fmt in Image.SAVE
+
+
+def _convention(args):
+    parts = [f"preset {args.preset}" if args.preset else "Gaussian 11, sigma 1.5"]
+    if args.y_channel:
+        parts.append("Y (BT.601)")
+    if args.crop_border:
+        parts.append(f"crop {args.crop_border}")
+    return ", ".join(parts)
+
+
+def draw_map(args, sub):
+    import numpy as np
+
+    from .. import metrics, presets
+    from ..batch import ConfigError, check_data_range, check_preset
+    from ..batch.options import pair_range
+    from ..batch.score import resolve_axes
+    from ..io import ReadError, read_image
+    from ..render import heatmap_image
+
+    if not _writable_image(args.out):
+        sub.error(f"-o {args.out}: its extension names no image format fastssim can write; use .png, .jpg, "
+                  ".tif, .bmp or .webp")
+    try:
+        preset = check_preset(args.preset)
+        data_range = check_data_range(args.data_range)
+    except ConfigError as e:
+        sub.error(str(e))
+    if args.crop_border < 0:
+        sub.error(f"--crop-border must be >= 0, got {args.crop_border}")
+    try:
+        ref = read_image(args.ref, alpha=args.alpha)
+        dist = read_image(args.dist, alpha=args.alpha)
+        if ref.shape != dist.shape:
+            raise ValueError(f"shape mismatch: ref {ref.shape}, dist {dist.shape}")
+        ca, _ = resolve_axes(ref, args.ref, "auto")
+        if data_range in ("ref", "pair"):
+            data_range = pair_range(ref, dist, data_range)
+        conv = dict(preset=preset, y_channel=args.y_channel, crop_border=args.crop_border)
+        score = metrics.ssim(ref, dist, data_range=data_range, channel_axis=ca, **conv)
+        x, y, ca, L, window, _ = presets.apply(ref, dist, channel_axis=ca, data_range=data_range, batch=False,
+                                               window=dict(presets.WINDOW_DEFAULTS), **conv)
+        smap = metrics.ssim_map(x, y, data_range=L, channel_axis=ca, **window)
+    except (ReadError, ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERRORS
+    if ca is not None:
+        smap = smap.mean(axis=ca)  # the mean of the per-channel maps, as the score
+    title = f"SSIM {score:.4f} ({_convention(args)}): {os.path.basename(args.ref)} vs {os.path.basename(args.dist)}"
+    view = smap
+    if smap.ndim == 3:
+        axis, index = args.slice if args.slice else (0, smap.shape[0] // 2)
+        if not (0 <= axis < 3 and 0 <= index < smap.shape[axis]):
+            sub.error(f"--slice {axis} {index} is outside the volume {smap.shape}")
+        view = np.take(smap, index, axis=axis)
+        title += f" (slice {index} of axis {axis})"
+    try:
+        for path in (args.out, args.npy):
+            if path and os.path.dirname(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+        if args.npy:
+            np.save(args.npy, smap)
+        heatmap_image(view, args.out, title)
+    except OSError as e:
+        print(f"error: cannot write {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_OUTPUT
+    print(f"wrote {args.out}" + (f" and {args.npy}" if args.npy else "") + f"; {title}", file=sys.stderr)
+    return EXIT_OK
+
+
+def presets(args, sub):
+    from ..presets import PRESETS
+
+    width = max(map(len, PRESETS))
+    for name, p in PRESETS.items():
+        print(f"{name:<{width}}  {p.describe()}")
+    return EXIT_OK
+
+
+def _reading_hint(out):
+    import importlib.util
+
+    if importlib.util.find_spec("pandas") is None:
+        return (f"read them with pyarrow.parquet.read_table({out!r}) (or pandas.read_parquet after "
+                "'pip install pandas')")
+    return f"read them with pandas.read_parquet({out!r})"
+
+
+def demo(args, sub):
+    from ..demo import make_dataset
+    from . import main
+
+    if args.images < 1:
+        sub.error(f"--images must be a positive integer, got {args.images}")
+    work = args.workdir or tempfile.mkdtemp(prefix="fastssim-demo-")
+    try:
+        print(f"generating {args.images} images and 3 volumes with blur, noise and JPEG in {work}", file=sys.stderr)
+        dists, ref = make_dataset(os.path.join(work, "data"), n_images=args.images)
+        out = os.path.join(work, "scores")
+        code = main(["score", ref, "-o", out, "--overwrite"] + [f"--dist={m}={d}" for m, d in sorted(dists.items())])
+        if code == EXIT_USAGE:
+            return code
+        if args.workdir:
+            print(f"\nscores: {out}; {_reading_hint(out)}\n", file=sys.stderr)
+        else:
+            print("\n(the data and scores are removed at the end; pass --workdir DIR to keep them)\n",
+                  file=sys.stderr)
+        rc = main(["report", out, "--format", args.format])
+        return code or rc
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+COMMANDS = {"report": report, "map": draw_map, "presets": presets, "demo": demo}

@@ -1,0 +1,115 @@
+"""The command line's grammar: one sub-parser per command, each with its own usage and examples."""
+
+import argparse
+
+from .._version import __version__
+
+SCORE_EPILOG = """examples:
+  fastssim score ref.png dist.png                          (one pair: prints the metrics; --json)
+  fastssim score ref/ dist/ -o scores/
+  fastssim score hr/ sr/ --suffix _x4_SR -o scores/          (baboon.png -> baboon_x4_SR.png)
+  fastssim score hr/ --dist edsr=out/edsr --dist rcan=out/rcan -o scores/
+  fastssim score --manifest pairs.csv --root data/ -o scores/
+  fastssim score vols/ recon/ --slices 0 -o scores/          (2-D SSIM of every slice)
+  fastssim score ct/ recon/ --data-range ref -o scores/      (L = each reference's max - min)
+  fastssim score hr/ sr/ --preset basicsr --crop-border 4 --metrics ssim,psnr -o scores/
+
+Re-running the same command resumes: pairs already written are skipped.
+A metric that cannot be computed for a pair is null with its reason (<metric>_error) and the
+pair's other metrics are kept (status 'partial').
+Exit status: 0 every asked metric of every pair computed; 1 some rows are 'partial' or 'error'
+(all rows written); 2 usage or configuration error (nothing scored, nothing written); 3 the
+output cannot be written or read during the run (disk full, a damaged part; committed rows are
+intact); 130/143 stopped by SIGINT/SIGTERM after committing the rows scored so far (re-run to
+resume).
+"""
+
+
+def _raw(sub, name, help_, epilog):
+    return sub.add_parser(name, help=help_, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _conversions(p):
+    """The options that decide what is compared, shared by ``score`` and ``map``."""
+    p.add_argument("--preset", help="reproduce another implementation's convention, any letter case "
+                                    "(see 'fastssim presets')")
+    p.add_argument("--y-channel", action="store_true", help="score the BT.601 luma of RGB images (SR convention)")
+    p.add_argument("--crop-border", type=int, default=0, help="drop N pixels at each border first (SR convention)")
+    p.add_argument("--data-range", metavar="dtype|ref|pair|NUMBER",
+                   help="the data range L: the dtype's range (default; integers only), 'ref' (each "
+                        "reference's max - min), 'pair' (the larger span of the two, as torchmetrics), or a "
+                        "number (1.0 for [0, 1] floats)")
+    p.add_argument("--alpha", choices=("drop", "keep", "error"), default="drop",
+                   help="RGBA images: drop alpha (default), keep it as a channel, or make an error row")
+
+
+def build():
+    """``(parser, {command: sub-parser})``."""
+    p = argparse.ArgumentParser(prog="fastssim", description="Fast SSIM, PSNR and MSE of image and volume pairs.")
+    p.add_argument("--version", action="version", version=f"fastssim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = _raw(sub, "score", "score pairs of files into a Parquet dataset (or one pair, printed)", SCORE_EPILOG)
+    s.add_argument("ref", nargs="?", help="directory of reference files (or one reference file)")
+    s.add_argument("dist_dir", nargs="?", metavar="dist",
+                   help="directory of distorted files, matched by relative path (or one distorted file)")
+    s.add_argument("-o", "--out", help="output directory (a Parquet dataset); not used for one pair")
+    s.add_argument("--json", action="store_true", help="one pair: print the result as JSON")
+    s.add_argument("--dist", action="append", default=[], metavar="NAME=DIR",
+                   help="a method's distorted files; repeat for several methods (gives a 'method' column)")
+    s.add_argument("--manifest", help="CSV or Parquet with 'ref' and 'dist' (and optional 'method') columns")
+    s.add_argument("--root", help="directory the manifest's paths are relative to (default: the manifest's)")
+    names = s.add_mutually_exclusive_group()
+    names.add_argument("--suffix", help="distorted name = reference stem + SUFFIX + extension")
+    names.add_argument("--template", help="distorted name template with {stem} and {ext}, e.g. '{stem}_SR.png'")
+    s.add_argument("--metrics", default="ssim,psnr,mse",
+                   help="comma-separated, any case, from ssim, ms_ssim, psnr, mse, dssim (default ssim,psnr,mse)")
+    _conversions(s)
+    s.add_argument("--slices", type=int, metavar="AXIS", help="score volumes as 2-D slices along AXIS (list column)")
+    s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
+    s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
+    s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on a pair still being read or scored after this long: it becomes an error "
+                        "row and the run goes on (default 600)")
+    s.add_argument("--png-decoder", choices=("auto", "pillow", "libspng", "imageio"), default="auto",
+                   help="8-bit PNG decoder: libspng (pyspng, fastssim[fast]) is faster per image but holds "
+                        "the GIL; 'auto' uses it for up to 2 workers (default)")
+    s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
+    s.add_argument("--part-rows", type=int, default=2000,
+                   help="rows per committed Parquet part (default 2000); parts are also committed every 10 s")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+
+    r = _raw(sub, "report", "per-method statistics of a results directory",
+             "examples:\n  fastssim report scores/\n  fastssim report scores/ --format markdown\n"
+             "  fastssim report scores/ --stats mean,std,median --all-pairs\n\n"
+             "Methods are compared on the pairs that every method scored (per metric); --all-pairs\n"
+             "reports each method over all the pairs it scored instead.")
+    r.add_argument("out", help="a directory written by 'fastssim score'")
+    r.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    r.add_argument("--stats", default="mean",
+                   help="comma-separated, from n, mean, std, median, min, max (default mean)")
+    r.add_argument("--all-pairs", action="store_true",
+                   help="each method over all its own pairs, not only the pairs every method scored")
+
+    mp = _raw(sub, "map", "the SSIM map of one pair as a heatmap image (and raw .npy)",
+              "examples:\n  fastssim map ref.png dist.png -o map.png\n"
+              "  fastssim map hr.png sr.png --preset basicsr --crop-border 4 -o map.png\n"
+              "  fastssim map vol.npy recon.npy -o map.png --slice 0 40 --npy map.npy")
+    mp.add_argument("ref")
+    mp.add_argument("dist")
+    mp.add_argument("-o", "--out", required=True,
+                    help="image to write; its extension picks the format (.png, .jpg, .tif, .bmp, .webp)")
+    mp.add_argument("--npy", help="also save the raw map (float32/float64, the input's spatial shape)")
+    mp.add_argument("--slice", nargs=2, type=int, metavar=("AXIS", "INDEX"),
+                    help="volumes: the slice to draw (default: the middle one along axis 0)")
+    _conversions(mp)
+
+    pr = _raw(sub, "presets", "list the presets and what each fixes", "examples:\n  fastssim presets")
+
+    d = _raw(sub, "demo", "generate a small dataset, score it and print the report",
+             "examples:\n  fastssim demo\n  fastssim demo --workdir /tmp/fastssim-demo")
+    d.add_argument("--workdir", help="keep the dataset and scores there (default: a temporary directory, removed "
+                                     "at the end)")
+    d.add_argument("--images", type=int, default=24, help="number of generated images (default 24)")
+    d.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    return p, {"score": s, "report": r, "map": mp, "presets": pr, "demo": d}

@@ -1,0 +1,277 @@
+"""``fastssim score``: one pair printed, or a dataset scored into Parquet.
+
+Everything that can be checked from the arguments is checked first, then what the first
+readable pair shows (in ``score_files``); a configuration that cannot work ends with exit
+status 2 and nothing written.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from .codes import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+
+
+def _fail(message, code):
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _checked(args, sub):
+    """The conversion options, checked and normalised (a usage error otherwise)."""
+    from ..batch import ConfigError, check_data_range, check_metrics, check_options, check_preset
+    from ..io import MAX_PIXELS
+
+    for flag, value in (("--max-pixels", args.max_pixels), ("--workers", args.workers),
+                        ("--part-rows", args.part_rows)):
+        if value is not None and value < 1:
+            sub.error(f"{flag} must be a positive integer, got {value}")
+    if args.pair_timeout is not None and not (0 < args.pair_timeout < float("inf")):
+        sub.error(f"--pair-timeout must be a positive number of seconds, got {args.pair_timeout}")
+    try:
+        metrics = check_metrics(args.metrics)
+    except ConfigError as e:
+        sub.error(f"--metrics: {e}")
+    try:
+        data_range = check_data_range(args.data_range)
+    except ConfigError as e:
+        sub.error(f"--data-range: {e}")
+    try:
+        preset = check_preset(args.preset)
+        check_options(data_range=data_range, slices=args.slices, alpha=args.alpha,
+                      max_pixels=args.max_pixels or MAX_PIXELS, preset=preset, crop_border=args.crop_border,
+                      metrics_=metrics)
+    except ConfigError as e:
+        sub.error(str(e))
+    return dict(data_range=data_range, slices=args.slices, alpha=args.alpha, max_pixels=args.max_pixels or MAX_PIXELS,
+                metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border)
+
+
+def _single(args, sub, options):
+    """Two files: score them, print the metrics, write nothing."""
+    from ..batch import ConfigError, Job
+    from ..batch.pairs import Pair
+
+    for flag in ("out", "manifest", "suffix", "template"):
+        if getattr(args, flag) is not None:
+            sub.error(f"--{flag.replace('_', '-')} is for datasets; two files are scored and printed")
+    if args.dist:
+        sub.error("--dist is for datasets; two files are scored and printed")
+    job = Job("", {}, **options)
+    pair = Pair(None, args.ref, args.dist_dir)
+    try:
+        row, readable = job.probe(pair)
+    except ConfigError as e:
+        return _fail(e, EXIT_USAGE)
+    warning = row.pop("_warning", None)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    keep = [m for m in job.metrics]
+    if args.json:
+        out = {k: row[k] for k in ("ref", "dist", "status", "error", "shape", "data_range", *keep)}
+        out.update({f"{m}_error": row[f"{m}_error"] for m in keep if row[f"{m}_error"]})
+        if row["ssim_slices"] is not None:
+            out["ssim_slices"] = row["ssim_slices"]
+        print(json.dumps(out, allow_nan=True))
+    else:
+        cells = [f"{m} {row[m]:.6g}" for m in keep if row[m] is not None]
+        if cells:
+            print("  ".join(cells))
+        if row["error"]:
+            print(f"{'error' if row['status'] == 'error' else 'not computed'}: {row['error']}", file=sys.stderr)
+    return EXIT_OK if row["status"] == "ok" else EXIT_ERRORS
+
+
+def _first_image(root):
+    """The first image file under ``root`` (for compiling kernels while the rest is found)."""
+    from ..io import IMAGE_EXTS
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for f in sorted(filenames):
+            if not f.startswith(".") and f.lower().endswith(IMAGE_EXTS):
+                return os.path.join(dirpath, f)
+    return None
+
+
+def _prefetch(job, path):
+    """Compile (or load from the disk cache) the kernels a run will need, in the background,
+    from a small piece of its first file; any problem is left for the run to report."""
+    def work():
+        try:
+            from ..batch.prefetch import warm_kernels
+
+            warm_kernels(job, path)
+        except Exception:  # noqa: BLE001 - a guess only; the run itself reports problems
+            pass
+    threading.Thread(target=work, daemon=True, name="fastssim-prefetch").start()
+
+
+def _discover(args, sub, job_options):
+    """``(pairs, ref_root, dist_roots)``, after saying what did not match and why."""
+    from ..batch.pairs import NameMap, match_dirs, read_manifest
+
+    dists = []
+    for spec in args.dist:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            sub.error(f"--dist takes NAME=DIR, got {spec!r}")
+        dists.append((name, path))
+    if args.manifest:
+        if args.ref or args.dist_dir or dists:
+            sub.error("--manifest replaces the REF and DIST directories; give one or the other")
+        if not os.path.isfile(args.manifest):
+            sub.error(f"--manifest: no such file: {args.manifest}")
+        root = args.root or os.path.dirname(os.path.abspath(args.manifest))
+        if not os.path.isdir(root):
+            sub.error(f"--root: not a directory: {root}")
+        try:
+            pairs = read_manifest(args.manifest, root)
+        except (OSError, ValueError) as e:
+            sub.error(f"cannot read the manifest: {e}")
+        if pairs and not pairs[0].problem:
+            _prefetch(job_options, os.path.join(root, pairs[0].ref))
+        return pairs, root, {m: root for m in {p.method for p in pairs}}
+    if args.root:
+        sub.error("--root goes with --manifest; directories are matched by their relative paths")
+    if not args.ref:
+        sub.error("give a REF directory (and DIST or --dist NAME=DIR), two files, or --manifest")
+    if args.dist_dir and dists:
+        sub.error("give DIST or --dist NAME=DIR, not both")
+    if args.dist_dir:
+        dists = [(None, args.dist_dir)]
+    if not dists:
+        sub.error("missing the distorted files: give DIST or --dist NAME=DIR")
+    for _, d in [(None, args.ref)] + dists:
+        if not os.path.isdir(d):
+            sub.error(f"not a directory: {d}" + (" (two files are scored as one pair; a file and a directory "
+                                                   "cannot be)" if os.path.isfile(d) else ""))
+    try:
+        namemap = NameMap(args.suffix, args.template)
+    except ValueError as e:
+        sub.error(str(e))
+    first = _first_image(args.ref)
+    if first is not None:
+        _prefetch(job_options, first)
+    pairs, unmatched, skipped = match_dirs(args.ref, dists, namemap)
+    _say_unmatched(unmatched, skipped, n_pairs=len(pairs))
+    return pairs, args.ref, dict(dists)
+
+
+def _say_unmatched(unmatched, skipped, n_pairs):
+    from ..io import IMAGE_EXTS
+
+    for method, um in unmatched.items():
+        label = f" ({method})" if method else ""
+        if um.ref_only:
+            print(f"warning{label}: {um.ref_only} reference file(s) have no distorted counterpart, e.g. "
+                  + ", ".join(um.ref_examples), file=sys.stderr)
+        if um.dist_only:
+            print(f"warning{label}: {um.dist_only} distorted file(s) have no reference, e.g. "
+                  + ", ".join(um.dist_examples), file=sys.stderr)
+        if um.hint:
+            option, n = um.hint
+            print(f"hint{label}: {n} of the unmatched reference files have a distorted file whose name differs "
+                  f"in a regular way; to pair them, pass {option}", file=sys.stderr)
+    if skipped and (n_pairs == 0 or any(um.ref_only or um.dist_only for um in unmatched.values())):
+        kinds = ", ".join(f"{ext} ({n})" for ext, n in skipped.most_common(8))
+        print(f"note: {sum(skipped.values())} file(s) not read for their extension: {kinds}; fastssim reads "
+              + " ".join(IMAGE_EXTS), file=sys.stderr)
+
+
+def run(args, sub):
+    from ..batch.progress import CompileNotice
+    from ..batch.writer import OutputError, check_output
+
+    options = _checked(args, sub)
+    if args.ref and args.dist_dir and os.path.isfile(args.ref) and os.path.isfile(args.dist_dir):
+        return _single(args, sub, options)
+    if args.json:
+        sub.error("--json prints the metrics of one pair: give two files")
+    if args.out is None:
+        sub.error("-o/--out DIR is required to score directories or a manifest (two files need none)")
+    try:
+        check_output(args.out)
+    except OutputError as e:
+        sub.error(str(e))
+    notice = CompileNotice(quiet=args.quiet).__enter__()  # said once, whichever thread compiles first
+    try:
+        return _dataset(args, sub, options)
+    finally:
+        notice.__exit__(None, None, None)
+
+
+def _dataset(args, sub, options):
+    from ..batch import PAIR_TIMEOUT, ConfigError, Job, score_files
+    from ..batch.writer import OutputBusy, OutputError, ParamsMismatch
+
+    pairs, ref_root, dist_roots = _discover(args, sub, Job("", {}, **options))
+    if not pairs:
+        return _fail("no pairs to score (see the warnings above)", EXIT_USAGE)
+    data_range = options["data_range"]
+    params = {"data_range": data_range if data_range is not None else "dtype",
+              "slices": args.slices, "alpha": args.alpha, "max_pixels": options["max_pixels"],
+              "window": "gaussian 11 sigma=1.5", "K": [0.01, 0.03], "covariance": "population",
+              "colour": "mean of per-channel SSIM", "suffix": args.suffix, "template": args.template,
+              "metrics": list(options["metrics_"]), "preset": options["preset"], "y_channel": args.y_channel,
+              "crop_border": args.crop_border}
+    if options["preset"]:
+        params["window"] = params["K"] = params["covariance"] = params["colour"] = f"preset {options['preset']}"
+    job = Job(ref_root, dist_roots, **options)
+    t0 = time.monotonic()
+    stop = _StopOnSignal()
+    try:
+        with stop:
+            summary = score_files(pairs, args.out, job, params, workers=args.workers,
+                                  overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
+                                  png_decoder=args.png_decoder, timeout=args.pair_timeout or PAIR_TIMEOUT,
+                                  stop=stop.event)
+    except OutputError as e:
+        return _fail(e, EXIT_OUTPUT)
+    except (ConfigError, OutputBusy, ParamsMismatch, ValueError) as e:
+        return _fail(e, EXIT_USAGE)
+    if summary["duplicates"]:
+        eg = "; ".join(" ".join(str(v) for v in key if v is not None) for key in summary["duplicate_examples"])
+        print(f"warning: {summary['duplicates']} repeated pair(s) scored once, e.g. {eg}", file=sys.stderr)
+    if summary["low_range"] > 1:
+        print(f"warning: {summary['low_range']} pairs use a small part of their dtype's range (see above)",
+              file=sys.stderr)
+    if summary["interrupted"]:
+        print(f"stopped by {stop.name}: {summary['scored']} pairs scored and committed this run, "
+              f"{summary['rows']} rows in {args.out}; re-run the same command to resume", file=sys.stderr)
+        return EXIT_SIGINT if stop.name == "SIGINT" else EXIT_SIGTERM
+    if not args.quiet:
+        print(f"{summary['scored']} pairs scored, {summary['skipped']} already done; {summary['rows']} rows in "
+              f"{args.out}: {summary['partial']} partial, {summary['errors']} errors "
+              f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
+    return EXIT_ERRORS if summary["errors"] or summary["partial"] else EXIT_OK
+
+
+class _StopOnSignal:
+    """While active, SIGINT and SIGTERM ask the run to stop after committing what it has
+    scored; a second signal exits at once (committed parts are complete, so nothing is lost)."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.name = None
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.event.is_set():
+            os._exit(128 + signum)
+        self.name = signal.Signals(signum).name
+        self.event.set()
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False

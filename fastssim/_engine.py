@@ -14,6 +14,16 @@ from ._math import stabilisers
 from ._validate import diagnose_nonfinite, is_device_array, spatial_order
 
 
+def readonly(a):
+    """A read-only view of ``a``: the CPU kernels see every input with the same flags, so that
+    Numba compiles (and caches) one specialization per dtype, not one per writeability."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
 def _cuda():
     from . import _cuda
 
@@ -133,7 +143,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt)
     else:
         smap = np.empty((1, 1, 1, 1, 1), dtype=wdt)
-    _cpu.ssim_sums(xk, yk, wd, win, win, consts, band_h, band_w, sums, smap, want_map)
+    _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map)
     means = sums.reshape(N, C, nbh * nbw, 2).sum(axis=2) / (Do * Ho * Wo)
     if not want_map:
         return means, None
@@ -174,8 +184,8 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
                 shape = downsampled_shape(xs.shape, spatial_ndim)
                 xn = np.empty(shape, consts.dtype)
                 yn = np.empty(shape, consts.dtype)
-                _cpu.downsample2(xs, spatial_ndim == 3, xn)
-                _cpu.downsample2(ys, spatial_ndim == 3, yn)
+                _cpu.downsample2(readonly(xs), spatial_ndim == 3, xn)
+                _cpu.downsample2(readonly(ys), spatial_ndim == 3, yn)
                 xs, ys = xn, yn
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
@@ -198,7 +208,7 @@ def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
         return _cuda().squared_error_means(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty(N * C * D * H, dtype=np.float64)
-    _cpu.squared_error_sums(x5, y5, sums)
+    _cpu.squared_error_sums(readonly(x5), readonly(y5), sums)
     return sums.reshape(N, -1).sum(axis=1) / (C * D * H * W)
 
 

@@ -17,6 +17,14 @@ KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), 
 BACKENDS = ("auto", "cpu", "cuda")
 
 
+def detached(a):
+    """``a``, or its value without the autograd graph for a tensor that requires grad (PyTorch
+    refuses to export those to NumPy or through ``__cuda_array_interface__``)."""
+    if getattr(a, "requires_grad", False) is True and callable(getattr(a, "detach", None)):
+        return a.detach()
+    return a
+
+
 def is_device_array(a):
     """Whether ``a`` lives on a GPU (CuPy, PyTorch, Numba: ``__cuda_array_interface__``)."""
     return hasattr(a, "__cuda_array_interface__")

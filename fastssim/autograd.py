@@ -43,7 +43,8 @@ class SSIMFunction(torch.autograd.Function if torch is not None else _Missing.Fu
         grad_x = _one_side(ya, xa, kw)[1] if ctx.needs_input_grad[0] else None
         ctx.grads = (grad_x, grad_y)
         ctx.meta = [(t.device, t.dtype) for t in (x, y)]
-        return torch.tensor(value, dtype=y.dtype, device=y.device)
+        out = y.dtype if y.dtype.is_floating_point else torch.get_default_dtype()  # SSIM of uint8 is not 0 or 1
+        return torch.tensor(value, dtype=out, device=y.device)
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -4,6 +4,7 @@ Each function checks its arguments (``_validate``), hands 5-D views to the
 engine (``_engine``) and returns plain floats or arrays.
 """
 
+import functools
 import numpy as np
 
 from . import _validate as v
@@ -64,9 +65,17 @@ _OPTIONS_DOC = """
 """
 
 
+def _tensors(f):
+    """Let ``f`` take tensors that require grad: their values are scored (detached)."""
+    @functools.wraps(f)
+    def wrapper(x, y, *args, **kwargs):
+        return f(v.detached(x), v.detached(y), *args, **kwargs)
+    return wrapper
+
+
 def _doc(f):
     f.__doc__ = f.__doc__.replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
-    return f
+    return _tensors(f)
 
 
 class _Job:
@@ -477,6 +486,7 @@ def _mse(x, y, backend):
     return x, y, float(value)
 
 
+@_tensors
 def mse(x, y, *, backend="auto"):
     """Mean squared error, computed in float64.
 
@@ -505,6 +515,7 @@ def mse(x, y, *, backend="auto"):
     return _mse(x, y, backend)[2]
 
 
+@_tensors
 def psnr(x, y, *, data_range=None, backend="auto"):
     """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
 

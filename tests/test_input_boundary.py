@@ -112,17 +112,20 @@ def test_score_pairs_every_problem_is_a_row(pair, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, msg", [
-    (dict(data_range=1e300), "data_range must be positive and finite"),
-    (dict(data_range=float("inf")), "data_range must be positive and finite"),
+    (dict(data_range=1e300), "data range must be a positive finite number"),
+    (dict(data_range=float("inf")), "data range must be a positive finite number"),
+    (dict(data_range="max"), "data range must be one of dtype, ref, pair or a positive number"),
     (dict(max_pixels=-5), "max_pixels must be a positive integer"),
     (dict(workers=0), "workers must be a positive integer"),
-    (dict(metrics="ssim,foo"), r"unknown metric\(s\) \['foo'\]"),
+    (dict(metrics="ssim,foo"), r"unknown metric\(s\) foo; choose from"),
+    (dict(slices=3), r"slices must be an axis of a volume"),
+    (dict(crop_border=-1), "crop_border must be a non-negative integer"),
     (dict(preset="nope"), "unknown preset 'nope'"),
     (dict(timeout=0), "the pair timeout must be a positive number"),
     (dict(channel_axis="last"), "channel_axis must be an axis number"),
 ])
 def test_score_pairs_options_checked_when_called(kwargs, msg):
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(fastssim.ConfigError, match=msg):
         fastssim.score_pairs([], **kwargs)
 
 

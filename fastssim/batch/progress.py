@@ -6,6 +6,8 @@ On a terminal the bar is tqdm's (it fits the terminal's width and redraws cleanl
 stderr is not a terminal, a plain line every few seconds.
 """
 
+import os
+import shutil
 import sys
 import threading
 import time
@@ -101,6 +103,16 @@ class CompileNotice:
         return False
 
 
+def _width(stream):
+    """tqdm's width options: follow the terminal, or COLUMNS (else 80) where it reports no size."""
+    try:
+        if os.get_terminal_size(stream.fileno()).columns > 0:
+            return {"dynamic_ncols": True}
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {"ncols": shutil.get_terminal_size().columns}
+
+
 class Progress:
     """Pairs/s and ETA of a run whose clock starts when it is created (after the warm-up).
 
@@ -133,8 +145,8 @@ class Progress:
         if self.tty and not quiet:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=done, unit="pair", file=self.stream, dynamic_ncols=True, smoothing=0.1,
-                             mininterval=0.2, leave=True)
+            self._bar = tqdm(total=total, initial=done, unit="pair", file=self.stream, smoothing=0.1, mininterval=0.2,
+                             leave=True, **_width(self.stream))
 
     def update(self, row):
         self.n += 1

@@ -14,7 +14,7 @@ from .. import _config as cfg
 from .. import metrics, presets
 from .._math import psnr_from_mse
 from .._validate import resolve_data_range
-from ..io import MAX_PIXELS, read_image
+from ..io import MAX_PIXELS, ReadError, read_image
 from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_data_range, check_first_pair, check_metrics,
                       check_options, check_preset, pair_range)
 
@@ -43,7 +43,7 @@ def resolve_axes(ref, where, channel_axis):
 
 
 def _message(e):
-    return str(e) if isinstance(e, DATA_ERRORS) and str(e) else f"{type(e).__name__}: {e}"
+    return str(e) if isinstance(e, (ReadError, *DATA_ERRORS)) and str(e) else f"{type(e).__name__}: {e}"
 
 
 def _low_range(ref, dist, where):

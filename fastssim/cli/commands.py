@@ -43,8 +43,8 @@ def _writable_image(path):
     return fmt is not None and fmt in Image.SAVE
 
 
-def _convention(args):
-    parts = [f"preset {args.preset}" if args.preset else "Gaussian 11, sigma 1.5"]
+def _convention(args, preset):
+    parts = [f"preset {preset}" if preset else "Gaussian 11, sigma 1.5"]
     if args.y_channel:
         parts.append("Y (BT.601)")
     if args.crop_border:
@@ -90,7 +90,7 @@ def draw_map(args, sub):
         return EXIT_ERRORS
     if ca is not None:
         smap = smap.mean(axis=ca)  # the mean of the per-channel maps, as the score
-    title = f"SSIM {score:.4f} ({_convention(args)}): {os.path.basename(args.ref)} vs {os.path.basename(args.dist)}"
+    title = f"SSIM {score:.4f} ({_convention(args, preset)}): {os.path.basename(args.ref)} vs {os.path.basename(args.dist)}"
     view = smap
     if smap.ndim == 3:
         axis, index = args.slice if args.slice else (0, smap.shape[0] // 2)

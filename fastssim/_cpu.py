@@ -179,7 +179,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
 
         # The task's shift: the mean of its first input row, per image.
         sh = np.zeros(2, dt)
-        _load_row(x, y, n, c, 0, oh0, ow0, lin, sh[0], sh[1], xr, yr, xx, yy, dd)
+        d_first = n - n  # a variable, not the literal 0: one compiled _load_row, not two
+        _load_row(x, y, n, c, d_first, oh0, ow0, lin, sh[0], sh[1], xr, yr, xx, yy, dd)
         sh[0] = xr.sum() / lin
         sh[1] = yr.sum() / lin
         shx = sh[0]

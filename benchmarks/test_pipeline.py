@@ -56,7 +56,7 @@ def _median(f, rounds=3):
 
 def test_pipeline_throughput(dataset, tmp_path):
     workers = os.cpu_count()
-    pairs, _ = match_dirs(str(dataset / "ref"), [(None, str(dataset / "dist"))])
+    pairs, _, _ = match_dirs(str(dataset / "ref"), [(None, str(dataset / "dist"))])
     paths = [str(dataset / "ref" / p.ref) for p in pairs] + [str(dataset / "dist" / p.dist) for p in pairs]
 
     from fastssim.io import pyspng, read_image

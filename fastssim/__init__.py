@@ -11,6 +11,7 @@ from .metrics import (
     ms_ssim_batch,
     ms_ssim_slices,
     mse,
+    mse_batch,
     psnr,
     ssim,
     ssim_batch,
@@ -21,5 +22,5 @@ from .metrics import (
 from .batch import ConfigError, score_pairs
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS", "score_pairs",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "MS_SSIM_WEIGHTS", "score_pairs",
            "ConfigError"]

@@ -54,3 +54,9 @@ PROGRESS_EVERY = float(os.environ.get("FASTSSIM_PROGRESS_EVERY", "5"))
 #: A run without --data-range warns when an integer image wider than 8 bits spans less than
 #: this fraction of its dtype's range (e.g. 12-bit data in uint16: 1/16).
 LOW_RANGE_FRACTION = 0.1
+
+#: The batch scorer stacks decoded pairs of one shape and dtype and scores them in one call:
+#: at most this many pairs per call ...
+BATCH_PAIRS = int(os.environ.get("FASTSSIM_BATCH_PAIRS", "256"))
+#: ... and at most this many bytes of decoded pairs waiting, over all shapes.
+BATCH_BYTES = int(os.environ.get("FASTSSIM_BATCH_BYTES", str(64 << 20)))

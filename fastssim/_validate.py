@@ -6,6 +6,7 @@ instead, and turn valid input into the 5-D ``(N, C, D, H, W)`` views the
 kernels take, without copying unless a dtype conversion is unavoidable.
 """
 
+import functools
 import math
 import numbers
 
@@ -23,6 +24,14 @@ def detached(a):
     if getattr(a, "requires_grad", False) is True and callable(getattr(a, "detach", None)):
         return a.detach()
     return a
+
+
+def accepts_tensors(f):
+    """Let metric ``f(x, y, ...)`` take tensors that require grad: their values are scored."""
+    @functools.wraps(f)
+    def wrapper(x, y, *args, **kwargs):
+        return f(detached(x), detached(y), *args, **kwargs)
+    return wrapper
 
 
 def is_device_array(a):

@@ -4,7 +4,6 @@ Each function checks its arguments (``_validate``), hands 5-D views to the
 engine (``_engine``) and returns plain floats or arrays.
 """
 
-import functools
 import numpy as np
 
 from . import _validate as v
@@ -17,12 +16,12 @@ from ._engine import (
     pad_same,
     raise_if_nonfinite,
     resolve_backend,
-    squared_error_means,
     ssim_means,
 )
-from ._math import psnr_from_mse, window_weights
+from ._math import window_weights
+from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
-__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
+__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse", "mse_batch",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
 
 #: Wang, Simoncelli and Bovik (2003): the exponents of the five scales.
@@ -65,17 +64,9 @@ _OPTIONS_DOC = """
 """
 
 
-def _tensors(f):
-    """Let ``f`` take tensors that require grad: their values are scored (detached)."""
-    @functools.wraps(f)
-    def wrapper(x, y, *args, **kwargs):
-        return f(v.detached(x), v.detached(y), *args, **kwargs)
-    return wrapper
-
-
 def _doc(f):
     f.__doc__ = f.__doc__.replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
-    return _tensors(f)
+    return v.accepts_tensors(f)
 
 
 class _Job:
@@ -458,97 +449,6 @@ def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, g
              sigma=sigma, gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance,
              backend=backend, preset=preset, y_channel=y_channel, crop_border=crop_border)
     return (1.0 - s) / 2.0
-
-
-def _flat5(a):
-    """A 5-D view of an array of any shape, for the error kernels."""
-    if a.ndim <= 5:
-        return a.reshape((1,) * (5 - a.ndim) + a.shape)
-    return a.reshape((1, 1, 1, -1, a.shape[-1]))
-
-
-def _mse(x, y, backend):
-    v.check_options(11, 1.5, 0.01, 0.03, backend)
-    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
-    x, y = v.check_pair(x, y)
-    if devices != (None, None):
-        v.check_device_dtypes(x, y, devices)
-        if x.ndim > 5:
-            raise ValueError(f"GPU arrays with more than 5 axes are not supported, got shape {x.shape}")
-        xk, yk = x, y
-    else:
-        xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
-    where = resolve_backend(backend, *devices, x.size)
-    value = squared_error_means(_flat5(xk), _flat5(yk), backend=where, devices=devices)[0]
-    xs = devices[0] if devices[0] is not None else x
-    ys = devices[1] if devices[1] is not None else y
-    raise_if_nonfinite(value, xs, ys, 1, 1)
-    return x, y, float(value)
-
-
-@_tensors
-def mse(x, y, *, backend="auto"):
-    """Mean squared error, computed in float64.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Arrays of one shape (any number of axes), any real dtype.
-    backend : {'auto', 'cpu', 'cuda'}, optional
-        Where to compute.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError, TypeError
-        For mismatched shapes, empty, NaN/Inf or non-numeric input.
-
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> fastssim.mse(np.array([1, 2, 3]), np.array([1, 2, 5]))
-    1.3333333333333333
-    """
-    return _mse(x, y, backend)[2]
-
-
-@_tensors
-def psnr(x, y, *, data_range=None, backend="auto"):
-    """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Arrays of one shape, any real dtype.
-    data_range : float, optional
-        The range L; defaults to that of an integer dtype, required for float
-        input.
-    backend : {'auto', 'cpu', 'cuda'}, optional
-        Where to compute.
-
-    Returns
-    -------
-    float
-        ``inf`` for identical inputs (MSE 0), as scikit-image.
-
-    Raises
-    ------
-    ValueError, TypeError
-        As for `mse`, and for a missing or invalid ``data_range``.
-
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> x = np.full((8, 8), 100, np.uint8)
-    >>> round(fastssim.psnr(x, x + 5), 2)
-    34.15
-    """
-    xh, yh = v.check_pair(x, y, range_given=data_range is not None)
-    L = v.resolve_data_range(xh, yh, data_range)
-    return psnr_from_mse(_mse(x, y, backend)[2], L)
 
 
 _MS_WEIGHTS_DOC = """\

@@ -132,7 +132,7 @@ def test_bad_numbers_refused_before_anything_is_written(tmp_path, args, msg):
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_commits_what_was_scored(tmp_path, sig, code):
-    names = make_pairs(tmp_path, n=600, size=64)
+    names = make_pairs(tmp_path, n=2500, size=64)
     out = tmp_path / "out"
     env = dict(os.environ, FASTSSIM_PROGRESS_EVERY="0.2")
     proc = subprocess.Popen(_score_cmd(tmp_path, out, "--part-rows", 100000, "--workers", 1),
@@ -146,11 +146,11 @@ def test_signal_commits_what_was_scored(tmp_path, sig, code):
     assert f"stopped by {sig.name}:" in rest and "re-run the same command to resume" in rest
     assert "Traceback" not in rest
     first = read_out(out)  # nothing was committed before the signal: these rows are the buffered ones
-    assert 0 < len(first) < 600 and (first.status == "ok").all()
+    assert 0 < len(first) < 2500 and (first.status == "ok").all()
     r = subprocess.run(_score_cmd(tmp_path, out, "--quiet"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     df = read_out(out)
-    assert len(df) == 600 and sorted(df.ref) == sorted(names) and not df.duplicated(["ref", "dist"]).any()
+    assert len(df) == 2500 and sorted(df.ref) == sorted(names) and not df.duplicated(["ref", "dist"]).any()
 
 
 def test_pool_gives_up_on_a_stuck_item_and_goes_on():

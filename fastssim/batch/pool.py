@@ -1,8 +1,8 @@
 """A bounded pool of daemon worker threads with a per-item time limit, and a stop signal.
 
 Workers run the engine single-threaded (Numba's thread count is per thread), so the pool
-keeps every core busy without oversubscription. At most ``2 * workers`` items are in flight,
-so memory does not grow with the dataset. An item still running after ``timeout`` seconds is
+keeps every core busy without oversubscription. At most ``2 * workers`` items (or what the
+caller's ``limit`` says) are in flight, so memory does not grow with the dataset. An item still running after ``timeout`` seconds is
 given up: the caller gets ``on_timeout(item)`` as its result, and a fresh thread takes the
 stuck one's place (a Python thread cannot be killed; the stuck one exits when, if ever, its
 call returns, and being a daemon it never holds up the process's exit). When ``stop`` is set,
@@ -40,7 +40,7 @@ def _worker(func, inbox, outbox, running, lock):
         outbox.put((result, error))
 
 
-def run_rows(func, items, workers=None, *, timeout=None, on_timeout=None, stop=None):
+def run_rows(func, items, workers=None, *, timeout=None, on_timeout=None, stop=None, limit=None):
     """Apply ``func`` to ``items`` in a bounded pool; yield results as they complete.
 
     Parameters
@@ -56,6 +56,9 @@ def run_rows(func, items, workers=None, *, timeout=None, on_timeout=None, stop=N
         ``on_timeout(item, seconds)``: the result to yield for an item given up on.
     stop : threading.Event, optional
         When set, start nothing more and return.
+    limit : callable, optional
+        ``limit()``: how many items may be in flight (started and not yet yielded); asked
+        before each start. Default ``2 * workers``.
     """
     workers = workers or os.cpu_count() or 1
     inbox, outbox = queue.SimpleQueue(), queue.SimpleQueue()
@@ -76,7 +79,8 @@ def run_rows(func, items, workers=None, *, timeout=None, on_timeout=None, stop=N
     exhausted = False
     try:
         while True:
-            while not exhausted and in_flight < 2 * workers and not (stop is not None and stop.is_set()):
+            cap = limit() if limit is not None else 2 * workers
+            while not exhausted and in_flight < cap and not (stop is not None and stop.is_set()):
                 item = next(items, _END)
                 if item is _END:
                     exhausted = True

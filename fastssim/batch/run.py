@@ -18,6 +18,7 @@ from ..io import MAX_PIXELS, fast_png_for
 from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
 from .pool import run_rows
+from .batched import Batcher
 from .progress import CompileNotice, Progress
 from .score import Job
 from .writer import SCHEMA, ResultWriter, committed
@@ -147,7 +148,7 @@ def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, worke
             progress.errors += row["status"] == "error"
             progress.partial += row["status"] == "partial"
             n += 1
-        for row in run_rows(job, rest, workers, timeout=timeout, on_timeout=job.timeout_row, stop=stop):
+        for row in stream_rows(job, rest, workers, timeout=timeout, stop=stop):
             if warnings.see(row):
                 writer.warnings.append(warnings.first)
             writer.add(row)
@@ -155,6 +156,25 @@ def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, worke
             n += 1
         progress.close()
     return {"scored": n, "interrupted": n < total, "warnings": list(writer.warnings), "low_range": warnings.count}
+
+
+def stream_rows(job, items, workers, *, timeout=PAIR_TIMEOUT, stop=None):
+    """The rows of ``items``: decoded by the pool and scored in batches of one shape where the
+    options allow it (``Job.batchable``), else read and scored pair by pair in the pool."""
+    def on_timeout(item, seconds):
+        return job.timeout_row(item[0] if isinstance(item, tuple) else item, seconds)
+
+    if not job.batchable:
+        yield from run_rows(job, items, workers, timeout=timeout, on_timeout=on_timeout, stop=stop)
+        return
+    batcher = Batcher(job, workers)
+    for got in run_rows(job.decode, items, workers, timeout=timeout, on_timeout=on_timeout, stop=stop,
+                        limit=batcher.limit):
+        if isinstance(got, dict):  # unreadable, or given up on
+            yield got
+        else:
+            yield from batcher.add(*got)
+    yield from batcher.flush()
 
 
 def _normalise(pairs):
@@ -254,8 +274,7 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
 
 def _batches(job, first, rest, workers, batch_size, timeout):
     rows = list(first)
-    for row in run_rows(job, rest, workers, timeout=timeout,
-                        on_timeout=lambda it, s: job.timeout_row(it[0] if isinstance(it, tuple) else it, s)):
+    for row in stream_rows(job, rest, workers or os.cpu_count() or 1, timeout=timeout):
         rows.append(row)
         if len(rows) >= batch_size:
             yield pa.RecordBatch.from_pylist(rows, schema=SCHEMA)

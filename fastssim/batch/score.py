@@ -61,6 +61,14 @@ def _low_range(ref, dist, where):
             "for each pair's own span")
 
 
+def empty_row(shape):
+    """A row with no metric computed yet (without the pair's identity and status)."""
+    row = {"shape": "x".join(map(str, shape)), "ssim_slices": None, "data_range": None, "_warning": None}
+    row.update({m: None for m in METRICS})
+    row.update({f"{m}_error": None for m in METRICS})
+    return row
+
+
 def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
                  y_channel=False, crop_border=0, where="dist", channel_axis="auto"):
     """The requested metrics of one pair of arrays, as a row (without paths or status).
@@ -103,9 +111,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
     if slices is not None and not volume:
         raise ValueError(f"--slices needs volumes, got a 2-D image of shape {ref.shape}")
     conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border)
-    row = {"shape": "x".join(map(str, ref.shape)), "ssim_slices": None, "data_range": None, "_warning": None}
-    row.update({m: None for m in METRICS})
-    row.update({f"{m}_error": None for m in METRICS})
+    row = empty_row(ref.shape)
     L = data_range
     if L in ("ref", "pair"):
         L = pair_range(ref, dist, L)
@@ -255,6 +261,22 @@ class Job:
         if probe:
             self.check(pair, ref, dist)
         return self.score(pair, ref, dist), True
+
+    @property
+    def batchable(self):
+        """Whether pairs of one shape can be scored together (``batched.score_group``): options
+        that convert or range each pair on its own are scored pair by pair."""
+        s = self.scoring
+        return (s["slices"] is None and s["preset"] is None and not s["y_channel"] and not s["crop_border"]
+                and s["data_range"] not in ("ref", "pair"))
+
+    def decode(self, item):
+        """``(pair, ref, dist)`` of an item, or its error row when it cannot be read."""
+        try:
+            return self.load(item)
+        except Exception as e:  # noqa: BLE001 - unreadable: an error row, never a lost pair
+            pair = item[0] if isinstance(item, tuple) else item
+            return error_row(pair, _message(e), self.metrics)
 
     def __call__(self, item):
         """The row of one item: a Pair of paths, or ``(Pair, (ref, dist))`` of arrays."""

@@ -1,14 +1,19 @@
 """End-to-end batch scoring, against the work that cannot be avoided and a plain loop.
 
-    FASTSSIM_BENCH_PAIRS=2000 python -m pytest benchmarks/test_pipeline.py -q -s
+    python -m pytest benchmarks/test_pipeline.py -q -s
+    FASTSSIM_BENCH_SHAPES=32,64,288,512,1080p,4k FASTSSIM_BENCH_FORMATS=png,jpg python -m pytest ...
 
-Generates PNG pairs (512x512 RGB) once into a temporary directory, then measures, warm:
-- decode-only: every file read by a pool of all cores, with fastssim's reader (libspng when
-  pyspng is installed) and with plain ``imageio.imread``;
-- kernel-only: fastssim scoring the same pairs already in memory, all cores;
-- end-to-end: ``fastssim.batch.score_files`` (discovery, decode, score, Parquet);
-- the loop: ``imageio.imread`` + ``skimage.metrics.structural_similarity`` per pair, on the
-  first ``FASTSSIM_BENCH_LOOP`` pairs (default 100), as pairs/s.
+For each dataset shape and format (generated once into a temporary directory: smooth
+sinusoids plus noise, RGB, distorted by noise), measured warm, median of 3 rounds:
+- decode-only: every file read by a pool of all cores with fastssim's reader;
+- kernel-only: the metrics the scorer computes (SSIM, MSE -> PSNR) on the decoded pairs already
+  stacked in memory, in the scorer's batches (``ssim_batch`` + ``mse_batch``), all cores;
+- end-to-end: ``fastssim.batch.score_files`` (decode, batch, score, Parquet parts);
+- the ratio end-to-end / (decode-only + kernel-only): 1.0 is a perfect pipeline that overlaps
+  nothing; below 1.0 the kernels run while files decode.
+For 512x512 also the loop ``imageio.imread`` + ``skimage.metrics.structural_similarity`` per pair
+(``FASTSSIM_BENCH_LOOP`` pairs, default 100). Pair counts per shape are scaled by
+``FASTSSIM_BENCH_SCALE`` (default 1).
 """
 
 import concurrent.futures as cf
@@ -20,29 +25,34 @@ import numpy as np
 import pytest
 
 import fastssim
+from fastssim import _config as cfg
 from fastssim.batch import Job, score_files
 from fastssim.batch.pairs import match_dirs
 from peers import skimage_ssim
 
-N = int(os.environ.get("FASTSSIM_BENCH_PAIRS", "2000"))
+SHAPES = {"32": ((32, 32), 5000), "64": ((64, 64), 5000), "288": ((288, 288), 1200), "512": ((512, 512), 400),
+          "1080p": ((1080, 1920), 40), "4k": ((2160, 3840), 12)}
+CHOSEN = os.environ.get("FASTSSIM_BENCH_SHAPES", "32,64,288,512").split(",")
+FORMATS = os.environ.get("FASTSSIM_BENCH_FORMATS", "png").split(",")
+SCALE = float(os.environ.get("FASTSSIM_BENCH_SCALE", "1"))
 N_LOOP = int(os.environ.get("FASTSSIM_BENCH_LOOP", "100"))
+TABLE = []
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pairs")
+def _make(root, shape, n, ext):
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:512, :512] / 512.0
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w] / max(h, w)
     for sub in ("ref", "dist"):
         (root / sub).mkdir()
-    for i in range(N):
+    for i in range(n):
         f = rng.uniform(2, 20, 3)
         img = np.stack([128 + 90 * np.sin(2 * np.pi * f[c] * (xx + c * yy)) for c in range(3)], -1)
         img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
         dist = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
-        iio.imwrite(root / "ref" / f"{i:05d}.png", img)
-        iio.imwrite(root / "dist" / f"{i:05d}.png", dist)
-    return root
+        kw = {"quality": 90} if ext == ".jpg" else {}
+        iio.imwrite(root / "ref" / f"{i:05d}{ext}", img, **kw)
+        iio.imwrite(root / "dist" / f"{i:05d}{ext}", dist, **kw)
 
 
 def _median(f, rounds=3):
@@ -54,50 +64,71 @@ def _median(f, rounds=3):
     return float(np.median(times))
 
 
-def test_pipeline_throughput(dataset, tmp_path):
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", CHOSEN)
+def test_pipeline_throughput(name, fmt, tmp_path):
+    shape, n = SHAPES[name]
+    n = max(2, int(n * SCALE))
+    ext = "." + fmt
+    _make(tmp_path, shape, n, ext)
     workers = os.cpu_count()
-    pairs, _, _ = match_dirs(str(dataset / "ref"), [(None, str(dataset / "dist"))])
-    paths = [str(dataset / "ref" / p.ref) for p in pairs] + [str(dataset / "dist" / p.dist) for p in pairs]
+    pairs, _, _ = match_dirs(str(tmp_path / "ref"), [(None, str(tmp_path / "dist"))])
+    assert len(pairs) == n
+    paths = [str(tmp_path / "ref" / p.ref) for p in pairs] + [str(tmp_path / "dist" / p.dist) for p in pairs]
 
-    from fastssim.io import pyspng, read_image
+    from fastssim.io import read_image
 
-    def decode_all(reader=read_image):
+    def decode_all():
         with cf.ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(reader, paths))
+            return list(pool.map(read_image, paths))
 
     arrays = decode_all()
-    refs, dists = arrays[:N], arrays[N:]
     t_decode = _median(decode_all)
-    t_decode_imageio = _median(lambda: decode_all(iio.imread))
-    t_kernel = _median(lambda: fastssim.ssim_batch(np.stack(refs[:64]), np.stack(dists[:64]), channel_axis=-1)) * N / 64
-    # the batch scorer computes PSNR and MSE too: count them in the unavoidable work
-    t_kernel += _median(lambda: [fastssim.mse(a, b) for a, b in zip(refs[:64], dists[:64])]) * N / 64
+    per = max(1, min(cfg.BATCH_PAIRS, cfg.BATCH_BYTES // (2 * arrays[0].nbytes)))
+    stacks = [(np.stack(arrays[i:min(i + per, n)]), np.stack(arrays[n + i:n + min(i + per, n)])) for i in range(0, n, per)]
+    del arrays
 
-    job = Job(str(dataset / "ref"), {None: str(dataset / "dist")})
+    def kernels():
+        for r, d in stacks:
+            fastssim.ssim_batch(r, d, channel_axis=-1)
+            fastssim.mse_batch(r, d)
+
+    kernels()
+    t_kernel = _median(kernels)
+    stacks.clear()  # free the decoded pairs before the end-to-end runs
+    job = Job(str(tmp_path / "ref"), {None: str(tmp_path / "dist")})
     out = tmp_path / "out"
 
     def end_to_end():
         return score_files(pairs, str(out), job, {"bench": 1}, overwrite=True, quiet=True)
 
     summary = end_to_end()
-    assert summary["errors"] == 0 and summary["rows"] == N
+    assert summary["errors"] == 0 and summary["rows"] == n
     t_e2e = _median(end_to_end)
+    label = f"{n} {fmt.upper()} pairs {shape[1]}x{shape[0]} RGB"
+    row = (label, t_decode, t_kernel, t_e2e, n / t_e2e, t_e2e / (t_decode + t_kernel))
+    TABLE.append(row)
+    print(f"\n{label}, {workers} cores: decode-only {t_decode:.2f} s, kernel-only {t_kernel:.2f} s, "
+          f"end-to-end {t_e2e:.2f} s ({n / t_e2e:.1f} pairs/s), end-to-end / (decode + kernel) = {row[-1]:.3f}")
+    if name == "512" and fmt == "png":
+        t0 = time.perf_counter()
+        for p in pairs[:N_LOOP]:
+            x = iio.imread(tmp_path / "ref" / p.ref)
+            y = iio.imread(tmp_path / "dist" / p.dist)
+            skimage_ssim(x, y, 255, channel_axis=-1)
+        loop_rate = min(N_LOOP, n) / (time.perf_counter() - t0)
+        print(f"imread + skimage loop ({min(N_LOOP, n)} pairs) {loop_rate:.1f} pairs/s; fastssim is "
+              f"{n / t_e2e / loop_rate:.1f}x")
 
-    t0 = time.perf_counter()
-    for p in pairs[:N_LOOP]:
-        x = iio.imread(dataset / "ref" / p.ref)
-        y = iio.imread(dataset / "dist" / p.dist)
-        skimage_ssim(x, y, 255, channel_axis=-1)
-    loop_rate = N_LOOP / (time.perf_counter() - t0)
 
-    rate = N / t_e2e
-    print(f"\n{N} PNG pairs 512x512 RGB, {workers} cores")
-    print(f"decode-only (fastssim reader, {'libspng' if pyspng else 'imageio'}) {t_decode:8.2f} s  {N / t_decode:8.1f} pairs/s")
-    print(f"decode-only (imageio.imread) {t_decode_imageio:8.2f} s  {N / t_decode_imageio:8.1f} pairs/s")
-    print(f"kernel-only            {t_kernel:8.2f} s  {N / t_kernel:8.1f} pairs/s")
-    print(f"end-to-end             {t_e2e:8.2f} s  {rate:8.1f} pairs/s")
-    print(f"end-to-end / (decode + kernel) = {t_e2e / (t_decode + t_kernel):.3f}")
-    print(f"imread + skimage loop  ({N_LOOP} pairs)  {loop_rate:8.1f} pairs/s; fastssim is {rate / loop_rate:.1f}x")
+def test_pipeline_table():
+    """The rows measured above, as a Markdown table (run with the throughput tests)."""
+    if not TABLE:
+        pytest.skip("no throughput measured in this run")
+    print("\n| dataset | decode-only | kernel-only | end-to-end | pairs/s | end-to-end / (decode + kernel) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, d, k, e, rate, ratio in TABLE:
+        print(f"| {label} | {d:.2f} s | {k:.2f} s | {e:.2f} s | {rate:.0f} | {ratio:.2f} |")
 
 
 def _peak_rss_mb(args):

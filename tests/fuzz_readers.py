@@ -149,14 +149,14 @@ class Findings:
         self.problems.append(f"{kind}: {detail} (input kept at {path})")
 
 
-def _read(path, fast_png):
+def _read(path, png_decoder):
     from fastssim.io import ReadError, read_image
 
     box = {}
 
     def go():
         try:
-            box["arr"] = read_image(path, alpha="keep", fast_png=fast_png, max_pixels=MAX_PIXELS)
+            box["arr"] = read_image(path, alpha="keep", png_decoder=png_decoder, max_pixels=MAX_PIXELS)
         except ReadError as e:
             box["err"] = e
         except BaseException as e:  # noqa: BLE001 - a broken promise, reported by the caller
@@ -177,24 +177,27 @@ def check_one(path, data, name, original, findings):
     with open(path, "wb") as f:
         f.write(data)
     outcomes = {}
-    for fast in ((True, False) if name.endswith(".png") else (True,)):
-        box = _read(path, fast)
+    from fastssim.io import pyspng
+
+    decoders = ("builtin", "libspng", "pillow") if pyspng is not None else ("builtin", "pillow")
+    for dec in (decoders if name.endswith(".png") else ("builtin",)):
+        box = _read(path, dec)
         if "hang" in box:
-            findings.add("hang", name, data, f"read_image(fast_png={fast}) still running after {HANG_SECONDS} s")
+            findings.add("hang", name, data, f"read_image(png_decoder={dec!r}) still running after {HANG_SECONDS} s")
             return
         if "bad" in box:
             e = box["bad"]
-            findings.add("exception", name, data, f"read_image(fast_png={fast}) raised {type(e).__name__}: {e}")
+            findings.add("exception", name, data, f"read_image(png_decoder={dec!r}) raised {type(e).__name__}: {e}")
             return
-        outcomes[fast] = box.get("arr")
+        outcomes[dec] = box.get("arr")
     arrays = list(outcomes.values())
-    if len(arrays) == 2:
-        a, b = arrays
+    a = arrays[0]
+    for dec, b in outcomes.items():
         same = (a is None and b is None) or (a is not None and b is not None and a.dtype == b.dtype
                                              and a.shape == b.shape and np.array_equal(a, b))
         if not same:
-            desc = ["refused" if v is None else f"{v.dtype}{v.shape}" for v in arrays]
-            findings.add("decoders disagree", name, data, f"libspng {desc[0]}, Pillow {desc[1]}")
+            desc = ", ".join(f"{d} {'refused' if v is None else f'{v.dtype}{v.shape}'}" for d, v in outcomes.items())
+            findings.add("decoders disagree", name, data, desc)
             return
     arr = arrays[0]
     if arr is None:

@@ -56,11 +56,10 @@ def test_truncated_and_oversized_png(tmp_path, decoder):
 
 def test_decoder_choice(monkeypatch):
     monkeypatch.setattr(fio, "pyspng", object())
-    assert fio.fast_png_for(2) and not fio.fast_png_for(3)  # libspng holds the GIL: not for big pools
-    assert fio.fast_png_for(16, "libspng") and not fio.fast_png_for(1, "imageio")
+    assert fio.png_decoder_for() == fio.png_decoder_for("builtin") == "builtin"
+    assert fio.png_decoder_for("libspng") == "libspng" and fio.png_decoder_for("imageio") == "pillow"
     monkeypatch.setattr(fio, "pyspng", None)
-    assert not fio.fast_png_for(1)
     with pytest.raises(ValueError, match="the libspng decoder needs pyspng"):
-        fio.fast_png_for(1, "libspng")
+        fio.png_decoder_for("libspng")
     with pytest.raises(ValueError, match="png decoder must be one of"):
-        fio.fast_png_for(1, "stb")
+        fio.png_decoder_for("stb")

@@ -22,11 +22,12 @@ from fastssim.io import png as fpng
 from images import read
 
 
-@pytest.fixture(params=["libspng", "pillow"])
-def fast_png(request):
+@pytest.fixture(params=["builtin", "libspng", "pillow"])
+def png_decoder(request):
+    """Every PNG decoder, preferred in turn (each falls back where it does not read a kind)."""
     if request.param == "libspng" and fio.pyspng is None:
         pytest.skip("pyspng is not installed")
-    return request.param == "libspng"
+    return request.param
 
 
 def _pypng_truth(path, palette):
@@ -57,7 +58,7 @@ def _png_kinds():
 
 
 @pytest.mark.parametrize("kind", _png_kinds(), ids=lambda k: f"{k[0]}-ct{k[1]}-d{k[5]}-trns{int(k[6])}-i{int(k[7])}")
-def test_every_png_kind_equals_pypng(tmp_path, kind, fast_png):
+def test_every_png_kind_equals_pypng(tmp_path, kind, png_decoder):
     family, ct, planes, grey, alpha, depth, trns, interlace = kind
     rng = np.random.default_rng(ct * 100 + depth)
     h, w = 9, 13
@@ -75,19 +76,19 @@ def test_every_png_kind_equals_pypng(tmp_path, kind, fast_png):
     with open(path, "wb") as f:
         writer.write(f, data.tolist())
     truth = _pypng_truth(path, family == "palette")
-    got = fio.read_image(str(path), alpha="keep", fast_png=fast_png)
+    got = fio.read_image(str(path), alpha="keep", png_decoder=png_decoder)
     assert got.dtype == truth.dtype and got.shape == truth.shape
     np.testing.assert_array_equal(got, truth)
 
 
-def test_16bit_rgb_png_of_a_real_image_is_exact(tmp_path, lena_rgb, fast_png):
+def test_16bit_rgb_png_of_a_real_image_is_exact(tmp_path, lena_rgb, png_decoder):
     """The campaign's first fault: 16-bit RGB read as its high bytes (MSE 0.125, not 1604.8)."""
     rng = np.random.default_rng(3)
     ref = lena_rgb.astype(np.uint16) * 16 + rng.integers(0, 16, lena_rgb.shape, dtype=np.uint16)  # 12-bit
     dist = np.clip(ref.astype(np.int32) + rng.normal(0, 40, ref.shape).astype(np.int32), 0, 4095).astype(np.uint16)
     for name, a in (("ref", ref), ("dist", dist)):
         assert cv2.imwrite(str(tmp_path / f"{name}.png"), a[..., ::-1])  # written by OpenCV (BGR)
-    got = {n: fio.read_image(str(tmp_path / f"{n}.png"), fast_png=fast_png) for n in ("ref", "dist")}
+    got = {n: fio.read_image(str(tmp_path / f"{n}.png"), png_decoder=png_decoder) for n in ("ref", "dist")}
     for n in ("ref", "dist"):
         independent = cv2.imread(str(tmp_path / f"{n}.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
         np.testing.assert_array_equal(got[n], independent)
@@ -96,12 +97,30 @@ def test_16bit_rgb_png_of_a_real_image_is_exact(tmp_path, lena_rgb, fast_png):
         fastssim.ssim(ref, dist, data_range=4095, channel_axis=-1)
 
 
-def test_16bit_colour_png_without_libspng_is_refused(tmp_path, monkeypatch):
-    cv2.imwrite(str(tmp_path / "c.png"), np.full((20, 20, 3), 4000, np.uint16))
+def test_16bit_colour_png_without_libspng(tmp_path, monkeypatch, lena_rgb):
+    import png as pypng
+
+    img = lena_rgb[:20, :24].astype(np.uint16) * 257 + 3
+    cv2.imwrite(str(tmp_path / "c.png"), img[..., ::-1])  # OpenCV writes BGR
+    with open(tmp_path / "i.png", "wb") as f:
+        pypng.Writer(24, 20, greyscale=False, bitdepth=16, interlace=True).write(f, img.reshape(20, -1))
     monkeypatch.setattr(fpng, "_spng", None)
-    with pytest.raises(fio.ReadError, match=r"c.png is a 16-bit RGB PNG, which Pillow reads as 8 bits; "
+    for decoder in ("pillow", "builtin"):  # Pillow would read 8 bits: the built-in decoder reads it exactly
+        got = fio.read_image(str(tmp_path / "c.png"), png_decoder=decoder)
+        assert got.dtype == np.uint16 and np.array_equal(got, img)
+    with pytest.raises(fio.ReadError, match=r"i.png is a 16-bit interlaced RGB PNG, which Pillow reads as 8 bits; "
                                             r"install libspng .*fastssim\[fast\]"):
-        fio.read_image(str(tmp_path / "c.png"))
+        fio.read_image(str(tmp_path / "i.png"))
+
+
+def test_builtin_decoder_refuses_a_bad_filter_type(tmp_path):
+    rows = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    raw = b"".join(bytes([f]) + r.tobytes() for f, r in zip((0, 7, 1), rows))  # filter type 7 on row 1
+    body = struct.pack(">IIBBBBB", 4, 3, 8, 0, 0, 0, 0)
+    data = fpng.SIGNATURE + _chunk(b"IHDR", body) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+    (tmp_path / "f.png").write_bytes(data)
+    with pytest.raises(fio.ReadError, match="corrupt PNG f.png: row 1 has filter type 7 \\(PNG defines 0-4\\)"):
+        fio.read_image(str(tmp_path / "f.png"))
 
 
 def test_tiff_kinds(tmp_path, lena_rgb):
@@ -124,9 +143,9 @@ def test_tiff_kinds(tmp_path, lena_rgb):
     np.testing.assert_array_equal(got, np.asarray(bw.convert("L")))
 
 
-def test_one_bit_png_is_grey_not_bool(tmp_path, cam, fast_png):
+def test_one_bit_png_is_grey_not_bool(tmp_path, cam, png_decoder):
     Image.fromarray(cam > 100).save(tmp_path / "bw.png")  # mode '1', bit depth 1
-    got = fio.read_image(str(tmp_path / "bw.png"), fast_png=fast_png)
+    got = fio.read_image(str(tmp_path / "bw.png"), png_decoder=png_decoder)
     assert got.dtype == np.uint8
     np.testing.assert_array_equal(got, np.where(cam > 100, 255, 0))
 
@@ -197,7 +216,7 @@ def _chunk(ctype, body):
     return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
 
 
-def test_png_structure_checked_the_same_for_both_decoders(tmp_path, cam, fast_png):
+def test_png_structure_checked_the_same_for_every_decoder(tmp_path, cam, png_decoder):
     buf = io.BytesIO()
     Image.fromarray(cam[:32, :32]).save(buf, format="PNG")
     good = buf.getvalue()
@@ -211,4 +230,52 @@ def test_png_structure_checked_the_same_for_both_decoders(tmp_path, cam, fast_pn
     for name, (data, msg) in cases.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(fio.ReadError, match=msg.replace("(", r"\(").replace(")", r"\)")):
-            fio.read_image(str(tmp_path / name), fast_png=fast_png)
+            fio.read_image(str(tmp_path / name), png_decoder=png_decoder)
+
+
+def _filter_rows(img_bytes, bpp, ftype):
+    """PNG-filter each row of ``img_bytes`` (uint8, rows x stride) with filter ``ftype``."""
+    out = []
+    prev = np.zeros(img_bytes.shape[1], np.int32)
+    for row in img_bytes.astype(np.int32):
+        left = np.concatenate([np.zeros(bpp, np.int32), row[:-bpp]])
+        upleft = np.concatenate([np.zeros(bpp, np.int32), prev[:-bpp]])
+        if ftype == 0:
+            pred = np.zeros_like(row)
+        elif ftype == 1:
+            pred = left
+        elif ftype == 2:
+            pred = prev
+        elif ftype == 3:
+            pred = (left + prev) // 2
+        else:
+            p = left + prev - upleft
+            pa, pb, pc = abs(p - left), abs(p - prev), abs(p - upleft)
+            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
+        out.append(bytes([ftype]) + ((row - pred) % 256).astype(np.uint8).tobytes())
+        prev = row
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("ctype, channels", [(0, 1), (4, 2), (2, 3), (6, 4)])
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("ftype", [0, 1, 2, 3, 4, "mixed"])
+def test_builtin_decoder_undoes_every_filter(tmp_path, lena_rgb, ctype, channels, depth, ftype):
+    base = np.concatenate([lena_rgb[40:57, 60:83], lena_rgb[100:117, 200:223, :1]], axis=-1)[..., :channels]
+    img = base.astype(np.uint16) * 251 + 7 if depth == 16 else base
+    img = np.ascontiguousarray(img if channels > 1 else img[..., 0])
+    h, w = img.shape[:2]
+    as_bytes = (img.astype(">u2") if depth == 16 else img).view(np.uint8).reshape(h, -1)
+    bpp = channels * depth // 8
+    if ftype == "mixed":  # a different filter on each row, as encoders choose
+        raw = b"".join(_filter_rows(as_bytes[max(0, r - 1):r + 1], bpp, r % 5)[-(as_bytes.shape[1] + 1):]
+                       if r else _filter_rows(as_bytes[:1], bpp, 0) for r in range(h))
+    else:
+        raw = _filter_rows(as_bytes, bpp, ftype)
+    body = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    data = fpng.SIGNATURE + _chunk(b"IHDR", body) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+    (tmp_path / "f.png").write_bytes(data)
+    got = fio.read_image(str(tmp_path / "f.png"), alpha="keep", png_decoder="builtin")
+    assert got.dtype == img.dtype and np.array_equal(got, img)
+    ref = fio.read_image(str(tmp_path / "f.png"), alpha="keep", png_decoder="libspng" if fio.pyspng else "pillow")
+    assert np.array_equal(got, ref)

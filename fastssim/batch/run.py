@@ -14,7 +14,7 @@ import sys
 
 import pyarrow as pa
 
-from ..io import MAX_PIXELS, fast_png_for
+from ..io import MAX_PIXELS, png_decoder_for
 from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
 from .pool import run_rows
@@ -117,7 +117,7 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     """
     workers = workers or os.cpu_count() or 1
     check_options(workers=workers, timeout=timeout)
-    job.fast_png = fast_png_for(workers, png_decoder)
+    job.png_decoder = png_decoder_for(png_decoder)
     pairs, repeats = unique_pairs(pairs)
     done = set()
     if not overwrite and os.path.isdir(out):
@@ -258,7 +258,6 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
               metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
               channel_axis=channel_axis)
-    job.fast_png = fast_png_for(workers or os.cpu_count() or 1)
     if out is not None:
         items = list(_normalise(pairs))
         if any(isinstance(it, tuple) for it in items):

@@ -213,10 +213,10 @@ class Job:
         self.dist_roots = dist_roots  # {method: root}
         self.alpha = alpha
         self.max_pixels = max_pixels
-        self.fast_png = False  # set for the pool that runs the job (see io.fast_png_for)
+        self.png_decoder = "builtin"  # set for the run (see io.png_decoder_for)
 
     def read(self, path):
-        return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, fast_png=self.fast_png)
+        return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder)
 
     def timeout_row(self, pair, seconds):
         return error_row(pair, timeout_message(seconds), self.metrics)

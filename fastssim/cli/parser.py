@@ -71,9 +71,10 @@ def build():
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a pair still being read or scored after this long: it becomes an error "
                         "row and the run goes on (default 600)")
-    s.add_argument("--png-decoder", choices=("auto", "pillow", "libspng", "imageio"), default="auto",
-                   help="8-bit PNG decoder: libspng (pyspng, fastssim[fast]) is faster per image but holds "
-                        "the GIL; 'auto' uses it for up to 2 workers (default)")
+    s.add_argument("--png-decoder", choices=("auto", "builtin", "libspng", "pillow", "imageio"), default="auto",
+                   help="PNG decoder: 'auto'/'builtin' (default: fastssim's own, inflating once and without "
+                        "the GIL; libspng or Pillow for palette, low-bit and interlaced files), 'libspng' "
+                        "(pyspng, fastssim[fast]) or 'pillow' (old name 'imageio')")
     s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
     s.add_argument("--part-rows", type=int, default=2000,
                    help="rows per committed Parquet part (default 2000); parts are also committed every 10 s")

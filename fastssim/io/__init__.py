@@ -17,10 +17,11 @@ from .pillow import read_pillow
 from .png import pyspng, read_png
 from .tiff import read_tiff
 
-__all__ = ["read_image", "ReadError", "MAX_PIXELS", "fast_png_for", "apply_alpha", "IMAGE_EXTS",
+__all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS",
            "ALPHA_POLICIES", "PNG_DECODERS"]
 
-PNG_DECODERS = ("auto", "pillow", "libspng", "imageio")  # 'imageio' is the old name of 'pillow'
+#: ``--png-decoder`` choices: 'auto' is the built-in decoder; 'imageio' is the old name of 'pillow'.
+PNG_DECODERS = ("auto", "builtin", "libspng", "pillow", "imageio")
 
 ALPHA_POLICIES = ("drop", "keep", "error")
 VOLUME_EXTS = (".npy", ".npz")
@@ -28,23 +29,20 @@ TIFF_EXTS = (".tif", ".tiff")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz")
 
 
-def fast_png_for(workers, decoder="auto"):
-    """Whether to decode PNG with libspng for a pool of ``workers`` threads.
+def png_decoder_for(decoder="auto"):
+    """The PNG decoder a run asks for, checked: 'builtin', 'libspng' or 'pillow'.
 
-    pyspng holds the GIL while it decodes, so its decoding does not scale across
-    threads, while Pillow's does. Measured here: one libspng decode of a
-    512x512 RGB PNG takes 4.2 ms with 1 or 2 threads, one Pillow decode 8.8 ms with 1
-    thread and 4.4 ms per image with 2. 'auto' takes libspng for up to two workers,
-    where it overlaps with the GIL-free kernels (65 -> 98 pairs/s end to end on 2 cores),
-    and Pillow beyond. 16-bit colour PNG always goes to libspng (Pillow reads it as 8 bits).
+    Measured here (2 cores, 512x512 RGB PNG, the image-data check included): the built-in
+    decoder inflates once (the check's inflate is reused) and undoes the filters in a
+    compiled kernel without the GIL, so it scales across threads; libspng holds the GIL;
+    Pillow inflates a second time. 'auto' is therefore the built-in decoder, which falls back
+    to libspng (else Pillow) for the kinds it does not read: palette, 1/2/4-bit grey, interlaced.
     """
     if decoder not in PNG_DECODERS:
-        raise ValueError(f"png decoder must be one of {PNG_DECODERS[:3]}, got {decoder!r}")
+        raise ValueError(f"png decoder must be one of {', '.join(PNG_DECODERS[:4])}, got {decoder!r}")
     if decoder == "libspng" and pyspng is None:
         raise ValueError("the libspng decoder needs pyspng: pip install 'fastssim[fast]'")
-    if decoder == "auto":
-        return pyspng is not None and workers <= 2
-    return decoder == "libspng"
+    return {"auto": "builtin", "imageio": "pillow"}.get(decoder, decoder)
 
 
 def apply_alpha(arr, policy, path="image"):
@@ -61,7 +59,7 @@ def apply_alpha(arr, policy, path="image"):
     return arr
 
 
-def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", fast_png=True):
+def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builtin"):
     """Read one file as an ndarray.
 
     PNG (libspng or Pillow), JPEG, BMP, WebP (Pillow), TIFF (tifffile; multi-page stacks
@@ -77,8 +75,9 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", fast_png=True):
         larger than such an image could be.
     alpha : {'drop', 'keep', 'error'}
         What to do with an alpha channel.
-    fast_png : bool
-        Decode PNG with libspng when pyspng is installed (see `fast_png_for`).
+    png_decoder : {'builtin', 'libspng', 'pillow'}
+        The PNG decoder to prefer where it reads the file's kind exactly (see
+        `png_decoder_for`).
 
     Raises
     ------
@@ -93,7 +92,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", fast_png=True):
         if lower.endswith(VOLUME_EXTS):
             arr = read_array(path, max_pixels)
         elif lower.endswith(".png"):
-            arr = read_png(path, max_pixels, fast_png and pyspng is not None)
+            arr = read_png(path, max_pixels, png_decoder)
         elif lower.endswith(TIFF_EXTS):
             arr = read_tiff(path, max_pixels)
         else:

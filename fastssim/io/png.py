@@ -1,5 +1,6 @@
-"""PNG: the chunk structure is checked before any pixel is decoded, then libspng (pyspng) or
-Pillow decodes, each only what it reads exactly.
+"""PNG: the chunk structure is checked before any pixel is decoded, then fastssim's own decoder
+(non-interlaced 8/16-bit: zlib, then the scanline filters undone by a compiled kernel without
+the GIL), libspng (pyspng) or Pillow decodes, each only what it reads exactly.
 
 The check (signature, IHDR, every chunk's CRC, PLTE for palette images, IDAT, IEND) makes the
 outcome of a damaged file the same whichever decoder is chosen, and it reads the declared size
@@ -13,8 +14,10 @@ What each decoder returns, checked against an independent decoder in the tests:
   key is not an alpha channel and is ignored);
 - palette: expanded to RGB, or RGBA when the palette has transparency (tRNS).
 
-Pillow reads 16-bit RGB, RGBA and grey+alpha as 8 bits, so those go to libspng whichever
-decoder is chosen; without pyspng they are refused, never read wrong. libspng (as pyspng
+Pillow reads 16-bit RGB, RGBA and grey+alpha as 8 bits, so those go to the built-in decoder
+or libspng whichever decoder is chosen; interlaced ones without pyspng are refused, never
+read wrong. The built-in decoder reuses the scanlines the image-data check inflates, so a PNG
+is inflated once. libspng (as pyspng
 calls it) applies no palette transparency, so palette images with tRNS go to Pillow.
 """
 
@@ -135,13 +138,14 @@ def check_chunks(data, header, path):
     return idat
 
 
-def check_image_data(data, idat, header, path):
+def check_image_data(data, idat, header, path, keep=False):
     """The IDAT stream must inflate, with a valid checksum, to exactly the scanlines the header
     declares, with nothing after it. (libspng skips the checksum and Pillow accepts a short
     stream: without this check a damaged file's fate would depend on the decoder.) Inflated in
-    slices of 1 MiB, none kept."""
+    slices of 1 MiB; with ``keep``, the inflated scanlines are returned (uint8), else none kept."""
     z = zlib.decompressobj()
     want, got, trailing = header.raw_bytes, 0, 0
+    raw = np.empty(want, np.uint8) if keep else None
     try:
         for start, length in idat:
             chunk = data[start:start + length]
@@ -149,7 +153,10 @@ def check_image_data(data, idat, header, path):
                 trailing += length
                 continue
             while chunk and got <= want and not z.eof:
-                got += len(z.decompress(chunk, 1 << 20))
+                piece = z.decompress(chunk, 1 << 20)
+                if keep and got + len(piece) <= want:
+                    raw[got:got + len(piece)] = np.frombuffer(piece, np.uint8)
+                got += len(piece)
                 chunk = z.unconsumed_tail
             trailing += len(z.unused_data) if z.eof else 0
             if got > want:
@@ -163,6 +170,49 @@ def check_image_data(data, idat, header, path):
         raise ReadError(f"corrupt PNG {name(path)}: its image data ends early ({got} of {want} bytes)")
     if trailing:
         raise ReadError(f"corrupt PNG {name(path)}: {trailing} bytes after the end of its compressed image data")
+    return raw
+
+
+def builtin_reads(header):
+    """fastssim's own decoder (zlib, then ``png_filters.unfilter``) reads non-interlaced 8- and
+    16-bit grey, grey+alpha, RGB and RGBA (a tRNS colour key is ignored, as by the others)."""
+    return not header.interlace and header.depth in (8, 16) and header.colour_type in (0, 2, 4, 6)
+
+
+def _builtin_decode(raw, header, path):
+    from .png_filters import unfilter
+
+    channels = COLOUR_TYPES[header.colour_type][1]
+    bpp = channels * header.depth // 8
+    stride = header.width * bpp
+    out = np.empty(header.height * stride, np.uint8)
+    bad = unfilter(raw, header.height, stride, bpp, out)
+    if bad >= 0:
+        raise ReadError(f"corrupt PNG {name(path)}: row {bad} has filter type {raw[bad * (stride + 1)]} "
+                        "(PNG defines 0-4)")
+    arr = out.view(">u2").astype(np.uint16) if header.depth == 16 else out
+    return arr.reshape(header.shape)
+
+
+DECODERS = ("builtin", "libspng", "pillow")
+
+
+def _can(decoder, header):
+    if decoder == "builtin":
+        return builtin_reads(header)
+    if decoder == "libspng":
+        return _spng is not None and libspng_reads_exactly(header)
+    return pillow_reads_exactly(header)
+
+
+def choose_decoder(header, preferred, path):
+    """The preferred decoder where it reads this kind of PNG exactly, else the first that does
+    (built-in, libspng, Pillow)."""
+    for d in (preferred,) + DECODERS:
+        if _can(d, header):
+            return d
+    raise ReadError(f"{name(path)} is a 16-bit interlaced {COLOUR_TYPES[header.colour_type][0]} PNG, which Pillow reads as 8 "
+                    "bits; install libspng to read it exactly: pip install 'fastssim[fast]'")
 
 
 def _spng_decode(data, header):
@@ -205,8 +255,9 @@ def pillow_reads_exactly(header):
     return not (header.depth == 16 and header.colour_type in (2, 4, 6))
 
 
-def read_png(path, max_pixels, use_libspng):
-    """Check and decode one PNG file (its size was checked by the caller)."""
+def read_png(path, max_pixels, preferred="builtin"):
+    """Check and decode one PNG file (its size was checked by the caller) with the ``preferred``
+    decoder (from ``DECODERS``) where it reads the file's kind exactly."""
     with open(path, "rb") as f:
         header = read_header(f.read(33), path)
         check_pixels(header.shape, max_pixels, path)
@@ -218,12 +269,13 @@ def read_png(path, max_pixels, use_libspng):
                             "not a PNG an encoder writes")
         f.seek(0)
         data = f.read()
-    check_image_data(data, check_chunks(data, header, path), header, path)
-    if not pillow_reads_exactly(header) and _spng is None:
-        raise ReadError(f"{name(path)} is a 16-bit {COLOUR_TYPES[header.colour_type][0]} PNG, which Pillow "
-                        "reads as 8 bits; install libspng to read it exactly: pip install 'fastssim[fast]'")
+    idat = check_chunks(data, header, path)  # also learns whether there is a tRNS chunk
+    decoder = choose_decoder(header, preferred, path)
+    raw = check_image_data(data, idat, header, path, keep=decoder == "builtin")
     try:
-        if _spng is not None and libspng_reads_exactly(header) and (use_libspng or not pillow_reads_exactly(header)):
+        if decoder == "builtin":
+            arr = _builtin_decode(raw, header, path)
+        elif decoder == "libspng":
             arr = _spng_decode(data, header)
         else:
             arr = _pillow_decode(data, header)

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq

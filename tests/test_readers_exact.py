@@ -19,7 +19,6 @@ import fastssim
 from fastssim import io as fio
 from fastssim.io import png as fpng
 
-from images import read
 
 
 @pytest.fixture(params=["builtin", "libspng", "pillow"])

@@ -278,3 +278,28 @@ def test_builtin_decoder_undoes_every_filter(tmp_path, lena_rgb, ctype, channels
     assert got.dtype == img.dtype and np.array_equal(got, img)
     ref = fio.read_image(str(tmp_path / "f.png"), alpha="keep", png_decoder="libspng" if fio.pyspng else "pillow")
     assert np.array_equal(got, ref)
+
+
+def test_jpeg_equals_pillow_on_real_images(tmp_path, lena_rgb, cam):
+    """simplejpeg (when installed) and Pillow give the same pixels, every quality and subsampling."""
+    from fastssim.io import jpeg as fjpeg
+    from fastssim.io.pillow import read_pillow
+
+    if fjpeg.simplejpeg is None:
+        pytest.skip("simplejpeg is not installed: JPEG goes to Pillow only")
+    for quality in (10, 50, 95):
+        for sub in (0, 1, 2):
+            for i, img in enumerate((lena_rgb, cam, lena_rgb[:77, :131])):
+                path = tmp_path / f"q{quality}-s{sub}-{i}.jpg"
+                Image.fromarray(img).save(path, quality=quality, subsampling=sub)
+                got = fio.read_image(str(path))
+                ref = read_pillow(str(path), fio.MAX_PIXELS)
+                assert got.dtype == ref.dtype and got.shape == ref.shape and np.array_equal(got, ref)
+    Image.fromarray(lena_rgb[:40, :40]).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    assert np.array_equal(fio.read_image(str(tmp_path / "cmyk.jpg")), read_pillow(str(tmp_path / "cmyk.jpg"), fio.MAX_PIXELS))
+    data = (tmp_path / "q50-s2-0.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[:len(data) // 2])
+    with pytest.raises(fio.ReadError, match="cut.jpg"):
+        fio.read_image(str(tmp_path / "cut.jpg"))
+    with pytest.raises(fio.ReadError, match="over the cap of 1000"):
+        fio.read_image(str(tmp_path / "q50-s2-0.jpg"), max_pixels=1000)

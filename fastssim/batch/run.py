@@ -12,6 +12,7 @@ import itertools
 import os
 import sys
 
+import numba
 import pyarrow as pa
 
 from ..io import MAX_PIXELS, png_decoder_for
@@ -40,6 +41,14 @@ def unique_pairs(pairs):
     return out, repeats
 
 
+def _all_threads(func):
+    """``func`` run with every Numba thread (pool workers otherwise run the engine on one)."""
+    def wrapper(item):
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        return func(item)
+    return wrapper
+
+
 def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
     """Score the first items alone, until one is readable (at most ``WARM_UP_TRIES``).
 
@@ -62,7 +71,7 @@ def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
             def on_timeout(it, seconds):
                 pair = it[0] if isinstance(it, tuple) else it
                 return job.timeout_row(pair, seconds), False
-            (row, readable), = run_rows(job.probe, [item], 1, timeout=timeout, on_timeout=on_timeout)
+            (row, readable), = run_rows(_all_threads(job.probe), [item], 1, timeout=timeout, on_timeout=on_timeout)
             rows.append(row)
             if readable:
                 break

@@ -5,14 +5,16 @@ message fit for an error row; no other exception leaves `read_image`. Before a f
 opened it must be a regular file no larger than the pixel cap allows, and before any
 pixel is decoded the size its header declares is checked against the cap.
 
-One module per family: ``png`` (libspng or Pillow, chunk checks), ``tiff`` (tifffile),
-``pillow`` (JPEG, BMP, WebP), ``arrays`` (.npy, .npz).
+One module per family: ``png`` (built-in, libspng or Pillow, chunk checks; ``png_filters`` the
+compiled scanline filters), ``jpeg`` (simplejpeg or Pillow), ``tiff`` (tifffile), ``pillow``
+(BMP, WebP, and what the others hand over), ``arrays`` (.npy, .npz).
 """
 
 import os
 
 from .arrays import read_array
 from .base import MAX_PIXELS, ReadError, check_file, name
+from .jpeg import read_jpeg
 from .pillow import read_pillow
 from .png import pyspng, read_png
 from .tiff import read_tiff
@@ -95,6 +97,8 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
             arr = read_png(path, max_pixels, png_decoder)
         elif lower.endswith(TIFF_EXTS):
             arr = read_tiff(path, max_pixels)
+        elif lower.endswith((".jpg", ".jpeg")):
+            arr = read_jpeg(path, max_pixels)
         else:
             arr = read_pillow(path, max_pixels)
     except ReadError:

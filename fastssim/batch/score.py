@@ -252,16 +252,6 @@ class Job:
                          crop_border=s["crop_border"], preset=s["preset"], y_channel=s["y_channel"],
                          where=pair.ref)
 
-    def _row(self, item, probe):
-        try:
-            pair, ref, dist = self.load(item)
-        except Exception as e:  # noqa: BLE001 - unreadable: an error row, never a lost pair
-            pair = item[0] if isinstance(item, tuple) else item
-            return error_row(pair, _message(e), self.metrics), False
-        if probe:
-            self.check(pair, ref, dist)
-        return self.score(pair, ref, dist), True
-
     @property
     def batchable(self):
         """Whether pairs of one shape can be scored together (``batched.score_group``): options
@@ -277,6 +267,15 @@ class Job:
         except Exception as e:  # noqa: BLE001 - unreadable: an error row, never a lost pair
             pair = item[0] if isinstance(item, tuple) else item
             return error_row(pair, _message(e), self.metrics)
+
+    def _row(self, item, probe):
+        got = self.decode(item)
+        if isinstance(got, dict):
+            return got, False
+        pair, ref, dist = got
+        if probe:
+            self.check(pair, ref, dist)
+        return self.score(pair, ref, dist), True
 
     def __call__(self, item):
         """The row of one item: a Pair of paths, or ``(Pair, (ref, dist))`` of arrays."""

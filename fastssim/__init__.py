@@ -19,7 +19,16 @@ from .metrics import (
     ssim_slices,
     ssim_with_gradient,
 )
-from .batch import ConfigError, score_pairs
+
+def __getattr__(name):
+    """``score_pairs`` and ``ConfigError`` load the batch scorer (and pyarrow) on first use, so
+    that ``import fastssim`` for the metric functions does not pay for them."""
+    if name in ("score_pairs", "ConfigError"):
+        from . import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module 'fastssim' has no attribute {name!r}")
+
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "MS_SSIM_WEIGHTS", "score_pairs",

@@ -183,12 +183,12 @@ def _say_unmatched(unmatched, skipped, n_pairs):
 
 
 def run(args, sub):
-    from ..batch.progress import CompileNotice
-    from ..batch.writer import OutputError, check_output
-
     options = _checked(args, sub)
     if args.ref and args.dist_dir and os.path.isfile(args.ref) and os.path.isfile(args.dist_dir):
         return _single(args, sub, options)
+    from ..batch.progress import CompileNotice
+    from ..batch.writer import OutputError, check_output
+
     if args.json:
         sub.error("--json prints the metrics of one pair: give two files")
     if args.out is None:

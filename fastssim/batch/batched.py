@@ -12,9 +12,8 @@ import numpy as np
 
 from .. import _config as cfg
 from .. import metrics
-from .._math import psnr_from_mse
 from .._validate import resolve_data_range
-from .score import _low_range, empty_row, finish_row, resolve_axes
+from .score import _low_range, empty_row, finish_row, put_mse, put_ssim, resolve_axes
 
 
 def score_group(job, group):
@@ -48,19 +47,11 @@ def score_group(job, group):
         if L is None:
             row["_warning"] = _low_range(ref, dist, pair.ref)
         if "ssim" in values:
-            v = float(values["ssim"][i])
-            if "ssim" in asked:
-                row["ssim"] = v
-            if "dssim" in asked:
-                row["dssim"] = (1.0 - v) / 2.0
+            put_ssim(row, asked, float(values["ssim"][i]))
         if "ms_ssim" in values:
             row["ms_ssim"] = float(values["ms_ssim"][i])
         if "mse" in values:
-            mse = float(values["mse"][i])
-            if "mse" in asked:
-                row["mse"] = mse
-            if "psnr" in asked:
-                row["psnr"] = psnr_from_mse(mse, span)
+            put_mse(row, asked, float(values["mse"][i]))
         rows.append(finish_row(pair, row, job.metrics))
     return rows
 

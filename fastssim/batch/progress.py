@@ -120,8 +120,8 @@ class Progress:
     ----------
     total : int
         Pairs this run will score.
-    done : int
-        Of which already scored (the warm-up pairs; not counted in the rate).
+    warm : sequence of dict
+        The rows already scored (the warm-up pairs): counted, but not in the rate.
     quiet : bool
         Say nothing.
     stream : file, optional
@@ -130,15 +130,16 @@ class Progress:
         Seconds between plain lines when ``stream`` is not a terminal.
     """
 
-    def __init__(self, total, quiet=False, stream=None, every=cfg.PROGRESS_EVERY, done=0):
+    def __init__(self, total, quiet=False, stream=None, every=cfg.PROGRESS_EVERY, warm=()):
         self.total = total
-        self.done = done
+        self.done = done = len(warm)
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.every = every
         self.n = self._drawn = done
-        self.errors = self.partial = 0
+        self.errors = sum(r["status"] == "error" for r in warm)
+        self.partial = sum(r["status"] == "partial" for r in warm)
         self.t0 = self._last = time.monotonic()
         self._compiled0 = CLOCK.seconds()
         self._bar = None

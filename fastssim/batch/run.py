@@ -68,10 +68,8 @@ def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
     rows = []
     with CompileNotice(stream=stream, quiet=quiet):
         for item in itertools.islice(items, WARM_UP_TRIES):
-            def on_timeout(it, seconds):
-                pair = it[0] if isinstance(it, tuple) else it
-                return job.timeout_row(pair, seconds), False
-            (row, readable), = run_rows(_all_threads(job.probe), [item], 1, timeout=timeout, on_timeout=on_timeout)
+            (row, readable), = run_rows(_all_threads(job.probe), [item], 1, timeout=timeout,
+                                        on_timeout=lambda it, s: (job.timeout_row(it, s), False))
             rows.append(row)
             if readable:
                 break
@@ -148,20 +146,14 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
 def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, workers, timeout, stop, total):
     warnings = _Warnings(quiet)
     with ResultWriter(out, params, overwrite=overwrite, rows_per_part=rows_per_part) as writer:
-        progress = Progress(total, quiet=quiet, done=len(first))
+        progress = Progress(total, quiet=quiet, warm=first)
         n = 0
-        for row in first:
+        for row in itertools.chain(first, stream_rows(job, rest, workers, timeout=timeout, stop=stop)):
             if warnings.see(row):
                 writer.warnings.append(warnings.first)
             writer.add(row)
-            progress.errors += row["status"] == "error"
-            progress.partial += row["status"] == "partial"
-            n += 1
-        for row in stream_rows(job, rest, workers, timeout=timeout, stop=stop):
-            if warnings.see(row):
-                writer.warnings.append(warnings.first)
-            writer.add(row)
-            progress.update(row)
+            if n >= len(first):
+                progress.update(row)
             n += 1
         progress.close()
     return {"scored": n, "interrupted": n < total, "warnings": list(writer.warnings), "low_range": warnings.count}
@@ -170,14 +162,11 @@ def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, worke
 def stream_rows(job, items, workers, *, timeout=PAIR_TIMEOUT, stop=None):
     """The rows of ``items``: decoded by the pool and scored in batches of one shape where the
     options allow it (``Job.batchable``), else read and scored pair by pair in the pool."""
-    def on_timeout(item, seconds):
-        return job.timeout_row(item[0] if isinstance(item, tuple) else item, seconds)
-
     if not job.batchable:
-        yield from run_rows(job, items, workers, timeout=timeout, on_timeout=on_timeout, stop=stop)
+        yield from run_rows(job, items, workers, timeout=timeout, on_timeout=job.timeout_row, stop=stop)
         return
     batcher = Batcher(job, workers)
-    for got in run_rows(job.decode, items, workers, timeout=timeout, on_timeout=on_timeout, stop=stop,
+    for got in run_rows(job.decode, items, workers, timeout=timeout, on_timeout=job.timeout_row, stop=stop,
                         limit=batcher.limit):
         if isinstance(got, dict):  # unreadable, or given up on
             yield got

@@ -69,6 +69,22 @@ def empty_row(shape):
     return row
 
 
+def put_ssim(row, asked, value):
+    """SSIM, and DSSIM = (1 - SSIM) / 2, into ``row`` as asked."""
+    if "ssim" in asked:
+        row["ssim"] = value
+    if "dssim" in asked:
+        row["dssim"] = (1.0 - value) / 2.0
+
+
+def put_mse(row, asked, mse):
+    """MSE, and PSNR from it with the row's data range, into ``row`` as asked."""
+    if "mse" in asked:
+        row["mse"] = mse
+    if "psnr" in asked and row["data_range"] is not None:
+        row["psnr"] = psnr_from_mse(mse, row["data_range"])
+
+
 def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
                  y_channel=False, crop_border=0, where="dist", channel_axis="auto"):
     """The requested metrics of one pair of arrays, as a row (without paths or status).
@@ -131,10 +147,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
                 value = float(per.mean())
             else:
                 value = metrics.ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
-            if "ssim" in metrics_:
-                row["ssim"] = value
-            if "dssim" in metrics_:
-                row["dssim"] = (1.0 - value) / 2.0
+            put_ssim(row, metrics_, value)
         except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
             fail(("ssim", "dssim"), e)
     if "ms_ssim" in metrics_:
@@ -160,11 +173,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         fail(("psnr",), e)
     if "psnr" in metrics_ or "mse" in metrics_:
         try:
-            mse = metrics.mse(x, y)
-            if "mse" in metrics_:
-                row["mse"] = mse
-            if "psnr" in metrics_ and row["data_range"] is not None:
-                row["psnr"] = psnr_from_mse(mse, row["data_range"])
+            put_mse(row, metrics_, metrics.mse(x, y))
         except Exception as e:  # noqa: BLE001
             fail(("psnr", "mse"), e)
     return row
@@ -218,7 +227,9 @@ class Job:
     def read(self, path):
         return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder)
 
-    def timeout_row(self, pair, seconds):
+    def timeout_row(self, item, seconds):
+        """The error row of an item (a Pair, or ``(Pair, arrays)``) given up on after ``seconds``."""
+        pair = item[0] if isinstance(item, tuple) else item
         return error_row(pair, timeout_message(seconds), self.metrics)
 
     def score(self, pair, ref, dist):
@@ -265,8 +276,7 @@ class Job:
         try:
             return self.load(item)
         except Exception as e:  # noqa: BLE001 - unreadable: an error row, never a lost pair
-            pair = item[0] if isinstance(item, tuple) else item
-            return error_row(pair, _message(e), self.metrics)
+            return error_row(item[0] if isinstance(item, tuple) else item, _message(e), self.metrics)
 
     def _row(self, item, probe):
         got = self.decode(item)

@@ -13,7 +13,8 @@ sinusoids plus noise, RGB, distorted by noise), measured warm, median of 3 round
   nothing; below 1.0 the kernels run while files decode.
 For 512x512 also the loop ``imageio.imread`` + ``skimage.metrics.structural_similarity`` per pair
 (``FASTSSIM_BENCH_LOOP`` pairs, default 100). Pair counts per shape are scaled by
-``FASTSSIM_BENCH_SCALE`` (default 1).
+``FASTSSIM_BENCH_SCALE`` (default 1). ``FASTSSIM_BENCH_BACKEND=cuda`` runs the kernels (kernel-only
+from host stacks, copies included, and end-to-end) on the GPU.
 """
 
 import concurrent.futures as cf
@@ -36,6 +37,7 @@ CHOSEN = os.environ.get("FASTSSIM_BENCH_SHAPES", "32,64,288,512").split(",")
 FORMATS = os.environ.get("FASTSSIM_BENCH_FORMATS", "png").split(",")
 SCALE = float(os.environ.get("FASTSSIM_BENCH_SCALE", "1"))
 N_LOOP = int(os.environ.get("FASTSSIM_BENCH_LOOP", "100"))
+BACKEND = os.environ.get("FASTSSIM_BENCH_BACKEND", "auto")
 TABLE = []
 
 
@@ -90,13 +92,13 @@ def test_pipeline_throughput(name, fmt, tmp_path):
 
     def kernels():
         for r, d in stacks:
-            fastssim.ssim_batch(r, d, channel_axis=-1)
-            fastssim.mse_batch(r, d)
+            fastssim.ssim_batch(r, d, channel_axis=-1, backend=BACKEND)
+            fastssim.mse_batch(r, d, backend=BACKEND)
 
     kernels()
     t_kernel = _median(kernels)
     stacks.clear()  # free the decoded pairs before the end-to-end runs
-    job = Job(str(tmp_path / "ref"), {None: str(tmp_path / "dist")})
+    job = Job(str(tmp_path / "ref"), {None: str(tmp_path / "dist")}, backend=BACKEND)
     out = tmp_path / "out"
 
     def end_to_end():
@@ -105,7 +107,7 @@ def test_pipeline_throughput(name, fmt, tmp_path):
     summary = end_to_end()
     assert summary["errors"] == 0 and summary["rows"] == n
     t_e2e = _median(end_to_end)
-    label = f"{n} {fmt.upper()} pairs {shape[1]}x{shape[0]} RGB"
+    label = f"{n} {fmt.upper()} pairs {shape[1]}x{shape[0]} RGB" + (f" ({BACKEND})" if BACKEND != "auto" else "")
     row = (label, t_decode, t_kernel, t_e2e, n / t_e2e, t_e2e / (t_decode + t_kernel))
     TABLE.append(row)
     print(f"\n{label}, {workers} cores: decode-only {t_decode:.2f} s, kernel-only {t_kernel:.2f} s, "

@@ -36,6 +36,15 @@ from . import _config as cfg
 from ._math import block_mean2, ssim_terms, unravel4
 from ._validate import cuda_interface
 
+def api():
+    """``numba.cuda``, for host-side calls. Under the simulator, a running kernel swaps every
+    global of its module that names ``numba.cuda`` (here ``cuda``) for a per-thread fake,
+    so host code in other threads must not go through that global."""
+    from numba import cuda as module
+
+    return module
+
+
 _ssim_terms = cuda.jit(device=True)(ssim_terms)
 _unravel4 = cuda.jit(device=True)(unravel4)
 
@@ -249,7 +258,7 @@ def downsample2(xd, spatial_ndim, dtype):
     """Half-resolution device array (see ``_cpu.downsample2``)."""
     N, C, D, H, W = xd.shape
     shape = (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
-    out = cuda.device_array(shape, dtype=dtype)
+    out = api().device_array(shape, dtype=dtype)
     total = int(np.prod(shape))
     nt = cfg.CUDA_REDUCE_THREADS
     _downsample2[-(-total // nt), nt](xd, spatial_ndim == 3, out)
@@ -259,7 +268,7 @@ def downsample2(xd, spatial_ndim, dtype):
 def available():
     """Whether a CUDA device (or the simulator) can run kernels."""
     try:
-        return cuda.is_available()
+        return api().is_available()
     except Exception:  # a broken driver install
         return False
 
@@ -302,7 +311,7 @@ def launchable(obj):
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
 
         return FakeCUDAArray(_host_memory(*cuda_interface(obj)))
-    return cuda.as_cuda_array(obj)
+    return api().as_cuda_array(obj)
 
 
 def device_view(obj, host_view):
@@ -313,7 +322,7 @@ def device_view(obj, host_view):
         return SimDeviceArray(_host_memory(ptr, host_view.shape, host_view.strides, dtype))
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
-    dev = cuda.as_cuda_array(obj)
+    dev = api().as_cuda_array(obj)
     return DeviceNDArray(host_view.shape, host_view.strides, host_view.dtype, gpu_data=dev.gpu_data)
 
 
@@ -352,11 +361,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
     tiles = -(-Ho // th) * -(-Wo // tw)
     nblocks = N * C * chunks * tiles
     dt = consts.dtype
-    w = cuda.to_device(weights.astype(dt))
-    wd = cuda.to_device(weights.astype(dt) if kd > 1 else np.ones(1, dt))
-    dconsts = cuda.to_device(np.concatenate([consts, np.zeros(1, dt)]))
-    part = cuda.device_array((nblocks, 2), dtype=np.float64)
-    smap = cuda.device_array((N, C, Do, Ho, Wo) if want_map else (1, 1, 1, 1, 1), dtype=dt)
+    w = api().to_device(weights.astype(dt))
+    wd = api().to_device(weights.astype(dt) if kd > 1 else np.ones(1, dt))
+    dconsts = api().to_device(np.concatenate([consts, np.zeros(1, dt)]))
+    part = api().device_array((nblocks, 2), dtype=np.float64)
+    smap = api().device_array((N, C, Do, Ho, Wo) if want_map else (1, 1, 1, 1, 1), dtype=dt)
     kern = ssim_kernel(k, kd, th, tw, work)
     kern[nblocks, (tw, th)](x5, y5, w, wd, dconsts, depth_chunk, part, smap, want_map)
     sums = part.copy_to_host().reshape(N, C, -1, 2).sum(axis=2)
@@ -369,6 +378,6 @@ def squared_error_means(x5, y5):
     per_pair = int(np.prod(x5.shape[1:]))
     nt = cfg.CUDA_REDUCE_THREADS
     blocks_per_pair = max(1, min(1024, -(-per_pair // (nt * 8))))
-    part = cuda.device_array(N * blocks_per_pair, dtype=np.float64)
+    part = api().device_array(N * blocks_per_pair, dtype=np.float64)
     squared_error_kernel(nt)[N * blocks_per_pair, nt](x5, y5, part)
     return part.copy_to_host().reshape(N, -1).sum(axis=1) / per_pair

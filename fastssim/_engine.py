@@ -5,6 +5,7 @@ pick the kernel layout, launch the kernels and reduce their partial sums.
 """
 
 import math
+import threading
 
 import numpy as np
 
@@ -22,6 +23,11 @@ def readonly(a):
     view = a.view()
     view.flags.writeable = False
     return view
+
+
+#: GPU work is issued by one thread at a time: kernels run in order on the device anyway, and
+#: Numba's simulator (the GPU tests without a GPU) cannot run kernels from two threads at once.
+GPU_LOCK = threading.RLock()
 
 
 def _cuda():
@@ -75,7 +81,7 @@ def device_inputs(x5, y5, xd, yd):
     out = []
     for view, dev in ((x5, xd), (y5, yd)):
         if dev is None:
-            out.append(cu.cuda.to_device(np.ascontiguousarray(view)))
+            out.append(cu.api().to_device(np.ascontiguousarray(view)))
         else:
             out.append(cu.launchable(cu.device_view(dev, view)))
     return out
@@ -119,9 +125,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     smap : ndarray or None
     """
     if backend == "cuda":
-        xd, yd = device_inputs(x5, y5, *devices)
-        means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map)
-        return means, (smap.copy_to_host() if want_map else None)
+        with GPU_LOCK:
+            xd, yd = device_inputs(x5, y5, *devices)
+            means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map)
+            return means, (smap.copy_to_host() if want_map else None)
     wdt = consts.dtype
     perm = spatial_order(x5, spatial_ndim)
     xk = x5.transpose(perm)
@@ -168,13 +175,14 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
     terms = []
     if backend == "cuda":
         cu = _cuda()
-        xd, yd = device_inputs(x5, y5, *devices)
-        for level in range(levels):
-            means, _ = cu.ssim_means(xd, yd, spatial_ndim, weights, consts)
-            terms.append(means)
-            if level < levels - 1:
-                xd = cu.downsample2(xd, spatial_ndim, consts.dtype)
-                yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
+        with GPU_LOCK:
+            xd, yd = device_inputs(x5, y5, *devices)
+            for level in range(levels):
+                means, _ = cu.ssim_means(xd, yd, spatial_ndim, weights, consts)
+                terms.append(means)
+                if level < levels - 1:
+                    xd = cu.downsample2(xd, spatial_ndim, consts.dtype)
+                    yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
     else:
         xs, ys = x5, y5
         for level in range(levels):
@@ -205,7 +213,8 @@ def pad_same(x5, radius, spatial_ndim, mode="symmetric"):
 def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
     """Mean of ``(x - y)^2`` per pair, float64, shape (N,)."""
     if backend == "cuda":
-        return _cuda().squared_error_means(*device_inputs(x5, y5, *devices))
+        with GPU_LOCK:
+            return _cuda().squared_error_means(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty(N * C * D * H, dtype=np.float64)
     _cpu.squared_error_sums(readonly(x5), readonly(y5), sums)

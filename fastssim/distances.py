@@ -105,18 +105,22 @@ def psnr(x, y, *, data_range=None, backend="auto"):
 
 
 @v.accepts_tensors
-def mse_batch(x, y):
-    """Mean squared error of each pair of a stack, in float64 on the CPU.
+def mse_batch(x, y, *, backend="auto"):
+    """Mean squared error of each pair of a stack, in float64.
 
     Parameters
     ----------
     x, y : array_like
-        Stacks of pairs along axis 0, of one shape (any number of further axes).
+        Stacks of pairs along axis 0, of one shape (any number of further axes; at most 4
+        for GPU arrays). Host arrays, or GPU arrays (``__cuda_array_interface__``) of one
+        dtype, read in place.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
 
     Returns
     -------
     ndarray, float64, (N,)
-        ``mse(x[i], y[i])`` for every i, equal to it bit for bit.
+        ``mse(x[i], y[i])`` for every i, equal to it bit for bit (on the same backend).
 
     Raises
     ------
@@ -130,17 +134,31 @@ def mse_batch(x, y):
     >>> fastssim.mse_batch(x, y).tolist()
     [0.0, 4.0]
     """
+    v.check_options(11, 1.5, 0.01, 0.03, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
     x, y = v.check_pair(x, y)
     if x.ndim < 2:
         raise ValueError(f"mse_batch needs stacks of pairs (N, ...), got shape {x.shape}")
-    xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        if x.ndim > 5:
+            raise ValueError(f"GPU stacks with more than 4 axes per pair are not supported, got shape {x.shape}")
+        if not (x.flags.c_contiguous and y.flags.c_contiguous):
+            raise ValueError("mse_batch reads GPU stacks in place and needs them C-contiguous; pass "
+                             "cupy.ascontiguousarray(x) (or tensor.contiguous())")
+        xk, yk = x, y
+    else:
+        xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
+    where = resolve_backend(backend, *devices, x.size)
     n = x.shape[0]
     rows = _flat5(xk[0]).shape  # each pair as mse sees it: the same rows, the same sums
     x5 = xk.reshape((n,) + rows[1:]) if rows[0] == 1 else None
-    if x5 is None:  # more than 5 axes per pair: one call per pair
+    if x5 is None:  # more than 5 axes per pair (host only): one call per pair
         values = np.array([squared_error_means(_flat5(xk[i]), _flat5(yk[i]))[0] for i in range(n)])
     else:
-        values = squared_error_means(x5, yk.reshape(x5.shape))
+        values = squared_error_means(x5, yk.reshape(x5.shape), backend=where, devices=devices)
+    xs = devices[0] if devices[0] is not None else x
+    ys = devices[1] if devices[1] is not None else y
     for i in np.flatnonzero(~np.isfinite(values)):
-        raise_if_nonfinite(values[i], x[i], y[i], 1, 1, what=f"pair {i}")
+        raise_if_nonfinite(values[i], xs[i], ys[i], 1, 1, what=f"pair {i}")
     return values

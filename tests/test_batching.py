@@ -119,3 +119,65 @@ def test_command_batched_and_unbatched_write_the_same_rows(tmp_path):
         frames.append(pd.read_parquet(out).sort_values("ref").reset_index(drop=True))
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
     assert len(frames[0]) == 30 and frames[0].ssim.notna().all()
+
+
+def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
+    """backend='cuda' (the simulator without a GPU): one upload per batch into reused
+    page-locked buffers; the rows equal the GPU's pair-by-pair rows and the CPU's to 1e-6."""
+    pytest.importorskip("numba.cuda")
+    cam, lena = camera(), read("lena", "lena512color.tiff")
+    items = [(cam[i:i + 20, 2 * i:2 * i + 24], DISTORTIONS["noise"](cam[i:i + 20, 2 * i:2 * i + 24], None))
+             for i in range(7)]
+    items += [(lena[i:i + 16, i:i + 16], DISTORTIONS["blur"](lena[i:i + 16, i:i + 16], -1)) for i in range(3)]
+    items.append((cam[:8, :8], cam[:8, :8] // 2))  # under the window: SSIM fails, MSE does not
+    items = [(np.ascontiguousarray(x), np.ascontiguousarray(y)) for x, y in items]
+    gpu = Job("", {}, metrics_="ssim,psnr,mse,dssim", backend="cuda")
+    b = Batcher(gpu, workers=1, max_pairs=4)
+    rows = []
+    for i, (x, y) in enumerate(items):
+        rows += b.add(Pair(None, str(i), str(i)), x, y)
+    rows += b.flush()
+    assert len(rows) == len(items)
+    host, _ = b.staging.buffers[((20, 24), "|u1", "ref")]  # reused: sized for the first full batch
+    assert host.shape == (4, 20, 24)
+    batched = _frame(rows)
+    pd.testing.assert_frame_equal(batched, _frame(_pair_by_pair(gpu, items)), check_exact=True)
+    cpu = _frame(_pair_by_pair(Job("", {}, metrics_="ssim,psnr,mse,dssim", backend="cpu"), items))
+    pd.testing.assert_frame_equal(batched, cpu, check_exact=False, atol=1e-6, rtol=1e-9)
+    assert list(batched.status) == ["ok"] * 10 + ["partial"]
+
+
+def test_backend_is_checked_before_the_run(monkeypatch):
+    with pytest.raises(fastssim.ConfigError, match="unknown backend 'gpu'; choose one of auto, cpu, cuda"):
+        list(fastssim.score_pairs([], backend="gpu"))
+    from fastssim import _engine
+
+    monkeypatch.setattr(_engine, "_cuda_usable", lambda: False)  # a machine without a GPU
+    with pytest.raises(fastssim.ConfigError, match="needs an NVIDIA GPU.*use --backend cpu or auto"):
+        list(fastssim.score_pairs([], backend="cuda"))
+
+
+def test_command_on_the_gpu_writes_the_cpu_rows(tmp_path):
+    """`fastssim score --backend cuda` (the simulator without a GPU) against --backend cpu."""
+    pytest.importorskip("numba.cuda")
+    cam = camera()
+    for d in ("ref", "dist"):
+        (tmp_path / d).mkdir()
+    for i in range(6):
+        x = cam[10 * i:10 * i + 24, 5 * i:5 * i + 24]
+        iio.imwrite(tmp_path / "ref" / f"{i}.png", x)
+        iio.imwrite(tmp_path / "dist" / f"{i}.png", DISTORTIONS["noise"](x, None))
+    frames = []
+    for backend in ("cuda", "cpu"):
+        out = tmp_path / backend
+        r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", tmp_path / "ref", tmp_path / "dist",
+                            "-o", out, "--quiet", "--backend", backend, "--workers", "1"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        frames.append(pd.read_parquet(out).sort_values("ref").reset_index(drop=True))
+    assert (frames[0].status == "ok").all() and len(frames[0]) == 6
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, atol=1e-6, rtol=1e-9)
+    r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", tmp_path / "ref", tmp_path / "dist",
+                        "-o", tmp_path / "x", "--backend", "gpu"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--backend: invalid choice: 'gpu'" in r.stderr
+    assert not (tmp_path / "x").exists()

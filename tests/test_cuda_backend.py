@@ -28,6 +28,17 @@ def to_gpu(a):
     return cuda.to_device(a)
 
 
+def strided_gpu(a):
+    """A GPU view of every other column of ``a``: not contiguous."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        from fastssim._cuda import SimDeviceArray
+
+        return SimDeviceArray(a[..., ::2])
+    return cuda.to_device(a)[..., ::2]
+
+
 BOTH = pytest.mark.parametrize("backend", ["cpu", "cuda"])
 
 
@@ -122,6 +133,25 @@ def test_device_arrays_read_in_place(pair):
     vol2 = np.clip(vol + 20, 0, 255).astype(np.uint8)
     got = fastssim.ssim_slices(to_gpu(vol), to_gpu(vol2), axis=2, win_size=7)
     np.testing.assert_allclose(got, fastssim.ssim_slices(vol, vol2, axis=2, win_size=7), atol=1e-5)
+
+
+def test_gpu_batches_of_device_arrays_and_many_threads(pair):
+    x, y = pair
+    X = np.stack([x, np.ascontiguousarray(x[::-1]), x])
+    Y = np.stack([y, np.ascontiguousarray(y[::-1]), x])
+    got = fastssim.mse_batch(to_gpu(X), to_gpu(Y), backend="cuda")
+    assert got.tolist() == [fastssim.mse(a, b, backend="cuda") for a, b in zip(X, Y)]
+    np.testing.assert_allclose(got, fastssim.mse_batch(X, Y), rtol=1e-12)
+    assert got[2] == 0
+    with pytest.raises(ValueError, match="needs them C-contiguous"):
+        fastssim.mse_batch(strided_gpu(X), strided_gpu(Y), backend="cuda")
+    # calls from several threads at once (the scoring run's workers) give each its own value
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(np.ascontiguousarray(x[i:]), np.ascontiguousarray(y[i:])) for i in range(6)]
+    with ThreadPoolExecutor(3) as ex:
+        values = list(ex.map(lambda p: fastssim.ssim(*p, backend="cuda"), jobs))
+    assert values == [fastssim.ssim(a, b, backend="cuda") for a, b in jobs]
 
 
 def test_device_errors(pair):

@@ -6,17 +6,70 @@ pair, so every per-metric outcome is the same as without batching.
 
 Memory stays bounded: at most ``BATCH_PAIRS`` pairs per call and ``BATCH_BYTES`` of decoded
 pairs waiting over all shapes, whatever the dataset's length.
+
+On the GPU (``backend='cuda'``, or 'auto' for batches large enough) a batch is stacked into
+page-locked host buffers, copied to the device once and every metric is computed from that
+copy (one SSIM launch per batch); the buffers are reused from batch to batch.
 """
+
+from collections import OrderedDict
 
 import numpy as np
 
 from .. import _config as cfg
 from .. import metrics
+from .._engine import resolve_backend
 from .._validate import resolve_data_range
 from .score import _low_range, empty_row, finish_row, put_mse, put_ssim, resolve_axes
 
 
-def score_group(job, group):
+class Staging:
+    """Page-locked host buffers and device buffers for GPU batches, reused from batch to batch.
+
+    One pair of buffers per (shape, dtype, side) in use, the ``keep`` most recent kept
+    (so pinned memory stays bounded when a dataset has many shapes).
+    """
+
+    def __init__(self, keep=2):
+        self.keep = keep
+        self.buffers = OrderedDict()
+
+    def upload(self, arrays, side):
+        """A device array holding ``np.stack(arrays)``."""
+        from numba import cuda
+
+        n, shape, dtype = len(arrays), arrays[0].shape, arrays[0].dtype
+        key = (shape, dtype.str, side)
+        host, dev = self.buffers.pop(key, (None, None))
+        if host is None or host.shape[0] < n:
+            host = cuda.pinned_array((n,) + shape, dtype)
+            dev = cuda.device_array((n,) + shape, dtype)
+        self.buffers[key] = (host, dev)
+        while len(self.buffers) > 2 * self.keep:
+            self.buffers.popitem(last=False)
+        np.stack(arrays, out=host[:n])
+        view = dev[:n]
+        view.copy_to_device(host[:n])
+        return view
+
+
+def _batch_values(R, D, asked, opts, where, staging):
+    """{'ssim', 'ms_ssim', 'mse'}: each asked metric of the stacks, from one copy on the GPU."""
+    if where == "cuda":
+        R, D = staging.upload(R, "ref"), staging.upload(D, "dist")
+    else:
+        R, D = np.stack(R), np.stack(D)
+    values = {}
+    if "ssim" in asked or "dssim" in asked:
+        values["ssim"] = metrics.ssim_batch(R, D, backend=where, **opts)
+    if "ms_ssim" in asked:
+        values["ms_ssim"] = metrics.ms_ssim_batch(R, D, backend=where, **opts)
+    if "psnr" in asked or "mse" in asked:
+        values["mse"] = metrics.mse_batch(R, D, backend=where)
+    return values
+
+
+def score_group(job, group, staging=None):
     """The rows of ``group``, a list of ``(pair, ref, dist)`` of one shape and dtype."""
     if len(group) == 1:
         return [job.score(*group[0])]
@@ -26,18 +79,12 @@ def score_group(job, group):
     try:
         ref0 = group[0][1]
         ca, volume = resolve_axes(ref0, group[0][0].ref, s["channel_axis"])
-        opts = dict(spatial_ndim=3 if volume else 2, data_range=L,
+        refs, dists = [g[1] for g in group], [g[2] for g in group]
+        span = resolve_data_range(ref0, group[0][2], L)  # a number, or the dtype's range: one per group
+        opts = dict(spatial_ndim=3 if volume else 2, data_range=span,
                     channel_axis=None if ca is None else (ca if ca < 0 else ca + 1))
-        R = np.stack([g[1] for g in group])
-        D = np.stack([g[2] for g in group])
-        values = {}
-        if "ssim" in asked or "dssim" in asked:
-            values["ssim"] = metrics.ssim_batch(R, D, **opts)
-        if "ms_ssim" in asked:
-            values["ms_ssim"] = metrics.ms_ssim_batch(R, D, **opts)
-        if "psnr" in asked or "mse" in asked:
-            values["mse"] = metrics.mse_batch(R, D)
-        span = resolve_data_range(R, D, L)
+        where = resolve_backend(s["backend"], None, None, len(group) * ref0.size)
+        values = _batch_values(refs, dists, asked, opts, where, staging or Staging())
     except Exception:  # noqa: BLE001 - pair by pair, where each metric's outcome is its own
         return [job.score(*g) for g in group]
     rows = []
@@ -74,6 +121,7 @@ class Batcher:
         self.max_pairs = max_pairs or cfg.BATCH_PAIRS
         self.max_bytes = max_bytes or cfg.BATCH_BYTES
         self.groups = {}
+        self.staging = Staging()
         self.waiting = 0
         self.pair_bytes = 0
 
@@ -101,7 +149,7 @@ class Batcher:
     def _flush(self, key):
         group = self.groups.pop(key)
         self.waiting -= sum(g[1].nbytes + g[2].nbytes for g in group)
-        return score_group(self.job, group)
+        return score_group(self.job, group, self.staging)
 
     def flush(self):
         """The rows of every waiting pair."""

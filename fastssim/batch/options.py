@@ -21,6 +21,9 @@ DEFAULT_METRICS = ("ssim", "psnr", "mse")
 #: max - min, or max(ref span, dist span) as torchmetrics computes it.
 RANGE_RULES = ("dtype", "ref", "pair")
 
+#: Where the kernels run: 'auto' takes the GPU for batches large enough to gain from it.
+BACKENDS = ("auto", "cpu", "cuda")
+
 #: Default limit on the seconds one pair may take to read and score before it is given up.
 PAIR_TIMEOUT = 600.0
 
@@ -51,6 +54,20 @@ def check_preset(name):
     key = str(name).strip().lower()
     if key not in presets.PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(presets.PRESETS)}")
+    return key
+
+
+def check_backend(name):
+    """The backend's canonical name; 'cuda' is refused when no usable GPU is present."""
+    key = str(name).strip().lower()
+    if key not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if key == "cuda":
+        from .._engine import _cuda_usable
+
+        if not _cuda_usable():
+            raise ConfigError("backend 'cuda' needs an NVIDIA GPU with a working driver and numba-cuda "
+                              "(pip install 'fastssim[cuda]'); none was found: use --backend cpu or auto")
     return key
 
 
@@ -87,9 +104,10 @@ def positive_int(value, what):
 
 
 def check_options(*, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS, preset=None,
-                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None):
+                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None, backend="auto"):
     """Refuse, before anything is read, options that cannot work for any pair."""
     check_data_range(data_range)
+    check_backend(backend)
     if slices is not None and (not isinstance(slices, numbers.Integral) or isinstance(slices, bool)
                                or not -3 <= slices <= 2):
         raise ConfigError(f"slices must be an axis of a volume (0, 1 or 2), got {slices!r}")

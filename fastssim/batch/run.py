@@ -195,7 +195,7 @@ def _normalise(pairs):
 
 def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
                 metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0, channel_axis="auto",
-                workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT):
+                workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto"):
     """Score pairs of arrays or of file paths, for pipelines.
 
     Options are checked when it is called, and against the first readable pair before any
@@ -227,6 +227,9 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         return its summary dict instead of yielding batches.
     timeout : float
         Seconds after which a pair that is still being read or scored becomes an error row.
+    backend : {'auto', 'cpu', 'cuda'}
+        Where the kernels run; 'cuda' (refused without a GPU) scores each batch of
+        equal-shaped pairs from one copy on the GPU.
 
     Yields
     ------
@@ -255,7 +258,7 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
     job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
               metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
-              channel_axis=channel_axis)
+              channel_axis=channel_axis, backend=backend)
     if out is not None:
         items = list(_normalise(pairs))
         if any(isinstance(it, tuple) for it in items):

@@ -15,8 +15,8 @@ from .. import metrics, presets
 from .._math import psnr_from_mse
 from .._validate import resolve_data_range
 from ..io import MAX_PIXELS, ReadError, read_image
-from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_data_range, check_first_pair, check_metrics,
-                      check_options, check_preset, pair_range)
+from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair,
+                      check_metrics, check_options, check_preset, pair_range)
 
 #: The exceptions a metric raises for data it cannot score (anything else is a bug, still a row).
 DATA_ERRORS = (ValueError, TypeError, ArithmeticError)
@@ -86,7 +86,7 @@ def put_mse(row, asked, mse):
 
 
 def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
-                 y_channel=False, crop_border=0, where="dist", channel_axis="auto"):
+                 y_channel=False, crop_border=0, where="dist", channel_axis="auto", backend="auto"):
     """The requested metrics of one pair of arrays, as a row (without paths or status).
 
     Each metric is computed on its own: one that cannot be scored for this pair (an image
@@ -109,6 +109,8 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         (grey or luma, cropped) images.
     channel_axis : int, None or 'auto'
         'auto': the last axis when it has 3 or 4 entries (files are read channels-last).
+    backend : {'auto', 'cpu', 'cuda'}
+        Where every metric is computed.
 
     Returns
     -------
@@ -126,7 +128,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
     ca, volume = resolve_axes(ref, where, channel_axis)
     if slices is not None and not volume:
         raise ValueError(f"--slices needs volumes, got a 2-D image of shape {ref.shape}")
-    conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border)
+    conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border, backend=backend)
     row = empty_row(ref.shape)
     L = data_range
     if L in ("ref", "pair"):
@@ -163,7 +165,8 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         x, y = ref, dist
         if preset is not None or y_channel or crop_border:
             x, y, _, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=L, batch=False,
-                                             window=dict(presets.WINDOW_DEFAULTS), **conv)
+                                             window=dict(presets.WINDOW_DEFAULTS), preset=preset,
+                                             y_channel=y_channel, crop_border=crop_border)
     except Exception as e:  # noqa: BLE001 - the conversion PSNR and MSE need failed
         fail(("psnr", "mse"), e)
         return row
@@ -173,7 +176,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         fail(("psnr",), e)
     if "psnr" in metrics_ or "mse" in metrics_:
         try:
-            put_mse(row, metrics_, metrics.mse(x, y))
+            put_mse(row, metrics_, metrics.mse(x, y, backend=backend))
         except Exception as e:  # noqa: BLE001
             fail(("psnr", "mse"), e)
     return row
@@ -210,13 +213,13 @@ class Job:
 
     def __init__(self, ref_root, dist_roots, data_range=None, slices=None, alpha="drop",
                  max_pixels=MAX_PIXELS, metrics_=DEFAULT_METRICS, preset=None, y_channel=False,
-                 crop_border=0, channel_axis="auto"):
+                 crop_border=0, channel_axis="auto", backend="auto"):
         metrics_ = check_metrics(metrics_)
         check_options(data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels, preset=preset,
-                      crop_border=crop_border, metrics_=metrics_)
+                      crop_border=crop_border, metrics_=metrics_, backend=backend)
         self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics_=metrics_,
                             preset=check_preset(preset), y_channel=y_channel, crop_border=crop_border,
-                            channel_axis=channel_axis)
+                            channel_axis=channel_axis, backend=check_backend(backend))
         self.metrics = metrics_
         self.ref_root = ref_root
         self.dist_roots = dist_roots  # {method: root}

@@ -71,6 +71,10 @@ def build():
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a pair still being read or scored after this long: it becomes an error "
                         "row and the run goes on (default 600)")
+    s.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the kernels run: 'cuda' (an NVIDIA GPU: batches of equal-shaped pairs go to it "
+                        "in one copy and one launch), 'cpu', or 'auto' (default: the GPU when one is present "
+                        "and a batch is large enough)")
     s.add_argument("--png-decoder", choices=("auto", "builtin", "libspng", "pillow", "imageio"), default="auto",
                    help="PNG decoder: 'auto'/'builtin' (default: fastssim's own, inflating once and without "
                         "the GIL; libspng or Pillow for palette, low-bit and interlaced files), 'libspng' "

@@ -23,6 +23,7 @@ def _fail(message, code):
 def _checked(args, sub):
     """The conversion options, checked and normalised (a usage error otherwise)."""
     from ..batch import ConfigError, check_data_range, check_metrics, check_options, check_preset
+    from ..batch.options import check_backend
     from ..io import MAX_PIXELS
 
     for flag, value in (("--max-pixels", args.max_pixels), ("--workers", args.workers),
@@ -40,6 +41,10 @@ def _checked(args, sub):
     except ConfigError as e:
         sub.error(f"--data-range: {e}")
     try:
+        backend = check_backend(args.backend)
+    except ConfigError as e:
+        sub.error(f"--backend: {e}")
+    try:
         preset = check_preset(args.preset)
         check_options(data_range=data_range, slices=args.slices, alpha=args.alpha,
                       max_pixels=args.max_pixels or MAX_PIXELS, preset=preset, crop_border=args.crop_border,
@@ -47,7 +52,8 @@ def _checked(args, sub):
     except ConfigError as e:
         sub.error(str(e))
     return dict(data_range=data_range, slices=args.slices, alpha=args.alpha, max_pixels=args.max_pixels or MAX_PIXELS,
-                metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border)
+                metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border,
+                backend=backend)
 
 
 def _single(args, sub, options):

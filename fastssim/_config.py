@@ -60,3 +60,9 @@ LOW_RANGE_FRACTION = 0.1
 BATCH_PAIRS = int(os.environ.get("FASTSSIM_BATCH_PAIRS", "256"))
 #: ... and at most this many bytes of decoded pairs waiting, over all shapes.
 BATCH_BYTES = int(os.environ.get("FASTSSIM_BATCH_BYTES", str(64 << 20)))
+
+#: A distributed run (Dask) cuts the pairs into chunks of this many: one task and one
+#: committed part each (a few hundred keeps the scheduler's per-task cost small beside the work).
+CHUNK_PAIRS = int(os.environ.get("FASTSSIM_CHUNK_PAIRS", "500"))
+#: Seconds to wait for a Dask scheduler given by address before giving up.
+SCHEDULER_CONNECT_SECONDS = float(os.environ.get("FASTSSIM_SCHEDULER_TIMEOUT", "10"))

@@ -150,15 +150,20 @@ class Progress:
                              leave=True, **_width(self.stream))
 
     def update(self, row):
-        self.n += 1
-        self.errors += row["status"] == "error"
-        self.partial += row["status"] == "partial"
+        """One more row."""
+        self.advance(1, row["status"] == "error", row["status"] == "partial")
+
+    def advance(self, n, errors=0, partial=0):
+        """``n`` more rows, of which ``errors`` and ``partial`` are such (a chunk's summary)."""
+        self.n += n
+        self.errors += errors
+        self.partial += partial
         if self.quiet:
             return
         if self._bar is not None:
             if self.errors or self.partial:
                 self._bar.set_postfix_str(self._counts(), refresh=False)
-            self._bar.update(1)
+            self._bar.update(n)
             return
         now = time.monotonic()
         if now - self._last >= self.every or self.n == self.total:

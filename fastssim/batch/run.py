@@ -15,6 +15,7 @@ import sys
 import numba
 import pyarrow as pa
 
+from .. import _config as cfg
 from ..io import MAX_PIXELS, png_decoder_for
 from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
@@ -100,7 +101,8 @@ class _Warnings:
 
 
 def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet=False,
-                rows_per_part=2000, png_decoder="auto", timeout=PAIR_TIMEOUT, stop=None):
+                rows_per_part=2000, png_decoder="auto", timeout=PAIR_TIMEOUT, stop=None, client=None,
+                chunk_pairs=None):
     """Score file pairs into the Parquet dataset ``out``, resuming what is there.
 
     Each (method, ref, dist) is scored once, however often it is listed.
@@ -112,7 +114,15 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
         pairs, scored once), ``errors`` and ``partial`` (such rows in the whole output),
         ``rows`` (rows in the whole output), ``interrupted`` (``stop`` was set before the
         end), ``warnings`` (messages about the data, also in the parts' metadata),
-        ``low_range`` (pairs the low-range warning concerns).
+        ``low_range`` (pairs the low-range warning concerns); with a ``client``, also
+        ``failed`` (the errors of chunks that could not be committed; re-running resumes them).
+
+    Other parameters
+    ----------------
+    client : distributed.Client, optional
+        Score on this Dask cluster's workers instead of local threads (``fastssim[dask]``):
+        chunks of ``chunk_pairs`` pairs, each one task and one part (``batch/cluster.py``).
+        The workers must see the files and ``out`` at the same paths.
 
     Raises
     ------
@@ -126,6 +136,12 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     check_options(workers=workers, timeout=timeout)
     job.png_decoder = png_decoder_for(png_decoder)
     pairs, repeats = unique_pairs(pairs)
+    if client is not None:  # chunks as Dask tasks on the client's workers (batch/cluster.py)
+        from .cluster import score_on_cluster
+
+        return score_on_cluster(pairs, out, job.shipped(), params, client, overwrite=overwrite, quiet=quiet,
+                                timeout=timeout, stop=stop, repeats=repeats,
+                                chunk_pairs=chunk_pairs or cfg.CHUNK_PAIRS)
     done = set()
     if not overwrite and os.path.isdir(out):
         t = committed(out)
@@ -195,7 +211,8 @@ def _normalise(pairs):
 
 def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
                 metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0, channel_axis="auto",
-                workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto"):
+                workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto",
+                client=None, chunk_pairs=None):
     """Score pairs of arrays or of file paths, for pipelines.
 
     Options are checked when it is called, and against the first readable pair before any
@@ -230,6 +247,10 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     backend : {'auto', 'cpu', 'cuda'}
         Where the kernels run; 'cuda' (refused without a GPU) scores each batch of
         equal-shaped pairs from one copy on the GPU.
+    client : distributed.Client, optional
+        With ``out``: score on this Dask cluster's workers (``fastssim[dask]``), in chunks of
+        ``chunk_pairs`` pairs (default 500), each committed once as one part. The pairs must
+        be file paths that the workers can read at the same paths.
 
     Yields
     ------
@@ -263,11 +284,15 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         items = list(_normalise(pairs))
         if any(isinstance(it, tuple) for it in items):
             raise ConfigError("out= needs pairs of file paths; for arrays, collect the yielded batches")
+        if chunk_pairs is not None and (not isinstance(chunk_pairs, int) or chunk_pairs < 1):
+            raise ConfigError(f"chunk_pairs must be a positive integer, got {chunk_pairs!r}")
         params = {"data_range": data_range, "slices": slices, "alpha": alpha, "max_pixels": max_pixels,
                   "metrics": list(job.metrics), "preset": job.scoring["preset"], "y_channel": y_channel,
                   "crop_border": crop_border, "channel_axis": channel_axis}
         return score_files(items, out, job, params, workers=workers, overwrite=overwrite, quiet=True,
-                           timeout=timeout)
+                           timeout=timeout, client=client, chunk_pairs=chunk_pairs)
+    if client is not None:
+        raise ConfigError("client= scores into a results directory: pass out= as well")
     first, rest = warm_up(job, _normalise(pairs), timeout=timeout, quiet=True)
     return _batches(job, first, rest, workers, batch_size, timeout)
 

@@ -226,6 +226,18 @@ class Job:
         self.alpha = alpha
         self.max_pixels = max_pixels
         self.png_decoder = "builtin"  # set for the run (see io.png_decoder_for)
+        self.dist_default = ""  # the root of distorted paths whose method has none
+
+    def shipped(self):
+        """A copy to send to other machines: roots made absolute (from this process's working
+        directory), since a worker's working directory is its own."""
+        import copy
+
+        job = copy.copy(self)
+        job.ref_root = os.path.abspath(self.ref_root or os.getcwd())
+        job.dist_roots = {m: os.path.abspath(r or os.getcwd()) for m, r in self.dist_roots.items()}
+        job.dist_default = os.getcwd()
+        return job
 
     def read(self, path):
         return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder)
@@ -252,7 +264,7 @@ class Job:
         if arrays is not None:
             return pair, np.asarray(arrays[0]), np.asarray(arrays[1])
         ref = self.read(os.path.join(self.ref_root, pair.ref))
-        dist = self.read(os.path.join(self.dist_roots.get(pair.method, ""), pair.dist))
+        dist = self.read(os.path.join(self.dist_roots.get(pair.method, self.dist_default), pair.dist))
         return pair, ref, dist
 
     def check(self, pair, ref, dist):

@@ -1,7 +1,7 @@
 """Writing per-pair scores to a Parquet dataset directory, atomically and resumably.
 
 The output is a directory of ``part-*.parquet`` files with one fixed schema.
-Each part is written under a hidden temporary name (``.part-*.parquet.tmp``,
+Each part is written under a hidden temporary name (``.part-*.tmp``,
 which pyarrow's and pandas' dataset readers skip) and renamed into place only
 when complete, so a reader never sees half a file, whatever kills the writer.
 A lock (``.fastssim.lock``, held with ``flock``, released by the kernel when
@@ -139,6 +139,36 @@ def stored_params(out):
     return json.loads(raw) if raw else None
 
 
+def write_part(out, rows, params, warnings=(), name=None):
+    """Commit ``rows`` as one Parquet part of ``out``: written under a hidden temporary name,
+    flushed to disk and renamed into place, so it appears whole or not at all.
+
+    ``name`` (default: time and a random suffix) decides what a second commit of the same
+    rows does: a chunk of a distributed run is named after its identity, so committing it
+    twice (a retried task) replaces the part with an identical one instead of adding one.
+    ``params`` must already carry the schema version. Raises OSError.
+    """
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    meta = {b"fastssim.version": __version__.encode(),
+            b"fastssim.params": json.dumps(params, sort_keys=True).encode(),
+            b"fastssim.warnings": json.dumps(list(warnings)).encode()}
+    table = table.replace_schema_metadata(meta)
+    name = name or f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
+    tmp = os.path.join(out, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(out, name))
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+    return name
+
+
 class ResultWriter:
     """Buffers result rows and commits them as atomic Parquet parts.
 
@@ -190,7 +220,7 @@ class ResultWriter:
             raise OutputBusy(f"{self.out} is in use by another fastssim run; wait for it or pick another -o") from None
         self._lock_fd = fd
         try:
-            for tmp in glob.glob(os.path.join(self.out, ".part-*.parquet.tmp")):
+            for tmp in glob.glob(os.path.join(self.out, ".part-*.tmp")):
                 os.remove(tmp)  # left by a run that was killed mid-write: never visible
             if self.overwrite:
                 for p in _parts(self.out):
@@ -218,23 +248,9 @@ class ResultWriter:
         self._last = time.monotonic()
         if not self._rows:
             return
-        table = pa.Table.from_pylist(self._rows, schema=SCHEMA)
-        meta = {b"fastssim.version": __version__.encode(),
-                b"fastssim.params": json.dumps(self.params, sort_keys=True).encode(),
-                b"fastssim.warnings": json.dumps(self.warnings).encode()}
-        table = table.replace_schema_metadata(meta)
-        name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
-        tmp = os.path.join(self.out, "." + name + ".tmp")
         try:
-            pq.write_table(table, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, os.path.join(self.out, name))
+            write_part(self.out, self._rows, self.params, self.warnings)
         except OSError as e:
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
             raise OutputError(f"cannot write a part to {self.out}: {e.strerror or e}; the {self.n_written} rows "
                               "committed before are intact: fix the cause (free space, permissions) and re-run "
                               "the same command to resume") from None

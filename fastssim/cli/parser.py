@@ -79,6 +79,12 @@ def build():
                    help="PNG decoder: 'auto'/'builtin' (default: fastssim's own, inflating once and without "
                         "the GIL; libspng or Pillow for palette, low-bit and interlaced files), 'libspng' "
                         "(pyspng, fastssim[fast]) or 'pillow' (old name 'imageio')")
+    s.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                   help="score on a Dask cluster (fastssim[dask]): a running scheduler's address "
+                        "(tcp://host:8786), or local:N for N worker processes on this machine. Workers must "
+                        "see the files and --out at the same paths")
+    s.add_argument("--chunk-pairs", type=int, default=None, metavar="N",
+                   help="with --scheduler: pairs per task and per committed part (default 500)")
     s.add_argument("--overwrite", action="store_true", help="discard previous results in --out")
     s.add_argument("--part-rows", type=int, default=2000,
                    help="rows per committed Parquet part (default 2000); parts are also committed every 10 s")

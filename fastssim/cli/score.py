@@ -27,9 +27,11 @@ def _checked(args, sub):
     from ..io import MAX_PIXELS
 
     for flag, value in (("--max-pixels", args.max_pixels), ("--workers", args.workers),
-                        ("--part-rows", args.part_rows)):
+                        ("--part-rows", args.part_rows), ("--chunk-pairs", args.chunk_pairs)):
         if value is not None and value < 1:
             sub.error(f"{flag} must be a positive integer, got {value}")
+    if args.chunk_pairs is not None and args.scheduler is None:
+        sub.error("--chunk-pairs sets the pairs per Dask task: it needs --scheduler")
     if args.pair_timeout is not None and not (0 < args.pair_timeout < float("inf")):
         sub.error(f"--pair-timeout must be a positive number of seconds, got {args.pair_timeout}")
     try:
@@ -61,7 +63,7 @@ def _single(args, sub, options):
     from ..batch import ConfigError, Job
     from ..batch.pairs import Pair
 
-    for flag in ("out", "manifest", "suffix", "template"):
+    for flag in ("out", "manifest", "suffix", "template", "scheduler"):
         if getattr(args, flag) is not None:
             sub.error(f"--{flag.replace('_', '-')} is for datasets; two files are scored and printed")
     if args.dist:
@@ -229,16 +231,28 @@ def _dataset(args, sub, options):
     job = Job(ref_root, dist_roots, **options)
     t0 = time.monotonic()
     stop = _StopOnSignal()
+    client = None
     try:
         with stop:
+            client = _client(args, options)
             summary = score_files(pairs, args.out, job, params, workers=args.workers,
                                   overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
                                   png_decoder=args.png_decoder, timeout=args.pair_timeout or PAIR_TIMEOUT,
-                                  stop=stop.event)
+                                  stop=stop.event, client=client, chunk_pairs=args.chunk_pairs)
     except OutputError as e:
         return _fail(e, EXIT_OUTPUT)
-    except (ConfigError, OutputBusy, ParamsMismatch, ValueError) as e:
+    except (ConfigError, OutputBusy, ParamsMismatch, ValueError, ImportError) as e:
         return _fail(e, EXIT_USAGE)
+    finally:
+        if client is not None:
+            from ..batch.cluster import disconnect
+
+            disconnect(client)
+    if summary.get("failed"):
+        print(f"error: {len(summary['failed'])} chunk(s) of pairs could not be committed (first: "
+              f"{summary['failed'][0]}); their pairs are not in {args.out}: fix the cause and re-run the same "
+              "command to score them", file=sys.stderr)
+        return EXIT_OUTPUT
     if summary["duplicates"]:
         eg = "; ".join(" ".join(str(v) for v in key if v is not None) for key in summary["duplicate_examples"])
         print(f"warning: {summary['duplicates']} repeated pair(s) scored once, e.g. {eg}", file=sys.stderr)
@@ -254,6 +268,19 @@ def _dataset(args, sub, options):
               f"{args.out}: {summary['partial']} partial, {summary['errors']} errors "
               f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
     return EXIT_ERRORS if summary["errors"] or summary["partial"] else EXIT_OK
+
+
+def _client(args, options):
+    """The Dask client of ``--scheduler`` (None without it)."""
+    if args.scheduler is None:
+        return None
+    from ..batch.cluster import connect
+
+    client = connect(args.scheduler, options["backend"])
+    if not args.quiet:
+        n = len(client.scheduler_info().get("workers", {}))
+        print(f"Dask: {n} worker(s) at {client.scheduler.address}", file=sys.stderr)
+    return client
 
 
 class _StopOnSignal:

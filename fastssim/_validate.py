@@ -331,6 +331,13 @@ def check_ms_extent(shape5, win_size, spatial_ndim, levels):
         )
 
 
+def nonfinite_error(name, index):
+    """The error for input ``name`` holding NaN or Inf, first at ``index``."""
+    idx = tuple(int(i) for i in index)
+    return ValueError(f"{name} contains NaN or Inf (first at index {idx}); "
+                      "replace or mask non-finite values before scoring")
+
+
 def diagnose_nonfinite(x, y, k1, k2):
     """The error to raise for a non-finite result, naming its cause."""
     for name, a in (("x", x), ("y", y)):
@@ -341,11 +348,7 @@ def diagnose_nonfinite(x, y, k1, k2):
         if a.dtype.kind == "f":
             bad = ~np.isfinite(a)
             if bad.any():
-                idx = tuple(int(i) for i in np.argwhere(bad)[0])
-                return ValueError(
-                    f"{name} contains NaN or Inf (first at index {idx}); "
-                    "replace or mask non-finite values before scoring"
-                )
+                return nonfinite_error(name, np.argwhere(bad)[0])
     if k1 == 0 or k2 == 0:
         return ValueError(
             "SSIM is 0/0 in flat regions when K1 or K2 is 0; use positive K1 and K2 "

@@ -184,3 +184,19 @@ def test_command_line_mistakes(tmp_path):
     assert r.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")
+
+
+def test_file_urls_are_written_and_reported_and_object_stores_refused(client, tmp_path):
+    _dataset(tmp_path, 5)
+    url = (tmp_path / "out with space").as_uri()  # file:///...out%20with%20space
+    r = subprocess.run(CLI + ["score", str(tmp_path / "ref"), str(tmp_path / "dist"), "-o", url, "--quiet",
+                              "--scheduler", "local:1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr  # the broken pair
+    assert len(pd.read_parquet(tmp_path / "out with space")) == 6
+    r = subprocess.run(CLI + ["report", url, "--format", "csv"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.count("\n") >= 2, r.stderr
+    summary = fastssim.score_pairs(_pairs(tmp_path), out=(tmp_path / "api").as_uri(), client=client)
+    assert summary["scored"] == 6 and len(pd.read_parquet(tmp_path / "api")) == 6
+    r = subprocess.run(CLI + ["score", str(tmp_path / "ref"), str(tmp_path / "dist"), "-o", "s3://bucket/scores"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "s3:// stores do not offer" in r.stderr and "Traceback" not in r.stderr

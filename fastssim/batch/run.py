@@ -23,7 +23,7 @@ from .pool import run_rows
 from .batched import Batcher
 from .progress import CompileNotice, Progress
 from .score import Job
-from .writer import SCHEMA, ResultWriter, committed
+from .writer import SCHEMA, ResultWriter, committed, local_path
 
 #: Pairs tried in turn before the run when the first ones cannot be read.
 WARM_UP_TRIES = 3
@@ -134,6 +134,7 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     """
     workers = workers or os.cpu_count() or 1
     check_options(workers=workers, timeout=timeout)
+    out = local_path(out)
     job.png_decoder = png_decoder_for(png_decoder)
     pairs, repeats = unique_pairs(pairs)
     if client is not None:  # chunks as Dask tasks on the client's workers (batch/cluster.py)

@@ -90,6 +90,25 @@ def committed(out):
     return pa.concat_tables([_read_part(p) for p in parts])
 
 
+def local_path(out):
+    """The directory an output location names: a path, or a ``file://`` URL.
+
+    Other URL schemes (object stores) are refused with the way round: fastssim commits parts
+    by an atomic rename, which object stores do not offer.
+    """
+    out = os.fspath(out)
+    if "://" not in out:
+        return out
+    from urllib.parse import unquote, urlparse
+
+    url = urlparse(out)
+    if url.scheme == "file" and url.netloc in ("", "localhost"):
+        return unquote(url.path)
+    raise OutputError(f"{out}: results are committed by atomic renames, which {url.scheme}:// stores do not "
+                      "offer; write to a local or shared file system (a mounted bucket: s3fs, gcsfuse) and copy "
+                      "the directory afterwards")
+
+
 def check_output(out):
     """Refuse an output path that cannot become a results directory, before anything runs."""
     if not out:

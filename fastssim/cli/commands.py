@@ -9,9 +9,13 @@ from .codes import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 
 
 def report(args, sub):
-    from ..batch.writer import OutputError
+    from ..batch.writer import OutputError, local_path
     from ..report import check_stats, notes, render, summarise
 
+    try:
+        args.out = local_path(args.out)
+    except OutputError as e:
+        sub.error(str(e))
     if not os.path.isdir(args.out):
         sub.error(f"not a directory: {args.out}")
     try:

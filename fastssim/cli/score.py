@@ -195,13 +195,14 @@ def run(args, sub):
     if args.ref and args.dist_dir and os.path.isfile(args.ref) and os.path.isfile(args.dist_dir):
         return _single(args, sub, options)
     from ..batch.progress import CompileNotice
-    from ..batch.writer import OutputError, check_output
+    from ..batch.writer import OutputError, check_output, local_path
 
     if args.json:
         sub.error("--json prints the metrics of one pair: give two files")
     if args.out is None:
         sub.error("-o/--out DIR is required to score directories or a manifest (two files need none)")
     try:
+        args.out = local_path(args.out)
         check_output(args.out)
     except OutputError as e:
         sub.error(str(e))

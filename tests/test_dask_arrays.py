@@ -122,3 +122,18 @@ def test_on_a_distributed_cluster(pair):
                                   silence_logs=50) as cluster, distributed.Client(cluster):
         got = fd.ssim(da.from_array(x, chunks=128), da.from_array(y, chunks=128))
     assert got == pytest.approx(fastssim.ssim(x, y), abs=1e-6)
+
+
+def test_missing_extra_is_named(monkeypatch, pair):
+    import sys
+
+    from fastssim.batch.cluster import require_distributed
+
+    x, y = pair
+    monkeypatch.setitem(sys.modules, "dask", None)  # as if fastssim[dask] were not installed
+    monkeypatch.setitem(sys.modules, "dask.array", None)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'fastssim\[dask\]'"):
+        fd.ssim(x, y)
+    with pytest.raises(ImportError, match=r"pip install 'fastssim\[dask\]'"):
+        require_distributed()

@@ -67,17 +67,17 @@ def _parts(out):
     return sorted(glob.glob(os.path.join(out, "part-*.parquet")))
 
 
-def _read_part(path):
+def _read_part(path, columns=None):
     try:
-        return pq.read_table(path, schema=SCHEMA)
+        return pq.read_table(path, schema=SCHEMA, columns=columns)
     except (OSError, pa.ArrowException, ValueError) as e:
         raise OutputError(f"cannot read {path}: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}; "
                           "the part is damaged: move it out of the directory and re-run the score command "
                           "to score its pairs again") from None
 
 
-def committed(out):
-    """The table of all committed rows in ``out`` (empty table if none).
+def committed(out, columns=None):
+    """The table of all committed rows in ``out`` (empty table if none); only ``columns`` if given.
 
     Raises
     ------
@@ -86,8 +86,9 @@ def committed(out):
     """
     parts = _parts(out)
     if not parts:
-        return SCHEMA.empty_table()
-    return pa.concat_tables([_read_part(p) for p in parts])
+        empty = SCHEMA.empty_table()
+        return empty if columns is None else empty.select(columns)
+    return pa.concat_tables([_read_part(p, columns) for p in parts])
 
 
 def local_path(out):

@@ -18,6 +18,8 @@ def report(args, sub):
         sub.error(str(e))
     if not os.path.isdir(args.out):
         sub.error(f"not a directory: {args.out}")
+    if args.baseline is not None:
+        return _paired(args, sub)
     try:
         stats = check_stats(args.stats)
     except ValueError as e:
@@ -35,6 +37,36 @@ def report(args, sub):
     if args.format == "csv":
         for line in notes(rep):
             print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+def _paired(args, sub):
+    """``report --baseline``: every other method against the baseline, pair by pair."""
+    from ..batch import ConfigError, check_metrics
+    from ..batch.writer import OutputError
+    from ..report import paired
+
+    if args.resamples < 100:
+        sub.error(f"--resamples must be at least 100, got {args.resamples}")
+    if not 0.5 <= args.level < 1:
+        sub.error(f"--level must be in [0.5, 1), got {args.level}")
+    try:
+        metrics = check_metrics(args.metrics) if args.metrics else None
+    except ConfigError as e:
+        sub.error(f"--metrics: {e}")
+    try:
+        rows = paired.compare(args.out, args.baseline, metrics=metrics, resamples=args.resamples, seed=args.seed,
+                              level=args.level)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
+    except (ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    head = paired.heading(args.baseline, rows, args.resamples, args.seed, args.level)
+    sys.stdout.write(paired.render(rows, args.format, "" if args.format == "csv" else head))
+    if args.format == "csv":
+        print(head, file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from .batch.writer import committed, stored_params, stored_warnings
+from ..batch.writer import committed, stored_params, stored_warnings
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
 STATS = ("n", "mean", "std", "median", "min", "max")
@@ -175,16 +175,22 @@ def render(rep, fmt="table"):
         return buf.getvalue()
     cells = [[str(r[h]) for h in header[:5]] + [_fmt(r[f"{m}_{s}"], m) for m in rep.metrics for s in rep.stats]
              for r in rep.rows]
+    if fmt not in ("table", "markdown"):
+        raise ValueError(f"format must be table, markdown, csv or json, got {fmt!r}")
+    return layout(header, cells, fmt, notes(rep))
+
+
+def layout(header, cells, fmt, notes_=()):
+    """Rows of text cells as an aligned terminal table or a Markdown table (first column left,
+    the others right), followed by the notes (as a list in Markdown)."""
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
-        extra = [f"- {line}" for line in notes(rep)]
+        extra = [f"- {line}" for line in notes_]
         return "\n".join(lines + ([""] + extra if extra else [])) + "\n"
-    if fmt != "table":
-        raise ValueError(f"format must be table, markdown, csv or json, got {fmt!r}")
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
               for row in cells]
-    extra = notes(rep)
+    extra = list(notes_)
     return "\n".join(lines + ([""] + extra if extra else [])) + "\n"

@@ -1,0 +1,184 @@
+"""Each method against a baseline, pair by pair.
+
+For every method other than the baseline and every metric, on the references both scored
+(a finite value on both sides): the mean of the paired differences (method - baseline), its
+bootstrap confidence interval (percentile method: the pairs are resampled with replacement,
+``resamples`` times, seedable; above ``BOOTSTRAP_MAX_PAIRS`` pairs, where the bootstrap
+would cost resamples x pairs draws, the normal interval, which it then matches), the two-sided Wilcoxon signed-rank p-value (SciPy), and how
+many pairs the method wins, ties and loses (higher is better for SSIM, MS-SSIM and PSNR, lower
+for MSE and DSSIM). Overall, and per dataset (the first directory of the reference's path).
+Everything is vectorised over pairs (Arrow dictionary codes, NumPy), and the bootstrap draws
+its resamples in blocks of bounded size. The pairs enter the bootstrap in the order of their
+reference paths, so a seed gives the same interval whatever order the rows were committed in.
+"""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import _config as cfg
+from ..batch.writer import committed
+from .summary import layout
+
+#: Metrics for which a larger value is better (the others: smaller).
+HIGHER_IS_BETTER = {"ssim": True, "ms_ssim": True, "psnr": True, "mse": False, "dssim": False}
+FIELDS = ["dataset", "method", "metric", "n", "ci_method", "baseline_mean", "method_mean", "mean_diff", "ci_low", "ci_high",
+          "p_wilcoxon", "wins", "ties", "losses"]
+#: Bootstrap means drawn per block: bounds the index matrix at this many entries.
+BLOCK_ENTRIES = 4_000_000
+
+
+def bootstrap_ci(d, resamples=10_000, seed=0, level=0.95):
+    """Percentile bootstrap interval of the mean of ``d`` (pairs resampled with replacement).
+
+    Resample ``r`` is ``d[rng.integers(0, n, n)]`` drawn in order from
+    ``numpy.random.default_rng(seed)``, so a plain loop with the same generator gives the
+    same means.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    n = d.size
+    if n == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    step = max(1, BLOCK_ENTRIES // n)
+    for s in range(0, resamples, step):
+        k = min(step, resamples - s)
+        means[s:s + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def normal_ci(d, level=0.95):
+    """The normal (CLT) interval of the mean of ``d``: mean +- z s / sqrt(n)."""
+    from statistics import NormalDist
+
+    d = np.asarray(d, dtype=np.float64)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    half = z * d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def wilcoxon_p(d):
+    """Two-sided Wilcoxon signed-rank p-value of the differences ``d`` (1.0 when all are 0)."""
+    try:
+        from scipy.stats import wilcoxon
+    except ImportError:
+        raise ImportError("paired statistics need SciPy for the Wilcoxon test: pip install 'fastssim[stats]'") from None
+    d = np.asarray(d, dtype=np.float64)
+    if d.size == 0 or not np.any(d != 0):
+        return 1.0
+    return float(wilcoxon(d).pvalue)
+
+
+def compare(out, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.95, by_dataset=True):
+    """Rows of paired statistics of every method against ``baseline`` in results directory ``out``.
+
+    Returns
+    -------
+    list of dict
+        ``dataset`` ('all', or a dataset's name), ``method``, ``metric``, ``n`` (pairs both
+        scored), ``baseline_mean``, ``method_mean``, ``mean_diff``, ``ci_low``, ``ci_high``,
+        ``p_wilcoxon``, ``wins``, ``ties``, ``losses``.
+
+    Raises
+    ------
+    ValueError
+        The baseline is not a method of ``out``, or a method scores a reference twice.
+    """
+    t = committed(out, ["method", "ref", *HIGHER_IS_BETTER])
+    methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
+    names = methods.dictionary.to_pylist()
+    if baseline not in names:
+        raise ValueError(f"baseline {baseline!r} is not a method of {out}; its methods are {', '.join(sorted(names))}")
+    col = methods.indices.to_numpy()
+    refs = t.column("ref").combine_chunks().dictionary_encode()
+    order = pc.array_sort_indices(refs.dictionary).to_numpy()  # pairs in the order of their reference paths
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    ref_code = rank[refs.indices.to_numpy()]
+    key = ref_code.astype(np.int64) * len(names) + col
+    counts = np.bincount(key, minlength=order.size * len(names))
+    if counts.max(initial=0) > 1:
+        dup = np.flatnonzero(counts[key] > 1)[:3]
+        twice = sorted({(names[col[i]], refs.dictionary[refs.indices[i].as_py()].as_py()) for i in dup})
+        raise ValueError("paired statistics need one pair per reference and method; "
+                         + "; ".join(f"{m} scores {r} more than once" for m, r in twice))
+    sorted_refs = pc.take(refs.dictionary, pa.array(order))
+    first_dir = pc.list_element(pc.split_pattern(sorted_refs, "/", max_splits=1), 0)
+    ds_enc = pc.if_else(pc.match_substring(sorted_refs, "/"), first_dir, "").dictionary_encode()
+    ds_names, ds_code = ds_enc.dictionary.to_pylist(), ds_enc.indices.to_numpy()
+    n_refs = order.size
+    metrics = [m for m in (metrics or HIGHER_IS_BETTER) if t.column(m).null_count < t.num_rows]
+    rows = []
+    for m in metrics:
+        v = t.column(m).to_numpy(zero_copy_only=False).astype(np.float64)  # null -> NaN
+        table = np.full((n_refs, len(names)), np.nan)
+        table[ref_code, col] = v
+        b = table[:, names.index(baseline)]
+        for j, name in sorted(enumerate(names), key=lambda jn: jn[1]):
+            if name == baseline:
+                continue
+            both = np.isfinite(b) & np.isfinite(table[:, j])
+            groups = [("all", both)]
+            if by_dataset and len(ds_names) > 1:
+                groups += [(ds, both & (ds_code == ds_names.index(ds))) for ds in sorted(ds_names)]
+            for ds, sel in groups:
+                rows.append(_row(ds, name, m, b[sel], table[sel, j], resamples, seed, level))
+    return rows
+
+
+def _row(dataset, method, metric, base, other, resamples, seed, level):
+    d = other - base
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    method_ci = "bootstrap" if d.size <= cfg.BOOTSTRAP_MAX_PAIRS else "normal"
+    lo, hi = bootstrap_ci(d, resamples, seed, level) if method_ci == "bootstrap" else normal_ci(d, level)
+    return {"dataset": dataset, "method": method, "metric": metric, "n": int(d.size), "ci_method": method_ci,
+            "baseline_mean": float(base.mean()) if d.size else None,
+            "method_mean": float(other.mean()) if d.size else None,
+            "mean_diff": float(d.mean()) if d.size else None, "ci_low": lo if d.size else None,
+            "ci_high": hi if d.size else None, "p_wilcoxon": wilcoxon_p(d) if d.size else None,
+            "wins": int((sign * d > 0).sum()), "ties": int((d == 0).sum()), "losses": int((sign * d < 0).sum())}
+
+
+def heading(baseline, rows, resamples, seed, level):
+    """The sentence that says what the comparison is."""
+    n = max((r["n"] for r in rows if r["dataset"] == "all"), default=0)
+    return (f"paired comparison against {baseline}: per metric, on the pairs both methods scored (n, up to {n}); "
+            f"diff = method - baseline; {level:.0%} CI: bootstrap percentile, {resamples} resamples of the pairs, "
+            f"seed {seed} (the normal interval above {cfg.BOOTSTRAP_MAX_PAIRS} pairs); p: two-sided Wilcoxon signed-rank; win/tie/loss counts pairs (higher is better for "
+            "ssim, ms_ssim, psnr; lower for mse, dssim)")
+
+
+def _num(v, metric, signed=False):
+    if v is None:
+        return ""
+    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2}.get(metric)
+    if digits is None:
+        return f"{v:+.4g}" if signed else f"{v:.4g}"
+    return f"{v:+.{digits + 1}f}" if signed else f"{v:.{digits}f}"
+
+
+def render(rows, fmt="table", heading_line=""):
+    """The comparison as a terminal table, Markdown, CSV or JSON."""
+    if fmt == "json":
+        return json.dumps({"comparison": heading_line, "rows": rows}, indent=1) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue()
+    header = ["dataset", "method", "metric", "n", "baseline", "method mean", "diff", "95% CI", "p (Wilcoxon)",
+              "win/tie/loss"]
+    cells = [[r["dataset"], r["method"], r["metric"], str(r["n"]), _num(r["baseline_mean"], r["metric"]),
+              _num(r["method_mean"], r["metric"]), _num(r["mean_diff"], r["metric"], True),
+              f"[{_num(r['ci_low'], r['metric'], True)}, {_num(r['ci_high'], r['metric'], True)}]" if r["n"] else "",
+              "" if r["p_wilcoxon"] is None else f"{r['p_wilcoxon']:.3g}", f"{r['wins']}/{r['ties']}/{r['losses']}"]
+             for r in rows]
+    return layout(header, cells, fmt, [heading_line] if heading_line else [])

@@ -1,0 +1,127 @@
+"""`fastssim report --baseline`: paired statistics on real outputs of `fastssim score`, against
+pandas and SciPy computations of the same numbers, a plain-loop bootstrap, and a coverage
+simulation."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastssim.report import paired
+from images import DISTORTIONS, camera
+
+stats = pytest.importorskip("scipy.stats")
+CLI = [sys.executable, "-m", "fastssim.cli"]
+
+
+def test_bootstrap_equals_a_plain_loop():
+    d = np.random.default_rng(5).normal(0.01, 0.02, 37)
+    lo, hi = paired.bootstrap_ci(d, resamples=3000, seed=11)
+    rng = np.random.default_rng(11)
+    means = [d[rng.integers(0, d.size, size=d.size)].mean() for _ in range(3000)]
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])), rel=1e-12)  # the same resamples
+
+
+def test_bootstrap_interval_covers_the_true_difference_at_the_nominal_rate():
+    rng = np.random.default_rng(2024)
+    true, trials, hits = 0.3, 300, 0
+    for t in range(trials):
+        d = rng.normal(true, 1.0, 60)
+        lo, hi = paired.bootstrap_ci(d, resamples=2000, seed=t)
+        hits += lo <= true <= hi
+    # 95% nominal; the percentile bootstrap runs slightly under at n = 60; 300 trials: +-2.5% is 2 s.d.
+    assert 0.90 <= hits / trials <= 0.985
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Three methods over two datasets of real crops; method 'c' loses 3 pairs (broken files)."""
+    root = tmp_path_factory.mktemp("suite")
+    cam = camera()
+    strength = {"a": ("noise", None), "b": ("blur", None), "c": ("jpeg", None)}
+    for ds, n in (("Set5", 5), ("Set14", 14)):
+        for i in range(n):
+            x = cam[11 * i + (0 if ds == "Set5" else 200):][:48, 17 * i:17 * i + 48]
+            for sub in ("ref", "a", "b", "c"):
+                os.makedirs(root / sub / ds, exist_ok=True)
+            iio.imwrite(root / "ref" / ds / f"{i}.png", x)
+            for m, (kind, _) in strength.items():
+                y = DISTORTIONS[kind](x, None) if kind == "noise" else DISTORTIONS[kind](x)
+                iio.imwrite(root / m / ds / f"{i}.png", y)
+    for i in (1, 2, 3):
+        (root / "c" / "Set14" / f"{i}.png").write_bytes(b"broken")
+    out = root / "out"
+    r = subprocess.run(CLI + ["score", str(root / "ref"), "--dist", f"a={root / 'a'}", "--dist", f"b={root / 'b'}",
+                              "--dist", f"c={root / 'c'}", "-o", str(out), "--quiet", "--metrics", "ssim,psnr,mse"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr  # the broken files are error rows
+    return out
+
+
+def _pandas_diff(out, method, metric, dataset=None):
+    df = pd.read_parquet(out)
+    base = df[df.method == "a"].set_index("ref")[metric]
+    other = df[df.method == method].set_index("ref")[metric]
+    j = pd.concat([base.rename("b"), other.rename("o")], axis=1, join="inner").dropna().sort_index()
+    if dataset is not None:
+        j = j[j.index.str.startswith(dataset + "/")]
+    return (j.o - j.b).to_numpy()
+
+
+def test_command_against_pandas_and_scipy(scored):
+    r = subprocess.run(CLI + ["report", str(scored), "--baseline", "a", "--format", "json", "--resamples", "2000",
+                              "--seed", "3"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert "paired comparison against a" in got["comparison"] and "2000 resamples" in got["comparison"]
+    rows = {(x["dataset"], x["method"], x["metric"]): x for x in got["rows"]}
+    assert {k[0] for k in rows} == {"all", "Set5", "Set14"} and {k[1] for k in rows} == {"b", "c"}
+    for (ds, method, metric), row in rows.items():
+        d = _pandas_diff(scored, method, metric, None if ds == "all" else ds)
+        assert row["n"] == d.size
+        assert row["mean_diff"] == pytest.approx(d.mean(), rel=1e-12, abs=1e-15)
+        assert row["p_wilcoxon"] == pytest.approx(stats.wilcoxon(d).pvalue, rel=1e-12)
+        better = d > 0 if metric != "mse" else d < 0
+        assert (row["wins"], row["ties"], row["losses"]) == (better.sum(), (d == 0).sum(), (~better & (d != 0)).sum())
+        assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(paired.bootstrap_ci(d, 2000, 3), rel=1e-12)
+    assert rows[("all", "c", "ssim")]["n"] == 16 and rows[("all", "b", "ssim")]["n"] == 19  # c lost 3 pairs
+    assert rows[("Set14", "c", "psnr")]["n"] == 11
+    csv_out = subprocess.run(CLI + ["report", str(scored), "--baseline", "a", "--format", "csv", "--resamples", "500",
+                                    "--metrics", "SSIM"], capture_output=True, text=True, timeout=300)
+    table = pd.read_csv(io.StringIO(csv_out.stdout))
+    assert set(table.metric) == {"ssim"} and len(table) == 6 and "paired comparison" in csv_out.stderr
+    md = subprocess.run(CLI + ["report", str(scored), "--baseline", "a", "--format", "markdown", "--resamples", "500"],
+                        capture_output=True, text=True, timeout=300).stdout
+    assert md.startswith("| dataset | method | metric | n |") and "- paired comparison against a" in md
+
+
+def test_mistakes(scored, tmp_path, monkeypatch):
+    r = subprocess.run(CLI + ["report", str(scored), "--baseline", "bicubic"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "baseline 'bicubic' is not a method" in r.stderr and "a, b, c" in r.stderr
+    r = subprocess.run(CLI + ["report", str(scored), "--baseline", "a", "--resamples", "5"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "--resamples must be at least 100" in r.stderr
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # as without fastssim[stats]
+    with pytest.raises(ImportError, match=r"fastssim\[stats\]"):
+        paired.compare(str(scored), "a", resamples=200)
+
+
+def test_normal_interval_takes_over_where_it_matches_the_bootstrap():
+    from fastssim import _config as cfg
+
+    n = cfg.BOOTSTRAP_MAX_PAIRS
+    d = np.random.default_rng(8).gamma(2.0, 0.01, n) - 0.015  # skewed, like SSIM differences
+    boot = paired.bootstrap_ci(d, resamples=2000, seed=1)
+    norm = paired.normal_ci(d)
+    width = boot[1] - boot[0]
+    assert abs(boot[0] - norm[0]) < 0.03 * width and abs(boot[1] - norm[1]) < 0.03 * width
+    assert paired._row("all", "m", "ssim", np.zeros(n + 1), d[:1].repeat(n + 1), 100, 0, 0.95)["ci_method"] == "normal"
+    assert paired._row("all", "m", "ssim", np.zeros(n), d, 100, 0, 0.95)["ci_method"] == "bootstrap"

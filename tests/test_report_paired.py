@@ -125,3 +125,62 @@ def test_normal_interval_takes_over_where_it_matches_the_bootstrap():
     assert abs(boot[0] - norm[0]) < 0.03 * width and abs(boot[1] - norm[1]) < 0.03 * width
     assert paired._row("all", "m", "ssim", np.zeros(n + 1), d[:1].repeat(n + 1), 100, 0, 0.95)["ci_method"] == "normal"
     assert paired._row("all", "m", "ssim", np.zeros(n), d, 100, 0, 0.95)["ci_method"] == "bootstrap"
+
+
+def _report(*args):
+    r = subprocess.run(CLI + ["report", *map(str, args)], capture_output=True, text=True, timeout=300)
+    return r
+
+
+def test_dataset_table_against_pandas(scored):
+    r = _report(scored, "--by-dataset", "--metrics", "psnr,ssim", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    got = {(x["method"], x["dataset"], x["metric"]): x for x in json.loads(r.stdout)["rows"]}
+    df = pd.read_parquet(scored)
+    df["dataset"] = df.ref.str.split("/").str[0]
+    for metric in ("psnr", "ssim"):
+        wide = df.pivot(index="ref", columns="method", values=metric).dropna()  # pairs every method has
+        wide["dataset"] = wide.index.str.split("/").str[0]
+        for ds, part in list(wide.groupby("dataset")) + [("all", wide)]:
+            means = part[["a", "b", "c"]].mean()
+            for method in "abc":
+                row = got[(method, ds, metric)]
+                assert row["n"] == len(part) and row["mean"] == pytest.approx(means[method], rel=1e-12)
+                assert row["best"] == (method == means.idxmax())
+    md = _report(scored, "--by-dataset", "--format", "markdown").stdout
+    assert md.splitlines()[0] == "| method | Set5 (PSNR / SSIM) | Set14 (PSNR / SSIM) | all (PSNR / SSIM) |"
+    assert md.count("**") == 2 * 6  # one best per dataset (3) and metric (2)
+    tex = _report(scored, "--by-dataset", "--format", "latex", "--metrics", "psnr,ssim,mse", "--precision",
+                  "mse=1").stdout
+    body = tex.replace(r"\{", "").replace(r"\}", "")
+    assert body.count("{") == body.count("}")
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert tex.count(rule) == 1
+    rows = [line for line in tex.splitlines() if line.endswith(r"\\")]
+    assert len(rows) == 2 + 3 and all(line.count("&") == 3 for line in rows)
+    assert r"\begin{tabular}{lccc}" in tex and tex.count(r"\textbf{") == 3 * 3
+    assert any(line.startswith("a & ") and ".0 \\\\" not in line for line in rows)
+
+
+def test_several_directories_are_joined_only_when_comparable(scored, tmp_path):
+    root = scored.parent
+    base = ["score", str(root / "ref"), "-o"]
+    run = [subprocess.run(CLI + base + [str(tmp_path / "A"), "--dist", f"a={root / 'a'}", "--quiet"],
+                          capture_output=True, text=True, timeout=300),
+           subprocess.run(CLI + base + [str(tmp_path / "B"), "--dist", f"b={root / 'b'}", "--dist", f"c={root / 'c'}",
+                                        "--quiet"], capture_output=True, text=True, timeout=300)]
+    assert [r.returncode for r in run] == [0, 1]
+    one = _report(scored, "--by-dataset", "--format", "json").stdout
+    two = _report(tmp_path / "A", tmp_path / "B", "--by-dataset", "--format", "json").stdout
+    assert json.loads(one) == json.loads(two)
+    assert _report(tmp_path / "A", tmp_path / "B", "--baseline", "a", "--format", "json",
+                   "--resamples", "300").returncode == 0
+    subprocess.run(CLI + base + [str(tmp_path / "C"), "--dist", f"d={root / 'b'}", "--quiet", "--data-range", "255"],
+                   capture_output=True, text=True, timeout=300)
+    r = _report(tmp_path / "A", tmp_path / "C", "--by-dataset")
+    assert r.returncode == 2 and "scored with other parameters" in r.stderr and "data_range" in r.stderr
+    assert _report(tmp_path / "A", tmp_path / "C", "--by-dataset", "--mixed-params").returncode == 0
+    r = _report(scored, tmp_path / "A", "--by-dataset")
+    assert r.returncode == 2 and "pair(s) are in more than one of the directories" in r.stderr
+    r = _report(scored, "--format", "latex")
+    assert r.returncode == 2 and "--format latex is for the --by-dataset table" in r.stderr

@@ -13,30 +13,79 @@ def report(args, sub):
     from ..report import check_stats, notes, render, summarise
 
     try:
-        args.out = local_path(args.out)
+        args.out = [local_path(o) for o in args.out]
     except OutputError as e:
         sub.error(str(e))
-    if not os.path.isdir(args.out):
-        sub.error(f"not a directory: {args.out}")
+    for out in args.out:
+        if not os.path.isdir(out):
+            sub.error(f"not a directory: {out}")
+    if args.baseline is not None and args.by_dataset:
+        sub.error("--baseline and --by-dataset are two reports: ask for one at a time")
+    if args.format == "latex" and not args.by_dataset:
+        sub.error("--format latex is for the --by-dataset table")
     if args.baseline is not None:
         return _paired(args, sub)
+    if args.by_dataset:
+        return _tables(args, sub)
     try:
         stats = check_stats(args.stats)
     except ValueError as e:
         sub.error(f"--stats: {e}")
     try:
-        rep = summarise(args.out, stats=stats, all_pairs=args.all_pairs)
+        rep = summarise(args.out, stats=stats, all_pairs=args.all_pairs, mixed=args.mixed_params)
     except OutputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_OUTPUT
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     if not rep.rows:
-        print(f"error: no results in {args.out} (score into it with 'fastssim score ... -o {args.out}')",
-              file=sys.stderr)
+        print(f"error: no results in {', '.join(args.out)} (score into it with 'fastssim score ... -o "
+              f"{args.out[0]}')", file=sys.stderr)
         return EXIT_USAGE
     sys.stdout.write(render(rep, args.format))
     if args.format == "csv":
         for line in notes(rep):
             print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+def _precision(text, sub):
+    out = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, _, digits = part.partition("=")
+        if not digits.strip().isdigit() or int(digits) > 12:
+            sub.error(f"--precision: expected METRIC=DIGITS (0-12), e.g. psnr=2,ssim=4; got {part!r}")
+        out[name.strip().lower().replace("-", "_")] = int(digits)
+    return out
+
+
+def _tables(args, sub):
+    """``report --by-dataset``: the method x dataset table."""
+    from ..batch import ConfigError, check_metrics
+    from ..batch.writer import OutputError
+    from ..report import tables
+
+    try:
+        metrics = [m.strip().lower().replace("-", "_") for m in (args.metrics or "psnr,ssim").split(",") if m.strip()]
+        check_metrics(metrics)
+    except ConfigError as e:
+        sub.error(f"--metrics: {e}")
+    precision = _precision(args.precision, sub)
+    try:
+        tab = tables.dataset_table(args.out, metrics, stat=args.stat, mixed=args.mixed_params)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_OUTPUT
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not tab["methods"]:
+        print(f"error: no results in {', '.join(args.out)}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(tables.render(tab, args.format, precision))
     return EXIT_OK
 
 
@@ -56,7 +105,7 @@ def _paired(args, sub):
         sub.error(f"--metrics: {e}")
     try:
         rows = paired.compare(args.out, args.baseline, metrics=metrics, resamples=args.resamples, seed=args.seed,
-                              level=args.level)
+                              level=args.level, mixed=args.mixed_params)
     except OutputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_OUTPUT

@@ -93,20 +93,31 @@ def build():
     r = _raw(sub, "report", "per-method statistics of a results directory",
              "examples:\n  fastssim report scores/\n  fastssim report scores/ --format markdown\n"
              "  fastssim report scores/ --stats mean,std,median --all-pairs\n"
-             "  fastssim report scores/ --baseline bicubic --metrics psnr,ssim\n\n"
+             "  fastssim report scores/ --baseline bicubic --metrics psnr,ssim\n"
+             "  fastssim report runA/ runB/ --by-dataset --metrics psnr,ssim --format latex\n\n"
              "Methods are compared on the pairs that every method scored (per metric); --all-pairs\n"
              "reports each method over all the pairs it scored instead. --baseline compares every other\n"
              "method with one, pair by pair: mean difference, bootstrap CI, Wilcoxon p, wins/ties/losses,\n"
              "overall and per dataset (the first directory of the reference paths).")
-    r.add_argument("out", help="a directory written by 'fastssim score'")
-    r.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    r.add_argument("out", nargs="+", help="directories written by 'fastssim score' (several are joined)")
+    r.add_argument("--format", choices=("table", "markdown", "latex", "csv", "json"), default="table",
+                   help="latex: with --by-dataset (booktabs)")
+    r.add_argument("--by-dataset", action="store_true",
+                   help="the paper table: methods x datasets (first directory of the reference paths), each cell "
+                        "the --metrics (default psnr,ssim) in that order, best per column marked")
+    r.add_argument("--stat", choices=("mean", "median"), default="mean", help="with --by-dataset (default mean)")
+    r.add_argument("--precision", metavar="METRIC=DIGITS,...",
+                   help="with --by-dataset: decimals per metric (default psnr=2, ssim=4)")
+    r.add_argument("--mixed-params", action="store_true",
+                   help="join directories scored with other parameters (refused by default)")
     r.add_argument("--stats", default="mean",
                    help="comma-separated, from n, mean, std, median, min, max (default mean)")
     r.add_argument("--all-pairs", action="store_true",
                    help="each method over all its own pairs, not only the pairs every method scored")
     r.add_argument("--baseline", metavar="METHOD",
                    help="paired statistics of every other method against METHOD (needs fastssim[stats])")
-    r.add_argument("--metrics", help="with --baseline: the metrics to compare (default: those scored)")
+    r.add_argument("--metrics", help="with --baseline or --by-dataset: the metrics, in order (default: those "
+                                     "scored / psnr,ssim)")
     r.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
     r.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     r.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")

@@ -17,11 +17,9 @@ import io
 import json
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .. import _config as cfg
-from ..batch.writer import committed
+from .load import as_list, encode, load, matrix, natural
 from .summary import layout
 
 #: Metrics for which a larger value is better (the others: smaller).
@@ -76,50 +74,41 @@ def wilcoxon_p(d):
     return float(wilcoxon(d).pvalue)
 
 
-def compare(out, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.95, by_dataset=True):
-    """Rows of paired statistics of every method against ``baseline`` in results directory ``out``.
+def compare(outs, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.95, by_dataset=True,
+            mixed=False):
+    """Rows of paired statistics of every method against ``baseline`` in the results directory
+    ``outs`` (or several, joined: see `load.load`).
 
     Returns
     -------
     list of dict
         ``dataset`` ('all', or a dataset's name), ``method``, ``metric``, ``n`` (pairs both
-        scored), ``baseline_mean``, ``method_mean``, ``mean_diff``, ``ci_low``, ``ci_high``,
-        ``p_wilcoxon``, ``wins``, ``ties``, ``losses``.
+        scored), ``ci_method``, ``baseline_mean``, ``method_mean``, ``mean_diff``, ``ci_low``,
+        ``ci_high``, ``p_wilcoxon``, ``wins``, ``ties``, ``losses``.
 
     Raises
     ------
     ValueError
-        The baseline is not a method of ``out``, or a method scores a reference twice.
+        The baseline is not a method, a method scores a reference twice, or directories differ.
     """
-    t = committed(out, ["method", "ref", *HIGHER_IS_BETTER])
-    methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
-    names = methods.dictionary.to_pylist()
+    t, _, _ = load(outs, ["method", "ref", *HIGHER_IS_BETTER], mixed=mixed)
+    enc = encode(t)
+    names, col = enc["names"], enc["col"]
     if baseline not in names:
-        raise ValueError(f"baseline {baseline!r} is not a method of {out}; its methods are {', '.join(sorted(names))}")
-    col = methods.indices.to_numpy()
-    refs = t.column("ref").combine_chunks().dictionary_encode()
-    order = pc.array_sort_indices(refs.dictionary).to_numpy()  # pairs in the order of their reference paths
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    ref_code = rank[refs.indices.to_numpy()]
-    key = ref_code.astype(np.int64) * len(names) + col
-    counts = np.bincount(key, minlength=order.size * len(names))
+        raise ValueError(f"baseline {baseline!r} is not a method of {', '.join(map(str, as_list(outs)))}; "
+                         f"its methods are {', '.join(sorted(names))}")
+    key = enc["ref_code"].astype(np.int64) * len(names) + col
+    counts = np.bincount(key, minlength=len(enc["refs"]) * len(names))
     if counts.max(initial=0) > 1:
         dup = np.flatnonzero(counts[key] > 1)[:3]
-        twice = sorted({(names[col[i]], refs.dictionary[refs.indices[i].as_py()].as_py()) for i in dup})
+        twice = sorted({(names[col[i]], enc["refs"][enc["ref_code"][i]].as_py()) for i in dup})
         raise ValueError("paired statistics need one pair per reference and method; "
                          + "; ".join(f"{m} scores {r} more than once" for m, r in twice))
-    sorted_refs = pc.take(refs.dictionary, pa.array(order))
-    first_dir = pc.list_element(pc.split_pattern(sorted_refs, "/", max_splits=1), 0)
-    ds_enc = pc.if_else(pc.match_substring(sorted_refs, "/"), first_dir, "").dictionary_encode()
-    ds_names, ds_code = ds_enc.dictionary.to_pylist(), ds_enc.indices.to_numpy()
-    n_refs = order.size
+    ds_names, ds_code = enc["datasets"], enc["ds_of_ref"]
     metrics = [m for m in (metrics or HIGHER_IS_BETTER) if t.column(m).null_count < t.num_rows]
     rows = []
     for m in metrics:
-        v = t.column(m).to_numpy(zero_copy_only=False).astype(np.float64)  # null -> NaN
-        table = np.full((n_refs, len(names)), np.nan)
-        table[ref_code, col] = v
+        table = matrix(t, m, enc)
         b = table[:, names.index(baseline)]
         for j, name in sorted(enumerate(names), key=lambda jn: jn[1]):
             if name == baseline:
@@ -127,7 +116,7 @@ def compare(out, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.95
             both = np.isfinite(b) & np.isfinite(table[:, j])
             groups = [("all", both)]
             if by_dataset and len(ds_names) > 1:
-                groups += [(ds, both & (ds_code == ds_names.index(ds))) for ds in sorted(ds_names)]
+                groups += [(ds, both & (ds_code == ds_names.index(ds))) for ds in sorted(ds_names, key=natural)]
             for ds, sel in groups:
                 rows.append(_row(ds, name, m, b[sel], table[sel, j], resamples, seed, level))
     return rows

@@ -16,7 +16,6 @@ import json
 
 import numpy as np
 
-from ..batch.writer import committed, stored_params, stored_warnings
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
 STATS = ("n", "mean", "std", "median", "min", "max")
@@ -68,15 +67,17 @@ def _stat(v, s):
     return float(np.mean(finite))
 
 
-def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pairs=False):
-    """The `Report` of the results directory ``out`` (methods sorted; '-' for runs without methods)."""
+def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pairs=False, mixed=False):
+    """The `Report` of the results directory ``out``, or of several joined (a list; see
+    `load.load`); methods sorted, '-' for runs without methods."""
+    from .load import load
+
     stats = check_stats(stats)
-    t = committed(out)
+    t, params, warnings = load(out, mixed=mixed)
     cols = t.to_pydict()
     n = t.num_rows
     method = np.array(["-" if m is None else m for m in cols["method"]], dtype=object)
     names = sorted(set(method))
-    params = stored_params(out) or {}
     asked = [m for m in METRICS if m in (params.get("metrics") or [])] or \
         [m for m in METRICS if any(v is not None for v in cols[m])]
     # a pair is its reference, unless a method lists a reference more than once
@@ -124,7 +125,7 @@ def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pa
         rows.append(row)
     if common is not None:
         common = {m: len(v) for m, v in common.items()}
-    return Report(metrics=asked, stats=stats, rows=rows, common=common, lost=lost, warnings=stored_warnings(out))
+    return Report(metrics=asked, stats=stats, rows=rows, common=common, lost=lost, warnings=warnings)
 
 
 def _fmt(v, metric):

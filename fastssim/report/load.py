@@ -1,0 +1,90 @@
+"""Reading one or several results directories as one table, and the dataset of each pair.
+
+Several directories (scored on different days or machines) are joined when they were scored
+with the same parameters (or when asked to mix them), and refused when a pair appears in two
+of them. Only the columns a report needs are read.
+"""
+
+import os
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..batch.writer import committed, stored_params, stored_warnings
+
+
+def natural(name):
+    """Sort key that puts Set5 before Set14 (digits compared as numbers)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def as_list(outs):
+    return [outs] if isinstance(outs, (str, os.PathLike)) else list(outs)
+
+
+def load(outs, columns=None, mixed=False):
+    """``(table, params, warnings)`` of the results directories ``outs`` (a path or a list).
+
+    Raises
+    ------
+    ValueError
+        Directories scored with other parameters (unless ``mixed``), naming them; a pair in
+        two directories.
+    """
+    outs = as_list(outs)
+    need = None if columns is None else list(dict.fromkeys([*columns, "method", "ref", "dist"]))
+    tables, params, warnings = [], None, []
+    for out in outs:
+        p = stored_params(out) or {}
+        if params is None:
+            params = p
+        elif p != params and not mixed:
+            changed = sorted(k for k in set(p) | set(params) if p.get(k) != params.get(k))
+            raise ValueError(f"{out} was scored with other parameters than {outs[0]} ({', '.join(changed)}); "
+                             "its numbers are not comparable: pass --mixed-params to join them anyway")
+        tables.append(committed(out, need))
+        warnings += [w for w in stored_warnings(out) if w not in warnings]
+    t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if len(outs) > 1:
+        key = pc.binary_join_element_wise(pc.fill_null(t.column("method"), ""), t.column("ref"), t.column("dist"),
+                                          "\x00")
+        counts = pc.value_counts(key)
+        twice = counts.filter(pc.greater(counts.field("counts"), 1))
+        if len(twice):
+            eg = twice.field("values")[0].as_py().replace("\x00", " ").strip()
+            raise ValueError(f"{len(twice)} pair(s) are in more than one of the directories (e.g. {eg}); "
+                             "join directories that scored different pairs")
+    return (t if columns is None else t.select(columns)), params, warnings
+
+
+def encode(t):
+    """Dictionary codes of a table's pairs, for vectorised statistics.
+
+    Returns
+    -------
+    dict
+        ``names`` (methods, null as '-'), ``col`` (each row's method code), ``refs`` (reference
+        paths, sorted), ``ref_code`` (each row's index into ``refs``), ``datasets`` (names),
+        ``ds_of_ref`` (each reference's dataset code): the first directory of its path, or ''.
+    """
+    methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
+    refs = t.column("ref").combine_chunks().dictionary_encode()
+    order = pc.array_sort_indices(refs.dictionary).to_numpy()  # references in path order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    sorted_refs = pc.take(refs.dictionary, pa.array(order))
+    first_dir = pc.list_element(pc.split_pattern(sorted_refs, "/", max_splits=1), 0)
+    ds = pc.if_else(pc.match_substring(sorted_refs, "/"), first_dir, "").dictionary_encode()
+    return {"names": methods.dictionary.to_pylist(), "col": methods.indices.to_numpy(), "refs": sorted_refs,
+            "ref_code": rank[refs.indices.to_numpy()], "datasets": ds.dictionary.to_pylist(),
+            "ds_of_ref": ds.indices.to_numpy()}
+
+
+def matrix(t, metric, enc):
+    """The values of ``metric`` as a (reference, method) matrix, NaN where not computed."""
+    v = t.column(metric).to_numpy(zero_copy_only=False).astype(np.float64)
+    table = np.full((len(enc["refs"]), len(enc["names"])), np.nan)
+    table[enc["ref_code"], enc["col"]] = v
+    return table

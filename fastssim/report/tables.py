@@ -1,0 +1,127 @@
+"""The table papers print: methods as rows, datasets as columns, each cell the chosen metrics
+of a method on a dataset (``PSNR / SSIM``), the best value of each metric per dataset marked.
+
+Each metric of a dataset is taken over the references every method has it for (as the
+summary does), so the methods of a column are compared on the same images; the notes say
+how many. A dataset is the first directory of the reference paths ('' for files at the top).
+"""
+
+import json
+
+import numpy as np
+
+from .load import encode, load, matrix, natural
+from .paired import HIGHER_IS_BETTER
+from .summary import layout
+
+#: Decimals per metric, as papers print them.
+PRECISION = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "dssim": 4, "mse": 2}
+LABELS = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "dssim": "DSSIM", "mse": "MSE"}
+
+
+def _stat(v, stat):
+    finite = v[np.isfinite(v)]  # PSNR of identical pairs is inf
+    if v.size == 0:
+        return None
+    if stat == "median":
+        return float(np.median(v))
+    if finite.size == 0:
+        return float("inf")
+    if stat == "std":
+        return float(np.std(finite, ddof=1)) if finite.size > 1 else None
+    return float(finite.mean())
+
+
+def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False):
+    """Cells of the method x dataset table.
+
+    Returns
+    -------
+    dict
+        ``methods``, ``datasets`` (with 'all' last when there are several), ``metrics``,
+        ``cells`` {(method, dataset, metric): value}, ``n`` {(dataset, metric): pairs compared},
+        ``best`` {(dataset, metric): method}.
+    """
+    t, _, _ = load(outs, ["method", "ref", *metrics], mixed=mixed)
+    enc = encode(t)
+    names, ds_names = sorted(enc["names"]), enc["datasets"]
+    groups = [(ds, enc["ds_of_ref"] == i) for i, ds in sorted(enumerate(ds_names), key=lambda x: natural(x[1]))]
+    if len(groups) > 1:
+        groups.append(("all", np.ones(len(enc["refs"]), bool)))
+    cells, n, best = {}, {}, {}
+    for m in metrics:
+        table = matrix(t, m, enc)
+        common = ~np.isnan(table).any(axis=1)
+        for ds, sel in groups:
+            use = sel & common
+            n[(ds, m)] = int(use.sum())
+            for name in names:
+                cells[(name, ds, m)] = _stat(table[use, enc["names"].index(name)], stat)
+            scored = [(v, name) for name in names if (v := cells[(name, ds, m)]) is not None]
+            if len(scored) > 1:
+                pick = max if HIGHER_IS_BETTER[m] else min
+                best[(ds, m)] = pick(scored)[1]
+    return {"methods": names, "datasets": [g[0] for g in groups], "metrics": list(metrics), "cells": cells,
+            "n": n, "best": best, "stat": stat}
+
+
+def _value(v, metric, precision):
+    if v is None:
+        return "-"
+    return f"{v:.{precision.get(metric, 4)}f}"
+
+
+def _latex_escape(s):
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+        s = s.replace(a, b)
+    return s
+
+
+def render(tab, fmt="table", precision=None):
+    """The table as a terminal table (best marked *), Markdown (bold), LaTeX (booktabs, bold),
+    CSV or JSON (one record per method, dataset and metric)."""
+    precision = {**PRECISION, **(precision or {})}
+    metrics, datasets = tab["metrics"], tab["datasets"]
+    if fmt in ("csv", "json"):
+        recs = [{"method": name, "dataset": ds, "metric": m, "n": tab["n"][(ds, m)], tab["stat"]: tab["cells"][(name, ds, m)],
+                 "best": tab["best"].get((ds, m)) == name} for name in tab["methods"] for ds in datasets for m in metrics]
+        if fmt == "json":
+            return json.dumps({"stat": tab["stat"], "rows": recs}, indent=1) + "\n"
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(recs[0]) if recs else ["method"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(recs)
+        return buf.getvalue()
+    mark = {"table": "{}*", "markdown": "**{}**", "latex": r"\textbf{{{}}}"}.get(fmt)
+    if mark is None:
+        raise ValueError(f"format must be table, markdown, latex, csv or json, got {fmt!r}")
+    label = " / ".join(LABELS[m] for m in metrics)
+
+    def cell(name, ds):
+        parts = []
+        for m in metrics:
+            text = _value(tab["cells"][(name, ds, m)], m, precision)
+            parts.append(mark.format(text) if tab["best"].get((ds, m)) == name else text)
+        return " / ".join(parts)
+
+    shown = [ds or "(top)" for ds in datasets]
+    notes = [f"{tab['stat']} {label} per dataset, on the pairs every method scored: "
+             + ", ".join(f"{s} n={min(tab['n'][(ds, m)] for m in metrics)}" for s, ds in zip(shown, datasets))]
+    if fmt == "latex":
+        esc = [_latex_escape(s) for s in shown]
+        lines = [r"\begin{tabular}{l" + "c" * len(datasets) + "}", r"\toprule",
+                 "Method & " + " & ".join(esc) + r" \\", " & " + " & ".join([label] * len(datasets)) + r" \\",
+                 r"\midrule"]
+        lines += [_latex_escape(name) + " & " + " & ".join(cell(name, ds) for ds in datasets) + r" \\"
+                  for name in tab["methods"]]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n" + "\n".join(f"% {line}" for line in notes) + "\n"
+    header = ["method"] + [f"{s} ({label})" for s in shown]
+    cells = [[name] + [cell(name, ds) for ds in datasets] for name in tab["methods"]]
+    if fmt == "table":
+        notes.append("* best per column")
+    return layout(header, cells, fmt, notes)

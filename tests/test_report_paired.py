@@ -5,6 +5,7 @@ simulation."""
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -184,3 +185,31 @@ def test_several_directories_are_joined_only_when_comparable(scored, tmp_path):
     assert r.returncode == 2 and "pair(s) are in more than one of the directories" in r.stderr
     r = _report(scored, "--format", "latex")
     assert r.returncode == 2 and "--format latex is for the --by-dataset table" in r.stderr
+
+
+def test_figures_are_written_with_their_axes(scored, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastssim.report import plots
+
+    rows = paired.compare(str(scored), "a", metrics=["psnr", "ssim"], resamples=300)
+    paths = plots.plot(str(scored), str(tmp_path / "figs"), metrics=("psnr", "ssim"), baseline="a",
+                       paired_rows=rows)
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == sorted(f"{n}.{e}" for n in ("psnr_distribution", "ssim_distribution", "psnr_scatter_vs_a",
+                                                 "ssim_scatter_vs_a", "paired_differences_vs_a")
+                           for e in ("png", "svg"))
+
+    def axes(name):
+        svg = (tmp_path / "figs" / f"{name}.svg").read_text()
+        return len(set(re.findall(r'id="axes_(\d+)"', svg)))
+
+    assert axes("psnr_distribution") == 3  # Set5, Set14, all
+    assert axes("ssim_scatter_vs_a") == 2  # b and c against a
+    assert axes("paired_differences_vs_a") == 2  # one per metric
+    png = iio.imread(tmp_path / "figs" / "psnr_distribution.png")
+    assert png.shape[0] > 300 and png.std() > 10  # drawn, not blank
+    r = _report(scored, "--baseline", "a", "--resamples", "300", "--metrics", "psnr,ssim", "--plot", tmp_path / "cli")
+    assert r.returncode == 0 and "wrote 10 figure files" in r.stderr
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"fastssim\[plot\]"):
+        plots.plot(str(scored), str(tmp_path / "x"))

@@ -47,6 +47,25 @@ def report(args, sub):
     if args.format == "csv":
         for line in notes(rep):
             print(line, file=sys.stderr)
+    return _plots(args, sub, [m for m in ("psnr", "ssim", "ms_ssim", "mse", "dssim") if m in rep.metrics][:2])
+
+
+def _plots(args, sub, metrics, paired_rows=None):
+    """``--plot DIR``: the report's figures, after its text."""
+    if not args.plot:
+        return EXIT_OK
+    from ..report import plots
+
+    try:
+        paths = plots.plot(args.out, args.plot, metrics=metrics, baseline=args.baseline, paired_rows=paired_rows,
+                           mixed=args.mixed_params, level=getattr(args, "level", 0.95))
+    except ImportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"error: cannot write figures to {args.plot}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_OUTPUT
+    print(f"wrote {len(paths)} figure files to {args.plot}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -86,7 +105,7 @@ def _tables(args, sub):
         print(f"error: no results in {', '.join(args.out)}", file=sys.stderr)
         return EXIT_USAGE
     sys.stdout.write(tables.render(tab, args.format, precision))
-    return EXIT_OK
+    return _plots(args, sub, metrics)
 
 
 def _paired(args, sub):
@@ -116,7 +135,8 @@ def _paired(args, sub):
     sys.stdout.write(paired.render(rows, args.format, "" if args.format == "csv" else head))
     if args.format == "csv":
         print(head, file=sys.stderr)
-    return EXIT_OK
+    shown = metrics or [m for m in paired.HIGHER_IS_BETTER if any(r["metric"] == m for r in rows)]
+    return _plots(args, sub, list(shown), rows)
 
 
 def _writable_image(path):

@@ -108,6 +108,9 @@ def build():
     r.add_argument("--stat", choices=("mean", "median"), default="mean", help="with --by-dataset (default mean)")
     r.add_argument("--precision", metavar="METRIC=DIGITS,...",
                    help="with --by-dataset: decimals per metric (default psnr=2, ssim=4)")
+    r.add_argument("--plot", metavar="DIR",
+                   help="also write figures (PNG and SVG) to DIR: distributions per method and dataset; with "
+                        "--baseline the paired differences and per-image scatters (needs fastssim[plot])")
     r.add_argument("--mixed-params", action="store_true",
                    help="join directories scored with other parameters (refused by default)")
     r.add_argument("--stats", default="mean",

@@ -385,10 +385,16 @@ def test_map_png_and_npy(tmp_path):
     assert r.returncode == 0, r.stderr
     raw = np.load(tmp_path / "m.npy")
     np.testing.assert_array_equal(raw, fastssim.ssim_map(ref, dist))
-    png = iio.imread(tmp_path / "m.png")
+    png = iio.imread(tmp_path / "m.png")[..., :3]
     assert png.ndim == 3 and png.shape[0] > 512 and png.shape[1] > 512
-    body = png[28:28 + 512, :512]
-    assert len(np.unique(body.reshape(-1, 3), axis=0)) > 50  # a real heatmap, not a flat image
+    assert len(np.unique(png.reshape(-1, 3), axis=0)) > 50  # a real heatmap, not a flat image
+    # BMP is drawn by Pillow (matplotlib does not write it): the map is pasted pixel for pixel
+    r = cli("map", tmp_path / "r.png", tmp_path / "d.png", "-o", tmp_path / "m.bmp")
+    assert r.returncode == 0 and "(pillow)" in r.stderr
+    body = iio.imread(tmp_path / "m.bmp")[28:28 + 512, :512]
+    from fastssim.render import colourise
+    want = colourise(raw, min(0.0, raw.min()), 1.0).astype(int)
+    assert np.abs(body.astype(int) - want).max() <= 1 and (body != want).mean() < 1e-4  # to rounding
     # a volume: the chosen slice of the 3-D map
     vol = np.stack([ref[:64, :64]] * 20)
     np.save(tmp_path / "v.npy", vol)

@@ -213,3 +213,19 @@ def test_figures_are_written_with_their_axes(scored, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"fastssim\[plot\]"):
         plots.plot(str(scored), str(tmp_path / "x"))
+
+
+def test_map_figure_with_matplotlib_and_without(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fastssim import render
+
+    cam = camera()[:96, :128]
+    smap = __import__("fastssim").ssim_map(cam, DISTORTIONS["jpeg"](cam))
+    assert render.heatmap_image(smap, str(tmp_path / "m.svg"), "SSIM 0.9 of a crop") == "matplotlib"
+    svg = (tmp_path / "m.svg").read_text()
+    assert "<svg" in svg and len(set(re.findall(r'id="axes_(\d+)"', svg))) == 2  # the map and its colour bar
+    assert render.heatmap_image(smap, str(tmp_path / "m.png"), "t") == "matplotlib"
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # without fastssim[plot]: Pillow draws it
+    assert render.heatmap_image(smap, str(tmp_path / "p.png"), "t") == "pillow"
+    assert not render.writable(str(tmp_path / "m.svg"))
+    assert iio.imread(tmp_path / "p.png").shape[1] > 128 * 2

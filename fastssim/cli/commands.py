@@ -139,15 +139,6 @@ def _paired(args, sub):
     return _plots(args, sub, list(shown), rows)
 
 
-def _writable_image(path):
-    """Whether Pillow writes the format that ``path``'s extension names."""
-    from PIL import Image
-
-    Image.init()
-    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
-    return fmt is not None and fmt in Image.SAVE
-
-
 def _convention(args, preset):
     parts = [f"preset {preset}" if preset else "Gaussian 11, sigma 1.5"]
     if args.y_channel:
@@ -165,11 +156,11 @@ def draw_map(args, sub):
     from ..batch.options import pair_range
     from ..batch.score import resolve_axes
     from ..io import ReadError, read_image
-    from ..render import heatmap_image
+    from ..render import heatmap_image, writable
 
-    if not _writable_image(args.out):
+    if not writable(args.out):
         sub.error(f"-o {args.out}: its extension names no image format fastssim can write; use .png, .jpg, "
-                  ".tif, .bmp or .webp")
+                  ".tif, .bmp or .webp (.svg and .pdf with fastssim[plot])")
     try:
         preset = check_preset(args.preset)
         data_range = check_data_range(args.data_range)
@@ -209,11 +200,11 @@ def draw_map(args, sub):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
         if args.npy:
             np.save(args.npy, smap)
-        heatmap_image(view, args.out, title)
+        engine = heatmap_image(view, args.out, title)
     except OSError as e:
         print(f"error: cannot write {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
         return EXIT_OUTPUT
-    print(f"wrote {args.out}" + (f" and {args.npy}" if args.npy else "") + f"; {title}", file=sys.stderr)
+    print(f"wrote {args.out}" + (f" and {args.npy}" if args.npy else "") + f" ({engine}); {title}", file=sys.stderr)
     return EXIT_OK
 
 

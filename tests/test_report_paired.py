@@ -229,3 +229,16 @@ def test_map_figure_with_matplotlib_and_without(tmp_path, monkeypatch):
     assert render.heatmap_image(smap, str(tmp_path / "p.png"), "t") == "pillow"
     assert not render.writable(str(tmp_path / "m.svg"))
     assert iio.imread(tmp_path / "p.png").shape[1] > 128 * 2
+
+
+def test_group_by_a_column_or_nothing(scored):
+    r = _report(scored, "--by-dataset", "--group-by", "shape", "--format", "json")
+    rows = json.loads(r.stdout)["rows"]
+    assert {x["dataset"] for x in rows} == {"48x48"} and {x["n"] for x in rows} == {16}  # c lost 3 of 19
+    flat = json.loads(_report(scored, "--by-dataset", "--group-by", "none", "--format", "json").stdout)["rows"]
+    per_dir = json.loads(_report(scored, "--by-dataset", "--format", "json").stdout)["rows"]
+    assert [x["mean"] for x in flat] == [x["mean"] for x in per_dir if x["dataset"] == "all"]
+    r = _report(scored, "--baseline", "a", "--group-by", "status", "--metrics", "ssim", "--resamples", "200")
+    assert r.returncode == 2 and "differs between the rows of Set14/1.png" in r.stderr  # ok for a, error for c
+    r = _report(scored, "--by-dataset", "--group-by", "nope")
+    assert r.returncode == 2 and "cannot group by 'nope'" in r.stderr

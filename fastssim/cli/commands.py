@@ -58,8 +58,8 @@ def _plots(args, sub, metrics, paired_rows=None):
 
     try:
         paths = plots.plot(args.out, args.plot, metrics=metrics, baseline=args.baseline, paired_rows=paired_rows,
-                           mixed=args.mixed_params, level=getattr(args, "level", 0.95))
-    except ImportError as e:
+                           mixed=args.mixed_params, level=getattr(args, "level", 0.95), group_by=args.group_by)
+    except (ImportError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
@@ -94,7 +94,7 @@ def _tables(args, sub):
         sub.error(f"--metrics: {e}")
     precision = _precision(args.precision, sub)
     try:
-        tab = tables.dataset_table(args.out, metrics, stat=args.stat, mixed=args.mixed_params)
+        tab = tables.dataset_table(args.out, metrics, stat=args.stat, mixed=args.mixed_params, group_by=args.group_by)
     except OutputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_OUTPUT
@@ -124,7 +124,7 @@ def _paired(args, sub):
         sub.error(f"--metrics: {e}")
     try:
         rows = paired.compare(args.out, args.baseline, metrics=metrics, resamples=args.resamples, seed=args.seed,
-                              level=args.level, mixed=args.mixed_params)
+                              level=args.level, mixed=args.mixed_params, group_by=args.group_by)
     except OutputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_OUTPUT

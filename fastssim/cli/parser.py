@@ -108,6 +108,9 @@ def build():
     r.add_argument("--stat", choices=("mean", "median"), default="mean", help="with --by-dataset (default mean)")
     r.add_argument("--precision", metavar="METRIC=DIGITS,...",
                    help="with --by-dataset: decimals per metric (default psnr=2, ssim=4)")
+    r.add_argument("--group-by", default="dir", metavar="dir|none|COLUMN",
+                   help="what a dataset is, for --by-dataset, --baseline and --plot: the first directory of the "
+                        "reference paths (default), none, or a column of the results (e.g. shape)")
     r.add_argument("--plot", metavar="DIR",
                    help="also write figures (PNG and SVG) to DIR: distributions per method and dataset; with "
                         "--baseline the paired differences and per-image scatters (needs fastssim[plot])")

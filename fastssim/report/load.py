@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch.writer import committed, stored_params, stored_warnings
+from ..batch.writer import SCHEMA, committed, stored_params, stored_warnings
 
 
 def natural(name):
@@ -59,15 +59,39 @@ def load(outs, columns=None, mixed=False):
     return (t if columns is None else t.select(columns)), params, warnings
 
 
-def encode(t):
+#: What ``group_by`` may name besides a column: the first directory of the reference paths, or
+#: no grouping.
+GROUPINGS = ("dir", "none")
+
+
+def group_columns(group_by):
+    """The extra column a grouping reads (none for 'dir' and 'none'); ValueError for no column."""
+    if group_by in GROUPINGS:
+        return []
+    if group_by not in SCHEMA.names or group_by == "ref":
+        raise ValueError(f"cannot group by {group_by!r}: use dir, none or a column of the results "
+                         f"({', '.join(n for n in SCHEMA.names if n != 'ref')})")
+    return [group_by]
+
+
+def encode(t, group_by="dir"):
     """Dictionary codes of a table's pairs, for vectorised statistics.
+
+    ``group_by``: 'dir' (a reference's dataset is the first directory of its path, '' for files
+    at the top), 'none' (one dataset, 'all'), or a column of the table (its value for the
+    reference, which must be the same in every row of that reference).
 
     Returns
     -------
     dict
         ``names`` (methods, null as '-'), ``col`` (each row's method code), ``refs`` (reference
         paths, sorted), ``ref_code`` (each row's index into ``refs``), ``datasets`` (names),
-        ``ds_of_ref`` (each reference's dataset code): the first directory of its path, or ''.
+        ``ds_of_ref`` (each reference's dataset code).
+
+    Raises
+    ------
+    ValueError
+        An unknown column, or one whose value differs between the rows of a reference.
     """
     methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
     refs = t.column("ref").combine_chunks().dictionary_encode()
@@ -75,11 +99,31 @@ def encode(t):
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     sorted_refs = pc.take(refs.dictionary, pa.array(order))
-    first_dir = pc.list_element(pc.split_pattern(sorted_refs, "/", max_splits=1), 0)
-    ds = pc.if_else(pc.match_substring(sorted_refs, "/"), first_dir, "").dictionary_encode()
+    ref_code = rank[refs.indices.to_numpy()]
+    if group_by == "none":
+        datasets, ds_of_ref = ["all"], np.zeros(order.size, dtype=np.int64)
+    elif group_by == "dir":
+        first_dir = pc.list_element(pc.split_pattern(sorted_refs, "/", max_splits=1), 0)
+        ds = pc.if_else(pc.match_substring(sorted_refs, "/"), first_dir, "").dictionary_encode()
+        datasets, ds_of_ref = ds.dictionary.to_pylist(), ds.indices.to_numpy()
+    else:
+        values = pc.cast(t.column(group_by), pa.string()).combine_chunks()
+        known = values.is_valid().to_numpy(zero_copy_only=False)  # error rows hold no shape, say
+        ds = pc.fill_null(values, "-").dictionary_encode()
+        datasets = ds.dictionary.to_pylist() + ["-"]
+        codes = ds.indices.to_numpy()
+        lo = np.full(order.size, np.iinfo(np.int64).max)
+        hi = np.full(order.size, -1)
+        np.minimum.at(lo, ref_code[known], codes[known])
+        np.maximum.at(hi, ref_code[known], codes[known])
+        if np.any((hi >= 0) & (lo != hi)):
+            bad = sorted_refs[int(np.flatnonzero((hi >= 0) & (lo != hi))[0])].as_py()
+            raise ValueError(f"cannot group by {group_by!r}: its value differs between the rows of {bad}")
+        ds_of_ref = np.where(hi >= 0, hi, len(datasets) - 1)
+        used = np.unique(ds_of_ref)  # only the values some reference has
+        datasets, ds_of_ref = [datasets[i] for i in used], np.searchsorted(used, ds_of_ref)
     return {"names": methods.dictionary.to_pylist(), "col": methods.indices.to_numpy(), "refs": sorted_refs,
-            "ref_code": rank[refs.indices.to_numpy()], "datasets": ds.dictionary.to_pylist(),
-            "ds_of_ref": ds.indices.to_numpy()}
+            "ref_code": ref_code, "datasets": datasets, "ds_of_ref": ds_of_ref}
 
 
 def matrix(t, metric, enc):

@@ -19,7 +19,7 @@ import json
 import numpy as np
 
 from .. import _config as cfg
-from .load import as_list, encode, load, matrix, natural
+from .load import group_columns, as_list, encode, load, matrix, natural
 from .summary import layout
 
 #: Metrics for which a larger value is better (the others: smaller).
@@ -75,7 +75,7 @@ def wilcoxon_p(d):
 
 
 def compare(outs, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.95, by_dataset=True,
-            mixed=False):
+            mixed=False, group_by="dir"):
     """Rows of paired statistics of every method against ``baseline`` in the results directory
     ``outs`` (or several, joined: see `load.load`).
 
@@ -91,8 +91,8 @@ def compare(outs, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.9
     ValueError
         The baseline is not a method, a method scores a reference twice, or directories differ.
     """
-    t, _, _ = load(outs, ["method", "ref", *HIGHER_IS_BETTER], mixed=mixed)
-    enc = encode(t)
+    t, _, _ = load(outs, ["method", "ref", *HIGHER_IS_BETTER, *group_columns(group_by)], mixed=mixed)
+    enc = encode(t, group_by)
     names, col = enc["names"], enc["col"]
     if baseline not in names:
         raise ValueError(f"baseline {baseline!r} is not a method of {', '.join(map(str, as_list(outs)))}; "

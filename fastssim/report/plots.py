@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .load import encode, load, matrix, natural
+from .load import group_columns, encode, load, matrix, natural
 from .tables import LABELS
 
 
@@ -33,15 +33,16 @@ def _save(fig, directory, name):
     return paths
 
 
-def plot(outs, directory, metrics=("psnr", "ssim"), baseline=None, paired_rows=None, mixed=False, level=0.95):
+def plot(outs, directory, metrics=("psnr", "ssim"), baseline=None, paired_rows=None, mixed=False, level=0.95,
+         group_by="dir"):
     """Write the report's figures into ``directory`` (created); returns the paths written.
 
     ``paired_rows`` (from `paired.compare`) draws the differences against ``baseline``.
     """
     plt = _pyplot()
     os.makedirs(directory, exist_ok=True)
-    t, _, _ = load(outs, ["method", "ref", *metrics], mixed=mixed)
-    enc = encode(t)
+    t, _, _ = load(outs, ["method", "ref", *metrics, *group_columns(group_by)], mixed=mixed)
+    enc = encode(t, group_by)
     names = sorted(enc["names"])
     columns = [enc["names"].index(n) for n in names]
     groups = [(ds, enc["ds_of_ref"] == i) for i, ds in sorted(enumerate(enc["datasets"]), key=lambda x: natural(x[1]))]

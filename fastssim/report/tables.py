@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from .load import encode, load, matrix, natural
+from .load import group_columns, encode, load, matrix, natural
 from .paired import HIGHER_IS_BETTER
 from .summary import layout
 
@@ -32,7 +32,7 @@ def _stat(v, stat):
     return float(finite.mean())
 
 
-def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False):
+def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, group_by="dir"):
     """Cells of the method x dataset table.
 
     Returns
@@ -42,8 +42,8 @@ def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False):
         ``cells`` {(method, dataset, metric): value}, ``n`` {(dataset, metric): pairs compared},
         ``best`` {(dataset, metric): method}.
     """
-    t, _, _ = load(outs, ["method", "ref", *metrics], mixed=mixed)
-    enc = encode(t)
+    t, _, _ = load(outs, ["method", "ref", *metrics, *group_columns(group_by)], mixed=mixed)
+    enc = encode(t, group_by)
     names, ds_names = sorted(enc["names"]), enc["datasets"]
     groups = [(ds, enc["ds_of_ref"] == i) for i, ds in sorted(enumerate(ds_names), key=lambda x: natural(x[1]))]
     if len(groups) > 1:

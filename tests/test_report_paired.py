@@ -242,3 +242,22 @@ def test_group_by_a_column_or_nothing(scored):
     assert r.returncode == 2 and "differs between the rows of Set14/1.png" in r.stderr  # ok for a, error for c
     r = _report(scored, "--by-dataset", "--group-by", "nope")
     assert r.returncode == 2 and "cannot group by 'nope'" in r.stderr
+
+
+def test_dataset_table_spread(scored):
+    r = _report(scored, "--by-dataset", "--metrics", "ssim", "--stats", "median,std,ci", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    got = {(x["method"], x["dataset"]): x for x in json.loads(r.stdout)["rows"]}
+    df = pd.read_parquet(scored)
+    wide = df.pivot(index="ref", columns="method", values="ssim").dropna().sort_index()
+    part = wide[wide.index.str.startswith("Set14/")]
+    for method in "abc":
+        row = got[(method, "Set14")]
+        assert row["median"] == pytest.approx(part[method].median(), rel=1e-12)
+        assert row["std"] == pytest.approx(part[method].std(), rel=1e-12)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+            paired.bootstrap_ci(part[method].to_numpy(), 10_000, 0), rel=1e-12)
+    md = _report(scored, "--by-dataset", "--stats", "mean,std", "--format", "markdown").stdout
+    assert " ± " in md and "mean ± std PSNR / SSIM" in md
+    r = _report(scored, "--by-dataset", "--stats", "mean,max")
+    assert r.returncode == 2 and "mean or median, then std and/or ci" in r.stderr

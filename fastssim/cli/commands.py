@@ -94,7 +94,11 @@ def _tables(args, sub):
         sub.error(f"--metrics: {e}")
     precision = _precision(args.precision, sub)
     try:
-        tab = tables.dataset_table(args.out, metrics, stat=args.stat, mixed=args.mixed_params, group_by=args.group_by)
+        stats = tables.check_table_stats(args.stats)
+    except ValueError as e:
+        sub.error(f"--stats: {e}")
+    try:
+        tab = tables.dataset_table(args.out, metrics, stat=stats, mixed=args.mixed_params, group_by=args.group_by)
     except OutputError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_OUTPUT

@@ -105,7 +105,6 @@ def build():
     r.add_argument("--by-dataset", action="store_true",
                    help="the paper table: methods x datasets (first directory of the reference paths), each cell "
                         "the --metrics (default psnr,ssim) in that order, best per column marked")
-    r.add_argument("--stat", choices=("mean", "median"), default="mean", help="with --by-dataset (default mean)")
     r.add_argument("--precision", metavar="METRIC=DIGITS,...",
                    help="with --by-dataset: decimals per metric (default psnr=2, ssim=4)")
     r.add_argument("--group-by", default="dir", metavar="dir|none|COLUMN",
@@ -117,7 +116,8 @@ def build():
     r.add_argument("--mixed-params", action="store_true",
                    help="join directories scored with other parameters (refused by default)")
     r.add_argument("--stats", default="mean",
-                   help="comma-separated, from n, mean, std, median, min, max (default mean)")
+                   help="comma-separated, from n, mean, std, median, min, max (default mean); with --by-dataset: "
+                        "mean or median, then std and/or ci (95%% interval of the mean)")
     r.add_argument("--all-pairs", action="store_true",
                    help="each method over all its own pairs, not only the pairs every method scored")
     r.add_argument("--baseline", metavar="METHOD",

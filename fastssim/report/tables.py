@@ -10,8 +10,9 @@ import json
 
 import numpy as np
 
-from .load import group_columns, encode, load, matrix, natural
-from .paired import HIGHER_IS_BETTER
+from .. import _config as cfg
+from .load import encode, group_columns, load, matrix, natural
+from .paired import HIGHER_IS_BETTER, bootstrap_ci, normal_ci
 from .summary import layout
 
 #: Decimals per metric, as papers print them.
@@ -32,8 +33,39 @@ def _stat(v, stat):
     return float(finite.mean())
 
 
+def check_table_stats(stats):
+    """``[central, *extras]`` from a list or 'mean,std,ci': mean or median first, then std and/or
+    ci (the 95% interval of the mean: bootstrap, or normal above ``BOOTSTRAP_MAX_PAIRS`` pairs)."""
+    if isinstance(stats, str):
+        stats = [x.strip().lower() for x in stats.split(",") if x.strip()]
+    stats = list(stats) or ["mean"]
+    if stats[0] not in ("mean", "median"):
+        stats = ["mean", *stats]
+    bad = [x for x in stats[1:] if x not in ("std", "ci")]
+    if bad:
+        raise ValueError(f"with --by-dataset, --stats is mean or median, then std and/or ci; got {', '.join(bad)}")
+    return stats
+
+
+def _extras(v, extras, seed):
+    out = {}
+    finite = v[np.isfinite(v)]
+    if "std" in extras:
+        out["std"] = float(np.std(finite, ddof=1)) if finite.size > 1 else None
+    if "ci" in extras:
+        if finite.size < 2:
+            out["ci"] = None
+        elif finite.size <= cfg.BOOTSTRAP_MAX_PAIRS:
+            out["ci"] = bootstrap_ci(finite, 10_000, seed)
+        else:
+            out["ci"] = normal_ci(finite)
+    return out
+
+
 def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, group_by="dir"):
     """Cells of the method x dataset table.
+
+    ``stat``: 'mean' or 'median', or a list from `check_table_stats` (with 'std', 'ci').
 
     Returns
     -------
@@ -42,13 +74,15 @@ def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, grou
         ``cells`` {(method, dataset, metric): value}, ``n`` {(dataset, metric): pairs compared},
         ``best`` {(dataset, metric): method}.
     """
+    stats = check_table_stats([stat] if isinstance(stat, str) and "," not in stat else stat)
+    stat, extras = stats[0], stats[1:]
     t, _, _ = load(outs, ["method", "ref", *metrics, *group_columns(group_by)], mixed=mixed)
     enc = encode(t, group_by)
     names, ds_names = sorted(enc["names"]), enc["datasets"]
     groups = [(ds, enc["ds_of_ref"] == i) for i, ds in sorted(enumerate(ds_names), key=lambda x: natural(x[1]))]
     if len(groups) > 1:
         groups.append(("all", np.ones(len(enc["refs"]), bool)))
-    cells, n, best = {}, {}, {}
+    cells, n, best, spread = {}, {}, {}, {}
     for m in metrics:
         table = matrix(t, m, enc)
         common = ~np.isnan(table).any(axis=1)
@@ -56,13 +90,27 @@ def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, grou
             use = sel & common
             n[(ds, m)] = int(use.sum())
             for name in names:
-                cells[(name, ds, m)] = _stat(table[use, enc["names"].index(name)], stat)
+                v = table[use, enc["names"].index(name)]
+                cells[(name, ds, m)] = _stat(v, stat)
+                if extras:
+                    spread[(name, ds, m)] = _extras(v, extras, seed=0)
             scored = [(v, name) for name in names if (v := cells[(name, ds, m)]) is not None]
             if len(scored) > 1:
                 pick = max if HIGHER_IS_BETTER[m] else min
                 best[(ds, m)] = pick(scored)[1]
     return {"methods": names, "datasets": [g[0] for g in groups], "metrics": list(metrics), "cells": cells,
-            "n": n, "best": best, "stat": stat}
+            "n": n, "best": best, "stat": stat, "extras": extras, "spread": spread}
+
+
+def _spread_fields(tab, key):
+    extra = tab["spread"].get(key, {})
+    out = {}
+    if "std" in tab["extras"]:
+        out["std"] = extra.get("std")
+    if "ci" in tab["extras"]:
+        ci = extra.get("ci")
+        out["ci_low"], out["ci_high"] = (ci if ci is not None else (None, None))
+    return out
 
 
 def _value(v, metric, precision):
@@ -85,7 +133,8 @@ def render(tab, fmt="table", precision=None):
     metrics, datasets = tab["metrics"], tab["datasets"]
     if fmt in ("csv", "json"):
         recs = [{"method": name, "dataset": ds, "metric": m, "n": tab["n"][(ds, m)], tab["stat"]: tab["cells"][(name, ds, m)],
-                 "best": tab["best"].get((ds, m)) == name} for name in tab["methods"] for ds in datasets for m in metrics]
+                 **_spread_fields(tab, (name, ds, m)), "best": tab["best"].get((ds, m)) == name}
+                for name in tab["methods"] for ds in datasets for m in metrics]
         if fmt == "json":
             return json.dumps({"stat": tab["stat"], "rows": recs}, indent=1) + "\n"
         import csv
@@ -101,15 +150,24 @@ def render(tab, fmt="table", precision=None):
         raise ValueError(f"format must be table, markdown, latex, csv or json, got {fmt!r}")
     label = " / ".join(LABELS[m] for m in metrics)
 
+    pm = {"latex": r" $\pm$ ", "markdown": " ± ", "table": " ± "}[fmt]
+
     def cell(name, ds):
         parts = []
         for m in metrics:
             text = _value(tab["cells"][(name, ds, m)], m, precision)
-            parts.append(mark.format(text) if tab["best"].get((ds, m)) == name else text)
+            text = mark.format(text) if tab["best"].get((ds, m)) == name else text
+            extra = tab["spread"].get((name, ds, m), {})
+            if extra.get("std") is not None:
+                text += pm + _value(extra["std"], m, precision)
+            if extra.get("ci") is not None:
+                text += f" [{_value(extra['ci'][0], m, precision)}, {_value(extra['ci'][1], m, precision)}]"
+            parts.append(text)
         return " / ".join(parts)
 
     shown = [ds or "(top)" for ds in datasets]
-    notes = [f"{tab['stat']} {label} per dataset, on the pairs every method scored: "
+    what = tab["stat"] + "".join({"std": " ± std", "ci": " [95% CI of the mean]"}[x] for x in tab["extras"])
+    notes = [f"{what} {label} per dataset, on the pairs every method scored: "
              + ", ".join(f"{s} n={min(tab['n'][(ds, m)] for m in metrics)}" for s, ds in zip(shown, datasets))]
     if fmt == "latex":
         esc = [_latex_escape(s) for s in shown]

@@ -8,13 +8,14 @@ lost (a metric not computed) and the most common reasons, and how many of its pa
 out because another method lost them.
 """
 
-import collections
 import csv
 import dataclasses
 import io
 import json
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
@@ -48,10 +49,6 @@ def check_stats(stats):
     return stats
 
 
-def _values(column):
-    return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
-
-
 def _stat(v, s):
     if s == "n":
         return int(v.size)
@@ -67,64 +64,78 @@ def _stat(v, s):
     return float(np.mean(finite))
 
 
+def _nonempty(a):
+    """``a`` with empty strings as nulls (an empty reason is no reason)."""
+    return pc.if_else(pc.greater(pc.utf8_length(a), 0), a, pa.scalar(None, pa.string()))
+
+
 def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pairs=False, mixed=False):
     """The `Report` of the results directory ``out``, or of several joined (a list; see
-    `load.load`); methods sorted, '-' for runs without methods."""
-    from .load import load
+    `load.load`); methods sorted, '-' for runs without methods.
+
+    Vectorised over rows (Arrow dictionary codes and compute functions, NumPy masks): a
+    loop runs over methods and metrics only.
+    """
+    from .load import encode, load
 
     stats = check_stats(stats)
     t, params, warnings = load(out, mixed=mixed)
-    cols = t.to_pydict()
     n = t.num_rows
-    method = np.array(["-" if m is None else m for m in cols["method"]], dtype=object)
-    names = sorted(set(method))
+    enc = encode(t, "none")
+    names = sorted(enc["names"])
+    col = np.searchsorted(np.array(names, dtype=object), np.array(enc["names"], dtype=object))[enc["col"]] \
+        if n else np.zeros(0, dtype=np.int64)
     asked = [m for m in METRICS if m in (params.get("metrics") or [])] or \
-        [m for m in METRICS if any(v is not None for v in cols[m])]
+        [m for m in METRICS if t.column(m).null_count < n]
     # a pair is its reference, unless a method lists a reference more than once
-    refs = cols["ref"]
-    unique = len(set(zip(method, refs))) == n
-    key = refs if unique else list(zip(refs, cols["dist"]))
+    key = enc["ref_code"].astype(np.int64)
+    if n and np.bincount(key * len(names) + col).max() > 1:
+        pairs = pc.binary_join_element_wise(t.column("ref"), t.column("dist"), "\x00").combine_chunks()
+        key = pairs.dictionary_encode().indices.to_numpy().astype(np.int64)
+    n_keys = int(key.max()) + 1 if n else 0
+    error = _nonempty(t.column("error").combine_chunks())
     values, present, reasons = {}, {}, {}
     for m in asked:
-        values[m] = _values(cols[m])
+        values[m] = t.column(m).to_numpy(zero_copy_only=False).astype(np.float64)
         present[m] = ~np.isnan(values[m])
-        errs = cols.get(f"{m}_error") or [None] * n
-        reasons[m] = [e or cols["error"][i] or "not computed" for i, e in enumerate(errs)]
-    common = None
+        why = pc.coalesce(_nonempty(t.column(f"{m}_error").combine_chunks()), error, "not computed")
+        reasons[m] = why
+    common = shared = None
     if len(names) > 1 and not all_pairs:
-        common = {}
+        common, shared = {}, {}
         for m in asked:
-            owners = collections.defaultdict(set)
-            for i in np.flatnonzero(present[m]):
-                owners[key[i]].add(method[i])
-            common[m] = {k for k, who in owners.items() if len(who) == len(names)}
-        shared = {m: np.fromiter((k in common[m] for k in key), dtype=bool, count=n) for m in asked}
-    status = np.array(cols["status"], dtype=object)
+            owners = np.bincount(key[present[m]], minlength=n_keys)  # methods having it, per pair
+            everyone = owners == len(names)
+            common[m] = int(everyone.sum())
+            shared[m] = everyone[key]
+    status = t.column("status").to_numpy(zero_copy_only=False)
     rows, lost = [], {}
-    for name in names:
-        sel = method == name
+    for j, name in enumerate(names):
+        sel = col == j
         row = {"method": name, "pairs": int(sel.sum())}
-        for s in STATUSES:
-            row[s] = int((sel & (status == s)).sum())
+        for s_ in STATUSES:
+            row[s_] = int((sel & (status == s_)).sum())
         lost_here = {}
         for m in asked:
             use = sel & present[m]
             out_for_others = 0
-            if common is not None:
+            if shared is not None:
                 in_common = use & shared[m]
                 out_for_others = int(use.sum() - in_common.sum())
                 use = in_common
-            for s in stats:
-                row[f"{m}_{s}"] = _stat(values[m][use], s)
-            missing = np.flatnonzero(sel & ~present[m])
-            why = collections.Counter(reasons[m][i] for i in missing).most_common(TOP_REASONS)
-            if missing.size or out_for_others:
-                lost_here[m] = (int(missing.size), why, out_for_others)
+            for s_ in stats:
+                row[f"{m}_{s_}"] = _stat(values[m][use], s_)
+            missing = sel & ~present[m]
+            why = []
+            if missing.any():
+                counts = pc.value_counts(reasons[m].filter(pa.array(missing)))
+                why = sorted(((c["values"].as_py(), c["counts"].as_py()) for c in counts), key=lambda rc: -rc[1])
+                why = why[:TOP_REASONS]
+            if missing.any() or out_for_others:
+                lost_here[m] = (int(missing.sum()), why, out_for_others)
         if lost_here:
             lost[name] = lost_here
         rows.append(row)
-    if common is not None:
-        common = {m: len(v) for m, v in common.items()}
     return Report(metrics=asked, stats=stats, rows=rows, common=common, lost=lost, warnings=warnings)
 
 

@@ -64,6 +64,12 @@ def _stat(v, s):
     return float(np.mean(finite))
 
 
+def t_columns():
+    from ..batch.writer import SCHEMA
+
+    return SCHEMA.names
+
+
 def _nonempty(a):
     """``a`` with empty strings as nulls (an empty reason is no reason)."""
     return pc.if_else(pc.greater(pc.utf8_length(a), 0), a, pa.scalar(None, pa.string()))
@@ -76,19 +82,21 @@ def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pa
     Vectorised over rows (Arrow dictionary codes and compute functions, NumPy masks): a
     loop runs over methods and metrics only.
     """
-    from .load import encode, load
+    from .load import load
 
     stats = check_stats(stats)
-    t, params, warnings = load(out, mixed=mixed)
+    t, params, warnings = load(out, [c for c in t_columns() if c not in ("ssim_slices", "shape", "data_range")],
+                               mixed=mixed)
     n = t.num_rows
-    enc = encode(t, "none")
-    names = sorted(enc["names"])
-    col = np.searchsorted(np.array(names, dtype=object), np.array(enc["names"], dtype=object))[enc["col"]] \
+    methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
+    found = methods.dictionary.to_pylist()
+    names = sorted(found)
+    col = np.searchsorted(np.array(names, dtype=object), np.array(found, dtype=object))[methods.indices.to_numpy()] \
         if n else np.zeros(0, dtype=np.int64)
     asked = [m for m in METRICS if m in (params.get("metrics") or [])] or \
         [m for m in METRICS if t.column(m).null_count < n]
     # a pair is its reference, unless a method lists a reference more than once
-    key = enc["ref_code"].astype(np.int64)
+    key = t.column("ref").combine_chunks().dictionary_encode().indices.to_numpy().astype(np.int64)
     if n and np.bincount(key * len(names) + col).max() > 1:
         pairs = pc.binary_join_element_wise(t.column("ref"), t.column("dist"), "\x00").combine_chunks()
         key = pairs.dictionary_encode().indices.to_numpy().astype(np.int64)
@@ -108,13 +116,14 @@ def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pa
             everyone = owners == len(names)
             common[m] = int(everyone.sum())
             shared[m] = everyone[key]
-    status = t.column("status").to_numpy(zero_copy_only=False)
+    status = {s_: pc.fill_null(pc.equal(t.column("status"), s_), False).to_numpy(zero_copy_only=False)
+              for s_ in STATUSES}
     rows, lost = [], {}
     for j, name in enumerate(names):
         sel = col == j
         row = {"method": name, "pairs": int(sel.sum())}
         for s_ in STATUSES:
-            row[s_] = int((sel & (status == s_)).sum())
+            row[s_] = int((sel & status[s_]).sum())
         lost_here = {}
         for m in asked:
             use = sel & present[m]

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..batch.writer import SCHEMA
+
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
 STATS = ("n", "mean", "std", "median", "min", "max")
@@ -64,12 +66,6 @@ def _stat(v, s):
     return float(np.mean(finite))
 
 
-def t_columns():
-    from ..batch.writer import SCHEMA
-
-    return SCHEMA.names
-
-
 def _nonempty(a):
     """``a`` with empty strings as nulls (an empty reason is no reason)."""
     return pc.if_else(pc.greater(pc.utf8_length(a), 0), a, pa.scalar(None, pa.string()))
@@ -85,8 +81,8 @@ def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pa
     from .load import load
 
     stats = check_stats(stats)
-    t, params, warnings = load(out, [c for c in t_columns() if c not in ("ssim_slices", "shape", "data_range")],
-                               mixed=mixed)
+    needed = [c for c in SCHEMA.names if c not in ("ssim_slices", "shape", "data_range")]
+    t, params, warnings = load(out, needed, mixed=mixed)
     n = t.num_rows
     methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
     found = methods.dictionary.to_pylist()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import fastssim
+from timing import median_seconds
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
@@ -24,14 +25,6 @@ fd = pytest.importorskip("fastssim.dask")
 
 N_PAIRS = int(os.environ.get("FASTSSIM_BENCH_DASK_PAIRS", "2000"))
 
-
-def _median(f, rounds=3):
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _dataset(root, n, size=64):
@@ -53,7 +46,7 @@ def test_pairs_per_second_local_pool_and_cluster(tmp_path):
         fastssim.score_pairs(pairs, out=str(tmp_path / "local"), overwrite=True)
 
     local()
-    rows.append(("local pool (threads)", _median(local)))
+    rows.append(("local pool (threads)", median_seconds(local)))
     for workers in (1, 2):
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                       dashboard_address=":0", silence_logs=50) as cluster, \
@@ -62,13 +55,13 @@ def test_pairs_per_second_local_pool_and_cluster(tmp_path):
                 fastssim.score_pairs(pairs, out=str(tmp_path / f"d{workers}"), client=client, overwrite=True)
 
             run()
-            rows.append((f"LocalCluster, {workers} worker process(es)", _median(run)))
+            rows.append((f"LocalCluster, {workers} worker process(es)", median_seconds(run)))
 
             def empty_tasks(n=500):
                 client.gather(client.map(len, [[i] for i in range(n)], pure=False))
 
             empty_tasks()
-            per_task = _median(empty_tasks) / 500
+            per_task = median_seconds(empty_tasks) / 500
     base = rows[0][1]
     print(f"\n{N_PAIRS} RGB 64x64 PNG pairs, chunks of 500 pairs, {os.cpu_count()} cores")
     print("| setup | time | pairs/s | vs local pool |\n|---|---:|---:|---:|")
@@ -94,13 +87,13 @@ def test_out_of_core_against_in_memory(tmp_path):
     y = _volume(tmp_path / "y.zarr", shape, chunks, 1, shift=0.05)
     xm, ym = x.compute(), y.compute()
     fastssim.ssim(xm, ym)
-    t_mem = _median(lambda: fastssim.ssim(xm, ym))
+    t_mem = median_seconds(lambda: fastssim.ssim(xm, ym))
     fd.ssim(x, y)
-    t_ooc = _median(lambda: fd.ssim(x, y))
-    t_read = _median(lambda: (x.sum() + y.sum()).compute())  # reading both volumes from zarr, nothing else
+    t_ooc = median_seconds(lambda: fd.ssim(x, y))
+    t_read = median_seconds(lambda: (x.sum() + y.sum()).compute())  # reading both volumes from zarr, nothing else
     xd, yd = da.from_array(xm, chunks=chunks), da.from_array(ym, chunks=chunks)
     fd.ssim(xd, yd)
-    t_tiles = _median(lambda: fd.ssim(xd, yd))
+    t_tiles = median_seconds(lambda: fd.ssim(xd, yd))
     mvox = np.prod(shape) / 1e6
     print(f"\n3-D SSIM of a {shape} uint8 volume, chunks {chunks} (MVox/s): in memory {mvox / t_mem:.0f}; "
           f"fastssim.dask from zarr {mvox / t_ooc:.0f}; reading the two zarr arrays only {mvox / t_read:.0f}; "

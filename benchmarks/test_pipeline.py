@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import fastssim
+from timing import median_seconds
 from fastssim import _config as cfg
 from fastssim.batch import Job, score_files
 from fastssim.batch.pairs import match_dirs
@@ -57,14 +58,6 @@ def _make(root, shape, n, ext):
         iio.imwrite(root / "dist" / f"{i:05d}{ext}", dist, **kw)
 
 
-def _median(f, rounds=3):
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", CHOSEN)
@@ -85,7 +78,7 @@ def test_pipeline_throughput(name, fmt, tmp_path):
             return list(pool.map(read_image, paths))
 
     arrays = decode_all()
-    t_decode = _median(decode_all)
+    t_decode = median_seconds(decode_all)
     per = max(1, min(cfg.BATCH_PAIRS, cfg.BATCH_BYTES // (2 * arrays[0].nbytes)))
     stacks = [(np.stack(arrays[i:min(i + per, n)]), np.stack(arrays[n + i:n + min(i + per, n)])) for i in range(0, n, per)]
     del arrays
@@ -96,7 +89,7 @@ def test_pipeline_throughput(name, fmt, tmp_path):
             fastssim.mse_batch(r, d, backend=BACKEND)
 
     kernels()
-    t_kernel = _median(kernels)
+    t_kernel = median_seconds(kernels)
     stacks.clear()  # free the decoded pairs before the end-to-end runs
     job = Job(str(tmp_path / "ref"), {None: str(tmp_path / "dist")}, backend=BACKEND)
     out = tmp_path / "out"
@@ -106,7 +99,7 @@ def test_pipeline_throughput(name, fmt, tmp_path):
 
     summary = end_to_end()
     assert summary["errors"] == 0 and summary["rows"] == n
-    t_e2e = _median(end_to_end)
+    t_e2e = median_seconds(end_to_end)
     label = f"{n} {fmt.upper()} pairs {shape[1]}x{shape[0]} RGB" + (f" ({BACKEND})" if BACKEND != "auto" else "")
     row = (label, t_decode, t_kernel, t_e2e, n / t_e2e, t_e2e / (t_decode + t_kernel))
     TABLE.append(row)

@@ -31,14 +31,9 @@ def report(args, sub):
         stats = check_stats(args.stats)
     except ValueError as e:
         sub.error(f"--stats: {e}")
-    try:
-        rep = summarise(args.out, stats=stats, all_pairs=args.all_pairs, mixed=args.mixed_params)
-    except OutputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_OUTPUT
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    rep, code = _run(summarise, args.out, stats=stats, all_pairs=args.all_pairs, mixed=args.mixed_params)
+    if code is not None:
+        return code
     if not rep.rows:
         print(f"error: no results in {', '.join(args.out)} (score into it with 'fastssim score ... -o "
               f"{args.out[0]}')", file=sys.stderr)
@@ -69,6 +64,22 @@ def _plots(args, sub, metrics, paired_rows=None):
     return EXIT_OK
 
 
+def _run(func, *a, **kw):
+    """``(result, None)``, or ``(None, exit status)`` with the error said: a damaged or unreadable
+    output is exit 3; what the user asked that the data cannot give (a baseline that is not a
+    method, directories that differ, a missing extra) exit 2."""
+    from ..batch.writer import OutputError
+
+    try:
+        return func(*a, **kw), None
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None, EXIT_OUTPUT
+    except (ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None, EXIT_USAGE
+
+
 def _precision(text, sub):
     out = {}
     for part in (text or "").split(","):
@@ -84,7 +95,6 @@ def _precision(text, sub):
 def _tables(args, sub):
     """``report --by-dataset``: the method x dataset table."""
     from ..batch import ConfigError, check_metrics
-    from ..batch.writer import OutputError
     from ..report import tables
 
     try:
@@ -97,14 +107,10 @@ def _tables(args, sub):
         stats = tables.check_table_stats(args.stats)
     except ValueError as e:
         sub.error(f"--stats: {e}")
-    try:
-        tab = tables.dataset_table(args.out, metrics, stat=stats, mixed=args.mixed_params, group_by=args.group_by)
-    except OutputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_OUTPUT
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    tab, code = _run(tables.dataset_table, args.out, metrics, stat=stats, mixed=args.mixed_params,
+                     group_by=args.group_by)
+    if code is not None:
+        return code
     if not tab["methods"]:
         print(f"error: no results in {', '.join(args.out)}", file=sys.stderr)
         return EXIT_USAGE
@@ -115,7 +121,6 @@ def _tables(args, sub):
 def _paired(args, sub):
     """``report --baseline``: every other method against the baseline, pair by pair."""
     from ..batch import ConfigError, check_metrics
-    from ..batch.writer import OutputError
     from ..report import paired
 
     if args.resamples < 100:
@@ -126,15 +131,10 @@ def _paired(args, sub):
         metrics = check_metrics(args.metrics) if args.metrics else None
     except ConfigError as e:
         sub.error(f"--metrics: {e}")
-    try:
-        rows = paired.compare(args.out, args.baseline, metrics=metrics, resamples=args.resamples, seed=args.seed,
-                              level=args.level, mixed=args.mixed_params, group_by=args.group_by)
-    except OutputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_OUTPUT
-    except (ValueError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    rows, code = _run(paired.compare, args.out, args.baseline, metrics=metrics, resamples=args.resamples,
+                      seed=args.seed, level=args.level, mixed=args.mixed_params, group_by=args.group_by)
+    if code is not None:
+        return code
     head = paired.heading(args.baseline, rows, args.resamples, args.seed, args.level)
     sys.stdout.write(paired.render(rows, args.format, "" if args.format == "csv" else head))
     if args.format == "csv":

@@ -104,10 +104,9 @@ def positive_int(value, what):
 
 
 def check_options(*, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS, preset=None,
-                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None, backend="auto"):
+                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None):
     """Refuse, before anything is read, options that cannot work for any pair."""
     check_data_range(data_range)
-    check_backend(backend)
     if slices is not None and (not isinstance(slices, numbers.Integral) or isinstance(slices, bool)
                                or not -3 <= slices <= 2):
         raise ConfigError(f"slices must be an axis of a volume (0, 1 or 2), got {slices!r}")

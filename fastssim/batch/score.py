@@ -216,7 +216,7 @@ class Job:
                  crop_border=0, channel_axis="auto", backend="auto"):
         metrics_ = check_metrics(metrics_)
         check_options(data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels, preset=preset,
-                      crop_border=crop_border, metrics_=metrics_, backend=backend)
+                      crop_border=crop_border, metrics_=metrics_)
         self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics_=metrics_,
                             preset=check_preset(preset), y_channel=y_channel, crop_border=crop_border,
                             channel_axis=channel_axis, backend=check_backend(backend))

@@ -204,8 +204,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
     merged = {i: max(win_size, max(x.chunks[i])) for i in spatial}  # a halo fits in any chunk
     x, y = x.rechunk(merged), y.rechunk(merged)
     depth = {i: (r if i in spatial else 0) for i in range(x.ndim)}
-    opts = dict(data_range=L, channel_axis=ca, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-                sample_covariance=sample_covariance, backend="cpu")
+    opts = _opts(L, ca, win_size, sigma, gaussian, K1, K2, sample_covariance)
     from ..metrics import ssim_map as numpy_map
 
     def block(xb, yb):

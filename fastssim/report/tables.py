@@ -13,24 +13,11 @@ import numpy as np
 from .. import _config as cfg
 from .load import encode, group_columns, load, matrix, natural
 from .paired import HIGHER_IS_BETTER, bootstrap_ci, normal_ci
-from .summary import layout
+from .summary import _stat, layout
 
 #: Decimals per metric, as papers print them.
 PRECISION = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "dssim": 4, "mse": 2}
 LABELS = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "dssim": "DSSIM", "mse": "MSE"}
-
-
-def _stat(v, stat):
-    finite = v[np.isfinite(v)]  # PSNR of identical pairs is inf
-    if v.size == 0:
-        return None
-    if stat == "median":
-        return float(np.median(v))
-    if finite.size == 0:
-        return float("inf")
-    if stat == "std":
-        return float(np.std(finite, ddof=1)) if finite.size > 1 else None
-    return float(finite.mean())
 
 
 def check_table_stats(stats):
@@ -51,7 +38,7 @@ def _extras(v, extras, seed):
     out = {}
     finite = v[np.isfinite(v)]
     if "std" in extras:
-        out["std"] = float(np.std(finite, ddof=1)) if finite.size > 1 else None
+        out["std"] = _stat(v, "std")
     if "ci" in extras:
         if finite.size < 2:
             out["ci"] = None

@@ -40,6 +40,23 @@ def test_bootstrap_interval_covers_the_true_difference_at_the_nominal_rate():
     assert 0.90 <= hits / trials <= 0.985
 
 
+@pytest.mark.parametrize("kind", ["continuous", "ties", "zeros"])
+def test_wilcoxon_equals_scipy_on_large_samples_and_their_subsets(kind):
+    """Above 50 differences the p-value is computed by fastssim (no SciPy call); it must be
+    SciPy's normal approximation, ties and zeros included, on the whole and on subsets."""
+    rng = np.random.default_rng(7)
+    d = rng.normal(0.02, 1.0, 4000)
+    if kind != "continuous":
+        d = np.round(d, 1)  # many ties
+    if kind == "zeros":
+        d[rng.random(d.size) < 0.2] = 0.0
+    for sel in (np.ones(d.size, bool), rng.random(d.size) < 0.3, np.arange(d.size) % 7 == 0,
+                np.arange(d.size) < 60, np.arange(d.size) < 40):  # the last: SciPy's exact/permutation test
+        assert paired.wilcoxon_p(d[sel]) == pytest.approx(stats.wilcoxon(d[sel]).pvalue, rel=1e-12)
+    assert paired.wilcoxon_p(-d) == pytest.approx(stats.wilcoxon(-d).pvalue, rel=1e-12)
+    assert paired.wilcoxon_p(np.zeros(100)) == 1.0
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """Three methods over two datasets of real crops; method 'c' loses 3 pairs (broken files)."""

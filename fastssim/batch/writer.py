@@ -84,11 +84,24 @@ def committed(out, columns=None):
     OutputError
         If a part cannot be read.
     """
-    parts = _parts(out)
-    if not parts:
+    tables = list(committed_parts(out, columns))
+    if not tables:
         empty = SCHEMA.empty_table()
         return empty if columns is None else empty.select(columns)
-    return pa.concat_tables([_read_part(p, columns) for p in parts])
+    return pa.concat_tables(tables)
+
+
+def committed_parts(out, columns=None):
+    """The committed parts of ``out`` one table at a time (in name order), for readers whose
+    memory should not grow with the whole output; only ``columns`` if given.
+
+    Raises
+    ------
+    OutputError
+        If a part cannot be read.
+    """
+    for path in _parts(out):
+        yield _read_part(path, columns)
 
 
 def local_path(out):

@@ -41,7 +41,7 @@ def plot(outs, directory, metrics=("psnr", "ssim"), baseline=None, paired_rows=N
     """
     plt = _pyplot()
     os.makedirs(directory, exist_ok=True)
-    t, _, _ = load(outs, ["method", "ref", *metrics, *group_columns(group_by)], mixed=mixed)
+    t = load(outs, ["method", "ref", *metrics], mixed=mixed, as_text=group_columns(group_by))
     enc = encode(t, group_by)
     names = sorted(enc["names"])
     columns = [enc["names"].index(n) for n in names]

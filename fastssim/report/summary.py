@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch.writer import SCHEMA
 
 
 METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
@@ -75,73 +74,87 @@ def summarise(out, *, stats=("n", "mean", "std", "median", "min", "max"), all_pa
     """The `Report` of the results directory ``out``, or of several joined (a list; see
     `load.load`); methods sorted, '-' for runs without methods.
 
-    Vectorised over rows (Arrow dictionary codes and compute functions, NumPy masks): a
-    loop runs over methods and metrics only.
+    Vectorised over rows: the methods and references are hashed once (Arrow dictionary
+    codes), the rows sorted by method once (a stable integer sort), and each method's
+    statistics taken from its slice; the reasons are read only for the rows that lack a value.
     """
-    from .load import load
+    from ..batch.writer import stored_params
+    from .load import as_list, load
 
     stats = check_stats(stats)
-    needed = [c for c in SCHEMA.names if c not in ("ssim_slices", "shape", "data_range")]
-    t, params, warnings = load(out, needed, mixed=mixed)
-    n = t.num_rows
-    methods = pc.fill_null(t.column("method"), "-").combine_chunks().dictionary_encode()
-    found = methods.dictionary.to_pylist()
+    recorded = set().union(*((stored_params(o) or {}).get("metrics") or METRICS for o in as_list(out)))
+    wanted = [m for m in METRICS if m in recorded]  # only the columns the runs filled
+    t = load(out, ["method", "ref", *wanted, "status"], mixed=mixed)
+    params, warnings, n = t.params, t.warnings, t.num_rows
+    found, code = t.text["method"]
+    found = found.to_pylist()
     names = sorted(found)
-    col = np.searchsorted(np.array(names, dtype=object), np.array(found, dtype=object))[methods.indices.to_numpy()] \
+    col = np.searchsorted(np.array(names, dtype=object), np.array(found, dtype=object))[code] \
         if n else np.zeros(0, dtype=np.int64)
     asked = [m for m in METRICS if m in (params.get("metrics") or [])] or \
-        [m for m in METRICS if t.column(m).null_count < n]
+        [m for m in wanted if t.null_count(m) < n]
     # a pair is its reference, unless a method lists a reference more than once
-    key = t.column("ref").combine_chunks().dictionary_encode().indices.to_numpy().astype(np.int64)
+    key = t.text["ref"][1].astype(np.int64)
     if n and np.bincount(key * len(names) + col).max() > 1:
-        pairs = pc.binary_join_element_wise(t.column("ref"), t.column("dist"), "\x00").combine_chunks()
-        key = pairs.dictionary_encode().indices.to_numpy().astype(np.int64)
+        both = load(out, ["ref", "dist"], mixed=True).text
+        key = np.unique(both["ref"][1].astype(np.int64) * len(both["dist"][0]) + both["dist"][1],
+                        return_inverse=True)[1].ravel()
     n_keys = int(key.max()) + 1 if n else 0
-    error = _nonempty(t.column("error").combine_chunks())
-    values, present, reasons = {}, {}, {}
+    perm = np.argsort(col, kind="stable")  # rows by method; bounds[j]:bounds[j + 1] is method j
+    bounds = np.searchsorted(col[perm], np.arange(len(names) + 1))
+    status_values, status_code = t.text["status"]
+    per_status = np.bincount(col * len(status_values) + status_code,
+                             minlength=len(names) * len(status_values)).reshape(len(names), len(status_values))
+    status_values = status_values.to_pylist()
+    values, present, shared, common = {}, {}, {}, None
     for m in asked:
-        values[m] = t.column(m).to_numpy(zero_copy_only=False).astype(np.float64)
-        present[m] = ~np.isnan(values[m])
-        why = pc.coalesce(_nonempty(t.column(f"{m}_error").combine_chunks()), error, "not computed")
-        reasons[m] = why
-    common = shared = None
-    if len(names) > 1 and not all_pairs:
-        common, shared = {}, {}
-        for m in asked:
-            owners = np.bincount(key[present[m]], minlength=n_keys)  # methods having it, per pair
-            everyone = owners == len(names)
-            common[m] = int(everyone.sum())
-            shared[m] = everyone[key]
-    status = {s_: pc.fill_null(pc.equal(t.column("status"), s_), False).to_numpy(zero_copy_only=False)
-              for s_ in STATUSES}
-    rows, lost = [], {}
+        v = t.numbers[m]
+        has = ~np.isnan(v)
+        if len(names) > 1 and not all_pairs:
+            everyone = np.bincount(key[has], minlength=n_keys) == len(names)  # every method has it
+            common = {**(common or {}), m: int(everyone.sum())}
+            shared[m] = (has & everyone[key])[perm]
+        values[m], present[m] = v[perm], has[perm]
+    t = None
+    rows, lost, missing_rows = [], {}, {}
     for j, name in enumerate(names):
-        sel = col == j
-        row = {"method": name, "pairs": int(sel.sum())}
+        lo, hi = bounds[j], bounds[j + 1]
+        row = {"method": name, "pairs": int(hi - lo)}
         for s_ in STATUSES:
-            row[s_] = int((sel & status[s_]).sum())
+            row[s_] = int(per_status[j, status_values.index(s_)]) if s_ in status_values else 0
         lost_here = {}
         for m in asked:
-            use = sel & present[m]
-            out_for_others = 0
-            if shared is not None:
-                in_common = use & shared[m]
-                out_for_others = int(use.sum() - in_common.sum())
-                use = in_common
+            has = present[m][lo:hi]
+            use = shared[m][lo:hi] if m in shared else has
             for s_ in stats:
-                row[f"{m}_{s_}"] = _stat(values[m][use], s_)
-            missing = sel & ~present[m]
-            why = []
-            if missing.any():
-                counts = pc.value_counts(reasons[m].filter(pa.array(missing)))
-                why = sorted(((c["values"].as_py(), c["counts"].as_py()) for c in counts), key=lambda rc: -rc[1])
-                why = why[:TOP_REASONS]
-            if missing.any() or out_for_others:
-                lost_here[m] = (int(missing.sum()), why, out_for_others)
+                row[f"{m}_{s_}"] = _stat(values[m][lo:hi][use], s_)
+            missing = int(has.size - has.sum())
+            out_for_others = int(has.sum() - use.sum())
+            if missing:
+                missing_rows[(name, m)] = perm[lo:hi][~has]
+            if missing or out_for_others:
+                lost_here[m] = (missing, [], out_for_others)
         if lost_here:
             lost[name] = lost_here
         rows.append(row)
+    if missing_rows:  # the reasons, read only now and only for the rows that lack a value
+        why = load(out, ["error", *(f"{m}_error" for m in asked)], mixed=True).text
+        for (name, m), where in missing_rows.items():
+            missing, _, out_for_others = lost[name][m]
+            lost[name][m] = (missing, _reasons(why, m, where), out_for_others)
     return Report(metrics=asked, stats=stats, rows=rows, common=common, lost=lost, warnings=warnings)
+
+
+def _reasons(text, metric, rows):
+    """The most common reasons why ``metric`` is missing in the given rows, with their counts
+    (``text``: the error columns' values and codes)."""
+    def taken(column):
+        values, codes = text[column]
+        return _nonempty(values.take(pa.array(codes[rows])))
+
+    why = pc.coalesce(taken(f"{metric}_error"), taken("error"), "not computed")
+    counts = pc.value_counts(why)
+    return sorted(((c["values"].as_py(), c["counts"].as_py()) for c in counts), key=lambda rc: -rc[1])[:TOP_REASONS]
 
 
 def _fmt(v, metric):

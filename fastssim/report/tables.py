@@ -63,7 +63,7 @@ def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, grou
     """
     stats = check_table_stats([stat] if isinstance(stat, str) and "," not in stat else stat)
     stat, extras = stats[0], stats[1:]
-    t, _, _ = load(outs, ["method", "ref", *metrics, *group_columns(group_by)], mixed=mixed)
+    t = load(outs, ["method", "ref", *metrics], mixed=mixed, as_text=group_columns(group_by))
     enc = encode(t, group_by)
     names, ds_names = sorted(enc["names"]), enc["datasets"]
     groups = [(ds, enc["ds_of_ref"] == i) for i, ds in sorted(enumerate(ds_names), key=lambda x: natural(x[1]))]

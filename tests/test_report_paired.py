@@ -278,3 +278,38 @@ def test_dataset_table_spread(scored):
     assert " ± " in md and "mean ± std PSNR / SSIM" in md
     r = _report(scored, "--by-dataset", "--stats", "mean,max")
     assert r.returncode == 2 and "mean or median, then std and/or ci" in r.stderr
+
+
+def test_datasets_from_a_manifest_column(scored, tmp_path):
+    """A manifest's 'dataset' column is stored with each row and is the report's default grouping
+    (here it cuts across the directories); --group-by dir still groups by directory."""
+    df = pd.read_parquet(scored)
+    root = os.path.dirname(str(scored))
+    manifest = tmp_path / "pairs.csv"
+    rows = df[["method", "ref"]].copy()
+    rows["dist"] = rows["method"] + "/" + rows["ref"]
+    rows["ref"] = "ref/" + rows["ref"]
+    rows["dataset"] = np.where(df["ref"].str.extract(r"(\d+)\.png$")[0].astype(int) % 2 == 0, "Even", "Odd")
+    rows.to_csv(manifest, index=False)
+    out = tmp_path / "out"
+    r = subprocess.run(CLI + ["score", "--manifest", str(manifest), "--root", root, "-o", str(out), "--quiet",
+                              "--metrics", "ssim,psnr"], capture_output=True, text=True, timeout=300)
+    assert r.returncode in (0, 1), r.stderr  # 1: c's broken files are error rows
+    stored = pd.read_parquet(out)
+    assert dict(zip(stored["ref"], stored["dataset"])) == dict(zip(rows["ref"], rows["dataset"]))
+    got = json.loads(_report(out, "--by-dataset", "--metrics", "ssim", "--format", "json").stdout)["rows"]
+    assert {x["dataset"] for x in got} == {"Even", "Odd", "all"}
+    wide = stored.pivot(index="ref", columns="method", values="ssim").dropna()
+    odd = wide[[stored.set_index("ref")["dataset"].groupby(level=0).first()[r] == "Odd" for r in wide.index]]
+    for x in got:
+        if x["dataset"] == "Odd":
+            assert x["n"] == len(odd) and x["mean"] == pytest.approx(odd[x["method"]].mean(), rel=1e-12)
+    by_dir = json.loads(_report(out, "--by-dataset", "--group-by", "dir", "--format", "json").stdout)["rows"]
+    assert {x["dataset"] for x in by_dir} == {"ref"}  # the manifest's paths all start with ref/
+    # results without the column (the first fixture, scored from directories) group by directory
+    plain = json.loads(_report(scored, "--by-dataset", "--format", "json").stdout)["rows"]
+    assert {x["dataset"] for x in plain} == {"Set5", "Set14", "all"}
+    pd.DataFrame({"ref": ["ref/Set5/0.png"], "dist": ["a/Set5/0.png"], "dataset": [3]}).to_parquet(tmp_path / "m.parquet")
+    r = subprocess.run(CLI + ["score", "--manifest", str(tmp_path / "m.parquet"), "--root", root, "-o",
+                              str(tmp_path / "o2"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "column 'dataset' holds int64, not text" in r.stderr

@@ -20,6 +20,8 @@ class Pair:
     dist: str
     #: Why the pair cannot be scored, known before reading (e.g. a path outside the root).
     problem: str | None = None
+    #: The dataset the pair belongs to, from a manifest's 'dataset' column.
+    dataset: str | None = None
 
 
 @dataclasses.dataclass
@@ -207,8 +209,8 @@ def contained(root, rel):
 
 
 def read_manifest(path, root):
-    """Pairs from a CSV or Parquet manifest with ``ref`` and ``dist`` columns
-    (and optionally ``method``), paths relative to ``root``."""
+    """Pairs from a CSV or Parquet manifest with ``ref`` and ``dist`` columns (and optionally
+    ``method`` and ``dataset``, the report's grouping), paths relative to ``root``."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -216,25 +218,26 @@ def read_manifest(path, root):
         table = pq.read_table(path)
     else:
         table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={"ref": "string", "dist": "string", "method": "string"}))
+            column_types={"ref": "string", "dist": "string", "method": "string", "dataset": "string"}))
     missing = {"ref", "dist"} - set(table.column_names)
     if missing:
         raise ValueError(f"manifest {path} lacks column(s) {sorted(missing)}; it needs 'ref' and 'dist'")
     import pyarrow as pa
 
-    for col in ("ref", "dist", "method"):
+    for col in ("ref", "dist", "method", "dataset"):
         if col in table.column_names:
             t = table.schema.field(col).type
             if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
                 raise ValueError(f"manifest {path}: column {col!r} holds {t}, not text; store paths "
-                                 "(and method names) as strings")
+                                 "(and method and dataset names) as strings")
     refs = table.column("ref").to_pylist()
     dists = table.column("dist").to_pylist()
     methods = table.column("method").to_pylist() if "method" in table.column_names else [None] * len(refs)
+    datasets = table.column("dataset").to_pylist() if "dataset" in table.column_names else [None] * len(refs)
     pairs = []
-    for m, r, d in zip(methods, refs, dists):
+    for m, r, d, ds in zip(methods, refs, dists, datasets):
         r = r or ""
         d = d or ""
         problem = contained(root, r) or contained(root, d)
-        pairs.append(Pair(m, r, d, problem))
+        pairs.append(Pair(m, r, d, problem, ds))
     return pairs

@@ -185,7 +185,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
 def finish_row(pair, row, asked):
     """Add the pair's identity and the status that the asked metrics' outcomes give."""
     failed = [m for m in asked if row.get(f"{m}_error")]
-    row.update(method=pair.method, ref=pair.ref, dist=pair.dist)
+    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, dataset=pair.dataset)
     if not failed:
         row.update(status="ok", error=None)
     else:
@@ -198,8 +198,8 @@ def error_row(pair, message, asked=METRICS):
     """The row of a pair none of whose metrics could be computed."""
     row = {m: None for m in METRICS}
     row.update({f"{m}_error": (message if m in asked else None) for m in METRICS})
-    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, ssim_slices=None, shape=None, data_range=None,
-               status="error", error=message)
+    row.update(method=pair.method, ref=pair.ref, dist=pair.dist, dataset=pair.dataset, ssim_slices=None, shape=None,
+               data_range=None, status="error", error=message)
     return row
 
 

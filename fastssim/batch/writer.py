@@ -25,6 +25,8 @@ SCHEMA = pa.schema([
     ("method", pa.string()),
     ("ref", pa.string()),
     ("dist", pa.string()),
+    # the manifest's 'dataset' column (the report's grouping), null without one
+    ("dataset", pa.string()),
     ("ssim", pa.float64()),
     ("ms_ssim", pa.float64()),
     ("psnr", pa.float64()),

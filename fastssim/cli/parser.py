@@ -57,7 +57,8 @@ def build():
     s.add_argument("--json", action="store_true", help="one pair: print the result as JSON")
     s.add_argument("--dist", action="append", default=[], metavar="NAME=DIR",
                    help="a method's distorted files; repeat for several methods (gives a 'method' column)")
-    s.add_argument("--manifest", help="CSV or Parquet with 'ref' and 'dist' (and optional 'method') columns")
+    s.add_argument("--manifest", help="CSV or Parquet with 'ref' and 'dist' columns (and optional 'method', and "
+                                      "'dataset': the report's grouping)")
     s.add_argument("--root", help="directory the manifest's paths are relative to (default: the manifest's)")
     names = s.add_mutually_exclusive_group()
     names.add_argument("--suffix", help="distorted name = reference stem + SUFFIX + extension")
@@ -98,18 +99,19 @@ def build():
              "Methods are compared on the pairs that every method scored (per metric); --all-pairs\n"
              "reports each method over all the pairs it scored instead. --baseline compares every other\n"
              "method with one, pair by pair: mean difference, bootstrap CI, Wilcoxon p, wins/ties/losses,\n"
-             "overall and per dataset (the first directory of the reference paths).")
+             "overall and per dataset (see --group-by).")
     r.add_argument("out", nargs="+", help="directories written by 'fastssim score' (several are joined)")
     r.add_argument("--format", choices=("table", "markdown", "latex", "csv", "json"), default="table",
                    help="latex: with --by-dataset (booktabs)")
     r.add_argument("--by-dataset", action="store_true",
-                   help="the paper table: methods x datasets (first directory of the reference paths), each cell "
+                   help="the paper table: methods x datasets (see --group-by), each cell "
                         "the --metrics (default psnr,ssim) in that order, best per column marked")
     r.add_argument("--precision", metavar="METRIC=DIGITS,...",
                    help="with --by-dataset: decimals per metric (default psnr=2, ssim=4)")
-    r.add_argument("--group-by", default="dir", metavar="dir|none|COLUMN",
-                   help="what a dataset is, for --by-dataset, --baseline and --plot: the first directory of the "
-                        "reference paths (default), none, or a column of the results (e.g. shape)")
+    r.add_argument("--group-by", default="auto", metavar="auto|dir|none|COLUMN",
+                   help="what a dataset is, for --by-dataset, --baseline and --plot: auto (default: the manifest's "
+                        "'dataset' column where the run had one, else dir), dir (the first directory of the "
+                        "reference paths), none, or a column of the results (e.g. shape)")
     r.add_argument("--plot", metavar="DIR",
                    help="also write figures (PNG and SVG) to DIR: distributions per method and dataset; with "
                         "--baseline the paired differences and per-image scatters (needs fastssim[plot])")

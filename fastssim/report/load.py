@@ -146,27 +146,31 @@ def _refuse_repeats(res):
                          f"(e.g. {' '.join(rest).strip()}); join directories that scored different pairs")
 
 
-#: What ``group_by`` may name besides a column: the first directory of the reference paths, or
-#: no grouping.
-GROUPINGS = ("dir", "none")
+#: What ``group_by`` may name besides a column: the manifest's 'dataset' column where the run
+#: had one, else the first directory (auto); the first directory of the reference paths; no
+#: grouping.
+GROUPINGS = ("auto", "dir", "none")
 
 
 def group_columns(group_by):
     """The extra column a grouping reads (none for 'dir' and 'none'); ValueError for no column."""
+    if group_by == "auto":
+        return ["dataset"]
     if group_by in GROUPINGS:
         return []
     if group_by not in SCHEMA.names or group_by == "ref":
-        raise ValueError(f"cannot group by {group_by!r}: use dir, none or a column of the results "
+        raise ValueError(f"cannot group by {group_by!r}: use auto, dir, none or a column of the results "
                          f"({', '.join(n for n in SCHEMA.names if n != 'ref')})")
     return [group_by]
 
 
-def encode(res, group_by="dir"):
+def encode(res, group_by="auto"):
     """Codes of the pairs of `Results` ``res``, for vectorised statistics.
 
-    ``group_by``: 'dir' (a reference's dataset is the first directory of its path, '' for files
-    at the top), 'none' (one dataset, 'all'), or a column of the table (its value for the
-    reference, which must be the same in every row of that reference).
+    ``group_by``: 'auto' (the 'dataset' column, which a manifest fills, where the results have
+    one, else 'dir'), 'dir' (a reference's dataset is the first directory of its path, '' for
+    files at the top), 'none' (one dataset, 'all'), or a column of the results (its value for
+    the reference, which must be the same in every row of that reference).
 
     Returns
     -------
@@ -187,6 +191,9 @@ def encode(res, group_by="dir"):
     rank[order] = np.arange(order.size)
     sorted_refs = pc.take(refs, pa.array(order))
     ref_code = rank[ref_idx]
+    if group_by == "auto":  # the 'dataset' column where a manifest gave one
+        values = res.text["dataset"][0]
+        group_by = "dataset" if values.null_count < len(values) else "dir"
     if group_by == "none":
         datasets, ds_of_ref = ["all"], np.zeros(order.size, dtype=np.int64)
     elif group_by == "dir":

@@ -6,7 +6,7 @@ bootstrap confidence interval (percentile method: the pairs are resampled with r
 ``resamples`` times, seedable; above ``BOOTSTRAP_MAX_PAIRS`` pairs, where the bootstrap
 would cost resamples x pairs draws, the normal interval, which it then matches), the two-sided Wilcoxon signed-rank p-value (SciPy), and how
 many pairs the method wins, ties and loses (higher is better for SSIM, MS-SSIM and PSNR, lower
-for MSE and DSSIM). Overall, and per dataset (the first directory of the reference's path).
+for MSE and DSSIM). Overall, and per dataset (see `load.encode`).
 Everything is vectorised over pairs (Arrow dictionary codes, NumPy), and the bootstrap draws
 its resamples in blocks of bounded size. The pairs enter the bootstrap in the order of their
 reference paths, so a seed gives the same interval whatever order the rows were committed in.
@@ -113,7 +113,7 @@ def _normal_p(d):
 
 
 def compare(outs, baseline, *, metrics=None, resamples=10_000, seed=0, level=0.95, by_dataset=True,
-            mixed=False, group_by="dir"):
+            mixed=False, group_by="auto"):
     """Rows of paired statistics of every method against ``baseline`` in the results directory
     ``outs`` (or several, joined: see `load.load`).
 

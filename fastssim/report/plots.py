@@ -34,7 +34,7 @@ def _save(fig, directory, name):
 
 
 def plot(outs, directory, metrics=("psnr", "ssim"), baseline=None, paired_rows=None, mixed=False, level=0.95,
-         group_by="dir"):
+         group_by="auto"):
     """Write the report's figures into ``directory`` (created); returns the paths written.
 
     ``paired_rows`` (from `paired.compare`) draws the differences against ``baseline``.

@@ -3,7 +3,7 @@ of a method on a dataset (``PSNR / SSIM``), the best value of each metric per da
 
 Each metric of a dataset is taken over the references every method has it for (as the
 summary does), so the methods of a column are compared on the same images; the notes say
-how many. A dataset is the first directory of the reference paths ('' for files at the top).
+how many. What a dataset is: see `load.encode` (a manifest's column, or the first directory).
 """
 
 import json
@@ -49,7 +49,7 @@ def _extras(v, extras, seed):
     return out
 
 
-def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, group_by="dir"):
+def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, group_by="auto"):
     """Cells of the method x dataset table.
 
     ``stat``: 'mean' or 'median', or a list from `check_table_stats` (with 'std', 'ci').

@@ -1,4 +1,4 @@
-"""fastssim: fast SSIM, DSSIM, PSNR and MSE for 2-D images and 3-D volumes.
+"""fastssim: fast SSIM, DSSIM, PSNR, MSE, L2 and cosine for 2-D images and 3-D volumes.
 
 Numba-compiled, fused, parallel kernels; results equal scikit-image's.
 """
@@ -19,6 +19,7 @@ from .metrics import (
     ssim_slices,
     ssim_with_gradient,
 )
+from .distances import cosine, l2
 
 def __getattr__(name):
     """``score_pairs`` and ``ConfigError`` load the batch scorer (and pyarrow) on first use, so
@@ -31,5 +32,5 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "MS_SSIM_WEIGHTS", "score_pairs",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "MS_SSIM_WEIGHTS", "score_pairs",
            "ConfigError"]

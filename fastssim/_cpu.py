@@ -34,12 +34,13 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._math import block_mean2, ssim_grad_terms, ssim_terms, unravel4
+from ._math import block_mean2, product_terms, ssim_grad_terms, ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _block_mean2 = njit(inline="always", **cfg.JIT)(block_mean2)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 _ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
+_product_terms = njit(inline="always", **cfg.JIT)(product_terms)
 
 
 @njit(**cfg.JIT)
@@ -250,6 +251,26 @@ def squared_error_sums(x, y, out_sum):
             e = np.float64(x[n, c, d, h, j]) - np.float64(y[n, c, d, h, j])
             s += e * e
         out_sum[r] = s
+
+
+@njit(**cfg.JIT_PARALLEL)
+def product_sums(x, y, out):
+    """Per-row float64 sums of ``_math.product_terms`` over 5-D views (N, C, D, H, W):
+    ``out[r] = (sum (x - y)^2, sum x y, sum x^2, sum y^2)``, rows ordered (n, c, d, h)."""
+    N, C, D, H, W = x.shape
+    for r in prange(N * C * D * H):
+        n, c, d, h = _unravel4(r, C, D, H)
+        s0 = s1 = s2 = s3 = 0.0
+        for j in range(W):
+            t0, t1, t2, t3 = _product_terms(np.float64(x[n, c, d, h, j]), np.float64(y[n, c, d, h, j]))
+            s0 += t0
+            s1 += t1
+            s2 += t2
+            s3 += t3
+        out[r, 0] = s0
+        out[r, 1] = s1
+        out[r, 2] = s2
+        out[r, 3] = s3
 
 
 @njit(**cfg.JIT_PARALLEL)

@@ -221,6 +221,18 @@ def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
     return sums.reshape(N, -1).sum(axis=1) / (C * D * H * W)
 
 
+def product_sums(x5, y5, backend="cpu", devices=(None, None)):
+    """Per pair and channel of 5-D views, the float64 sums ``(sum (x - y)^2, sum x y, sum x^2,
+    sum y^2)``: shape (N, C, 4)."""
+    if backend == "cuda":
+        with GPU_LOCK:
+            return _cuda().product_sums(*device_inputs(x5, y5, *devices))
+    N, C, D, H, W = x5.shape
+    sums = np.empty((N * C * D * H, 4), dtype=np.float64)
+    _cpu.product_sums(readonly(x5), readonly(y5), sums)
+    return sums.reshape(N, C, D * H, 4).sum(axis=2)
+
+
 def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
     """Raise the diagnosed error when any value is NaN or infinite."""
     values = np.asarray(values)

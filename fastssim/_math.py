@@ -144,6 +144,13 @@ def stabilisers(data_range, k1, k2):
     return (k1 * data_range) ** 2, (k2 * data_range) ** 2
 
 
+def product_terms(a, b):
+    """One element's terms of the pair sums behind L2 and cosine: ``((a - b)^2, a b, a^2, b^2)``
+    (float64 in, float64 out)."""
+    e = a - b
+    return e * e, a * b, a * a, b * b
+
+
 def psnr_from_mse(mse, data_range):
     """Peak signal-to-noise ratio in dB; ``inf`` when ``mse`` is 0."""
     if mse == 0.0:

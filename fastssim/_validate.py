@@ -338,8 +338,8 @@ def nonfinite_error(name, index):
                       "replace or mask non-finite values before scoring")
 
 
-def diagnose_nonfinite(x, y, k1, k2):
-    """The error to raise for a non-finite result, naming its cause."""
+def nonfinite_input(x, y):
+    """The error naming the first NaN or infinite element of ``x`` or ``y``, or None."""
     for name, a in (("x", x), ("y", y)):
         if is_device_array(a):
             from ._cuda import launchable
@@ -349,6 +349,14 @@ def diagnose_nonfinite(x, y, k1, k2):
             bad = ~np.isfinite(a)
             if bad.any():
                 return nonfinite_error(name, np.argwhere(bad)[0])
+    return None
+
+
+def diagnose_nonfinite(x, y, k1, k2):
+    """The error to raise for a non-finite result, naming its cause."""
+    err = nonfinite_input(x, y)
+    if err is not None:
+        return err
     if k1 == 0 or k2 == 0:
         return ValueError(
             "SSIM is 0/0 in flat regions when K1 or K2 is 0; use positive K1 and K2 "

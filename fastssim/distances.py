@@ -1,16 +1,19 @@
-"""Pixel-wise distances: MSE and PSNR of one pair, and MSE of a batch of pairs.
+"""Pixel-wise distances: MSE and PSNR of one pair, MSE of a batch of pairs, and the L2
+distance and cosine similarity of a pair (whole, or per channel).
 
-Computed in float64 by the error kernels (``_engine.squared_error_means``), on the CPU or
-the GPU; 64-bit integers beyond 2^53 are shifted by their common minimum first.
+Computed in float64 by the error kernels (``_engine.squared_error_means``,
+``_engine.product_sums``: one pass gives both L2 and cosine), on the CPU or the GPU; for MSE,
+64-bit integers beyond 2^53 are shifted by their common minimum first (cosine is not
+shift-invariant, so L2 and cosine read the values as they are, converted to float64).
 """
 
 import numpy as np
 
 from . import _validate as v
-from ._engine import raise_if_nonfinite, resolve_backend, squared_error_means
+from ._engine import product_sums, raise_if_nonfinite, resolve_backend, squared_error_means
 from ._math import psnr_from_mse
 
-__all__ = ["mse", "psnr", "mse_batch"]
+__all__ = ["mse", "psnr", "mse_batch", "l2", "cosine", "l2_cosine"]
 
 
 def _flat5(a):
@@ -162,3 +165,139 @@ def mse_batch(x, y, *, backend="auto"):
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], xs[i], ys[i], 1, 1, what=f"pair {i}")
     return values
+
+
+def _channel_axis(channel_axis, ndim):
+    if channel_axis is None:
+        return None
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)) \
+            or not -ndim <= channel_axis < ndim:
+        raise ValueError(f"channel_axis must be an axis of the images (from {-ndim} to {ndim - 1}) or None, "
+                         f"got {channel_axis!r}")
+    return int(channel_axis) % ndim
+
+
+def _product_sums(x, y, channel_axis, backend):
+    """``(sums, x, y)``: the float64 sums (sum (x-y)^2, sum xy, sum x^2, sum y^2), shape (4,),
+    or (C, 4) per channel."""
+    v.check_options(11, 1.5, 0.01, 0.03, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    x, y = v.check_pair(x, y)
+    ax = _channel_axis(channel_axis, x.ndim)
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        if ax is not None or x.ndim > 5:
+            raise ValueError("l2 and cosine of GPU arrays are computed over the whole array (channel_axis=None, "
+                             "at most 5 axes); for per-channel values call them per channel (x[..., c]) or "
+                             "pass host arrays")
+        x5, y5 = _flat5(x), _flat5(y)
+    else:
+        xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
+        if ax is None:
+            x5, y5 = _flat5(xk), _flat5(yk)
+        else:  # channels on the kernels' channel axis, everything else one row
+            C = x.shape[ax]
+            x5 = np.moveaxis(xk, ax, 0).reshape(1, C, 1, 1, -1)
+            y5 = np.moveaxis(yk, ax, 0).reshape(1, C, 1, 1, -1)
+    where = resolve_backend(backend, *devices, x.size)
+    sums = product_sums(x5, y5, backend=where, devices=devices)[0]  # (C of the 5-D view, 4)
+    sums = sums.sum(axis=0) if ax is None else sums
+    if not np.isfinite(sums).all():
+        raise v.nonfinite_input(devices[0] if devices[0] is not None else x,
+                                devices[1] if devices[1] is not None else y) or ValueError(
+            "the sums of squares exceed the float64 range (values above about 1e154): divide both images "
+            "by one constant first (L2 scales with it; cosine does not change)")
+    return sums, x, y
+
+
+@v.accepts_tensors
+def l2(x, y, *, channel_axis=None, backend="auto"):
+    """Euclidean (L2) distance between two images, ``sqrt(sum (x - y)^2)``, in float64.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape (any number of axes), any real dtype; flattened.
+    channel_axis : int, optional
+        With an axis, one distance per channel along it.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute (GPU arrays: over the whole array).
+
+    Returns
+    -------
+    float, or ndarray of float64 (C,) with ``channel_axis``
+
+    Raises
+    ------
+    ValueError, TypeError
+        For mismatched shapes, empty, NaN/Inf or non-numeric input, or an invalid axis.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> fastssim.l2(np.array([0, 0]), np.array([3, 4]))
+    5.0
+    """
+    return _l2(_product_sums(x, y, channel_axis, backend)[0])
+
+
+def _l2(sums):
+    out = np.sqrt(sums[..., 0])
+    return float(out) if out.ndim == 0 else out
+
+
+def _cosine(sums):
+    zero = (sums[..., 2] == 0) | (sums[..., 3] == 0)
+    if np.any(zero):
+        which = "x" if np.any(sums[..., 2] == 0) else "y"
+        where = "" if sums.ndim == 1 else f" in channel {int(np.flatnonzero(zero)[0])}"
+        raise ValueError(f"cosine similarity is undefined: {which} is all zeros{where} (its vector has no "
+                         "direction); use l2 or mse for such images")
+    with np.errstate(over="ignore"):
+        product = sums[..., 2] * sums[..., 3]  # sqrt(a * a) is a: identical images give exactly 1
+    norm = np.where(np.isfinite(product), np.sqrt(product), np.sqrt(sums[..., 2]) * np.sqrt(sums[..., 3]))
+    out = np.clip(sums[..., 1] / norm, -1.0, 1.0)
+    return float(out) if out.ndim == 0 else out
+
+
+@v.accepts_tensors
+def cosine(x, y, *, channel_axis=None, backend="auto"):
+    """Cosine similarity of two images as vectors, ``sum x y / sqrt(sum x^2 sum y^2)``, in
+    float64: 1 for images equal up to a positive factor, -1 to 1 in general.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape (any number of axes), any real dtype; flattened.
+    channel_axis : int, optional
+        With an axis, one similarity per channel along it.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute (GPU arrays: over the whole array).
+
+    Returns
+    -------
+    float, or ndarray of float64 (C,) with ``channel_axis``
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `l2`, and when an image (or a channel of one) is all zeros: the angle to a
+        zero vector is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> fastssim.cosine(np.array([1, 2, 3]), np.array([2, 4, 6]))
+    1.0
+    """
+    return _cosine(_product_sums(x, y, channel_axis, backend)[0])
+
+
+def l2_cosine(x, y, *, backend="auto"):
+    """``(l2(x, y), cosine(x, y) or the ValueError that says why it is undefined)``, from one
+    pass over the images (the batch scorer's call)."""
+    sums = _product_sums(x, y, None, backend)[0]
+    try:
+        return _l2(sums), _cosine(sums)
+    except ValueError as e:
+        return _l2(sums), e

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _config as cfg
 from .. import metrics, presets
 from .._math import psnr_from_mse
+from ..distances import l2_cosine
 from .._validate import resolve_data_range
 from ..io import MAX_PIXELS, ReadError, read_image
 from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair,
@@ -75,6 +76,26 @@ def put_ssim(row, asked, value):
         row["ssim"] = value
     if "dssim" in asked:
         row["dssim"] = (1.0 - value) / 2.0
+
+
+def put_products(row, asked, x, y, backend):
+    """L2 and cosine, from one pass, each with its own outcome."""
+    if "l2" not in asked and "cosine" not in asked:
+        return
+    try:
+        l2, cosine = l2_cosine(x, y, backend=backend)
+    except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
+        for m in ("l2", "cosine"):
+            if m in asked:
+                row[f"{m}_error"] = _message(e)
+        return
+    if "l2" in asked:
+        row["l2"] = l2
+    if "cosine" in asked:
+        if isinstance(cosine, Exception):
+            row["cosine_error"] = _message(cosine)
+        else:
+            row["cosine"] = cosine
 
 
 def put_mse(row, asked, mse):
@@ -167,8 +188,8 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
             x, y, _, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=L, batch=False,
                                              window=dict(presets.WINDOW_DEFAULTS), preset=preset,
                                              y_channel=y_channel, crop_border=crop_border)
-    except Exception as e:  # noqa: BLE001 - the conversion PSNR and MSE need failed
-        fail(("psnr", "mse"), e)
+    except Exception as e:  # noqa: BLE001 - the conversion PSNR, MSE, L2 and cosine need failed
+        fail(("psnr", "mse", "l2", "cosine"), e)
         return row
     try:
         row["data_range"] = resolve_data_range(x, y, L)
@@ -179,6 +200,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
             put_mse(row, metrics_, metrics.mse(x, y, backend=backend))
         except Exception as e:  # noqa: BLE001
             fail(("psnr", "mse"), e)
+    put_products(row, metrics_, x, y, backend)
     return row
 
 

@@ -32,6 +32,8 @@ SCHEMA = pa.schema([
     ("psnr", pa.float64()),
     ("mse", pa.float64()),
     ("dssim", pa.float64()),
+    ("l2", pa.float64()),
+    ("cosine", pa.float64()),
     ("ssim_slices", pa.list_(pa.float64())),
     ("shape", pa.string()),
     ("data_range", pa.float64()),
@@ -44,6 +46,8 @@ SCHEMA = pa.schema([
     ("psnr_error", pa.string()),
     ("mse_error", pa.string()),
     ("dssim_error", pa.string()),
+    ("l2_error", pa.string()),
+    ("cosine_error", pa.string()),
 ])
 
 #: Bumped when the meaning of a column changes; recorded with the run's parameters.

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 
 
-METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse")
+METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse", "l2", "cosine")
 STATS = ("n", "mean", "std", "median", "min", "max")
 STATUSES = ("ok", "partial", "error")
 #: Reasons listed per method and metric.
@@ -162,7 +162,7 @@ def _fmt(v, metric):
         return ""
     if isinstance(v, int):
         return str(v)
-    if metric in ("ssim", "ms_ssim", "dssim"):
+    if metric in ("ssim", "ms_ssim", "dssim", "cosine"):
         return f"{v:.4f}"
     if metric == "psnr":
         return f"{v:.2f}"
@@ -211,16 +211,12 @@ def render(rep, fmt="table"):
 
 
 def layout(header, cells, fmt, notes_=()):
-    """Rows of text cells as an aligned terminal table or a Markdown table (first column left,
-    the others right), followed by the notes (as a list in Markdown)."""
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-        lines += ["| " + " | ".join(c) + " |" for c in cells]
-        extra = [f"- {line}" for line in notes_]
-        return "\n".join(lines + ([""] + extra if extra else [])) + "\n"
-    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
-    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-              for row in cells]
-    extra = list(notes_)
-    return "\n".join(lines + ([""] + extra if extra else [])) + "\n"
+    """Rows of text cells as an aligned terminal table or a Markdown table (tabulate; first
+    column left, the others right), followed by the notes (as a list in Markdown)."""
+    from tabulate import tabulate
+
+    align = ("left",) + ("right",) * (len(header) - 1)
+    text = tabulate(cells, header, tablefmt="pipe" if fmt == "markdown" else "simple", colalign=align,
+                    disable_numparse=True)
+    extra = [f"- {line}" for line in notes_] if fmt == "markdown" else list(notes_)
+    return "\n".join([text] + ([""] + extra if extra else [])) + "\n"

@@ -147,9 +147,21 @@ def build():
     pr = _raw(sub, "presets", "list the presets and what each fixes", "examples:\n  fastssim presets")
 
     d = _raw(sub, "demo", "generate a small dataset, score it and print the report",
-             "examples:\n  fastssim demo\n  fastssim demo --workdir /tmp/fastssim-demo")
+             "examples:\n  fastssim demo\n  fastssim demo --workdir /tmp/fastssim-demo\n"
+             "  fastssim demo --loss                  # SSIM as a loss: noise optimised to a built-in image\n"
+             "  fastssim demo --loss photo.png --steps 300 --workdir out/\n  fastssim demo --loss --volume")
     d.add_argument("--workdir", help="keep the dataset and scores there (default: a temporary directory, removed "
                                      "at the end)")
     d.add_argument("--images", type=int, default=24, help="number of generated images (default 24)")
     d.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    d.add_argument("--loss", nargs="?", const="", metavar="TARGET",
+                   help="instead: optimise random noise to TARGET (an image file; default a built-in one) by "
+                        "gradient ascent on SSIM (Adam), print the SSIM per step, write frames and progress.gif "
+                        "to --workdir (default ./fastssim-loss-demo)")
+    d.add_argument("--volume", action="store_true", help="with --loss: a built-in 3-D volume and 3-D SSIM")
+    d.add_argument("--steps", type=int, default=500, help="with --loss: the most steps (default 500; it stops "
+                                                          "once SSIM reaches --goal)")
+    d.add_argument("--goal", type=float, default=0.95, help="with --loss: the SSIM to reach (default 0.95)")
+    d.add_argument("--every", type=int, default=2, help="with --loss: draw every Nth step (default 2)")
+    d.add_argument("--seed", type=int, default=0, help="with --loss: the starting noise's seed (default 0)")
     return p, {"score": s, "report": r, "map": mp, "presets": pr, "demo": d}

@@ -213,10 +213,14 @@ def render(rep, fmt="table"):
 def layout(header, cells, fmt, notes_=()):
     """Rows of text cells as an aligned terminal table or a Markdown table (tabulate; first
     column left, the others right), followed by the notes (as a list in Markdown)."""
-    from tabulate import tabulate
+    import tabulate
 
     align = ("left",) + ("right",) * (len(header) - 1)
-    text = tabulate(cells, header, tablefmt="pipe" if fmt == "markdown" else "simple", colalign=align,
-                    disable_numparse=True)
+    padding, tabulate.MIN_PADDING = tabulate.MIN_PADDING, 0  # columns as wide as their text: fits 80 columns
+    try:
+        text = tabulate.tabulate(cells, header, tablefmt="pipe" if fmt == "markdown" else "simple", colalign=align,
+                                 disable_numparse=True)
+    finally:
+        tabulate.MIN_PADDING = padding
     extra = [f"- {line}" for line in notes_] if fmt == "markdown" else list(notes_)
     return "\n".join([text] + ([""] + extra if extra else [])) + "\n"

@@ -299,6 +299,36 @@ def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     return s.reshape(shape[0], shape[1], -1).mean(axis=2), grad
 
 
+def ssim_gradient_2d(x3, y3, weights, consts, wdt):
+    """Mean SSIM over the 'valid' region of each plane of (P, H, W) stacks and its exact
+    gradient with respect to ``y``, by the fused kernels (``_cpu.grad_maps_2d`` and
+    ``_cpu.grad_back_2d``): work in ``wdt`` (float32 for 8/16-bit and float32 input),
+    the SSIM sums in float64, the moments shifted by each plane's mean.
+
+    Memory: three derivative maps of the valid size and the gradient, in ``wdt``; no
+    full-size float64 copy of the input.
+
+    Returns
+    -------
+    means : ndarray (P,), float64
+    grad : ndarray (P, H, W), ``wdt``
+    """
+    P, H, W = x3.shape
+    k = len(weights)
+    Hv, Wv = H - k + 1, W - k + 1
+    shx = x3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
+    shy = y3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
+    w = np.asarray(weights, dtype=wdt)
+    c = np.asarray(consts, dtype=wdt)
+    maps = [np.empty((P, Hv, Wv), dtype=wdt) for _ in range(3)]
+    row_sums = np.empty((P, Hv), dtype=np.float64)
+    xr, yr = readonly(x3), readonly(y3)
+    _cpu.grad_maps_2d(xr, yr, w, shx, shy, c, *maps, row_sums)
+    grad = np.empty((P, H, W), dtype=wdt)
+    _cpu.grad_back_2d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Hv * Wv)), grad)
+    return row_sums.sum(axis=1) / (Hv * Wv), grad
+
+
 def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
     """Avanaki's (2009) SSIM gradient on full-size maps, as MATLAB's reference code
     (``pad_mode="constant"``: zero padding, the exact gradient of the mean of that map)

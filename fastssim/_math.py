@@ -53,29 +53,34 @@ def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
     return (a1 * a2) / (b1 * b2), a2 / b2
 
 
-def ssim_grad_terms(ux, uy, exx, eyy, exy, c1, c2, cov_norm):
-    """SSIM of one window and its partial derivatives with respect to ``uy = E[y]``,
-    ``eyy = E[y^2]`` and ``exy = E[xy]`` (the filtered moments that depend on y).
+def ssim_grad_terms(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
+    """SSIM of one window and its partial derivatives with respect to the filtered moments
+    that depend on y: ``my = E[y']``, ``eyy = E[y'^2]`` and ``exy = E[x'y']``.
 
-    Returns ``(ssim, d_uy, d_eyy, d_exy)``. With ``vy = cn (eyy - uy^2)`` and
-    ``vxy = cn (exy - ux uy)``, ``S = A1 A2 / (B1 B2)`` gives
-    ``dS/duy = (2 ux A2 - 2 cn ux A1) / (B1 B2) - S (2 uy / B1 - 2 cn uy / B2)``,
-    ``dS/deyy = -cn S / B2`` and ``dS/dexy = 2 cn A1 / (B1 B2)``; written without
-    dividing by ``A1`` or ``A2``, which may be 0.
+    As in `ssim_terms`, the moments are those of the shifted signals ``x' = x - shx``,
+    ``y' = y - shy`` (variances do not change with the shift; the means ``ux = mx + shx``,
+    ``uy = my + shy`` enter the luminance term). Returns ``(ssim, d_my, d_eyy, d_exy)``;
+    the gradient with respect to y is then ``F^T d_my + 2 y' F^T d_eyy + x' F^T d_exy``.
+    With ``vy = cn (eyy - my^2)``, ``vxy = cn (exy - mx my)`` and ``S = A1 A2 / (B1 B2)``:
+    ``dS/dmy = (2 ux A2 - 2 cn mx A1) / (B1 B2) - S (2 uy / B1 - 2 cn my / B2)``,
+    ``dS/deyy = -cn S / B2`` and ``dS/dexy = 2 cn A1 / (B1 B2)``; written without dividing
+    by ``A1`` or ``A2``, which may be 0.
     """
-    vx = cov_norm * (exx - ux * ux)
-    vy = cov_norm * (eyy - uy * uy)
-    vxy = cov_norm * (exy - ux * uy)
+    ux = mx + shx
+    uy = my + shy
+    vx = cov_norm * (exx - mx * mx)
+    vy = cov_norm * (eyy - my * my)
+    vxy = cov_norm * (exy - mx * my)
     a1 = 2.0 * ux * uy + c1
     a2 = 2.0 * vxy + c2
     b1 = ux * ux + uy * uy + c1
     b2 = vx + vy + c2
     d = b1 * b2
     s = a1 * a2 / d
-    d_uy = (2.0 * ux * a2 - 2.0 * cov_norm * ux * a1) / d - s * (2.0 * uy / b1 - 2.0 * cov_norm * uy / b2)
+    d_my = (2.0 * ux * a2 - 2.0 * cov_norm * mx * a1) / d - s * (2.0 * uy / b1 - 2.0 * cov_norm * my / b2)
     d_eyy = -cov_norm * s / b2
     d_exy = 2.0 * cov_norm * a1 / d
-    return s, d_uy, d_eyy, d_exy
+    return s, d_my, d_eyy, d_exy
 
 
 def unravel4(i, n1, n2, n3):

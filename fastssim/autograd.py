@@ -1,8 +1,8 @@
 """SSIM as a PyTorch loss: an ``autograd.Function`` over fastssim's value and exact gradient.
 
 Needs ``torch`` (not a dependency of fastssim). The value and the gradient are computed
-by ``fastssim.ssim_with_gradient`` on the CPU in float64; CUDA tensors are copied to the
-host and the gradient back to their device.
+by ``fastssim.ssim_with_gradient`` on the CPU (float64 for float64 tensors, else float32
+work); CUDA tensors are copied to the host and the gradient back to their device.
 """
 
 import numpy as np
@@ -37,8 +37,9 @@ class SSIMFunction(torch.autograd.Function if torch is not None else _Missing.Fu
     @staticmethod
     def forward(ctx, x, y, data_range, win_size=11, sigma=1.5):
         kw = dict(data_range=float(data_range), win_size=win_size, sigma=sigma)
-        xa = x.detach().to("cpu", torch.float64).numpy()
-        ya = y.detach().to("cpu", torch.float64).numpy()
+        work = torch.float64 if x.dtype == torch.float64 or y.dtype == torch.float64 else torch.float32
+        xa = x.detach().to("cpu", work).numpy()  # float32 work for float32/16 tensors (fused 2-D kernels)
+        ya = y.detach().to("cpu", work).numpy()
         value, grad_y = _one_side(xa, ya, kw)
         grad_x = _one_side(ya, xa, kw)[1] if ctx.needs_input_grad[0] else None
         ctx.grads = (grad_x, grad_y)

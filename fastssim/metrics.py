@@ -12,6 +12,7 @@ from ._engine import (
     avanaki_gradient,
     kernel_constants,
     ssim_gradient,
+    ssim_gradient_2d,
     ms_ssim_means,
     pad_same,
     raise_if_nonfinite,
@@ -354,8 +355,10 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
     Returns
     -------
     value : float
-        ``ssim(x, y, ...)`` (computed here in float64).
-    grad : ndarray, float64, ``y``'s shape
+        ``ssim(x, y, ...)``.
+    grad : ndarray, ``y``'s shape
+        float64 for float64 (and 32/64-bit integer) input, else float32 (the work dtype of
+        `ssim`; within 1e-5 relative of the float64 gradient).
         ``d value / d y``: exact for the mean over the 'valid' region, including the
         border pixels that only some windows see. With ``channel_axis`` the value is
         the mean over channels, so each channel's gradient is divided by their number.
@@ -367,7 +370,10 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
     -----
     The derivative of S with respect to the filtered moments is a per-window
     map; the gradient gathers it back through the transposed (mirrored, zero-padded)
-    separable filter. Computed in float64 on the CPU with full-size intermediates.
+    separable filter. 2-D (with channels): fused CPU kernels, the moments in float64 row
+    buffers, three derivative maps and the gradient in the work dtype (about 4 times the
+    input's size for float32). 3-D and ``preset="matlab"``: float64 with full-size
+    intermediates.
 
     Examples
     --------
@@ -387,9 +393,17 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
                    sample_covariance=sample_covariance, backend=backend,
                    preset=preset)
     consts = job.consts.astype(np.float64)
-    means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
     if preset == "matlab":
+        means, _ = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
         _, grad = avanaki_gradient(job.x5, job.y5, job.nd, job.weights, consts, "constant")
+    elif job.nd == 2:  # the fused kernels, planes (N C, H, W) in the work dtype
+        N, C, _, H, W = job.x5.shape
+        wdt = np.dtype(job.consts.dtype)
+        means, grad = ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
+                                       consts, wdt)
+        grad = grad.reshape(job.x5.shape)
+    else:
+        means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
     value = means.mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
     grad = v.from_5d(grad / grad.shape[1], job.nd, job.ca)  # value is the mean over channels

@@ -17,9 +17,10 @@ from .metrics import (
     ssim_batch,
     ssim_map,
     ssim_slices,
-    ssim_with_gradient,
 )
+from .gradients import ssim_batch_with_gradient, ssim_with_gradient
 from .distances import cosine, l2
+
 
 def __getattr__(name):
     """``score_pairs`` and ``ConfigError`` load the batch scorer (and pyarrow) on first use, so
@@ -31,6 +32,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastssim' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse",
+__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "dssim", "psnr", "mse",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "MS_SSIM_WEIGHTS", "score_pairs",
            "ConfigError"]

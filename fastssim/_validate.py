@@ -275,11 +275,12 @@ def to_5d(a, batch, channel_axis, spatial_ndim):
     return a
 
 
-def from_5d(a5, spatial_ndim, channel_axis):
-    """The inverse of `to_5d` for one image: ``(1, C, D, H, W)`` back to the caller's
-    axes (no D axis for 2-D, the channel axis where it was, or none)."""
-    a = a5[0] if spatial_ndim == 3 else a5[0, :, 0]
-    return a[0] if channel_axis is None else np.moveaxis(a, 0, channel_axis)
+def from_5d(a5, spatial_ndim, channel_axis, batch=False):
+    """The inverse of `to_5d`: ``(N, C, D, H, W)`` back to the caller's axes (no D axis for
+    2-D, the channel axis where it was, or none; without the N axis unless ``batch``)."""
+    a = a5 if spatial_ndim == 3 else a5[:, :, 0]
+    a = a[:, 0] if channel_axis is None else np.moveaxis(a, 1, channel_axis + 1)
+    return a if batch else a[0]
 
 
 def spatial_order(x5, spatial_ndim):

@@ -7,7 +7,7 @@ work); CUDA tensors are copied to the host and the gradient back to their device
 
 import numpy as np
 
-from .metrics import ssim_with_gradient
+from .gradients import ssim_with_gradient
 
 try:
     import torch

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from .metrics import ssim_with_gradient
+from .gradients import ssim_with_gradient
 
 #: Adam's hyper-parameters (Kingma & Ba's defaults, with a larger step: SSIM's gradient per
 #: pixel is small, and Adam divides its scale out).

@@ -9,10 +9,7 @@ import numpy as np
 from . import _validate as v
 from . import presets
 from ._engine import (
-    avanaki_gradient,
     kernel_constants,
-    ssim_gradient,
-    ssim_gradient_2d,
     ms_ssim_means,
     pad_same,
     raise_if_nonfinite,
@@ -22,7 +19,7 @@ from ._engine import (
 from ._math import window_weights
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
-__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "dssim", "psnr", "mse", "mse_batch",
+__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
 
 #: Wang, Simoncelli and Bovik (2003): the exponents of the five scales.
@@ -338,76 +335,6 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
                       win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                       sample_covariance=sample_covariance, backend=backend, preset=preset,
                       y_channel=y_channel, crop_border=crop_border)
-
-
-@_doc
-def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                       gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-                       preset=None):
-    """Mean SSIM and its gradient with respect to ``y``, for SSIM as a loss.
-
-    Parameters
-    ----------
-    x, y : array_like
-        As for `ssim`; ``y`` is the image the gradient is taken for.
-    {options}
-
-    Returns
-    -------
-    value : float
-        ``ssim(x, y, ...)``.
-    grad : ndarray, ``y``'s shape
-        float64 for float64 (and 32/64-bit integer) input, else float32 (the work dtype of
-        `ssim`; within 1e-5 relative of the float64 gradient).
-        ``d value / d y``: exact for the mean over the 'valid' region, including the
-        border pixels that only some windows see. With ``channel_axis`` the value is
-        the mean over channels, so each channel's gradient is divided by their number.
-        With ``preset="matlab"``: the gradient of MATLAB's reference code (Avanaki
-        2009), the exact gradient of the mean of the zero-padded full-size SSIM map,
-        while ``value`` stays the 'valid' mean, as that code reports them.
-
-    Notes
-    -----
-    The derivative of S with respect to the filtered moments is a per-window
-    map; the gradient gathers it back through the transposed (mirrored, zero-padded)
-    separable filter. 2-D (with channels): fused CPU kernels, the moments in float64 row
-    buffers, three derivative maps and the gradient in the work dtype (about 4 times the
-    input's size for float32). 3-D and ``preset="matlab"``: float64 with full-size
-    intermediates.
-
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.random((32, 32)); y = x + 0.1 * rng.random((32, 32))
-    >>> value, grad = fastssim.ssim_with_gradient(x, y, data_range=1.0)
-    >>> grad.shape, round(value - fastssim.ssim(x, y, data_range=1.0), 12)
-    ((32, 32), 0.0)
-    """
-    if v.is_device_array(x) or v.is_device_array(y):
-        raise TypeError("ssim_with_gradient takes host (NumPy) arrays")
-    if preset not in (None, "wang", "matlab"):
-        raise ValueError(f"ssim_with_gradient supports preset None, 'wang' or 'matlab', got {preset!r}")
-    job = _prepare(x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
-                   win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-                   sample_covariance=sample_covariance, backend=backend,
-                   preset=preset)
-    consts = job.consts.astype(np.float64)
-    if preset == "matlab":
-        means, _ = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
-        _, grad = avanaki_gradient(job.x5, job.y5, job.nd, job.weights, consts, "constant")
-    elif job.nd == 2:  # the fused kernels, planes (N C, H, W) in the work dtype
-        N, C, _, H, W = job.x5.shape
-        wdt = np.dtype(job.consts.dtype)
-        means, grad = ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
-                                       consts, wdt)
-        grad = grad.reshape(job.x5.shape)
-    else:
-        means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
-    value = means.mean()
-    raise_if_nonfinite(value, job.x, job.y, K1, K2)
-    grad = v.from_5d(grad / grad.shape[1], job.nd, job.ca)  # value is the mean over channels
-    return float(value), grad
 
 
 def _slice_views(x, y, axis, channel_axis, name, range_given):

@@ -135,3 +135,32 @@ def test_fused_gradient_memory_is_a_few_inputs():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 5 * a.nbytes, peak / a.nbytes
+
+
+@pytest.mark.parametrize("case", ["grey", "rgb", "volumes", "float32"])
+def test_batch_gradient_is_each_pairs_gradient(case, lena_rgb):
+    rng = np.random.default_rng(4)
+    if case == "volumes":
+        x = rng.random((3, 9, 20, 22))
+        kw = dict(spatial_ndim=3, win_size=5)
+    elif case == "rgb":
+        x = np.stack([lena_rgb[i:i + 40, 2 * i:2 * i + 48] for i in (0, 100, 200)]).astype(np.float64) / 255
+        kw = dict(channel_axis=-1)
+    else:
+        x = np.stack([camera()[i:i + 40, i:i + 50] for i in (0, 150, 300, 420)]).astype(np.float64) / 255
+        kw = {}
+    y = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    if case == "float32":
+        x, y = x.astype(np.float32), y.astype(np.float32)
+    values, grads = fastssim.ssim_batch_with_gradient(x, y, data_range=1.0, **kw)
+    assert grads.shape == y.shape and grads.dtype == (np.float32 if case == "float32" else np.float64)
+    np.testing.assert_allclose(values, fastssim.ssim_batch(x, y, data_range=1.0, **kw), rtol=1e-6 if case == "float32"
+                               else 1e-12)
+    one = {k: w for k, w in kw.items() if k != "spatial_ndim"}
+    for i in range(len(x)):
+        value, grad = fastssim.ssim_with_gradient(x[i], y[i], data_range=1.0, **one)
+        assert values[i] == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(grads[i], grad, rtol=1e-12 if case != "float32" else 1e-6,
+                                   atol=1e-12 * np.abs(grad).max())  # the same kernels; the plane means' order
+    with pytest.raises(ValueError, match="spatial_ndim must be 2 or 3"):
+        fastssim.ssim_batch_with_gradient(x, y, data_range=1.0, spatial_ndim=4)

@@ -1,0 +1,145 @@
+"""SSIM as a PyTorch loss: ``fastssim.torch.ssim`` (an autograd function) and ``SSIMLoss``.
+
+Needs PyTorch (``pip install 'fastssim[torch]'``). Tensors are (N, C, H, W) or (N, C, D, H, W);
+the value and the exact gradient of each image's mean SSIM come from
+`fastssim.ssim_batch_with_gradient` (fused CPU kernels for 2-D), in float32 for float32,
+float16 and bfloat16 tensors (the gradient returned in the tensor's dtype) and in float64 for
+float64 ones. CUDA tensors are computed on the host and their gradients copied back to their
+device: the GPU gradient kernels are not written yet.
+"""
+
+from .gradients import ssim_batch_with_gradient
+
+try:
+    import torch as _torch
+except ImportError:  # fastssim works without torch; this module then only explains
+    _torch = None
+
+__all__ = ["ssim", "SSIMLoss"]
+
+REDUCTIONS = ("mean", "none")
+
+
+def _need_torch():
+    if _torch is None:
+        raise ImportError("fastssim.torch needs PyTorch: pip install 'fastssim[torch]'")
+
+
+def _host(t, work):
+    return t.detach().to("cpu", work).numpy()
+
+
+class _Missing:
+    Function = object
+    Module = object
+
+
+_Function = _torch.autograd.Function if _torch is not None else _Missing.Function
+_Module = _torch.nn.Module if _torch is not None else _Missing.Module
+
+
+class SSIMFunction(_Function):
+    """``SSIMFunction.apply(x, y, options)``: each image's mean SSIM, shape (N,),
+    differentiable in ``x`` and ``y``."""
+
+    @staticmethod
+    def forward(ctx, x, y, options):
+        work = _torch.float64 if _torch.float64 in (x.dtype, y.dtype) else _torch.float32
+        xa, ya = _host(x, work), _host(y, work)
+        values, grad_y = ssim_batch_with_gradient(xa, ya, **options)
+        grad_x = ssim_batch_with_gradient(ya, xa, **options)[1] if ctx.needs_input_grad[0] else None  # symmetric
+        ctx.grads = (grad_x, grad_y)
+        ctx.meta = [(t.device, t.dtype) for t in (x, y)]
+        out = y.dtype if y.dtype.is_floating_point else _torch.get_default_dtype()
+        return _torch.from_numpy(values).to(device=y.device, dtype=out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        out = []
+        for g, (device, dtype), needed in zip(ctx.grads, ctx.meta, ctx.needs_input_grad[:2]):
+            if not needed:
+                out.append(None)
+                continue
+            scale = grad_output.to(device=device, dtype=dtype).reshape((-1,) + (1,) * (g.ndim - 1))
+            out.append(_torch.from_numpy(g).to(device=device, dtype=dtype) * scale)
+        return out[0], out[1], None
+
+
+def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):
+    """Differentiable SSIM of two (N, C, H, W) or (N, C, D, H, W) tensors.
+
+    Parameters
+    ----------
+    x, y : torch.Tensor
+        Of one shape; float tensors where a gradient is wanted.
+    data_range : float
+        The range L of the data (1.0 for images in [0, 1]).
+    win_size, sigma, gaussian, K1, K2
+        As for `fastssim.ssim` (11 taps, sigma 1.5: Wang et al.).
+    reduction : {'mean', 'none'}
+        'mean': one number, the mean over the batch; 'none': each image's SSIM, shape (N,)
+        (the mean over its channels).
+
+    Returns
+    -------
+    torch.Tensor
+        On ``y``'s device, in ``y``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        For other shapes, an unknown ``reduction``, and as `fastssim.ssim_batch`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastssim.torch import ssim
+    >>> x = torch.rand(2, 1, 32, 32, dtype=torch.float64)
+    >>> y = (x + 0.1 * torch.rand_like(x)).requires_grad_()
+    >>> loss = 1 - ssim(x, y, data_range=1.0)
+    >>> loss.backward()
+    >>> y.grad.shape
+    torch.Size([2, 1, 32, 32])
+    """
+    _need_torch()
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    if tuple(x.shape) != tuple(y.shape) or x.dim() not in (4, 5):
+        raise ValueError(f"expected two (N, C, H, W) or (N, C, D, H, W) tensors of one shape, "
+                         f"got {tuple(x.shape)} and {tuple(y.shape)}")
+    options = dict(spatial_ndim=x.dim() - 2, channel_axis=0, data_range=float(data_range), win_size=win_size,
+                   sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
+    values = SSIMFunction.apply(x, y, options)
+    return values.mean() if reduction == "mean" else values
+
+
+class SSIMLoss(_Module):
+    """``1 - SSIM`` as a loss module: ``SSIMLoss(data_range=1.0)(prediction, target)``.
+
+    Parameters are those of `ssim`; ``reduction='none'`` gives one loss per image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastssim.torch import SSIMLoss
+    >>> target = torch.rand(4, 3, 48, 48)
+    >>> pred = target.clone().requires_grad_()
+    >>> SSIMLoss(data_range=1.0)(pred, target).item()
+    0.0
+    """
+
+    def __init__(self, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):
+        _need_torch()
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        self.options = dict(data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+                            reduction=reduction)
+
+    def forward(self, prediction, target):
+        return 1 - ssim(target, prediction, **self.options)
+
+
+if _torch is None:  # the examples need torch
+    ssim.__doc__ = ssim.__doc__.split("    Examples")[0]
+    SSIMLoss.__doc__ = SSIMLoss.__doc__.split("    Examples")[0]

@@ -18,7 +18,7 @@ from .metrics import (
     ssim_map,
     ssim_slices,
 )
-from .gradients import ssim_batch_with_gradient, ssim_with_gradient
+from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient, ssim_with_gradient
 from .distances import cosine, l2
 
 
@@ -32,6 +32,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastssim' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "dssim", "psnr", "mse",
+__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "MS_SSIM_WEIGHTS", "score_pairs",
            "ConfigError"]

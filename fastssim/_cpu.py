@@ -34,12 +34,13 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._math import block_mean2, product_terms, ssim_grad_terms, ssim_terms, unravel4
+from ._math import block_mean2, cs_grad_terms, product_terms, ssim_grad_terms, ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _block_mean2 = njit(inline="always", **cfg.JIT)(block_mean2)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 _ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
+_cs_grad_terms = njit(inline="always", **cfg.JIT)(cs_grad_terms)
 _product_terms = njit(inline="always", **cfg.JIT)(product_terms)
 
 
@@ -300,12 +301,13 @@ def grad_terms(ux, uy, exx, eyy, exy, consts, s, d_uy, d_eyy, d_exy):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_2d(x, y, w, shx, shy, consts, d_my, d_eyy, d_exy, row_sums):
+def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sums):
     """The fused gradient's forward pass over planes (P, H, W): for each valid window, SSIM's
     derivatives with respect to the shifted moments (``_math.ssim_grad_terms``) into the
     (P, Hv, Wv) maps (their dtype), and ``row_sums[p, i]``, the sum of SSIM over valid row i.
 
-    One output row per task: the k input rows are loaded and shifted, filtered down the
+    ``cs_only``: the contrast-structure term instead (``_math.cs_grad_terms``, MS-SSIM's
+    per-scale term). One output row per task: the k input rows are loaded and shifted, filtered down the
     columns into five moment rows, then along the row, all in float64 (row buffers only: the
     moments' cancellation is where float32 loses digits); no full-size intermediate.
     """
@@ -345,7 +347,11 @@ def grad_maps_2d(x, y, w, shx, shy, consts, d_my, d_eyy, d_exy, row_sums):
                     hm[c, j] += wt * vm[c, j + t]
         acc = 0.0
         for j in range(Wv):
-            s, g0, g1, g2 = _ssim_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], sx, sy, c1d, c2d, cnd)
+            if cs_only:
+                s, g0, g1, g2 = _cs_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], c2d, cnd)
+            else:
+                s, g0, g1, g2 = _ssim_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], sx, sy,
+                                                 c1d, c2d, cnd)
             d_my[p, i, j] = g0
             d_eyy[p, i, j] = g1
             d_exy[p, i, j] = g2

@@ -299,14 +299,15 @@ def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     return s.reshape(shape[0], shape[1], -1).mean(axis=2), grad
 
 
-def ssim_gradient_2d(x3, y3, weights, consts, wdt):
+def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False):
     """Mean SSIM over the 'valid' region of each plane of (P, H, W) stacks and its exact
     gradient with respect to ``y``, by the fused kernels (``_cpu.grad_maps_2d`` and
     ``_cpu.grad_back_2d``): work in ``wdt`` (float32 for 8/16-bit and float32 input),
     the SSIM sums in float64, the moments shifted by each plane's mean.
 
     Memory: three derivative maps of the valid size and the gradient, in ``wdt``; no
-    full-size float64 copy of the input.
+    full-size float64 copy of the input. ``cs_only``: the mean contrast-structure term
+    (MS-SSIM's per-scale term) and its gradient instead.
 
     Returns
     -------
@@ -323,10 +324,64 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt):
     maps = [np.empty((P, Hv, Wv), dtype=wdt) for _ in range(3)]
     row_sums = np.empty((P, Hv), dtype=np.float64)
     xr, yr = readonly(x3), readonly(y3)
-    _cpu.grad_maps_2d(xr, yr, w, shx, shy, c, *maps, row_sums)
+    _cpu.grad_maps_2d(xr, yr, w, shx, shy, c, cs_only, *maps, row_sums)
     grad = np.empty((P, H, W), dtype=wdt)
     _cpu.grad_back_2d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Hv * Wv)), grad)
     return row_sums.sum(axis=1) / (Hv * Wv), grad
+
+
+def _upsample2_transposed(g, shape):
+    """The transpose of ``downsample2`` on (P, H, W) planes: each half-size sample's value
+    spread as a quarter to the 2x2 block it averaged (twice to a repeated last sample of an
+    odd axis), ``shape`` the full-size planes' shape."""
+    up = np.repeat(np.repeat(g, 2, axis=1), 2, axis=2) * 0.25
+    H, W = shape[1], shape[2]
+    if H % 2:
+        up[:, H - 1] += up[:, H]
+    if W % 2:
+        up[:, :, W - 1] += up[:, :, W]
+    return up[:, :H, :W]
+
+
+def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt):
+    """MS-SSIM of each plane of (P, H, W) stacks and its exact gradient with respect to
+    ``y``: each scale's mean term (cs; SSIM at the last) and its gradient from the fused
+    kernels, chained through the 2x2 block means back to full size.
+
+    ``d MS / d term_l = w_l term_l^(w_l - 1) prod_(m != l) max(term_m, 0)^w_m``, zero where a
+    clamped term is not positive (there MS-SSIM does not depend on it).
+
+    Returns
+    -------
+    values : ndarray (P,), float64
+    grad : ndarray (P, H, W), ``wdt``
+    """
+    levels = len(level_weights)
+    xs, ys = x3, y3
+    terms, grads, shapes = [], [], []
+    for level in range(levels):
+        means, grad = ssim_gradient_2d(xs, ys, weights, consts, wdt, cs_only=level < levels - 1)
+        terms.append(means)
+        grads.append(grad)
+        shapes.append(xs.shape)
+        if level < levels - 1:
+            shape = downsampled_shape((xs.shape[0], 1, 1) + xs.shape[1:], 2)
+            xn = np.empty(shape, wdt)
+            yn = np.empty(shape, wdt)
+            _cpu.downsample2(readonly(xs[:, None, None]), False, xn)
+            _cpu.downsample2(readonly(ys[:, None, None]), False, yn)
+            xs, ys = xn[:, 0, 0], yn[:, 0, 0]
+    clamped = [np.maximum(t, 0.0) for t in terms]
+    values = np.prod([c ** w for c, w in zip(clamped, level_weights)], axis=0)
+    total = None
+    for level in reversed(range(levels)):  # from the coarsest scale up, adding each scale's share
+        others = np.prod([c ** w for m, (c, w) in enumerate(zip(clamped, level_weights)) if m != level], axis=0)
+        w = level_weights[level]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coef = np.where(terms[level] > 0, w * clamped[level] ** (w - 1) * others, 0.0)
+        share = grads[level] * coef.astype(wdt)[:, None, None]
+        total = share if total is None else share + _upsample2_transposed(total, shapes[level])
+    return values, total.astype(wdt, copy=False)
 
 
 def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):

@@ -83,6 +83,19 @@ def ssim_grad_terms(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
     return s, d_my, d_eyy, d_exy
 
 
+def cs_grad_terms(mx, my, exx, eyy, exy, c2, cov_norm):
+    """The contrast-structure term ``cs = A2 / B2`` of one window (MS-SSIM's per-scale term)
+    and its partial derivatives with respect to the shifted moments ``my``, ``eyy``, ``exy``
+    (see `ssim_grad_terms`): ``dcs/dmy = 2 cn (my cs - mx) / B2``, ``dcs/deyy = -cn cs / B2``,
+    ``dcs/dexy = 2 cn / B2``. The shift does not enter: cs depends on variances only."""
+    vx = cov_norm * (exx - mx * mx)
+    vy = cov_norm * (eyy - my * my)
+    vxy = cov_norm * (exy - mx * my)
+    b2 = vx + vy + c2
+    cs = (2.0 * vxy + c2) / b2
+    return cs, 2.0 * cov_norm * (my * cs - mx) / b2, -cov_norm * cs / b2, 2.0 * cov_norm / b2
+
+
 def unravel4(i, n1, n2, n3):
     """The indices ``(a, b, c, d)`` of flat index ``i = ((a n1 + b) n2 + c) n3 + d``
     (C order), for the task and thread numbering of the kernels."""

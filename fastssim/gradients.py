@@ -9,10 +9,10 @@ float64 separable path (``_engine.ssim_gradient``, ``_engine.avanaki_gradient``)
 import numpy as np
 
 from . import _validate as v
-from ._engine import avanaki_gradient, raise_if_nonfinite, ssim_gradient, ssim_gradient_2d
-from .metrics import _doc, _prepare
+from ._engine import avanaki_gradient, ms_ssim_gradient_2d, raise_if_nonfinite, ssim_gradient, ssim_gradient_2d
+from .metrics import MS_SSIM_WEIGHTS, _doc, _prepare
 
-__all__ = ["ssim_with_gradient", "ssim_batch_with_gradient"]
+__all__ = ["ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient"]
 
 
 def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):
@@ -137,3 +137,57 @@ def ssim_batch_with_gradient(x, y, *, spatial_ndim=2, data_range=None, channel_a
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")
     return values, v.from_5d(grad / grad.shape[1], job.nd, job.ca, batch=True)
+
+
+@_doc
+def ms_ssim_batch_with_gradient(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
+                                sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+    """MS-SSIM of each pair of a stack of 2-D images and its gradient with respect to ``y``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Stacks of 2-D pairs along axis 0, as for `ms_ssim_batch` (e.g. (N, H, W), or
+        (N, H, W, 3) with ``channel_axis=-1``).
+    weights : sequence of float
+        The scales' exponents (default Wang et al.'s five).
+    {options}
+
+    Returns
+    -------
+    values : ndarray, float64, (N,)
+        ``ms_ssim_batch(x, y, ...)``.
+    grads : ndarray, ``y``'s shape
+        ``d values[i] / d y[i]``: through every scale's mean term (contrast-structure; SSIM
+        at the last) and the 2x2 block means between scales; zero where a scale's clamped
+        term is not positive. dtype as for `ssim_with_gradient`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `ms_ssim_batch`; for volumes (the 3-D gradient is not written yet).
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((2, 176, 176)); y = x + 0.1 * rng.random((2, 176, 176))
+    >>> values, grads = fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0)
+    >>> bool(np.allclose(values, fastssim.ms_ssim_batch(x, y, data_range=1.0))), grads.shape
+    (True, (2, 176, 176))
+    """
+    if v.is_device_array(x) or v.is_device_array(y):
+        raise TypeError("the MS-SSIM gradient takes host (NumPy) arrays (or CPU tensors)")
+    levels = v.check_level_weights(weights)
+    job = _prepare(x, y, batch=True, spatial_ndim=2, channel_axis=channel_axis, data_range=data_range,
+                   win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+                   sample_covariance=sample_covariance, backend=backend, preset=None, ms=True)
+    v.check_ms_extent(job.x5.shape, win_size, job.nd, len(levels))
+    N, C, _, H, W = job.x5.shape
+    values, grad = ms_ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
+                                       job.consts.astype(np.float64), levels, np.dtype(job.consts.dtype))
+    values = values.reshape(N, C).mean(axis=1)
+    for i in np.flatnonzero(~np.isfinite(values)):
+        raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")
+    grad = grad.reshape(job.x5.shape)
+    return values, v.from_5d(grad / C, job.nd, job.ca, batch=True)

@@ -1,21 +1,24 @@
-"""SSIM as a PyTorch loss: ``fastssim.torch.ssim`` (an autograd function) and ``SSIMLoss``.
+"""SSIM and MS-SSIM as PyTorch losses: ``ssim``, ``ms_ssim`` (autograd functions) and the
+``SSIMLoss``, ``MSSSIMLoss`` modules.
 
-Needs PyTorch (``pip install 'fastssim[torch]'``). Tensors are (N, C, H, W) or (N, C, D, H, W);
-the value and the exact gradient of each image's mean SSIM come from
-`fastssim.ssim_batch_with_gradient` (fused CPU kernels for 2-D), in float32 for float32,
+Needs PyTorch (``pip install 'fastssim[torch]'``). Tensors are (N, C, H, W) or (N, C, D, H, W)
+(MS-SSIM: 2-D); the value and the exact gradient of each image's SSIM come from
+`fastssim.ssim_batch_with_gradient` / `fastssim.ms_ssim_batch_with_gradient` (fused CPU kernels
+for 2-D), in float32 for float32,
 float16 and bfloat16 tensors (the gradient returned in the tensor's dtype) and in float64 for
 float64 ones. CUDA tensors are computed on the host and their gradients copied back to their
 device: the GPU gradient kernels are not written yet.
 """
 
-from .gradients import ssim_batch_with_gradient
+from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient
+from .metrics import MS_SSIM_WEIGHTS
 
 try:
     import torch as _torch
 except ImportError:  # fastssim works without torch; this module then only explains
     _torch = None
 
-__all__ = ["ssim", "SSIMLoss"]
+__all__ = ["ssim", "ms_ssim", "SSIMLoss", "MSSSIMLoss"]
 
 REDUCTIONS = ("mean", "none")
 
@@ -39,15 +42,16 @@ _Module = _torch.nn.Module if _torch is not None else _Missing.Module
 
 
 class SSIMFunction(_Function):
-    """``SSIMFunction.apply(x, y, options)``: each image's mean SSIM, shape (N,),
-    differentiable in ``x`` and ``y``."""
+    """``SSIMFunction.apply(x, y, options, fn)``: each image's SSIM, shape (N,), differentiable
+    in ``x`` and ``y``; ``fn`` is `ssim_batch_with_gradient` (default) or
+    `ms_ssim_batch_with_gradient`."""
 
     @staticmethod
-    def forward(ctx, x, y, options):
+    def forward(ctx, x, y, options, fn=ssim_batch_with_gradient):
         work = _torch.float64 if _torch.float64 in (x.dtype, y.dtype) else _torch.float32
         xa, ya = _host(x, work), _host(y, work)
-        values, grad_y = ssim_batch_with_gradient(xa, ya, **options)
-        grad_x = ssim_batch_with_gradient(ya, xa, **options)[1] if ctx.needs_input_grad[0] else None  # symmetric
+        values, grad_y = fn(xa, ya, **options)
+        grad_x = fn(ya, xa, **options)[1] if ctx.needs_input_grad[0] else None  # both are symmetric
         ctx.grads = (grad_x, grad_y)
         ctx.meta = [(t.device, t.dtype) for t in (x, y)]
         out = y.dtype if y.dtype.is_floating_point else _torch.get_default_dtype()
@@ -62,7 +66,16 @@ class SSIMFunction(_Function):
                 continue
             scale = grad_output.to(device=device, dtype=dtype).reshape((-1,) + (1,) * (g.ndim - 1))
             out.append(_torch.from_numpy(g).to(device=device, dtype=dtype) * scale)
-        return out[0], out[1], None
+        return out[0], out[1], None, None
+
+
+def _check(x, y, reduction, dims=(4, 5)):
+    _need_torch()
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    if tuple(x.shape) != tuple(y.shape) or x.dim() not in dims:
+        shapes = "(N, C, H, W) or (N, C, D, H, W)" if dims == (4, 5) else "(N, C, H, W)"
+        raise ValueError(f"expected two {shapes} tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
 
 
 def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):
@@ -101,15 +114,22 @@ def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2
     >>> y.grad.shape
     torch.Size([2, 1, 32, 32])
     """
-    _need_torch()
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    if tuple(x.shape) != tuple(y.shape) or x.dim() not in (4, 5):
-        raise ValueError(f"expected two (N, C, H, W) or (N, C, D, H, W) tensors of one shape, "
-                         f"got {tuple(x.shape)} and {tuple(y.shape)}")
+    _check(x, y, reduction)
     options = dict(spatial_ndim=x.dim() - 2, channel_axis=0, data_range=float(data_range), win_size=win_size,
                    sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
     values = SSIMFunction.apply(x, y, options)
+    return values.mean() if reduction == "mean" else values
+
+
+def ms_ssim(x, y, *, data_range, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03,
+            reduction="mean"):
+    """Differentiable MS-SSIM of two (N, C, H, W) tensors (every side at least 161 for the
+    default five scales and 11 taps); parameters and result as for `ssim`, ``weights`` as for
+    `fastssim.ms_ssim`. Equal to pytorch_msssim's ``ms_ssim`` and its gradient on even sizes."""
+    _check(x, y, reduction, dims=(4,))
+    options = dict(channel_axis=0, data_range=float(data_range), weights=tuple(weights), win_size=win_size,
+                   sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
+    values = SSIMFunction.apply(x, y, options, ms_ssim_batch_with_gradient)
     return values.mean() if reduction == "mean" else values
 
 
@@ -138,6 +158,23 @@ class SSIMLoss(_Module):
 
     def forward(self, prediction, target):
         return 1 - ssim(target, prediction, **self.options)
+
+
+class MSSSIMLoss(_Module):
+    """``1 - MS-SSIM`` as a loss module: ``MSSSIMLoss(data_range=1.0)(prediction, target)``;
+    parameters those of `ms_ssim`."""
+
+    def __init__(self, data_range=1.0, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01,
+                 K2=0.03, reduction="mean"):
+        _need_torch()
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        self.options = dict(data_range=data_range, weights=tuple(weights), win_size=win_size, sigma=sigma,
+                            gaussian=gaussian, K1=K1, K2=K2, reduction=reduction)
+
+    def forward(self, prediction, target):
+        return 1 - ms_ssim(target, prediction, **self.options)
 
 
 if _torch is None:  # the examples need torch

@@ -164,3 +164,40 @@ def test_batch_gradient_is_each_pairs_gradient(case, lena_rgb):
                                    atol=1e-12 * np.abs(grad).max())  # the same kernels; the plane means' order
     with pytest.raises(ValueError, match="spatial_ndim must be 2 or 3"):
         fastssim.ssim_batch_with_gradient(x, y, data_range=1.0, spatial_ndim=4)
+
+
+def test_ms_ssim_gradient_matches_finite_differences_on_odd_sizes():
+    rng = np.random.default_rng(6)
+    cam = camera().astype(np.float64) / 255
+    x = np.stack([cam[:200, :190], cam[100:300, 50:240]])  # odd sizes appear from the second scale on
+    y = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    values, grads = fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0)
+    np.testing.assert_allclose(values, fastssim.ms_ssim_batch(x, y, data_range=1.0), rtol=1e-12)
+    for n in range(2):
+        points = [(100, 95), (57, 3), (120, 181), (199, 0), (5, 189)]
+        fd = _finite_differences(lambda a: fastssim.ms_ssim(x[n], a, data_range=1.0), y[n], points)
+        np.testing.assert_allclose([grads[n][p] for p in points], fd, rtol=1e-4, atol=3e-10)
+    v32, g32 = fastssim.ms_ssim_batch_with_gradient(x.astype(np.float32), y.astype(np.float32), data_range=1.0)
+    assert g32.dtype == np.float32
+    v64, g64 = fastssim.ms_ssim_batch_with_gradient(x.astype(np.float32).astype(np.float64),
+                                                    y.astype(np.float32).astype(np.float64), data_range=1.0)
+    np.testing.assert_allclose(v32, v64, rtol=1e-6)
+    assert np.abs(g32 - g64).max() <= 1e-5 * np.abs(g64).max()
+    with pytest.raises(ValueError, match="161"):
+        fastssim.ms_ssim_batch_with_gradient(x[:, :100], y[:, :100], data_range=1.0)
+
+
+def test_ms_ssim_gradient_equals_pytorch_msssim(lena_rgb):
+    torch = pytest.importorskip("torch")
+    pm = pytest.importorskip("pytorch_msssim")
+    from fastssim._math import window_weights
+
+    x = np.moveaxis(lena_rgb[:256, 128:384], -1, 0)[None].astype(np.float64) / 255  # even sizes: the same pyramid
+    y = np.clip(x + np.random.default_rng(7).normal(0, 0.04, x.shape), 0, 1)
+    values, grads = fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0, channel_axis=0)
+    win = torch.from_numpy(window_weights(11, 1.5, True).copy()).reshape(1, 1, 1, 11).repeat(3, 1, 1, 1)
+    Y = torch.from_numpy(y).requires_grad_()
+    theirs = pm.ms_ssim(torch.from_numpy(x), Y, data_range=1.0, win=win)
+    theirs.backward()
+    assert values[0] == pytest.approx(theirs.item(), abs=1e-12)
+    assert np.abs(grads - Y.grad.numpy()).max() <= 1e-10 * np.abs(grads).max()

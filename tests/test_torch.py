@@ -107,3 +107,30 @@ def test_mistakes():
     x, y = real_batch(n=1)
     assert old(torch.from_numpy(x), torch.from_numpy(y), 1.0).item() == \
         ssim(torch.from_numpy(x), torch.from_numpy(y), data_range=1.0).item()  # the alias
+
+
+def test_ms_ssim_and_its_loss_module():
+    pm = pytest.importorskip("pytorch_msssim")
+    from fastssim.torch import MSSSIMLoss, ms_ssim
+
+    cam = camera().astype(np.float64) / 255
+    x = np.stack([cam[:192, :176], cam[200:392, 300:476]])[:, None]  # even sizes: pytorch_msssim's pyramid
+    y = np.clip(x + np.random.default_rng(3).normal(0, 0.05, x.shape), 0, 1)
+    win = torch.from_numpy(window_weights(11, 1.5, True).copy()).reshape(1, 1, 1, 11)
+    Y1, Y2 = torch.from_numpy(y).requires_grad_(), torch.from_numpy(y).requires_grad_()
+    ours = ms_ssim(torch.from_numpy(x), Y1, data_range=1.0)
+    theirs = pm.ms_ssim(torch.from_numpy(x), Y2, data_range=1.0, win=win)
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-12)
+    ours.backward()
+    theirs.backward()
+    assert torch.allclose(Y1.grad, Y2.grad, rtol=0, atol=1e-10 * Y2.grad.abs().max().item())
+    per = ms_ssim(torch.from_numpy(x), torch.from_numpy(y), data_range=1.0, reduction="none")
+    np.testing.assert_allclose(per.numpy(), fastssim.ms_ssim_batch(x[:, 0], y[:, 0], data_range=1.0), rtol=1e-12)
+    pred = torch.from_numpy(y).float().requires_grad_()
+    loss = MSSSIMLoss(data_range=1.0)(pred, torch.from_numpy(x).float())
+    loss.backward()
+    assert pred.grad.dtype == torch.float32 and loss.item() == pytest.approx(1 - ours.item(), abs=1e-5)
+    with pytest.raises(ValueError, match=r"expected two \(N, C, H, W\) tensors"):
+        ms_ssim(torch.zeros(1, 1, 4, 170, 170), torch.zeros(1, 1, 4, 170, 170), data_range=1.0)
+    with pytest.raises(ValueError, match="161"):
+        ms_ssim(torch.rand(1, 1, 100, 100), torch.rand(1, 1, 100, 100), data_range=1.0)

@@ -299,7 +299,7 @@ def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     return s.reshape(shape[0], shape[1], -1).mean(axis=2), grad
 
 
-def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False):
+def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu"):
     """Mean SSIM over the 'valid' region of each plane of (P, H, W) stacks and its exact
     gradient with respect to ``y``, by the fused kernels (``_cpu.grad_maps_2d`` and
     ``_cpu.grad_back_2d``): work in ``wdt`` (float32 for 8/16-bit and float32 input),
@@ -307,7 +307,9 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False):
 
     Memory: three derivative maps of the valid size and the gradient, in ``wdt``; no
     full-size float64 copy of the input. ``cs_only``: the mean contrast-structure term
-    (MS-SSIM's per-scale term) and its gradient instead.
+    (MS-SSIM's per-scale term) and its gradient instead. ``backend="cuda"``: the same terms
+    by ``_cuda.ssim_gradient_2d`` (host planes are copied to the device; the gradient comes
+    back to the host).
 
     Returns
     -------
@@ -319,6 +321,12 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False):
     Hv, Wv = H - k + 1, W - k + 1
     shx = x3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
     shy = y3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
+    if backend == "cuda":
+        with GPU_LOCK:
+            cu = _cuda()
+            xd, yd = (cu.api().to_device(np.ascontiguousarray(a)) for a in (x3, y3))
+            sums, grad = cu.ssim_gradient_2d(xd, yd, np.asarray(weights), consts, shx, shy, wdt, cs_only)
+            return sums / (Hv * Wv), grad.copy_to_host()
     w = np.asarray(weights, dtype=wdt)
     c = np.asarray(consts, dtype=wdt)
     maps = [np.empty((P, Hv, Wv), dtype=wdt) for _ in range(3)]
@@ -343,7 +351,7 @@ def _upsample2_transposed(g, shape):
     return up[:, :H, :W]
 
 
-def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt):
+def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt, backend="cpu"):
     """MS-SSIM of each plane of (P, H, W) stacks and its exact gradient with respect to
     ``y``: each scale's mean term (cs; SSIM at the last) and its gradient from the fused
     kernels, chained through the 2x2 block means back to full size.
@@ -360,7 +368,7 @@ def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt):
     xs, ys = x3, y3
     terms, grads, shapes = [], [], []
     for level in range(levels):
-        means, grad = ssim_gradient_2d(xs, ys, weights, consts, wdt, cs_only=level < levels - 1)
+        means, grad = ssim_gradient_2d(xs, ys, weights, consts, wdt, cs_only=level < levels - 1, backend=backend)
         terms.append(means)
         grads.append(grad)
         shapes.append(xs.shape)

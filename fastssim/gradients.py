@@ -29,7 +29,7 @@ def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):
     elif job.nd == 2:  # the fused kernels, planes (N C, H, W) in the work dtype
         N, C, _, H, W = job.x5.shape
         means, grad = ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
-                                       consts, np.dtype(job.consts.dtype))
+                                       consts, np.dtype(job.consts.dtype), backend=job.backend)
         means, grad = means.reshape(N, C), grad.reshape(job.x5.shape)
     else:
         means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
@@ -185,7 +185,8 @@ def ms_ssim_batch_with_gradient(x, y, *, data_range=None, weights=MS_SSIM_WEIGHT
     v.check_ms_extent(job.x5.shape, win_size, job.nd, len(levels))
     N, C, _, H, W = job.x5.shape
     values, grad = ms_ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
-                                       job.consts.astype(np.float64), levels, np.dtype(job.consts.dtype))
+                                       job.consts.astype(np.float64), levels, np.dtype(job.consts.dtype),
+                                       backend=job.backend)
     values = values.reshape(N, C).mean(axis=1)
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")

@@ -201,3 +201,22 @@ def test_ms_ssim_gradient_equals_pytorch_msssim(lena_rgb):
     theirs.backward()
     assert values[0] == pytest.approx(theirs.item(), abs=1e-12)
     assert np.abs(grads - Y.grad.numpy()).max() <= 1e-10 * np.abs(grads).max()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradients_on_the_gpu_equal_the_cpus(dtype):
+    """The CUDA gradient kernels (the simulator where no GPU is present: small crops) compute
+    the same _math terms as the CPU ones."""
+    pytest.importorskip("numba.cuda")
+    cam = camera().astype(np.float64) / 255
+    x = np.stack([cam[:20, :24], cam[100:120, 50:74]])
+    y = np.clip(x + np.random.default_rng(0).normal(0, 0.05, x.shape), 0, 1)
+    x, y = x.astype(dtype), y.astype(dtype)
+    tol = 1e-13 if dtype == np.float64 else 1e-6
+    for f, kw in ((fastssim.ssim_batch_with_gradient, dict(win_size=7)),
+                  (fastssim.ms_ssim_batch_with_gradient, dict(win_size=3, weights=(0.3, 0.3, 0.4)))):
+        vg, gg = f(x, y, data_range=1.0, backend="cuda", **kw)
+        vc, gc = f(x, y, data_range=1.0, backend="cpu", **kw)
+        assert gg.dtype == gc.dtype == dtype
+        np.testing.assert_allclose(vg, vc, rtol=1e-12)
+        assert np.abs(gg - gc).max() <= tol * np.abs(gc).max()

@@ -360,6 +360,106 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
 
 
 @njit(**cfg.JIT_PARALLEL)
+def grad_maps_3d(x, y, w, shx, shy, consts, d_my, d_eyy, d_exy, plane_sums):
+    """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its k input
+    planes are filtered along D into five float64 moment planes (one buffer per task), then
+    down the columns and along the rows as in 2-D. ``plane_sums[p, d]``: the sum of SSIM over
+    valid plane d."""
+    P, D, H, W = x.shape
+    k = w.shape[0]
+    Dv = D - k + 1
+    Hv = H - k + 1
+    Wv = W - k + 1
+    c1d = np.float64(consts[0])
+    c2d = np.float64(consts[1])
+    cnd = np.float64(consts[2])
+    for r in prange(P * Dv):
+        p = r // Dv
+        d = r % Dv
+        sx = np.float64(shx[p])
+        sy = np.float64(shy[p])
+        buf = np.zeros((5, H, W), dtype=np.float64)
+        for t in range(k):
+            wt = np.float64(w[t])
+            for i in range(H):
+                for j in range(W):
+                    xa = np.float64(x[p, d + t, i, j]) - sx
+                    yb = np.float64(y[p, d + t, i, j]) - sy
+                    buf[0, i, j] += wt * xa
+                    buf[1, i, j] += wt * yb
+                    buf[2, i, j] += wt * (xa * xa)
+                    buf[3, i, j] += wt * (yb * yb)
+                    buf[4, i, j] += wt * (xa * yb)
+        acc = 0.0
+        for i in range(Hv):
+            vm = np.zeros((5, W), dtype=np.float64)
+            for t in range(k):
+                wt = np.float64(w[t])
+                for c in range(5):
+                    for j in range(W):
+                        vm[c, j] += wt * buf[c, i + t, j]
+            hm = np.zeros((5, Wv), dtype=np.float64)
+            for t in range(k):
+                wt = np.float64(w[t])
+                for c in range(5):
+                    for j in range(Wv):
+                        hm[c, j] += wt * vm[c, j + t]
+            for j in range(Wv):
+                s, g0, g1, g2 = _ssim_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], sx, sy,
+                                                 c1d, c2d, cnd)
+                d_my[p, d, i, j] = g0
+                d_eyy[p, d, i, j] = g1
+                d_exy[p, d, i, j] = g2
+                acc += s
+        plane_sums[p, d] = acc
+
+
+@njit(**cfg.JIT_PARALLEL)
+def grad_back_3d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
+    """`grad_back_2d` for volumes: one output plane per task; the maps' planes it sees are
+    gathered along D into one (3, Hv, Wv) buffer, then transposed down the columns and along
+    the rows, row by row."""
+    P, D, H, W = x.shape
+    k = w.shape[0]
+    Dv = D - k + 1
+    Hv = H - k + 1
+    Wv = W - k + 1
+    for r in prange(P * D):
+        p = r // D
+        q = r % D
+        sx = shx[p]
+        sy = shy[p]
+        tb = np.zeros((3, Hv, Wv), dtype=w.dtype)
+        for t in range(k):
+            dd = q - t
+            if dd >= 0 and dd < Dv:
+                wt = w[t]
+                for i in range(Hv):
+                    for j in range(Wv):
+                        tb[0, i, j] += wt * d_my[p, dd, i, j]
+                        tb[1, i, j] += wt * d_eyy[p, dd, i, j]
+                        tb[2, i, j] += wt * d_exy[p, dd, i, j]
+        for row in range(H):
+            tv = np.zeros((3, Wv), dtype=w.dtype)
+            for t in range(k):
+                i = row - t
+                if i >= 0 and i < Hv:
+                    wt = w[t]
+                    for c in range(3):
+                        for j in range(Wv):
+                            tv[c, j] += wt * tb[c, i, j]
+            th = np.zeros((3, W), dtype=w.dtype)
+            for t in range(k):
+                wt = w[t]
+                for c in range(3):
+                    for j in range(Wv):
+                        th[c, t + j] += wt * tv[c, j]
+            for c in range(W):
+                yb = y[p, q, row, c] - sy
+                grad[p, q, row, c] = (th[0, c] + (yb + yb) * th[1, c] + (x[p, q, row, c] - sx) * th[2, c]) * scale
+
+
+@njit(**cfg.JIT_PARALLEL)
 def grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
     """The fused gradient's backward pass: ``grad = (F^T d_my + 2 y' F^T d_eyy + x' F^T d_exy)
     * scale`` over planes (P, H, W), F^T the transposed 'valid' filter (a full correlation

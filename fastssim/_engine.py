@@ -338,6 +338,31 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
     return row_sums.sum(axis=1) / (Hv * Wv), grad
 
 
+def ssim_gradient_3d(x4, y4, weights, consts, wdt):
+    """`ssim_gradient_2d` for volumes (P, D, H, W) on the CPU (``_cpu.grad_maps_3d``,
+    ``_cpu.grad_back_3d``): the same terms, three derivative maps of the valid size and the
+    gradient in ``wdt``, one float64 moment buffer of a plane per task.
+
+    Returns
+    -------
+    means : ndarray (P,), float64
+    grad : ndarray (P, D, H, W), ``wdt``
+    """
+    P, D, H, W = x4.shape
+    k = len(weights)
+    Dv, Hv, Wv = D - k + 1, H - k + 1, W - k + 1
+    shx = x4.mean(axis=(1, 2, 3), dtype=np.float64).astype(wdt)
+    shy = y4.mean(axis=(1, 2, 3), dtype=np.float64).astype(wdt)
+    w = np.asarray(weights, dtype=wdt)
+    maps = [np.empty((P, Dv, Hv, Wv), dtype=wdt) for _ in range(3)]
+    sums = np.empty((P, Dv), dtype=np.float64)
+    xr, yr = readonly(x4), readonly(y4)
+    _cpu.grad_maps_3d(xr, yr, w, shx, shy, np.asarray(consts, dtype=wdt), *maps, sums)
+    grad = np.empty((P, D, H, W), dtype=wdt)
+    _cpu.grad_back_3d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Dv * Hv * Wv)), grad)
+    return sums.sum(axis=1) / (Dv * Hv * Wv), grad
+
+
 def _upsample2_transposed(g, shape):
     """The transpose of ``downsample2`` on (P, H, W) planes: each half-size sample's value
     spread as a quarter to the 2x2 block it averaged (twice to a repeated last sample of an

@@ -1,15 +1,16 @@
 """SSIM's exact gradient, for SSIM as a loss: one pair (`ssim_with_gradient`) or a stack of
 pairs (`ssim_batch_with_gradient`), on the CPU.
 
-2-D planes (channels and batches included) go through the fused kernels
-(``_engine.ssim_gradient_2d``); 3-D volumes and MATLAB's full-map gradient through the
-float64 separable path (``_engine.ssim_gradient``, ``_engine.avanaki_gradient``).
+2-D planes and 3-D volumes (channels and batches included) go through the fused kernels
+(``_engine.ssim_gradient_2d``, ``_engine.ssim_gradient_3d``; 2-D on the GPU too); MATLAB's
+full-map gradient through the float64 path (``_engine.avanaki_gradient``).
 """
 
 import numpy as np
 
 from . import _validate as v
-from ._engine import avanaki_gradient, ms_ssim_gradient_2d, raise_if_nonfinite, ssim_gradient, ssim_gradient_2d
+from ._engine import (avanaki_gradient, ms_ssim_gradient_2d, raise_if_nonfinite, ssim_gradient, ssim_gradient_2d,
+                      ssim_gradient_3d)
 from .metrics import MS_SSIM_WEIGHTS, _doc, _prepare
 
 __all__ = ["ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient"]
@@ -31,8 +32,11 @@ def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):
         means, grad = ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
                                        consts, np.dtype(job.consts.dtype), backend=job.backend)
         means, grad = means.reshape(N, C), grad.reshape(job.x5.shape)
-    else:
-        means, grad = ssim_gradient(job.x5, job.y5, job.nd, job.weights, consts)
+    else:  # volumes: the fused CPU kernels
+        N, C, D, H, W = job.x5.shape
+        means, grad = ssim_gradient_3d(job.x5.reshape(N * C, D, H, W), job.y5.reshape(N * C, D, H, W), job.weights,
+                                       consts, np.dtype(job.consts.dtype))
+        means, grad = means.reshape(N, C), grad.reshape(job.x5.shape)
     return means, grad, job
 
 

@@ -220,3 +220,22 @@ def test_gradients_on_the_gpu_equal_the_cpus(dtype):
         assert gg.dtype == gc.dtype == dtype
         np.testing.assert_allclose(vg, vc, rtol=1e-12)
         assert np.abs(gg - gc).max() <= tol * np.abs(gc).max()
+
+
+def test_fused_3d_gradient_equals_the_separable_path():
+    from fastssim import _engine
+    from fastssim.metrics import _prepare
+
+    rng = np.random.default_rng(8)
+    vol = np.stack([camera()[i:i + 40, 100:146] for i in range(0, 130, 10)]).astype(np.float64) / 255  # 13x40x46
+    w = np.clip(vol + rng.normal(0, 0.05, vol.shape), 0, 1).astype(np.float32).astype(np.float64)
+    vol = vol.astype(np.float32).astype(np.float64)
+    value, grad = fastssim.ssim_with_gradient(vol, w, data_range=1.0, win_size=7)
+    job = _prepare(vol, w, batch=False, spatial_ndim=None, channel_axis=None, data_range=1.0, win_size=7, sigma=1.5,
+                   gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="cpu", preset=None)
+    means, want = _engine.ssim_gradient(job.x5, job.y5, 3, job.weights, job.consts.astype(np.float64))
+    assert value == pytest.approx(means.mean(), rel=1e-13)
+    assert np.abs(grad - want[0, 0]).max() <= 1e-12 * np.abs(want).max()
+    v32, g32 = fastssim.ssim_with_gradient(vol.astype(np.float32), w.astype(np.float32), data_range=1.0, win_size=7)
+    assert g32.dtype == np.float32 and v32 == pytest.approx(value, rel=1e-6)
+    assert np.abs(g32 - want[0, 0]).max() <= 1e-5 * np.abs(want).max()

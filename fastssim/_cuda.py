@@ -363,6 +363,16 @@ def launchable(obj):
     return api().as_cuda_array(obj)
 
 
+def reshaped(dev, shape):
+    """A contiguous device array ``dev`` with another shape, still a device array (the
+    simulator's fake arrays reshape into plain NumPy arrays)."""
+    if _simulated():
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+        return FakeCUDAArray(dev.copy_to_host().reshape(shape))
+    return dev.reshape(shape)
+
+
 def device_view(obj, host_view):
     """A GPU array with the shape and strides of ``host_view``: a metadata-only view (axes
     moved, added or permuted, no offset) of the GPU array ``obj``, on the same memory."""
@@ -492,9 +502,10 @@ def _grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
     grad[p, q, c] = (t0 + 2.0 * yb * t1 + xa * t2) * scale
 
 
-def ssim_gradient_2d(x3, y3, weights, consts, shx, shy, wdt, cs_only):
+def ssim_gradient_2d(x3, y3, weights, consts, shx, shy, wdt, cs_only, scale=1.0):
     """``_engine.ssim_gradient_2d`` on the GPU: ``(sums (P,) float64 on the host, grad (P, H, W)
-    device array in wdt)``; x3/y3 are device arrays of planes."""
+    device array in wdt, times ``scale``)``; x3/y3 are device arrays of planes. The sums'
+    copy to the host waits for both kernels, so the gradient is complete when this returns."""
     P, H, W = x3.shape
     k = weights.shape[0]
     Hv, Wv = H - k + 1, W - k + 1
@@ -509,7 +520,7 @@ def ssim_gradient_2d(x3, y3, weights, consts, shx, shy, wdt, cs_only):
                                    *maps, sums)
     grad = cu.device_array((P, H, W), dtype=wdt)
     n = P * H * W
-    _grad_back_2d[-(-n // nt), nt](x3, y3, w, dsx, dsy, *maps, 1.0 / (Hv * Wv), grad)
+    _grad_back_2d[-(-n // nt), nt](x3, y3, w, dsx, dsy, *maps, scale / (Hv * Wv), grad)
     return sums.copy_to_host(), grad
 
 

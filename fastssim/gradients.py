@@ -16,10 +16,44 @@ from .metrics import MS_SSIM_WEIGHTS, _doc, _prepare
 __all__ = ["ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient"]
 
 
+def _device_gradient(x, y, *, channel_axis, preset, K1, K2, **options):
+    """GPU arrays (2-D stacks, channels first): ``(values (N,) on the host, grad (N, [C,] H, W)
+    GPU array)``, the gradient divided by C (the value is the mean over channels) in the
+    backward kernel; read in place, nothing copied to the host but the sums."""
+    from . import _cuda
+    from ._engine import GPU_LOCK
+
+    if preset not in (None, "wang") or channel_axis not in (None, 0):
+        raise ValueError("GPU arrays: the gradient takes stacks (N, H, W) or (N, C, H, W) with channel_axis=0 "
+                         "or None and no preset; pass host arrays for the other layouts")
+    job = _prepare(x, y, batch=True, spatial_ndim=2, channel_axis=channel_axis, K1=K1, K2=K2, preset=preset,
+                   **options)
+    N, C, _, H, W = job.x5.shape
+    planes = (N * C, H, W)
+    contiguous = [v.cuda_interface(d)[2] == tuple(np.cumprod((1,) + v.cuda_interface(d)[1][:0:-1])[::-1]
+                                                  * v.cuda_interface(d)[3].itemsize) for d in job.devices]
+    if not all(contiguous):
+        raise ValueError("the GPU gradient reads GPU stacks in place and needs them C-contiguous; pass "
+                         "cupy.ascontiguousarray(x) (or tensor.contiguous())")
+    wdt = np.dtype(job.consts.dtype)
+    zero = np.zeros(N * C)  # no shift: the GPU kernels sum the moments in float64
+    with GPU_LOCK:
+        xd = _cuda.launchable(_cuda.device_view(job.devices[0], job.x5.reshape(planes)))
+        yd = _cuda.launchable(_cuda.device_view(job.devices[1], job.y5.reshape(planes)))
+        sums, grad = _cuda.ssim_gradient_2d(xd, yd, job.weights, job.consts.astype(np.float64), zero, zero, wdt,
+                                            False, scale=1.0 / C)
+    k = len(job.weights)
+    values = (sums / ((H - k + 1) * (W - k + 1))).reshape(N, C).mean(axis=1)
+    for i in np.flatnonzero(~np.isfinite(values)):
+        raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")
+    return values, _cuda.reshaped(grad, (N, H, W) if channel_axis is None else (N, C, H, W))
+
+
 def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):
     """``(means (N, C), grad (N, C, D, H, W) in the work dtype, job)`` of checked inputs."""
     if v.is_device_array(x) or v.is_device_array(y):
-        raise TypeError("the SSIM gradient takes host (NumPy) arrays (or CPU tensors)")
+        raise TypeError("GPU arrays: use ssim_batch_with_gradient (2-D stacks); ssim_with_gradient takes host "
+                        "arrays")
     if preset not in (None, "wang", "matlab"):
         raise ValueError(f"the SSIM gradient supports preset None, 'wang' or 'matlab', got {preset!r}")
     job = _prepare(x, y, batch=batch, spatial_ndim=spatial_ndim, K1=K1, K2=K2, preset=preset, **options)
@@ -104,7 +138,9 @@ def ssim_batch_with_gradient(x, y, *, spatial_ndim=2, data_range=None, channel_a
     ----------
     x, y : array_like
         Stacks of pairs along axis 0, as for `ssim_batch`; ``y`` is the image the gradient is
-        taken for.
+        taken for. GPU arrays (``__cuda_array_interface__``: CuPy, PyTorch, Numba; 2-D,
+        C-contiguous, (N, H, W) or (N, C, H, W) with ``channel_axis=0``) are read in place
+        and their gradient is a GPU array.
     spatial_ndim : {2, 3}
         Spatial axes per pair.
     {options}
@@ -133,6 +169,12 @@ def ssim_batch_with_gradient(x, y, *, spatial_ndim=2, data_range=None, channel_a
     """
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
+    if v.is_device_array(x) or v.is_device_array(y):
+        if spatial_ndim != 2:
+            raise ValueError("GPU arrays: the gradient of volumes is computed on the host; pass host arrays")
+        return _device_gradient(x, y, data_range=data_range, channel_axis=channel_axis, win_size=win_size,
+                                sigma=sigma, gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance,
+                                backend=backend, preset=preset)
     means, grad, job = _gradient(x, y, batch=True, spatial_ndim=spatial_ndim, data_range=data_range,
                                  channel_axis=channel_axis, win_size=win_size, sigma=sigma, gaussian=gaussian,
                                  K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,

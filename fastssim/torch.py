@@ -6,9 +6,14 @@ Needs PyTorch (``pip install 'fastssim[torch]'``). Tensors are (N, C, H, W) or (
 `fastssim.ssim_batch_with_gradient` / `fastssim.ms_ssim_batch_with_gradient` (fused CPU kernels
 for 2-D), in float32 for float32,
 float16 and bfloat16 tensors (the gradient returned in the tensor's dtype) and in float64 for
-float64 ones. CUDA tensors are computed on the host and their gradients copied back to their
-device: the GPU gradient kernels are not written yet.
+float64 ones. CUDA tensors (SSIM of (N, C, H, W)) are read in place by the CUDA gradient kernels
+and their gradients stay on the device (the tensors are synchronised with PyTorch's current
+stream first; only the per-image sums come to the host); other CUDA inputs (volumes, MS-SSIM)
+are computed on the host and their gradients copied back. The CUDA path has been run only
+under Numba's simulator, with device arrays, not yet with CUDA tensors on a GPU.
 """
+
+import numpy as np
 
 from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient
 from .metrics import MS_SSIM_WEIGHTS
@@ -49,7 +54,12 @@ class SSIMFunction(_Function):
     @staticmethod
     def forward(ctx, x, y, options, fn=ssim_batch_with_gradient):
         work = _torch.float64 if _torch.float64 in (x.dtype, y.dtype) else _torch.float32
-        xa, ya = _host(x, work), _host(y, work)
+        if x.is_cuda and y.is_cuda and fn is ssim_batch_with_gradient and x.dim() == 4:
+            xa = x.detach().to(work).contiguous()  # read in place by the CUDA kernels
+            ya = y.detach().to(work).contiguous()
+            _torch.cuda.current_stream(y.device).synchronize()
+        else:
+            xa, ya = _host(x, work), _host(y, work)
         values, grad_y = fn(xa, ya, **options)
         grad_x = fn(ya, xa, **options)[1] if ctx.needs_input_grad[0] else None  # both are symmetric
         ctx.grads = (grad_x, grad_y)
@@ -64,8 +74,9 @@ class SSIMFunction(_Function):
             if not needed:
                 out.append(None)
                 continue
-            scale = grad_output.to(device=device, dtype=dtype).reshape((-1,) + (1,) * (g.ndim - 1))
-            out.append(_torch.from_numpy(g).to(device=device, dtype=dtype) * scale)
+            scale = grad_output.to(device=device, dtype=dtype).reshape((-1,) + (1,) * (len(g.shape) - 1))
+            g = _torch.from_numpy(g) if isinstance(g, np.ndarray) else _torch.as_tensor(g, device=device)
+            out.append(g.to(device=device, dtype=dtype) * scale)
         return out[0], out[1], None, None
 
 

@@ -239,3 +239,27 @@ def test_fused_3d_gradient_equals_the_separable_path():
     v32, g32 = fastssim.ssim_with_gradient(vol.astype(np.float32), w.astype(np.float32), data_range=1.0, win_size=7)
     assert g32.dtype == np.float32 and v32 == pytest.approx(value, rel=1e-6)
     assert np.abs(g32 - want[0, 0]).max() <= 1e-5 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gpu_arrays_are_read_in_place_and_their_gradient_stays_there(dtype):
+    pytest.importorskip("numba.cuda")
+    from test_cuda_backend import strided_gpu, to_gpu
+
+    cam = camera().astype(np.float64) / 255
+    x = np.stack([np.stack([cam[:20, :24], cam[50:70, :24]]), np.stack([cam[100:120, 50:74], cam[200:220, 50:74]])])
+    y = np.clip(x + np.random.default_rng(0).normal(0, 0.05, x.shape), 0, 1)
+    x, y = x.astype(dtype), y.astype(dtype)
+    values, grad = fastssim.ssim_batch_with_gradient(to_gpu(x), to_gpu(y), data_range=1.0, win_size=7, channel_axis=0)
+    want_v, want_g = fastssim.ssim_batch_with_gradient(x, y, data_range=1.0, win_size=7, channel_axis=0)
+    assert callable(getattr(grad, "copy_to_host", None)) and tuple(grad.shape) == x.shape  # a device array
+    g = grad.copy_to_host()
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(values, want_v, rtol=tol)
+    assert g.dtype == dtype and np.abs(g - want_g).max() <= tol * np.abs(want_g).max()
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fastssim.ssim_batch_with_gradient(strided_gpu(x), strided_gpu(y), data_range=1.0, win_size=7, channel_axis=0)
+    with pytest.raises(ValueError, match="channel_axis=0"):
+        fastssim.ssim_batch_with_gradient(to_gpu(x), to_gpu(y), data_range=1.0, win_size=7, channel_axis=-1)
+    with pytest.raises(TypeError, match="ssim_with_gradient takes host"):
+        fastssim.ssim_with_gradient(to_gpu(x[0, 0]), to_gpu(y[0, 0]), data_range=1.0)

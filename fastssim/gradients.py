@@ -2,15 +2,16 @@
 pairs (`ssim_batch_with_gradient`), on the CPU.
 
 2-D planes and 3-D volumes (channels and batches included) go through the fused kernels
-(``_engine.ssim_gradient_2d``, ``_engine.ssim_gradient_3d``; 2-D on the GPU too); MATLAB's
-full-map gradient through the float64 path (``_engine.avanaki_gradient``).
+(``_engine_gradient.ssim_gradient_2d``, ``ssim_gradient_3d``; 2-D on the GPU too); MATLAB's
+full-map gradient through the float64 path (``_engine_gradient.avanaki_gradient``).
 """
 
 import numpy as np
 
 from . import _validate as v
-from ._engine import (avanaki_gradient, ms_ssim_gradient_2d, raise_if_nonfinite, ssim_gradient, ssim_gradient_2d,
-                      ssim_gradient_3d)
+from ._engine import raise_if_nonfinite
+from ._engine_gradient import (avanaki_gradient, ms_ssim_gradient_2d, ssim_gradient, ssim_gradient_2d,
+                               ssim_gradient_3d)
 from .metrics import MS_SSIM_WEIGHTS, _doc, _prepare
 
 __all__ = ["ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient"]
@@ -20,7 +21,7 @@ def _device_gradient(x, y, *, channel_axis, preset, K1, K2, **options):
     """GPU arrays (2-D stacks, channels first): ``(values (N,) on the host, grad (N, [C,] H, W)
     GPU array)``, the gradient divided by C (the value is the mean over channels) in the
     backward kernel; read in place, nothing copied to the host but the sums."""
-    from . import _cuda
+    from . import _cuda, _cuda_gradient
     from ._engine import GPU_LOCK
 
     if preset not in (None, "wang") or channel_axis not in (None, 0):
@@ -40,7 +41,7 @@ def _device_gradient(x, y, *, channel_axis, preset, K1, K2, **options):
     with GPU_LOCK:
         xd = _cuda.launchable(_cuda.device_view(job.devices[0], job.x5.reshape(planes)))
         yd = _cuda.launchable(_cuda.device_view(job.devices[1], job.y5.reshape(planes)))
-        sums, grad = _cuda.ssim_gradient_2d(xd, yd, job.weights, job.consts.astype(np.float64), zero, zero, wdt,
+        sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, job.weights, job.consts.astype(np.float64), zero, zero, wdt,
                                             False, scale=1.0 / C)
     k = len(job.weights)
     values = (sums / ((H - k + 1) * (W - k + 1))).reshape(N, C).mean(axis=1)

@@ -93,7 +93,7 @@ def test_gradient_errors():
 def _separable_reference(x, y, **kw):
     """The unfused path (full-size float64 moments through the separable filter) on the same
     prepared planes: the reference the fused 2-D kernels must equal."""
-    from fastssim import _engine
+    from fastssim import _engine_gradient as _engine
     from fastssim.metrics import _prepare
 
     job = _prepare(x, y, batch=False, spatial_ndim=None, channel_axis=kw.get("channel_axis"), data_range=1.0,
@@ -223,7 +223,7 @@ def test_gradients_on_the_gpu_equal_the_cpus(dtype):
 
 
 def test_fused_3d_gradient_equals_the_separable_path():
-    from fastssim import _engine
+    from fastssim import _engine_gradient as _engine
     from fastssim.metrics import _prepare
 
     rng = np.random.default_rng(8)

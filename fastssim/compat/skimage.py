@@ -9,7 +9,8 @@ fastssim's kernels.
 import numpy as np
 
 from .. import _validate as v
-from .._engine import avanaki_gradient, kernel_constants, pad_same, raise_if_nonfinite, ssim_means
+from .._engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_means
+from .._engine_gradient import avanaki_gradient
 from .._math import gaussian_radius, window_weights
 
 __all__ = ["structural_similarity"]

@@ -1,0 +1,200 @@
+"""SSIM's gradient: the kernel calls and reductions behind ``fastssim.gradients``.
+
+``ssim_gradient_2d`` / ``ssim_gradient_3d`` run the fused kernels (``_cpu_gradient``, and
+``_cuda_gradient`` for 2-D on the GPU); ``ms_ssim_gradient_2d`` chains their per-scale terms
+through the 2x2 block means; ``ssim_gradient`` (the separable float64 path) and
+``avanaki_gradient`` (MATLAB's and scikit-image's full-map gradient) work on full-size
+float64 intermediates.
+"""
+
+import numpy as np
+
+from . import _cpu, _cpu_gradient
+from ._engine import GPU_LOCK, _cuda, downsampled_shape, readonly, separable_filter
+
+def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
+    """Mean SSIM over the 'valid' region of each plane and its exact gradient with
+    respect to ``y``, in float64.
+
+    The mean is ``(1/Np) sum_p S(p)``, and S depends on ``y`` through the filtered
+    moments ``E[y]``, ``E[y^2]`` and ``E[xy]`` at each window ``p``. Their
+    derivatives (``_math.ssim_grad_terms``) are maps over the valid region; the
+    gradient at a pixel ``q`` gathers them back through the transposed filter
+    (zero-padded, full-size correlation with the mirrored window):
+    ``(F^T d_uy + 2 y F^T d_eyy + x F^T d_exy) / Np``.
+
+    Returns
+    -------
+    means : ndarray (N, C)
+    grad : ndarray, the shape of ``y5``
+    """
+    x = np.ascontiguousarray(x5, dtype=np.float64)
+    y = np.ascontiguousarray(y5, dtype=np.float64)
+    moments = [separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, x * y)]
+    flat = [np.ascontiguousarray(m).reshape(-1) for m in moments]
+    shape = moments[0].shape
+    s, d_uy, d_eyy, d_exy = (np.empty(flat[0].shape[0]) for _ in range(4))
+    _cpu_gradient.grad_terms(*flat, consts.astype(np.float64), s, d_uy, d_eyy, d_exy)
+    n_valid = int(np.prod(shape[2:]))
+    r = len(weights) - 1
+    pads = [(0, 0), (0, 0), (r, r) if spatial_ndim == 3 else (0, 0), (r, r), (r, r)]
+    back = weights[::-1]
+
+    def transposed(m):
+        return separable_filter(np.pad(m.reshape(shape), pads), back, spatial_ndim)
+
+    grad = (transposed(d_uy) + 2.0 * y * transposed(d_eyy) + x * transposed(d_exy)) / n_valid
+    return s.reshape(shape[0], shape[1], -1).mean(axis=2), grad
+
+
+def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu"):
+    """Mean SSIM over the 'valid' region of each plane of (P, H, W) stacks and its exact
+    gradient with respect to ``y``, by the fused kernels (``_cpu_gradient.grad_maps_2d`` and
+    ``_cpu_gradient.grad_back_2d``): work in ``wdt`` (float32 for 8/16-bit and float32 input),
+    the SSIM sums in float64, the moments shifted by each plane's mean.
+
+    Memory: three derivative maps of the valid size and the gradient, in ``wdt``; no
+    full-size float64 copy of the input. ``cs_only``: the mean contrast-structure term
+    (MS-SSIM's per-scale term) and its gradient instead. ``backend="cuda"``: the same terms
+    by ``_cuda.ssim_gradient_2d`` (host planes are copied to the device; the gradient comes
+    back to the host).
+
+    Returns
+    -------
+    means : ndarray (P,), float64
+    grad : ndarray (P, H, W), ``wdt``
+    """
+    P, H, W = x3.shape
+    k = len(weights)
+    Hv, Wv = H - k + 1, W - k + 1
+    shx = x3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
+    shy = y3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
+    if backend == "cuda":
+        with GPU_LOCK:
+            from . import _cuda_gradient
+
+            cu = _cuda()
+            xd, yd = (cu.api().to_device(np.ascontiguousarray(a)) for a in (x3, y3))
+            sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, np.asarray(weights), consts, shx, shy, wdt, cs_only)
+            return sums / (Hv * Wv), grad.copy_to_host()
+    w = np.asarray(weights, dtype=wdt)
+    c = np.asarray(consts, dtype=wdt)
+    maps = [np.empty((P, Hv, Wv), dtype=wdt) for _ in range(3)]
+    row_sums = np.empty((P, Hv), dtype=np.float64)
+    xr, yr = readonly(x3), readonly(y3)
+    _cpu_gradient.grad_maps_2d(xr, yr, w, shx, shy, c, cs_only, *maps, row_sums)
+    grad = np.empty((P, H, W), dtype=wdt)
+    _cpu_gradient.grad_back_2d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Hv * Wv)), grad)
+    return row_sums.sum(axis=1) / (Hv * Wv), grad
+
+
+def ssim_gradient_3d(x4, y4, weights, consts, wdt):
+    """`ssim_gradient_2d` for volumes (P, D, H, W) on the CPU (``_cpu_gradient.grad_maps_3d``,
+    ``_cpu_gradient.grad_back_3d``): the same terms, three derivative maps of the valid size and the
+    gradient in ``wdt``, one float64 moment buffer of a plane per task.
+
+    Returns
+    -------
+    means : ndarray (P,), float64
+    grad : ndarray (P, D, H, W), ``wdt``
+    """
+    P, D, H, W = x4.shape
+    k = len(weights)
+    Dv, Hv, Wv = D - k + 1, H - k + 1, W - k + 1
+    shx = x4.mean(axis=(1, 2, 3), dtype=np.float64).astype(wdt)
+    shy = y4.mean(axis=(1, 2, 3), dtype=np.float64).astype(wdt)
+    w = np.asarray(weights, dtype=wdt)
+    maps = [np.empty((P, Dv, Hv, Wv), dtype=wdt) for _ in range(3)]
+    sums = np.empty((P, Dv), dtype=np.float64)
+    xr, yr = readonly(x4), readonly(y4)
+    _cpu_gradient.grad_maps_3d(xr, yr, w, shx, shy, np.asarray(consts, dtype=wdt), *maps, sums)
+    grad = np.empty((P, D, H, W), dtype=wdt)
+    _cpu_gradient.grad_back_3d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Dv * Hv * Wv)), grad)
+    return sums.sum(axis=1) / (Dv * Hv * Wv), grad
+
+
+def _upsample2_transposed(g, shape):
+    """The transpose of ``downsample2`` on (P, H, W) planes: each half-size sample's value
+    spread as a quarter to the 2x2 block it averaged (twice to a repeated last sample of an
+    odd axis), ``shape`` the full-size planes' shape."""
+    up = np.repeat(np.repeat(g, 2, axis=1), 2, axis=2) * 0.25
+    H, W = shape[1], shape[2]
+    if H % 2:
+        up[:, H - 1] += up[:, H]
+    if W % 2:
+        up[:, :, W - 1] += up[:, :, W]
+    return up[:, :H, :W]
+
+
+def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt, backend="cpu"):
+    """MS-SSIM of each plane of (P, H, W) stacks and its exact gradient with respect to
+    ``y``: each scale's mean term (cs; SSIM at the last) and its gradient from the fused
+    kernels, chained through the 2x2 block means back to full size.
+
+    ``d MS / d term_l = w_l term_l^(w_l - 1) prod_(m != l) max(term_m, 0)^w_m``, zero where a
+    clamped term is not positive (there MS-SSIM does not depend on it).
+
+    Returns
+    -------
+    values : ndarray (P,), float64
+    grad : ndarray (P, H, W), ``wdt``
+    """
+    levels = len(level_weights)
+    xs, ys = x3, y3
+    terms, grads, shapes = [], [], []
+    for level in range(levels):
+        means, grad = ssim_gradient_2d(xs, ys, weights, consts, wdt, cs_only=level < levels - 1, backend=backend)
+        terms.append(means)
+        grads.append(grad)
+        shapes.append(xs.shape)
+        if level < levels - 1:
+            shape = downsampled_shape((xs.shape[0], 1, 1) + xs.shape[1:], 2)
+            xn = np.empty(shape, wdt)
+            yn = np.empty(shape, wdt)
+            _cpu.downsample2(readonly(xs[:, None, None]), False, xn)
+            _cpu.downsample2(readonly(ys[:, None, None]), False, yn)
+            xs, ys = xn[:, 0, 0], yn[:, 0, 0]
+    clamped = [np.maximum(t, 0.0) for t in terms]
+    values = np.prod([c ** w for c, w in zip(clamped, level_weights)], axis=0)
+    total = None
+    for level in reversed(range(levels)):  # from the coarsest scale up, adding each scale's share
+        others = np.prod([c ** w for m, (c, w) in enumerate(zip(clamped, level_weights)) if m != level], axis=0)
+        w = level_weights[level]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coef = np.where(terms[level] > 0, w * clamped[level] ** (w - 1) * others, 0.0)
+        share = grads[level] * coef.astype(wdt)[:, None, None]
+        total = share if total is None else share + _upsample2_transposed(total, shapes[level])
+    return values, total.astype(wdt, copy=False)
+
+
+def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
+    """Avanaki's (2009) SSIM gradient on full-size maps, as MATLAB's reference code
+    (``pad_mode="constant"``: zero padding, the exact gradient of the mean of that map)
+    and scikit-image (``pad_mode="symmetric"``: scipy's 'reflect') compute it.
+
+    ``grad = [F(A1/D) x + F(-S/B2) y + F((ux (A2 - A1) - uy (B2 - B1) S) / D)] * 2 / N``
+    with every filter F 'same'-sized, N the pixels of one plane.
+
+    Returns
+    -------
+    smap, grad : ndarray, float64, the shape of ``x5``
+    """
+    r = len(weights) // 2
+    pads = [(0, 0), (0, 0), (r, r) if spatial_ndim == 3 else (0, 0), (r, r), (r, r)]
+
+    def F(a):
+        return separable_filter(np.pad(a, pads, mode=pad_mode), weights, spatial_ndim)
+
+    x = np.asarray(x5, dtype=np.float64)
+    y = np.asarray(y5, dtype=np.float64)
+    c1, c2, cn = (float(v) for v in consts)
+    ux, uy = F(x), F(y)
+    vx = cn * (F(x * x) - ux * ux)
+    vy = cn * (F(y * y) - uy * uy)
+    vxy = cn * (F(x * y) - ux * uy)
+    a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
+    b1, b2 = ux ** 2 + uy ** 2 + c1, vx + vy + c2
+    d = b1 * b2
+    s = a1 * a2 / d
+    grad = F(a1 / d) * x + F(-s / b2) * y + F((ux * (a2 - a1) - uy * (b2 - b1) * s) / d)
+    return s, grad * (2.0 / np.prod(x.shape[2:]))

@@ -35,7 +35,8 @@ def _mse(x, y, backend):
     else:
         xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
     where = resolve_backend(backend, *devices, x.size)
-    value = squared_error_means(_flat5(xk), _flat5(yk), backend=where, devices=devices)[0]
+    x5, y5 = (_flat5(xk), _flat5(yk)) if devices != (None, None) else _rows5(xk, yk)  # GPU: views of any strides
+    value = squared_error_means(x5, y5, backend=where, devices=devices)[0]
     xs = devices[0] if devices[0] is not None else x
     ys = devices[1] if devices[1] is not None else y
     raise_if_nonfinite(value, xs, ys, 1, 1)
@@ -154,7 +155,7 @@ def mse_batch(x, y, *, backend="auto"):
         xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
     where = resolve_backend(backend, *devices, x.size)
     n = x.shape[0]
-    rows = _flat5(xk[0]).shape  # each pair as mse sees it: the same rows, the same sums
+    rows = (_flat5(xk[0]) if devices != (None, None) else _rows5(xk[0], yk[0])[0]).shape  # as mse sees a pair
     x5 = xk.reshape((n,) + rows[1:]) if rows[0] == 1 else None
     if x5 is None:  # more than 5 axes per pair (host only): one call per pair
         values = np.array([squared_error_means(_flat5(xk[i]), _flat5(yk[i]))[0] for i in range(n)])
@@ -177,6 +178,31 @@ def _channel_axis(channel_axis, ndim):
     return int(channel_axis) % ndim
 
 
+#: Elements per row the kernels' tasks sum, at least (a row is one parallel task).
+ROW_ELEMENTS = 2048
+
+
+def _rows5(a, b, channels_first=False):
+    """(1, C, 1, R, L) views of ``a`` and ``b`` (one shape) for the error kernels: each
+    channel's elements (C = 1 without channels) in R rows of L, L the product of the trailing
+    axes from the last until it reaches `ROW_ELEMENTS`, so that rows are long enough to
+    vectorise and many enough to share out (an RGB image's last axis alone would make rows of
+    3). Only when both are C-contiguous are they regrouped (views); otherwise both keep their
+    own rows (`_flat5`; channels first: a reshape), so the two always have the same rows."""
+    if not (a.flags.c_contiguous and b.flags.c_contiguous):
+        if channels_first:
+            return a.reshape(1, a.shape[0], 1, 1, -1), b.reshape(1, b.shape[0], 1, 1, -1)
+        return _flat5(a), _flat5(b)
+    C = a.shape[0] if channels_first else 1
+    L = 1
+    for n in reversed(a.shape[1:] if channels_first else a.shape):
+        L *= n
+        if L >= ROW_ELEMENTS:
+            break
+    shape = (1, C, 1, -1, max(L, 1))
+    return a.reshape(shape), b.reshape(shape)
+
+
 def _product_sums(x, y, channel_axis, backend):
     """``(sums, x, y)``: the float64 sums (sum (x-y)^2, sum xy, sum x^2, sum y^2), shape (4,),
     or (C, 4) per channel."""
@@ -193,12 +219,9 @@ def _product_sums(x, y, channel_axis, backend):
         x5, y5 = _flat5(x), _flat5(y)
     else:
         xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
-        if ax is None:
-            x5, y5 = _flat5(xk), _flat5(yk)
-        else:  # channels on the kernels' channel axis, everything else one row
-            C = x.shape[ax]
-            x5 = np.moveaxis(xk, ax, 0).reshape(1, C, 1, 1, -1)
-            y5 = np.moveaxis(yk, ax, 0).reshape(1, C, 1, 1, -1)
+        if ax is not None:  # channels on the kernels' channel axis
+            xk, yk = np.moveaxis(xk, ax, 0), np.moveaxis(yk, ax, 0)
+        x5, y5 = _rows5(xk, yk, ax is not None)
     where = resolve_backend(backend, *devices, x.size)
     sums = product_sums(x5, y5, backend=where, devices=devices)[0]  # (C of the 5-D view, 4)
     sums = sums.sum(axis=0) if ax is None else sums

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _config as cfg
 from . import _cpu
-from ._math import stabilisers
+from ._math import ssim_terms, stabilisers
 from ._validate import diagnose_nonfinite, is_device_array, spatial_order
 
 
@@ -203,11 +203,11 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
     return value
 
 
-def pad_same(x5, radius, spatial_ndim, mode="symmetric"):
-    """Pad the spatial axes by ``radius``: by default scipy's 'reflect' (NumPy's
+def pad_same(a, radius, spatial_ndim, mode="symmetric"):
+    """Pad the last ``spatial_ndim`` axes by ``radius``: by default scipy's 'reflect' (NumPy's
     'symmetric', edge repeated); ``mode="reflect"`` is PyTorch's (edge not repeated)."""
-    pads = [(0, 0), (0, 0), (radius, radius) if spatial_ndim == 3 else (0, 0), (radius, radius), (radius, radius)]
-    return np.pad(x5, pads, mode=mode)
+    pads = [(0, 0)] * (a.ndim - spatial_ndim) + [(radius, radius)] * spatial_ndim
+    return np.pad(a, pads, mode=mode)
 
 
 def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
@@ -246,19 +246,35 @@ def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
     raise diagnose_nonfinite(x, y, k1, k2)
 
 
-def separable_filter(a5, weights, spatial_ndim):
-    """'valid' filtering of a 5-D array along each spatial axis, in float64."""
+def separable_filter(a, weights, spatial_ndim):
+    """'valid' filtering of the last ``spatial_ndim`` axes of ``a`` (any number), in float64:
+    one 1-D pass per axis."""
     w = tuple(float(v) for v in weights)
-    for ax in ((4, 3, 2) if spatial_ndim == 3 else (4, 3)):
-        src = np.swapaxes(a5, ax, 4)
-        shape = list(src.shape)
-        shape[4] -= len(w) - 1
-        out = np.empty(shape, np.float64)
-        _cpu.filter_last_axis(src, w, out)
-        a5 = np.swapaxes(out, ax, 4)
-    return a5
+    for ax in range(a.ndim - 1, a.ndim - 1 - spatial_ndim, -1):
+        src = np.swapaxes(a, ax, -1)
+        n = src.shape[-1]
+        out = np.empty(src.shape[:-1] + (n - len(w) + 1,), np.float64)
+        if src.ndim == 5:
+            _cpu.filter_last_axis(src, w, out)
+        else:
+            _cpu.filter_last_axis(src.reshape(1, 1, 1, -1, n), w, out.reshape(1, 1, 1, -1, out.shape[-1]))
+        a = np.swapaxes(out, ax, -1)
+    return a
 
 
 def separable_filter_same(a5, weights, spatial_ndim):
     """Filtering to the input's size, borders by scipy's 'reflect' (as scikit-image)."""
     return separable_filter(pad_same(a5.astype(np.float64), len(weights) // 2, spatial_ndim), weights, spatial_ndim)
+
+
+def ssim_map_separable(x, y, spatial_ndim, weights, consts):
+    """The 'valid' SSIM map over the last ``spatial_ndim`` axes (any number), in float64,
+    from five separable moment filters and `ssim_terms` applied to whole arrays: the path
+    for inputs with other than 2 or 3 spatial axes, which the fused kernels do not take."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    shx, shy = float(x.mean()), float(y.mean())
+    x, y = x - shx, y - shy
+    c1, c2, cn = (float(v) for v in consts)
+    moments = [separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, (x - y) ** 2)]
+    return ssim_terms(*moments, shx, shy, c1, c2, cn)[0]

@@ -10,7 +10,7 @@ float64 intermediates.
 import numpy as np
 
 from . import _cpu, _cpu_gradient
-from ._engine import GPU_LOCK, _cuda, downsampled_shape, readonly, separable_filter
+from ._engine import GPU_LOCK, _cuda, downsampled_shape, pad_same, readonly, separable_filter
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     """Mean SSIM over the 'valid' region of each plane and its exact gradient with
@@ -173,17 +173,18 @@ def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
     and scikit-image (``pad_mode="symmetric"``: scipy's 'reflect') compute it.
 
     ``grad = [F(A1/D) x + F(-S/B2) y + F((ux (A2 - A1) - uy (B2 - B1) S) / D)] * 2 / N``
-    with every filter F 'same'-sized, N the pixels of one plane.
+    with every filter F 'same'-sized, N the pixels of one plane. The last ``spatial_ndim``
+    axes of ``x5``/``y5`` are filtered (any number of them; a 2-D image's 5-D view has its
+    unit D axis left alone).
 
     Returns
     -------
     smap, grad : ndarray, float64, the shape of ``x5``
     """
     r = len(weights) // 2
-    pads = [(0, 0), (0, 0), (r, r) if spatial_ndim == 3 else (0, 0), (r, r), (r, r)]
 
     def F(a):
-        return separable_filter(np.pad(a, pads, mode=pad_mode), weights, spatial_ndim)
+        return separable_filter(pad_same(a, r, spatial_ndim, pad_mode), weights, spatial_ndim)
 
     x = np.asarray(x5, dtype=np.float64)
     y = np.asarray(y5, dtype=np.float64)
@@ -197,4 +198,4 @@ def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
     d = b1 * b2
     s = a1 * a2 / d
     grad = F(a1 / d) * x + F(-s / b2) * y + F((ux * (a2 - a1) - uy * (b2 - b1) * s) / d)
-    return s, grad * (2.0 / np.prod(x.shape[2:]))
+    return s, grad * (2.0 / np.prod(x.shape[x.ndim - spatial_ndim:]))

@@ -62,3 +62,48 @@ def test_volume():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert fs(v, w) == pytest.approx(sk(v, w), abs=1e-7)
+
+
+@pytest.mark.parametrize("shape,channel_axis", [((50,), None), ((7, 8, 9, 10), None), ((7, 8, 3, 9, 10), 2)])
+def test_other_numbers_of_axes(shape, channel_axis):
+    """1-D, 4-D and 4-D with channels: value, map and gradient as scikit-image's."""
+    rng = np.random.default_rng(3)
+    x = rng.random(shape)
+    y = np.clip(x + rng.normal(0, 0.1, shape), 0, 1)
+    kw = dict(win_size=5, data_range=1.0, channel_axis=channel_axis)
+    ms, grad, S = fs(x, y, gradient=True, full=True, **kw)
+    ref_ms, ref_grad, ref_S = sk(x, y, gradient=True, full=True, **kw)
+    assert ms == pytest.approx(ref_ms, abs=1e-12)
+    assert fs(x, y, **kw) == ms  # the same number with or without full/gradient
+    np.testing.assert_allclose(S, ref_S, atol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, atol=1e-12)
+    gms = fs(x, y, gaussian_weights=True, sigma=0.8, data_range=1.0, channel_axis=channel_axis)
+    assert gms == pytest.approx(sk(x, y, gaussian_weights=True, sigma=0.8, data_range=1.0,
+                                   channel_axis=channel_axis), abs=1e-12)
+
+
+def test_float32_computed_in_float64(cam):
+    """float16/float32 input gives the float64 number (scikit-image, in float32 arithmetic with
+    float64 filter accumulators, is ~1e-7 from it; float32 kernels would be ~1e-6), maps in
+    float32."""
+    y = DISTORTIONS["jpeg"](cam)
+    x32, y32 = cam.astype(np.float32), y.astype(np.float32)
+    exact = sk(cam.astype(np.float64), y.astype(np.float64), data_range=255)
+    ours = fs(x32, y32, data_range=255)
+    assert type(ours) is np.float64
+    assert ours == pytest.approx(exact, abs=1e-12)
+    assert ours == pytest.approx(sk(x32, y32, data_range=255), abs=2e-7)
+    _, S = fs(x32.astype(np.float16), y32.astype(np.float16), data_range=255, full=True)
+    assert S.dtype == np.float32
+
+
+def test_range_warnings_as_scikit_image(cam):
+    y = DISTORTIONS["noise"](cam)
+    with pytest.warns(UserWarning, match="data_range = 65535"):
+        fs(cam.astype(np.uint16), y.astype(np.uint16))
+    with pytest.warns(UserWarning, match="mismatched dtypes"):
+        fs(cam, y.astype(np.int32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fs(cam, y)
+        fs(cam.astype(np.uint16), y.astype(np.uint16), data_range=255)

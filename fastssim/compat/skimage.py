@@ -2,14 +2,17 @@
 
 Use it in place of ``skimage.metrics.structural_similarity``: same arguments,
 same defaults (7x7 uniform window, sample covariance), same return values
-(a float, or ``(mssim, S)`` with ``full=True``), same numbers, computed by
-fastssim's kernels.
+(``np.float64``, or ``(mssim, S)`` with ``full=True``), same numbers and warnings,
+computed by fastssim's kernels. scikit-image's own test file for the function
+passes against it (``tests/test_skimage_suite.py``).
 """
+
+import warnings
 
 import numpy as np
 
 from .. import _validate as v
-from .._engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_means
+from .._engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_map_separable, ssim_means
 from .._engine_gradient import avanaki_gradient
 from .._math import gaussian_radius, window_weights
 
@@ -20,10 +23,38 @@ _TRUNCATE = 3.5  # scikit-image's Gaussian truncation, in standard deviations
 
 def _float_type(dtype):
     """scikit-image's ``_supported_float_type``: float32 stays, float16 goes to
-    float32, everything else to float64."""
+    float32, everything else to float64 (the dtype of the maps returned)."""
     if dtype in (np.float16, np.float32):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+def _range_from_dtype(im1, im2):
+    """scikit-image's rule: the range of ``im1``'s integer dtype, with its warnings when
+    the dtypes differ or are integers other than uint8."""
+    if im1.dtype.kind == "f" or im2.dtype.kind == "f":
+        raise ValueError(
+            "Since image dtype is floating point, you must specify the data_range parameter."
+        )
+    if im1.dtype != im2.dtype:
+        warnings.warn("Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
+                      UserWarning, stacklevel=3)
+    info = np.iinfo(im1.dtype)
+    data_range = float(info.max) - float(info.min)
+    if im1.dtype != np.uint8:
+        warnings.warn(f"Setting data_range based on im1.dtype. data_range = {data_range:.0f}. "
+                      "Please specify data_range explicitly to avoid mistakes.",
+                      UserWarning, stacklevel=3)
+    return data_range
+
+
+def _planes(a, ca):
+    """``(1, C, *spatial)`` view: the layout every path below works on."""
+    return (a[None] if ca is None else np.moveaxis(a, ca, 0))[None]
+
+
+def _unplanes(g, ca):
+    return g[0, 0] if ca is None else np.moveaxis(g[0], 0, ca)
 
 
 def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range=None,
@@ -33,8 +64,9 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     Parameters
     ----------
     im1, im2 : ndarray
-        Images of one shape: 2-D, or 3-D (a volume, or an image with
-        ``channel_axis``), or 4-D with ``channel_axis``.
+        Images of one shape, with any number of spatial axes (2-D and 3-D by the fused
+        kernels, others by separable float64 passes), and a channel axis if
+        ``channel_axis`` says so.
     win_size : int, optional
         Side of the window; by default 7, or with ``gaussian_weights`` the
         Gaussian's support, ``2 * int(3.5 * sigma + 0.5) + 1`` (11 for sigma 1.5).
@@ -43,7 +75,9 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
         Also return the gradient with respect to ``im2``, by scikit-image's formula
         (Avanaki 2009 on full-size maps, borders by reflection).
     data_range : float, optional
-        Required for floating-point input; from ``im1``'s integer dtype otherwise.
+        Required for floating-point input; from ``im1``'s integer dtype otherwise
+        (with scikit-image's ``UserWarning`` for dtypes other than uint8 or mismatched
+        dtypes).
     channel_axis : int, optional
         Channel axis: SSIM per channel, then the mean.
     gaussian_weights : bool, optional
@@ -55,17 +89,24 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
 
     Returns
     -------
-    mssim : float
+    mssim : numpy.float64
+        Equal whether or not ``full``/``gradient`` are asked for.
     grad : ndarray
         With ``gradient=True``.
     S : ndarray
-        The map, with ``full=True``, in scikit-image's float dtype (float32 for
-        float16/float32 input, float64 otherwise).
+        The map, with ``full=True``.
+
+    Notes
+    -----
+    Every input is computed in float64 (float16/float32 too: scikit-image computes them
+    in float32 with float64 filter accumulators, within about 1e-7 of float64); the map and the
+    gradient are returned in scikit-image's float dtype (float32 for float16/float32
+    input, float64 otherwise).
 
     Raises
     ------
     ValueError
-        As scikit-image, and for images with other than 2 or 3 spatial axes.
+        As scikit-image.
     TypeError
         For unknown keyword arguments, bool or complex input.
 
@@ -75,7 +116,7 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     >>> from fastssim.compat.skimage import structural_similarity
     >>> x = np.arange(400, dtype=np.uint8).reshape(20, 20)
     >>> structural_similarity(x, x)
-    1.0
+    np.float64(1.0)
     """
     unknown = set(kwargs) - {"K1", "K2", "sigma", "use_sample_covariance"}
     if unknown:
@@ -95,11 +136,8 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
         win_size = 2 * gaussian_radius(sigma, _TRUNCATE) + 1 if gaussian_weights else 7
     ca = None if channel_axis is None else v.normalise_axis(channel_axis, im1.ndim, "channel_axis")
     spatial = [s for i, s in enumerate(im1.shape) if i != ca]
-    if len(spatial) not in (2, 3):
-        raise ValueError(
-            f"fastssim supports 2 or 3 spatial axes, got {len(spatial)} (shape {im1.shape}"
-            + (f", channel_axis={channel_axis}" if ca is not None else "") + ")"
-        )
+    if not spatial:
+        raise ValueError(f"im1 of shape {im1.shape} has no axis but the channel axis ({channel_axis})")
     if min(spatial) < win_size:
         raise ValueError(
             "win_size exceeds image extent. Either ensure that your images are at least "
@@ -111,20 +149,13 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     if win_size % 2 != 1:
         raise ValueError("Window size must be odd.")
     if data_range is None:
-        if im1.dtype.kind == "f" or im2.dtype.kind == "f":
-            raise ValueError(
-                "Since image dtype is floating point, you must specify the data_range parameter."
-            )
-        info = np.iinfo(im1.dtype)
-        data_range = float(info.max) - float(info.min)
+        data_range = _range_from_dtype(im1, im2)
     data_range = v.resolve_data_range(im1, im2, data_range)
 
     nd = len(spatial)
     ftype = _float_type(im1.dtype)
-    x = im1.astype(ftype, copy=False)
-    y = im2.astype(ftype, copy=False)
-    x5 = v.to_5d(x, False, ca, nd)
-    y5 = v.to_5d(y, False, ca, nd)
+    x = _planes(im1.astype(np.float64, copy=False), ca)
+    y = _planes(im2.astype(np.float64, copy=False), ca)
     if gaussian_weights:
         radius = gaussian_radius(sigma, _TRUNCATE)
         weights = window_weights(2 * radius + 1, sigma, True)
@@ -133,28 +164,37 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
         weights = window_weights(win_size, sigma, False)
     n = win_size ** nd
     cov_norm = n / (n - 1) if sample_cov else 1.0
-    consts = kernel_constants(data_range, K1, K2, cov_norm, ftype)
+    consts = kernel_constants(data_range, K1, K2, cov_norm, np.dtype(np.float64))
     pad = (win_size - 1) // 2
 
-    if not gradient and not full and pad == radius:
-        means, _ = ssim_means(x5, y5, nd, weights, consts)
-        mssim = means[0, :, 0].mean()
-        raise_if_nonfinite(mssim, im1, im2, K1, K2)
-        return float(mssim)
+    def valid_map(a, b, want_map):
+        """Per-channel means and (optionally) the 'valid' map of ``(1, C, *spatial)`` arrays."""
+        if nd in (2, 3):
+            a5, b5 = (a[:, :, None], b[:, :, None]) if nd == 2 else (a, b)
+            means, smap = ssim_means(a5, b5, nd, weights, consts, want_map=want_map)
+            return means[0, :, 0], (None if smap is None else smap[:, :, 0] if nd == 2 else smap)
+        smap = ssim_map_separable(a, b, nd, weights, consts)
+        return smap.reshape(smap.shape[1], -1).mean(axis=1), smap
 
+    # the mean is computed one way whatever else is asked for, so that it is the same number
+    # with or without full/gradient
+    smap = grad = None
+    if pad == radius:  # the mean over the valid windows: that of the cropped full map
+        channel_means, _ = valid_map(x, y, False)
+    else:  # scikit-image crops (win_size - 1) // 2 from the full map, then averages per channel
+        _, smap = valid_map(pad_same(x, radius, nd), pad_same(y, radius, nd), True)
+        inner = (0, slice(None)) + tuple(slice(pad, s - pad) for s in smap.shape[2:])
+        channel_means = smap[inner].reshape(smap.shape[1], -1).mean(axis=1, dtype=np.float64)
     if gradient:
-        smap5, grad5 = avanaki_gradient(x5, y5, nd, weights, consts, "symmetric")
-    else:
-        _, smap5 = ssim_means(pad_same(x5, radius, nd), pad_same(y5, radius, nd), nd, weights,
-                              consts, want_map=True)
-    # scikit-image crops (win_size - 1) // 2 from the full map, then averages per channel
-    planes = smap5[0] if nd == 3 else smap5[0, :, 0]  # (C, *spatial)
-    inner = (slice(None),) + tuple(slice(pad, n - pad) for n in planes.shape[1:])
-    mssim = float(planes[inner].reshape(planes.shape[0], -1).mean(axis=1, dtype=np.float64).mean())
+        gmap, grad = avanaki_gradient(x, y, nd, weights, consts, "symmetric")
+        smap = gmap if smap is None else smap
+    elif full and smap is None:
+        _, smap = valid_map(pad_same(x, radius, nd), pad_same(y, radius, nd), True)
+    mssim = np.float64(np.mean(channel_means))
     raise_if_nonfinite(mssim, im1, im2, K1, K2)
     out = (mssim,)
     if gradient:
-        out += (v.from_5d(grad5, nd, ca).astype(ftype, copy=False),)
+        out += (_unplanes(grad, ca).astype(ftype),)
     if full:
-        out += (v.from_5d(smap5, nd, ca).astype(ftype, copy=False),)
+        out += (_unplanes(smap, ca).astype(ftype),)
     return out if len(out) > 1 else mssim

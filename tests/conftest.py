@@ -19,7 +19,7 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
 
 import pytest  # noqa: E402
 
-from images import BACKENDS, camera, read
+from images import BACKENDS, camera, colour
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +28,8 @@ def cam():
 
 
 @pytest.fixture(scope="session")
-def lena_rgb():
-    return read("lena", "lena512color.tiff")
+def rgb_img():
+    return colour()
 
 
 @pytest.fixture(params=BACKENDS)

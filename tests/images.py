@@ -1,4 +1,11 @@
-"""Real test images (../shared/refdata) and real distortions (noise, blur, JPEG)."""
+"""Real test images and real distortions (noise, blur, JPEG).
+
+MATLAB's reference output is committed in ``tests/data`` (see its README); the image it was
+computed on is fetched into ``.cache/refdata`` by ``python .ci/fetch_test_data.py`` (its
+copyright is unclear, so it is not redistributed); the colour and grey photographs are
+scikit-image's public-domain ``astronaut``; the TID2013 pairs are read from
+``../shared/refdata`` where it exists.
+"""
 
 import io
 import pathlib
@@ -8,17 +15,21 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-REFDATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
+HERE = pathlib.Path(__file__).resolve().parent
+#: Where reference files are looked for, in order: the repository's own, then the shared set.
+REFDATA_DIRS = (HERE / "data", HERE.parent / ".cache" / "refdata", HERE.parents[1] / "shared" / "refdata")
 
 #: Backends every test body runs on. The CUDA backend joins when it exists.
 BACKENDS = ["cpu"]
 
 
 def refdata(*parts):
-    path = REFDATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"reference data not found at {path}")
-    return path
+    for root in REFDATA_DIRS:
+        path = root.joinpath(*parts)
+        if path.exists():
+            return path
+    pytest.skip(f"reference data {'/'.join(parts)} not found under {' or '.join(map(str, REFDATA_DIRS))}: "
+                "`python .ci/fetch_test_data.py` fetches what the repository does not hold")
 
 
 def read(*parts):
@@ -26,7 +37,30 @@ def read(*parts):
 
 
 def camera():
+    """The cameraman that MATLAB's reference output was computed on (scikit-image < 0.18)."""
     return read("matlab-camera", "camera.png")
+
+
+def colour():
+    """512x512 RGB uint8 photograph (scikit-image's ``astronaut``, NASA, public domain)."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+def grey():
+    """Its grey version, MATLAB ``rgb2gray`` rounded to uint8."""
+    return (colour() @ [0.298936021293775, 0.587043074451121, 0.114020904255103] + 0.5).astype(np.uint8)
+
+
+def heavy_noise(img):
+    """Gaussian noise of sigma 50, clipped: a large distortion (SSIM about 0.2)."""
+    return noise(img, 50.0, seed=7)
+
+
+def brighter(img):
+    """Every value raised by 48, clipped at 255: a large change of the mean alone."""
+    return np.clip(img.astype(np.int16) + 48, 0, 255).astype(img.dtype)
 
 
 def jpeg(img, quality=20):

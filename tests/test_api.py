@@ -14,12 +14,12 @@ def test_ssim_returns_python_float(cam, backend):
     assert type(s) is float and 0 < s < 1
 
 
-def test_batch_of_rgb_pairs_with_channel_axis(lena_rgb, backend):
-    ys = [DISTORTIONS[k](lena_rgb, 2) for k in sorted(DISTORTIONS)]
-    x = np.stack([lena_rgb] * len(ys))
+def test_batch_of_rgb_pairs_with_channel_axis(rgb_img, backend):
+    ys = [DISTORTIONS[k](rgb_img, 2) for k in sorted(DISTORTIONS)]
+    x = np.stack([rgb_img] * len(ys))
     y = np.stack(ys)
     got = fastssim.ssim_batch(x, y, channel_axis=-1, backend=backend)
-    loop = [fastssim.ssim(lena_rgb, d, channel_axis=-1) for d in ys]
+    loop = [fastssim.ssim(rgb_img, d, channel_axis=-1) for d in ys]
     np.testing.assert_array_equal(got, loop)
     # channel axis given as a positive index into one pair's axes
     np.testing.assert_array_equal(fastssim.ssim_batch(x, y, channel_axis=2, backend=backend), got)

@@ -15,12 +15,12 @@ import fastssim
 from fastssim.batch import Job
 from fastssim.batch.batched import Batcher, score_group
 from fastssim.batch.pairs import Pair
-from images import DISTORTIONS, camera, read
+from images import DISTORTIONS, camera, colour
 
 
 def _mixed_items():
     """Real crops of several shapes and kinds, with pairs no batch can take whole."""
-    cam, lena = camera(), read("lena", "lena512color.tiff")
+    cam, lena = camera(), colour()
     rng = np.random.default_rng(0)
     items = []
     for i in range(40):
@@ -125,7 +125,7 @@ def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
     """backend='cuda' (the simulator without a GPU): one upload per batch into reused
     page-locked buffers; the rows equal the GPU's pair-by-pair rows and the CPU's to 1e-6."""
     pytest.importorskip("numba.cuda")
-    cam, lena = camera(), read("lena", "lena512color.tiff")
+    cam, lena = camera(), colour()
     items = [(cam[i:i + 20, 2 * i:2 * i + 24], DISTORTIONS["noise"](cam[i:i + 20, 2 * i:2 * i + 24], None))
              for i in range(7)]
     items += [(lena[i:i + 16, i:i + 16], DISTORTIONS["blur"](lena[i:i + 16, i:i + 16], -1)) for i in range(3)]

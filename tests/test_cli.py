@@ -384,9 +384,9 @@ def test_metrics_preset_and_presets_command(tmp_path):
 
 
 def test_map_png_and_npy(tmp_path):
-    from images import read
-    ref = read("lena", "lena512gray.tiff")
-    dist = read("lena", "lena512gray_noise.tiff")
+    from images import grey, heavy_noise
+    ref = grey()
+    dist = heavy_noise(grey())
     iio.imwrite(tmp_path / "r.png", ref)
     iio.imwrite(tmp_path / "d.png", dist)
     r = cli("map", tmp_path / "r.png", tmp_path / "d.png", "-o", tmp_path / "m.png", "--npy", tmp_path / "m.npy")

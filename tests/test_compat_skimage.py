@@ -42,14 +42,14 @@ def test_same_numbers(cam, kw):
     np.testing.assert_allclose(S, ref_S, atol=1e-7)
 
 
-def test_colour_and_float32(lena_rgb):
-    y = DISTORTIONS["noise"](lena_rgb)
-    assert fs(lena_rgb, y, channel_axis=2) == pytest.approx(sk(lena_rgb, y, channel_axis=2), abs=1e-7)
-    ms, S = fs(lena_rgb, y, channel_axis=-1, full=True)
-    ref_ms, ref_S = sk(lena_rgb, y, channel_axis=-1, full=True)
+def test_colour_and_float32(rgb_img):
+    y = DISTORTIONS["noise"](rgb_img)
+    assert fs(rgb_img, y, channel_axis=2) == pytest.approx(sk(rgb_img, y, channel_axis=2), abs=1e-7)
+    ms, S = fs(rgb_img, y, channel_axis=-1, full=True)
+    ref_ms, ref_S = sk(rgb_img, y, channel_axis=-1, full=True)
     assert ms == pytest.approx(ref_ms, abs=1e-7)
     np.testing.assert_allclose(S, ref_S, atol=1e-7)
-    xf = lena_rgb.astype(np.float32) / 255
+    xf = rgb_img.astype(np.float32) / 255
     yf = y.astype(np.float32) / 255
     assert fs(xf, yf, channel_axis=2, data_range=1.0) == pytest.approx(
         sk(xf, yf, channel_axis=2, data_range=1.0), abs=1e-5)

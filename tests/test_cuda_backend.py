@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity as sk_ssim
 
 import fastssim
 from fastssim import _engine
-from images import DISTORTIONS, camera, read
+from images import DISTORTIONS, camera, colour, heavy_noise
 
 cuda = pytest.importorskip("numba.cuda")
 
@@ -68,8 +68,8 @@ def test_ssim_real_image(pair, backend, dtype, tol):
 
 @BOTH
 def test_colour_uniform_window_sample_cov(backend):
-    x = crop(read("lena", "lena512color.tiff"), 24, 26)
-    y = crop(read("lena", "lena512color_noise.tiff"), 24, 26)
+    x = crop(colour(), 24, 26)
+    y = crop(heavy_noise(colour()), 24, 26)
     ref = sk_ssim(x, y, channel_axis=-1, win_size=7, data_range=255)
     got = fastssim.ssim(x, y, channel_axis=-1, win_size=7, gaussian=False, sample_covariance=True,
                         backend=backend)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastssim
-from images import DISTORTIONS, camera, read
+from images import DISTORTIONS, camera, colour
 
 da = pytest.importorskip("dask.array", reason="needs the extra fastssim[dask]")
 zarr = pytest.importorskip("zarr", reason="needs the extra fastssim[dask]")
@@ -33,7 +33,7 @@ def test_ssim_of_a_real_image_any_chunking(pair, chunks):
 
 
 def test_colour_ms_ssim_psnr_mse_and_mismatched_chunks():
-    lena = read("lena", "lena512color.tiff")
+    lena = colour()
     dist = DISTORTIONS["blur"](lena, -1)
     x, y = da.from_array(lena, chunks=(120, 200, 1)), da.from_array(dist, chunks=(64, 64, 3))  # chunks differ
     assert fd.ssim(x, y, channel_axis=-1) == pytest.approx(fastssim.ssim(lena, dist, channel_axis=-1), abs=1e-6)

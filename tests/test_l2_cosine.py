@@ -32,9 +32,9 @@ def numpy_l2_cosine(x, y):
 
 
 @BOTH
-def test_real_images_in_every_dtype_against_numpy(backend, lena_rgb):
+def test_real_images_in_every_dtype_against_numpy(backend, rgb_img):
     cam = camera()[100:, 50:]
-    pairs = [(cam, jpeg(cam, 10)), (lena_rgb, noise(lena_rgb, 12)),
+    pairs = [(cam, jpeg(cam, 10)), (rgb_img, noise(rgb_img, 12)),
              (cam.astype(np.uint16) * 257, noise(cam, 5).astype(np.uint16) * 257),
              (cam.astype(np.float32) / 255, jpeg(cam, 30).astype(np.float32) / 255),
              (cam.astype(np.int16) - 128, jpeg(cam).astype(np.int16) - 128),  # negative values: cosine < 1
@@ -53,16 +53,16 @@ def test_real_images_in_every_dtype_against_numpy(backend, lena_rgb):
 
 
 @BOTH
-def test_per_channel_and_volumes(backend, lena_rgb):
-    lena_rgb = fit(lena_rgb, backend)
-    y = noise(lena_rgb, 20, seed=3)
-    per = [numpy_l2_cosine(lena_rgb[..., c], y[..., c]) for c in range(3)]
-    l2 = fastssim.l2(lena_rgb, y, channel_axis=-1, backend=backend)
-    cos = fastssim.cosine(lena_rgb, y, channel_axis=2, backend=backend)
+def test_per_channel_and_volumes(backend, rgb_img):
+    rgb_img = fit(rgb_img, backend)
+    y = noise(rgb_img, 20, seed=3)
+    per = [numpy_l2_cosine(rgb_img[..., c], y[..., c]) for c in range(3)]
+    l2 = fastssim.l2(rgb_img, y, channel_axis=-1, backend=backend)
+    cos = fastssim.cosine(rgb_img, y, channel_axis=2, backend=backend)
     assert l2.shape == cos.shape == (3,)
     assert l2 == pytest.approx([p[0] for p in per], rel=1e-12)
     assert cos == pytest.approx([p[1] for p in per], rel=1e-12)
-    channels_first = np.moveaxis(lena_rgb, -1, 0)
+    channels_first = np.moveaxis(rgb_img, -1, 0)
     assert fastssim.l2(channels_first, np.moveaxis(y, -1, 0), channel_axis=0, backend=backend) == \
         pytest.approx(l2, rel=1e-12)
     vol = np.stack([fit(camera()[i:i + 100, :120], backend) for i in range(0, 50, 10)])  # 5 x 100 x 120
@@ -143,15 +143,15 @@ def test_scored_reported_and_errors_kept_per_metric(tmp_path):
     assert best == {"l2": means["l2"].idxmin(), "cosine": means["cosine"].idxmax()}  # lower L2, higher cosine
 
 
-def test_rows_regrouped_only_when_both_arrays_allow_it(lena_rgb):
+def test_rows_regrouped_only_when_both_arrays_allow_it(rgb_img):
     """The error kernels read contiguous channel-last images in long rows; a pair where one
     array is a strided view keeps its own rows on both sides (a mismatch read out of bounds)."""
-    y = noise(lena_rgb, 9)
-    strided = lena_rgb[:, ::-1][:, ::-1]  # equal values, not contiguous
-    want = numpy_l2_cosine(lena_rgb, y)
-    for a, b in ((lena_rgb, y), (strided, y), (lena_rgb, np.asfortranarray(y))):
+    y = noise(rgb_img, 9)
+    strided = rgb_img[:, ::-1][:, ::-1]  # equal values, not contiguous
+    want = numpy_l2_cosine(rgb_img, y)
+    for a, b in ((rgb_img, y), (strided, y), (rgb_img, np.asfortranarray(y))):
         assert fastssim.l2(a, b) == pytest.approx(want[0], rel=1e-12)
         assert fastssim.mse(a, b) == pytest.approx(want[0] ** 2 / y.size, rel=1e-12)
-    stack_x, stack_y = np.stack([lena_rgb[:64, :96]] * 3), np.stack([y[:64, :96], y[64:128, :96], y[:64, 96:192]])
+    stack_x, stack_y = np.stack([rgb_img[:64, :96]] * 3), np.stack([y[:64, :96], y[64:128, :96], y[:64, 96:192]])
     values = fastssim.mse_batch(stack_x, stack_y)
     assert [values[i] == fastssim.mse(stack_x[i], stack_y[i]) for i in range(3)] == [True] * 3  # bit for bit

@@ -80,10 +80,10 @@ def test_every_png_kind_equals_pypng(tmp_path, kind, png_decoder):
     np.testing.assert_array_equal(got, truth)
 
 
-def test_16bit_rgb_png_of_a_real_image_is_exact(tmp_path, lena_rgb, png_decoder):
+def test_16bit_rgb_png_of_a_real_image_is_exact(tmp_path, rgb_img, png_decoder):
     """The campaign's first fault: 16-bit RGB read as its high bytes (MSE 0.125, not 1604.8)."""
     rng = np.random.default_rng(3)
-    ref = lena_rgb.astype(np.uint16) * 16 + rng.integers(0, 16, lena_rgb.shape, dtype=np.uint16)  # 12-bit
+    ref = rgb_img.astype(np.uint16) * 16 + rng.integers(0, 16, rgb_img.shape, dtype=np.uint16)  # 12-bit
     dist = np.clip(ref.astype(np.int32) + rng.normal(0, 40, ref.shape).astype(np.int32), 0, 4095).astype(np.uint16)
     for name, a in (("ref", ref), ("dist", dist)):
         assert cv2.imwrite(str(tmp_path / f"{name}.png"), a[..., ::-1])  # written by OpenCV (BGR)
@@ -96,10 +96,10 @@ def test_16bit_rgb_png_of_a_real_image_is_exact(tmp_path, lena_rgb, png_decoder)
         fastssim.ssim(ref, dist, data_range=4095, channel_axis=-1)
 
 
-def test_16bit_colour_png_without_libspng(tmp_path, monkeypatch, lena_rgb):
+def test_16bit_colour_png_without_libspng(tmp_path, monkeypatch, rgb_img):
     import png as pypng
 
-    img = lena_rgb[:20, :24].astype(np.uint16) * 257 + 3
+    img = rgb_img[:20, :24].astype(np.uint16) * 257 + 3
     cv2.imwrite(str(tmp_path / "c.png"), img[..., ::-1])  # OpenCV writes BGR
     with open(tmp_path / "i.png", "wb") as f:
         pypng.Writer(24, 20, greyscale=False, bitdepth=16, interlace=True).write(f, img.reshape(20, -1))
@@ -122,20 +122,20 @@ def test_builtin_decoder_refuses_a_bad_filter_type(tmp_path):
         fio.read_image(str(tmp_path / "f.png"))
 
 
-def test_tiff_kinds(tmp_path, lena_rgb):
-    rgb16 = lena_rgb.astype(np.uint16) * 257
+def test_tiff_kinds(tmp_path, rgb_img):
+    rgb16 = rgb_img.astype(np.uint16) * 257
     tifffile.imwrite(tmp_path / "rgb16.tif", rgb16, photometric="rgb")
     tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb16, -1, 0), photometric="rgb", planarconfig="separate")
-    stack = np.stack([lena_rgb[..., 0], lena_rgb[..., 1]])
+    stack = np.stack([rgb_img[..., 0], rgb_img[..., 1]])
     tifffile.imwrite(tmp_path / "stack.tif", stack)
     np.testing.assert_array_equal(fio.read_image(str(tmp_path / "rgb16.tif")), rgb16)
     np.testing.assert_array_equal(fio.read_image(str(tmp_path / "planar.tif")), rgb16)
     np.testing.assert_array_equal(fio.read_image(str(tmp_path / "stack.tif")), stack)
     # palette and bilevel TIFF, written by Pillow: colours and 0/255, as Pillow converts them
-    pal = Image.fromarray(lena_rgb).convert("P")
+    pal = Image.fromarray(rgb_img).convert("P")
     pal.save(tmp_path / "pal.tif")
     np.testing.assert_array_equal(fio.read_image(str(tmp_path / "pal.tif")), np.asarray(pal.convert("RGB")))
-    bw = Image.fromarray(lena_rgb[..., 0] > 128)
+    bw = Image.fromarray(rgb_img[..., 0] > 128)
     bw.save(tmp_path / "bw.tif")
     got = fio.read_image(str(tmp_path / "bw.tif"))
     assert got.dtype == np.uint8 and set(np.unique(got)) == {0, 255}
@@ -259,8 +259,8 @@ def _filter_rows(img_bytes, bpp, ftype):
 @pytest.mark.parametrize("ctype, channels", [(0, 1), (4, 2), (2, 3), (6, 4)])
 @pytest.mark.parametrize("depth", [8, 16])
 @pytest.mark.parametrize("ftype", [0, 1, 2, 3, 4, "mixed"])
-def test_builtin_decoder_undoes_every_filter(tmp_path, lena_rgb, ctype, channels, depth, ftype):
-    base = np.concatenate([lena_rgb[40:57, 60:83], lena_rgb[100:117, 200:223, :1]], axis=-1)[..., :channels]
+def test_builtin_decoder_undoes_every_filter(tmp_path, rgb_img, ctype, channels, depth, ftype):
+    base = np.concatenate([rgb_img[40:57, 60:83], rgb_img[100:117, 200:223, :1]], axis=-1)[..., :channels]
     img = base.astype(np.uint16) * 251 + 7 if depth == 16 else base
     img = np.ascontiguousarray(img if channels > 1 else img[..., 0])
     h, w = img.shape[:2]
@@ -280,7 +280,7 @@ def test_builtin_decoder_undoes_every_filter(tmp_path, lena_rgb, ctype, channels
     assert np.array_equal(got, ref)
 
 
-def test_jpeg_equals_pillow_on_real_images(tmp_path, lena_rgb, cam):
+def test_jpeg_equals_pillow_on_real_images(tmp_path, rgb_img, cam):
     """simplejpeg (when installed) and Pillow give the same pixels, every quality and subsampling."""
     from fastssim.io import jpeg as fjpeg
     from fastssim.io.pillow import read_pillow
@@ -289,13 +289,13 @@ def test_jpeg_equals_pillow_on_real_images(tmp_path, lena_rgb, cam):
         pytest.skip("simplejpeg is not installed: JPEG goes to Pillow only")
     for quality in (10, 50, 95):
         for sub in (0, 1, 2):
-            for i, img in enumerate((lena_rgb, cam, lena_rgb[:77, :131])):
+            for i, img in enumerate((rgb_img, cam, rgb_img[:77, :131])):
                 path = tmp_path / f"q{quality}-s{sub}-{i}.jpg"
                 Image.fromarray(img).save(path, quality=quality, subsampling=sub)
                 got = fio.read_image(str(path))
                 ref = read_pillow(str(path), fio.MAX_PIXELS)
                 assert got.dtype == ref.dtype and got.shape == ref.shape and np.array_equal(got, ref)
-    Image.fromarray(lena_rgb[:40, :40]).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(rgb_img[:40, :40]).convert("CMYK").save(tmp_path / "cmyk.jpg")
     assert np.array_equal(fio.read_image(str(tmp_path / "cmyk.jpg")), read_pillow(str(tmp_path / "cmyk.jpg"), fio.MAX_PIXELS))
     data = (tmp_path / "q50-s2-0.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[:len(data) // 2])

@@ -19,7 +19,7 @@ from scipy import ndimage
 
 import fastssim
 from fastssim.batch.writer import LOCK_NAME, stored_warnings
-from images import DISTORTIONS, camera, read
+from images import DISTORTIONS, camera, colour
 
 METHODS = ("blur", "jpeg", "noise")
 
@@ -38,7 +38,7 @@ def sr_benchmark(tmp_path_factory):
     """A super-resolution-style benchmark from real images: 3 methods x 12 crops of the camera
     and lena images, 4 of them smaller than MS-SSIM's 161 px; one unreadable output."""
     root = tmp_path_factory.mktemp("sr")
-    cam, lena = camera(), read("lena", "lena512color.tiff")
+    cam, lena = camera(), colour()
     crops = {}
     for i in range(12):
         size = 128 if i % 3 == 0 else 192          # 128 < 161: no MS-SSIM
@@ -388,9 +388,9 @@ def test_reading_hint_without_pandas(monkeypatch):
     assert _reading_hint("o").startswith("read them with pyarrow.parquet.read_table('o')")
 
 
-def test_map_uses_the_score_conventions(tmp_path, lena_rgb):
+def test_map_uses_the_score_conventions(tmp_path, rgb_img):
     a, b = tmp_path / "hr.png", tmp_path / "sr.png"
-    crop = lena_rgb[:160, :200]
+    crop = rgb_img[:160, :200]
     dist = DISTORTIONS["blur"](crop, -1)
     iio.imwrite(a, crop)
     iio.imwrite(b, dist)

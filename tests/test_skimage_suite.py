@@ -1,7 +1,7 @@
 """scikit-image's own tests for ``structural_similarity``, run against fastssim's drop-in.
 
 The test file comes from the sdist of the installed scikit-image
-(``python .ci/fetch_skimage_tests.py`` puts it in ``.cache/skimage/<version>/``;
+(``python .ci/fetch_test_data.py`` puts it in ``.cache/skimage/<version>/``;
 ``.ci/run`` does so) or from the path in ``FASTSSIM_SKIMAGE_SUITE``. It is loaded as a
 module, its ``structural_similarity`` is replaced by
 ``fastssim.compat.skimage.structural_similarity``, and its test functions (with their
@@ -46,5 +46,5 @@ if SUITE.exists():
 else:
     def test_skimage_suite():
         pytest.skip(f"scikit-image {skimage.__version__}'s test file is not at {SUITE}: run "
-                    "`python .ci/fetch_skimage_tests.py` (needs the network once) or set "
+                    "`python .ci/fetch_test_data.py` (needs the network once) or set "
                     "FASTSSIM_SKIMAGE_SUITE to its path")

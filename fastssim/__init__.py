@@ -5,11 +5,7 @@ Numba-compiled, fused, parallel kernels; results equal scikit-image's.
 
 from ._version import __version__
 from .metrics import (
-    MS_SSIM_WEIGHTS,
     dssim,
-    ms_ssim,
-    ms_ssim_batch,
-    ms_ssim_slices,
     mse,
     mse_batch,
     psnr,
@@ -18,6 +14,7 @@ from .metrics import (
     ssim_map,
     ssim_slices,
 )
+from .multiscale import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_batch, ms_ssim_slices
 from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient, ssim_with_gradient
 from .distances import cosine, l2
 

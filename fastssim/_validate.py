@@ -319,12 +319,14 @@ def check_level_weights(weights):
     return w
 
 
-def check_ms_extent(shape5, win_size, spatial_ndim, levels):
-    """The coarsest of ``levels`` scales (each halving, rounding up) must hold a window."""
+def check_ms_extent(shape5, win_size, spatial_ndim, levels, floor=False):
+    """The coarsest of ``levels`` scales (each halving, rounding up, or down with ``floor``)
+    must hold a window."""
     spatial = shape5[2:] if spatial_ndim == 3 else shape5[3:]
-    coarsest = [-(-n // 2 ** (levels - 1)) for n in spatial]
+    f = 2 ** (levels - 1)
+    coarsest = [n // f if floor else -(-n // f) for n in spatial]
     if min(coarsest) < win_size:
-        need = (win_size - 1) * 2 ** (levels - 1) + 1
+        need = win_size * f if floor else (win_size - 1) * f + 1
         raise ValueError(
             f"MS-SSIM with {levels} scales and win_size={win_size} needs every spatial axis to be at "
             f"least {need} long (the coarsest scale must hold a window); got {tuple(spatial)}. "

@@ -1,4 +1,5 @@
-"""The public metric functions: SSIM, its map, batches and slices, DSSIM, PSNR, MSE.
+"""The public metric functions: SSIM, its map, batches and slices, DSSIM, PSNR, MSE
+(MS-SSIM: ``multiscale``).
 
 Each function checks its arguments (``_validate``), hands 5-D views to the
 engine (``_engine``) and returns plain floats or arrays.
@@ -10,7 +11,6 @@ from . import _validate as v
 from . import presets
 from ._engine import (
     kernel_constants,
-    ms_ssim_means,
     pad_same,
     raise_if_nonfinite,
     resolve_backend,
@@ -19,11 +19,19 @@ from ._engine import (
 from ._math import window_weights
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
-__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
+__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch"]
 
-#: Wang, Simoncelli and Bovik (2003): the exponents of the five scales.
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+_MULTISCALE = ("ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS")
+
+
+def __getattr__(name):
+    """MS-SSIM moved to ``fastssim.multiscale``; ``fastssim.metrics.ms_ssim`` still finds it."""
+    if name in _MULTISCALE:
+        from . import multiscale
+
+        return getattr(multiscale, name)
+    raise AttributeError(f"module 'fastssim.metrics' has no attribute {name!r}")
+
 
 _OPTIONS_DOC = """
     data_range : float, optional
@@ -123,7 +131,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
     job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
     v.check_extent(job.x5.shape, win_size, spatial_ndim, channel_axis)
-    if region == "same-reflect":  # the full map, extended by reflection without the edge
+    if region == "same-reflect" and not ms:  # the full map, extended by reflection without the edge
         job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode="reflect")
         job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode="reflect")
     job.backend = resolve_backend(backend, *devices, x.size)
@@ -289,9 +297,20 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
     >>> s = fastssim.ssim_batch(x, x[::-1])
     >>> s.shape, float(s[0]) == fastssim.ssim(x[0], x[3])
     ((4,), True)
+
+    Notes
+    -----
+    ``data_range="per-pair"`` scores every pair as its own call: with a data-driven preset
+    (``torchmetrics``) each pair's range comes from that pair alone, where by default it comes
+    from the whole batch, as torchmetrics computes it (so one pair's score depends on the
+    others); without one, each pair's range is ``max(ptp(x[i]), ptp(y[i]))``.
     """
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
+    if isinstance(data_range, str):
+        return _pair_by_pair(ssim, x, y, spatial_ndim, data_range, preset, dict(
+            channel_axis=channel_axis, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+            sample_covariance=sample_covariance, backend=backend, y_channel=y_channel, crop_border=crop_border))
     job = _prepare(
         x, y, batch=True, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
         data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
@@ -335,6 +354,28 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
                       win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                       sample_covariance=sample_covariance, backend=backend, preset=preset,
                       y_channel=y_channel, crop_border=crop_border)
+
+
+def _pair_by_pair(single, x, y, spatial_ndim, data_range, preset, options):
+    """``data_range="per-pair"``: every pair of a batch scored as its own call."""
+    if data_range != "per-pair":
+        raise ValueError(f"data_range must be a number, None or 'per-pair', got {data_range!r}")
+    if v.is_device_array(x) or v.is_device_array(y):
+        raise TypeError("data_range='per-pair' takes host (NumPy) arrays")
+    x, y = v.check_pair(x, y)
+    if x.ndim - (options["channel_axis"] is not None) != spatial_ndim + 1:
+        raise ValueError(f"with spatial_ndim={spatial_ndim}, each pair needs "
+                         f"{spatial_ndim + (options['channel_axis'] is not None)} axes after the batch axis; "
+                         f"got shape {x.shape}")
+    data_driven = preset is not None and presets.get(preset).data_range == "data"
+    out = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        rng = None if data_driven else presets.data_driven_range(x[i], y[i])
+        try:
+            out[i] = single(x[i], y[i], data_range=rng, preset=preset, **options)
+        except ValueError as e:
+            raise ValueError(f"pair {i}: {e}") from None
+    return out
 
 
 def _slice_views(x, y, axis, channel_axis, name, range_given):
@@ -390,154 +431,3 @@ def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, g
              sigma=sigma, gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance,
              backend=backend, preset=preset, y_channel=y_channel, crop_border=crop_border)
     return (1.0 - s) / 2.0
-
-
-_MS_WEIGHTS_DOC = """\
-    weights : sequence of float, optional
-        One exponent per scale; default Wang et al.'s five,
-        ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``.
-"""
-
-_MS_NOTES_DOC = """\
-    Notes
-    -----
-    At each scale but the last the mean contrast-structure term
-    ``(2 vxy + C2) / (vx + vy + C2)`` is taken, at the last scale the mean SSIM;
-    MS-SSIM is the product of these terms raised to the weights, per channel,
-    then averaged over channels. Between scales both images are halved by 2x2
-    (for volumes 2x2x2) block means. This equals Wang's ``msssim.m`` and
-    pytorch_msssim on even sizes. On an odd size the last sample is averaged with
-    itself (``msssim.m``'s symmetric border; TensorFlow pads the same way), so the
-    half-size image has ``ceil(n / 2)`` samples; pytorch_msssim pads with zeros
-    there instead. A negative term is clamped to 0 before the power, as
-    pytorch_msssim and TensorFlow do, so MS-SSIM is never NaN for finite input
-    (``msssim.m`` would return a complex number).
-
-"""
-
-
-def _ms(f):
-    f.__doc__ = f.__doc__.replace("    {ms}\n", _MS_WEIGHTS_DOC).replace("    {ms_notes}\n", _MS_NOTES_DOC)
-    return _doc(f)
-
-
-def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win_size, sigma,
-               gaussian, K1, K2, sample_covariance, backend, preset, y_channel, crop_border):
-    levels = v.check_level_weights(weights)
-    job = _prepare(x, y, batch=batch, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
-                   data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian,
-                   K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
-                   preset=preset, y_channel=y_channel, crop_border=crop_border, ms=True)
-    v.check_ms_extent(job.x5.shape, win_size, job.nd, len(levels))
-    per = ms_ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, levels,
-                        backend=job.backend, devices=job.devices)
-    return job, per.mean(axis=1)
-
-
-@_ms
-def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
-            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-            preset=None, y_channel=False, crop_border=0):
-    """Multi-scale structural similarity (Wang, Simoncelli and Bovik, 2003).
-
-    Parameters
-    ----------
-    x, y : array_like
-        2-D images or 3-D volumes, as for `ssim`. With the default five scales
-        and an 11-tap window every spatial axis must be at least 161 long.
-    {ms}
-    {options}
-
-    Returns
-    -------
-    float
-        In [0, 1]; exactly 1.0 for identical images.
-
-    Raises
-    ------
-    ValueError, TypeError
-        As for `ssim`, and for images too small for the coarsest scale.
-
-    {ms_notes}
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> x = np.random.default_rng(0).integers(0, 256, (176, 176), dtype=np.uint8)
-    >>> fastssim.ms_ssim(x, x)
-    1.0
-    """
-    job, values = _ms_values(x, y, False, None, weights, channel_axis, data_range, win_size, sigma,
-                             gaussian, K1, K2, sample_covariance, backend, preset, y_channel, crop_border)
-    raise_if_nonfinite(values[0], job.x, job.y, K1, K2)
-    return float(values[0])
-
-
-@_ms
-def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
-                  win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                  backend="auto", preset=None, y_channel=False, crop_border=0):
-    """MS-SSIM of many pairs in one call (axis 0 indexes pairs), as `ssim_batch`.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Stacks of pairs along axis 0.
-    spatial_ndim : {2, 3}
-        Spatial axes per pair.
-    {ms}
-    {options}
-
-    Returns
-    -------
-    ndarray, float64, (N,)
-
-    {ms_notes}
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> x = np.random.default_rng(0).integers(0, 256, (2, 176, 176), dtype=np.uint8)
-    >>> fastssim.ms_ssim_batch(x, x).tolist()
-    [1.0, 1.0]
-    """
-    if spatial_ndim not in (2, 3):
-        raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
-    job, values = _ms_values(x, y, True, spatial_ndim, weights, channel_axis, data_range, win_size,
-                             sigma, gaussian, K1, K2, sample_covariance, backend, preset, y_channel,
-                             crop_border)
-    raise_if_nonfinite(values, job.x, job.y, K1, K2)
-    return values
-
-
-@_ms
-def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
-                   win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                   backend="auto", preset=None, y_channel=False, crop_border=0):
-    """2-D MS-SSIM of every slice of two volumes along ``axis``, as `ssim_slices`.
-
-    Parameters
-    ----------
-    x, y : array_like
-        3-D volumes (plus a channel axis if set).
-    axis : int
-        The axis to slice along.
-    {ms}
-    {options}
-
-    Returns
-    -------
-    ndarray, float64, (x.shape[axis],)
-
-    {ms_notes}
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> v = np.random.default_rng(0).random((3, 176, 176))
-    >>> fastssim.ms_ssim_slices(v, v, data_range=1.0).tolist()
-    [1.0, 1.0, 1.0]
-    """
-    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ms_ssim_slices",
-                              data_range is not None or preset is not None)
-    return ms_ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, weights=weights,
-                         channel_axis=ca, win_size=win_size, sigma=sigma, gaussian=gaussian,
-                         K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
-                         preset=preset, y_channel=y_channel, crop_border=crop_border)

@@ -23,14 +23,25 @@ class Preset:
     #: 'valid': mean over windows inside the image; 'same-reflect': mean of the full
     #: map, the image extended by reflection without repeating the edge (PyTorch's 'reflect')
     region: str = "valid"
-    #: 'dtype' (or the data_range argument), a number, or 'data': max of the two images' spans
+    #: 'dtype' (or the data_range argument), a number, 'data': max of the two images' spans
+    #: (over the whole batch), or 'dtype-max': an integer dtype's maximum, 1.0 for float input
     data_range: object = "dtype"
     #: 'channels' (mean of per-channel SSIM), 'matlab-gray' (rgb2gray) or 'y-bt601'
     colour: str = "channels"
     #: 'matlab2009': ssim.m's automatic f x f box filter and subsampling
     downsample: str | None = None
-    #: whether MS-SSIM has a defined convention under this preset
+    #: whether MS-SSIM has a defined convention under this preset, and its name
+    #: (``_engine_ms.CONVENTIONS``)
     ms_ssim: bool = False
+    ms_convention: str = "wang"
+    #: MS-SSIM's window when it differs from SSIM's: True for a Gaussian (sewar's msssim)
+    ms_gaussian: bool | None = None
+    #: window options the caller may still set (the others are fixed)
+    free: tuple = ()
+    #: a Gaussian window's taps follow sigma: 2 * int(3.5 sigma + 0.5) + 1 (torchmetrics)
+    taps_from_sigma: bool = False
+    #: what the preset was tested against (``fastssim presets`` prints it)
+    tested: str = ""
 
     def describe(self):
         """One line: what the preset reproduces and what it fixes."""
@@ -41,30 +52,48 @@ class Preset:
         cov = "sample" if self.sample_covariance else "population"
         region = {"valid": "mean over the valid region",
                   "same-reflect": "mean of the full map (reflect padding)"}[self.region]
+        if self.taps_from_sigma:
+            window = f"Gaussian sigma={self.sigma}, 2*int(3.5 sigma+0.5)+1 taps"
+        if self.free:
+            window += f" ({', '.join(self.free)} free)"
         if self.data_range == "dtype":
             rng = "from the dtype"
         elif self.data_range == "data":
-            rng = "max(x.max()-x.min(), y.max()-y.min())"
+            rng = "max(x.max()-x.min(), y.max()-y.min()) over the call's images"
+        elif self.data_range == "dtype-max":
+            rng = "the integer dtype's max, 1.0 for float input"
         else:
             rng = f"{self.data_range:g}"
         colour = {"channels": "mean of per-channel SSIM", "matlab-gray": "RGB to grey as MATLAB rgb2gray",
                   "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
         extra = "; downsampling by max(1, round(min(H, W) / 256))" if self.downsample else ""
-        ms = "; MS-SSIM" if self.ms_ssim else ""
+        ms = f"; MS-SSIM ({self.ms_convention}" + (", Gaussian window" if self.ms_gaussian else "") + ")" \
+            if self.ms_ssim else ""
+        tested = f" [tested against {self.tested}]" if self.tested else ""
         return (f"{self.reproduces}: {window}, {cov} covariance, {region}, data range {rng} "
-                f"(unless data_range=), colour: {colour}{extra}{ms}")
+                f"(unless data_range=), colour: {colour}{extra}{ms}{tested}")
 
 
 PRESETS = {p.name: p for p in [
-    Preset("wang", "Wang et al. 2004, the default", ms_ssim=True),
-    Preset("matlab", "Wang's ssim_index.m / msssim.m", data_range=255.0, colour="matlab-gray", ms_ssim=True),
-    Preset("matlab2009", "Wang's ssim.m (2009)", data_range=255.0, colour="matlab-gray", downsample="matlab2009"),
+    Preset("wang", "Wang et al. 2004, the default", ms_ssim=True,
+           tested="scikit-image, MATLAB ssim_index.m output, pytorch_msssim"),
+    Preset("matlab", "Wang's ssim_index.m / msssim.m", data_range=255.0, colour="matlab-gray", ms_ssim=True,
+           tested="MATLAB ssim_index.m output"),
+    Preset("matlab2009", "Wang's ssim.m (2009)", data_range=255.0, colour="matlab-gray", downsample="matlab2009",
+           tested="a transcription of ssim.m"),
     Preset("skimage", "skimage.metrics.structural_similarity defaults", win_size=7, gaussian=False,
-           sample_covariance=True),
-    Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True),
-    Preset("torchmetrics", "torchmetrics structural_similarity_index_measure", region="same-reflect",
-           data_range="data"),
-    Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601"),
+           sample_covariance=True, tested="scikit-image"),
+    Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True, tested="the naive reference"),
+    Preset("torchmetrics", "torchmetrics structural_similarity_index_measure and "
+           "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="data",
+           ms_ssim=True, ms_convention="torchmetrics", free=("sigma",), taps_from_sigma=True,
+           tested="torchmetrics"),
+    Preset("kornia", "kornia.metrics.ssim / ssim3d (mean of the map; kornia.losses.ssim_loss is DSSIM)",
+           region="same-reflect", free=("win_size",), tested="kornia"),
+    Preset("sewar", "sewar.full_ref.ssim / msssim", gaussian=False, data_range="dtype-max", ms_ssim=True,
+           ms_convention="sewar", ms_gaussian=True, tested="sewar"),
+    Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
+           tested="a transcription of BasicSR's cv2 code"),
 ]}
 
 WINDOW_DEFAULTS = dict(win_size=11, sigma=1.5, gaussian=True, sample_covariance=False)
@@ -74,6 +103,15 @@ def get(name):
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def data_driven_range(x, y):
+    """torchmetrics' range without ``data_range``: ``max(x.max() - x.min(), y.max() - y.min())``
+    over everything passed (a whole batch, so one pair's score depends on the others)."""
+    data_range = float(max(np.ptp(x), np.ptp(y)))
+    if data_range == 0:
+        raise ValueError("both images are constant: the data-driven data range is 0; pass data_range=")
+    return data_range
 
 
 def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, batch, window, ms=False):
@@ -94,22 +132,27 @@ def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, bat
     p = get(preset) if preset is not None else None
     if p is not None:
         if ms and not p.ms_ssim:
-            raise ValueError(f"preset {preset!r} defines no MS-SSIM convention; use 'wang', 'matlab' "
-                             "or 'tensorflow' for MS-SSIM")
-        changed = [k for k, v in window.items() if v != WINDOW_DEFAULTS[k]]
+            with_ms = ", ".join(repr(n) for n, q in PRESETS.items() if q.ms_ssim)
+            raise ValueError(f"preset {preset!r} defines no MS-SSIM convention; use one of {with_ms}")
+        changed = [k for k, v in window.items() if v != WINDOW_DEFAULTS[k] and k not in p.free]
         if changed:
+            free = f" (it leaves {', '.join(p.free)} free)" if p.free else ""
             raise ValueError(f"preset {preset!r} fixes {', '.join(changed)}; leave them at their "
-                             "defaults or drop the preset")
-        window = dict(win_size=p.win_size, sigma=p.sigma, gaussian=p.gaussian,
-                      sample_covariance=p.sample_covariance)
+                             f"defaults or drop the preset{free}")
+        fixed = dict(win_size=p.win_size, sigma=p.sigma, gaussian=p.gaussian, sample_covariance=p.sample_covariance)
+        window = {k: (window[k] if k in p.free else fixed[k]) for k in fixed}
+        if p.taps_from_sigma:
+            window["win_size"] = 2 * int(3.5 * window["sigma"] + 0.5) + 1
+        if ms and p.ms_gaussian is not None:
+            window["gaussian"] = p.ms_gaussian
     if crop_border < 0:
         raise ValueError(f"crop_border must be >= 0, got {crop_border}")
     colour = "y-bt601" if y_channel else (p.colour if p is not None else "channels")
     if data_range is None and p is not None and p.data_range != "dtype":
         if p.data_range == "data":
-            data_range = float(max(np.ptp(x), np.ptp(y)))
-            if data_range == 0:
-                raise ValueError("both images are constant: the data-driven data range is 0; pass data_range=")
+            data_range = data_driven_range(x, y)
+        elif p.data_range == "dtype-max":
+            data_range = float(np.iinfo(x.dtype).max) if x.dtype.kind in "iu" else 1.0
         else:
             data_range = p.data_range
     if colour != "channels" and channel_axis is not None:

@@ -16,7 +16,7 @@ under Numba's simulator, with device arrays, not yet with CUDA tensors on a GPU.
 import numpy as np
 
 from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient
-from .metrics import MS_SSIM_WEIGHTS
+from .multiscale import MS_SSIM_WEIGHTS
 
 try:
     import torch as _torch

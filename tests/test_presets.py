@@ -146,8 +146,10 @@ def test_preset_errors():
         fastssim.ssim(x, x, preset="matlab2010")
     with pytest.raises(ValueError, match="preset 'skimage' fixes win_size, gaussian"):
         fastssim.ssim(x, x, preset="skimage", win_size=9, gaussian=False)
-    with pytest.raises(ValueError, match="preset 'torchmetrics' defines no MS-SSIM convention"):
-        fastssim.ms_ssim(x, x, preset="torchmetrics")
+    with pytest.raises(ValueError, match="preset 'skimage' defines no MS-SSIM convention; use one of 'wang'"):
+        fastssim.ms_ssim(x, x, preset="skimage")
+    with pytest.raises(ValueError, match=r"preset 'kornia' fixes sigma; .* \(it leaves win_size free\)"):
+        fastssim.ssim(x, x, preset="kornia", sigma=2.0, win_size=7)
     with pytest.raises(ValueError, match="y_channel needs RGB input with channel_axis set"):
         fastssim.ssim(x, x, y_channel=True)
     rgba = np.zeros((32, 32, 4), np.uint8)

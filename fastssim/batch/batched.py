@@ -17,7 +17,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import _config as cfg
-from .. import metrics
+from .. import metrics, multiscale
 from .._engine import resolve_backend
 from .._validate import resolve_data_range
 from .score import _low_range, empty_row, finish_row, put_mse, put_products, put_ssim, resolve_axes
@@ -63,7 +63,7 @@ def _batch_values(R, D, asked, opts, where, staging):
     if "ssim" in asked or "dssim" in asked:
         values["ssim"] = metrics.ssim_batch(R, D, backend=where, **opts)
     if "ms_ssim" in asked:
-        values["ms_ssim"] = metrics.ms_ssim_batch(R, D, backend=where, **opts)
+        values["ms_ssim"] = multiscale.ms_ssim_batch(R, D, backend=where, **opts)
     if "psnr" in asked or "mse" in asked:
         values["mse"] = metrics.mse_batch(R, D, backend=where)
     return values

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from .. import _config as cfg
-from .. import metrics, presets
+from .. import metrics, multiscale, presets
 from .._math import psnr_from_mse
 from ..distances import l2_cosine
 from .._validate import resolve_data_range
@@ -176,10 +176,10 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
     if "ms_ssim" in metrics_:
         try:
             if slices is not None:
-                row["ms_ssim"] = float(metrics.ms_ssim_slices(ref, dist, axis=slices, data_range=L,
+                row["ms_ssim"] = float(multiscale.ms_ssim_slices(ref, dist, axis=slices, data_range=L,
                                                               channel_axis=ca, **conv).mean())
             else:
-                row["ms_ssim"] = metrics.ms_ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
+                row["ms_ssim"] = multiscale.ms_ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
         except Exception as e:  # noqa: BLE001
             fail(("ms_ssim",), e)
     try:

@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import _validate as v
 from .._math import psnr_from_mse
-from ..metrics import MS_SSIM_WEIGHTS, _means, _prepare
+from ..metrics import _means, _prepare
+from ..multiscale import MS_SSIM_WEIGHTS
 
 
 def _dask():

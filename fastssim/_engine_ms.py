@@ -1,0 +1,135 @@
+"""MS-SSIM as other libraries define it: how they halve the images between scales, which
+region the last scale averages, whether channels are pooled before the product, how negative
+terms are treated, and where the data range comes from.
+
+Wang's convention (``_engine.ms_ssim_means``) keeps its fused path on both backends. The others
+run each scale's SSIM through the same kernels (``ssim_means``, either backend) and do the
+halving on the host with the same 2x2-mean kernel, after the padding or cropping that makes it
+the library's rule.
+"""
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+from . import _cpu
+from ._engine import downsampled_shape, pad_same, readonly, ssim_means
+
+
+@dataclasses.dataclass(frozen=True)
+class MSConvention:
+    """How one library computes MS-SSIM; the defaults are Wang's ``msssim.m``."""
+
+    name: str
+    #: 'block': 2x2 means, an odd edge averaged with itself (msssim.m); 'floor': 2x2 means of
+    #: the even part, an odd edge dropped (PyTorch's avg_pool2d); 'before': the mean of samples
+    #: 2i - 1 and 2i, the first with itself (scipy's uniform_filter(a, 2)[::2], sewar)
+    downsample: str = "block"
+    #: sewar filters its (H, W, C) array along the channel axis too: channel c becomes the
+    #: mean of channels c - 1 and c (channel 0 itself) at every halving
+    mix_channels: bool = False
+    #: region of the last scale's SSIM: 'valid', or 'same-reflect' (the full map of the image
+    #: extended by PyTorch's 'reflect'); the contrast-structure terms are always 'valid'
+    last: str = "valid"
+    #: average each scale's terms over the channels before the product (else one MS-SSIM per
+    #: channel, then their mean)
+    pool_channels: bool = False
+    #: 'clamp': negative terms count as 0 (relu); 'complex': the real part of the product of
+    #: complex powers, as sewar computes it
+    negative: str = "clamp"
+    #: with fewer scales than the image holds, drop the coarsest with a warning (sewar) instead
+    #: of refusing
+    fewer_scales: bool = False
+    #: the exponents as float32 numbers (torchmetrics makes them a float32 tensor)
+    float32_weights: bool = False
+
+
+WANG = MSConvention("wang")
+CONVENTIONS = {c.name: c for c in [
+    WANG,
+    MSConvention("torchmetrics", downsample="floor", last="same-reflect", pool_channels=True,
+                 float32_weights=True),
+    MSConvention("sewar", downsample="before", mix_channels=True, pool_channels=True, negative="complex",
+                 fewer_scales=True),
+]}
+
+
+def _halve(a5, conv, spatial_ndim, wdt):
+    """One halving of a 5-D host array by the convention's rule, in the work dtype."""
+    axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
+    if conv.downsample == "floor":
+        a5 = a5[tuple(slice(None, n - n % 2) if ax in axes else slice(None)
+                      for ax, n in enumerate(a5.shape))]
+    elif conv.downsample == "before":
+        sizes = [-(-a5.shape[ax] // 2) for ax in axes]
+        a5 = np.pad(a5, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
+    out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
+    _cpu.downsample2(readonly(a5), spatial_ndim == 3, out)
+    if conv.downsample == "before":
+        out = out[tuple(slice(None, sizes[axes.index(ax)]) if ax in axes else slice(None) for ax in range(5))]
+    if conv.mix_channels and out.shape[1] > 1:
+        out = (np.concatenate([out[:, :1], out[:, :-1]], axis=1) + out) / wdt.type(2)
+    return np.ascontiguousarray(out, dtype=wdt)
+
+
+def scales_that_fit(shape5, win_size, spatial_ndim, levels, conv):
+    """The number of scales to compute: all of them, or for ``fewer_scales`` conventions as
+    many as keep the coarsest scale at least ``win_size`` long (sewar's rule, with its
+    warning)."""
+    if not conv.fewer_scales:
+        return levels
+    spatial = shape5[2:] if spatial_ndim == 3 else shape5[3:]
+    # the caller has checked that one window fits (so fit >= 1)
+    fit = int(math.floor(math.log2(min(spatial) / win_size))) + 1
+    if fit < levels:
+        warnings.warn(f"Image is too small for {levels} scales with window size {win_size}. "
+                      f"Reducing to {fit} scales.", UserWarning, stacklevel=5)
+    return min(fit, levels)
+
+
+def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, conv, *,
+                       consts_at=None, backend="cpu"):
+    """MS-SSIM of every pair, shape (N,) when ``conv.pool_channels`` else (N, C).
+
+    Parameters
+    ----------
+    x5, y5 : ndarray, 5-D host arrays
+    consts : ndarray
+        Kernel constants (their dtype is the work dtype).
+    level_weights : tuple of float
+        One exponent per scale (already cut to the scales that fit).
+    conv : MSConvention
+    consts_at : callable, optional
+        ``consts_at(xs, ys)``: the constants of a scale from its images (a data range that is
+        recomputed at every scale, as torchmetrics does without ``data_range``).
+    backend : {'cpu', 'cuda'}
+        Where each scale's SSIM is computed.
+    """
+    wdt = consts.dtype
+    r = len(weights) // 2
+    levels = len(level_weights)
+    xs, ys = x5, y5
+    terms = []
+    for level in range(levels):
+        c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
+        if level == levels - 1 and conv.last == "same-reflect":
+            means, _ = ssim_means(pad_same(xs, r, spatial_ndim, "reflect"), pad_same(ys, r, spatial_ndim, "reflect"),
+                                  spatial_ndim, weights, c, backend=backend)
+            terms.append(means[..., 0])
+        else:
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend)
+            terms.append(means[..., 0] if level == levels - 1 else means[..., 1])
+        if level < levels - 1:
+            xs, ys = _halve(xs, conv, spatial_ndim, wdt), _halve(ys, conv, spatial_ndim, wdt)
+    t = np.stack(terms)  # (levels, N, C)
+    if conv.pool_channels:
+        t = t.mean(axis=2)
+    w = np.asarray(level_weights, dtype=np.float32 if conv.float32_weights else np.float64)
+    w = w.astype(np.float64).reshape((-1,) + (1,) * (t.ndim - 1))
+    if conv.negative == "complex":
+        # prod(t ** w) over complex powers: magnitudes multiply, phases (pi w where t < 0) add
+        magnitude = np.prod(np.abs(t) ** w, axis=0)
+        return magnitude * np.cos(np.pi * np.sum(w * (t < 0), axis=0))
+    return np.prod(np.maximum(t, 0.0) ** w, axis=0)

@@ -33,6 +33,9 @@ BAND_H_2D = 128
 #: Output columns per CPU task (2-D images): keeps the rolling buffers in L1/L2.
 BAND_W_2D = 512
 #: Output rows per CPU task (3-D volumes).
+#: Window rows per task of the grid kernel (ffmpeg's preset): its block sums are recomputed
+#: once per band, so a band of 16 reads each pixel 17/16 times.
+GRID_BAND = 16
 BAND_H_3D = 32
 #: Output columns per CPU task (3-D volumes).
 BAND_W_3D = 128

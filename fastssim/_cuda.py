@@ -33,7 +33,7 @@ import numpy as np
 from numba import cuda, float32, float64  # noqa: F401
 
 from . import _config as cfg
-from ._math import block_mean2, product_terms, ssim_terms, unravel4
+from ._math import block_mean2, grid_window_means, product_terms, ssim_terms, unravel4
 from ._validate import cuda_interface
 
 def api():
@@ -46,6 +46,7 @@ def api():
 
 
 _ssim_terms = cuda.jit(device=True)(ssim_terms)
+_grid_window_means = cuda.jit(device=True)(grid_window_means)
 _unravel4 = cuda.jit(device=True)(unravel4)
 
 
@@ -312,6 +313,29 @@ def downsample2(xd, spatial_ndim, dtype):
     nt = cfg.CUDA_REDUCE_THREADS
     _downsample2[-(-total // nt), nt](xd, spatial_ndim == 3, out)
     return out
+
+
+@cuda.jit
+def _grid_ssim(x, y, size, step, c1, c2, out):
+    """As ``_cpu.grid_ssim_sums``, one thread per window: ``out[n, c, i, j]``."""
+    N, C, rows, cols = out.shape
+    t = cuda.grid(1)
+    if t >= N * C * rows * cols:
+        return
+    j = t % cols
+    n, c, i, _ = _unravel4(t // cols, C, rows, 1)
+    mx, my, exx, eyy, edd = _grid_window_means(x, y, n, c, i * step, j * step, size)
+    out[n, c, i, j] = _ssim_terms(mx, my, exx, eyy, edd, 0.0, 0.0, c1, c2, 1.0)[0]
+
+
+def grid_ssim_means(xd, yd, size, step, c1, c2):
+    """Mean SSIM of the grid windows of every (pair, channel) plane, float64 (N, C)."""
+    N, C, _, H, W = xd.shape
+    rows, cols = (H - size) // step + 1, (W - size) // step + 1
+    out = api().device_array((N, C, rows, cols), dtype=np.float64)
+    nt = cfg.CUDA_REDUCE_THREADS
+    _grid_ssim[-(-(N * C * rows * cols) // nt), nt](xd, yd, size, step, c1, c2, out)
+    return out.copy_to_host().reshape(N, C, -1).mean(axis=2)
 
 
 def available():

@@ -158,6 +158,21 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     return means, smap.transpose(inverse)
 
 
+def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, None)):
+    """Mean SSIM of the unweighted ``size`` x ``size`` windows on a ``step``-pixel grid of
+    every (pair, channel) plane of 2-D 5-D views (ffmpeg's ``ssim`` filter: 8 on a grid of 4),
+    float64 (N, C)."""
+    if backend == "cuda":
+        with GPU_LOCK:
+            xd, yd = device_inputs(x5, y5, *devices)
+            return _cuda().grid_ssim_means(xd, yd, size, step, c1, c2)
+    N, C, _, H, W = x5.shape
+    rows, cols = (H - size) // step + 1, (W - size) // step + 1
+    sums = np.empty((N, C, rows), np.float64)
+    _cpu.grid_ssim_sums(readonly(x5), readonly(y5), size, step, cols, c1, c2, sums)
+    return sums.sum(axis=2) / (rows * cols)
+
+
 def downsampled_shape(shape5, spatial_ndim):
     N, C, D, H, W = shape5
     return (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))

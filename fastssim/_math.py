@@ -126,6 +126,43 @@ def block_mean2(x, n, c, k, i, j, depth_too):
     return s * 0.25
 
 
+def grid_window_means(x, y, n, c, top, left, size):
+    """Unweighted means ``(mx, my, E[x^2], E[y^2], E[(x - y)^2])`` of the ``size`` x ``size``
+    window at ``(top, left)`` of plane ``(n, c)`` of 2-D 5-D views (``D == 1``), from plain
+    float64 sums: the windows of ffmpeg's ``ssim`` filter (8x8 on a 4-pixel grid), for
+    `ssim_terms` with no shift and population (co)variances."""
+    sx = 0.0
+    sy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    sdd = 0.0
+    for r in range(top, top + size):
+        for q in range(left, left + size):
+            a = float(x[n, c, 0, r, q])
+            b = float(y[n, c, 0, r, q])
+            d = a - b
+            sx += a
+            sy += b
+            sxx += a * a
+            syy += b * b
+            sdd += d * d
+    m = float(size * size)
+    return sx / m, sy / m, sxx / m, syy / m, sdd / m
+
+
+def grid_constants(data_range, k1, k2, size, integer):
+    """ffmpeg's stabilisers for ``size`` x ``size`` windows, per squared mean: it adds
+    ``round(K1^2 L^2 n)`` to sums of ``n = size^2`` samples (``round(K2^2 L^2 n (n - 1))``
+    for the variances), i.e. ``C1 / n`` and ``C2 (n - 1) / n`` on means; rounded as ffmpeg
+    rounds them when the data are integers, exact otherwise."""
+    n = size * size
+    c1 = (k1 * data_range) ** 2 * n
+    c2 = (k2 * data_range) ** 2 * n * (n - 1)
+    if integer:
+        c1, c2 = math.floor(c1 + 0.5), math.floor(c2 + 0.5)
+    return c1 / (n * n), c2 / (n * n)
+
+
 def window_weights(win_size, sigma, gaussian):
     """Normalised 1-D window weights (float64).
 

@@ -10,13 +10,14 @@ import numpy as np
 from . import _validate as v
 from . import presets
 from ._engine import (
+    grid_ssim_means,
     kernel_constants,
     pad_same,
     raise_if_nonfinite,
     resolve_backend,
     ssim_means,
 )
-from ._math import window_weights
+from ._math import grid_constants, window_weights
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
 __all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch"]
@@ -78,7 +79,7 @@ def _doc(f):
 class _Job:
     """Checked inputs of one call: kernel views, parameters, and where to run."""
 
-    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices")
+    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid")
 
 
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
@@ -142,10 +143,18 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.x = devices[0] if devices[0] is not None else x
     job.y = devices[1] if devices[1] is not None else y
     job.ca, job.nd, job.devices = ca, spatial_ndim, devices
+    job.grid = None
+    if region == "grid":  # ffmpeg: 8x8 windows on a 4-pixel grid, its own constants
+        if spatial_ndim != 2:
+            raise ValueError(f"preset {preset!r} scores 2-D planes: for a volume use ssim_slices")
+        job.grid = (win_size, win_size // 2) + grid_constants(L, K1, K2, win_size, x.dtype.kind in "iu")
     return job
 
 
 def _means(job, want_map=False):
+    if job.grid is not None:
+        m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
+        return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,
                       backend=job.backend, devices=job.devices)
 

@@ -51,7 +51,8 @@ class Preset:
             window = f"{self.win_size}x{self.win_size} uniform"
         cov = "sample" if self.sample_covariance else "population"
         region = {"valid": "mean over the valid region",
-                  "same-reflect": "mean of the full map (reflect padding)"}[self.region]
+                  "same-reflect": "mean of the full map (reflect padding)",
+                  "grid": "mean over windows on a 4-pixel grid, constants per sum rounded as ffmpeg"}[self.region]
         if self.taps_from_sigma:
             window = f"Gaussian sigma={self.sigma}, 2*int(3.5 sigma+0.5)+1 taps"
         if self.free:
@@ -92,6 +93,8 @@ PRESETS = {p.name: p for p in [
            region="same-reflect", free=("win_size",), tested="kornia"),
     Preset("sewar", "sewar.full_ref.ssim / msssim", gaussian=False, data_range="dtype-max", ms_ssim=True,
            ms_convention="sewar", ms_gaussian=True, tested="sewar"),
+    Preset("ffmpeg", "ffmpeg's ssim filter (x264's SSIM; per plane, 'All' of equal planes = the mean)", win_size=8,
+           gaussian=False, region="grid", tested="ffmpeg 5.1 on real frames; a transcription of vf_ssim.c"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
            tested="a transcription of BasicSR's cv2 code"),
 ]}

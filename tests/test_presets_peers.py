@@ -134,3 +134,91 @@ def test_torchmetrics_sigma_and_batch_ranges():
         XS, YS, reduction="none", betas=(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)).numpy(), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="data_range must be a number, None or 'per-pair'"):
         fastssim.ssim_batch(xs, ys, preset="torchmetrics", data_range="pair")
+
+
+def _ffmpeg_transcription(a, b, max_value, exact=False):
+    """ffmpeg's vf_ssim.c, transcribed in integers: 4x4 block sums, 8x8 windows of 2x2 blocks,
+    ssim_end1's formula with constants rounded to integers per sum of 64 samples."""
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    h4, w4 = a.shape[0] // 4, a.shape[1] // 4
+
+    def blocks(v):
+        return v[:4 * h4, :4 * w4].reshape(h4, 4, w4, 4).sum(axis=(1, 3))
+
+    def windows(v):
+        return v[:-1, :-1] + v[1:, :-1] + v[:-1, 1:] + v[1:, 1:]
+
+    s1, s2 = windows(blocks(a)), windows(blocks(b))
+    ss, s12 = windows(blocks(a * a) + blocks(b * b)), windows(blocks(a * b))
+    c1, c2 = 0.01 ** 2 * max_value ** 2 * 64, 0.03 ** 2 * max_value ** 2 * 64 * 63
+    if not exact:
+        c1, c2 = int(c1 + 0.5), int(c2 + 0.5)
+    var = ss * 64 - s1 * s1 - s2 * s2
+    cov = s12 * 64 - s1 * s2
+    num = (2 * s1 * s2 + c1).astype(np.float64) * (2 * cov + c2)
+    return float(np.mean(num / ((s1 * s1 + s2 * s2 + c1).astype(np.float64) * (var + c2))))
+
+
+@pytest.mark.parametrize("crop", [None, (301, 437), (11, 14)])
+def test_ffmpeg_preset_is_vf_ssim(crop):
+    x, y = _pair(np.uint8, crop)
+    want = np.mean([_ffmpeg_transcription(x[..., k], y[..., k], 255) for k in range(3)])
+    assert fastssim.ssim(x, y, channel_axis=-1, preset="ffmpeg") == pytest.approx(want, abs=1e-12)
+    assert fastssim.ssim(x[..., 0], y[..., 0], preset="ffmpeg") == pytest.approx(
+        _ffmpeg_transcription(x[..., 0], y[..., 0], 255), abs=1e-12)
+    # 16-bit planes: max 65535 (pass data_range=1023 for 10-bit video in uint16)
+    x16, y16 = x[..., 1].astype(np.uint16) * 257, y[..., 1].astype(np.uint16) * 251
+    assert fastssim.ssim(x16, y16, preset="ffmpeg") == pytest.approx(
+        _ffmpeg_transcription(x16, y16, 65535), abs=1e-12)
+    assert fastssim.ssim(x16 // 64, y16 // 64, preset="ffmpeg", data_range=1023) == pytest.approx(
+        _ffmpeg_transcription(x16 // 64, y16 // 64, 1023), abs=1e-12)
+    # float data: ffmpeg's formula with its constants left unrounded
+    assert fastssim.ssim(x / 255, y / 255, channel_axis=-1, preset="ffmpeg", data_range=1.0) == pytest.approx(
+        np.mean([_ffmpeg_transcription(x[..., k], y[..., k], 255, exact=True) for k in range(3)]), abs=1e-12)
+    # a batch, and the GPU kernel (the simulator here) on a crop
+    xs, ys = np.stack([x[..., 0], x[..., 2]]), np.stack([y[..., 0], y[..., 2]])
+    np.testing.assert_allclose(fastssim.ssim_batch(xs, ys, preset="ffmpeg"),
+                               [_ffmpeg_transcription(xs[i], ys[i], 255) for i in range(2)], rtol=0, atol=1e-12)
+    small = (x[:20, :27, 0], y[:20, :27, 0])
+    assert fastssim.ssim(*small, preset="ffmpeg", backend="cuda") == pytest.approx(
+        _ffmpeg_transcription(*small, 255), abs=1e-12)
+
+
+def test_ffmpeg_preset_errors():
+    vol = np.zeros((12, 16, 16), np.uint8)
+    with pytest.raises(ValueError, match="preset 'ffmpeg' scores 2-D planes: for a volume use ssim_slices"):
+        fastssim.ssim(vol, vol, preset="ffmpeg")
+    with pytest.raises(ValueError, match="win_size=8 exceeds the image extent"):
+        fastssim.ssim(vol[0, :7], vol[0, :7], preset="ffmpeg")
+    with pytest.raises(ValueError, match="preset 'ffmpeg' defines no MS-SSIM convention"):
+        fastssim.ms_ssim(vol[0], vol[0], preset="ffmpeg")
+
+
+def _ffmpeg_filter(tmp_path, a, b):
+    """Per-plane and 'All' SSIM printed by the ffmpeg binary's ssim filter for two images."""
+    import re
+    import subprocess
+
+    import imageio.v3 as iio
+    pa, pb = tmp_path / "a.png", tmp_path / "b.png"
+    iio.imwrite(pa, a)
+    iio.imwrite(pb, b)
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(pa), "-i", str(pb), "-lavfi",
+                          "ssim=stats_file=-", "-f", "null", "-"], capture_output=True, text=True, check=True)
+    return {k: float(v) for k, v in re.findall(r"(\w+):([0-9.]+)", out.stdout.splitlines()[0]) if k != "n"}
+
+
+def test_ffmpeg_preset_against_ffmpeg(tmp_path):
+    import shutil
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg binary is not installed (Debian package ffmpeg; .ci/run installs it)")
+    for crop in (None, (301, 437)):
+        x, y = _pair(np.uint8, crop)
+        got = _ffmpeg_filter(tmp_path, x, y)  # RGB PNGs: planes G, B, R (gbrp), 'All' their mean
+        assert fastssim.ssim(x, y, channel_axis=-1, preset="ffmpeg") == pytest.approx(got["All"], abs=1e-6)
+        for k, name in enumerate("RGB"):
+            assert fastssim.ssim(x[..., k], y[..., k], preset="ffmpeg") == pytest.approx(got[name], abs=1e-6)
+        g16 = x[..., 1].astype(np.uint16) * 257
+        d16 = np.clip(g16.astype(np.int64) + np.random.default_rng(5).integers(-900, 900, g16.shape), 0, 65535)
+        got = _ffmpeg_filter(tmp_path, g16, d16.astype(np.uint16))  # gray16: ffmpeg's 64-bit path
+        assert fastssim.ssim(g16, d16.astype(np.uint16), preset="ffmpeg") == pytest.approx(got["Y"], abs=1e-6)

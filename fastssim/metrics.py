@@ -131,10 +131,14 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job = _Job()
     job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
     job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
-    v.check_extent(job.x5.shape, win_size, spatial_ndim, channel_axis)
-    if region == "same-reflect" and not ms:  # the full map, extended by reflection without the edge
-        job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode="reflect")
-        job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode="reflect")
+    if region != "same-replicate":  # replicate padding makes a full map of any size
+        v.check_extent(job.x5.shape, win_size, spatial_ndim, channel_axis)
+    if region in ("same-reflect", "same-replicate") and not ms:
+        # the full map: the images extended by reflection without the edge (PyTorch's 'reflect')
+        # or by repeating the edge (MATLAB's 'replicate')
+        mode = "reflect" if region == "same-reflect" else "edge"
+        job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode=mode)
+        job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode=mode)
     job.backend = resolve_backend(backend, *devices, x.size)
     job.weights = window_weights(win_size, sigma, gaussian)
     n = win_size ** spatial_ndim

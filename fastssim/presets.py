@@ -6,6 +6,7 @@ lists them.
 """
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -38,8 +39,9 @@ class Preset:
     ms_gaussian: bool | None = None
     #: window options the caller may still set (the others are fixed)
     free: tuple = ()
-    #: a Gaussian window's taps follow sigma: 2 * int(3.5 sigma + 0.5) + 1 (torchmetrics)
-    taps_from_sigma: bool = False
+    #: a Gaussian window's taps follow sigma: 'torchmetrics' 2 * int(3.5 sigma + 0.5) + 1,
+    #: 'matlab' 2 * ceil(3 sigma) + 1 ('' : they do not)
+    taps_from_sigma: str = ""
     #: what the preset was tested against (``fastssim presets`` prints it)
     tested: str = ""
 
@@ -52,9 +54,11 @@ class Preset:
         cov = "sample" if self.sample_covariance else "population"
         region = {"valid": "mean over the valid region",
                   "same-reflect": "mean of the full map (reflect padding)",
+                  "same-replicate": "mean of the full map (replicate padding)",
                   "grid": "mean over windows on a 4-pixel grid, constants per sum rounded as ffmpeg"}[self.region]
         if self.taps_from_sigma:
-            window = f"Gaussian sigma={self.sigma}, 2*int(3.5 sigma+0.5)+1 taps"
+            taps = {"torchmetrics": "2*int(3.5 sigma+0.5)+1", "matlab": "2*ceil(3 sigma)+1"}[self.taps_from_sigma]
+            window = f"Gaussian sigma={self.sigma}, {taps} taps"
         if self.free:
             window += f" ({', '.join(self.free)} free)"
         if self.data_range == "dtype":
@@ -63,9 +67,12 @@ class Preset:
             rng = "max(x.max()-x.min(), y.max()-y.min()) over the call's images"
         elif self.data_range == "dtype-max":
             rng = "the integer dtype's max, 1.0 for float input"
+        elif self.data_range == "dtype-or-one":
+            rng = "the integer dtype's range, 1.0 for float input"
         else:
             rng = f"{self.data_range:g}"
         colour = {"channels": "mean of per-channel SSIM", "matlab-gray": "RGB to grey as MATLAB rgb2gray",
+                  "volume": "an RGB array is a 3-D volume (3-D window across the channels)",
                   "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
         extra = "; downsampling by max(1, round(min(H, W) / 256))" if self.downsample else ""
         ms = f"; MS-SSIM ({self.ms_convention}" + (", Gaussian window" if self.ms_gaussian else "") + ")" \
@@ -87,7 +94,7 @@ PRESETS = {p.name: p for p in [
     Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True, tested="the naive reference"),
     Preset("torchmetrics", "torchmetrics structural_similarity_index_measure and "
            "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="data",
-           ms_ssim=True, ms_convention="torchmetrics", free=("sigma",), taps_from_sigma=True,
+           ms_ssim=True, ms_convention="torchmetrics", free=("sigma",), taps_from_sigma="torchmetrics",
            tested="torchmetrics"),
     Preset("kornia", "kornia.metrics.ssim / ssim3d (mean of the map; kornia.losses.ssim_loss is DSSIM)",
            region="same-reflect", free=("win_size",), tested="kornia"),
@@ -95,6 +102,9 @@ PRESETS = {p.name: p for p in [
            ms_convention="sewar", ms_gaussian=True, tested="sewar"),
     Preset("ffmpeg", "ffmpeg's ssim filter (x264's SSIM; per plane, 'All' of equal planes = the mean)", win_size=8,
            gaussian=False, region="grid", tested="ffmpeg 5.1 on real frames; a transcription of vf_ssim.c"),
+    Preset("matlab-ipt", "MATLAB Image Processing Toolbox ssim (R2014a and later)", region="same-replicate",
+           data_range="dtype-or-one", colour="volume", free=("sigma",), taps_from_sigma="matlab",
+           tested="a transcription of its documentation (no MATLAB here)"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
            tested="a transcription of BasicSR's cv2 code"),
 ]}
@@ -144,8 +154,10 @@ def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, bat
                              f"defaults or drop the preset{free}")
         fixed = dict(win_size=p.win_size, sigma=p.sigma, gaussian=p.gaussian, sample_covariance=p.sample_covariance)
         window = {k: (window[k] if k in p.free else fixed[k]) for k in fixed}
-        if p.taps_from_sigma:
+        if p.taps_from_sigma == "torchmetrics":
             window["win_size"] = 2 * int(3.5 * window["sigma"] + 0.5) + 1
+        elif p.taps_from_sigma == "matlab":
+            window["win_size"] = 2 * math.ceil(3 * window["sigma"]) + 1
         if ms and p.ms_gaussian is not None:
             window["gaussian"] = p.ms_gaussian
     if crop_border < 0:
@@ -156,9 +168,14 @@ def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, bat
             data_range = data_driven_range(x, y)
         elif p.data_range == "dtype-max":
             data_range = float(np.iinfo(x.dtype).max) if x.dtype.kind in "iu" else 1.0
+        elif p.data_range == "dtype-or-one":  # MATLAB's diff(getrangefromclass(A))
+            info = np.iinfo(x.dtype) if x.dtype.kind in "iu" else None
+            data_range = float(info.max) - float(info.min) if info is not None else 1.0
         else:
             data_range = p.data_range
-    if colour != "channels" and channel_axis is not None:
+    if colour == "volume" and channel_axis is not None:
+        channel_axis = None  # MATLAB's ssim: an M x N x 3 array is a volume, filtered along all axes
+    elif colour != "channels" and channel_axis is not None:
         if colour == "matlab-gray":
             x, y = conv.matlab_gray(x, channel_axis), conv.matlab_gray(y, channel_axis)
         else:

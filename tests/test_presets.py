@@ -163,3 +163,53 @@ def test_every_preset_is_described():
     for p in PRESETS.values():
         line = p.describe()
         assert p.reproduces in line and "covariance" in line and "data range" in line
+
+
+def _matlab_ipt_ssim(a, ref, sigma=1.5, L=None):
+    """MATLAB's ssim (Image Processing Toolbox, R2014a+) as its documentation and the
+    algorithm it states describe it: a normalised Gaussian of standard deviation 'Radius'
+    (default 1.5) over 2 * ceil(3 * Radius) + 1 samples per axis, local statistics filtered
+    with 'replicate' padding to a same-size map, C1 = (0.01 L)^2, C2 = (0.03 L)^2, C3 = C2 / 2
+    with exponents 1 (the simplified index), the mean of the map; L from the class
+    (diff(getrangefromclass)), 1 for floats; 2-D images and 3-D volumes (an M x N x 3 array
+    is a volume)."""
+    from scipy import ndimage
+    if L is None:
+        L = float(np.iinfo(a.dtype).max) - float(np.iinfo(a.dtype).min) if a.dtype.kind in "iu" else 1.0
+    a, ref = a.astype(np.float64), ref.astype(np.float64)
+    r = int(np.ceil(3 * sigma))
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-t ** 2 / (2 * sigma ** 2))
+    h = g
+    for _ in range(a.ndim - 1):
+        h = np.multiply.outer(h, g)
+    h[h < np.finfo(float).eps * h.max()] = 0
+    h /= h.sum()
+
+    def f(v):
+        return ndimage.correlate(v, h, mode="nearest")  # 'nearest' is MATLAB's 'replicate'
+    mux, muy = f(a), f(ref)
+    sx, sy, sxy = f(a * a) - mux ** 2, f(ref * ref) - muy ** 2, f(a * ref) - mux * muy
+    c1, c2 = (0.01 * L) ** 2, (0.03 * L) ** 2
+    return float(np.mean((2 * mux * muy + c1) * (2 * sxy + c2) / ((mux ** 2 + muy ** 2 + c1) * (sx + sy + c2))))
+
+
+def test_matlab_ipt_preset():
+    c, d = rgb_pair()
+    g, gd = c[:200, :240, 1], d[:200, :240, 1]
+    assert fastssim.ssim(g, gd, preset="matlab-ipt") == pytest.approx(_matlab_ipt_ssim(g, gd), abs=1e-6)
+    gf, gdf = g / 255.0, gd / 255.0  # double input: L = 1, float64 throughout
+    assert fastssim.ssim(gf, gdf, preset="matlab-ipt") == pytest.approx(_matlab_ipt_ssim(gf, gdf), abs=1e-12)
+    for sigma in (0.7, 2.2):  # 'Radius': the filter grows with it
+        assert fastssim.ssim(gf, gdf, preset="matlab-ipt", sigma=sigma) == pytest.approx(
+            _matlab_ipt_ssim(gf, gdf, sigma), abs=1e-12)
+    # an RGB array is a volume to MATLAB's ssim: 3-D window across the 3 channels, replicated
+    cf, df = c[:120, :150] / 255.0, d[:120, :150] / 255.0
+    want = _matlab_ipt_ssim(cf, df)
+    assert fastssim.ssim(cf, df, preset="matlab-ipt") == pytest.approx(want, abs=1e-12)
+    assert fastssim.ssim(cf, df, channel_axis=-1, preset="matlab-ipt") == pytest.approx(want, abs=1e-12)
+    # images smaller than the window: replicate padding still gives a map
+    assert fastssim.ssim(gf[:6, :9], gdf[:6, :9], preset="matlab-ipt") == pytest.approx(
+        _matlab_ipt_ssim(gf[:6, :9], gdf[:6, :9]), abs=1e-12)
+    # not the default convention (valid region, no padding)
+    assert abs(fastssim.ssim(gf, gdf, data_range=1.0) - _matlab_ipt_ssim(gf, gdf)) > 1e-4

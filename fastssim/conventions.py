@@ -58,6 +58,26 @@ def matlab2009_factor(spatial_shape):
     return max(1, int(math.floor(min(spatial_shape[-2:]) / 256 + 0.5)))
 
 
+def piq_factor(spatial_shape):
+    """piq's ``ssim`` downsampling factor: ``max(1, round(min(H, W) / 256))`` with Python's
+    ``round`` (halves to even: 640 px gives 2, 896 px gives 4)."""
+    return max(1, round(min(spatial_shape[-2:]) / 256))
+
+
+def block_mean(a, f, spatial_axes):
+    """Means of ``f`` x ``f`` blocks over the last two spatial axes, a remainder dropped
+    (PyTorch's ``avg_pool2d(kernel_size=f)``), in float64."""
+    if f == 1:
+        return a
+    out = a.astype(np.float64)
+    for ax in spatial_axes[-2:]:
+        n = out.shape[ax] // f
+        out = np.take(out, np.arange(n * f), axis=ax)
+        shape = out.shape[:ax] + (n, f) + out.shape[ax + 1:]
+        out = out.reshape(shape).mean(axis=ax + 1)
+    return out
+
+
 def matlab2009_downsample(a, f, spatial_axes):
     """``imfilter(a, ones(f)/f^2, 'symmetric', 'same')`` then ``a(1:f:end, 1:f:end)``,
     in float64. MATLAB anchors an even kernel at ``floor((f + 1) / 2)``."""

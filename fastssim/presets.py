@@ -74,7 +74,9 @@ class Preset:
         colour = {"channels": "mean of per-channel SSIM", "matlab-gray": "RGB to grey as MATLAB rgb2gray",
                   "volume": "an RGB array is a 3-D volume (3-D window across the channels)",
                   "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
-        extra = "; downsampling by max(1, round(min(H, W) / 256))" if self.downsample else ""
+        extra = {None: "", "matlab2009": "; downsampling by max(1, round(min(H, W) / 256)) (f x f box, symmetric)",
+                 "piq": "; SSIM downsampled by f x f block means, f = max(1, round(min(H, W) / 256)), "
+                        "halves to even"}[self.downsample]
         ms = f"; MS-SSIM ({self.ms_convention}" + (", Gaussian window" if self.ms_gaussian else "") + ")" \
             if self.ms_ssim else ""
         tested = f" [tested against {self.tested}]" if self.tested else ""
@@ -105,6 +107,9 @@ PRESETS = {p.name: p for p in [
     Preset("matlab-ipt", "MATLAB Image Processing Toolbox ssim (R2014a and later)", region="same-replicate",
            data_range="dtype-or-one", colour="volume", free=("sigma",), taps_from_sigma="matlab",
            tested="a transcription of its documentation (no MATLAB here)"),
+    Preset("piq", "piq ssim (downsample=True) / multi_scale_ssim", downsample="piq", ms_ssim=True,
+           ms_convention="piq", tested="a transcription of piq 0.8's code (piq needs torchvision, which "
+           "does not install beside this torch)"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
            tested="a transcription of BasicSR's cv2 code"),
 ]}
@@ -195,5 +200,8 @@ def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, bat
     if p is not None and p.downsample == "matlab2009":
         f = conv.matlab2009_factor([x.shape[ax] for ax in spatial])
         x, y = conv.matlab2009_downsample(x, f, spatial), conv.matlab2009_downsample(y, f, spatial)
+    elif p is not None and p.downsample == "piq" and not ms:
+        f = conv.piq_factor([x.shape[ax] for ax in spatial])
+        x, y = conv.block_mean(x, f, spatial), conv.block_mean(y, f, spatial)
     region = p.region if p is not None else "valid"
     return x, y, channel_axis, data_range, window, region

@@ -222,3 +222,58 @@ def test_ffmpeg_preset_against_ffmpeg(tmp_path):
         d16 = np.clip(g16.astype(np.int64) + np.random.default_rng(5).integers(-900, 900, g16.shape), 0, 65535)
         got = _ffmpeg_filter(tmp_path, g16, d16.astype(np.uint16))  # gray16: ffmpeg's 64-bit path
         assert fastssim.ssim(g16, d16.astype(np.uint16), preset="ffmpeg") == pytest.approx(got["Y"], abs=1e-6)
+
+
+def _piq_transcription(x, y, data_range=1.0, ms=False, weights=(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)):
+    """piq 0.8's ssim(downsample=True) and multi_scale_ssim on (C, H, W) float64 arrays, transcribed
+    from its code (piq itself needs torchvision, which does not install here): a 2-D Gaussian built
+    from coordinates centred at (k - 1) / 2, 'valid' correlation, per channel then their mean."""
+    from scipy.signal import correlate
+    x, y = x / data_range, y / data_range
+    t = np.arange(11, dtype=np.float64) - 5.0
+    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5 ** 2))
+    g /= g.sum()
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+
+    def per_channel(a, b):
+        out = []
+        for k in range(a.shape[0]):
+            f = [correlate(v, g, mode="valid") for v in (a[k], b[k], a[k] ** 2, b[k] ** 2, a[k] * b[k])]
+            sxx, syy, sxy = f[2] - f[0] ** 2, f[3] - f[1] ** 2, f[4] - f[0] * f[1]
+            cs = (2 * sxy + c2) / (sxx + syy + c2)
+            out.append((((2 * f[0] * f[1] + c1) / (f[0] ** 2 + f[1] ** 2 + c1) * cs).mean(), cs.mean()))
+        return np.array(out)  # (C, 2)
+
+    def avg_pool(a, f):
+        h, w = a.shape[1] // f * f, a.shape[2] // f * f
+        return a[:, :h, :w].reshape(a.shape[0], h // f, f, w // f, f).mean(axis=(2, 4))
+
+    if not ms:
+        f = max(1, round(min(x.shape[-2:]) / 256))
+        return per_channel(avg_pool(x, f), avg_pool(y, f))[:, 0].mean()
+    terms = []
+    for level in range(len(weights)):
+        if level:
+            p = max(x.shape[1] % 2, x.shape[2] % 2)
+            x = avg_pool(np.pad(x, ((0, 0), (p, 0), (p, 0)), mode="edge"), 2)
+            y = avg_pool(np.pad(y, ((0, 0), (p, 0), (p, 0)), mode="edge"), 2)
+        terms.append(per_channel(x, y))
+    t = np.maximum(np.stack([tm[:, 1] for tm in terms[:-1]] + [terms[-1][:, 0]]), 0)
+    return float(np.prod(t ** np.asarray(weights)[:, None], axis=0).mean())
+
+
+@pytest.mark.parametrize("size", [(384, 512), (640, 700), (896, 900), (301, 437)])  # f = 2 (1.5 up), 2 (2.5 to even), 4, 1
+def test_piq(size):
+    x = np.tile(colour(), (2, 2, 1))[:size[0], :size[1]].astype(np.float64) / 255
+    y = np.clip(x + np.random.default_rng(6).normal(0, 0.06, x.shape), 0, 1)
+    xc, yc = np.moveaxis(x, -1, 0), np.moveaxis(y, -1, 0)
+    got = fastssim.ssim(x, y, channel_axis=-1, preset="piq", data_range=1.0)
+    assert got == pytest.approx(_piq_transcription(xc, yc), abs=1e-12)
+    if min(size) >= 384:  # downsampled: far from the full-resolution number
+        assert abs(got - fastssim.ssim(x, y, channel_axis=-1, data_range=1.0)) > 1e-2
+    # the same numbers for data in [0, 255] with data_range=255
+    assert fastssim.ssim(x * 255, y * 255, channel_axis=-1, preset="piq", data_range=255.0) == pytest.approx(
+        got, abs=1e-12)
+    # MS-SSIM: odd sizes repeat the first row and column before halving (both, if either is odd)
+    got = fastssim.ms_ssim(x, y, channel_axis=-1, preset="piq", data_range=1.0)
+    assert got == pytest.approx(_piq_transcription(xc, yc, ms=True), abs=1e-12)

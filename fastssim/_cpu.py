@@ -97,6 +97,7 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out):
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
+    floor = consts[3]
     total = 0.0
     total_cs = 0.0
     for j in range(n):
@@ -115,7 +116,7 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out):
             a2 += wt * ring[s, 2, row, j]
             a3 += wt * ring[s, 3, row, j]
             a4 += wt * ring[s, 4, row, j]
-        v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
+        v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn, floor)
         out[j] = v
         total += np.float64(v)
         total_cs += np.float64(cs)
@@ -345,5 +346,14 @@ def grid_ssim_sums(x, y, size, step, cols, c1, c2, out):
                 exx = (sxx[i, j] + sxx[i, j + 1] + sxx[i + 1, j] + sxx[i + 1, j + 1]) / m
                 eyy = (syy[i, j] + syy[i, j + 1] + syy[i + 1, j] + syy[i + 1, j + 1]) / m
                 edd = (sdd[i, j] + sdd[i, j + 1] + sdd[i + 1, j] + sdd[i + 1, j + 1]) / m
-                acc += _ssim_terms(mx, my, exx, eyy, edd, 0.0, 0.0, c1, c2, 1.0)[0]
+                acc += _ssim_terms(mx, my, exx, eyy, edd, 0.0, 0.0, c1, c2, 1.0, -np.inf)[0]
             out[n, c, r0 + i] = acc
+
+
+@njit(**cfg.JIT_PARALLEL)
+def ssim_of_moments(m, shx, shy, consts, out):
+    """``out[i]``: SSIM from the filtered moments ``m[:, i]`` (five flat float64 rows: the
+    N-d separable path's last step)."""
+    c1, c2, cn, floor = consts[0], consts[1], consts[2], consts[3]
+    for i in prange(out.shape[0]):
+        out[i] = _ssim_terms(m[0, i], m[1, i], m[2, i], m[3, i], m[4, i], shx, shy, c1, c2, cn, floor)[0]

@@ -27,6 +27,7 @@ and kept in a dictionary; shared-memory shapes must be compile-time constants.
 """
 
 import ctypes
+import math
 import functools
 
 import numpy as np
@@ -90,7 +91,8 @@ def ssim_kernel(k, kd, th, tw, work):
         c1 = consts[0]
         c2 = consts[1]
         cn = consts[2]
-        zero = consts[3]
+        floor = consts[3]
+        zero = consts[4]
 
         oh = oh0 + ty
         ow = ow0 + tx
@@ -173,7 +175,7 @@ def ssim_kernel(k, kd, th, tw, work):
                         a2 += wt * ring[sl, 2]
                         a3 += wt * ring[sl, 3]
                         a4 += wt * ring[sl, 4]
-                    v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn)
+                    v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn, floor)
                     if write_map:
                         out_map[n, c, od, oh, ow] = v
                     acc += v
@@ -325,7 +327,7 @@ def _grid_ssim(x, y, size, step, c1, c2, out):
     j = t % cols
     n, c, i, _ = _unravel4(t // cols, C, rows, 1)
     mx, my, exx, eyy, edd = _grid_window_means(x, y, n, c, i * step, j * step, size)
-    out[n, c, i, j] = _ssim_terms(mx, my, exx, eyy, edd, 0.0, 0.0, c1, c2, 1.0)[0]
+    out[n, c, i, j] = _ssim_terms(mx, my, exx, eyy, edd, 0.0, 0.0, c1, c2, 1.0, -math.inf)[0]
 
 
 def grid_ssim_means(xd, yd, size, step, c1, c2):

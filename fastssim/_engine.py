@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _config as cfg
 from . import _cpu
-from ._math import ssim_terms, stabilisers
+from ._math import stabilisers
 from ._validate import diagnose_nonfinite, is_device_array, spatial_order
 
 
@@ -87,8 +87,9 @@ def device_inputs(x5, y5, xd, yd):
     return out
 
 
-def kernel_constants(data_range, k1, k2, cov_norm, wdt):
-    """``[C1, C2, cov_norm]`` in the work dtype."""
+def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
+    """``[C1, C2, cov_norm, cs_floor]`` in the work dtype (``cs_floor``: see
+    ``_math.ssim_terms``)."""
     try:
         c1, c2 = stabilisers(data_range, k1, k2)
     except OverflowError:  # Python floats raise instead of returning inf
@@ -99,7 +100,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt):
             f"data_range={data_range:g} makes C2 = (K2 L)^2 overflow {wdt}; pass the range your data "
             "can take (max - min), not a bound"
         )
-    return np.array([c1, c2, cov_norm], dtype=wdt)
+    return np.array([c1, c2, cov_norm, cs_floor], dtype=wdt)
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None)):
@@ -284,12 +285,13 @@ def separable_filter_same(a5, weights, spatial_ndim):
 
 def ssim_map_separable(x, y, spatial_ndim, weights, consts):
     """The 'valid' SSIM map over the last ``spatial_ndim`` axes (any number), in float64,
-    from five separable moment filters and `ssim_terms` applied to whole arrays: the path
+    from five separable moment filters and `ssim_terms` over their elements: the path
     for inputs with other than 2 or 3 spatial axes, which the fused kernels do not take."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     shx, shy = float(x.mean()), float(y.mean())
     x, y = x - shx, y - shy
-    c1, c2, cn = (float(v) for v in consts)
-    moments = [separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, (x - y) ** 2)]
-    return ssim_terms(*moments, shx, shy, c1, c2, cn)[0]
+    moments = np.stack([separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, (x - y) ** 2)])
+    out = np.empty(moments[0].size)
+    _cpu.ssim_of_moments(moments.reshape(5, -1), shx, shy, consts.astype(np.float64), out)
+    return out.reshape(moments.shape[1:])

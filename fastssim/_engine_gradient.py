@@ -188,7 +188,7 @@ def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
 
     x = np.asarray(x5, dtype=np.float64)
     y = np.asarray(y5, dtype=np.float64)
-    c1, c2, cn = (float(v) for v in consts)
+    c1, c2, cn = (float(v) for v in consts[:3])
     ux, uy = F(x), F(y)
     vx = cn * (F(x * x) - ux * ux)
     vy = cn * (F(y * y) - uy * uy)

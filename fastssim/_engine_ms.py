@@ -27,7 +27,8 @@ class MSConvention:
     #: the even part, an odd edge dropped (PyTorch's avg_pool2d); 'before': the mean of samples
     #: 2i - 1 and 2i, the first with itself (scipy's uniform_filter(a, 2)[::2], sewar);
     #: 'start-if-odd': when any axis is odd, every axis repeats its first sample, then as
-    #: 'floor' (piq)
+    #: 'floor' (piq); 'zeros-before-odd': an odd axis gets a zero before its first sample, which
+    #: counts in the first mean (avg_pool2d(2, padding=(H % 2, W % 2)), pyiqa)
     downsample: str = "block"
     #: sewar filters its (H, W, C) array along the channel axis too: channel c becomes the
     #: mean of channels c - 1 and c (channel 0 itself) at every halving
@@ -54,6 +55,7 @@ CONVENTIONS = {c.name: c for c in [
     MSConvention("torchmetrics", downsample="floor", last="same-reflect", pool_channels=True,
                  float32_weights=True),
     MSConvention("piq", downsample="start-if-odd"),
+    MSConvention("pyiqa", downsample="zeros-before-odd", pool_channels=True, float32_weights=True),
     MSConvention("sewar", downsample="before", mix_channels=True, pool_channels=True, negative="complex",
                  fewer_scales=True),
 ]}
@@ -62,6 +64,8 @@ CONVENTIONS = {c.name: c for c in [
 def _halve(a5, conv, spatial_ndim, wdt):
     """One halving of a 5-D host array by the convention's rule, in the work dtype."""
     axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
+    if conv.downsample == "zeros-before-odd":
+        a5 = np.pad(a5, [(a5.shape[ax] % 2, 0) if ax in axes else (0, 0) for ax in range(5)])
     if conv.downsample == "start-if-odd" and any(a5.shape[ax] % 2 for ax in axes):
         a5 = np.pad(a5, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
     if conv.downsample in ("floor", "start-if-odd"):

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 
-def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
+def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm, cs_floor):
     """SSIM of one window, and its contrast-structure term, from its filtered moments.
 
     Returns ``(ssim, cs)`` with ``cs = (2 vxy + C2) / (vx + vy + C2)`` (MS-SSIM's
@@ -37,6 +37,9 @@ def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
     float32 stays accurate for similar images, and identical windows score
     exactly 1.0. No literal constants appear, so the arithmetic stays in the
     dtype of the arguments (float32 or float64).
+
+    ``cs_floor`` bounds ``A2`` from below: ``-inf`` leaves it alone, ``0`` clamps each
+    window's contrast-structure term at 0 before the product (pyiqa's per-pixel ReLU).
     """
     vx = cov_norm * (exx - mx * mx)
     vy = cov_norm * (eyy - my * my)
@@ -49,7 +52,7 @@ def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm):
     du = ux - uy
     b1 = a1 + du * du
     b2 = vx + vy + c2
-    a2 = b2 - vd
+    a2 = max(b2 - vd, cs_floor)
     return (a1 * a2) / (b1 * b2), a2 / b2
 
 

@@ -40,6 +40,28 @@ def y_bt601(a, channel_axis, data_range):
     return (16.0 * data_range + BT601_Y[0] * r + BT601_Y[1] * g + BT601_Y[2] * b) / 255.0
 
 
+#: Y of YIQ (NTSC), as pyiqa's rgb2yiq.
+YIQ_Y = (0.299, 0.587, 0.114)
+
+
+def pyiqa_levels(a, channel_axis, data_range, y_only):
+    """pyiqa's ``preprocess_rgb``: data in [0, L] scaled to [0, 255] and rounded (halves to
+    even, as ``torch.round``), after taking the Y of YIQ when ``y_only`` and the image has 3
+    channels (else every channel). Computed in float32, as pyiqa does on the float32 tensors
+    it reads images into, or in float64 for float64 input; returned in float64 (pyiqa casts
+    to float64 before SSIM)."""
+    dt = np.float64 if a.dtype == np.float64 else np.float32
+    v = a.astype(dt) / dt(data_range)
+    if y_only and channel_axis is not None and a.shape[channel_axis] == 3:
+        # (r w0 + g w1) + b w2, each operation rounded (no fused multiply-add): how torch's
+        # matmul sums it, so the rounding to integers agrees pixel for pixel; the weights are
+        # float32 numbers even for float64 data (pyiqa builds them as a float32 tensor)
+        w = [dt(np.float32(c)) for c in YIQ_Y]
+        r, g, b = (np.take(v, i, axis=channel_axis) for i in range(3))
+        v = (r * w[0] + g * w[1]) + b * w[2]
+    return np.round(v * dt(255)).astype(np.float64)
+
+
 def crop(a, border, spatial_axes):
     """Drop ``border`` samples from both ends of each spatial axis."""
     if border == 0:

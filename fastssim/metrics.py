@@ -143,7 +143,8 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.weights = window_weights(win_size, sigma, gaussian)
     n = win_size ** spatial_ndim
     cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
-    job.consts = kernel_constants(L, K1, K2, cov_norm, wdt)
+    cs_floor = presets.get(preset).cs_floor if preset is not None else -np.inf
+    job.consts = kernel_constants(L, K1, K2, cov_norm, wdt, cs_floor)
     job.x = devices[0] if devices[0] is not None else x
     job.y = devices[1] if devices[1] is not None else y
     job.ca, job.nd, job.devices = ca, spatial_ndim, devices

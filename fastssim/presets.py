@@ -42,6 +42,9 @@ class Preset:
     #: a Gaussian window's taps follow sigma: 'torchmetrics' 2 * int(3.5 sigma + 0.5) + 1,
     #: 'matlab' 2 * ceil(3 sigma) + 1 ('' : they do not)
     taps_from_sigma: str = ""
+    #: each window's contrast-structure term floored here before the product (0: pyiqa's
+    #: per-pixel ReLU; -inf: none)
+    cs_floor: float = -math.inf
     #: what the preset was tested against (``fastssim presets`` prints it)
     tested: str = ""
 
@@ -73,6 +76,8 @@ class Preset:
             rng = f"{self.data_range:g}"
         colour = {"channels": "mean of per-channel SSIM", "matlab-gray": "RGB to grey as MATLAB rgb2gray",
                   "volume": "an RGB array is a 3-D volume (3-D window across the channels)",
+                  "pyiqa-y": "Y of YIQ scaled to [0, 255] and rounded",
+                  "pyiqa-rgb": "each channel scaled to [0, 255] and rounded",
                   "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
         extra = {None: "", "matlab2009": "; downsampling by max(1, round(min(H, W) / 256)) (f x f box, symmetric)",
                  "piq": "; SSIM downsampled by f x f block means, f = max(1, round(min(H, W) / 256)), "
@@ -80,6 +85,8 @@ class Preset:
         ms = f"; MS-SSIM ({self.ms_convention}" + (", Gaussian window" if self.ms_gaussian else "") + ")" \
             if self.ms_ssim else ""
         tested = f" [tested against {self.tested}]" if self.tested else ""
+        if self.cs_floor == 0:
+            extra += "; each window's contrast-structure term clamped at 0"
         return (f"{self.reproduces}: {window}, {cov} covariance, {region}, data range {rng} "
                 f"(unless data_range=), colour: {colour}{extra}{ms}{tested}")
 
@@ -110,6 +117,10 @@ PRESETS = {p.name: p for p in [
     Preset("piq", "piq ssim (downsample=True) / multi_scale_ssim", downsample="piq", ms_ssim=True,
            ms_convention="piq", tested="a transcription of piq 0.8's code (piq needs torchvision, which "
            "does not install beside this torch)"),
+    Preset("pyiqa", "pyiqa ssim / ms_ssim (Y channel)", colour="pyiqa-y", cs_floor=0.0, ms_ssim=True,
+           ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
+    Preset("pyiqa-rgb", "pyiqa ssimc (every RGB channel)", colour="pyiqa-rgb", cs_floor=0.0, ms_ssim=True,
+           ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
            tested="a transcription of BasicSR's cv2 code"),
 ]}
@@ -178,9 +189,23 @@ def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, bat
             data_range = float(info.max) - float(info.min) if info is not None else 1.0
         else:
             data_range = p.data_range
-    if colour == "volume" and channel_axis is not None:
+    if colour in ("pyiqa-y", "pyiqa-rgb"):
+        if data_range is None:
+            if x.dtype.kind not in "iu":
+                raise ValueError(f"preset {preset!r} on float input needs data_range= (1.0 for [0, 1] data, as "
+                                 "pyiqa takes it)")
+            info = np.iinfo(x.dtype)
+            data_range = float(info.max) - float(info.min)
+        lead = 1 if batch else 0
+        ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
+        to_y = colour == "pyiqa-y" and ca is not None and x.shape[ca] == 3
+        x, y = conv.pyiqa_levels(x, ca, data_range, to_y), conv.pyiqa_levels(y, ca, data_range, to_y)
+        data_range = 255.0
+        if to_y:
+            channel_axis = None
+    elif colour == "volume" and channel_axis is not None:
         channel_axis = None  # MATLAB's ssim: an M x N x 3 array is a volume, filtered along all axes
-    elif colour != "channels" and channel_axis is not None:
+    elif colour in ("matlab-gray", "y-bt601") and channel_axis is not None:
         if colour == "matlab-gray":
             x, y = conv.matlab_gray(x, channel_axis), conv.matlab_gray(y, channel_axis)
         else:

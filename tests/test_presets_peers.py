@@ -277,3 +277,76 @@ def test_piq(size):
     # MS-SSIM: odd sizes repeat the first row and column before halving (both, if either is odd)
     got = fastssim.ms_ssim(x, y, channel_axis=-1, preset="piq", data_range=1.0)
     assert got == pytest.approx(_piq_transcription(xc, yc, ms=True), abs=1e-12)
+
+
+def _pyiqa_ssim_arch():
+    """pyiqa's own ssim_arch module. pyiqa's package imports its whole model zoo (torchvision,
+    transformers, ...), which do not install here; its SSIM module needs only torch and
+    numpy, so it is loaded from the installed package (``pip install --no-deps pyiqa``) with
+    the parent packages' ``__init__`` files skipped."""
+    import importlib
+    import importlib.util
+    import pathlib
+    import sys
+    import types
+    pytest.importorskip("torch")
+    spec = importlib.util.find_spec("pyiqa")
+    if spec is None:
+        pytest.skip("pyiqa is not installed (.ci/run installs it with --no-deps)")
+    root = pathlib.Path(spec.origin).parent
+    saved = {n: sys.modules.get(n) for n in ("pyiqa", "pyiqa.archs", "pyiqa.utils")}
+    try:
+        for name in saved:
+            if name not in sys.modules:
+                module = types.ModuleType(name)
+                module.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
+                sys.modules[name] = module
+        return importlib.import_module("pyiqa.archs.ssim_arch")
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("crop", [None, (301, 437)])
+def test_pyiqa(crop):
+    torch = pytest.importorskip("torch")
+    arch = _pyiqa_ssim_arch()
+    from pyiqa.archs.func_util import preprocess_rgb
+    x, y = _pair(np.uint8, crop)
+    X, Y = (torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 0)[None])).float() / 255 for a in (x, y))
+    # pyiqa rounds its 2-D Gaussian window to float32, which fastssim's float64 window does not:
+    # within 1e-6 of pyiqa's own numbers ...
+    for preset, y_channel in (("pyiqa", True), ("pyiqa-rgb", False)):
+        assert fastssim.ssim(x, y, channel_axis=-1, preset=preset) == pytest.approx(
+            float(arch.SSIM(test_y_channel=y_channel)(X, Y)), abs=1e-6)
+        assert fastssim.ms_ssim(x, y, channel_axis=-1, preset=preset) == pytest.approx(
+            float(arch.MS_SSIM(test_y_channel=y_channel)(X, Y)), abs=1e-6)
+        # ... and to 1e-12 of its functions given a float64 window, on its own preprocessing
+        # (Y of YIQ in float32, rounded: equal pixel for pixel)
+        w = np.outer(*[fastssim._math.window_weights(11, 1.5, True)] * 2)
+        PX, PY = (preprocess_rgb(a, y_channel, 255).double() for a in (X, Y))
+        win = torch.from_numpy(w)[None, None].repeat(PX.shape[1], 1, 1, 1)
+        assert fastssim.ssim(x, y, channel_axis=-1, preset=preset) == pytest.approx(
+            float(arch.ssim(PX, PY, win=win, data_range=255)), abs=1e-12)
+        assert fastssim.ms_ssim(x, y, channel_axis=-1, preset=preset) == pytest.approx(
+            float(arch.ms_ssim(PX, PY, win=win, data_range=255)), abs=1e-12)
+    # float64 input in [0, 1]: pyiqa then computes its Y in float64 too
+    X64, Y64 = (torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 0)[None])) / 255.0 for a in (x, y))
+    assert fastssim.ssim(x / 255.0, y / 255.0, channel_axis=-1, preset="pyiqa", data_range=1.0) == pytest.approx(
+        float(arch.SSIM()(X64, Y64)), abs=1e-6)
+    with pytest.raises(ValueError, match="preset 'pyiqa' on float input needs data_range="):
+        fastssim.ssim(x / 255.0, y / 255.0, channel_axis=-1, preset="pyiqa")
+
+
+def test_pyiqa_clamps_each_window():
+    """pyiqa clamps each window's contrast-structure term at 0 (a ReLU on the map), so an
+    inverted image scores above 0 where Wang's mean goes negative."""
+    torch = pytest.importorskip("torch")
+    arch = _pyiqa_ssim_arch()
+    g = colour()[..., 1]
+    inv = 255 - g
+    got = fastssim.ssim(g, inv, preset="pyiqa")
+    G, INV = (torch.from_numpy(a.astype(np.float32)[None, None] / 255) for a in (g, inv))
+    assert got == pytest.approx(float(arch.SSIM(channels=1)(G, INV)), abs=1e-6)
+    assert got > 0 > fastssim.ssim(g, inv)

@@ -17,6 +17,7 @@ from .metrics import (
 from .multiscale import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_batch, ms_ssim_slices
 from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient, ssim_with_gradient
 from .distances import cosine, l2
+from .cwssim import cw_ssim
 
 
 def __getattr__(name):
@@ -30,5 +31,5 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "MS_SSIM_WEIGHTS", "score_pairs",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "cw_ssim", "MS_SSIM_WEIGHTS", "score_pairs",
            "ConfigError"]

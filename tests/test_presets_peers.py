@@ -350,3 +350,7 @@ def test_pyiqa_clamps_each_window():
     G, INV = (torch.from_numpy(a.astype(np.float32)[None, None] / 255) for a in (g, inv))
     assert got == pytest.approx(float(arch.SSIM(channels=1)(G, INV)), abs=1e-6)
     assert got > 0 > fastssim.ssim(g, inv)
+    # the clamp on the GPU (the simulator here), a crop
+    crop = (g[:40, :50], inv[:40, :50])
+    assert fastssim.ssim(*crop, preset="pyiqa", backend="cuda") == pytest.approx(
+        fastssim.ssim(*crop, preset="pyiqa", backend="cpu"), abs=1e-6)

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _config as cfg
 from .. import metrics, multiscale, presets
 from .._math import psnr_from_mse
+from ..cwssim import cw_ssim
 from ..distances import l2_cosine
 from .._validate import resolve_data_range
 from ..io import MAX_PIXELS, ReadError, read_image
@@ -96,6 +97,16 @@ def put_products(row, asked, x, y, backend):
             row["cosine_error"] = _message(cosine)
         else:
             row["cosine"] = cosine
+
+
+def put_cw_ssim(row, asked, x, y, channel_axis):
+    """CW-SSIM (2-D planes; per channel, then the mean), into ``row`` as asked."""
+    if "cw_ssim" not in asked:
+        return
+    try:
+        row["cw_ssim"] = cw_ssim(x, y, channel_axis=channel_axis)
+    except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
+        row["cw_ssim_error"] = _message(e)
 
 
 def put_mse(row, asked, mse):
@@ -183,13 +194,13 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         except Exception as e:  # noqa: BLE001
             fail(("ms_ssim",), e)
     try:
-        x, y = ref, dist
+        x, y, cx = ref, dist, ca
         if preset is not None or y_channel or crop_border:
-            x, y, _, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=L, batch=False,
+            x, y, cx, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=L, batch=False,
                                              window=dict(presets.WINDOW_DEFAULTS), preset=preset,
                                              y_channel=y_channel, crop_border=crop_border)
     except Exception as e:  # noqa: BLE001 - the conversion PSNR, MSE, L2 and cosine need failed
-        fail(("psnr", "mse", "l2", "cosine"), e)
+        fail(("psnr", "mse", "l2", "cosine", "cw_ssim"), e)
         return row
     try:
         row["data_range"] = resolve_data_range(x, y, L)
@@ -201,6 +212,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         except Exception as e:  # noqa: BLE001
             fail(("psnr", "mse"), e)
     put_products(row, metrics_, x, y, backend)
+    put_cw_ssim(row, metrics_, x, y, cx)
     return row
 
 

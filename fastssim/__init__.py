@@ -18,6 +18,7 @@ from .multiscale import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_batch, ms_ssim_slices
 from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient, ssim_with_gradient
 from .distances import cosine, l2
 from .cwssim import cw_ssim
+from .three_ssim import three_ssim
 
 
 def __getattr__(name):
@@ -31,5 +32,5 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "cw_ssim", "MS_SSIM_WEIGHTS", "score_pairs",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "cw_ssim", "three_ssim", "MS_SSIM_WEIGHTS", "score_pairs",
            "ConfigError"]

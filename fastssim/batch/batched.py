@@ -20,7 +20,7 @@ from .. import _config as cfg
 from .. import metrics, multiscale
 from .._engine import resolve_backend
 from .._validate import resolve_data_range
-from .score import _low_range, empty_row, finish_row, put_cw_ssim, put_mse, put_products, put_ssim, resolve_axes
+from .score import _low_range, empty_row, finish_row, put_mse, put_planar, put_products, put_ssim, resolve_axes
 
 
 class Staging:
@@ -100,7 +100,7 @@ def score_group(job, group, staging=None):
         if "mse" in values:
             put_mse(row, asked, float(values["mse"][i]))
         put_products(row, asked, ref, dist, where)
-        put_cw_ssim(row, asked, ref, dist, ca)
+        put_planar(row, asked, ref, dist, ca)
         rows.append(finish_row(pair, row, job.metrics))
     return rows
 

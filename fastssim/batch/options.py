@@ -14,7 +14,7 @@ import numpy as np
 from .. import presets
 from ..io import ALPHA_POLICIES, MAX_PIXELS
 
-METRICS = ("ssim", "ms_ssim", "psnr", "mse", "dssim", "l2", "cosine", "cw_ssim")
+METRICS = ("ssim", "ms_ssim", "psnr", "mse", "dssim", "l2", "cosine", "cw_ssim", "three_ssim")
 DEFAULT_METRICS = ("ssim", "psnr", "mse")
 
 #: Per-pair data range rules (besides a number): the dtype's range, the reference's

@@ -14,6 +14,7 @@ from .. import _config as cfg
 from .. import metrics, multiscale, presets
 from .._math import psnr_from_mse
 from ..cwssim import cw_ssim
+from ..three_ssim import three_ssim
 from ..distances import l2_cosine
 from .._validate import resolve_data_range
 from ..io import MAX_PIXELS, ReadError, read_image
@@ -99,14 +100,17 @@ def put_products(row, asked, x, y, backend):
             row["cosine"] = cosine
 
 
-def put_cw_ssim(row, asked, x, y, channel_axis):
-    """CW-SSIM (2-D planes; per channel, then the mean), into ``row`` as asked."""
-    if "cw_ssim" not in asked:
-        return
-    try:
-        row["cw_ssim"] = cw_ssim(x, y, channel_axis=channel_axis)
-    except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
-        row["cw_ssim_error"] = _message(e)
+def put_planar(row, asked, x, y, channel_axis):
+    """CW-SSIM and 3-SSIM (2-D planes; per channel, then the mean), into ``row`` as asked;
+    3-SSIM with the row's data range."""
+    for name, f in (("cw_ssim", lambda: cw_ssim(x, y, channel_axis=channel_axis)),
+                    ("three_ssim", lambda: three_ssim(x, y, channel_axis=channel_axis, data_range=row["data_range"],
+                                                      backend="cpu"))):
+        if name in asked:
+            try:
+                row[name] = f()
+            except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
+                row[f"{name}_error"] = _message(e)
 
 
 def put_mse(row, asked, mse):
@@ -200,7 +204,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
                                              window=dict(presets.WINDOW_DEFAULTS), preset=preset,
                                              y_channel=y_channel, crop_border=crop_border)
     except Exception as e:  # noqa: BLE001 - the conversion PSNR, MSE, L2 and cosine need failed
-        fail(("psnr", "mse", "l2", "cosine", "cw_ssim"), e)
+        fail(("psnr", "mse", "l2", "cosine", "cw_ssim", "three_ssim"), e)
         return row
     try:
         row["data_range"] = resolve_data_range(x, y, L)
@@ -212,7 +216,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         except Exception as e:  # noqa: BLE001
             fail(("psnr", "mse"), e)
     put_products(row, metrics_, x, y, backend)
-    put_cw_ssim(row, metrics_, x, y, cx)
+    put_planar(row, metrics_, x, y, cx)
     return row
 
 

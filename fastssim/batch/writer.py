@@ -35,6 +35,7 @@ SCHEMA = pa.schema([
     ("l2", pa.float64()),
     ("cosine", pa.float64()),
     ("cw_ssim", pa.float64()),
+    ("three_ssim", pa.float64()),
     ("ssim_slices", pa.list_(pa.float64())),
     ("shape", pa.string()),
     ("data_range", pa.float64()),
@@ -50,6 +51,7 @@ SCHEMA = pa.schema([
     ("l2_error", pa.string()),
     ("cosine_error", pa.string()),
     ("cw_ssim_error", pa.string()),
+    ("three_ssim_error", pa.string()),
 ])
 
 #: Bumped when the meaning of a column changes; recorded with the run's parameters.

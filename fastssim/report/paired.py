@@ -27,7 +27,7 @@ from .summary import layout
 
 #: Metrics for which a larger value is better (the others: smaller).
 HIGHER_IS_BETTER = {"ssim": True, "ms_ssim": True, "psnr": True, "mse": False, "dssim": False, "l2": False,
-                    "cosine": True, "cw_ssim": True}
+                    "cosine": True, "cw_ssim": True, "three_ssim": True}
 FIELDS = ["dataset", "method", "metric", "n", "ci_method", "baseline_mean", "method_mean", "mean_diff", "ci_low", "ci_high",
           "p_wilcoxon", "wins", "ties", "losses"]
 #: Bootstrap means drawn per block: bounds the index matrix at this many entries.
@@ -182,13 +182,13 @@ def heading(baseline, rows, resamples, seed, level):
     return (f"paired comparison against {baseline}: per metric, on the pairs both methods scored (n, up to {n}); "
             f"diff = method - baseline; {level:.0%} CI: bootstrap percentile, {resamples} resamples of the pairs, "
             f"seed {seed} (the normal interval above {cfg.BOOTSTRAP_MAX_PAIRS} pairs); p: two-sided Wilcoxon signed-rank; win/tie/loss counts pairs (higher is better for "
-            "ssim, ms_ssim, psnr, cosine, cw_ssim; lower for mse, dssim, l2)")
+            "ssim, ms_ssim, psnr, cosine, cw_ssim, three_ssim; lower for mse, dssim, l2)")
 
 
 def _num(v, metric, signed=False):
     if v is None:
         return ""
-    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2, "cosine": 4, "cw_ssim": 4}.get(metric)
+    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2, "cosine": 4, "cw_ssim": 4, "three_ssim": 4}.get(metric)
     if digits is None:
         return f"{v:+.4g}" if signed else f"{v:.4g}"
     return f"{v:+.{digits + 1}f}" if signed else f"{v:.{digits}f}"

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 
 
-METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse", "l2", "cosine", "cw_ssim")
+METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse", "l2", "cosine", "cw_ssim", "three_ssim")
 STATS = ("n", "mean", "std", "median", "min", "max")
 STATUSES = ("ok", "partial", "error")
 #: Reasons listed per method and metric.
@@ -162,7 +162,7 @@ def _fmt(v, metric):
         return ""
     if isinstance(v, int):
         return str(v)
-    if metric in ("ssim", "ms_ssim", "dssim", "cosine", "cw_ssim"):
+    if metric in ("ssim", "ms_ssim", "dssim", "cosine", "cw_ssim", "three_ssim"):
         return f"{v:.4f}"
     if metric == "psnr":
         return f"{v:.2f}"

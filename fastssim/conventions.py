@@ -100,6 +100,30 @@ def block_mean(a, f, spatial_axes):
     return out
 
 
+def vmaf_factor(spatial_shape):
+    """libvmaf's (iqa's) factor: ``max(1, round(min(w, h) / 256))``, halves rounded up."""
+    return max(1, int(math.floor(min(spatial_shape[-2:]) / 256 + 0.5)))
+
+
+def vmaf_decimate(a, f, spatial_axes):
+    """iqa's ``_iqa_decimate`` with libvmaf's f x f box: output sample ``i`` of an axis of
+    length ``n`` is the mean of samples ``i f - f // 2 ... i f - f // 2 + f - 1``, mirrored at
+    the borders with the edge repeated, as iqa's KBND_SYMMETRIC (``-1 - k`` below 0,
+    ``2 n - 1 - k`` above), for ``n // f + n % 2`` outputs (iqa's count), in float64."""
+    if f == 1:
+        return a
+    out = a.astype(np.float64)
+    for ax in spatial_axes[-2:]:
+        n = out.shape[ax]
+        m = n // f + n % 2
+        idx = np.arange(m)[:, None] * f - f // 2 + np.arange(f)[None, :]
+        idx = np.where(idx < 0, -1 - idx, idx)
+        idx = np.where(idx >= n, 2 * n - 1 - idx, idx)
+        out = np.take(out, idx.ravel(), axis=ax)
+        out = out.reshape(out.shape[:ax] + (m, f) + out.shape[ax + 1:]).mean(axis=ax + 1)
+    return out
+
+
 def matlab2009_downsample(a, f, spatial_axes):
     """``imfilter(a, ones(f)/f^2, 'symmetric', 'same')`` then ``a(1:f:end, 1:f:end)``,
     in float64. MATLAB anchors an even kernel at ``floor((f + 1) / 2)``."""

@@ -81,7 +81,9 @@ class Preset:
                   "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
         extra = {None: "", "matlab2009": "; downsampling by max(1, round(min(H, W) / 256)) (f x f box, symmetric)",
                  "piq": "; SSIM downsampled by f x f block means, f = max(1, round(min(H, W) / 256)), "
-                        "halves to even"}[self.downsample]
+                        "halves to even",
+                 "vmaf": "; decimated by iqa's f x f box (f = max(1, round(min(H, W) / 256)), symmetric "
+                         "borders, n // f + n % 2 samples)"}[self.downsample]
         ms = f"; MS-SSIM ({self.ms_convention}" + (", Gaussian window" if self.ms_gaussian else "") + ")" \
             if self.ms_ssim else ""
         tested = f" [tested against {self.tested}]" if self.tested else ""
@@ -121,6 +123,8 @@ PRESETS = {p.name: p for p in [
            ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
     Preset("pyiqa-rgb", "pyiqa ssimc (every RGB channel)", colour="pyiqa-rgb", cs_floor=0.0, ms_ssim=True,
            ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
+    Preset("vmaf", "libvmaf float_ssim (Tom Distler's iqa SSIM) on the luma plane", data_range=255.0,
+           downsample="vmaf", tested="a transcription of libvmaf's ssim.c, decimate.c and ssim_tools.c"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
            tested="a transcription of BasicSR's cv2 code"),
 ]}
@@ -225,6 +229,9 @@ def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, bat
     if p is not None and p.downsample == "matlab2009":
         f = conv.matlab2009_factor([x.shape[ax] for ax in spatial])
         x, y = conv.matlab2009_downsample(x, f, spatial), conv.matlab2009_downsample(y, f, spatial)
+    elif p is not None and p.downsample == "vmaf":
+        f = conv.vmaf_factor([x.shape[ax] for ax in spatial])
+        x, y = conv.vmaf_decimate(x, f, spatial), conv.vmaf_decimate(y, f, spatial)
     elif p is not None and p.downsample == "piq" and not ms:
         f = conv.piq_factor([x.shape[ax] for ax in spatial])
         x, y = conv.block_mean(x, f, spatial), conv.block_mean(y, f, spatial)

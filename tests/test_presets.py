@@ -213,3 +213,56 @@ def test_matlab_ipt_preset():
         _matlab_ipt_ssim(gf[:6, :9], gdf[:6, :9]), abs=1e-12)
     # not the default convention (valid region, no padding)
     assert abs(fastssim.ssim(gf, gdf, data_range=1.0) - _matlab_ipt_ssim(gf, gdf)) > 1e-4
+
+
+def _vmaf_float_ssim(ref, dist):
+    """libvmaf's float_ssim (iqa's SSIM, default arguments) transcribed from its C sources:
+    scale = max(1, round(min(w, h) / 256)); _iqa_decimate keeps n // scale + n % 2 samples per
+    axis, each the mean of the scale x scale box at (i scale - scale // 2, ...) read through
+    KBND_SYMMETRIC borders; then an 11 x 11 Gaussian (sigma 1.5) applied where it fits,
+    L = 255, l * c * s with C3 = C2 / 2, variances clamped at 0, the mean."""
+    a, b = ref.astype(np.float64), dist.astype(np.float64)
+    f = max(1, int(np.floor(min(a.shape) / 256 + 0.5)))
+    if f > 1:
+        def dec(img):
+            h, w = img.shape
+            sh, sw = h // f + h % 2, w // f + w % 2
+            out = np.empty((sh, sw))
+            for yy in range(sh):
+                for xx in range(sw):
+                    rows = [yy * f + v for v in range(-(f // 2), f - f // 2)]
+                    cols = [xx * f + u for u in range(-(f // 2), f - f // 2)]
+                    rows = [-1 - r if r < 0 else (2 * h - 1 - r if r >= h else r) for r in rows]
+                    cols = [-1 - c if c < 0 else (2 * w - 1 - c if c >= w else c) for c in cols]
+                    out[yy, xx] = img[np.ix_(rows, cols)].mean()
+            return out
+        a, b = dec(a), dec(b)
+    t = np.arange(-5, 6)
+    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5 ** 2))
+    g /= g.sum()
+    from scipy.signal import correlate
+
+    def F(v):
+        return correlate(v, g, mode="valid")
+    mx, my = F(a), F(b)
+    sx = np.maximum(F(a * a) - mx * mx, 0)
+    sy = np.maximum(F(b * b) - my * my, 0)
+    sxy = F(a * b) - mx * my
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    c3 = c2 / 2
+    root = np.sqrt(sx * sy)
+    lum = (2 * mx * my + c1) / (mx * mx + my * my + c1)
+    con = (2 * root + c2) / (sx + sy + c2)
+    st = (sxy + c3) / (root + c3)
+    return float(np.mean(lum * con * st))
+
+
+@pytest.mark.parametrize("shape", [(200, 300), (384, 512), (301, 451), (720, 1280), (1080, 1920)])  # f = 1, 2, 2, 3, 4
+def test_vmaf_preset(shape):
+    base = np.tile(camera(), (3, 4))[:shape[0], :shape[1]]
+    noisy = np.clip(base + np.random.default_rng(1).normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    want = _vmaf_float_ssim(base, noisy)
+    assert fastssim.ssim(base.astype(np.float64), noisy.astype(np.float64), preset="vmaf") == pytest.approx(
+        want, abs=1e-12)
+    # uint8 input works in float32 (as libvmaf itself does): within a few 1e-6
+    assert fastssim.ssim(base, noisy, preset="vmaf") == pytest.approx(want, abs=3e-6)

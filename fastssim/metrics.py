@@ -15,6 +15,7 @@ from ._engine import (
     pad_same,
     raise_if_nonfinite,
     resolve_backend,
+    ssim_map_separable,
     ssim_means,
 )
 from ._math import grid_constants, window_weights
@@ -79,7 +80,7 @@ def _doc(f):
 class _Job:
     """Checked inputs of one call: kernel views, parameters, and where to run."""
 
-    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid")
+    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid", "raw")
 
 
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
@@ -123,6 +124,8 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         )
     L = v.resolve_data_range(x, y, data_range)
     wdt = v.work_dtype(x, y, host=devices == (None, None))
+    if preset is not None and presets.get(preset).taps is not None:
+        wdt = np.dtype(np.float64)  # the raw-moment path is float64 throughout
     if devices != (None, None):
         v.check_device_dtypes(x, y, devices)
         xk, yk = x, y
@@ -140,7 +143,10 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode=mode)
         job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode=mode)
     job.backend = resolve_backend(backend, *devices, x.size)
-    job.weights = window_weights(win_size, sigma, gaussian)
+    taps = presets.get(preset).taps if preset is not None else None
+    job.weights = window_weights(win_size, sigma, gaussian) if taps is None else np.array(taps)
+    # explicit taps that need not sum to 1 (libvmaf's): raw moments in float64 on the host
+    job.raw = taps is not None
     n = win_size ** spatial_ndim
     cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
     cs_floor = presets.get(preset).cs_floor if preset is not None else -np.inf
@@ -159,6 +165,10 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
 def _means(job, want_map=False):
     if job.grid is not None:
         m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
+        return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
+    if job.raw:
+        smap = ssim_map_separable(job.x5, job.y5, job.nd, job.weights, job.consts, shift=False)
+        m = smap.reshape(smap.shape[:2] + (-1,)).mean(axis=2)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,
                       backend=job.backend, devices=job.devices)

@@ -45,6 +45,9 @@ class Preset:
     #: each window's contrast-structure term floored here before the product (0: pyiqa's
     #: per-pixel ReLU; -inf: none)
     cs_floor: float = -math.inf
+    #: explicit 1-D window taps (float32 numbers, not renormalised) that replace the Gaussian
+    #: the other fields describe (libvmaf's iqa window, printed to 6 decimals in its source)
+    taps: tuple | None = None
     #: what the preset was tested against (``fastssim presets`` prints it)
     tested: str = ""
 
@@ -79,6 +82,8 @@ class Preset:
                   "pyiqa-y": "Y of YIQ scaled to [0, 255] and rounded",
                   "pyiqa-rgb": "each channel scaled to [0, 255] and rounded",
                   "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
+        if self.taps is not None:
+            window += f" as libvmaf's {len(self.taps)} float32 taps (sum {sum(self.taps):.6f}, not renormalised)"
         extra = {None: "", "matlab2009": "; downsampling by max(1, round(min(H, W) / 256)) (f x f box, symmetric)",
                  "piq": "; SSIM downsampled by f x f block means, f = max(1, round(min(H, W) / 256)), "
                         "halves to even",
@@ -124,7 +129,9 @@ PRESETS = {p.name: p for p in [
     Preset("pyiqa-rgb", "pyiqa ssimc (every RGB channel)", colour="pyiqa-rgb", cs_floor=0.0, ms_ssim=True,
            ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
     Preset("vmaf", "libvmaf float_ssim (Tom Distler's iqa SSIM) on the luma plane", data_range=255.0,
-           downsample="vmaf", tested="a transcription of libvmaf's ssim.c, decimate.c and ssim_tools.c"),
+           downsample="vmaf", taps=tuple(float(np.float32(t)) for t in (
+               0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001, 0.007599,
+               0.001028)), tested="a transcription of libvmaf's ssim.c, decimate.c and ssim_tools.c"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
            tested="a transcription of BasicSR's cv2 code"),
 ]}

@@ -219,8 +219,9 @@ def _vmaf_float_ssim(ref, dist):
     """libvmaf's float_ssim (iqa's SSIM, default arguments) transcribed from its C sources:
     scale = max(1, round(min(w, h) / 256)); _iqa_decimate keeps n // scale + n % 2 samples per
     axis, each the mean of the scale x scale box at (i scale - scale // 2, ...) read through
-    KBND_SYMMETRIC borders; then an 11 x 11 Gaussian (sigma 1.5) applied where it fits,
-    L = 255, l * c * s with C3 = C2 / 2, variances clamped at 0, the mean."""
+    KBND_SYMMETRIC borders; then the separable window of ssim_tools.h (g_gaussian_window_h/_v:
+    a Gaussian of sigma 1.5 printed to 6 decimals, summing to 1.000002, used as it is) applied
+    where it fits, L = 255, l * c * s with C3 = C2 / 2, variances clamped at 0, the mean."""
     a, b = ref.astype(np.float64), dist.astype(np.float64)
     f = max(1, int(np.floor(min(a.shape) / 256 + 0.5)))
     if f > 1:
@@ -237,9 +238,9 @@ def _vmaf_float_ssim(ref, dist):
                     out[yy, xx] = img[np.ix_(rows, cols)].mean()
             return out
         a, b = dec(a), dec(b)
-    t = np.arange(-5, 6)
-    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5 ** 2))
-    g /= g.sum()
+    taps = np.array([0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001,
+                     0.007599, 0.001028], np.float32).astype(np.float64)
+    g = np.outer(taps, taps)
     from scipy.signal import correlate
 
     def F(v):
@@ -264,5 +265,23 @@ def test_vmaf_preset(shape):
     want = _vmaf_float_ssim(base, noisy)
     assert fastssim.ssim(base.astype(np.float64), noisy.astype(np.float64), preset="vmaf") == pytest.approx(
         want, abs=1e-12)
-    # uint8 input works in float32 (as libvmaf itself does): within a few 1e-6
-    assert fastssim.ssim(base, noisy, preset="vmaf") == pytest.approx(want, abs=3e-6)
+    # raw moments of the unnormalised window in float64, whatever the input dtype
+    assert fastssim.ssim(base, noisy, preset="vmaf") == pytest.approx(want, abs=1e-12)
+    # libvmaf itself, where its command-line tool is installed (it is not a Debian package here)
+    import shutil
+    import subprocess
+    import tempfile
+    tool = shutil.which("vmaf")
+    if tool is None or shape[0] % 2 or shape[1] % 2:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        chroma = np.full(shape[0] * shape[1] // 2, 128, np.uint8)  # 4:2:0: U and V
+        for name, img in (("ref", base), ("dist", noisy)):
+            with open(f"{d}/{name}.yuv", "wb") as f:
+                f.write(img.tobytes() + chroma.tobytes())
+        subprocess.run([tool, "--reference", f"{d}/ref.yuv", "--distorted", f"{d}/dist.yuv", "--width", str(shape[1]),
+                        "--height", str(shape[0]), "--pixel_format", "420", "--bitdepth", "8", "--feature",
+                        "float_ssim", "--no_prediction", "--output", f"{d}/out.json", "--json", "--quiet"], check=True)
+        import json
+        got = json.load(open(f"{d}/out.json"))["frames"][0]["metrics"]["float_ssim"]
+    assert fastssim.ssim(base, noisy, preset="vmaf") == pytest.approx(got, abs=2e-6)  # printed to 6 decimals

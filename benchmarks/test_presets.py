@@ -64,24 +64,36 @@ def test_ffmpeg(benchmark, record, tmp_path, impl):
     record("ffmpeg 16x1080p grey", impl, ref.size)
 
 
-@pytest.mark.parametrize("impl", ["fastssim", "kornia"])
-def test_kornia(benchmark, record, impl):
+def _torch_peer(benchmark, record, impl, group, fast, peer, rounds=5):
+    """A 1024x1024 RGB float32 pair scored by fastssim (``fast(x, y)``) or by a PyTorch peer
+    (``peer(X, Y)`` on (1, 3, H, W) tensors), warm."""
     torch = pytest.importorskip("torch")
-    kornia = pytest.importorskip("kornia")
     x, y = _rgb(1024)
     x, y = x.astype(np.float32) / 255, y.astype(np.float32) / 255
-    X = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 0)[None]))
-    Y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(y, -1, 0)[None]))
-    if impl == "fastssim":
-        def run():
-            return fastssim.ssim(x, y, channel_axis=-1, preset="kornia", data_range=1.0, backend="cpu")
-    else:
-        def run():
-            return float(kornia.metrics.ssim(X, Y, 11, max_val=1.0).mean())
-    benchmark.group = "kornia 1024x1024 RGB float32"
+    X, Y = (torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 0)[None])) for a in (x, y))
+
+    def run():
+        return fast(x, y) if impl == "fastssim" else float(peer(X, Y))
+    benchmark.group = group
     run()
-    benchmark.pedantic(run, rounds=5, iterations=1)
-    record("kornia 1024x1024 RGB f32", impl, x.size)
+    benchmark.pedantic(run, rounds=rounds, iterations=1)
+    record(group, impl, x.size)
+
+
+@pytest.mark.parametrize("impl", ["fastssim", "kornia"])
+def test_kornia(benchmark, record, impl):
+    kornia = pytest.importorskip("kornia")
+    _torch_peer(benchmark, record, impl, "kornia 1024x1024 RGB f32",
+                lambda x, y: fastssim.ssim(x, y, channel_axis=-1, preset="kornia", data_range=1.0, backend="cpu"),
+                lambda X, Y: kornia.metrics.ssim(X, Y, 11, max_val=1.0).mean())
+
+
+@pytest.mark.parametrize("impl", ["fastssim", "torchmetrics"])
+def test_torchmetrics_msssim(benchmark, record, impl):
+    tm = pytest.importorskip("torchmetrics.functional.image")
+    _torch_peer(benchmark, record, impl, "torchmetrics MS-SSIM 1024 RGB",
+                lambda x, y: fastssim.ms_ssim(x, y, channel_axis=-1, preset="torchmetrics", backend="cpu"),
+                tm.multiscale_structural_similarity_index_measure)
 
 
 @pytest.mark.parametrize("impl", ["fastssim", "sewar"])
@@ -99,23 +111,3 @@ def test_sewar_msssim(benchmark, record, impl):
     run()
     benchmark.pedantic(run, rounds=3, iterations=1)
     record("sewar msssim 512x512 grey", impl, x.size)
-
-
-@pytest.mark.parametrize("impl", ["fastssim", "torchmetrics"])
-def test_torchmetrics_msssim(benchmark, record, impl):
-    torch = pytest.importorskip("torch")
-    tm = pytest.importorskip("torchmetrics.functional.image")
-    x, y = _rgb(1024)
-    x, y = x.astype(np.float32) / 255, y.astype(np.float32) / 255
-    X = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 0)[None]))
-    Y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(y, -1, 0)[None]))
-    if impl == "fastssim":
-        def run():
-            return fastssim.ms_ssim(x, y, channel_axis=-1, preset="torchmetrics", backend="cpu")
-    else:
-        def run():
-            return float(tm.multiscale_structural_similarity_index_measure(X, Y))
-    benchmark.group = "torchmetrics MS-SSIM 1024x1024 RGB float32"
-    run()
-    benchmark.pedantic(run, rounds=5, iterations=1)
-    record("torchmetrics MS-SSIM 1024 RGB", impl, x.size)

@@ -264,9 +264,11 @@ def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
 
 def separable_filter(a, weights, spatial_ndim):
     """'valid' filtering of the last ``spatial_ndim`` axes of ``a`` (any number), in float64:
-    one 1-D pass per axis."""
-    w = tuple(float(v) for v in weights)
-    for ax in range(a.ndim - 1, a.ndim - 1 - spatial_ndim, -1):
+    one 1-D pass per axis. ``weights``: one 1-D array for every axis, or a list of one per
+    axis (in the axes' order: an anisotropic window)."""
+    per_axis = isinstance(weights, list)
+    for i, ax in enumerate(range(a.ndim - 1, a.ndim - 1 - spatial_ndim, -1)):
+        w = tuple(float(v) for v in (weights[-1 - i] if per_axis else weights))
         src = np.swapaxes(a, ax, -1)
         n = src.shape[-1]
         out = np.empty(src.shape[:-1] + (n - len(w) + 1,), np.float64)

@@ -232,7 +232,7 @@ def check_options(win_size, sigma, K1, K2, backend):
         raise ValueError(f"win_size must be odd and positive, got {win_size}; try 7 or 11")
     if isinstance(sigma, (tuple, list, np.ndarray)):
         raise ValueError(f"sigma must be one number, got {sigma!r}: fastssim's windows are the same along every "
-                         "axis (anisotropic windows, such as torchmetrics' per-axis sigma, are not supported)")
+                         "axis (a per-axis sigma is supported only with preset='torchmetrics', for 2-D SSIM)")
     for name, v in (("sigma", sigma), ("K1", K1), ("K2", K2)):
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
             raise ValueError(f"{name} must be a finite real number, got {v!r}")

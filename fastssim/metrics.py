@@ -5,6 +5,8 @@ Each function checks its arguments (``_validate``), hands 5-D views to the
 engine (``_engine``) and returns plain floats or arrays.
 """
 
+import math
+
 import numpy as np
 
 from . import _validate as v
@@ -87,6 +89,9 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
              gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
              crop_border=0, ms=False):
     """Checked 5-D kernel inputs and the kernel parameters."""
+    aniso = None
+    if preset == "torchmetrics" and isinstance(sigma, (tuple, list)):
+        aniso, sigma = tuple(sigma), 1.5  # torchmetrics' per-axis sigma (checked below)
     v.check_options(win_size, sigma, K1, K2, backend)
     devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
     x, y = v.check_pair(x, y, range_given=data_range is not None or preset is not None)
@@ -122,10 +127,16 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
             + f", each pair needs {spatial_ndim + (ca is not None)} axes after the batch axis; "
             f"got shape {x.shape}"
         )
+    if aniso is not None:
+        if spatial_ndim != 2 or ms or len(aniso) != 2 or not all(
+                isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in aniso):
+            raise ValueError(f"torchmetrics' per-axis sigma takes two positive numbers (H, W) for the SSIM of "
+                             f"2-D images, got sigma={aniso!r}")
+        taps_hw = [2 * int(3.5 * s + 0.5) + 1 for s in aniso]
     L = v.resolve_data_range(x, y, data_range)
     wdt = v.work_dtype(x, y, host=devices == (None, None))
-    if preset is not None and presets.get(preset).taps is not None:
-        wdt = np.dtype(np.float64)  # the raw-moment path is float64 throughout
+    if aniso is not None or (preset is not None and presets.get(preset).taps is not None):
+        wdt = np.dtype(np.float64)  # the host separable path is float64 throughout
     if devices != (None, None):
         v.check_device_dtypes(x, y, devices)
         xk, yk = x, y
@@ -135,8 +146,11 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
     job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
     if region != "same-replicate":  # replicate padding makes a full map of any size
-        v.check_extent(job.x5.shape, win_size, spatial_ndim, channel_axis)
-    if region in ("same-reflect", "same-replicate") and not ms:
+        v.check_extent(job.x5.shape, win_size if aniso is None else max(taps_hw), spatial_ndim, channel_axis)
+    if aniso is not None:  # reflect padding by each axis's own radius
+        pads = [(0, 0)] * 3 + [(t // 2, t // 2) for t in taps_hw]
+        job.x5, job.y5 = np.pad(job.x5, pads, mode="reflect"), np.pad(job.y5, pads, mode="reflect")
+    elif region in ("same-reflect", "same-replicate") and not ms:
         # the full map: the images extended by reflection without the edge (PyTorch's 'reflect')
         # or by repeating the edge (MATLAB's 'replicate')
         mode = "reflect" if region == "same-reflect" else "edge"
@@ -145,8 +159,12 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.backend = resolve_backend(backend, *devices, x.size)
     taps = presets.get(preset).taps if preset is not None else None
     job.weights = window_weights(win_size, sigma, gaussian) if taps is None else np.array(taps)
-    # explicit taps that need not sum to 1 (libvmaf's): raw moments in float64 on the host
-    job.raw = taps is not None
+    # explicit taps that need not sum to 1 (libvmaf's): raw moments in float64 on the host;
+    # an anisotropic window: one float64 pass per axis with its own taps
+    job.raw = "raw" if taps is not None else None
+    if aniso is not None:
+        job.weights = [window_weights(t, s, True) for t, s in zip(taps_hw, aniso)]
+        job.raw = "shifted"
     n = win_size ** spatial_ndim
     cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
     cs_floor = presets.get(preset).cs_floor if preset is not None else -np.inf
@@ -167,7 +185,7 @@ def _means(job, want_map=False):
         m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     if job.raw:
-        smap = ssim_map_separable(job.x5, job.y5, job.nd, job.weights, job.consts, shift=False)
+        smap = ssim_map_separable(job.x5, job.y5, job.nd, job.weights, job.consts, shift=job.raw == "shifted")
         m = smap.reshape(smap.shape[:2] + (-1,)).mean(axis=2)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,

@@ -150,8 +150,10 @@ def test_preset_errors():
         fastssim.ms_ssim(x, x, preset="skimage")
     with pytest.raises(ValueError, match=r"preset 'kornia' fixes sigma; .* \(it leaves win_size free\)"):
         fastssim.ssim(x, x, preset="kornia", sigma=2.0, win_size=7)
-    with pytest.raises(ValueError, match=r"sigma must be one number, got \(1.5, 2.0\): .* not supported"):
-        fastssim.ssim(x, x, preset="torchmetrics", sigma=(1.5, 2.0))
+    with pytest.raises(ValueError, match=r"sigma must be one number, got \(1.5, 2.0\): .* only with preset='torch"):
+        fastssim.ssim(x, x, sigma=(1.5, 2.0))
+    with pytest.raises(ValueError, match="per-axis sigma takes two positive numbers"):
+        fastssim.ssim(x, x, preset="torchmetrics", sigma=(1.5, 2.0, 1.0))
     with pytest.raises(ValueError, match="y_channel needs RGB input with channel_axis set"):
         fastssim.ssim(x, x, y_channel=True)
     rgba = np.zeros((32, 32, 4), np.uint8)

@@ -115,7 +115,7 @@ def test_torchmetrics_sigma_and_batch_ranges():
     tm = pytest.importorskip("torchmetrics.functional.image")
     x, y = _pair(crop=(200, 220))
     X, Y = _nchw(torch, x), _nchw(torch, y)
-    for sigma in (0.8, 2.0):  # the window's taps follow sigma, 2 * int(3.5 sigma + 0.5) + 1
+    for sigma in (0.8, 2.0, (1.5, 2.5), (0.8, 1.5)):  # taps follow sigma, 2 int(3.5 sigma + 0.5) + 1; per axis too
         ref = float(tm.structural_similarity_index_measure(X, Y, sigma=sigma))
         assert fastssim.ssim(x, y, channel_axis=-1, preset="torchmetrics", sigma=sigma) == pytest.approx(ref, abs=1e-12)
     # a batch whose pairs have different spans: torchmetrics takes the range over the batch

@@ -12,7 +12,7 @@ from . import _validate as v
 from ._engine import raise_if_nonfinite
 from ._engine_gradient import (avanaki_gradient, ms_ssim_gradient_2d, ssim_gradient, ssim_gradient_2d,
                                ssim_gradient_3d)
-from .metrics import _doc, _prepare
+from ._arguments import _doc, _prepare
 from .multiscale import MS_SSIM_WEIGHTS
 
 __all__ = ["ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient"]

@@ -1,7 +1,7 @@
 """MS-SSIM (Wang, Simoncelli and Bovik, 2003): one image, a batch, the slices of a volume,
 in Wang's convention or another library's (``preset=``).
 
-The arguments are checked by ``metrics._prepare``, as for SSIM; the scales are computed by
+The arguments are checked by ``_arguments._prepare``, as for SSIM; the scales are computed by
 ``_engine.ms_ssim_means`` (Wang's convention) or ``_engine_ms`` (the others).
 """
 
@@ -9,7 +9,8 @@ from . import _validate as v
 from . import presets
 from ._engine import kernel_constants, ms_ssim_means, raise_if_nonfinite
 from ._engine_ms import CONVENTIONS, WANG, ms_ssim_convention, scales_that_fit
-from .metrics import _doc, _pair_by_pair, _prepare, _slice_views
+from ._arguments import _doc, _prepare
+from .metrics import _pair_by_pair, _slice_views
 
 __all__ = ["ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _validate as v
 from .._math import psnr_from_mse
-from ..metrics import _means, _prepare
+from .._arguments import _means, _prepare
 from ..multiscale import MS_SSIM_WEIGHTS
 
 

@@ -1,0 +1,178 @@
+"""From a public call's arguments to a checked job: the preset applied, the inputs validated
+and viewed as 5-D kernel inputs, the window, constants and backend chosen (``_prepare``); and
+the job's per-plane means from the kernel that its options call for (``_means``).
+
+The metric modules (``metrics``, ``multiscale``, ``gradients``, the Dask integration) share
+these, so that every public function checks the same arguments the same way.
+"""
+
+import math
+
+import numpy as np
+
+from . import _validate as v
+from . import presets
+from ._engine import (
+    grid_ssim_means,
+    kernel_constants,
+    pad_same,
+    resolve_backend,
+    ssim_map_separable,
+    ssim_means,
+)
+from ._math import grid_constants, window_weights
+
+
+_OPTIONS_DOC = """
+    data_range : float, optional
+        The range L of the data (max - min of the values it can take). Defaults
+        to the range of an integer dtype (255 for uint8, 65535 for uint16);
+        required for floating-point input.
+    channel_axis : int, optional
+        Axis of the image that holds channels (colour). SSIM is computed per
+        channel and averaged. Counted among the axes of one image.
+    win_size : int, optional
+        Taps of the window along each spatial axis (odd). Default 11.
+    sigma : float, optional
+        Standard deviation of the Gaussian window. Default 1.5.
+    gaussian : bool, optional
+        Gaussian window (default) or uniform ``win_size`` window.
+    K1, K2 : float, optional
+        Stabilising constants, ``C1 = (K1 L)^2`` and ``C2 = (K2 L)^2``.
+    sample_covariance : bool, optional
+        Normalise (co)variances by ``N / (N - 1)`` with ``N = win_size ** ndim``,
+        as scikit-image's ``use_sample_covariance=True``. Default False
+        (population covariance, as Wang et al.).
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute. 'auto': the GPU for GPU arrays, and for inputs of 4 Mpx or
+        more when a GPU is present; else the CPU.
+    preset : str, optional
+        Reproduce another implementation's numbers: 'wang' (the defaults), 'matlab',
+        'matlab2009', 'skimage', 'tensorflow', 'torchmetrics', 'basicsr' (see
+        ``fastssim.presets.PRESETS`` or ``fastssim presets``). A preset fixes the window,
+        covariance, averaged region, data range and colour handling: leave those
+        arguments at their defaults.
+    y_channel : bool, optional
+        Score the BT.601 luma (studio swing) of RGB input (``channel_axis`` must be set),
+        as super-resolution papers do.
+    crop_border : int, optional
+        Drop this many pixels from each border first (super-resolution convention).
+"""
+
+
+def _doc(f):
+    f.__doc__ = f.__doc__.replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
+    return v.accepts_tensors(f)
+
+
+class _Job:
+    """Checked inputs of one call: kernel views, parameters, and where to run."""
+
+    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid", "raw")
+
+
+def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
+             gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
+             crop_border=0, ms=False):
+    """Checked 5-D kernel inputs and the kernel parameters."""
+    aniso = None
+    if preset == "torchmetrics" and isinstance(sigma, (tuple, list)):
+        aniso, sigma = tuple(sigma), 1.5  # torchmetrics' per-axis sigma (checked below)
+    v.check_options(win_size, sigma, K1, K2, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    x, y = v.check_pair(x, y, range_given=data_range is not None or preset is not None)
+    region = "valid"
+    if preset is not None or y_channel or crop_border:
+        if devices != (None, None):
+            raise TypeError("preset, y_channel and crop_border take host (NumPy) arrays")
+        window = dict(win_size=win_size, sigma=sigma, gaussian=gaussian, sample_covariance=sample_covariance)
+        x, y, channel_axis, data_range, window, region = presets.apply(
+            x, y, preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
+            data_range=data_range, batch=batch, window=window, ms=ms)
+        win_size, sigma, gaussian, sample_covariance = (
+            window["win_size"], window["sigma"], window["gaussian"], window["sample_covariance"])
+    image_ndim = x.ndim - 1 if batch else x.ndim
+    if image_ndim < 1:
+        raise ValueError(
+            f"{'ssim_batch' if batch else 'x'} needs at least {2 if batch else 1} axes, got shape {x.shape}"
+        )
+    ca = None if channel_axis is None else v.normalise_axis(channel_axis, image_ndim, "channel_axis")
+    if spatial_ndim is None:
+        spatial_ndim = image_ndim - (ca is not None)
+        if spatial_ndim not in (2, 3):
+            raise ValueError(
+                f"expected a 2-D image (H, W) or a 3-D volume (D, H, W), got {x.ndim} axes "
+                f"(shape {x.shape}"
+                + (f", channel_axis={channel_axis}" if ca is not None else "")
+                + "); for colour images set channel_axis, for a stack of images use ssim_batch"
+            )
+    elif image_ndim - (ca is not None) != spatial_ndim:
+        raise ValueError(
+            f"with spatial_ndim={spatial_ndim}"
+            + (" and a channel axis" if ca is not None else "")
+            + f", each pair needs {spatial_ndim + (ca is not None)} axes after the batch axis; "
+            f"got shape {x.shape}"
+        )
+    if aniso is not None:
+        if spatial_ndim != 2 or ms or len(aniso) != 2 or not all(
+                isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in aniso):
+            raise ValueError(f"torchmetrics' per-axis sigma takes two positive numbers (H, W) for the SSIM of "
+                             f"2-D images, got sigma={aniso!r}")
+        taps_hw = [2 * int(3.5 * s + 0.5) + 1 for s in aniso]
+    L = v.resolve_data_range(x, y, data_range)
+    wdt = v.work_dtype(x, y, host=devices == (None, None))
+    if aniso is not None or (preset is not None and presets.get(preset).taps is not None):
+        wdt = np.dtype(np.float64)  # the host separable path is float64 throughout
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        xk, yk = x, y
+    else:
+        xk, yk = v.kernel_inputs(x, y, wdt)
+    job = _Job()
+    job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
+    job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
+    if region != "same-replicate":  # replicate padding makes a full map of any size
+        v.check_extent(job.x5.shape, win_size if aniso is None else max(taps_hw), spatial_ndim, channel_axis)
+    if aniso is not None:  # reflect padding by each axis's own radius
+        pads = [(0, 0)] * 3 + [(t // 2, t // 2) for t in taps_hw]
+        job.x5, job.y5 = np.pad(job.x5, pads, mode="reflect"), np.pad(job.y5, pads, mode="reflect")
+    elif region in ("same-reflect", "same-replicate") and not ms:
+        # the full map: the images extended by reflection without the edge (PyTorch's 'reflect')
+        # or by repeating the edge (MATLAB's 'replicate')
+        mode = "reflect" if region == "same-reflect" else "edge"
+        job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode=mode)
+        job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode=mode)
+    job.backend = resolve_backend(backend, *devices, x.size)
+    taps = presets.get(preset).taps if preset is not None else None
+    job.weights = window_weights(win_size, sigma, gaussian) if taps is None else np.array(taps)
+    # explicit taps that need not sum to 1 (libvmaf's): raw moments in float64 on the host;
+    # an anisotropic window: one float64 pass per axis with its own taps
+    job.raw = "raw" if taps is not None else None
+    if aniso is not None:
+        job.weights = [window_weights(t, s, True) for t, s in zip(taps_hw, aniso)]
+        job.raw = "shifted"
+    n = win_size ** spatial_ndim
+    cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
+    cs_floor = presets.get(preset).cs_floor if preset is not None else -np.inf
+    job.consts = kernel_constants(L, K1, K2, cov_norm, wdt, cs_floor)
+    job.x = devices[0] if devices[0] is not None else x
+    job.y = devices[1] if devices[1] is not None else y
+    job.ca, job.nd, job.devices = ca, spatial_ndim, devices
+    job.grid = None
+    if region == "grid":  # ffmpeg: 8x8 windows on a 4-pixel grid, its own constants
+        if spatial_ndim != 2:
+            raise ValueError(f"preset {preset!r} scores 2-D planes: for a volume use ssim_slices")
+        job.grid = (win_size, win_size // 2) + grid_constants(L, K1, K2, win_size, x.dtype.kind in "iu")
+    return job
+
+
+def _means(job, want_map=False):
+    if job.grid is not None:
+        m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
+        return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
+    if job.raw:
+        smap = ssim_map_separable(job.x5, job.y5, job.nd, job.weights, job.consts, shift=job.raw == "shifted")
+        m = smap.reshape(smap.shape[:2] + (-1,)).mean(axis=2)
+        return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
+    return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,
+                      backend=job.backend, devices=job.devices)

@@ -20,7 +20,8 @@ from .. import _config as cfg
 from .. import metrics, multiscale
 from .._engine import resolve_backend
 from .._validate import resolve_data_range
-from .score import _low_range, empty_row, finish_row, put_mse, put_planar, put_products, put_ssim, resolve_axes
+from .score import (_low_range, empty_row, error_row, finish_row, pair_spacing, put_mse, put_planar, put_products,
+                    put_ssim, resolve_axes)
 
 
 class Staging:
@@ -89,7 +90,13 @@ def score_group(job, group, staging=None):
         return [job.score(*g) for g in group]
     rows = []
     for i, (pair, ref, dist) in enumerate(group):
+        try:
+            spacing = pair_spacing(ref, dist)
+        except ValueError as e:
+            rows.append(error_row(pair, str(e), job.metrics))
+            continue
         row = empty_row(ref.shape)
+        row["spacing"] = spacing
         row["data_range"] = span
         if L is None:
             row["_warning"] = _low_range(ref, dist, pair.ref)

@@ -232,6 +232,22 @@ def finish_row(pair, row, asked):
     return row
 
 
+def pair_spacing(ref, dist):
+    """The voxel spacing the pair's files record (a list, or None when neither records one).
+
+    Raises
+    ------
+    ValueError
+        When both record one and they differ: the voxels do not cover the same space.
+    """
+    a, b = getattr(ref, "spacing", None), getattr(dist, "spacing", None)
+    if a is not None and b is not None and not np.allclose(a, b, rtol=1e-6, atol=0):
+        raise ValueError(f"voxel spacing differs: ref {tuple(a)} vs dist {tuple(b)}; resample one onto the "
+                         "other's grid first")
+    spacing = a if a is not None else b
+    return None if spacing is None else list(spacing)
+
+
 def error_row(pair, message, asked=METRICS):
     """The row of a pair none of whose metrics could be computed."""
     row = {m: None for m in METRICS}
@@ -288,7 +304,10 @@ class Job:
     def score(self, pair, ref, dist):
         """The row of a pair of arrays (never raises for the pair's data)."""
         try:
-            return finish_row(pair, score_arrays(ref, dist, where=pair.ref, **self.scoring), self.metrics)
+            spacing = pair_spacing(ref, dist)
+            row = score_arrays(np.asarray(ref), np.asarray(dist), where=pair.ref, **self.scoring)
+            row["spacing"] = spacing
+            return finish_row(pair, row, self.metrics)
         except DATA_ERRORS as e:
             return error_row(pair, str(e), self.metrics)
         except Exception as e:  # a bug or an exotic failure: still a row, never a lost pair

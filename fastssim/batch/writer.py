@@ -38,6 +38,8 @@ SCHEMA = pa.schema([
     ("three_ssim", pa.float64()),
     ("ssim_slices", pa.list_(pa.float64())),
     ("shape", pa.string()),
+    # the voxel spacing the files record (NIfTI, NRRD, HDF5 'spacing'), null when they record none
+    ("spacing", pa.list_(pa.float64())),
     ("data_range", pa.float64()),
     # 'ok' (every asked metric computed), 'partial' (some), 'error' (none: the pair is unreadable)
     ("status", pa.string()),

@@ -220,6 +220,11 @@ def _dataset(args, sub, options):
     pairs, ref_root, dist_roots = _discover(args, sub, Job("", {}, **options))
     if not pairs:
         return _fail("no pairs to score (see the warnings above)", EXIT_USAGE)
+    from ..io import missing_extras
+
+    missing = missing_extras([p for pair in pairs for p in (pair.ref, pair.dist)])
+    if missing:  # refused before anything is scored, rather than every such pair an error row
+        return _fail("; ".join(missing.values()), EXIT_USAGE)
     data_range = options["data_range"]
     params = {"data_range": data_range if data_range is not None else "dtype",
               "slices": args.slices, "alpha": args.alpha, "max_pixels": options["max_pixels"],

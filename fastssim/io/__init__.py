@@ -7,7 +7,8 @@ pixel is decoded the size its header declares is checked against the cap.
 
 One module per family: ``png`` (built-in, libspng or Pillow, chunk checks; ``png_filters`` the
 compiled scanline filters), ``jpeg`` (simplejpeg or Pillow), ``tiff`` (tifffile), ``pillow``
-(BMP, WebP, and what the others hand over), ``arrays`` (.npy, .npz).
+(BMP, WebP, and what the others hand over), ``arrays`` (.npy, .npz), ``volumes`` (NIfTI, NRRD,
+HDF5 datasets: the ``[medical]`` extra; with their voxel spacing).
 """
 
 import os
@@ -18,8 +19,9 @@ from .jpeg import read_jpeg
 from .pillow import read_pillow
 from .png import pyspng, read_png
 from .tiff import read_tiff
+from .volumes import KEY_SEP, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_nifti, read_nrrd, split_key
 
-__all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS",
+__all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",
            "ALPHA_POLICIES", "PNG_DECODERS"]
 
 #: ``--png-decoder`` choices: 'auto' is the built-in decoder; 'imageio' is the old name of 'pillow'.
@@ -28,7 +30,21 @@ PNG_DECODERS = ("auto", "builtin", "libspng", "pillow", "imageio")
 ALPHA_POLICIES = ("drop", "keep", "error")
 VOLUME_EXTS = (".npy", ".npz")
 TIFF_EXTS = (".tif", ".tiff")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz") + VOLUME_FORMAT_EXTS
+
+
+def missing_extras(paths):
+    """``{extension: message}`` for the files among ``paths`` whose reader's library is not
+    installed (checked before a run starts, so that it is refused rather than every row failing)."""
+    import importlib.util
+
+    out = {}
+    for p in paths:
+        lower = split_key(os.fspath(p))[0].lower()
+        for ext, (mod, extra) in NEEDS.items():
+            if lower.endswith(ext) and ext not in out and importlib.util.find_spec(mod) is None:
+                out[ext] = f"{ext} files need {mod}: pip install 'fastssim[{extra}]'"
+    return out
 
 
 def png_decoder_for(decoder="auto"):
@@ -87,10 +103,18 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
         For anything that keeps the file from being an image: missing, not a regular
         file, over the caps, damaged, or a kind no reader here decodes exactly.
     """
-    path = os.fspath(path)
+    path, key = split_key(os.fspath(path))
     check_file(path, max_pixels)
     lower = path.lower()
+    if key is not None and not lower.endswith((".h5", ".hdf5")):
+        raise ReadError(f"{name(path)}{KEY_SEP}{key}: a dataset key ('{KEY_SEP}KEY') applies to HDF5 files only")
     try:
+        if lower.endswith((".nii", ".nii.gz")):
+            return read_nifti(path, max_pixels)
+        if lower.endswith((".nrrd", ".nhdr")):
+            return read_nrrd(path, max_pixels)
+        if lower.endswith((".h5", ".hdf5")):
+            return read_hdf5(path, key, max_pixels)
         if lower.endswith(VOLUME_EXTS):
             arr = read_array(path, max_pixels)
         elif lower.endswith(".png"):

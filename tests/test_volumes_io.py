@@ -1,0 +1,137 @@
+"""NIfTI, NRRD and HDF5 volumes: written by their own libraries, read back exactly, scored with
+their voxel spacing, and every bad case an error row or a refusal that says what to do."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastssim
+from fastssim.io import ReadError, missing_extras, read_image
+from images import camera, noise
+
+nib = pytest.importorskip("nibabel", reason="the [medical] extra (nibabel) is not installed")
+nrrd = pytest.importorskip("nrrd", reason="the [medical] extra (pynrrd) is not installed")
+h5py = pytest.importorskip("h5py", reason="the [medical] extra (h5py) is not installed")
+
+
+def _volume(seed=0):
+    """A (12, 64, 72) uint16 volume of camera crops, and a noisy copy."""
+    cam = camera().astype(np.uint16) * 64
+    vol = np.stack([cam[10 * i:10 * i + 64, 7 * i:7 * i + 72] for i in range(12)])
+    rng = np.random.default_rng(seed)
+    dist = np.clip(vol + rng.normal(0, 900, vol.shape), 0, 65535).astype(np.uint16)
+    return vol, dist
+
+
+def _nifti(path, arr, zooms=(1.0, 0.5, 0.5), slope=None, inter=None):
+    img = nib.Nifti1Image(arr, np.diag(list(zooms[:3]) + [1.0]))
+    img.header.set_zooms(zooms)
+    if slope is not None:
+        img.header.set_slope_inter(slope, inter)
+    nib.save(img, str(path))
+
+
+def test_nifti_read_exactly_with_spacing_and_scaling(tmp_path):
+    vol, _ = _volume()
+    _nifti(tmp_path / "a.nii.gz", vol, zooms=(2.0, 0.7, 0.7))
+    got = read_image(str(tmp_path / "a.nii.gz"))
+    assert got.dtype == np.uint16 and np.array_equal(got, vol) and got.spacing == pytest.approx((2.0, 0.7, 0.7))
+    # stored as int16 with a slope and an intercept: the scaled values, float
+    raw = (vol // 4).astype(np.int16)
+    _nifti(tmp_path / "s.nii", raw, slope=0.5, inter=-10.0)
+    got = read_image(str(tmp_path / "s.nii"))
+    np.testing.assert_allclose(got, raw * 0.5 - 10.0, rtol=0, atol=1e-12)
+    # 4-D (a time series): refused with the reason
+    _nifti(tmp_path / "t.nii", np.zeros((4, 8, 8, 3), np.uint8), zooms=(1, 1, 1, 1))
+    with pytest.raises(ReadError, match=r"t.nii holds a 4-D image of shape \(4, 8, 8, 3\); .*split a time series"):
+        read_image(str(tmp_path / "t.nii"))
+    with pytest.raises(ReadError, match="over the cap"):
+        read_image(str(tmp_path / "a.nii.gz"), max_pixels=1000)
+    (tmp_path / "bad.nii").write_bytes(b"not a nifti header at all" * 20)
+    with pytest.raises(ReadError, match="cannot read the NIfTI header of bad.nii"):
+        read_image(str(tmp_path / "bad.nii"))
+
+
+def test_nrrd_and_hdf5(tmp_path):
+    vol, _ = _volume()
+    nrrd.write(str(tmp_path / "a.nrrd"), vol, {"spacings": [2.0, 0.5, 0.5]})
+    got = read_image(str(tmp_path / "a.nrrd"))
+    assert np.array_equal(got, vol) and got.spacing == (2.0, 0.5, 0.5)
+    with h5py.File(tmp_path / "one.h5", "w") as f:
+        f.create_dataset("ct", data=vol).attrs["spacing"] = [2.0, 0.5, 0.5]
+    got = read_image(str(tmp_path / "one.h5"))
+    assert np.array_equal(got, vol) and got.spacing == (2.0, 0.5, 0.5)
+    with h5py.File(tmp_path / "two.h5", "w") as f:
+        f.create_dataset("scans/ct", data=vol)
+        f.create_dataset("scans/mask", data=vol > 100)
+    with pytest.raises(ReadError, match=r"two.h5 holds 2 datasets .*name one as two.h5::KEY"):
+        read_image(str(tmp_path / "two.h5"))
+    assert np.array_equal(read_image(str(tmp_path / "two.h5") + "::scans/ct"), vol)
+    with pytest.raises(ReadError, match="two.h5 has no dataset 'scans/pet'"):
+        read_image(str(tmp_path / "two.h5") + "::scans/pet")
+    with pytest.raises(ReadError, match="applies to HDF5 files only"):
+        read_image(str(tmp_path / "a.nrrd") + "::x")
+
+
+def test_missing_extra_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda m, *a: None if m == "nibabel" else real(m, *a))
+    assert missing_extras(["a/x.nii.gz", "b/y.png", "c/z.nii"]) == {
+        ".nii.gz": ".nii.gz files need nibabel: pip install 'fastssim[medical]'",
+        ".nii": ".nii files need nibabel: pip install 'fastssim[medical]'"}
+    monkeypatch.setitem(sys.modules, "nibabel", None)  # installed but not importable
+    with pytest.raises(ReadError, match=r"reading x.nii needs nibabel: pip install 'fastssim\[medical\]'"):
+        from fastssim.io.volumes import read_nifti
+        read_nifti("x.nii", 100)
+
+
+def test_scored_with_spacing_and_mismatches_as_rows(tmp_path):
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "dist").mkdir()
+    vols = []
+    for i in range(3):
+        vol, dist = _volume(seed=i)
+        vols.append((vol, dist))
+        _nifti(tmp_path / "ref" / f"s{i}.nii.gz", vol, zooms=(2.0, 0.5, 0.5))
+        # the third distorted volume was resampled: another spacing
+        _nifti(tmp_path / "dist" / f"s{i}.nii.gz", dist, zooms=(2.0, 0.5, 0.5) if i < 2 else (1.0, 0.5, 0.5))
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", str(tmp_path / "ref"), str(tmp_path / "dist"),
+                        "-o", str(out), "--metrics", "ssim,psnr", "--quiet"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 1, r.stderr  # one pair could not be scored
+    df = pd.read_parquet(out).sort_values("ref")
+    assert list(df.status) == ["ok", "ok", "error"]
+    for i, row in enumerate(df.itertuples()):
+        if i < 2:
+            assert list(row.spacing) == pytest.approx([2.0, 0.5, 0.5])
+            assert row.ssim == pytest.approx(fastssim.ssim(*vols[i]), abs=1e-6)
+            assert row.psnr == pytest.approx(fastssim.psnr(*vols[i]), abs=1e-9)
+        else:
+            assert "voxel spacing differs: ref (2.0, 0.5, 0.5) vs dist (1.0, 0.5, 0.5)" in row.error
+    got = json.loads(subprocess.run([sys.executable, "-m", "fastssim.cli", "report", str(out), "--format", "json"],
+                                    capture_output=True, text=True, timeout=300).stdout)
+    assert got["methods"][0]["ok"] == 2 and got["methods"][0]["error"] == 1
+
+
+def test_manifest_with_hdf5_keys(tmp_path):
+    vol, dist = _volume()
+    with h5py.File(tmp_path / "study.h5", "w") as f:
+        f.create_dataset("ref", data=vol)
+        f.create_dataset("recon_a", data=dist)
+        f.create_dataset("recon_b", data=noise(vol, 3000.0).astype(np.uint16))
+    pd.DataFrame({"ref": ["study.h5::ref", "study.h5::ref"], "dist": ["study.h5::recon_a", "study.h5::recon_b"],
+                  "method": ["a", "b"]}).to_csv(tmp_path / "pairs.csv", index=False)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", "--manifest", str(tmp_path / "pairs.csv"),
+                        "-o", str(out), "--metrics", "ssim", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(out).set_index("method")
+    assert df.loc["a", "ssim"] == pytest.approx(fastssim.ssim(vol, dist), abs=1e-6)
+    assert df.loc["b", "ssim"] < df.loc["a", "ssim"]

@@ -135,3 +135,76 @@ def test_manifest_with_hdf5_keys(tmp_path):
     df = pd.read_parquet(out).set_index("method")
     assert df.loc["a", "ssim"] == pytest.approx(fastssim.ssim(vol, dist), abs=1e-6)
     assert df.loc["b", "ssim"] < df.loc["a", "ssim"]
+
+
+def _dicom_series(directory, vol, spacing=(2.5, 0.8, 0.8), slope=1.0, intercept=0.0, shuffle=True):
+    """Write ``vol`` (slices, rows, cols; uint16) as one .dcm file per slice with pydicom, file
+    names in a shuffled order (the reader must order by position)."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    directory.mkdir(parents=True)
+    order = np.random.default_rng(3).permutation(len(vol)) if shuffle else np.arange(len(vol))
+    for k, i in enumerate(order):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(directory / f"img{k:03d}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.Rows, ds.Columns = vol.shape[1:]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0.0, 0.0, -40.0 + spacing[0] * int(i)]
+        ds.PixelSpacing = [spacing[1], spacing[2]]
+        ds.InstanceNumber = int(i) + 1
+        if slope != 1.0 or intercept != 0.0:
+            ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        ds.PixelData = np.ascontiguousarray(vol[i]).tobytes()
+        ds.save_as(str(directory / f"img{k:03d}.dcm"), enforce_file_format=True)
+    return pydicom
+
+
+def test_dicom_series(tmp_path):
+    vol, dist = _volume()
+    _dicom_series(tmp_path / "ref" / "case1", vol)
+    got = read_image(str(tmp_path / "ref" / "case1"))
+    assert got.dtype == np.uint16 and np.array_equal(got, vol)  # ordered by position, not file name
+    assert got.spacing == pytest.approx((2.5, 0.8, 0.8))
+    _dicom_series(tmp_path / "ct", vol // 2, slope=2.0, intercept=-1024.0)
+    np.testing.assert_array_equal(read_image(str(tmp_path / "ct")), (vol // 2).astype(np.float64) * 2 - 1024)
+    _dicom_series(tmp_path / "dist" / "case1", dist)
+    # the same tree layout scored by the CLI: each series directory is one volume
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", str(tmp_path / "ref"), str(tmp_path / "dist"),
+                        "-o", str(out), "--metrics", "ssim", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    row = pd.read_parquet(out).iloc[0]
+    assert row.ref == "case1" and row.ssim == pytest.approx(fastssim.ssim(vol, dist), abs=1e-6)
+    assert list(row.spacing) == pytest.approx([2.5, 0.8, 0.8])
+    # two series as one pair on the command line
+    r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", str(tmp_path / "ref" / "case1"),
+                        str(tmp_path / "dist" / "case1"), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ssim"] == pytest.approx(fastssim.ssim(vol, dist), abs=1e-6)
+    # a damaged slice and a slice of another size: read errors naming the file
+    (tmp_path / "ct" / "zz.dcm").write_bytes(b"\0" * 200)
+    with pytest.raises(ReadError, match="cannot read the DICOM header of ct/zz.dcm"):
+        read_image(str(tmp_path / "ct"))
+    _dicom_series(tmp_path / "mixed", vol[:3])
+    _dicom_series(tmp_path / "small", vol[:1, :32, :32])
+    import shutil
+    shutil.copy(next((tmp_path / "small").glob("*.dcm")), tmp_path / "mixed" / "odd.dcm")
+    with pytest.raises(ReadError, match=r"mixed: its slices differ in size \[\(32, 32\), \(64, 72\)\]"):
+        read_image(str(tmp_path / "mixed"))
+
+
+def test_dicom_without_pydicom_is_refused_up_front(tmp_path, monkeypatch):
+    import importlib.util
+
+    vol, _ = _volume()
+    _dicom_series(tmp_path / "s", vol[:2])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda m, *a: None if m == "pydicom" else real(m, *a))
+    assert missing_extras([str(tmp_path / "s")]) == {
+        "series": "DICOM series (directories of .dcm files) need pydicom: pip install 'fastssim[medical]'"}

@@ -11,6 +11,7 @@ import dataclasses
 import os
 
 from ..io import IMAGE_EXTS
+from ..io.dicom import DICOM_EXT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +88,10 @@ def _walk(root, skipped=None):
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if dirpath != root and any(f.lower().endswith(DICOM_EXT) for f in filenames):
+            out.append(os.path.relpath(dirpath, root))  # a DICOM series: the directory is one volume
+            dirnames[:] = []
+            continue
         for f in sorted(filenames):
             if f.startswith("."):
                 continue

@@ -192,8 +192,10 @@ def _say_unmatched(unmatched, skipped, n_pairs):
 
 def run(args, sub):
     options = _checked(args, sub)
-    if args.ref and args.dist_dir and os.path.isfile(args.ref) and os.path.isfile(args.dist_dir):
-        return _single(args, sub, options)
+    from ..io.dicom import is_series
+
+    if args.ref and args.dist_dir and all(os.path.isfile(p) or is_series(p) for p in (args.ref, args.dist_dir)):
+        return _single(args, sub, options)  # two files, or two DICOM series
     from ..batch.progress import CompileNotice
     from ..batch.writer import OutputError, check_output, local_path
 
@@ -222,7 +224,8 @@ def _dataset(args, sub, options):
         return _fail("no pairs to score (see the warnings above)", EXIT_USAGE)
     from ..io import missing_extras
 
-    missing = missing_extras([p for pair in pairs for p in (pair.ref, pair.dist)])
+    missing = missing_extras([p for pair in pairs for p in (os.path.join(ref_root, pair.ref),
+                                                            os.path.join(dist_roots.get(pair.method, ""), pair.dist))])
     if missing:  # refused before anything is scored, rather than every such pair an error row
         return _fail("; ".join(missing.values()), EXIT_USAGE)
     data_range = options["data_range"]

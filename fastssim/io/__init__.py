@@ -8,7 +8,8 @@ pixel is decoded the size its header declares is checked against the cap.
 One module per family: ``png`` (built-in, libspng or Pillow, chunk checks; ``png_filters`` the
 compiled scanline filters), ``jpeg`` (simplejpeg or Pillow), ``tiff`` (tifffile), ``pillow``
 (BMP, WebP, and what the others hand over), ``arrays`` (.npy, .npz), ``volumes`` (NIfTI, NRRD,
-HDF5 datasets: the ``[medical]`` extra; with their voxel spacing).
+HDF5 datasets; ``dicom``: directories of DICOM slices; the ``[medical]`` extra; with their voxel
+spacing).
 """
 
 import os
@@ -19,6 +20,7 @@ from .jpeg import read_jpeg
 from .pillow import read_pillow
 from .png import pyspng, read_png
 from .tiff import read_tiff
+from .dicom import is_series, read_dicom_series
 from .volumes import KEY_SEP, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_nifti, read_nrrd, split_key
 
 __all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",
@@ -40,6 +42,8 @@ def missing_extras(paths):
 
     out = {}
     for p in paths:
+        if is_series(p) and "series" not in out and importlib.util.find_spec("pydicom") is None:
+            out["series"] = "DICOM series (directories of .dcm files) need pydicom: pip install 'fastssim[medical]'"
         lower = split_key(os.fspath(p))[0].lower()
         for ext, (mod, extra) in NEEDS.items():
             if lower.endswith(ext) and ext not in out and importlib.util.find_spec(mod) is None:
@@ -104,6 +108,8 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
         file, over the caps, damaged, or a kind no reader here decodes exactly.
     """
     path, key = split_key(os.fspath(path))
+    if is_series(path):
+        return read_dicom_series(path, max_pixels)
     check_file(path, max_pixels)
     lower = path.lower()
     if key is not None and not lower.endswith((".h5", ".hdf5")):

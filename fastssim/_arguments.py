@@ -68,7 +68,8 @@ def _doc(f):
 class _Job:
     """Checked inputs of one call: kernel views, parameters, and where to run."""
 
-    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid", "raw")
+    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid", "raw",
+                 "region")
 
 
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
@@ -157,7 +158,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.consts = kernel_constants(L, K1, K2, cov_norm, wdt, cs_floor)
     job.x = devices[0] if devices[0] is not None else x
     job.y = devices[1] if devices[1] is not None else y
-    job.ca, job.nd, job.devices = ca, spatial_ndim, devices
+    job.ca, job.nd, job.devices, job.region = ca, spatial_ndim, devices, region
     job.grid = None
     if region == "grid":  # ffmpeg: 8x8 windows on a 4-pixel grid, its own constants
         if spatial_ndim != 2:
@@ -166,7 +167,47 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     return job
 
 
-def _means(job, want_map=False):
+def window_mask(mask, job, batch):
+    """The uint8 5-D mask of the windows a masked mean averages: those wholly inside the image
+    whose centre pixel ``mask`` selects (broadcast over channels, and over pairs when one mask
+    is given for a batch).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a mask of another shape, values other than 0/1, or a call whose windows are not
+        the valid ones (a preset's full-map region, grid or own window).
+    """
+    if job.grid is not None or job.raw or job.region != "valid":
+        raise ValueError("mask= works with the valid-region conventions (no preset, or wang, matlab, skimage, "
+                         "tensorflow, basicsr, sewar, pyiqa, piq); this preset averages other windows")
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be boolean or 0/1 numbers, got dtype {m.dtype}")
+    if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
+        raise ValueError("mask must hold only 0 and 1 (or True and False)")
+    spatial = tuple(job.x5.shape[3:] if job.nd == 2 else job.x5.shape[2:])
+    if m.shape == spatial:
+        m = m[None]
+    elif not (batch and m.shape == (job.x5.shape[0],) + spatial):
+        raise ValueError(f"mask has shape {m.shape}; it must have the images' spatial shape {spatial}"
+                         + (f" (or one per pair: {(job.x5.shape[0],) + spatial})" if batch else "")
+                         + " (after a preset's conversion)")
+    r = len(job.weights) // 2
+    valid = m[(slice(None),) + tuple(slice(r, s - r) for s in spatial)].astype(np.uint8)
+    return np.ascontiguousarray(valid[:, None, None] if job.nd == 2 else valid[:, None])
+
+
+def masked_values(means):
+    """Per-plane masked means from ``ssim_means(..., mask5=)``, refusing a plane whose mask
+    selects no window."""
+    if (means[..., 1] == 0).any():
+        raise ValueError("the mask selects no window inside the image: windows are centred on masked pixels at "
+                         "least win_size // 2 from every border; grow the mask or use a smaller win_size")
+    return means[..., 0]
+
+
+def _means(job, want_map=False, mask5=None):
     if job.grid is not None:
         m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
@@ -175,4 +216,4 @@ def _means(job, want_map=False):
         m = smap.reshape(smap.shape[:2] + (-1,)).mean(axis=2)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,
-                      backend=job.backend, devices=job.devices)
+                      backend=job.backend, devices=job.devices, mask5=mask5)

@@ -124,7 +124,7 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map):
+def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
@@ -137,11 +137,15 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         ``[C1, C2, cov_norm]`` in the work dtype.
     band_h, band_w : int
         Output rows and columns per task.
-    out_sum : ndarray, float64, (N * C * nbh * nbw, 2)
+    out_sum : ndarray, float64, (N * C * nbh * nbw, 4)
         Receives the sums of the SSIM map and of the contrast-structure map
-        over each task's region; tasks are ordered (n, c, row band, column band).
+        over each task's region, and with ``use_mask`` the sum of the SSIM map where
+        ``mask`` is 1 and the count of those windows; tasks are ordered (n, c, row band,
+        column band).
     out_map : ndarray, 5-D
         Receives the 'valid' map when ``write_map`` is True.
+    mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views)
+        1 for the windows to average in the masked sums (read when ``use_mask``).
     """
     N, C, D, H, W = x.shape
     kd = len(wd)
@@ -189,6 +193,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
 
         acc = 0.0
         acc_cs = 0.0
+        acc_m = 0.0
+        cnt_m = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
                 _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
@@ -206,6 +212,11 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                         acc_cs += t_cs
                         if write_map:
                             out_map[n, c, d, oh, ow0:ow1] = srow
+                        if use_mask:
+                            for j in range(bw):
+                                m = np.float64(mask[n, c, d, oh, ow0 + j])
+                                acc_m += m * np.float64(srow[j])
+                                cnt_m += m
                     else:
                         _combine(rows, wh, oh - oh0, 0, bw, planes, d % kd, oh - oh0)
             if kd > 1 and d >= kd - 1:
@@ -216,8 +227,15 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                     acc_cs += t_cs
                     if write_map:
                         out_map[n, c, od, oh0 + r, ow0:ow1] = srow
+                    if use_mask:
+                        for j in range(bw):
+                            m = np.float64(mask[n, c, od, oh0 + r, ow0 + j])
+                            acc_m += m * np.float64(srow[j])
+                            cnt_m += m
         out_sum[task, 0] = acc
         out_sum[task, 1] = acc_cs
+        out_sum[task, 2] = acc_m
+        out_sum[task, 3] = cnt_m
 
 
 @njit(**cfg.JIT_PARALLEL)
@@ -357,3 +375,21 @@ def ssim_of_moments(m, shx, shy, consts, out):
     c1, c2, cn, floor = consts[0], consts[1], consts[2], consts[3]
     for i in prange(out.shape[0]):
         out[i] = _ssim_terms(m[0, i], m[1, i], m[2, i], m[3, i], m[4, i], shx, shy, c1, c2, cn, floor)[0]
+
+
+@njit(**cfg.JIT_PARALLEL)
+def masked_squared_error_sums(x, y, mask, out):
+    """Per-row float64 sums of ``mask (x - y)^2`` and of ``mask`` over 5-D views (the mask a
+    uint8 view of the same shape, any strides): ``out`` (rows, 2), rows ordered (n, c, d, h)."""
+    N, C, D, H, W = x.shape
+    for r in prange(N * C * D * H):
+        n, c, d, h = _unravel4(r, C, D, H)
+        s = 0.0
+        k = 0.0
+        for j in range(W):
+            m = np.float64(mask[n, c, d, h, j])
+            e = np.float64(x[n, c, d, h, j]) - np.float64(y[n, c, d, h, j])
+            s += m * (e * e)
+            k += m
+        out[r, 0] = s
+        out[r, 1] = k

@@ -60,7 +60,7 @@ def ssim_kernel(k, kd, th, tw, work):
     NT = th * tw
 
     @cuda.jit
-    def kernel(x, y, w, wd, consts, depth_chunk, out_part, out_map, write_map):
+    def kernel(x, y, w, wd, consts, depth_chunk, out_part, out_map, write_map, mask, use_mask):
         N, C, D, H, W = x.shape
         Ho = H - k + 1
         Wo = W - k + 1
@@ -84,7 +84,7 @@ def ssim_kernel(k, kd, th, tw, work):
         sx = cuda.shared.array((HH, HW), numba_type)
         sy = cuda.shared.array((HH, HW), numba_type)
         hm = cuda.shared.array((5, HH, tw), numba_type)
-        red = cuda.shared.array((2, NT), float64)
+        red = cuda.shared.array((4, NT), float64)
         sh = cuda.shared.array(2, numba_type)
         ring = cuda.local.array((kd, 5), numba_type)
 
@@ -99,6 +99,8 @@ def ssim_kernel(k, kd, th, tw, work):
         inside = oh < Ho and ow < Wo
         acc = 0.0
         acc_cs = 0.0
+        acc_m = 0.0
+        cnt_m = 0.0
 
         for d in range(od0, od1 + kd - 1):
             # 1. tile + halo of this plane, in the work dtype
@@ -180,11 +182,17 @@ def ssim_kernel(k, kd, th, tw, work):
                         out_map[n, c, od, oh, ow] = v
                     acc += v
                     acc_cs += cs
+                    if use_mask:
+                        m = float64(mask[n, c, od, oh, ow])
+                        acc_m += m * v
+                        cnt_m += m
             cuda.syncthreads()
 
         # block reduction, fixed order
         red[0, tid] = acc
         red[1, tid] = acc_cs
+        red[2, tid] = acc_m
+        red[3, tid] = cnt_m
         cuda.syncthreads()
         stride = 1
         while stride < NT:
@@ -192,13 +200,13 @@ def ssim_kernel(k, kd, th, tw, work):
         stride //= 2
         while stride > 0:
             if tid < stride and tid + stride < NT:
-                red[0, tid] += red[0, tid + stride]
-                red[1, tid] += red[1, tid + stride]
+                for q in range(4):
+                    red[q, tid] += red[q, tid + stride]
             cuda.syncthreads()
             stride //= 2
         if tid == 0:
-            out_part[b, 0] = red[0, 0]
-            out_part[b, 1] = red[1, 0]
+            for q in range(4):
+                out_part[b, q] = red[q, 0]
 
     return kernel
 
@@ -433,8 +441,9 @@ def tile_for(k, itemsize):
     return th, tw
 
 
-def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
-    """As ``_engine.ssim_means``, on the GPU. ``x5``/``y5`` are device arrays."""
+def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, mask5=None):
+    """As ``_engine.ssim_means``, on the GPU. ``x5``/``y5`` are device arrays; ``mask5`` a
+    host array broadcastable to the 'valid' map."""
     work = "float64" if consts.dtype == np.float64 else "float32"
     N, C, D, H, W = x5.shape
     k = weights.shape[0]
@@ -449,13 +458,19 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False):
     w = api().to_device(weights.astype(dt))
     wd = api().to_device(weights.astype(dt) if kd > 1 else np.ones(1, dt))
     dconsts = api().to_device(np.concatenate([consts, np.zeros(1, dt)]))
-    part = api().device_array((nblocks, 2), dtype=np.float64)
+    part = api().device_array((nblocks, 4), dtype=np.float64)
     smap = api().device_array((N, C, Do, Ho, Wo) if want_map else (1, 1, 1, 1, 1), dtype=dt)
+    if mask5 is not None:
+        mask = api().to_device(np.ascontiguousarray(np.broadcast_to(mask5, (N, C, Do, Ho, Wo)), dtype=np.uint8))
+    else:
+        mask = api().to_device(np.zeros((1, 1, 1, 1, 1), np.uint8))
     kern = ssim_kernel(k, kd, th, tw, work)
-    kern[nblocks, (tw, th)](x5, y5, w, wd, dconsts, depth_chunk, part, smap, want_map)
-    sums = part.copy_to_host().reshape(N, C, -1, 2).sum(axis=2)
-    means = sums / (Do * Ho * Wo)
-    return means, (smap if want_map else None)
+    kern[nblocks, (tw, th)](x5, y5, w, wd, dconsts, depth_chunk, part, smap, want_map, mask, mask5 is not None)
+    totals = part.copy_to_host().reshape(N, C, -1, 4).sum(axis=2)
+    if mask5 is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1), (smap if want_map else None)
+    return totals[..., :2] / (Do * Ho * Wo), (smap if want_map else None)
 
 
 def product_sums(x5, y5):

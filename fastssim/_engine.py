@@ -103,7 +103,8 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
     return np.array([c1, c2, cov_norm, cs_floor], dtype=wdt)
 
 
-def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None)):
+def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
+               mask5=None):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -118,17 +119,20 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         From ``kernel_constants``; its dtype is the work dtype.
     want_map : bool
         Also return the 'valid' map, shape (N, C, Do, Ho, Wo).
+    mask5 : ndarray, optional
+        uint8, broadcastable to the 'valid' map's shape: 1 for the windows to average.
 
     Returns
     -------
     means : ndarray, float64, (N, C, 2)
-        ``[..., 0]``: mean SSIM; ``[..., 1]``: mean contrast-structure term.
+        ``[..., 0]``: mean SSIM; ``[..., 1]``: mean contrast-structure term. With ``mask5``:
+        the mean SSIM over the masked windows and their number.
     smap : ndarray or None
     """
     if backend == "cuda":
         with GPU_LOCK:
             xd, yd = device_inputs(x5, y5, *devices)
-            means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map)
+            means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
             return means, (smap.copy_to_host() if want_map else None)
     wdt = consts.dtype
     perm = spatial_order(x5, spatial_ndim)
@@ -146,13 +150,25 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     Do, Ho, Wo = D - len(wd) + 1, H - k + 1, W - k + 1
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
-    sums = np.empty((N * C * nbh * nbw, 2), dtype=np.float64)
+    sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
     if want_map:
         smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt)
     else:
         smap = np.empty((1, 1, 1, 1, 1), dtype=wdt)
-    _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map)
-    means = sums.reshape(N, C, nbh * nbw, 2).sum(axis=2) / (Do * Ho * Wo)
+    if mask5 is not None:
+        # in the caller's axis order, then permuted as the images are
+        full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
+        mk = readonly(np.broadcast_to(mask5, full).transpose(perm))
+    else:
+        mk = np.zeros((1, 1, 1, 1, 1), np.uint8)
+    _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
+                   mk, mask5 is not None)
+    totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
+    if mask5 is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1)
+    else:
+        means = totals[..., :2] / (Do * Ho * Wo)
     if not want_map:
         return means, None
     inverse = tuple(int(i) for i in np.argsort(perm))
@@ -172,6 +188,13 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
     sums = np.empty((N, C, rows), np.float64)
     _cpu.grid_ssim_sums(readonly(x5), readonly(y5), size, step, cols, c1, c2, sums)
     return sums.sum(axis=2) / (rows * cols)
+
+
+def _valid_shape(shape5, weights, spatial_ndim):
+    """(Do, Ho, Wo) of the 'valid' map of 5-D inputs in the caller's axis order."""
+    k = len(weights)
+    D, H, W = shape5[2:]
+    return (D - k + 1 if spatial_ndim == 3 else D, H - k + 1, W - k + 1)
 
 
 def downsampled_shape(shape5, spatial_ndim):

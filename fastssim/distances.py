@@ -9,8 +9,9 @@ shift-invariant, so L2 and cosine read the values as they are, converted to floa
 
 import numpy as np
 
+from . import _cpu
 from . import _validate as v
-from ._engine import product_sums, raise_if_nonfinite, resolve_backend, squared_error_means
+from ._engine import product_sums, raise_if_nonfinite, readonly, resolve_backend, squared_error_means
 from ._math import psnr_from_mse
 
 __all__ = ["mse", "psnr", "mse_batch", "l2", "cosine", "l2_cosine"]
@@ -23,10 +24,44 @@ def _flat5(a):
     return a.reshape((1, 1, 1, -1, a.shape[-1]))
 
 
-def _mse(x, y, backend):
+def _masked_mse(x, y, mask, channel_axis):
+    """MSE over the elements ``mask`` selects (host arrays; the mask without the channel axis
+    when ``channel_axis`` is given, else of the arrays' shape)."""
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be boolean or 0/1 numbers, got dtype {m.dtype}")
+    if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
+        raise ValueError("mask must hold only 0 and 1 (or True and False)")
+    if channel_axis is not None:
+        ca = v.normalise_axis(channel_axis, x.ndim, "channel_axis")
+        want = x.shape[:ca] + x.shape[ca + 1:]
+        if m.shape != want:
+            raise ValueError(f"mask has shape {m.shape}; with channel_axis={channel_axis} it must be {want}")
+        m = np.expand_dims(m, ca)
+    elif m.shape != x.shape:
+        raise ValueError(f"mask has shape {m.shape}; it must be the arrays' shape {x.shape} (or pass channel_axis "
+                         "for a mask shared by the channels)")
+    xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
+    x5, y5 = _flat5(xk), _flat5(yk)
+    m5 = _flat5(np.ascontiguousarray(np.broadcast_to(m.astype(np.uint8), x.shape)))
+    out = np.empty((int(np.prod(x5.shape[:4])), 2))
+    _cpu.masked_squared_error_sums(readonly(x5), readonly(y5), readonly(m5), out)
+    total, count = out.sum(axis=0)
+    if count == 0:
+        raise ValueError("the mask selects no element")
+    return total / count
+
+
+def _mse(x, y, backend, mask=None, channel_axis=None):
     v.check_options(11, 1.5, 0.01, 0.03, backend)
     devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    if mask is not None and devices != (None, None):
+        raise TypeError("mask= takes host (NumPy) arrays; copy the GPU arrays to the host")
     x, y = v.check_pair(x, y)
+    if mask is not None:
+        value = _masked_mse(x, y, mask, channel_axis)
+        raise_if_nonfinite(value, x, y, 1, 1)
+        return x, y, float(value)
     if devices != (None, None):
         v.check_device_dtypes(x, y, devices)
         if x.ndim > 5:
@@ -44,7 +79,7 @@ def _mse(x, y, backend):
 
 
 @v.accepts_tensors
-def mse(x, y, *, backend="auto"):
+def mse(x, y, *, backend="auto", mask=None, channel_axis=None):
     """Mean squared error, computed in float64.
 
     Parameters
@@ -53,6 +88,12 @@ def mse(x, y, *, backend="auto"):
         Arrays of one shape (any number of axes), any real dtype.
     backend : {'auto', 'cpu', 'cuda'}, optional
         Where to compute.
+    mask : array_like of bool, optional
+        The mean over the elements where ``mask`` is true: of the arrays' shape, or without
+        the channel axis when ``channel_axis`` is given (one mask for every channel). Host
+        arrays; a compiled masked reduction.
+    channel_axis : int, optional
+        Only with ``mask``.
 
     Returns
     -------
@@ -69,11 +110,11 @@ def mse(x, y, *, backend="auto"):
     >>> fastssim.mse(np.array([1, 2, 3]), np.array([1, 2, 5]))
     1.3333333333333333
     """
-    return _mse(x, y, backend)[2]
+    return _mse(x, y, backend, mask, channel_axis)[2]
 
 
 @v.accepts_tensors
-def psnr(x, y, *, data_range=None, backend="auto"):
+def psnr(x, y, *, data_range=None, backend="auto", mask=None, channel_axis=None):
     """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
 
     Parameters
@@ -85,6 +126,8 @@ def psnr(x, y, *, data_range=None, backend="auto"):
         input.
     backend : {'auto', 'cpu', 'cuda'}, optional
         Where to compute.
+    mask, channel_axis : optional
+        As for `mse`: PSNR of the masked elements.
 
     Returns
     -------
@@ -105,7 +148,7 @@ def psnr(x, y, *, data_range=None, backend="auto"):
     """
     xh, yh = v.check_pair(x, y, range_given=data_range is not None)
     L = v.resolve_data_range(xh, yh, data_range)
-    return psnr_from_mse(_mse(x, y, backend)[2], L)
+    return psnr_from_mse(_mse(x, y, backend, mask, channel_axis)[2], L)
 
 
 @v.accepts_tensors

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _validate as v
 from . import presets
-from ._arguments import _doc, _means, _prepare
+from ._arguments import _doc, _means, _prepare, masked_values, window_mask
 from ._engine import pad_same, raise_if_nonfinite
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
@@ -29,7 +29,7 @@ def __getattr__(name):
 
 @_doc
 def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-         K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
+         K1=0.01, K2=0.03, sample_covariance=False, backend="auto", mask=None,
          preset=None, y_channel=False, crop_border=0):
     """Mean structural similarity of two images or volumes.
 
@@ -45,6 +45,10 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
         2-D images (H, W) or 3-D volumes (D, H, W) of one shape, plus a channel
         axis if ``channel_axis`` is set. Any real dtype, any memory layout.
     {options}
+    mask : array_like of bool, optional
+        Score a region (an inpainted hole, an organ): the mean of the SSIM map over the
+        windows wholly inside the image that are centred on pixels where ``mask`` is true.
+        The images' spatial shape, shared by the channels; computed by the fused kernels.
 
     Returns
     -------
@@ -80,8 +84,12 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
         crop_border=crop_border)
-    means, _ = _means(job)
-    value = means[..., 0].mean()
+    if mask is None:
+        means, _ = _means(job)
+        value = means[..., 0].mean()
+    else:
+        means, _ = _means(job, mask5=window_mask(mask, job, batch=False))
+        value = masked_values(means).mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
     return float(value)
 
@@ -144,7 +152,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
 @_doc
 def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_size=11,
                sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-               backend="auto", preset=None, y_channel=False, crop_border=0):
+               backend="auto", preset=None, y_channel=False, crop_border=0, mask=None):
     """SSIM of many pairs in one call, in parallel across pairs and within them.
 
     Parameters
@@ -155,6 +163,8 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
     spatial_ndim : {2, 3}
         Spatial axes per pair.
     {options}
+    mask : array_like of bool, optional
+        As for `ssim`: one mask for every pair (the spatial shape) or one per pair (N, ...).
 
     Returns
     -------
@@ -185,6 +195,8 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
     if isinstance(data_range, str):
+        if mask is not None:
+            raise ValueError("data_range='per-pair' and mask= are not combined; score the pairs one by one")
         return _pair_by_pair(ssim, x, y, spatial_ndim, data_range, preset, dict(
             channel_axis=channel_axis, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
             sample_covariance=sample_covariance, backend=backend, y_channel=y_channel, crop_border=crop_border))
@@ -193,8 +205,12 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
         data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
         crop_border=crop_border)
-    means, _ = _means(job)
-    values = means[..., 0].mean(axis=1)
+    if mask is None:
+        means, _ = _means(job)
+        values = means[..., 0].mean(axis=1)
+    else:
+        means, _ = _means(job, mask5=window_mask(mask, job, batch=True))
+        values = masked_values(means).mean(axis=1)
     raise_if_nonfinite(values, job.x, job.y, K1, K2)
     return values
 

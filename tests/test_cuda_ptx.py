@@ -41,9 +41,13 @@ SCRIPT = textwrap.dedent('''
             kern = _cuda.ssim_kernel(11, kd, th, tw, work)
             for inp in (types.uint8, types.uint16, types.float32, types.float64):
                 sig = (A(inp, 5, "A"), A(inp, 5, "A"), A(dt, 1, "C"), A(dt, 1, "C"), A(dt, 1, "C"),
-                       types.int64, A(types.float64, 2, "C"), A(dt, 5, "C"), types.boolean)
+                       types.int64, A(types.float64, 2, "C"), A(dt, 5, "C"), types.boolean,
+                       A(types.uint8, 5, "C"), types.boolean)
                 ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
                 assert ".entry" in ptx
+    for inp in (types.uint8, types.uint16, types.float64):  # ffmpeg's grid of windows
+        cuda.compile_ptx(_cuda._grid_ssim.py_func, (A(inp, 5, "A"), A(inp, 5, "A"), types.int64, types.int64,
+                         types.float64, types.float64, A(types.float64, 4, "C")), cc=(9, 0))
     for dt in (types.float32, types.float64):
         cuda.compile_ptx(_cuda._downsample2.py_func, (A(dt, 5, "A"), types.boolean, A(dt, 5, "C")), cc=(9, 0))
     cuda.compile_ptx(_cuda.squared_error_kernel(256).py_func,

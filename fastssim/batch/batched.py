@@ -72,8 +72,8 @@ def _batch_values(R, D, asked, opts, where, staging):
 
 def score_group(job, group, staging=None):
     """The rows of ``group``, a list of ``(pair, ref, dist)`` of one shape and dtype."""
-    if len(group) == 1:
-        return [job.score(*group[0])]
+    if len(group) == 1 or any(g[0].mask for g in group):  # a region's mask: pair by pair
+        return [job.score(*g) for g in group]
     s = job.scoring
     asked = s["metrics_"]
     L = s["data_range"]

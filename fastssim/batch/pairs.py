@@ -23,6 +23,8 @@ class Pair:
     problem: str | None = None
     #: The dataset the pair belongs to, from a manifest's 'dataset' column.
     dataset: str | None = None
+    #: The mask file of the pair's region, from a manifest's 'mask' column (relative to its root).
+    mask: str | None = None
 
 
 @dataclasses.dataclass
@@ -215,7 +217,8 @@ def contained(root, rel):
 
 def read_manifest(path, root):
     """Pairs from a CSV or Parquet manifest with ``ref`` and ``dist`` columns (and optionally
-    ``method`` and ``dataset``, the report's grouping), paths relative to ``root``."""
+    ``method``, ``dataset`` (the report's grouping) and ``mask`` (a region's mask file)), paths
+    relative to ``root``."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -223,13 +226,14 @@ def read_manifest(path, root):
         table = pq.read_table(path)
     else:
         table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={"ref": "string", "dist": "string", "method": "string", "dataset": "string"}))
+            column_types={"ref": "string", "dist": "string", "method": "string", "dataset": "string",
+                          "mask": "string"}))
     missing = {"ref", "dist"} - set(table.column_names)
     if missing:
         raise ValueError(f"manifest {path} lacks column(s) {sorted(missing)}; it needs 'ref' and 'dist'")
     import pyarrow as pa
 
-    for col in ("ref", "dist", "method", "dataset"):
+    for col in ("ref", "dist", "method", "dataset", "mask"):
         if col in table.column_names:
             t = table.schema.field(col).type
             if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
@@ -239,10 +243,11 @@ def read_manifest(path, root):
     dists = table.column("dist").to_pylist()
     methods = table.column("method").to_pylist() if "method" in table.column_names else [None] * len(refs)
     datasets = table.column("dataset").to_pylist() if "dataset" in table.column_names else [None] * len(refs)
+    masks = table.column("mask").to_pylist() if "mask" in table.column_names else [None] * len(refs)
     pairs = []
-    for m, r, d, ds in zip(methods, refs, dists, datasets):
+    for m, r, d, ds, mk in zip(methods, refs, dists, datasets, masks):
         r = r or ""
         d = d or ""
-        problem = contained(root, r) or contained(root, d)
-        pairs.append(Pair(m, r, d, problem, ds))
+        problem = contained(root, r) or contained(root, d) or (contained(root, mk) if mk else None)
+        pairs.append(Pair(m, r, d, problem, ds, mk or None))
     return pairs

@@ -232,6 +232,45 @@ def finish_row(pair, row, asked):
     return row
 
 
+def masked_names(asked):
+    """The region's columns a run fills: ``ssim_masked`` (for ssim or dssim), ``psnr_masked``,
+    ``mse_masked``."""
+    return [f"{m}_masked" for m, needs in (("ssim", ("ssim", "dssim")), ("psnr", ("psnr",)), ("mse", ("mse",)))
+            if any(n in asked for n in needs)]
+
+
+def put_masked(row, asked, ref, dist, mask, scoring):
+    """SSIM, PSNR and MSE over the region ``mask`` selects (nonzero pixels of a grey mask image,
+    or of its first channel), as the run's options compute them whole, into ``row``; a failure
+    goes to each region column's ``_error``."""
+    if isinstance(mask, Exception):
+        for name in masked_names(asked):
+            row[f"{name}_error"] = f"mask: {mask}"
+        return
+    try:
+        ca, _ = resolve_axes(ref, "", scoring["channel_axis"])
+        m = np.asarray(mask)
+        spatial = ref.ndim - (ca is not None)
+        if m.ndim == spatial + 1 and m.shape[-1] in (2, 3, 4):
+            m = m[..., 0]
+        m = m != 0
+        L = row["data_range"]
+        conv = dict(preset=scoring["preset"], y_channel=scoring["y_channel"], crop_border=scoring["crop_border"],
+                    backend=scoring["backend"])
+        if "ssim" in asked or "dssim" in asked:
+            row["ssim_masked"] = metrics.ssim(ref, dist, data_range=L, channel_axis=ca, mask=m, **conv)
+        if "psnr" in asked or "mse" in asked:
+            mse = metrics.mse(ref, dist, mask=m, channel_axis=ca)
+            if "mse" in asked:
+                row["mse_masked"] = mse
+            if "psnr" in asked and L is not None:
+                row["psnr_masked"] = psnr_from_mse(mse, L)
+    except Exception as e:  # noqa: BLE001 - recorded; the whole-image metrics stand
+        for name in masked_names(asked):
+            if row.get(name) is None:
+                row[f"{name}_error"] = _message(e)
+
+
 def pair_spacing(ref, dist):
     """The voxel spacing the pair's files record (a list, or None when neither records one).
 
@@ -281,6 +320,7 @@ class Job:
         self.max_pixels = max_pixels
         self.png_decoder = "builtin"  # set for the run (see io.png_decoder_for)
         self.dist_default = ""  # the root of distorted paths whose method has none
+        self.mask_root = None  # --mask DIR: each reference's mask at the same relative path
 
     def shipped(self):
         """A copy to send to other machines: roots made absolute (from this process's working
@@ -290,11 +330,20 @@ class Job:
         job = copy.copy(self)
         job.ref_root = os.path.abspath(self.ref_root or os.getcwd())
         job.dist_roots = {m: os.path.abspath(r or os.getcwd()) for m, r in self.dist_roots.items()}
+        job.mask_root = os.path.abspath(self.mask_root) if self.mask_root else None
         job.dist_default = os.getcwd()
         return job
 
     def read(self, path):
         return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder)
+
+    def mask_path(self, pair):
+        """The mask file of ``pair``'s region, or None when the run scores no region."""
+        if pair.mask:
+            return os.path.join(self.ref_root, pair.mask)
+        if self.mask_root:
+            return os.path.join(self.mask_root, pair.ref)
+        return None
 
     def timeout_row(self, item, seconds):
         """The error row of an item (a Pair, or ``(Pair, arrays)``) given up on after ``seconds``."""
@@ -305,9 +354,18 @@ class Job:
         """The row of a pair of arrays (never raises for the pair's data)."""
         try:
             spacing = pair_spacing(ref, dist)
-            row = score_arrays(np.asarray(ref), np.asarray(dist), where=pair.ref, **self.scoring)
+            ref, dist = np.asarray(ref), np.asarray(dist)
+            row = score_arrays(ref, dist, where=pair.ref, **self.scoring)
             row["spacing"] = spacing
-            return finish_row(pair, row, self.metrics)
+            mask_path = self.mask_path(pair)
+            if mask_path is None:
+                return finish_row(pair, row, self.metrics)
+            try:
+                mask = self.read(mask_path)
+            except ReadError as e:
+                mask = e
+            put_masked(row, self.metrics, ref, dist, mask, self.scoring)
+            return finish_row(pair, row, list(self.metrics) + masked_names(self.metrics))
         except DATA_ERRORS as e:
             return error_row(pair, str(e), self.metrics)
         except Exception as e:  # a bug or an exotic failure: still a row, never a lost pair
@@ -341,7 +399,7 @@ class Job:
         that convert or range each pair on its own are scored pair by pair."""
         s = self.scoring
         return (s["slices"] is None and s["preset"] is None and not s["y_channel"] and not s["crop_border"]
-                and s["data_range"] not in ("ref", "pair"))
+                and s["data_range"] not in ("ref", "pair") and not self.mask_root)
 
     def decode(self, item):
         """``(pair, ref, dist)`` of an item, or its error row when it cannot be read."""

@@ -36,6 +36,10 @@ SCHEMA = pa.schema([
     ("cosine", pa.float64()),
     ("cw_ssim", pa.float64()),
     ("three_ssim", pa.float64()),
+    # over the region of the pair's mask (--mask DIR or a manifest's 'mask' column)
+    ("ssim_masked", pa.float64()),
+    ("psnr_masked", pa.float64()),
+    ("mse_masked", pa.float64()),
     ("ssim_slices", pa.list_(pa.float64())),
     ("shape", pa.string()),
     # the voxel spacing the files record (NIfTI, NRRD, HDF5 'spacing'), null when they record none
@@ -54,6 +58,9 @@ SCHEMA = pa.schema([
     ("cosine_error", pa.string()),
     ("cw_ssim_error", pa.string()),
     ("three_ssim_error", pa.string()),
+    ("ssim_masked_error", pa.string()),
+    ("psnr_masked_error", pa.string()),
+    ("mse_masked_error", pa.string()),
 ])
 
 #: Bumped when the meaning of a column changes; recorded with the run's parameters.

@@ -68,6 +68,10 @@ def build():
                         "ssim,psnr,mse)")
     _conversions(s)
     s.add_argument("--slices", type=int, metavar="AXIS", help="score volumes as 2-D slices along AXIS (list column)")
+    s.add_argument("--mask", metavar="DIR", help="also score each pair's region: the mask image at the reference's "
+                                                 "relative path under DIR (nonzero = in the region), into "
+                                                 "ssim_masked, psnr_masked, mse_masked (a manifest's 'mask' "
+                                                 "column works too)")
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
     s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",

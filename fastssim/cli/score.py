@@ -238,6 +238,16 @@ def _dataset(args, sub, options):
     if options["preset"]:
         params["window"] = params["K"] = params["covariance"] = params["colour"] = f"preset {options['preset']}"
     job = Job(ref_root, dist_roots, **options)
+    if args.mask is not None:
+        if not os.path.isdir(args.mask):
+            return _fail(f"--mask {args.mask} is not a directory (masks sit at the references' relative paths)",
+                         EXIT_USAGE)
+        job.mask_root = args.mask
+        params["mask"] = os.path.abspath(args.mask)
+    if args.mask is not None or any(p.mask for p in pairs):  # the region's columns, for the report
+        from ..batch.score import masked_names
+
+        params["metrics"] += masked_names(options["metrics_"])
     t0 = time.monotonic()
     stop = _StopOnSignal()
     client = None

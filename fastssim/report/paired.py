@@ -27,7 +27,8 @@ from .summary import layout
 
 #: Metrics for which a larger value is better (the others: smaller).
 HIGHER_IS_BETTER = {"ssim": True, "ms_ssim": True, "psnr": True, "mse": False, "dssim": False, "l2": False,
-                    "cosine": True, "cw_ssim": True, "three_ssim": True}
+                    "cosine": True, "cw_ssim": True, "three_ssim": True, "ssim_masked": True,
+                    "psnr_masked": True, "mse_masked": False}
 FIELDS = ["dataset", "method", "metric", "n", "ci_method", "baseline_mean", "method_mean", "mean_diff", "ci_low", "ci_high",
           "p_wilcoxon", "wins", "ties", "losses"]
 #: Bootstrap means drawn per block: bounds the index matrix at this many entries.
@@ -188,7 +189,8 @@ def heading(baseline, rows, resamples, seed, level):
 def _num(v, metric, signed=False):
     if v is None:
         return ""
-    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2, "cosine": 4, "cw_ssim": 4, "three_ssim": 4}.get(metric)
+    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2, "cosine": 4, "cw_ssim": 4, "three_ssim": 4, "ssim_masked": 4,
+              "psnr_masked": 2}.get(metric)
     if digits is None:
         return f"{v:+.4g}" if signed else f"{v:.4g}"
     return f"{v:+.{digits + 1}f}" if signed else f"{v:.{digits}f}"

@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 
 
-METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse", "l2", "cosine", "cw_ssim", "three_ssim")
+METRICS = ("ssim", "ms_ssim", "dssim", "psnr", "mse", "l2", "cosine", "cw_ssim", "three_ssim", "ssim_masked",
+           "psnr_masked", "mse_masked")
 STATS = ("n", "mean", "std", "median", "min", "max")
 STATUSES = ("ok", "partial", "error")
 #: Reasons listed per method and metric.
@@ -162,9 +163,9 @@ def _fmt(v, metric):
         return ""
     if isinstance(v, int):
         return str(v)
-    if metric in ("ssim", "ms_ssim", "dssim", "cosine", "cw_ssim", "three_ssim"):
+    if metric in ("ssim", "ms_ssim", "dssim", "cosine", "cw_ssim", "three_ssim", "ssim_masked"):
         return f"{v:.4f}"
-    if metric == "psnr":
+    if metric in ("psnr", "psnr_masked"):
         return f"{v:.2f}"
     return f"{v:.4g}"
 

@@ -16,9 +16,11 @@ from .paired import HIGHER_IS_BETTER, bootstrap_ci, normal_ci
 from .summary import _stat, layout
 
 #: Decimals per metric, as papers print them.
-PRECISION = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "dssim": 4, "mse": 2, "l2": 1, "cosine": 4, "cw_ssim": 4, "three_ssim": 4}
+PRECISION = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "dssim": 4, "mse": 2, "l2": 1, "cosine": 4, "cw_ssim": 4, "three_ssim": 4, "ssim_masked": 4,
+             "psnr_masked": 2, "mse_masked": 2}
 LABELS = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "dssim": "DSSIM", "mse": "MSE", "l2": "L2",
-          "cosine": "cosine", "cw_ssim": "CW-SSIM", "three_ssim": "3-SSIM"}
+          "cosine": "cosine", "cw_ssim": "CW-SSIM", "three_ssim": "3-SSIM",
+          "ssim_masked": "SSIM (region)", "psnr_masked": "PSNR (region)", "mse_masked": "MSE (region)"}
 
 
 def check_table_stats(stats):

@@ -156,11 +156,12 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     else:
         smap = np.empty((1, 1, 1, 1, 1), dtype=wdt)
     if mask5 is not None:
-        # in the caller's axis order, then permuted as the images are
+        # in the caller's axis order, then permuted as the images are; C-contiguous and
+        # read-only like the dummy below, so that masked calls compile no other specialization
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
-        mk = readonly(np.broadcast_to(mask5, full).transpose(perm))
+        mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
     else:
-        mk = np.zeros((1, 1, 1, 1, 1), np.uint8)
+        mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
     _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
                    mk, mask5 is not None)
     totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)

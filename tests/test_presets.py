@@ -229,18 +229,13 @@ def _vmaf_float_ssim(ref, dist):
     a, b = ref.astype(np.float64), dist.astype(np.float64)
     f = max(1, int(np.floor(min(a.shape) / 256 + 0.5)))
     if f > 1:
+        def box(n):  # for each output sample, the f input indices of its box, mirrored at the borders
+            k = np.arange(n // f + n % 2)[:, None] * f + np.arange(-(f // 2), f - f // 2)[None, :]
+            return np.where(k < 0, -1 - k, np.where(k >= n, 2 * n - 1 - k, k))
+
         def dec(img):
-            h, w = img.shape
-            sh, sw = h // f + h % 2, w // f + w % 2
-            out = np.empty((sh, sw))
-            for yy in range(sh):
-                for xx in range(sw):
-                    rows = [yy * f + v for v in range(-(f // 2), f - f // 2)]
-                    cols = [xx * f + u for u in range(-(f // 2), f - f // 2)]
-                    rows = [-1 - r if r < 0 else (2 * h - 1 - r if r >= h else r) for r in rows]
-                    cols = [-1 - c if c < 0 else (2 * w - 1 - c if c >= w else c) for c in cols]
-                    out[yy, xx] = img[np.ix_(rows, cols)].mean()
-            return out
+            rows, cols = box(img.shape[0]), box(img.shape[1])
+            return img[rows[:, None, :, None], cols[None, :, None, :]].mean(axis=(2, 3))
         a, b = dec(a), dec(b)
     taps = np.array([0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001,
                      0.007599, 0.001028], np.float32).astype(np.float64)

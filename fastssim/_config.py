@@ -64,6 +64,9 @@ BATCH_PAIRS = int(os.environ.get("FASTSSIM_BATCH_PAIRS", "256"))
 #: ... and at most this many bytes of decoded pairs waiting, over all shapes.
 BATCH_BYTES = int(os.environ.get("FASTSSIM_BATCH_BYTES", str(64 << 20)))
 
+#: Video pairs: frame pairs decoded ahead of the one being scored (each holds its planes).
+VIDEO_FRAMES_AHEAD = int(os.environ.get("FASTSSIM_VIDEO_FRAMES_AHEAD", "4"))
+
 #: A distributed run (Dask) cuts the pairs into chunks of this many: one task and one
 #: committed part each (a few hundred keeps the scheduler's per-task cost small beside the work).
 CHUNK_PAIRS = int(os.environ.get("FASTSSIM_CHUNK_PAIRS", "500"))

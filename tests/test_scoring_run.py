@@ -231,13 +231,13 @@ def test_near_matches_are_named(tmp_path, dist_name, hint):
         img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
         iio.imwrite(tmp_path / "ref" / f"{stem}.png", img)
         iio.imwrite(tmp_path / "dist" / dist_name.format(stem=stem), img)
-    (tmp_path / "dist" / "clip.mp4").write_bytes(b"\0" * 10)
-    (tmp_path / "dist" / "vol.mha").write_bytes(b"\0" * 10)
+    (tmp_path / "dist" / "anim.gif").write_bytes(b"\0" * 10)
+    (tmp_path / "dist" / "vol.vtk").write_bytes(b"\0" * 10)
     r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", tmp_path / "out")
     assert r.returncode == 2 and "error: no pairs to score" in r.stderr
     assert f"hint: 3 of the unmatched reference files have a distorted file whose name differs in a regular way; " \
            f"to pair them, {hint}" in r.stderr
-    assert "note: 2 file(s) not read for their extension: .mp4 (1), .mha (1)" in r.stderr
+    assert "note: 2 file(s) not read for their extension: .gif (1), .vtk (1)" in r.stderr
     assert not (tmp_path / "out").exists()
     # and the hinted option pairs them all
     option = hint.split("pass ")[1].replace("'", "").split(" ", 1)

@@ -73,7 +73,7 @@ def test_nrrd_and_hdf5(tmp_path):
     assert np.array_equal(read_image(str(tmp_path / "two.h5") + "::scans/ct"), vol)
     with pytest.raises(ReadError, match="two.h5 has no dataset 'scans/pet'"):
         read_image(str(tmp_path / "two.h5") + "::scans/pet")
-    with pytest.raises(ReadError, match="applies to HDF5 files only"):
+    with pytest.raises(ReadError, match="applies to HDF5 files and zarr stores only"):
         read_image(str(tmp_path / "a.nrrd") + "::x")
 
 
@@ -208,3 +208,75 @@ def test_dicom_without_pydicom_is_refused_up_front(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda m, *a: None if m == "pydicom" else real(m, *a))
     assert missing_extras([str(tmp_path / "s")]) == {
         "series": "DICOM series (directories of .dcm files) need pydicom: pip install 'fastssim[medical]'"}
+
+
+def test_zarr_stores_plain_nested_and_ome(tmp_path):
+    zarr = pytest.importorskip("zarr", reason="the [medical] extra (zarr) is not installed")
+    vol, dist = _volume()
+    z = zarr.open_array(str(tmp_path / "one.zarr"), mode="w", shape=vol.shape, dtype=vol.dtype, chunks=(4, 32, 32))
+    z[...] = vol
+    z.attrs["spacing"] = [2.0, 0.5, 0.5]
+    got = read_image(str(tmp_path / "one.zarr"))
+    assert np.array_equal(got, vol) and got.spacing == (2.0, 0.5, 0.5)
+    g = zarr.open_group(str(tmp_path / "two.zarr"), mode="w")
+    g.create_array("scans/ct", data=vol)
+    g.create_array("scans/mr", data=dist)
+    with pytest.raises(ReadError, match=r"two.zarr holds 2 arrays \['scans/ct', 'scans/mr'\]; name one as "
+                                        r"two.zarr::KEY"):
+        read_image(str(tmp_path / "two.zarr"))
+    assert np.array_equal(read_image(str(tmp_path / "two.zarr") + "::scans/mr"), dist)
+    with pytest.raises(ReadError, match="two.zarr has no array 'scans/pet'"):
+        read_image(str(tmp_path / "two.zarr") + "::scans/pet")
+    with pytest.raises(ReadError, match=r"two.zarr::scans is a group, not an array"):
+        read_image(str(tmp_path / "two.zarr") + "::scans")
+    with pytest.raises(ReadError, match="over the cap"):
+        read_image(str(tmp_path / "two.zarr") + "::scans/ct", max_pixels=1000)
+    # OME-Zarr (NGFF 0.4): the full resolution, its scale as the spacing, t and c of one entry dropped
+    ome = zarr.open_group(str(tmp_path / "cells.zarr"), mode="w")
+    ome.create_array("0", data=vol[None, None])
+    ome.create_array("1", data=vol[None, None, :, ::2, ::2])
+    axes = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"}] + [
+        {"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    ome.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 3.0, 0.25, 0.25]}]},
+        {"path": "1", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 3.0, 0.5, 0.5]}]}]}]
+    got = read_image(str(tmp_path / "cells.zarr"))
+    assert np.array_equal(got, vol) and got.spacing == (3.0, 0.25, 0.25)
+    two = zarr.open_group(str(tmp_path / "multi.zarr"), mode="w")
+    two.create_array("0", data=np.stack([vol, vol])[None])
+    two.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [{"path": "0"}]}]
+    with pytest.raises(ReadError, match=r"multi.zarr: the OME-Zarr image has 1 axis\(es\) \['c'\] of more than one"):
+        read_image(str(tmp_path / "multi.zarr"))
+    with pytest.raises(ReadError, match="a dataset key .* applies to HDF5 files and zarr stores only"):
+        read_image(str(tmp_path / "x.npy") + "::a")
+    # stores in trees are one item each: scored as a CLI run, spacing in the rows
+    for side, arr in (("ref", vol), ("dist", dist)):
+        zarr.open_array(str(tmp_path / side / "s.zarr"), mode="w", shape=arr.shape, dtype=arr.dtype)[...] = arr
+    r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", tmp_path / "ref", tmp_path / "dist", "-o",
+                        tmp_path / "out", "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(tmp_path / "out")
+    assert list(df["ref"]) == ["s.zarr"]
+    assert df["ssim"][0] == pytest.approx(fastssim.ssim(vol, dist), abs=1e-12)
+
+
+def test_metaimage_mha_and_mhd(tmp_path):
+    sitk = pytest.importorskip("SimpleITK", reason="the [itk] extra (SimpleITK) is not installed")
+    vol, _ = _volume()
+    img = sitk.GetImageFromArray(vol)
+    img.SetSpacing((0.5, 0.7, 2.0))  # x, y, z
+    sitk.WriteImage(img, str(tmp_path / "a.mha"))
+    sitk.WriteImage(img, str(tmp_path / "b.mhd"))  # header + b.raw (or .zraw)
+    for f in ("a.mha", "b.mhd"):
+        got = read_image(str(tmp_path / f))
+        assert got.dtype == np.uint16 and np.array_equal(got, vol) and got.spacing == (2.0, 0.7, 0.5)
+    with pytest.raises(ReadError, match="over the cap"):
+        read_image(str(tmp_path / "a.mha"), max_pixels=1000)
+    (tmp_path / "bad.mha").write_text("ObjectType = Image\nNDims = banana\n")
+    with pytest.raises(ReadError, match="cannot read the MetaImage header of bad.mha"):
+        read_image(str(tmp_path / "bad.mha"))
+    vec = sitk.GetImageFromArray(np.zeros((4, 5, 6, 3), np.uint8), isVector=True)
+    sitk.WriteImage(vec, str(tmp_path / "v.mha"))
+    with pytest.raises(ReadError, match="v.mha has 3 components per voxel"):
+        read_image(str(tmp_path / "v.mha"))
+    assert missing_extras([tmp_path / "a.mha"]) == {}

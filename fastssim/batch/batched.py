@@ -20,8 +20,8 @@ from .. import _config as cfg
 from .. import metrics, multiscale
 from .._engine import resolve_backend
 from .._validate import resolve_data_range
-from .score import (_low_range, empty_row, error_row, finish_row, pair_spacing, put_mse, put_planar, put_products,
-                    put_ssim, resolve_axes)
+from .pair_metrics import _low_range, empty_row, put_mse, put_planar, put_products, put_ssim, resolve_axes
+from .score import error_row, finish_row, pair_spacing
 
 
 class Staging:

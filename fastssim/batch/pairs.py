@@ -90,8 +90,9 @@ def _walk(root, skipped=None):
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if dirpath != root and any(f.lower().endswith(DICOM_EXT) for f in filenames):
-            out.append(os.path.relpath(dirpath, root))  # a DICOM series: the directory is one volume
+        if dirpath != root and (dirpath.lower().endswith(".zarr") or any(f.lower().endswith(DICOM_EXT)
+                                                                          for f in filenames)):
+            out.append(os.path.relpath(dirpath, root))  # a DICOM series or a zarr store: one volume
             dirnames[:] = []
             continue
         for f in sorted(filenames):

@@ -45,6 +45,15 @@ SCHEMA = pa.schema([
     # the voxel spacing the files record (NIfTI, NRRD, HDF5 'spacing'), null when they record none
     ("spacing", pa.list_(pa.float64())),
     ("data_range", pa.float64()),
+    # videos (null for other pairs): the frame pairs scored, the planes ('Y', 'Y,U,V', 'RGB'),
+    # each metric per frame, and per plane with --video-planes yuv
+    ("frames", pa.int64()),
+    ("planes", pa.string()),
+    *[(f"{m}_frames", pa.list_(pa.float64())) for m in ("ssim", "ms_ssim", "psnr", "mse", "dssim", "l2", "cosine",
+                                                         "cw_ssim", "three_ssim")],
+    *[(f"{m}_planes", pa.list_(pa.float64())) for m in ("ssim", "psnr", "mse")],
+    # a note about the pair that did not stop it being scored (e.g. video frame counts that differ)
+    ("warning", pa.string()),
     # 'ok' (every asked metric computed), 'partial' (some), 'error' (none: the pair is unreadable)
     ("status", pa.string()),
     # why: the read error, or '<metric>: <reason>; ...' for the metrics that failed

@@ -72,6 +72,15 @@ def build():
                                                  "relative path under DIR (nonzero = in the region), into "
                                                  "ssim_masked, psnr_masked, mse_masked (a manifest's 'mask' "
                                                  "column works too)")
+    v = s.add_argument_group("videos (pairs of video files, fastssim[video]: scored frame by frame)")
+    v.add_argument("--video-planes", choices=("y", "yuv", "rgb"), default="y",
+                   help="'y' (default): the luma plane; 'yuv': Y, U and V each at its stored size, pooled as "
+                        "ffmpeg's 'All' (weighted by plane size: 4:1:1 for 4:2:0); 'rgb': frames converted to RGB")
+    v.add_argument("--frames", metavar="START:END",
+                   help="score reference frames START to END-1 only (either may be left out)")
+    v.add_argument("--frame-offset", type=int, default=0, metavar="N",
+                   help="pair reference frame i with distorted frame i+N (N < 0: the reference starts later), "
+                        "for streams that are not aligned")
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
     s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",

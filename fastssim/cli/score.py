@@ -24,7 +24,7 @@ def _checked(args, sub):
     """The conversion options, checked and normalised (a usage error otherwise)."""
     from ..batch import ConfigError, check_data_range, check_metrics, check_options, check_preset
     from ..batch.options import check_backend
-    from ..io import MAX_PIXELS
+    from ..io import MAX_PIXELS, is_video
 
     for flag, value in (("--max-pixels", args.max_pixels), ("--workers", args.workers),
                         ("--part-rows", args.part_rows), ("--chunk-pairs", args.chunk_pairs)):
@@ -46,6 +46,19 @@ def _checked(args, sub):
         backend = check_backend(args.backend)
     except ConfigError as e:
         sub.error(f"--backend: {e}")
+    from ..batch.video import check_video, parse_frames, video_conflicts
+
+    try:
+        start, end = parse_frames(args.frames)
+        video = check_video(dict(planes=args.video_planes, start=start, end=end, offset=args.frame_offset))
+    except ConfigError as e:
+        sub.error(str(e))
+    if args.ref and args.dist_dir and all(os.path.isfile(p) for p in (args.ref, args.dist_dir)) and all(
+            is_video(p) for p in (args.ref, args.dist_dir)):
+        try:
+            video_conflicts(video, metrics, dict(y_channel=args.y_channel, slices=args.slices))
+        except ConfigError as e:
+            sub.error(str(e))
     try:
         preset = check_preset(args.preset)
         check_options(data_range=data_range, slices=args.slices, alpha=args.alpha,
@@ -55,7 +68,7 @@ def _checked(args, sub):
         sub.error(str(e))
     return dict(data_range=data_range, slices=args.slices, alpha=args.alpha, max_pixels=args.max_pixels or MAX_PIXELS,
                 metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border,
-                backend=backend)
+                backend=backend, video=video)
 
 
 def _single(args, sub, options):
@@ -74,7 +87,7 @@ def _single(args, sub, options):
         row, readable = job.probe(pair)
     except ConfigError as e:
         return _fail(e, EXIT_USAGE)
-    warning = row.pop("_warning", None)
+    warning = row.pop("_warning", None) or row.get("warning")
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     keep = [m for m in job.metrics]
@@ -83,9 +96,16 @@ def _single(args, sub, options):
         out.update({f"{m}_error": row[f"{m}_error"] for m in keep if row[f"{m}_error"]})
         if row["ssim_slices"] is not None:
             out["ssim_slices"] = row["ssim_slices"]
+        if row.get("frames") is not None:  # a pair of videos: per frame (and per plane)
+            out.update(frames=row["frames"], planes=row["planes"])
+            out.update({k: row[k] for m in keep for k in (f"{m}_frames", f"{m}_planes") if row.get(k) is not None})
         print(json.dumps(out, allow_nan=True))
     else:
         cells = [f"{m} {row[m]:.6g}" for m in keep if row[m] is not None]
+        if row.get("frames") is not None:
+            cells.append(f"({row['frames']} frames, {row['planes']})")
+            cells += [f"{m}[{','.join(row['planes'].split(','))}] " + " ".join(f"{v:.6g}" for v in row[f"{m}_planes"])
+                      for m in keep if row.get(f"{m}_planes") is not None]
         if cells:
             print("  ".join(cells))
         if row["error"]:
@@ -194,8 +214,9 @@ def run(args, sub):
     options = _checked(args, sub)
     from ..io.dicom import is_series
 
-    if args.ref and args.dist_dir and all(os.path.isfile(p) or is_series(p) for p in (args.ref, args.dist_dir)):
-        return _single(args, sub, options)  # two files, or two DICOM series
+    if args.ref and args.dist_dir and all(os.path.isfile(p) or is_series(p) or p.rstrip("/").lower().endswith(".zarr")
+                                          for p in (args.ref, args.dist_dir)):
+        return _single(args, sub, options)  # two files, two DICOM series, two zarr stores
     from ..batch.progress import CompileNotice
     from ..batch.writer import OutputError, check_output, local_path
 
@@ -244,6 +265,16 @@ def _dataset(args, sub, options):
                          EXIT_USAGE)
         job.mask_root = args.mask
         params["mask"] = os.path.abspath(args.mask)
+    from ..io import is_video
+
+    if any(is_video(p.ref) for p in pairs):  # recorded only for video runs: older outputs resume as they were
+        from ..batch.video import video_conflicts
+
+        try:
+            video_conflicts(options["video"], options["metrics_"], options)
+        except ConfigError as e:
+            return _fail(e, EXIT_USAGE)
+        params["video"] = options["video"]
     if args.mask is not None or any(p.mask for p in pairs):  # the region's columns, for the report
         from ..batch.score import masked_names
 

@@ -9,7 +9,7 @@ One module per family: ``png`` (built-in, libspng or Pillow, chunk checks; ``png
 compiled scanline filters), ``jpeg`` (simplejpeg or Pillow), ``tiff`` (tifffile), ``pillow``
 (BMP, WebP, and what the others hand over), ``arrays`` (.npy, .npz), ``volumes`` (NIfTI, NRRD,
 HDF5 datasets; ``dicom``: directories of DICOM slices; the ``[medical]`` extra; with their voxel
-spacing).
+spacing), ``video`` (frame by frame through PyAV, the ``[video]`` extra).
 """
 
 import os
@@ -21,7 +21,9 @@ from .pillow import read_pillow
 from .png import pyspng, read_png
 from .tiff import read_tiff
 from .dicom import is_series, read_dicom_series
-from .volumes import KEY_SEP, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_nifti, read_nrrd, split_key
+from .video import VIDEO_EXTS, is_video
+from .volumes import (KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_metaimage, read_nifti, read_nrrd,
+                      read_zarr, split_key)
 
 __all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",
            "ALPHA_POLICIES", "PNG_DECODERS"]
@@ -32,7 +34,8 @@ PNG_DECODERS = ("auto", "builtin", "libspng", "pillow", "imageio")
 ALPHA_POLICIES = ("drop", "keep", "error")
 VOLUME_EXTS = (".npy", ".npz")
 TIFF_EXTS = (".tif", ".tiff")
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz") + VOLUME_FORMAT_EXTS
+#: Every extension a run looks for (videos are paired with videos and decoded as streams).
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz") + VOLUME_FORMAT_EXTS + VIDEO_EXTS
 
 
 def missing_extras(paths):
@@ -45,6 +48,8 @@ def missing_extras(paths):
         if is_series(p) and "series" not in out and importlib.util.find_spec("pydicom") is None:
             out["series"] = "DICOM series (directories of .dcm files) need pydicom: pip install 'fastssim[medical]'"
         lower = split_key(os.fspath(p))[0].lower()
+        if is_video(lower) and "video" not in out and importlib.util.find_spec("av") is None:
+            out["video"] = "video files need PyAV: pip install 'fastssim[video]'"
         for ext, (mod, extra) in NEEDS.items():
             if lower.endswith(ext) and ext not in out and importlib.util.find_spec(mod) is None:
                 out[ext] = f"{ext} files need {mod}: pip install 'fastssim[{extra}]'"
@@ -110,10 +115,17 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     path, key = split_key(os.fspath(path))
     if is_series(path):
         return read_dicom_series(path, max_pixels)
+    if is_video(path):
+        raise ReadError(f"{name(path)} is a video: it is read frame by frame, paired with another video")
+    lower = path.rstrip("/").lower()
+    if key is not None and not lower.endswith(KEYED_EXTS):
+        raise ReadError(f"{name(path)}{KEY_SEP}{key}: a dataset key ('{KEY_SEP}KEY') applies to HDF5 files and "
+                        "zarr stores only")
+    if lower.endswith(".zarr"):
+        if not os.path.exists(path):
+            raise ReadError(f"file not found: {path}")
+        return _decoded(lambda: read_zarr(path, key, max_pixels), path)
     check_file(path, max_pixels)
-    lower = path.lower()
-    if key is not None and not lower.endswith((".h5", ".hdf5")):
-        raise ReadError(f"{name(path)}{KEY_SEP}{key}: a dataset key ('{KEY_SEP}KEY') applies to HDF5 files only")
     try:
         if lower.endswith((".nii", ".nii.gz")):
             return read_nifti(path, max_pixels)
@@ -121,6 +133,8 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
             return read_nrrd(path, max_pixels)
         if lower.endswith((".h5", ".hdf5")):
             return read_hdf5(path, key, max_pixels)
+        if lower.endswith((".mha", ".mhd")):
+            return read_metaimage(path, max_pixels)
         if lower.endswith(VOLUME_EXTS):
             arr = read_array(path, max_pixels)
         elif lower.endswith(".png"):
@@ -139,3 +153,14 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     if arr.ndim == 0 or arr.size == 0:
         raise ReadError(f"{name(path)} holds no pixels (shape {arr.shape})")
     return apply_alpha(arr, alpha, path)
+
+
+def _decoded(read, path):
+    """``read()``, any failure of the library's but a ReadError reported as the file's."""
+    try:
+        return read()
+    except ReadError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ReadError(f"cannot decode {name(path)}: {type(e).__name__}" + (f": {msg}" if msg else "")) from None

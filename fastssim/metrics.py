@@ -192,6 +192,16 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
     from the whole batch, as torchmetrics computes it (so one pair's score depends on the
     others); without one, each pair's range is ``max(ptp(x[i]), ptp(y[i]))``.
     """
+    return _batch(x, y, spatial_ndim=spatial_ndim, data_range=data_range, channel_axis=channel_axis,
+                  win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+                  sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
+                  crop_border=crop_border, mask=mask)
+
+
+def _batch(x, y, *, spatial_ndim, data_range, channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance,
+           backend, preset, y_channel, crop_border, mask, empty_ok=False):
+    """`ssim_batch`; with ``empty_ok`` a pair whose mask selects no window is masked out of the
+    returned masked array instead of refused."""
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
     if isinstance(data_range, str):
@@ -210,6 +220,11 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
         values = means[..., 0].mean(axis=1)
     else:
         means, _ = _means(job, mask5=window_mask(mask, job, batch=True))
+        if empty_ok:
+            empty = (means[..., 1] == 0).all(axis=1)
+            values = np.where(empty, 0.0, means[..., 0].mean(axis=1))
+            raise_if_nonfinite(values, job.x, job.y, K1, K2)
+            return np.ma.masked_array(values, mask=empty)
         values = masked_values(means).mean(axis=1)
     raise_if_nonfinite(values, job.x, job.y, K1, K2)
     return values
@@ -218,7 +233,7 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
 @_doc
 def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
                 gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-                preset=None, y_channel=False, crop_border=0):
+                preset=None, y_channel=False, crop_border=0, mask=None):
     """2-D SSIM of every slice of two volumes along ``axis``.
 
     Parameters
@@ -228,11 +243,17 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     axis : int
         The axis to slice along. Default 0.
     {options}
+    mask : array_like of bool, optional
+        A region of the volume (its spatial shape): each slice is scored over the windows
+        centred on its masked pixels, as `ssim` does.
 
     Returns
     -------
     ndarray, float64, (x.shape[axis],)
-        ``ssim(np.take(x, i, axis), np.take(y, i, axis), ...)`` for every i.
+        ``ssim(np.take(x, i, axis), np.take(y, i, axis), ...)`` for every i. With ``mask``, a
+        ``numpy.ma.MaskedArray``: slices whose mask selects no window (an organ absent from
+        them) are masked out, so ``.mean()`` is the mean over the slices that hold the region;
+        a mask that selects no window in any slice is a ValueError.
 
     Examples
     --------
@@ -243,10 +264,23 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     """
     xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices",
                               data_range is not None or preset is not None)
-    return ssim_batch(xs, ys, spatial_ndim=2, data_range=data_range, channel_axis=ca,
-                      win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-                      sample_covariance=sample_covariance, backend=backend, preset=preset,
-                      y_channel=y_channel, crop_border=crop_border)
+    opts = dict(spatial_ndim=2, data_range=data_range, channel_axis=ca, win_size=win_size, sigma=sigma,
+                gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
+                preset=preset, y_channel=y_channel, crop_border=crop_border)
+    if mask is None:
+        return ssim_batch(xs, ys, **opts)
+    m = np.asarray(mask)
+    spatial = tuple(n for i, n in enumerate(np.shape(x)) if channel_axis is None
+                    or i != v.normalise_axis(channel_axis, np.ndim(x), "channel_axis"))
+    if m.shape != spatial:
+        raise ValueError(f"mask shape {m.shape} does not match the volumes' spatial shape {spatial}")
+    ax = v.normalise_axis(axis, np.ndim(x), "axis")
+    ax -= channel_axis is not None and v.normalise_axis(channel_axis, np.ndim(x), "channel_axis") < ax
+    values = _batch(xs, ys, mask=np.moveaxis(m, ax, 0), empty_ok=True, **opts)
+    if values.mask.all():
+        raise ValueError("the mask selects no window inside any slice: windows are centred on masked pixels at "
+                         "least win_size // 2 from every border; grow the mask or use a smaller win_size")
+    return values
 
 
 def _pair_by_pair(single, x, y, spatial_ndim, data_range, preset, options):

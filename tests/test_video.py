@@ -249,6 +249,19 @@ def test_video_against_an_image_and_without_pyav(tmp_path, lossless, monkeypatch
     assert missing_extras([tmp_path / "y.mkv"]) == {"video": "video files need PyAV: pip install 'fastssim[video]'"}
 
 
+def test_score_pairs_takes_video_options(lossless):
+    d, _, _ = lossless
+    got = pa_rows(fastssim.score_pairs([(d / "ref.mkv", d / "dist.mkv")], video=dict(planes="yuv", end=2),
+                                       metrics="ssim"))
+    assert got[0]["frames"] == 2 and got[0]["planes"] == "Y,U,V" and len(got[0]["ssim_planes"]) == 3
+    with pytest.raises(ValueError, match="video planes must be one of y, yuv, rgb"):
+        fastssim.score_pairs([(d / "ref.mkv", d / "dist.mkv")], video=dict(planes="uv"))
+
+
+def pa_rows(batches):
+    return [r for b in batches for r in b.to_pylist()]
+
+
 def test_rgb_planes_are_pyav_rgb_frames(lossless):
     d, ref, dist = lossless
     row = _score("ref.mkv", "dist.mkv", d, planes="rgb", end=3)

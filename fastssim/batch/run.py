@@ -213,7 +213,7 @@ def _normalise(pairs):
 def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
                 metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0, channel_axis="auto",
                 workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto",
-                client=None, chunk_pairs=None):
+                client=None, chunk_pairs=None, video=None):
     """Score pairs of arrays or of file paths, for pipelines.
 
     Options are checked when it is called, and against the first readable pair before any
@@ -252,6 +252,11 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         With ``out``: score on this Dask cluster's workers (``fastssim[dask]``), in chunks of
         ``chunk_pairs`` pairs (default 500), each committed once as one part. The pairs must
         be file paths that the workers can read at the same paths.
+    video : dict, optional
+        How pairs of video files are scored (``fastssim[video]``): ``planes`` ('y', 'yuv',
+        'rgb'), ``start`` and ``end`` (reference frames start to end-1), ``offset``
+        (reference frame i against distorted frame i + offset), as the command's
+        ``--video-planes``, ``--frames`` and ``--frame-offset``.
 
     Yields
     ------
@@ -280,7 +285,7 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
     job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
               metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
-              channel_axis=channel_axis, backend=backend)
+              channel_axis=channel_axis, backend=backend, video=video)
     if out is not None:
         items = list(_normalise(pairs))
         if any(isinstance(it, tuple) for it in items):
@@ -290,6 +295,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         params = {"data_range": data_range, "slices": slices, "alpha": alpha, "max_pixels": max_pixels,
                   "metrics": list(job.metrics), "preset": job.scoring["preset"], "y_channel": y_channel,
                   "crop_border": crop_border, "channel_axis": channel_axis}
+        if video is not None:
+            params["video"] = job.video
         return score_files(items, out, job, params, workers=workers, overwrite=overwrite, quiet=True,
                            timeout=timeout, client=client, chunk_pairs=chunk_pairs)
     if client is not None:

@@ -127,8 +127,8 @@ def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
     pytest.importorskip("numba.cuda")
     cam, lena = camera(), colour()
     items = [(cam[i:i + 20, 2 * i:2 * i + 24], DISTORTIONS["noise"](cam[i:i + 20, 2 * i:2 * i + 24], None))
-             for i in range(7)]
-    items += [(lena[i:i + 16, i:i + 16], DISTORTIONS["blur"](lena[i:i + 16, i:i + 16], -1)) for i in range(3)]
+             for i in range(5)]
+    items += [(lena[i:i + 16, i:i + 16], DISTORTIONS["blur"](lena[i:i + 16, i:i + 16], -1)) for i in range(2)]
     items.append((cam[:8, :8], cam[:8, :8] // 2))  # under the window: SSIM fails, MSE does not
     items = [(np.ascontiguousarray(x), np.ascontiguousarray(y)) for x, y in items]
     gpu = Job("", {}, metrics_="ssim,psnr,mse,dssim", backend="cuda")
@@ -144,7 +144,7 @@ def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
     pd.testing.assert_frame_equal(batched, _frame(_pair_by_pair(gpu, items)), check_exact=True)
     cpu = _frame(_pair_by_pair(Job("", {}, metrics_="ssim,psnr,mse,dssim", backend="cpu"), items))
     pd.testing.assert_frame_equal(batched, cpu, check_exact=False, atol=1e-6, rtol=1e-9)
-    assert list(batched.status) == ["ok"] * 10 + ["partial"]
+    assert list(batched.status) == ["ok"] * 7 + ["partial"]
 
 
 def test_backend_is_checked_before_the_run(monkeypatch):
@@ -163,7 +163,7 @@ def test_command_on_the_gpu_writes_the_cpu_rows(tmp_path):
     cam = camera()
     for d in ("ref", "dist"):
         (tmp_path / d).mkdir()
-    for i in range(6):
+    for i in range(3):
         x = cam[10 * i:10 * i + 24, 5 * i:5 * i + 24]
         iio.imwrite(tmp_path / "ref" / f"{i}.png", x)
         iio.imwrite(tmp_path / "dist" / f"{i}.png", DISTORTIONS["noise"](x, None))
@@ -175,7 +175,7 @@ def test_command_on_the_gpu_writes_the_cpu_rows(tmp_path):
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         frames.append(pd.read_parquet(out).sort_values("ref").reset_index(drop=True))
-    assert (frames[0].status == "ok").all() and len(frames[0]) == 6
+    assert (frames[0].status == "ok").all() and len(frames[0]) == 3
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, atol=1e-6, rtol=1e-9)
     r = subprocess.run([sys.executable, "-m", "fastssim.cli", "score", tmp_path / "ref", tmp_path / "dist",
                         "-o", tmp_path / "x", "--backend", "gpu"], capture_output=True, text=True, timeout=120)

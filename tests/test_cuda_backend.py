@@ -79,7 +79,7 @@ def test_colour_uniform_window_sample_cov(backend):
 @BOTH
 def test_volume_and_its_map(backend):
     rng = np.random.default_rng(0)
-    z, yy, xx = np.mgrid[:16, :14, :15]
+    z, yy, xx = np.mgrid[:11, :12, :13]
     vol = (128 + 50 * np.sin(xx / 3.0) * np.cos(yy / 4.0 + z / 5.0)).astype(np.float32)
     dist = (vol + rng.normal(0, 8, vol.shape)).astype(np.float32)
     # skimage's sigma=1.0 Gaussian has 9 taps (radius int(3.5 * 1.0 + 0.5))
@@ -88,7 +88,7 @@ def test_volume_and_its_map(backend):
     assert got == pytest.approx(ref, abs=1e-5)
     m = fastssim.ssim_map(vol, dist, data_range=255, win_size=5, mode="valid", backend=backend)
     cpu = fastssim.ssim_map(vol, dist, data_range=255, win_size=5, mode="valid", backend="cpu")
-    assert m.shape == (12, 10, 11)
+    assert m.shape == (7, 8, 9)
     np.testing.assert_allclose(m, cpu, atol=1e-5)
 
 
@@ -102,7 +102,7 @@ def test_map_same_equals_skimage(pair, backend):
 @BOTH
 def test_batch_slices_and_errors_metrics(backend):
     rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, (3, 13, 15, 3), dtype=np.uint8)
+    x = rng.integers(0, 256, (2, 11, 13, 3), dtype=np.uint8)
     y = np.clip(x + rng.normal(0, 30, x.shape), 0, 255).astype(np.uint8)
     got = fastssim.ssim_batch(x, y, channel_axis=-1, win_size=7, backend=backend)
     cpu = [fastssim.ssim(a, b, channel_axis=-1, win_size=7, backend="cpu") for a, b in zip(x, y)]
@@ -129,7 +129,7 @@ def test_device_arrays_read_in_place(pair):
     assert fastssim.ssim(dx, dy, backend="cuda") == pytest.approx(fastssim.ssim(x, y), abs=1e-5)
     assert fastssim.ssim(dx, dy) == pytest.approx(fastssim.ssim(x, y), abs=1e-5)  # 'auto' follows the data
     assert fastssim.mse(dx, dy) == pytest.approx(fastssim.mse(x, y), rel=1e-12)
-    vol = np.random.default_rng(3).integers(0, 256, (12, 13, 14), dtype=np.uint8)
+    vol = np.random.default_rng(3).integers(0, 256, (9, 10, 5), dtype=np.uint8)
     vol2 = np.clip(vol + 20, 0, 255).astype(np.uint8)
     got = fastssim.ssim_slices(to_gpu(vol), to_gpu(vol2), axis=2, win_size=7)
     np.testing.assert_allclose(got, fastssim.ssim_slices(vol, vol2, axis=2, win_size=7), atol=1e-5)
@@ -148,10 +148,12 @@ def test_gpu_batches_of_device_arrays_and_many_threads(pair):
     # calls from several threads at once (the scoring run's workers) give each its own value
     from concurrent.futures import ThreadPoolExecutor
 
-    jobs = [(np.ascontiguousarray(x[i:]), np.ascontiguousarray(y[i:])) for i in range(6)]
+    jobs = [(np.ascontiguousarray(x[4 * i:]), np.ascontiguousarray(y[4 * i:])) for i in range(3)]
     with ThreadPoolExecutor(3) as ex:
         values = list(ex.map(lambda p: fastssim.ssim(*p, backend="cuda"), jobs))
-    assert values == [fastssim.ssim(a, b, backend="cuda") for a, b in jobs]
+    cpu = [fastssim.ssim(a, b, backend="cpu") for a, b in jobs]
+    assert min(abs(a - b) for i, a in enumerate(cpu) for b in cpu[i + 1:]) > 1e-3  # distinct: no mix-up hides
+    np.testing.assert_allclose(values, cpu, rtol=0, atol=1e-6)
 
 
 def test_device_errors(pair):

@@ -29,16 +29,16 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 JIT_PARALLEL = dict(JIT, parallel=True)
 
 #: Output rows per CPU task (2-D images).
-BAND_H_2D = 128
+BAND_H_2D = int(os.environ.get("FASTSSIM_BAND_H_2D", "128"))
 #: Output columns per CPU task (2-D images): keeps the rolling buffers in L1/L2.
-BAND_W_2D = 512
+BAND_W_2D = int(os.environ.get("FASTSSIM_BAND_W_2D", "512"))
 #: Output rows per CPU task (3-D volumes).
 #: Window rows per task of the grid kernel (ffmpeg's preset): its block sums are recomputed
 #: once per band, so a band of 16 reads each pixel 17/16 times.
 GRID_BAND = 16
-BAND_H_3D = 32
+BAND_H_3D = int(os.environ.get("FASTSSIM_BAND_H_3D", "32"))
 #: Output columns per CPU task (3-D volumes).
-BAND_W_3D = 128
+BAND_W_3D = int(os.environ.get("FASTSSIM_BAND_W_3D", "128"))
 #: Elements per task of the parallel error (MSE) reduction.
 ERROR_CHUNK = 1 << 16
 

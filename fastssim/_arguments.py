@@ -215,5 +215,5 @@ def _means(job, want_map=False, mask5=None):
         smap = ssim_map_separable(job.x5, job.y5, job.nd, job.weights, job.consts, shift=job.raw == "shifted")
         m = smap.reshape(smap.shape[:2] + (-1,)).mean(axis=2)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
-    return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map,
+    return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map, want_cs=False,
                       backend=job.backend, devices=job.devices, mask5=mask5)

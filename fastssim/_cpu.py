@@ -92,18 +92,23 @@ def _combine(ring, w, base, row, n, dst, dslot, drow):
 @njit(**cfg.JIT)
 def _formula_row(vbuf, n, consts, shx, shy, out):
     """The SSIM formula over a row of filtered moments ``vbuf[m, j]``: writes the row of SSIM to
-    ``out``; returns the float64 row sums of SSIM and of the contrast-structure term."""
+    ``out``; returns the float64 row sums of SSIM and, when ``consts[4]`` is nonzero, of the
+    contrast-structure term (MS-SSIM's; else 0: its division is skipped)."""
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
     floor = consts[3]
     total = 0.0
-    total_cs = 0.0
     for j in range(n):
-        v, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn, floor)
+        v, _ = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn, floor)
         out[j] = v
         total += np.float64(v)
-        total_cs += np.float64(cs)
+    total_cs = 0.0
+    if consts[4] != 0:
+        for j in range(n):
+            _, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn,
+                                floor)
+            total_cs += np.float64(cs)
     return total, total_cs
 
 
@@ -129,8 +134,9 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
 @njit(inline="always", **cfg.JIT)
 def _two_taps(ring, w, base, m, row, j):
     """Outputs ``base`` and ``base + 1`` of one moment at column ``j``: the ``len(w) + 1``
-    slots are loaded once each and feed both sums (register blocking: 12 loads for 22
-    multiply-adds instead of 22 for 22)."""
+    slots are loaded once each and feed both sums (register blocking: 12 loads for two
+    outputs instead of 22). Folding the symmetric taps (adding the two inputs of a weight
+    first) was measured too, and gained nothing here: the pass is then bound by its loads."""
     k = len(w)
     v = ring[base % (k + 1), m, row, j]
     s0 = w[0] * v
@@ -195,7 +201,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
     wd, wh, ww : tuple of float
         Window weights along D, H and W (work dtype).
     consts : ndarray
-        ``[C1, C2, cov_norm]`` in the work dtype.
+        ``[C1, C2, cov_norm, cs_floor, want_cs]`` in the work dtype (``want_cs`` nonzero: also sum
+        the contrast-structure term).
     band_h, band_w : int
         Output rows and columns per task.
     out_sum : ndarray, float64, (N * C * nbh * nbw, 4)

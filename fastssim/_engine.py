@@ -104,7 +104,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None):
+               mask5=None, want_cs=True):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -121,6 +121,9 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         Also return the 'valid' map, shape (N, C, Do, Ho, Wo).
     mask5 : ndarray, optional
         uint8, broadcastable to the 'valid' map's shape: 1 for the windows to average.
+    want_cs : bool
+        Also average the contrast-structure term (MS-SSIM); False skips its division on the
+        CPU (the mean is then 0).
 
     Returns
     -------
@@ -162,6 +165,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
     else:
         mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
+    consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
     _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
                    mk, mask5 is not None)
     totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)

@@ -12,7 +12,7 @@ import numpy as np
 from . import _config as cfg
 from . import _cpu
 from ._math import stabilisers
-from ._validate import diagnose_nonfinite, is_device_array, spatial_order
+from ._validate import KERNEL_DTYPES, diagnose_nonfinite, is_device_array, spatial_order
 
 
 def readonly(a):
@@ -81,6 +81,8 @@ def device_inputs(x5, y5, xd, yd):
     out = []
     for view, dev in ((x5, xd), (y5, yd)):
         if dev is None:
+            if view.dtype not in KERNEL_DTYPES:  # int16/int32 that the CPU kernels read in place
+                view = view.astype(np.float32 if view.dtype.itemsize <= 2 else np.float64)
             out.append(cu.api().to_device(np.ascontiguousarray(view)))
         else:
             out.append(cu.launchable(cu.device_view(dev, view)))

@@ -13,7 +13,12 @@ import numbers
 import numpy as np
 
 #: dtypes the kernels read directly; anything else is converted at the boundary.
+#: What the CUDA kernels read in place.
 KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
+#: What the CPU kernels read in place, converting row by row as they load (no whole-image copy):
+#: also 16- and 32-bit signed integers (CT's Hounsfield units, microscopy). float16 is still
+#: converted whole: Numba's CPU target has no float16 type.
+HOST_KERNEL_DTYPES = KERNEL_DTYPES + (np.dtype(np.int16), np.dtype(np.int32))
 
 BACKENDS = ("auto", "cpu", "cuda")
 
@@ -180,7 +185,7 @@ def without_common_offset(x, y):
 def kernel_inputs(x, y, wdt):
     """The arrays the kernels read: as they are when their dtype is read
     directly, else converted (once) to the work dtype."""
-    if x.dtype == y.dtype and x.dtype in KERNEL_DTYPES:
+    if x.dtype == y.dtype and x.dtype in HOST_KERNEL_DTYPES:
         if wdt == np.float64 or x.dtype != np.float64:
             return x, y
     return x.astype(wdt), y.astype(wdt)

@@ -135,3 +135,29 @@ def test_score_pairs_channel_axis(cam):
     dist = np.clip(chw.astype(int) + 9, 0, 255).astype(np.uint8)
     t = pa.Table.from_batches(list(fastssim.score_pairs([(chw, dist)], channel_axis=0))).to_pylist()[0]
     assert t["status"] == "ok" and t["ssim"] == fastssim.ssim(chw, dist, channel_axis=0)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int32"])
+def test_signed_integers_read_in_place(dtype):
+    """int16 (CT in Hounsfield units) and int32 are read by the CPU kernel row by row: the same
+    numbers as converting the whole image first, with no whole-image copy made."""
+    import tracemalloc
+
+    from images import camera
+
+    cam = camera().astype(np.int32) * 16 - 1024  # a real image as CT-like values, negative included
+    x = cam.astype(dtype)
+    y = np.clip(cam + np.random.default_rng(0).normal(0, 60, cam.shape), -1024, 3071).astype(dtype)
+    got = fastssim.ssim(x, y, data_range=4095)
+    assert got == fastssim.ssim(x.astype(np.float32), y.astype(np.float32), data_range=4095)  # bit for bit
+    vol_x, vol_y = np.stack([x[:60, :70]] * 12), np.stack([y[:60, :70]] * 12)
+    assert fastssim.ssim(vol_x, vol_y, data_range=4095) == fastssim.ssim(
+        vol_x.astype(np.float32), vol_y.astype(np.float32), data_range=4095)
+    assert fastssim.mse(x, y) == fastssim.mse(x.astype(np.float64), y.astype(np.float64))
+    tracemalloc.start()
+    try:
+        fastssim.ssim(x, y, data_range=4095)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * x.size  # converting first made two float32 copies: 8 * x.size bytes

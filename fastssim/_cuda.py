@@ -303,7 +303,7 @@ def product_sums_kernel(nt):
 
 @cuda.jit
 def _downsample2(x, depth_too, out):
-    """As ``_cpu.downsample2``: one thread per output sample."""
+    """As ``_cpu_reduce.downsample2``: one thread per output sample."""
     N, C, D, H, W = x.shape
     Do, Ho, Wo = out.shape[2], out.shape[3], out.shape[4]
     i = cuda.grid(1)
@@ -315,7 +315,7 @@ def _downsample2(x, depth_too, out):
 
 
 def downsample2(xd, spatial_ndim, dtype):
-    """Half-resolution device array (see ``_cpu.downsample2``)."""
+    """Half-resolution device array (see ``_cpu_reduce.downsample2``)."""
     N, C, D, H, W = xd.shape
     shape = (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
     out = api().device_array(shape, dtype=dtype)
@@ -327,7 +327,7 @@ def downsample2(xd, spatial_ndim, dtype):
 
 @cuda.jit
 def _grid_ssim(x, y, size, step, c1, c2, out):
-    """As ``_cpu.grid_ssim_sums``, one thread per window: ``out[n, c, i, j]``."""
+    """As ``_cpu_windows.grid_ssim_sums``, one thread per window: ``out[n, c, i, j]``."""
     N, C, rows, cols = out.shape
     t = cuda.grid(1)
     if t >= N * C * rows * cols:

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from . import _config as cfg
-from . import _cpu
+from . import _cpu, _cpu_reduce, _cpu_windows
 from ._math import stabilisers
 from ._validate import KERNEL_DTYPES, diagnose_nonfinite, is_device_array, spatial_order
 
@@ -193,7 +193,7 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
     N, C, _, H, W = x5.shape
     rows, cols = (H - size) // step + 1, (W - size) // step + 1
     sums = np.empty((N, C, rows), np.float64)
-    _cpu.grid_ssim_sums(readonly(x5), readonly(y5), size, step, cols, c1, c2, sums)
+    _cpu_windows.grid_ssim_sums(readonly(x5), readonly(y5), size, step, cols, c1, c2, sums)
     return sums.sum(axis=2) / (rows * cols)
 
 
@@ -238,8 +238,8 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
                 shape = downsampled_shape(xs.shape, spatial_ndim)
                 xn = np.empty(shape, consts.dtype)
                 yn = np.empty(shape, consts.dtype)
-                _cpu.downsample2(readonly(xs), spatial_ndim == 3, xn)
-                _cpu.downsample2(readonly(ys), spatial_ndim == 3, yn)
+                _cpu_reduce.downsample2(readonly(xs), spatial_ndim == 3, xn)
+                _cpu_reduce.downsample2(readonly(ys), spatial_ndim == 3, yn)
                 xs, ys = xn, yn
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
@@ -263,7 +263,7 @@ def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
             return _cuda().squared_error_means(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty(N * C * D * H, dtype=np.float64)
-    _cpu.squared_error_sums(readonly(x5), readonly(y5), sums)
+    _cpu_reduce.squared_error_sums(readonly(x5), readonly(y5), sums)
     return sums.reshape(N, -1).sum(axis=1) / (C * D * H * W)
 
 
@@ -275,7 +275,7 @@ def product_sums(x5, y5, backend="cpu", devices=(None, None)):
             return _cuda().product_sums(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty((N * C * D * H, 4), dtype=np.float64)
-    _cpu.product_sums(readonly(x5), readonly(y5), sums)
+    _cpu_reduce.product_sums(readonly(x5), readonly(y5), sums)
     return sums.reshape(N, C, D * H, 4).sum(axis=2)
 
 
@@ -303,9 +303,9 @@ def separable_filter(a, weights, spatial_ndim):
         n = src.shape[-1]
         out = np.empty(src.shape[:-1] + (n - len(w) + 1,), np.float64)
         if src.ndim == 5:
-            _cpu.filter_last_axis(src, w, out)
+            _cpu_windows.filter_last_axis(src, w, out)
         else:
-            _cpu.filter_last_axis(src.reshape(1, 1, 1, -1, n), w, out.reshape(1, 1, 1, -1, out.shape[-1]))
+            _cpu_windows.filter_last_axis(src.reshape(1, 1, 1, -1, n), w, out.reshape(1, 1, 1, -1, out.shape[-1]))
         a = np.swapaxes(out, ax, -1)
     return a
 
@@ -327,5 +327,5 @@ def ssim_map_separable(x, y, spatial_ndim, weights, consts, shift=True):
     x, y = x - shx, y - shy
     moments = np.stack([separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, (x - y) ** 2)])
     out = np.empty(moments[0].size)
-    _cpu.ssim_of_moments(moments.reshape(5, -1), shx, shy, consts.astype(np.float64), out)
+    _cpu_windows.ssim_of_moments(moments.reshape(5, -1), shx, shy, consts.astype(np.float64), out)
     return out.reshape(moments.shape[1:])

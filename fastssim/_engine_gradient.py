@@ -9,7 +9,7 @@ float64 intermediates.
 
 import numpy as np
 
-from . import _cpu, _cpu_gradient
+from . import _cpu_gradient, _cpu_reduce
 from ._engine import GPU_LOCK, _cuda, downsampled_shape, pad_same, readonly, separable_filter
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
@@ -151,8 +151,8 @@ def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt, backend="cp
             shape = downsampled_shape((xs.shape[0], 1, 1) + xs.shape[1:], 2)
             xn = np.empty(shape, wdt)
             yn = np.empty(shape, wdt)
-            _cpu.downsample2(readonly(xs[:, None, None]), False, xn)
-            _cpu.downsample2(readonly(ys[:, None, None]), False, yn)
+            _cpu_reduce.downsample2(readonly(xs[:, None, None]), False, xn)
+            _cpu_reduce.downsample2(readonly(ys[:, None, None]), False, yn)
             xs, ys = xn[:, 0, 0], yn[:, 0, 0]
     clamped = [np.maximum(t, 0.0) for t in terms]
     values = np.prod([c ** w for c, w in zip(clamped, level_weights)], axis=0)

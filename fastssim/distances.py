@@ -9,7 +9,7 @@ shift-invariant, so L2 and cosine read the values as they are, converted to floa
 
 import numpy as np
 
-from . import _cpu
+from . import _cpu_reduce
 from . import _validate as v
 from ._engine import product_sums, raise_if_nonfinite, readonly, resolve_backend, squared_error_means
 from ._math import psnr_from_mse
@@ -45,7 +45,7 @@ def _masked_mse(x, y, mask, channel_axis):
     x5, y5 = _flat5(xk), _flat5(yk)
     m5 = _flat5(np.ascontiguousarray(np.broadcast_to(m.astype(np.uint8), x.shape)))
     out = np.empty((int(np.prod(x5.shape[:4])), 2))
-    _cpu.masked_squared_error_sums(readonly(x5), readonly(y5), readonly(m5), out)
+    _cpu_reduce.masked_squared_error_sums(readonly(x5), readonly(y5), readonly(m5), out)
     total, count = out.sum(axis=0)
     if count == 0:
         raise ValueError("the mask selects no element")

@@ -117,8 +117,8 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
     >>> rng = np.random.default_rng(0)
     >>> x = rng.random((32, 32)); y = x + 0.1 * rng.random((32, 32))
     >>> value, grad = fastssim.ssim_with_gradient(x, y, data_range=1.0)
-    >>> grad.shape, round(value - fastssim.ssim(x, y, data_range=1.0), 12)
-    ((32, 32), 0.0)
+    >>> grad.shape, abs(value - fastssim.ssim(x, y, data_range=1.0)) < 1e-12
+    ((32, 32), True)
     """
     means, grad, job = _gradient(x, y, batch=False, spatial_ndim=None, data_range=data_range,
                                  channel_axis=channel_axis, win_size=win_size, sigma=sigma, gaussian=gaussian,

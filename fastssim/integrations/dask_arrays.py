@@ -89,7 +89,7 @@ def _tile_sums(xb, yb, opts):
     """Per-channel sums of SSIM and of the contrast-structure term over a tile's positions, and
     the number of positions: ``(sums (C, 2), count)``."""
     job = _prepare(xb, yb, batch=False, spatial_ndim=None, **opts)
-    means, _ = _means(job)
+    means, _ = _means(job, want_cs=True)
     k = opts["win_size"]
     spatial = job.x5.shape[2:] if job.nd == 3 else job.x5.shape[3:]
     count = math.prod(n - k + 1 for n in spatial)

@@ -1,0 +1,92 @@
+"""Time each stage of the CPU SSIM kernel on its own, one thread, in a compiled loop:
+
+    python benchmarks/kernel_stages.py [ROW_LENGTH]
+
+Each stage is called many times on one task row (512 columns by default, float32, 11 taps) and its
+time per output pixel is printed, with cycles at an assumed 3 GHz for scale (this machine has no
+hardware counters to read). Used for the README's "where the CPU time goes".
+"""
+
+import sys
+import time
+
+import numpy as np
+from numba import njit
+
+from fastssim import _config as cfg
+from fastssim import _cpu
+from fastssim._math import window_weights
+
+_filter_row, _combine_ssim2 = _cpu._filter_row, _cpu._combine_ssim2
+_combine_ssim, _formula_row, _load_row = _cpu._combine_ssim, _cpu._formula_row, _cpu._load_row
+
+
+@njit(**cfg.JIT)
+def _w_pass(src, w, dst, n, reps):
+    for _ in range(reps):
+        _filter_row(src, w, dst, n)
+
+
+@njit(**cfg.JIT)
+def _h_pass_two_rows(ring, w, n, consts, out, out2, vbuf, reps):
+    t = 0.0
+    for r in range(reps):
+        t += _combine_ssim2(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, out2, vbuf)[0]
+    return t
+
+
+@njit(**cfg.JIT)
+def _h_pass_one_row(ring, w, n, consts, out, vbuf, reps):
+    t = 0.0
+    for r in range(reps):
+        t += _combine_ssim(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, vbuf)[0]
+    return t
+
+
+@njit(**cfg.JIT)
+def _formula(vbuf, n, consts, out, reps):
+    t = 0.0
+    for _ in range(reps):
+        t += _formula_row(vbuf, n, consts, np.float32(0.5), np.float32(0.5), out)[0]
+    return t
+
+
+@njit(**cfg.JIT)
+def _load(x5, y5, n, xr, yr, xx, yy, dd, reps):
+    for r in range(reps):
+        _load_row(x5, y5, 0, 0, 0, r % 64, 0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, xx, yy, dd)
+
+
+def main(n=512):
+    rng = np.random.default_rng(0)
+    w = tuple(np.float32(v) for v in window_weights(11, 1.5, True))
+    f32 = np.float32
+    src, dst = rng.random(n + 10, dtype=f32), np.empty(n, f32)
+    ring = rng.random((12, 5, 1, n + 24), dtype=f32) * f32(0.1) + f32(0.5)
+    vbuf, out, out2 = np.empty((2, 5, n + 24), f32), np.empty(n, f32), np.empty(n, f32)
+    rows = [rng.random(n + 10, dtype=f32) for _ in range(5)]
+    consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
+    x5 = rng.random((1, 1, 1, 64, n + 10), dtype=f32)
+    u8 = (x5 * 255).astype(np.uint8)
+    reps = int(20000 * 512 / n)
+    stages = [
+        ("load, shift, products (float32)", _load, (x5, x5.copy(), n, *rows), 1),
+        ("load, shift, products (uint8)", _load, (u8, u8.copy(), n, *rows), 1),
+        ("five filters along W", _w_pass, (src, w, dst, n), 5),
+        ("five filters along H, one row", _h_pass_one_row, (ring, w, n, consts[0], out, vbuf), 1),
+        ("five filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
+        ("formula + sums (SSIM)", _formula, (vbuf[0], n, consts[0], out, reps), 1),
+        ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0], n, consts[1], out, reps), 1),
+    ]
+    vbuf[:] = ring[0, 0, 0, 0]
+    for name, fn, args, per in stages:
+        args = args[:-1] if fn is _formula else args
+        fn(*args, 10)
+        t = time.perf_counter()
+        fn(*args, reps)
+        ns = (time.perf_counter() - t) / reps / n * 1e9 * per
+        print(f"{name:34s} {ns:6.3f} ns/px  ({ns * 3:5.2f} cycles at 3 GHz)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 512)

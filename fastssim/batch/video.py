@@ -100,7 +100,6 @@ def _pair_frames(ref_frames, dist_frames, start, end, offset):
             counts[side] += 1
         return True
 
-    pairs = []
     ok = advance(ref_frames, "ref", first) and advance(dist_frames, "dist", first + offset)
     i = first
     while ok and (end is None or i < end):
@@ -112,7 +111,6 @@ def _pair_frames(ref_frames, dist_frames, start, end, offset):
             counts["dist"] += 1
         if r is None or d is None:
             break
-        pairs.append(i)
         yield i, r, d
         i += 1
     if end is not None and i >= end:

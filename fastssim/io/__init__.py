@@ -126,33 +126,33 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
             raise ReadError(f"file not found: {path}")
         return _decoded(lambda: read_zarr(path, key, max_pixels), path)
     check_file(path, max_pixels)
-    try:
-        if lower.endswith((".nii", ".nii.gz")):
-            return read_nifti(path, max_pixels)
-        if lower.endswith((".nrrd", ".nhdr")):
-            return read_nrrd(path, max_pixels)
-        if lower.endswith((".h5", ".hdf5")):
-            return read_hdf5(path, key, max_pixels)
-        if lower.endswith((".mha", ".mhd")):
-            return read_metaimage(path, max_pixels)
-        if lower.endswith(VOLUME_EXTS):
-            arr = read_array(path, max_pixels)
-        elif lower.endswith(".png"):
-            arr = read_png(path, max_pixels, png_decoder)
-        elif lower.endswith(TIFF_EXTS):
-            arr = read_tiff(path, max_pixels)
-        elif lower.endswith((".jpg", ".jpeg")):
-            arr = read_jpeg(path, max_pixels)
-        else:
-            arr = read_pillow(path, max_pixels)
-    except ReadError:
-        raise
-    except Exception as e:  # any decoder failure is the file's, and says so
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise ReadError(f"cannot decode {name(path)}: {type(e).__name__}" + (f": {msg}" if msg else "")) from None
+    arr = _decoded(lambda: _dispatch(path, lower, key, max_pixels, png_decoder), path)
+    if getattr(arr, "spacing", None) is not None or lower.endswith(VOLUME_FORMAT_EXTS):
+        return arr  # the medical readers check their own data and carry the spacing
     if arr.ndim == 0 or arr.size == 0:
         raise ReadError(f"{name(path)} holds no pixels (shape {arr.shape})")
     return apply_alpha(arr, alpha, path)
+
+
+def _dispatch(path, lower, key, max_pixels, png_decoder):
+    """The reader of ``path``'s kind, by extension."""
+    if lower.endswith((".nii", ".nii.gz")):
+        return read_nifti(path, max_pixels)
+    if lower.endswith((".nrrd", ".nhdr")):
+        return read_nrrd(path, max_pixels)
+    if lower.endswith((".h5", ".hdf5")):
+        return read_hdf5(path, key, max_pixels)
+    if lower.endswith((".mha", ".mhd")):
+        return read_metaimage(path, max_pixels)
+    if lower.endswith(VOLUME_EXTS):
+        return read_array(path, max_pixels)
+    if lower.endswith(".png"):
+        return read_png(path, max_pixels, png_decoder)
+    if lower.endswith(TIFF_EXTS):
+        return read_tiff(path, max_pixels)
+    if lower.endswith((".jpg", ".jpeg")):
+        return read_jpeg(path, max_pixels)
+    return read_pillow(path, max_pixels)
 
 
 def _decoded(read, path):

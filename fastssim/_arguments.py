@@ -207,7 +207,7 @@ def masked_values(means):
     return means[..., 0]
 
 
-def _means(job, want_map=False, mask5=None, want_cs=False):
+def _means(job, want_map=False, mask5=None, want_cs=False, pad=0):
     if job.grid is not None:
         m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
@@ -216,4 +216,4 @@ def _means(job, want_map=False, mask5=None, want_cs=False):
         m = smap.reshape(smap.shape[:2] + (-1,)).mean(axis=2)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     return ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, want_map=want_map, want_cs=want_cs,
-                      backend=job.backend, devices=job.devices, mask5=mask5)
+                      backend=job.backend, devices=job.devices, mask5=mask5, pad=pad)

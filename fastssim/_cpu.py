@@ -42,12 +42,20 @@ _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 
 
-@njit(**cfg.JIT)
-def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
-    """Row segment of both images, shifted, with ``x^2``, ``y^2``, ``(x - y)^2``."""
-    for j in range(lin):
-        xr[j] = x[n, c, d, h, w0 + j]
-        yr[j] = y[n, c, d, h, w0 + j]
+@njit(inline="always", **cfg.JIT)
+def _sym(i, n):
+    """Index ``i`` (``-n <= i < 2n``) of an axis of length ``n`` extended by symmetric reflection
+    (the edge sample repeated: scipy's 'reflect', NumPy's 'symmetric')."""
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - 1 - i
+    return i
+
+
+@njit(inline="always", **cfg.JIT)
+def _shift_products(xr, yr, lin, shx, shy, xx, yy, dd):
+    """Shift the loaded rows in place and form ``x^2``, ``y^2``, ``(x - y)^2``."""
     for j in range(lin):
         a = xr[j] - shx
         b = yr[j] - shy
@@ -57,6 +65,28 @@ def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
         xx[j] = a * a
         yy[j] = b * b
         dd[j] = e * e
+
+
+@njit(**cfg.JIT)
+def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
+    """Row segment of both images, shifted, with ``x^2``, ``y^2``, ``(x - y)^2``."""
+    for j in range(lin):
+        xr[j] = x[n, c, d, h, w0 + j]
+        yr[j] = y[n, c, d, h, w0 + j]
+    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
+
+
+@njit(**cfg.JIT)
+def _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd):
+    """`_load_row` of the images extended sideways by ``pad`` columns of symmetric reflection
+    (``w0`` counts from the extended row's start; ``d`` and ``h`` are real indices). A reflected
+    index per column: loops split at the image's edges (runtime bounds) measured 1.7x slower."""
+    W = x.shape[4]
+    for j in range(lin):
+        k = _sym(w0 + j - pad, W)
+        xr[j] = x[n, c, d, h, k]
+        yr[j] = y[n, c, d, h, k]
+    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
 
 
 @njit(**cfg.JIT)
@@ -192,7 +222,7 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask):
+def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask, pad):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
@@ -215,11 +245,18 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         Receives the 'valid' map when ``write_map`` is True.
     mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views)
         1 for the windows to average in the masked sums (read when ``use_mask``).
+    pad : int
+        Score the images as if extended by ``pad`` samples of symmetric reflection on each side
+        of every spatial axis (the 'same' map, without a padded copy); 0: as they are.
     """
-    N, C, D, H, W = x.shape
+    N, C, D0, H0, W0 = x.shape
     kd = len(wd)
     kh = len(wh)
     kw = len(ww)
+    pd = pad if kd > 1 else 0
+    D = D0 + 2 * pd  # the extended extents
+    H = H0 + 2 * pad
+    W = W0 + 2 * pad
     Ho = H - kh + 1
     Wo = W - kw + 1
     nbh = (Ho + band_h - 1) // band_h
@@ -256,8 +293,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
 
         # The task's shift: the mean of its first input row, per image.
         sh = np.zeros(2, dt)
-        d_first = n - n  # a variable, not the literal 0: one compiled _load_row, not two
-        _load_row(x, y, n, c, d_first, oh0, ow0, lin, sh[0], sh[1], xr, yr, xx, yy, dd)
+        _load_row_padded(x, y, n, c, _sym(-pd, D0), _sym(oh0 - pad, H0), ow0, lin, pad, sh[0], sh[1], xr, yr,
+                         xx, yy, dd)
         sh[0] = xr.sum() / lin
         sh[1] = yr.sum() / lin
         shx = sh[0]
@@ -269,7 +306,11 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         cnt_m = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
-                _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
+                if pad == 0:
+                    _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
+                else:
+                    _load_row_padded(x, y, n, c, _sym(d - pd, D0), _sym(h - pad, H0), ow0, lin, pad, shx, shy, xr,
+                                     yr, xx, yy, dd)
                 i = h - oh0
                 slot = i % (kh + 1)
                 _filter_row(xr, ww, rows[slot, 0, 0], bw)

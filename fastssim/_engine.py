@@ -106,7 +106,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=True):
+               mask5=None, want_cs=True, pad=0):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -126,6 +126,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     want_cs : bool
         Also average the contrast-structure term (MS-SSIM); False skips its division on the
         CPU (the mean is then 0).
+    pad : int
+        Score the images extended by ``pad`` samples of symmetric reflection on each side of
+        every spatial axis (scipy's 'reflect'), as `pad_same` would: the 'same' map. The CPU
+        kernel reads the reflection in place; the GPU path pads a copy.
 
     Returns
     -------
@@ -135,6 +139,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     smap : ndarray or None
     """
     if backend == "cuda":
+        if pad:
+            x5, y5 = pad_same(x5, pad, spatial_ndim), pad_same(y5, pad, spatial_ndim)
         with GPU_LOCK:
             xd, yd = device_inputs(x5, y5, *devices)
             means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
@@ -152,7 +158,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     else:
         wd = (wdt.type(1.0),)
         band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
-    Do, Ho, Wo = D - len(wd) + 1, H - k + 1, W - k + 1
+    pd = pad if spatial_ndim == 3 else 0
+    Do, Ho, Wo = D + 2 * pd - len(wd) + 1, H + 2 * pad - k + 1, W + 2 * pad - k + 1
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
     sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
@@ -169,7 +176,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
     _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
-                   mk, mask5 is not None)
+                   mk, mask5 is not None, pad)
     totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
     if mask5 is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -187,6 +194,8 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
     every (pair, channel) plane of 2-D 5-D views (ffmpeg's ``ssim`` filter: 8 on a grid of 4),
     float64 (N, C)."""
     if backend == "cuda":
+        if pad:
+            x5, y5 = pad_same(x5, pad, spatial_ndim), pad_same(y5, pad, spatial_ndim)
         with GPU_LOCK:
             xd, yd = device_inputs(x5, y5, *devices)
             return _cuda().grid_ssim_means(xd, yd, size, step, c1, c2)

@@ -10,7 +10,7 @@ import numpy as np
 from . import _validate as v
 from . import presets
 from ._arguments import _doc, _means, _prepare, masked_values, window_mask
-from ._engine import pad_same, raise_if_nonfinite
+from ._engine import raise_if_nonfinite
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
 __all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch"]
@@ -140,11 +140,8 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
         x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend)
-    if mode == "same":
-        r = win_size // 2
-        job.x5 = pad_same(job.x5, r, job.nd)
-        job.y5 = pad_same(job.y5, r, job.nd)
-    means, smap = _means(job, want_map=True)
+    # 'same': the images read as if extended by reflection (no padded copy on the CPU)
+    means, smap = _means(job, want_map=True, pad=win_size // 2 if mode == "same" else 0)
     raise_if_nonfinite(means[..., 0].mean(), job.x, job.y, K1, K2)
     return v.from_5d(smap, job.nd, job.ca)
 

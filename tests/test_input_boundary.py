@@ -161,3 +161,40 @@ def test_signed_integers_read_in_place(dtype):
     finally:
         tracemalloc.stop()
     assert peak < 4 * x.size  # converting first made two float32 copies: 8 * x.size bytes
+
+
+def test_same_map_reads_the_reflection_in_place():
+    """The 'same' map is the 'valid' map of the images extended by symmetric reflection, bit for
+    bit, in 2-D, with channels and for a volume, and scikit-image's full map; it is made without
+    padded copies of the images: the map is the only large allocation."""
+    import tracemalloc
+
+    from skimage.metrics import structural_similarity
+
+    from images import colour
+
+    ref = colour()[:96, :130]
+    dist = np.clip(ref.astype(np.int16) + np.random.default_rng(1).integers(-30, 31, ref.shape), 0, 255).astype(
+        np.uint8)
+    opts = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, full=True, data_range=255)
+    cases = ((ref[..., 0], dist[..., 0], None), (ref, dist, -1), (ref[:20, :24], dist[:20, :24], -1),
+             (np.stack([ref[:40, :50, 0]] * 14), np.stack([dist[:40, :50, 0]] * 14), None))
+    for x, y, ca in cases:
+        got = fastssim.ssim_map(x, y, channel_axis=ca)
+        assert got.shape == x.shape
+        pads = [(5, 5)] * (x.ndim - (ca is not None)) + [(0, 0)] * (ca is not None)
+        padded = fastssim.ssim_map(np.pad(x, pads, mode="symmetric"), np.pad(y, pads, mode="symmetric"),
+                                   channel_axis=ca, mode="valid")
+        assert np.array_equal(got, padded)
+        want = structural_similarity(x.astype(np.float64), y.astype(np.float64), channel_axis=ca, **opts)[1]
+        np.testing.assert_allclose(got, want, atol=3e-4)
+    # besides the map, only the kernel's per-task buffers (~160 kB per running thread): padding
+    # the two images first cost twice the input again
+    big_x, big_y = np.tile(ref[..., 1], (12, 12)), np.tile(dist[..., 1], (12, 12))
+    tracemalloc.start()
+    try:
+        smap = fastssim.ssim_map(big_x, big_y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < smap.nbytes + big_x.nbytes

@@ -14,11 +14,12 @@ import numpy as np
 from numba import njit
 
 from fastssim import _config as cfg
-from fastssim import _cpu
+from fastssim import _cpu, _cpu_load
 from fastssim._math import window_weights
 
 _filter_row, _combine_ssim2 = _cpu._filter_row, _cpu._combine_ssim2
-_combine_ssim, _formula_row, _load_row = _cpu._combine_ssim, _cpu._formula_row, _cpu._load_row
+_combine_ssim, _formula_row = _cpu._combine_ssim, _cpu._formula_row
+_load_row = _cpu_load._load_row
 
 
 @njit(**cfg.JIT)

@@ -74,8 +74,9 @@ class _Job:
 
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
              gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
-             crop_border=0, ms=False):
-    """Checked 5-D kernel inputs and the kernel parameters."""
+             crop_border=0, ms=False, keep_half=False):
+    """Checked 5-D kernel inputs and the kernel parameters. ``keep_half``: float16 input stays
+    float16 (for `_means`, whose fused kernel decodes it row by row; the others need it converted)."""
     aniso = None
     if preset == "torchmetrics" and isinstance(sigma, (tuple, list)):
         aniso, sigma = tuple(sigma), 1.5  # torchmetrics' per-axis sigma (checked below)
@@ -128,7 +129,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         v.check_device_dtypes(x, y, devices)
         xk, yk = x, y
     else:
-        xk, yk = v.kernel_inputs(x, y, wdt)
+        xk, yk = v.kernel_inputs(x, y, wdt, keep_half=keep_half)
     job = _Job()
     job.x5 = v.to_5d(xk, batch, ca, spatial_ndim)
     job.y5 = v.to_5d(yk, batch, ca, spatial_ndim)
@@ -209,7 +210,10 @@ def masked_values(means):
 
 def _means(job, want_map=False, mask5=None, want_cs=False, pad=0):
     if job.grid is not None:
-        m = grid_ssim_means(job.x5, job.y5, *job.grid, backend=job.backend, devices=job.devices)
+        x5, y5 = job.x5, job.y5
+        if x5.dtype == np.float16:  # kept for the fused kernel; the grid kernel reads float32
+            x5, y5 = x5.astype(np.float32), y5.astype(np.float32)
+        m = grid_ssim_means(x5, y5, *job.grid, backend=job.backend, devices=job.devices)
         return np.stack([m, np.full_like(m, np.nan)], axis=-1), None
     if job.raw:
         smap = ssim_map_separable(job.x5, job.y5, job.nd, job.weights, job.consts, shift=job.raw == "shifted")

@@ -36,57 +36,11 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
+from ._cpu_load import load_row, sym
 from ._math import ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
-
-
-@njit(inline="always", **cfg.JIT)
-def _sym(i, n):
-    """Index ``i`` (``-n <= i < 2n``) of an axis of length ``n`` extended by symmetric reflection
-    (the edge sample repeated: scipy's 'reflect', NumPy's 'symmetric')."""
-    if i < 0:
-        return -i - 1
-    if i >= n:
-        return 2 * n - 1 - i
-    return i
-
-
-@njit(inline="always", **cfg.JIT)
-def _shift_products(xr, yr, lin, shx, shy, xx, yy, dd):
-    """Shift the loaded rows in place and form ``x^2``, ``y^2``, ``(x - y)^2``."""
-    for j in range(lin):
-        a = xr[j] - shx
-        b = yr[j] - shy
-        xr[j] = a
-        yr[j] = b
-        e = a - b
-        xx[j] = a * a
-        yy[j] = b * b
-        dd[j] = e * e
-
-
-@njit(**cfg.JIT)
-def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
-    """Row segment of both images, shifted, with ``x^2``, ``y^2``, ``(x - y)^2``."""
-    for j in range(lin):
-        xr[j] = x[n, c, d, h, w0 + j]
-        yr[j] = y[n, c, d, h, w0 + j]
-    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
-
-
-@njit(**cfg.JIT)
-def _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd):
-    """`_load_row` of the images extended sideways by ``pad`` columns of symmetric reflection
-    (``w0`` counts from the extended row's start; ``d`` and ``h`` are real indices). A reflected
-    index per column: loops split at the image's edges (runtime bounds) measured 1.7x slower."""
-    W = x.shape[4]
-    for j in range(lin):
-        k = _sym(w0 + j - pad, W)
-        xr[j] = x[n, c, d, h, k]
-        yr[j] = y[n, c, d, h, k]
-    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
 
 
 @njit(**cfg.JIT)
@@ -222,13 +176,15 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask, pad):
+def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask, pad,
+              half):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
     ----------
     x, y : ndarray, 5-D (N, C, D, H, W)
-        The images, any strides; uint8, uint16, float32 or float64.
+        The images, any strides; uint8, uint16, int16, int32, float32 or float64, or float16
+        samples viewed as uint16 (``half``).
     wd, wh, ww : tuple of float
         Window weights along D, H and W (work dtype).
     consts : ndarray
@@ -248,6 +204,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
     pad : int
         Score the images as if extended by ``pad`` samples of symmetric reflection on each side
         of every spatial axis (the 'same' map, without a padded copy); 0: as they are.
+    half : bool
+        ``x`` and ``y`` hold float16 bit patterns (uint16 views): decoded row by row, exactly.
     """
     N, C, D0, H0, W0 = x.shape
     kd = len(wd)
@@ -291,10 +249,12 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         vbuf = np.empty((2, 5, bwp), dt)
         srow2 = np.empty(bw, dt)
 
+        bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
+
         # The task's shift: the mean of its first input row, per image.
         sh = np.zeros(2, dt)
-        _load_row_padded(x, y, n, c, _sym(-pd, D0), _sym(oh0 - pad, H0), ow0, lin, pad, sh[0], sh[1], xr, yr,
-                         xx, yy, dd)
+        load_row(x, y, n, c, sym(-pd, D0), sym(oh0 - pad, H0), ow0, lin, pad, half, sh[0], sh[1], xr, yr, xx, yy,
+                 dd, bits)
         sh[0] = xr.sum() / lin
         sh[1] = yr.sum() / lin
         shx = sh[0]
@@ -306,11 +266,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         cnt_m = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
-                if pad == 0:
-                    _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
-                else:
-                    _load_row_padded(x, y, n, c, _sym(d - pd, D0), _sym(h - pad, H0), ow0, lin, pad, shx, shy, xr,
-                                     yr, xx, yy, dd)
+                load_row(x, y, n, c, sym(d - pd, D0), sym(h - pad, H0), ow0, lin, pad, half, shx, shy, xr, yr,
+                         xx, yy, dd, bits)
                 i = h - oh0
                 slot = i % (kh + 1)
                 _filter_row(xr, ww, rows[slot, 0, 0], bw)

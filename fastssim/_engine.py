@@ -149,6 +149,9 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     perm = spatial_order(x5, spatial_ndim)
     xk = x5.transpose(perm)
     yk = y5.transpose(perm)
+    half = xk.dtype == np.float16  # decoded row by row from the bit patterns (float32 work dtype)
+    if half:
+        xk, yk = xk.view(np.uint16), yk.view(np.uint16)
     N, C, D, H, W = xk.shape
     k = weights.shape[0]
     win = tuple(wdt.type(v) for v in weights)
@@ -176,7 +179,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
     _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
-                   mk, mask5 is not None, pad)
+                   mk, mask5 is not None, pad, half)
     totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
     if mask5 is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -194,8 +197,6 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
     every (pair, channel) plane of 2-D 5-D views (ffmpeg's ``ssim`` filter: 8 on a grid of 4),
     float64 (N, C)."""
     if backend == "cuda":
-        if pad:
-            x5, y5 = pad_same(x5, pad, spatial_ndim), pad_same(y5, pad, spatial_ndim)
         with GPU_LOCK:
             xd, yd = device_inputs(x5, y5, *devices)
             return _cuda().grid_ssim_means(xd, yd, size, step, c1, c2)

@@ -16,8 +16,9 @@ import numpy as np
 #: What the CUDA kernels read in place.
 KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
 #: What the CPU kernels read in place, converting row by row as they load (no whole-image copy):
-#: also 16- and 32-bit signed integers (CT's Hounsfield units, microscopy). float16 is still
-#: converted whole: Numba's CPU target has no float16 type.
+#: also 16- and 32-bit signed integers (CT's Hounsfield units, microscopy). float16 is read in
+#: place by the fused SSIM kernel only (its bit patterns decoded row by row, ``keep_half``); the
+#: other kernels get it converted.
 HOST_KERNEL_DTYPES = KERNEL_DTYPES + (np.dtype(np.int16), np.dtype(np.int32))
 
 BACKENDS = ("auto", "cpu", "cuda")
@@ -182,9 +183,12 @@ def without_common_offset(x, y):
     return (x.astype(np.uint64, copy=False) - np.uint64(m), y.astype(np.uint64, copy=False) - np.uint64(m))
 
 
-def kernel_inputs(x, y, wdt):
+def kernel_inputs(x, y, wdt, keep_half=False):
     """The arrays the kernels read: as they are when their dtype is read
-    directly, else converted (once) to the work dtype."""
+    directly, else converted (once) to the work dtype. ``keep_half``: float16 pairs too (for
+    the fused SSIM kernel, which decodes them as it reads, in float32)."""
+    if keep_half and x.dtype == y.dtype == np.float16 and wdt == np.float32:
+        return x, y
     if x.dtype == y.dtype and x.dtype in HOST_KERNEL_DTYPES:
         if wdt == np.float64 or x.dtype != np.float64:
             return x, y

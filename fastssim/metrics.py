@@ -83,7 +83,7 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
         x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
-        crop_border=crop_border)
+        crop_border=crop_border, keep_half=True)
     if mask is None:
         means, _ = _means(job)
         value = means[..., 0].mean()
@@ -139,7 +139,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
     job = _prepare(
         x, y, batch=False, spatial_ndim=None, channel_axis=channel_axis, data_range=data_range,
         win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-        sample_covariance=sample_covariance, backend=backend)
+        sample_covariance=sample_covariance, backend=backend, keep_half=True)
     # 'same': the images read as if extended by reflection (no padded copy on the CPU)
     means, smap = _means(job, want_map=True, pad=win_size // 2 if mode == "same" else 0)
     raise_if_nonfinite(means[..., 0].mean(), job.x, job.y, K1, K2)
@@ -211,7 +211,7 @@ def _batch(x, y, *, spatial_ndim, data_range, channel_axis, win_size, sigma, gau
         x, y, batch=True, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
         data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
         sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
-        crop_border=crop_border)
+        crop_border=crop_border, keep_half=True)
     if mask is None:
         means, _ = _means(job)
         values = means[..., 0].mean(axis=1)

@@ -198,3 +198,62 @@ def test_same_map_reads_the_reflection_in_place():
     finally:
         tracemalloc.stop()
     assert peak < smap.nbytes + big_x.nbytes
+
+
+def test_float16_read_in_place():
+    """float16 (half-precision model outputs) is decoded by the CPU kernel row by row from its bit
+    patterns: every one of the 65536 patterns decodes as NumPy converts it, the scores equal those
+    of float32 copies bit for bit (2-D, colour, a volume, a batch, a mask, the 'same' map), a
+    non-finite sample is reported as for float32, and no converted copy is made."""
+    import tracemalloc
+
+    from fastssim import _cpu_load
+    from images import colour
+
+    patterns = np.arange(2 ** 16, dtype=np.uint16)
+    rows = [np.empty(patterns.size, np.float32) for _ in range(5)]
+    five = patterns.reshape(1, 1, 1, 1, -1)
+    _cpu_load.load_row(five, five, 0, 0, 0, 0, 0, patterns.size, 0, True, np.float32(0), np.float32(0), *rows,
+                       np.empty(2 * patterns.size, np.uint32))
+    want = patterns.view(np.float16).astype(np.float32)
+    finite = ~np.isnan(want)
+    assert np.array_equal(rows[0].view(np.uint32)[finite], want.view(np.uint32)[finite])  # signed zeros, subnormals, inf
+    assert np.isnan(rows[0][~finite]).all()
+
+    img = colour()[:120, :150].astype(np.float16) / np.float16(255)
+    noisy = np.clip(img + np.random.default_rng(2).normal(0, 0.05, img.shape), 0, 1).astype(np.float16)
+    f32 = dict(x=img.astype(np.float32), y=noisy.astype(np.float32))
+    assert fastssim.ssim(img, noisy, data_range=1, channel_axis=-1) == fastssim.ssim(
+        f32["x"], f32["y"], data_range=1, channel_axis=-1)
+    assert fastssim.ssim(img[..., 0], noisy[..., 0], data_range=1) == fastssim.ssim(
+        f32["x"][..., 0], f32["y"][..., 0], data_range=1)
+    assert np.array_equal(fastssim.ssim_map(img, noisy, data_range=1, channel_axis=-1),
+                          fastssim.ssim_map(f32["x"], f32["y"], data_range=1, channel_axis=-1))
+    vol, vol_n = np.stack([img[:40, :50, 0]] * 13), np.stack([noisy[:40, :50, 0]] * 13)
+    assert fastssim.ssim(vol, vol_n, data_range=1) == fastssim.ssim(
+        vol.astype(np.float32), vol_n.astype(np.float32), data_range=1)
+    batch, batch_n = np.moveaxis(img, -1, 0), np.moveaxis(noisy, -1, 0)
+    np.testing.assert_array_equal(fastssim.ssim_batch(batch, batch_n, data_range=1),
+                                  fastssim.ssim_batch(batch.astype(np.float32), batch_n.astype(np.float32),
+                                                      data_range=1))
+    mask = np.zeros(img.shape[:2], bool)
+    mask[30:90, 40:120] = True
+    assert fastssim.ssim(img[..., 1], noisy[..., 1], data_range=1, mask=mask) == fastssim.ssim(
+        f32["x"][..., 1], f32["y"][..., 1], data_range=1, mask=mask)
+
+    bad = noisy[..., 0].copy()
+    bad[7, 9] = np.inf
+    with pytest.raises(ValueError) as half_err:
+        fastssim.ssim(img[..., 0], bad, data_range=1)
+    with pytest.raises(ValueError) as single_err:
+        fastssim.ssim(f32["x"][..., 0], bad.astype(np.float32), data_range=1)
+    assert str(half_err.value) == str(single_err.value)
+
+    big, big_n = np.tile(img[..., 2], (6, 6)), np.tile(noisy[..., 2], (6, 6))
+    tracemalloc.start()
+    try:
+        fastssim.ssim(big, big_n, data_range=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * big.nbytes  # converting first made two float32 copies: 4x the input

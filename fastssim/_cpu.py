@@ -8,7 +8,8 @@ Layout of the SSIM kernel
 -------------------------
 Inputs are 5-D views ``(N, C, D, H, W)`` of the caller's arrays (pairs,
 channels, depth, rows, columns; 2-D images have ``D == 1``), of any strides and
-of dtype uint8, uint16, float32 or float64. The work dtype (float32 or
+of dtype uint8, uint16, int16, int32, float32 or float64, or float16 bit patterns
+(uint16 views, ``half``). The work dtype (float32 or
 float64) is that of ``consts``. The window is separable: ``wd``, ``wh`` and
 ``ww`` are tuples of weights, so their lengths are compile-time constants and
 the tap loops unroll, leaving the accumulators in registers and the pixel loop
@@ -18,8 +19,9 @@ The output ('valid' region) is cut into tasks of ``band_h`` rows by ``band_w``
 columns over the whole depth, run in parallel with ``prange``. A task streams
 its input rows once:
 
-1. load a row segment, convert it to the work dtype, subtract the task's shift
-   and form the products ``x*x``, ``y*y``, ``x*y``;
+1. load a row segment (``_cpu_load``: read through a symmetric reflection for the
+   'same' map, float16 decoded), convert it to the work dtype, subtract the task's
+   shift and form the products ``x*x``, ``y*y``, ``(x-y)^2``;
 2. filter the five moments along W into a rolling buffer of ``Kh + 1`` rows;
 3. once enough rows are there, filter along H: for 2-D straight into the SSIM
    formula and the row sum, two output rows per sweep (the ``Kh + 1`` rows are

@@ -137,12 +137,22 @@ def test_score_pairs_channel_axis(cam):
     assert t["status"] == "ok" and t["ssim"] == fastssim.ssim(chw, dist, channel_axis=0)
 
 
+def _traced_peak(f, *args, **kwargs):
+    """The peak of Python-traced memory (NumPy's and the kernels' buffers) during ``f(*args)``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        f(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("dtype", ["int16", "int32"])
 def test_signed_integers_read_in_place(dtype):
     """int16 (CT in Hounsfield units) and int32 are read by the CPU kernel row by row: the same
     numbers as converting the whole image first, with no whole-image copy made."""
-    import tracemalloc
-
     from images import camera
 
     cam = camera().astype(np.int32) * 16 - 1024  # a real image as CT-like values, negative included
@@ -154,12 +164,7 @@ def test_signed_integers_read_in_place(dtype):
     assert fastssim.ssim(vol_x, vol_y, data_range=4095) == fastssim.ssim(
         vol_x.astype(np.float32), vol_y.astype(np.float32), data_range=4095)
     assert fastssim.mse(x, y) == fastssim.mse(x.astype(np.float64), y.astype(np.float64))
-    tracemalloc.start()
-    try:
-        fastssim.ssim(x, y, data_range=4095)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(fastssim.ssim, x, y, data_range=4095)
     assert peak < 4 * x.size  # converting first made two float32 copies: 8 * x.size bytes
 
 
@@ -167,8 +172,6 @@ def test_same_map_reads_the_reflection_in_place():
     """The 'same' map is the 'valid' map of the images extended by symmetric reflection, bit for
     bit, in 2-D, with channels and for a volume, and scikit-image's full map; it is made without
     padded copies of the images: the map is the only large allocation."""
-    import tracemalloc
-
     from skimage.metrics import structural_similarity
 
     from images import colour
@@ -191,13 +194,8 @@ def test_same_map_reads_the_reflection_in_place():
     # besides the map, only the kernel's per-task buffers (~160 kB per running thread): padding
     # the two images first cost twice the input again
     big_x, big_y = np.tile(ref[..., 1], (12, 12)), np.tile(dist[..., 1], (12, 12))
-    tracemalloc.start()
-    try:
-        smap = fastssim.ssim_map(big_x, big_y)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < smap.nbytes + big_x.nbytes
+    peak = _traced_peak(fastssim.ssim_map, big_x, big_y)
+    assert peak < 4 * big_x.size + big_x.nbytes  # the float32 map, and less than the input again
 
 
 def test_float16_read_in_place():
@@ -205,8 +203,6 @@ def test_float16_read_in_place():
     patterns: every one of the 65536 patterns decodes as NumPy converts it, the scores equal those
     of float32 copies bit for bit (2-D, colour, a volume, a batch, a mask, the 'same' map), a
     non-finite sample is reported as for float32, and no converted copy is made."""
-    import tracemalloc
-
     from fastssim import _cpu_load
     from images import colour
 
@@ -250,10 +246,5 @@ def test_float16_read_in_place():
     assert str(half_err.value) == str(single_err.value)
 
     big, big_n = np.tile(img[..., 2], (6, 6)), np.tile(noisy[..., 2], (6, 6))
-    tracemalloc.start()
-    try:
-        fastssim.ssim(big, big_n, data_range=1)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(fastssim.ssim, big, big_n, data_range=1)
     assert peak < 2 * big.nbytes  # converting first made two float32 copies: 4x the input

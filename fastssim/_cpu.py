@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._cpu_load import load_row, sym
+from ._cpu_load import load_row
 from ._math import ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
@@ -203,20 +203,28 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         Receives the 'valid' map when ``write_map`` is True.
     mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views)
         1 for the windows to average in the masked sums (read when ``use_mask``).
-    pad : int
+    pad : int or None
         Score the images as if extended by ``pad`` samples of symmetric reflection on each side
-        of every spatial axis (the 'same' map, without a padded copy); 0: as they are.
-    half : bool
-        ``x`` and ``y`` hold float16 bit patterns (uint16 views): decoded row by row, exactly.
+        of every spatial axis (the 'same' map, without a padded copy); None: as they are.
+    half : True or None
+        True: ``x`` and ``y`` hold float16 bit patterns (uint16 views), decoded row by row.
+
+    ``pad`` and ``half`` are None unless needed: Numba then prunes the loaders they select, so
+    the common specializations compile no code for them (measured: 6.6 s per first call
+    instead of 8.5 s with both compiled into every specialization).
     """
     N, C, D0, H0, W0 = x.shape
     kd = len(wd)
     kh = len(wh)
     kw = len(ww)
-    pd = pad if kd > 1 else 0
+    if pad is None:
+        r = 0
+    else:
+        r = pad
+    pd = r if kd > 1 else 0
     D = D0 + 2 * pd  # the extended extents
-    H = H0 + 2 * pad
-    W = W0 + 2 * pad
+    H = H0 + 2 * r
+    W = W0 + 2 * r
     Ho = H - kh + 1
     Wo = W - kw + 1
     nbh = (Ho + band_h - 1) // band_h
@@ -255,8 +263,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
 
         # The task's shift: the mean of its first input row, per image.
         sh = np.zeros(2, dt)
-        load_row(x, y, n, c, sym(-pd, D0), sym(oh0 - pad, H0), ow0, lin, pad, half, sh[0], sh[1], xr, yr, xx, yy,
-                 dd, bits)
+        load_row(x, y, n, c, n - n, oh0, ow0, lin, pad, pd, half, sh[0], sh[1], xr, yr, xx, yy, dd, bits)
         sh[0] = xr.sum() / lin
         sh[1] = yr.sum() / lin
         shx = sh[0]
@@ -268,8 +275,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         cnt_m = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
-                load_row(x, y, n, c, sym(d - pd, D0), sym(h - pad, H0), ow0, lin, pad, half, shx, shy, xr, yr,
-                         xx, yy, dd, bits)
+                load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
                 i = h - oh0
                 slot = i % (kh + 1)
                 _filter_row(xr, ww, rows[slot, 0, 0], bw)

@@ -15,7 +15,7 @@ from . import _config as cfg
 _HALF_SCALE = 2.0 ** 112
 
 
-@njit(inline="always", **cfg.JIT)
+@njit(**cfg.JIT)
 def sym(i, n):
     """Index ``i`` (``-n <= i < 2n``) of an axis of length ``n`` extended by symmetric reflection
     (the edge sample repeated: scipy's 'reflect', NumPy's 'symmetric')."""
@@ -46,7 +46,7 @@ def _half_bits_impl(v):
     return never
 
 
-@njit(inline="always", **cfg.JIT)
+@njit(**cfg.JIT)
 def _shift_products(xr, yr, lin, shx, shy, xx, yy, dd):
     """Shift the loaded rows in place and form ``x^2``, ``y^2``, ``(x - y)^2``."""
     for j in range(lin):
@@ -100,14 +100,22 @@ def _load_row_half(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd,
 
 
 @njit(**cfg.JIT)
-def load_row(x, y, n, c, d, h, w0, lin, pad, half, shx, shy, xr, yr, xx, yy, dd, bits):
-    """Row ``(d, h)`` (real indices), columns ``w0 .. w0 + lin - 1`` of the images extended by
-    ``pad`` (``w0`` in extended coordinates), converted to the work dtype of ``xr``, shifted by
-    ``shx``/``shy``, with the squares and the squared difference; ``half``: float16 bit
-    patterns."""
-    if half:
-        _load_row_half(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd, bits)
-    elif pad == 0:
+def load_row(x, y, n, c, d, h, w0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits):
+    """Row ``h`` of plane ``d``, columns ``w0 .. w0 + lin - 1`` of the images extended by ``pad``
+    samples of symmetric reflection on each side (``pd`` along D: ``pad`` for volumes, 0 for
+    images; every index in extended coordinates), converted to the work dtype of ``xr``, shifted
+    by ``shx``/``shy``, with the squares and the squared difference; ``half``: float16 bit
+    patterns. ``pad`` and ``half`` may be None, and the branches on them are then pruned when
+    compiling (the tests are on the arguments themselves, as Numba needs): the common case
+    compiles `_load_row` alone."""
+    if half is not None:
+        if pad is None:
+            _load_row_half(x, y, n, c, d, h, w0, lin, 0, shx, shy, xr, yr, xx, yy, dd, bits)
+        else:
+            _load_row_half(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy,
+                           xr, yr, xx, yy, dd, bits)
+    elif pad is None:
         _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd)
     else:
-        _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd)
+        _load_row_padded(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy,
+                         xr, yr, xx, yy, dd)

@@ -203,24 +203,21 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         Receives the 'valid' map when ``write_map`` is True.
     mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views)
         1 for the windows to average in the masked sums (read when ``use_mask``).
-    pad : int or None
+    pad : int
         Score the images as if extended by ``pad`` samples of symmetric reflection on each side
-        of every spatial axis (the 'same' map, without a padded copy); None: as they are.
+        of every spatial axis (the 'same' map, without a padded copy); 0: as they are.
     half : True or None
-        True: ``x`` and ``y`` hold float16 bit patterns (uint16 views), decoded row by row.
-
-    ``pad`` and ``half`` are None unless needed: Numba then prunes the loaders they select, so
-    the common specializations compile no code for them (measured: 6.6 s per first call
-    instead of 8.5 s with both compiled into every specialization).
+        True: ``x`` and ``y`` hold float16 bit patterns (uint16 views), decoded row by row. None
+        unless needed: Numba then prunes the float16 loader, and only float16 input compiles it.
+        (``pad`` is a plain number: pruning it too gave every 'same' map a specialization of its
+        own, about 70 s more compiling over the test suite, against about 0.5 s per
+        specialization for the padded loader.)
     """
     N, C, D0, H0, W0 = x.shape
     kd = len(wd)
     kh = len(wh)
     kw = len(ww)
-    if pad is None:
-        r = 0
-    else:
-        r = pad
+    r = pad
     pd = r if kd > 1 else 0
     D = D0 + 2 * pd  # the extended extents
     H = H0 + 2 * r

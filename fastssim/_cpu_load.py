@@ -105,16 +105,12 @@ def load_row(x, y, n, c, d, h, w0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy,
     samples of symmetric reflection on each side (``pd`` along D: ``pad`` for volumes, 0 for
     images; every index in extended coordinates), converted to the work dtype of ``xr``, shifted
     by ``shx``/``shy``, with the squares and the squared difference; ``half``: float16 bit
-    patterns. ``pad`` and ``half`` may be None, and the branches on them are then pruned when
-    compiling (the tests are on the arguments themselves, as Numba needs): the common case
-    compiles `_load_row` alone."""
+    patterns, or None: the branch is then pruned when compiling (the test is on the argument
+    itself, as Numba needs), and only float16 input compiles its loader."""
     if half is not None:
-        if pad is None:
-            _load_row_half(x, y, n, c, d, h, w0, lin, 0, shx, shy, xr, yr, xx, yy, dd, bits)
-        else:
-            _load_row_half(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy,
-                           xr, yr, xx, yy, dd, bits)
-    elif pad is None:
+        _load_row_half(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy, xr,
+                       yr, xx, yy, dd, bits)
+    elif pad == 0:
         _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd)
     else:
         _load_row_padded(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy,

@@ -179,7 +179,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
     _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
-                   mk, mask5 is not None, pad or None, True if half else None)
+                   mk, mask5 is not None, pad, True if half else None)
     totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
     if mask5 is not None:
         with np.errstate(invalid="ignore", divide="ignore"):

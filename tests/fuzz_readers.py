@@ -7,7 +7,7 @@ Promises checked on every input:
 - libspng and Pillow agree on every PNG: both refuse it, or both return the same pixels;
 - a decoded array that can be scored against its original gives a row or a ValueError/TypeError.
 
-The pytest entry (``test_fuzz.py``) runs it for ``FASTSSIM_FUZZ_SECONDS`` (default 30). For a
+The pytest entry (``test_fuzz.py``) runs it for ``FASTSSIM_FUZZ_SECONDS`` (default 12). For a
 long campaign::
 
     python tests/fuzz_readers.py --seconds 3600 --seed 7

@@ -1,4 +1,4 @@
-"""The reader fuzzer (``fuzz_readers.py``), briefly: ``FASTSSIM_FUZZ_SECONDS`` (default 20) of
+"""The reader fuzzer (``fuzz_readers.py``), briefly: ``FASTSSIM_FUZZ_SECONDS`` (default 12) of
 mutated real images through both PNG decoders and the scorer, with a seed that varies from run
 to run unless ``FASTSSIM_FUZZ_SEED`` fixes it (the seed is printed, to replay a failure)."""
 
@@ -12,7 +12,7 @@ import fuzz_readers
 
 @pytest.mark.filterwarnings("ignore:Image size")
 def test_mutated_files_read_or_refused_never_anything_else(cam, tmp_path):
-    seconds = float(os.environ.get("FASTSSIM_FUZZ_SECONDS", "20"))
+    seconds = float(os.environ.get("FASTSSIM_FUZZ_SECONDS", "12"))
     seed = int(os.environ.get("FASTSSIM_FUZZ_SEED", random.randrange(2 ** 32)))
     print(f"fuzz seed {seed} ({seconds:.0f} s)")
     findings = fuzz_readers.run(seconds, seed, cam, str(tmp_path))

@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _config as cfg
-from ._cpu_load import load_row
+from ._cpu_load import _load_row, load_row
 from ._math import ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
@@ -272,7 +272,10 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         cnt_m = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
-                load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
+                if pad == 0 and half is None:  # the common case straight to its loader
+                    _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
+                else:
+                    load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
                 i = h - oh0
                 slot = i % (kh + 1)
                 _filter_row(xr, ww, rows[slot, 0, 0], bw)

@@ -40,21 +40,18 @@ def _same_map(impl):
     return structural_similarity(x, y, data_range=255, full=True, **_SK)[1]
 
 
-@pytest.mark.parametrize("impl", ["fastssim", "fastssim, converted first", "skimage"])
-def test_float16_input(benchmark, record, impl):
-    benchmark.group = "2048x2048 float16"
-    want = _half("fastssim, converted first")
-    got = _half(impl)  # warm-up
-    got = benchmark.pedantic(_half, args=(impl,), rounds=3 if impl == "skimage" else 10, iterations=1)
-    assert got == pytest.approx(want, abs=2e-5)
-    record("2048x2048 float16", impl, HALF[0].size)
+CASES = [("2048x2048 float16", _half, HALF[0].size, "fastssim, converted first"),
+         ("2048x2048 uint8 'same' map", _same_map, BYTES[0].size, "fastssim, padded first")]
 
 
-@pytest.mark.parametrize("impl", ["fastssim", "fastssim, padded first", "skimage"])
-def test_same_map(benchmark, record, impl):
-    benchmark.group = "2048x2048 uint8 'same' map"
-    want = _same_map("fastssim, padded first")
-    got = _same_map(impl)  # warm-up
-    got = benchmark.pedantic(_same_map, args=(impl,), rounds=3 if impl == "skimage" else 10, iterations=1)
+@pytest.mark.parametrize("impl", ["fastssim", "before", "skimage"])
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[c[0] for c in CASES])
+def test_read_in_place(benchmark, record, case, impl):
+    workload, run, pixels, before = CASES[case]
+    impl = before if impl == "before" else impl
+    benchmark.group = workload
+    want = run(before)
+    run(impl)  # warm-up
+    got = benchmark.pedantic(run, args=(impl,), rounds=3 if impl == "skimage" else 10, iterations=1)
     np.testing.assert_allclose(got, want, atol=3e-4)
-    record("2048x2048 uint8 'same' map", impl, BYTES[0].size)
+    record(workload, impl, pixels)

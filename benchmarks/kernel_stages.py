@@ -14,11 +14,12 @@ import numpy as np
 from numba import njit
 
 from fastssim import _config as cfg
-from fastssim import _cpu, _cpu_load
+from fastssim import _cpu_load, _cpu_passes
 from fastssim._math import window_weights
 
-_filter_row, _combine_ssim2 = _cpu._filter_row, _cpu._combine_ssim2
-_combine_ssim, _formula_row = _cpu._combine_ssim, _cpu._formula_row
+_filter_row, _combine_ssim2 = _cpu_passes._filter_row, _cpu_passes._combine_ssim2
+_combine_ssim, _formula_row = _cpu_passes._combine_ssim, _cpu_passes._formula_row
+_combine_ssim4 = _cpu_passes._combine_ssim4
 _load_row = _cpu_load._load_row
 
 
@@ -33,6 +34,14 @@ def _h_pass_two_rows(ring, w, n, consts, out, out2, vbuf, reps):
     t = 0.0
     for r in range(reps):
         t += _combine_ssim2(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, out2, vbuf)[0]
+    return t
+
+
+@njit(**cfg.JIT)
+def _h_pass_four_rows(ring, w, n, consts, outs, vbuf, reps):
+    t = 0.0
+    for r in range(reps):
+        t += _combine_ssim4(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), outs, 4, vbuf)[0]
     return t
 
 
@@ -53,9 +62,11 @@ def _formula(vbuf, n, consts, out, reps):
 
 
 @njit(**cfg.JIT)
-def _load(x5, y5, n, xr, yr, xx, yy, dd, reps):
+def _load(x5, y5, n, xr, yr, xx, yy, dd, reps, w0=0):
+    # w0 an argument, as in the kernel: a literal 0 let LLVM prove the indices non-negative and
+    # hid a gather that the kernel paid (see `_cpu_load._load_row`)
     for r in range(reps):
-        _load_row(x5, y5, 0, 0, 0, r % 64, 0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, xx, yy, dd)
+        _load_row(x5, y5, 0, 0, 0, r % 64, w0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, xx, yy, dd)
 
 
 def main(n=512):
@@ -64,7 +75,9 @@ def main(n=512):
     f32 = np.float32
     src, dst = rng.random(n + 10, dtype=f32), np.empty(n, f32)
     ring = rng.random((12, 5, 1, n + 24), dtype=f32) * f32(0.1) + f32(0.5)
-    vbuf, out, out2 = np.empty((2, 5, n + 24), f32), np.empty(n, f32), np.empty(n, f32)
+    ring4 = rng.random((14, 5, 1, n + 24), dtype=f32) * f32(0.1) + f32(0.5)  # the 2-D ring
+    vbuf, out, out2 = np.empty((4, 5, n + 24), f32), np.empty(n, f32), np.empty(n, f32)
+    outs = np.empty((4, n), f32)
     rows = [rng.random(n + 10, dtype=f32) for _ in range(5)]
     consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
     x5 = rng.random((1, 1, 1, 64, n + 10), dtype=f32)
@@ -76,6 +89,7 @@ def main(n=512):
         ("five filters along W", _w_pass, (src, w, dst, n), 5),
         ("five filters along H, one row", _h_pass_one_row, (ring, w, n, consts[0], out, vbuf), 1),
         ("five filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
+        ("five filters along H, four rows", _h_pass_four_rows, (ring4, w, n, consts[0], outs, vbuf), 0.25),
         ("formula + sums (SSIM)", _formula, (vbuf[0], n, consts[0], out, reps), 1),
         ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0], n, consts[1], out, reps), 1),
     ]

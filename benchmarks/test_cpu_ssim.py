@@ -22,6 +22,8 @@ def _pairs():
         x=rng.integers(0, 256, (4096, 4096), dtype=np.uint8), noise=20, data_range=255, batch=False)
     yield "64 x RGB 512x512 uint8 (batch)", dict(
         x=rng.integers(0, 256, (64, 512, 512, 3), dtype=np.uint8), noise=20, data_range=255, batch=True)
+    yield "1024 x RGB 64x64 uint8 (batch)", dict(
+        x=rng.integers(0, 256, (1024, 64, 64, 3), dtype=np.uint8), noise=20, data_range=255, batch=True)
     yield "128^3 float32 volume", dict(
         x=rng.random((128, 128, 128), dtype=np.float32), noise=0.1, data_range=1.0, batch=False)
 

@@ -22,16 +22,16 @@ its input rows once:
 1. load a row segment (``_cpu_load``: read through a symmetric reflection for the
    'same' map, float16 decoded), convert it to the work dtype, subtract the task's
    shift and form the products ``x*x``, ``y*y``, ``(x-y)^2``;
-2. filter the five moments along W into a rolling buffer of ``Kh + 1`` rows;
+2. filter the five moments along W into a rolling buffer of rows;
 3. once enough rows are there, filter along H: for 2-D straight into the SSIM
-   formula and the row sum, two output rows per sweep (the ``Kh + 1`` rows are
-   loaded once and feed both: register blocking); for 3-D into a rolling buffer
-   of ``Kd + 1`` planes, which is then filtered along D into the formula, two
-   output planes per sweep.
+   formula and the row sum, four output rows per sweep (the ``Kh + 3`` rows are
+   loaded once and feed all four: register blocking; pairs under four taps); for
+   3-D into a rolling buffer of ``Kd + 1`` planes, which is then filtered along D
+   into the formula, two output planes per sweep.
 
 No full-size intermediate exists; the map is written only when asked for.
 Task boundaries depend on the shape only, so results do not depend on the
-number of threads.
+number of threads. The passes of steps 2 and 3 are in ``_cpu_passes``.
 """
 
 import numpy as np
@@ -39,129 +39,22 @@ from numba import njit, prange
 
 from . import _config as cfg
 from ._cpu_load import _load_row, load_row
-from ._math import ssim_terms, unravel4
+from ._cpu_passes import _combine, _combine_ssim, _combine_ssim2, _filter_row, combine_rows
+from ._math import unravel4
 
-_ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 
 
-@njit(**cfg.JIT)
-def _filter_row(src, w, dst, n):
-    """``dst[j] = sum_t w[t] * src[j + t]`` for ``j < n`` (taps unrolled)."""
-    k = len(w)
-    for j in range(n):
-        s = w[0] * src[j]
-        for t in range(1, k):
-            s += w[t] * src[j + t]
-        dst[j] = s
-
-
-@njit(**cfg.JIT)
-def _combine(ring, w, base, row, n, dst, dslot, drow):
-    """Filter five moments across the ``len(w)`` slots of a rolling buffer.
-
-    ``ring[s, m, row, j]`` holds moment ``m`` of slot ``s``; slot
-    ``(base + t) % (len(w) + 1)`` is tap ``t`` (the ring has one slot more than the window).
-    Writes ``dst[dslot, m, drow, :n]``.
-    """
-    k = len(w)
-    for m in range(5):
-        for j in range(n):
-            s = w[0] * ring[base % (k + 1), m, row, j]
-            for t in range(1, k):
-                s += w[t] * ring[(base + t) % (k + 1), m, row, j]
-            dst[dslot, m, drow, j] = s
-
-
-@njit(**cfg.JIT)
-def _formula_row(vbuf, n, consts, shx, shy, out):
-    """The SSIM formula over a row of filtered moments ``vbuf[m, j]``: writes the row of SSIM to
-    ``out``; returns the float64 row sums of SSIM and, when ``consts[4]`` is nonzero, of the
-    contrast-structure term (MS-SSIM's; else 0: its division is skipped)."""
-    c1 = consts[0]
-    c2 = consts[1]
-    cn = consts[2]
-    floor = consts[3]
-    total = 0.0
-    for j in range(n):
-        v, _ = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn, floor)
-        out[j] = v
-        total += np.float64(v)
-    total_cs = 0.0
-    if consts[4] != 0:
-        for j in range(n):
-            _, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn,
-                                floor)
-            total_cs += np.float64(cs)
-    return total, total_cs
-
-
-@njit(**cfg.JIT)
-def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
-    """Last filter pass fused with the SSIM formula, one output row.
-
-    Each moment is filtered on its own into ``vbuf`` (``len(w)`` input streams per loop),
-    then the formula runs over ``vbuf``. The ring has ``len(w) + 1`` slots; slot
-    ``(base + t) % (len(w) + 1)`` is tap ``t``. Writes the row of SSIM to ``out``; returns the
-    float64 row sums of SSIM and of the contrast-structure term (for MS-SSIM).
-
-    The filter loop is `_combine`'s, written out: calling `_combine` into a 4-D buffer and
-    handing the formula a strided view of it measured 1.5-2x slower for this pass.
-    """
-    k = len(w)
-    for m in range(5):
-        for j in range(n):
-            s = w[0] * ring[base % (k + 1), m, row, j]
-            for t in range(1, k):
-                s += w[t] * ring[(base + t) % (k + 1), m, row, j]
-            vbuf[0, m, j] = s
-    return _formula_row(vbuf[0], n, consts, shx, shy, out)
-
-
 @njit(inline="always", **cfg.JIT)
-def _two_taps(ring, w, base, m, row, j):
-    """Outputs ``base`` and ``base + 1`` of one moment at column ``j``: the ``len(w) + 1``
-    slots are loaded once each and feed both sums (register blocking: 12 loads for two
-    outputs instead of 22). Folding the symmetric taps (adding the two inputs of a weight
-    first) was measured too, and gained nothing here: the pass is then bound by its loads."""
-    k = len(w)
-    v = ring[base % (k + 1), m, row, j]
-    s0 = w[0] * v
-    v = ring[(base + 1) % (k + 1), m, row, j]
-    s1 = w[0] * v
-    s0 += w[1] * v
-    for t in range(2, k):
-        v = ring[(base + t) % (k + 1), m, row, j]
-        s0 += w[t] * v
-        s1 += w[t - 1] * v
-    v = ring[(base + k) % (k + 1), m, row, j]
-    s1 += w[k - 1] * v
-    return s0, s1
-
-
-@njit(**cfg.JIT)
-def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
-    """`_combine_ssim` for two consecutive outputs at once (slots ``base .. base + len(w)``):
-    writes both rows of SSIM and returns the sums over both."""
-    for m in range(5):
-        for j in range(n):
-            s0, s1 = _two_taps(ring, w, base, m, row, j)
-            vbuf[0, m, j] = s0
-            vbuf[1, m, j] = s1
-    a0, b0 = _formula_row(vbuf[0], n, consts, shx, shy, out0)
-    a1, b1 = _formula_row(vbuf[1], n, consts, shx, shy, out1)
-    return a0 + a1, b0 + b1
-
-
-@njit(inline="always", **cfg.JIT)
-def _due(i, k, count):
+def _due(i, k, count, g):
     """``(first, how many)`` outputs of a sliding window of ``k`` that input ``i`` completes,
-    outputs going in pairs: outputs o and o + 1 once input o + k is in (o even), the last of
-    an odd ``count`` alone; ``(0, 0)`` when none."""
-    if i >= k and (i - k) % 2 == 0:
-        return i - k, 2
-    if i == count + k - 2 and count % 2 == 1:
-        return count - 1, 1
+    outputs going in groups of ``g``: outputs o .. o + g - 1 once input o + k + g - 2 is in
+    (o a multiple of g), the last ``count % g`` together after the last input; ``(0, 0)`` when
+    none."""
+    if i >= k + g - 2 and (i - k - g + 2) % g == 0:
+        return i - k - g + 2, g
+    if i == count + k - 2 and count % g != 0:
+        return count - count % g, count % g
     return 0, 0
 
 
@@ -170,8 +63,9 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
     """The sum of ``res`` where the mask row is 1, and the count of those pixels (float64)."""
     acc = 0.0
     cnt = 0.0
+    row = mask[n, c, d, oh, ow0:ow0 + bw]  # sliced: see `_cpu_load._load_row`
     for j in range(bw):
-        m = np.float64(mask[n, c, d, oh, ow0 + j])
+        m = np.float64(row[j])
         acc += m * np.float64(res[j])
         cnt += m
     return acc, cnt
@@ -246,15 +140,19 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         # Rows padded by 24 elements: power-of-two strides between the 5 * k
         # streams of the last filter pass would map them onto the same L1 sets.
         bwp = bw + 24
-        # one slot more than the window: 2-D bands produce two output rows per sweep
-        rows = np.empty((kh + 1, 5, 1, bwp), dt)
+        # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
+        # ring holds the window and three slots more; 3-D rows go one at a time (one more)
+        g = 4 if kd == 1 and kh >= 4 else 2
+        nslot = kh + g - 1 if kd == 1 else kh + 1
+        rows = np.empty((nslot, 5, 1, bwp), dt)
+        # 3-D: output planes in pairs (in fours, with a ring of kd + 3 planes: 187-192 against
+        # 203-208 Mvox/s at 256^3, alternated twice; the ring is already larger than L2)
         if kd > 1:
             planes = np.empty((kd + 1, 5, bh, bwp), dt)
         else:
             planes = np.empty((1, 5, 1, 1), dt)
-        srow = np.empty(bw, dt)
-        vbuf = np.empty((2, 5, bwp), dt)
-        srow2 = np.empty(bw, dt)
+        srows = np.empty((4, bw), dt)
+        vbuf = np.empty((4, 5, bwp), dt)
 
         bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
 
@@ -277,7 +175,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 else:
                     load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
                 i = h - oh0
-                slot = i % (kh + 1)
+                slot = i % nslot
                 _filter_row(xr, ww, rows[slot, 0, 0], bw)
                 _filter_row(yr, ww, rows[slot, 1, 0], bw)
                 _filter_row(xx, ww, rows[slot, 2, 0], bw)
@@ -288,17 +186,14 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                     if i >= kh - 1:
                         _combine(rows, wh, i - kh + 1, 0, bw, planes, d % (kd + 1), i - kh + 1)
                     continue
-                o, nout = _due(i, kh, bh)
+                o, nout = _due(i, kh, bh, g)
                 if nout == 0:
                     continue
-                if nout == 2:
-                    t_ssim, t_cs = _combine_ssim2(rows, wh, o, 0, bw, consts, shx, shy, srow, srow2, vbuf)
-                else:
-                    t_ssim, t_cs = _combine_ssim(rows, wh, o, 0, bw, consts, shx, shy, srow, vbuf)
+                t_ssim, t_cs = combine_rows(rows, wh, o, 0, bw, consts, shx, shy, srows, nout, vbuf)
                 acc += t_ssim
                 acc_cs += t_cs
                 for r in range(nout):
-                    res = srow if r == 0 else srow2
+                    res = srows[r]
                     if write_map:
                         out_map[n, c, d, oh0 + o + r, ow0:ow1] = res
                     if use_mask:
@@ -307,16 +202,16 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                         cnt_m += b
             if kd == 1:
                 continue
-            od, nout = _due(d, kd, D - kd + 1)  # output planes, in pairs as rows are
+            od, nout = _due(d, kd, D - kd + 1, 2)  # output planes, in pairs
             for r in range(bh if nout > 0 else 0):
                 if nout == 2:
-                    t_ssim, t_cs = _combine_ssim2(planes, wd, od, r, bw, consts, shx, shy, srow, srow2, vbuf)
+                    t_ssim, t_cs = _combine_ssim2(planes, wd, od, r, bw, consts, shx, shy, srows[0], srows[1], vbuf)
                 else:
-                    t_ssim, t_cs = _combine_ssim(planes, wd, od, r, bw, consts, shx, shy, srow, vbuf)
+                    t_ssim, t_cs = _combine_ssim(planes, wd, od, r, bw, consts, shx, shy, srows[0], vbuf)
                 acc += t_ssim
                 acc_cs += t_cs
                 for q in range(nout):
-                    res = srow if q == 0 else srow2
+                    res = srows[q]
                     if write_map:
                         out_map[n, c, od + q, oh0 + r, ow0:ow1] = res
                     if use_mask:

@@ -1,0 +1,201 @@
+"""The filter passes of the CPU SSIM kernel (`_cpu.ssim_sums`): a row along W, the moments of a
+rolling buffer of rows (or planes) along H or D, one, two or four outputs per sweep, and the SSIM
+formula over a row of filtered moments. Compute only; the kernel's layout is described in `_cpu`.
+"""
+
+import numpy as np
+from numba import njit
+from numba.extending import overload
+
+from . import _config as cfg
+from ._math import ssim_terms
+
+_ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
+
+
+@njit(**cfg.JIT)
+def _filter_row(src, w, dst, n):
+    """``dst[j] = sum_t w[t] * src[j + t]`` for ``j < n`` (taps unrolled)."""
+    k = len(w)
+    for j in range(n):
+        s = w[0] * src[j]
+        for t in range(1, k):
+            s += w[t] * src[j + t]
+        dst[j] = s
+
+
+@njit(**cfg.JIT)
+def _combine(ring, w, base, row, n, dst, dslot, drow):
+    """Filter five moments across the ``len(w)`` slots of a rolling buffer.
+
+    ``ring[s, m, row, j]`` holds moment ``m`` of slot ``s``; slot
+    ``(base + t) % (len(w) + 1)`` is tap ``t`` (the ring has one slot more than the window).
+    Writes ``dst[dslot, m, drow, :n]``.
+    """
+    k = len(w)
+    for m in range(5):
+        for j in range(n):
+            s = w[0] * ring[base % (k + 1), m, row, j]
+            for t in range(1, k):
+                s += w[t] * ring[(base + t) % (k + 1), m, row, j]
+            dst[dslot, m, drow, j] = s
+
+
+@njit(**cfg.JIT)
+def _formula_row(vbuf, n, consts, shx, shy, out):
+    """The SSIM formula over a row of filtered moments ``vbuf[m, j]``: writes the row of SSIM to
+    ``out``; returns the float64 row sums of SSIM and, when ``consts[4]`` is nonzero, of the
+    contrast-structure term (MS-SSIM's; else 0: its division is skipped)."""
+    c1 = consts[0]
+    c2 = consts[1]
+    cn = consts[2]
+    floor = consts[3]
+    total = 0.0
+    for j in range(n):
+        v, _ = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn, floor)
+        out[j] = v
+        total += np.float64(v)
+    total_cs = 0.0
+    if consts[4] != 0:
+        for j in range(n):
+            _, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn,
+                                floor)
+            total_cs += np.float64(cs)
+    return total, total_cs
+
+
+@njit(**cfg.JIT)
+def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
+    """Last filter pass fused with the SSIM formula, one output row.
+
+    Each moment is filtered on its own into ``vbuf`` (``len(w)`` input streams per loop),
+    then the formula runs over ``vbuf``. The ring has ``len(w) + 1`` slots; slot
+    ``(base + t) % (len(w) + 1)`` is tap ``t``. Writes the row of SSIM to ``out``; returns the
+    float64 row sums of SSIM and of the contrast-structure term (for MS-SSIM).
+
+    The filter loop is `_combine`'s, written out: calling `_combine` into a 4-D buffer and
+    handing the formula a strided view of it measured 1.5-2x slower for this pass.
+    """
+    k = len(w)
+    for m in range(5):
+        for j in range(n):
+            s = w[0] * ring[base % (k + 1), m, row, j]
+            for t in range(1, k):
+                s += w[t] * ring[(base + t) % (k + 1), m, row, j]
+            vbuf[0, m, j] = s
+    return _formula_row(vbuf[0], n, consts, shx, shy, out)
+
+
+@njit(inline="always", **cfg.JIT)
+def _two_taps(ring, w, base, m, row, j):
+    """Outputs ``base`` and ``base + 1`` of one moment at column ``j``: the ``len(w) + 1``
+    slots are loaded once each and feed both sums (register blocking: 12 loads for two
+    outputs instead of 22). Folding the symmetric taps (adding the two inputs of a weight
+    first) was measured too, and gained nothing here: the pass is then bound by its loads."""
+    k = len(w)
+    v = ring[base % (k + 1), m, row, j]
+    s0 = w[0] * v
+    s1 = w[0] - w[0]  # zero (folded away); any number of taps, one included
+    for t in range(1, k):
+        v = ring[(base + t) % (k + 1), m, row, j]
+        s0 += w[t] * v
+        s1 += w[t - 1] * v
+    v = ring[(base + k) % (k + 1), m, row, j]
+    s1 += w[k - 1] * v
+    return s0, s1
+
+
+@njit(**cfg.JIT)
+def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
+    """`_combine_ssim` for two consecutive outputs at once (slots ``base .. base + len(w)``):
+    writes both rows of SSIM and returns the sums over both."""
+    for m in range(5):
+        for j in range(n):
+            s0, s1 = _two_taps(ring, w, base, m, row, j)
+            vbuf[0, m, j] = s0
+            vbuf[1, m, j] = s1
+    a0, b0 = _formula_row(vbuf[0], n, consts, shx, shy, out0)
+    a1, b1 = _formula_row(vbuf[1], n, consts, shx, shy, out1)
+    return a0 + a1, b0 + b1
+
+
+@njit(inline="always", **cfg.JIT)
+def _four_taps(ring, w, base, m, row, j):
+    """Outputs ``base .. base + 3`` of one moment at column ``j`` (``len(w) >= 4``; the ring has
+    ``len(w) + 3`` slots): each of the ``len(w) + 3`` slots is loaded once and feeds every sum
+    it belongs to (14 loads for four outputs instead of 44, 24 for two pairs)."""
+    k = len(w)
+    K = k + 3
+    v = ring[base % K, m, row, j]
+    s0 = w[0] * v
+    v = ring[(base + 1) % K, m, row, j]
+    s0 += w[1] * v
+    s1 = w[0] * v
+    v = ring[(base + 2) % K, m, row, j]
+    s0 += w[2] * v
+    s1 += w[1] * v
+    s2 = w[0] * v
+    v = ring[(base + 3) % K, m, row, j]
+    s0 += w[3] * v
+    s1 += w[2] * v
+    s2 += w[1] * v
+    s3 = w[0] * v
+    for t in range(4, k):
+        v = ring[(base + t) % K, m, row, j]
+        s0 += w[t] * v
+        s1 += w[t - 1] * v
+        s2 += w[t - 2] * v
+        s3 += w[t - 3] * v
+    v = ring[(base + k) % K, m, row, j]
+    s1 += w[k - 1] * v
+    s2 += w[k - 2] * v
+    s3 += w[k - 3] * v
+    v = ring[(base + k + 1) % K, m, row, j]
+    s2 += w[k - 1] * v
+    s3 += w[k - 2] * v
+    v = ring[(base + k + 2) % K, m, row, j]
+    s3 += w[k - 1] * v
+    return s0, s1, s2, s3
+
+
+@njit(**cfg.JIT)
+def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+    """`_combine_ssim` for four consecutive outputs at once (slots ``base .. base + len(w) + 2``
+    of a ring of ``len(w) + 3``): writes the first ``nout`` rows of SSIM to ``outs`` and returns
+    their sums. A last group of fewer than four filters stale slots into the rows it drops."""
+    for m in range(5):
+        for j in range(n):
+            s0, s1, s2, s3 = _four_taps(ring, w, base, m, row, j)
+            vbuf[0, m, j] = s0
+            vbuf[1, m, j] = s1
+            vbuf[2, m, j] = s2
+            vbuf[3, m, j] = s3
+    total = 0.0
+    total_cs = 0.0
+    for q in range(nout):
+        a, b = _formula_row(vbuf[q], n, consts, shx, shy, outs[q])
+        total += a
+        total_cs += b
+    return total, total_cs
+
+
+def combine_rows(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+    """The last filter pass and the SSIM formula for ``nout`` consecutive outputs ``base ..``:
+    up to four per sweep (`_combine_ssim4`, ring of ``len(w) + 3`` slots) for windows of four
+    taps or more, else up to two (ring of ``len(w) + 1``). Writes the rows of SSIM to ``outs``
+    and returns their sums. Chosen when compiling, from the window's length, so that the
+    four-output pass is never compiled for a shorter window."""
+
+
+@overload(combine_rows)
+def _combine_rows_impl(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+    if len(w) >= 4:  # w is the window's tuple type here
+        def four(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+            return _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf)
+        return four
+
+    def pairs(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+        if nout == 2:
+            return _combine_ssim2(ring, w, base, row, n, consts, shx, shy, outs[0], outs[1], vbuf)
+        return _combine_ssim(ring, w, base, row, n, consts, shx, shy, outs[0], vbuf)
+    return pairs

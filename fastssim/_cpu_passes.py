@@ -24,6 +24,17 @@ def _filter_row(src, w, dst, n):
         dst[j] = s
 
 
+@njit(inline="always", **cfg.JIT)
+def _taps(ring, w, base, m, row, j):
+    """Output ``base`` of moment ``m`` at column ``j``: tap ``t`` is slot
+    ``(base + t) % (len(w) + 1)`` of the ring (one slot more than the window)."""
+    k = len(w)
+    s = w[0] * ring[base % (k + 1), m, row, j]
+    for t in range(1, k):
+        s += w[t] * ring[(base + t) % (k + 1), m, row, j]
+    return s
+
+
 @njit(**cfg.JIT)
 def _combine(ring, w, base, row, n, dst, dslot, drow):
     """Filter five moments across the ``len(w)`` slots of a rolling buffer.
@@ -32,13 +43,9 @@ def _combine(ring, w, base, row, n, dst, dslot, drow):
     ``(base + t) % (len(w) + 1)`` is tap ``t`` (the ring has one slot more than the window).
     Writes ``dst[dslot, m, drow, :n]``.
     """
-    k = len(w)
     for m in range(5):
         for j in range(n):
-            s = w[0] * ring[base % (k + 1), m, row, j]
-            for t in range(1, k):
-                s += w[t] * ring[(base + t) % (k + 1), m, row, j]
-            dst[dslot, m, drow, j] = s
+            dst[dslot, m, drow, j] = _taps(ring, w, base, m, row, j)
 
 
 @njit(**cfg.JIT)
@@ -73,16 +80,12 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
     ``(base + t) % (len(w) + 1)`` is tap ``t``. Writes the row of SSIM to ``out``; returns the
     float64 row sums of SSIM and of the contrast-structure term (for MS-SSIM).
 
-    The filter loop is `_combine`'s, written out: calling `_combine` into a 4-D buffer and
-    handing the formula a strided view of it measured 1.5-2x slower for this pass.
+    The filter loop is `_combine`'s (both inline `_taps`): calling `_combine` into a 4-D buffer
+    and handing the formula a strided view of it measured 1.5-2x slower for this pass.
     """
-    k = len(w)
     for m in range(5):
         for j in range(n):
-            s = w[0] * ring[base % (k + 1), m, row, j]
-            for t in range(1, k):
-                s += w[t] * ring[(base + t) % (k + 1), m, row, j]
-            vbuf[0, m, j] = s
+            vbuf[0, m, j] = _taps(ring, w, base, m, row, j)
     return _formula_row(vbuf[0], n, consts, shx, shy, out)
 
 

@@ -35,7 +35,8 @@ number of threads. The passes of steps 2 and 3 are in ``_cpu_passes``.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from . import _config as cfg
 from ._cpu_load import _load_row, load_row
@@ -58,6 +59,25 @@ def _due(i, k, count, g):
     return 0, 0
 
 
+def shift_of(lanes, levels, lin):
+    """A task's shift for one image as the row passes take it: the number ``levels[0]`` for one
+    image per row (``lanes`` None), else a row of ``lin * L`` samples, each its channel's level
+    (``levels`` has one per channel). Chosen when compiling, from the type of ``lanes``."""
+
+
+@overload(shift_of)
+def _shift_of_impl(lanes, levels, lin):
+    if isinstance(lanes, types.NoneType):
+        return lambda lanes, levels, lin: levels[0]
+
+    def row(lanes, levels, lin):
+        out = np.empty(lin * lanes, levels.dtype)
+        for j in range(lin * lanes):
+            out[j] = levels[j % lanes]
+        return out
+    return row
+
+
 @njit(inline="always", **cfg.JIT)
 def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
     """The sum of ``res`` where the mask row is 1, and the count of those pixels (float64)."""
@@ -73,7 +93,7 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
 
 @njit(**cfg.JIT_PARALLEL)
 def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask, pad,
-              half):
+              half, lanes):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
@@ -88,11 +108,11 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         the contrast-structure term).
     band_h, band_w : int
         Output rows and columns per task.
-    out_sum : ndarray, float64, (N * C * nbh * nbw, 4)
+    out_sum : ndarray, float64, (N * C * nbh * nbw * L, 4)
         Receives the sums of the SSIM map and of the contrast-structure map
         over each task's region, and with ``use_mask`` the sum of the SSIM map where
         ``mask`` is 1 and the count of those windows; tasks are ordered (n, c, row band,
-        column band).
+        column band), then channel of the interleaved rows (``L`` of them, 1 without ``lanes``).
     out_map : ndarray, 5-D
         Receives the 'valid' map when ``write_map`` is True.
     mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views)
@@ -106,8 +126,20 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         (``pad`` is a plain number: pruning it too gave every 'same' map a specialization of its
         own, about 70 s more compiling over the test suite, against about 0.5 s per
         specialization for the padded loader.)
+    lanes : int or None
+        ``L``: the last axis holds ``L`` interleaved channels, ``W * L`` samples (channel-last
+        colour pixels, ``C == 1``), filtered together: every tap of the W filter is ``L`` samples
+        on, the other passes work sample by sample, each channel shifted by its own level, and
+        the sums are kept per channel. For 2-D images without ``pad``, ``half``, mask, map or
+        contrast-structure sums (the caller's check). None: one image per row (pruned, as
+        ``half`` is).
     """
+    if lanes is None:
+        L = 1
+    else:
+        L = lanes
     N, C, D0, H0, W0 = x.shape
+    W0 = W0 // L
     kd = len(wd)
     kh = len(wh)
     kw = len(ww)
@@ -131,15 +163,16 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         bh = oh1 - oh0
         bw = ow1 - ow0
         lin = bw + kw - 1
+        nS = bw * L  # samples per row of output (L interleaved channels)
 
-        xr = np.empty(lin, dt)
-        yr = np.empty(lin, dt)
-        xx = np.empty(lin, dt)
-        yy = np.empty(lin, dt)
-        dd = np.empty(lin, dt)
+        xr = np.empty(lin * L, dt)
+        yr = np.empty(lin * L, dt)
+        xx = np.empty(lin * L, dt)
+        yy = np.empty(lin * L, dt)
+        dd = np.empty(lin * L, dt)
         # Rows padded by 24 elements: power-of-two strides between the 5 * k
         # streams of the last filter pass would map them onto the same L1 sets.
-        bwp = bw + 24
+        bwp = nS + 24
         # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
         # ring holds the window and three slots more; 3-D rows go one at a time (one more)
         g = 4 if kd == 1 and kh >= 4 else 2
@@ -151,18 +184,27 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
             planes = np.empty((kd + 1, 5, bh, bwp), dt)
         else:
             planes = np.empty((1, 5, 1, 1), dt)
-        srows = np.empty((4, bw), dt)
+        srows = np.empty((4, nS), dt)
         vbuf = np.empty((4, 5, bwp), dt)
 
         bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
 
-        # The task's shift: the mean of its first input row, per image.
-        sh = np.zeros(2, dt)
-        load_row(x, y, n, c, n - n, oh0, ow0, lin, pad, pd, half, sh[0], sh[1], xr, yr, xx, yy, dd, bits)
-        sh[0] = xr.sum() / lin
-        sh[1] = yr.sum() / lin
-        shx = sh[0]
-        shy = sh[1]
+        # The task's shift: the mean of its first input row, per image (and channel).
+        # Summed in float64, so that a channel's shift does not depend (in practice) on the
+        # order of the sum, which differs between one image per row and interleaved channels.
+        sh = np.zeros((2, L), dt)
+        load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pad, pd, half, shift_of(lanes, sh[0], lin),
+                 shift_of(lanes, sh[1], lin), xr, yr, xx, yy, dd, bits)
+        level = np.zeros((2, L))
+        for j in range(lin * L):
+            level[0, j % L] += np.float64(xr[j])
+            level[1, j % L] += np.float64(yr[j])
+        for q in range(L):
+            sh[0, q] = level[0, q] / lin
+            sh[1, q] = level[1, q] / lin
+        shx = shift_of(lanes, sh[0], lin)
+        shy = shift_of(lanes, sh[1], lin)
+        lane_sums = np.zeros(nS if lanes is not None else 1)  # float64 column sums, interleaved
 
         acc = 0.0
         acc_cs = 0.0
@@ -171,27 +213,33 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
                 if pad == 0 and half is None:  # the common case straight to its loader
-                    _load_row(x, y, n, c, d, h, ow0, lin, shx, shy, xr, yr, xx, yy, dd)
+                    _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, xx, yy, dd)
                 else:
                     load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
                 i = h - oh0
                 slot = i % nslot
-                _filter_row(xr, ww, rows[slot, 0, 0], bw)
-                _filter_row(yr, ww, rows[slot, 1, 0], bw)
-                _filter_row(xx, ww, rows[slot, 2, 0], bw)
-                _filter_row(yy, ww, rows[slot, 3, 0], bw)
-                _filter_row(dd, ww, rows[slot, 4, 0], bw)
+                _filter_row(xr, ww, rows[slot, 0, 0], nS, L)
+                _filter_row(yr, ww, rows[slot, 1, 0], nS, L)
+                _filter_row(xx, ww, rows[slot, 2, 0], nS, L)
+                _filter_row(yy, ww, rows[slot, 3, 0], nS, L)
+                _filter_row(dd, ww, rows[slot, 4, 0], nS, L)
                 if kd > 1:  # into the ring of planes, one row at a time (measured: pairs of rows
                     # written to the plane ring were slower, 110-120 against 160-175 Mvox/s at 128^3)
                     if i >= kh - 1:
-                        _combine(rows, wh, i - kh + 1, 0, bw, planes, d % (kd + 1), i - kh + 1)
+                        _combine(rows, wh, i - kh + 1, 0, nS, planes, d % (kd + 1), i - kh + 1)
                     continue
                 o, nout = _due(i, kh, bh, g)
                 if nout == 0:
                     continue
-                t_ssim, t_cs = combine_rows(rows, wh, o, 0, bw, consts, shx, shy, srows, nout, vbuf)
+                t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf)
                 acc += t_ssim
                 acc_cs += t_cs
+                if lanes is not None:  # the channels' sums are taken apart at the end
+                    for r in range(nout):
+                        res = srows[r]
+                        for j in range(nS):
+                            lane_sums[j] += np.float64(res[j])
+                    continue
                 for r in range(nout):
                     res = srows[r]
                     if write_map:
@@ -205,9 +253,9 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
             od, nout = _due(d, kd, D - kd + 1, 2)  # output planes, in pairs
             for r in range(bh if nout > 0 else 0):
                 if nout == 2:
-                    t_ssim, t_cs = _combine_ssim2(planes, wd, od, r, bw, consts, shx, shy, srows[0], srows[1], vbuf)
+                    t_ssim, t_cs = _combine_ssim2(planes, wd, od, r, nS, consts, shx, shy, srows[0], srows[1], vbuf)
                 else:
-                    t_ssim, t_cs = _combine_ssim(planes, wd, od, r, bw, consts, shx, shy, srows[0], vbuf)
+                    t_ssim, t_cs = _combine_ssim(planes, wd, od, r, nS, consts, shx, shy, srows[0], vbuf)
                 acc += t_ssim
                 acc_cs += t_cs
                 for q in range(nout):
@@ -218,7 +266,17 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                         a, b = _masked_sum(mask, n, c, od + q, oh0 + r, ow0, res, bw)
                         acc_m += a
                         cnt_m += b
-        out_sum[task, 0] = acc
-        out_sum[task, 1] = acc_cs
-        out_sum[task, 2] = acc_m
-        out_sum[task, 3] = cnt_m
+        if lanes is None:
+            out_sum[task, 0] = acc
+            out_sum[task, 1] = acc_cs
+            out_sum[task, 2] = acc_m
+            out_sum[task, 3] = cnt_m
+        else:
+            for q in range(L):
+                t = 0.0
+                for j in range(q, nS, L):
+                    t += lane_sums[j]
+                out_sum[task * L + q, 0] = t
+                out_sum[task * L + q, 1] = 0.0
+                out_sum[task * L + q, 2] = 0.0
+                out_sum[task * L + q, 3] = 0.0

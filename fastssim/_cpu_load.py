@@ -9,6 +9,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import _config as cfg
+from ._cpu_passes import at
 
 #: 2^112: scales a float16's exponent and mantissa, placed in a float32's fields, to its value
 #: (the bias differs by 127 - 15); exact for normal and subnormal values alike.
@@ -48,10 +49,11 @@ def _half_bits_impl(v):
 
 @njit(**cfg.JIT)
 def _shift_products(xr, yr, lin, shx, shy, xx, yy, dd):
-    """Shift the loaded rows in place and form ``x^2``, ``y^2``, ``(x - y)^2``."""
+    """Shift the loaded rows in place (``shx``, ``shy``: numbers, or rows for interleaved channels,
+    see `_cpu_passes.at`) and form ``x^2``, ``y^2``, ``(x - y)^2``."""
     for j in range(lin):
-        a = xr[j] - shx
-        b = yr[j] - shy
+        a = xr[j] - at(shx, j)
+        b = yr[j] - at(shy, j)
         xr[j] = a
         yr[j] = b
         e = a - b

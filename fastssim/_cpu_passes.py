@@ -4,7 +4,7 @@ formula over a row of filtered moments. Compute only; the kernel's layout is des
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
 
 from . import _config as cfg
@@ -13,14 +13,30 @@ from ._math import ssim_terms
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 
 
+def at(s, j):
+    """Element ``j`` of a shift: ``s`` itself when it is a number (one image per row), ``s[j]``
+    when it is a row (interleaved channels, each with its own shift). Chosen when compiling."""
+
+
+@overload(at)
+def _at_impl(s, j):
+    if isinstance(s, types.Array):
+        return lambda s, j: s[j]
+    return lambda s, j: s
+
+
 @njit(**cfg.JIT)
-def _filter_row(src, w, dst, n):
-    """``dst[j] = sum_t w[t] * src[j + t]`` for ``j < n`` (taps unrolled)."""
+def _filter_row(src, w, dst, n, step):
+    """``dst[j] = sum_t w[t] * src[j + step * t]`` for ``j < n`` (taps unrolled): ``step`` is 1
+    for one image per row, the number of channels for interleaved rows (each tap one pixel on).
+    """
     k = len(w)
     for j in range(n):
         s = w[0] * src[j]
         for t in range(1, k):
-            s += w[t] * src[j + t]
+            # an unsigned index: Numba wraps negative signed ones, and with ``step`` known only
+            # at run time LLVM could not rule that out and made every load a gather (3x slower)
+            s += w[t] * src[np.uintp(j + step * t)]
         dst[j] = s
 
 
@@ -50,23 +66,25 @@ def _combine(ring, w, base, row, n, dst, dslot, drow):
 
 @njit(**cfg.JIT)
 def _formula_row(vbuf, n, consts, shx, shy, out):
-    """The SSIM formula over a row of filtered moments ``vbuf[m, j]``: writes the row of SSIM to
-    ``out``; returns the float64 row sums of SSIM and, when ``consts[4]`` is nonzero, of the
-    contrast-structure term (MS-SSIM's; else 0: its division is skipped)."""
+    """The SSIM formula over a row of filtered moments ``vbuf[m, j]`` (shifts: numbers, or rows for
+    interleaved channels, see `at`): writes the row of SSIM to ``out``; returns the float64 row
+    sums of SSIM and, when ``consts[4]`` is nonzero, of the contrast-structure term (MS-SSIM's;
+    else 0: its division is skipped)."""
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
     floor = consts[3]
     total = 0.0
     for j in range(n):
-        v, _ = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn, floor)
+        v, _ = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], at(shx, j), at(shy, j), c1,
+                           c2, cn, floor)
         out[j] = v
         total += np.float64(v)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):
-            _, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], shx, shy, c1, c2, cn,
-                                floor)
+            _, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], at(shx, j), at(shy, j),
+                                c1, c2, cn, floor)
             total_cs += np.float64(cs)
     return total, total_cs
 

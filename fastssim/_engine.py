@@ -8,6 +8,7 @@ import math
 import threading
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import _config as cfg
 from . import _cpu, _cpu_reduce, _cpu_windows
@@ -105,6 +106,25 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
     return np.array([c1, c2, cov_norm, cs_floor], dtype=wdt)
 
 
+def interleaved_lanes(xk, yk, spatial_ndim, plain):
+    """The number of channels the CPU kernel filters together in one row, or None.
+
+    Channel-last colour images hold each pixel's channels side by side (``xk`` is (N, C, D, H,
+    W) with a channel stride of one sample and a column stride of C samples): rows of ``W * C``
+    samples are then read as they lie and the C channels go through the filters together, so
+    that the per-row costs of the passes are paid once for all channels and the loads are
+    contiguous (they were strided gathers, one channel at a time). Only for ``plain`` calls
+    (2-D SSIM sums without padding, float16, a map, a mask or the contrast-structure term).
+    """
+    C = xk.shape[1]
+    if not plain or spatial_ndim != 2 or C == 1:
+        return None
+    for a in (xk, yk):
+        if a.strides[1] != a.itemsize or a.strides[4] != C * a.itemsize:
+            return None
+    return C
+
+
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
                mask5=None, want_cs=True, pad=0):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
@@ -163,6 +183,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
     pd = pad if spatial_ndim == 3 else 0
     Do, Ho, Wo = D + 2 * pd - len(wd) + 1, H + 2 * pad - k + 1, W + 2 * pad - k + 1
+    plain = not (pad or half or want_map or want_cs or mask5 is not None)
+    lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
+    if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
+        xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
     sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
@@ -179,8 +203,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
     _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
-                   mk, mask5 is not None, pad, True if half else None)
-    totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
+                   mk, mask5 is not None, pad, True if half else None, lanes)
+    if lanes:
+        totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
+    else:
+        totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
     if mask5 is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1)

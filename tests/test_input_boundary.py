@@ -250,3 +250,56 @@ def test_float16_read_in_place():
     big, big_n = np.tile(img[..., 2], (6, 6)), np.tile(noisy[..., 2], (6, 6))
     peak = _traced_peak(fastssim.ssim, big, big_n, data_range=1)
     assert peak < 2 * big.nbytes  # converting first made two float32 copies: 4x the input
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+def test_channel_last_pixels_filtered_together(dtype):
+    """Channel-last colour (each pixel's channels side by side) is read as rows of W * C samples
+    and its channels filtered together: every channel scores as it does alone, for 2 to 4
+    channels with levels far apart (each channel its own shift), widths across several column
+    bands, odd sizes, views that are not contiguous, and a NaN in one channel is reported as it
+    is for that channel alone."""
+    from fastssim._engine import interleaved_lanes
+    from images import colour, noise
+
+    ref = np.tile(colour(), (1, 3, 1))[:141, :1283]  # 1283 columns: three bands and a remainder
+    dist = noise(ref, 12.0, seed=3)
+    scale = 1.0 if dtype == "uint8" else 1.0 / 255
+    kw = {} if dtype == "uint8" else dict(data_range=1.0)
+
+    def cast(a):
+        return a if dtype == "uint8" else (a * scale).astype(dtype)
+
+    four_x = np.concatenate([ref, 255 - ref[..., :1]], axis=-1)
+    four_y = np.concatenate([dist, 255 - dist[..., :1]], axis=-1)
+    if dtype != "uint8":  # a fourth channel far from the others' level, as in alpha or depth
+        four_x, four_y = cast(four_x) + 40, cast(four_y) + 40
+        kw4 = dict(data_range=1.0)
+    else:
+        four_x, four_y, kw4 = four_x, four_y, kw
+    cases = [(cast(ref), cast(dist), kw), (cast(ref[:, :, :2].copy()), cast(dist[:, :, :2].copy()), kw),
+             (four_x, four_y, kw4), (cast(ref[:37, :29]), cast(dist[:37, :29]), kw),
+             (cast(ref)[:, ::-1, ::-1], cast(dist)[:, ::-1, ::-1], kw),  # mirrored: negative strides
+             (cast(ref)[5:120, 7:900], cast(dist)[5:120, 7:900], kw),  # a crop: rows further apart
+             (cast(ref)[..., 1:], cast(dist)[..., 1:], kw)]  # two channels of three: pixels 3 apart
+    five = [np.moveaxis(x, -1, 0)[None, :, None] for x, _, _ in cases]  # (N, C, D, H, W) views
+    assert [interleaved_lanes(v, v, 2, plain=True) for v in five] == [3, 2, 4, 3, None, 3, None]  # the others: planar
+    for x, y, opts in cases:
+        got = fastssim.ssim_batch(x[None], y[None], channel_axis=-1, **opts)[0]
+        alone = [fastssim.ssim(np.ascontiguousarray(x[..., c]), np.ascontiguousarray(y[..., c]), **opts)
+                 for c in range(x.shape[-1])]
+        planar = fastssim.ssim(np.ascontiguousarray(np.moveaxis(x, -1, 0)),
+                               np.ascontiguousarray(np.moveaxis(y, -1, 0)), channel_axis=0, **opts)
+        assert got == pytest.approx(np.mean(alone), rel=0, abs=1e-9)
+        assert fastssim.ssim(x, y, channel_axis=-1, **opts) == pytest.approx(planar, rel=0, abs=1e-9)
+        assert 0.2 < got < 0.99  # a real comparison, not two equal images
+
+    if dtype != "uint8":
+        bad = cast(dist).copy()
+        bad[40, 50, 1] = np.nan
+        with pytest.raises(ValueError) as interleaved:
+            fastssim.ssim(cast(ref), bad, channel_axis=-1, data_range=1.0)
+        with pytest.raises(ValueError) as alone:
+            fastssim.ssim(cast(ref)[..., 1].copy(), bad[..., 1].copy(), data_range=1.0)
+        assert "(40, 50, 1)" in str(interleaved.value)  # the sample named, channel included
+        assert str(interleaved.value) == str(alone.value).replace("(40, 50)", "(40, 50, 1)")

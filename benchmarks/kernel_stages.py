@@ -19,7 +19,7 @@ from fastssim._math import window_weights
 
 _filter_row, _combine_ssim2 = _cpu_passes._filter_row, _cpu_passes._combine_ssim2
 _combine_ssim, _formula_row = _cpu_passes._combine_ssim, _cpu_passes._formula_row
-_combine_ssim4 = _cpu_passes._combine_ssim4
+_combine_ssim4, _combine = _cpu_passes._combine_ssim4, _cpu_passes._combine
 _load_row = _cpu_load._load_row
 
 
@@ -54,6 +54,12 @@ def _h_pass_one_row(ring, w, n, consts, out, vbuf, reps):
 
 
 @njit(**cfg.JIT)
+def _h_pass_into_planes(ring, w, n, planes, reps):
+    for r in range(reps):
+        _combine(ring, w, r, 0, n, planes, r % 12, r % 32)
+
+
+@njit(**cfg.JIT)
 def _formula(vbuf, n, consts, out, reps):
     t = 0.0
     for _ in range(reps):
@@ -74,9 +80,11 @@ def main(n=512):
     w = tuple(np.float32(v) for v in window_weights(11, 1.5, True))
     f32 = np.float32
     src, dst = rng.random(n + 10, dtype=f32), np.empty(n, f32)
-    ring = rng.random((12, 5, 1, n + 24), dtype=f32) * f32(0.1) + f32(0.5)
-    ring4 = rng.random((14, 5, 1, n + 24), dtype=f32) * f32(0.1) + f32(0.5)  # the 2-D ring
-    vbuf, out, out2 = np.empty((4, 5, n + 24), f32), np.empty(n, f32), np.empty(n, f32)
+    # rings as the kernel holds them: a row is the five moments side by side (5 * n + 24)
+    ring = rng.random((12, 1, 5 * n + 24), dtype=f32) * f32(0.1) + f32(0.5)
+    ring4 = rng.random((14, 1, 5 * n + 24), dtype=f32) * f32(0.1) + f32(0.5)  # the 2-D ring
+    planes = np.empty((12, 32, 5 * n + 24), f32)  # 3-D: the ring of planes, 32 rows
+    vbuf, out, out2 = np.empty((4, 5 * n), f32), np.empty(n, f32), np.empty(n, f32)
     outs = np.empty((4, n), f32)
     rows = [rng.random(n + 10, dtype=f32) for _ in range(5)]
     consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
@@ -87,13 +95,14 @@ def main(n=512):
         ("load, shift, products (float32)", _load, (x5, x5.copy(), n, *rows), 1),
         ("load, shift, products (uint8)", _load, (u8, u8.copy(), n, *rows), 1),
         ("five filters along W", _w_pass, (src, w, dst, n), 5),
+        ("five filters along H into planes (3-D)", _h_pass_into_planes, (ring, w, n, planes), 1),
         ("five filters along H, one row", _h_pass_one_row, (ring, w, n, consts[0], out, vbuf), 1),
         ("five filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
         ("five filters along H, four rows", _h_pass_four_rows, (ring4, w, n, consts[0], outs, vbuf), 0.25),
         ("formula + sums (SSIM)", _formula, (vbuf[0], n, consts[0], out, reps), 1),
         ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0], n, consts[1], out, reps), 1),
     ]
-    vbuf[:] = ring[0, 0, 0, 0]
+    vbuf[:] = ring[0, 0, 0]
     for name, fn, args, per in stages:
         args = args[:-1] if fn is _formula else args
         fn(*args, 10)

@@ -170,22 +170,24 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         xx = np.empty(lin * L, dt)
         yy = np.empty(lin * L, dt)
         dd = np.empty(lin * L, dt)
-        # Rows padded by 24 elements: power-of-two strides between the 5 * k
-        # streams of the last filter pass would map them onto the same L1 sets.
-        bwp = nS + 24
+        # A row of the rings holds the five filtered moments side by side (moment m at m * nS),
+        # so that each pass along H or D is one loop over 5 * nS elements, with its set-up paid
+        # once per row rather than once per moment. Rows padded by 24 elements: power-of-two
+        # strides between the ring's slots would map their streams onto the same L1 sets.
+        bwp = 5 * nS + 24
         # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
         # ring holds the window and three slots more; 3-D rows go one at a time (one more)
         g = 4 if kd == 1 and kh >= 4 else 2
         nslot = kh + g - 1 if kd == 1 else kh + 1
-        rows = np.empty((nslot, 5, 1, bwp), dt)
+        rows = np.empty((nslot, 1, bwp), dt)
         # 3-D: output planes in pairs (in fours, with a ring of kd + 3 planes: 187-192 against
         # 203-208 Mvox/s at 256^3, alternated twice; the ring is already larger than L2)
         if kd > 1:
-            planes = np.empty((kd + 1, 5, bh, bwp), dt)
+            planes = np.empty((kd + 1, bh, bwp), dt)
         else:
-            planes = np.empty((1, 5, 1, 1), dt)
+            planes = np.empty((1, 1, 1), dt)
         srows = np.empty((4, nS), dt)
-        vbuf = np.empty((4, 5, bwp), dt)
+        vbuf = np.empty((4, 5 * nS), dt)
 
         bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
 
@@ -218,11 +220,11 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                     load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
                 i = h - oh0
                 slot = i % nslot
-                _filter_row(xr, ww, rows[slot, 0, 0], nS, L)
-                _filter_row(yr, ww, rows[slot, 1, 0], nS, L)
-                _filter_row(xx, ww, rows[slot, 2, 0], nS, L)
-                _filter_row(yy, ww, rows[slot, 3, 0], nS, L)
-                _filter_row(dd, ww, rows[slot, 4, 0], nS, L)
+                _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)
+                _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, L)
+                _filter_row(xx, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
+                _filter_row(yy, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
+                _filter_row(dd, ww, rows[slot, 0, 4 * nS:5 * nS], nS, L)
                 if kd > 1:  # into the ring of planes, one row at a time (measured: pairs of rows
                     # written to the plane ring were slower, 110-120 against 160-175 Mvox/s at 128^3)
                     if i >= kh - 1:

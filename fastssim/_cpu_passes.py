@@ -41,32 +41,31 @@ def _filter_row(src, w, dst, n, step):
 
 
 @njit(inline="always", **cfg.JIT)
-def _taps(ring, w, base, m, row, j):
-    """Output ``base`` of moment ``m`` at column ``j``: tap ``t`` is slot
+def _taps(ring, w, base, row, j):
+    """Output ``base`` at element ``j`` of a row of moments: tap ``t`` is slot
     ``(base + t) % (len(w) + 1)`` of the ring (one slot more than the window)."""
     k = len(w)
-    s = w[0] * ring[base % (k + 1), m, row, j]
+    s = w[0] * ring[base % (k + 1), row, j]
     for t in range(1, k):
-        s += w[t] * ring[(base + t) % (k + 1), m, row, j]
+        s += w[t] * ring[(base + t) % (k + 1), row, j]
     return s
 
 
 @njit(**cfg.JIT)
 def _combine(ring, w, base, row, n, dst, dslot, drow):
-    """Filter five moments across the ``len(w)`` slots of a rolling buffer.
+    """Filter a row of five moments across the ``len(w)`` slots of a rolling buffer.
 
-    ``ring[s, m, row, j]`` holds moment ``m`` of slot ``s``; slot
-    ``(base + t) % (len(w) + 1)`` is tap ``t`` (the ring has one slot more than the window).
-    Writes ``dst[dslot, m, drow, :n]``.
+    ``ring[s, row, m * n + j]`` holds moment ``m`` of slot ``s`` at column ``j`` (the five side
+    by side, so that one loop of ``5 * n`` filters them all); slot ``(base + t) % (len(w) + 1)``
+    is tap ``t`` (the ring has one slot more than the window). Writes ``dst[dslot, drow, :5 * n]``.
     """
-    for m in range(5):
-        for j in range(n):
-            dst[dslot, m, drow, j] = _taps(ring, w, base, m, row, j)
+    for j in range(5 * n):
+        dst[dslot, drow, j] = _taps(ring, w, base, row, j)
 
 
 @njit(**cfg.JIT)
 def _formula_row(vbuf, n, consts, shx, shy, out):
-    """The SSIM formula over a row of filtered moments ``vbuf[m, j]`` (shifts: numbers, or rows for
+    """The SSIM formula over a row of filtered moments ``vbuf[m * n + j]`` (shifts: numbers, or rows for
     interleaved channels, see `at`): writes the row of SSIM to ``out``; returns the float64 row
     sums of SSIM and, when ``consts[4]`` is nonzero, of the contrast-structure term (MS-SSIM's;
     else 0: its division is skipped)."""
@@ -76,15 +75,15 @@ def _formula_row(vbuf, n, consts, shx, shy, out):
     floor = consts[3]
     total = 0.0
     for j in range(n):
-        v, _ = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], at(shx, j), at(shy, j), c1,
-                           c2, cn, floor)
+        v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], vbuf[4 * n + j], at(shx, j),
+                           at(shy, j), c1, c2, cn, floor)
         out[j] = v
         total += np.float64(v)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):
-            _, cs = _ssim_terms(vbuf[0, j], vbuf[1, j], vbuf[2, j], vbuf[3, j], vbuf[4, j], at(shx, j), at(shy, j),
-                                c1, c2, cn, floor)
+            _, cs = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], vbuf[4 * n + j], at(shx, j),
+                                at(shy, j), c1, c2, cn, floor)
             total_cs += np.float64(cs)
     return total, total_cs
 
@@ -101,27 +100,26 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
     The filter loop is `_combine`'s (both inline `_taps`): calling `_combine` into a 4-D buffer
     and handing the formula a strided view of it measured 1.5-2x slower for this pass.
     """
-    for m in range(5):
-        for j in range(n):
-            vbuf[0, m, j] = _taps(ring, w, base, m, row, j)
+    for j in range(5 * n):
+        vbuf[0, j] = _taps(ring, w, base, row, j)
     return _formula_row(vbuf[0], n, consts, shx, shy, out)
 
 
 @njit(inline="always", **cfg.JIT)
-def _two_taps(ring, w, base, m, row, j):
+def _two_taps(ring, w, base, row, j):
     """Outputs ``base`` and ``base + 1`` of one moment at column ``j``: the ``len(w) + 1``
     slots are loaded once each and feed both sums (register blocking: 12 loads for two
     outputs instead of 22). Folding the symmetric taps (adding the two inputs of a weight
     first) was measured too, and gained nothing here: the pass is then bound by its loads."""
     k = len(w)
-    v = ring[base % (k + 1), m, row, j]
+    v = ring[base % (k + 1), row, j]
     s0 = w[0] * v
     s1 = w[0] - w[0]  # zero (folded away); any number of taps, one included
     for t in range(1, k):
-        v = ring[(base + t) % (k + 1), m, row, j]
+        v = ring[(base + t) % (k + 1), row, j]
         s0 += w[t] * v
         s1 += w[t - 1] * v
-    v = ring[(base + k) % (k + 1), m, row, j]
+    v = ring[(base + k) % (k + 1), row, j]
     s1 += w[k - 1] * v
     return s0, s1
 
@@ -130,51 +128,50 @@ def _two_taps(ring, w, base, m, row, j):
 def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
     """`_combine_ssim` for two consecutive outputs at once (slots ``base .. base + len(w)``):
     writes both rows of SSIM and returns the sums over both."""
-    for m in range(5):
-        for j in range(n):
-            s0, s1 = _two_taps(ring, w, base, m, row, j)
-            vbuf[0, m, j] = s0
-            vbuf[1, m, j] = s1
+    for j in range(5 * n):
+        s0, s1 = _two_taps(ring, w, base, row, j)
+        vbuf[0, j] = s0
+        vbuf[1, j] = s1
     a0, b0 = _formula_row(vbuf[0], n, consts, shx, shy, out0)
     a1, b1 = _formula_row(vbuf[1], n, consts, shx, shy, out1)
     return a0 + a1, b0 + b1
 
 
 @njit(inline="always", **cfg.JIT)
-def _four_taps(ring, w, base, m, row, j):
+def _four_taps(ring, w, base, row, j):
     """Outputs ``base .. base + 3`` of one moment at column ``j`` (``len(w) >= 4``; the ring has
     ``len(w) + 3`` slots): each of the ``len(w) + 3`` slots is loaded once and feeds every sum
     it belongs to (14 loads for four outputs instead of 44, 24 for two pairs)."""
     k = len(w)
     K = k + 3
-    v = ring[base % K, m, row, j]
+    v = ring[base % K, row, j]
     s0 = w[0] * v
-    v = ring[(base + 1) % K, m, row, j]
+    v = ring[(base + 1) % K, row, j]
     s0 += w[1] * v
     s1 = w[0] * v
-    v = ring[(base + 2) % K, m, row, j]
+    v = ring[(base + 2) % K, row, j]
     s0 += w[2] * v
     s1 += w[1] * v
     s2 = w[0] * v
-    v = ring[(base + 3) % K, m, row, j]
+    v = ring[(base + 3) % K, row, j]
     s0 += w[3] * v
     s1 += w[2] * v
     s2 += w[1] * v
     s3 = w[0] * v
     for t in range(4, k):
-        v = ring[(base + t) % K, m, row, j]
+        v = ring[(base + t) % K, row, j]
         s0 += w[t] * v
         s1 += w[t - 1] * v
         s2 += w[t - 2] * v
         s3 += w[t - 3] * v
-    v = ring[(base + k) % K, m, row, j]
+    v = ring[(base + k) % K, row, j]
     s1 += w[k - 1] * v
     s2 += w[k - 2] * v
     s3 += w[k - 3] * v
-    v = ring[(base + k + 1) % K, m, row, j]
+    v = ring[(base + k + 1) % K, row, j]
     s2 += w[k - 1] * v
     s3 += w[k - 2] * v
-    v = ring[(base + k + 2) % K, m, row, j]
+    v = ring[(base + k + 2) % K, row, j]
     s3 += w[k - 1] * v
     return s0, s1, s2, s3
 
@@ -184,13 +181,12 @@ def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
     """`_combine_ssim` for four consecutive outputs at once (slots ``base .. base + len(w) + 2``
     of a ring of ``len(w) + 3``): writes the first ``nout`` rows of SSIM to ``outs`` and returns
     their sums. A last group of fewer than four filters stale slots into the rows it drops."""
-    for m in range(5):
-        for j in range(n):
-            s0, s1, s2, s3 = _four_taps(ring, w, base, m, row, j)
-            vbuf[0, m, j] = s0
-            vbuf[1, m, j] = s1
-            vbuf[2, m, j] = s2
-            vbuf[3, m, j] = s3
+    for j in range(5 * n):
+        s0, s1, s2, s3 = _four_taps(ring, w, base, row, j)
+        vbuf[0, j] = s0
+        vbuf[1, j] = s1
+        vbuf[2, j] = s2
+        vbuf[3, j] = s3
     total = 0.0
     total_cs = 0.0
     for q in range(nout):

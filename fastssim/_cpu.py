@@ -26,8 +26,9 @@ its input rows once:
 3. once enough rows are there, filter along H: for 2-D straight into the SSIM
    formula and the row sum, four output rows per sweep (the ``Kh + 3`` rows are
    loaded once and feed all four: register blocking; pairs under four taps); for
-   3-D into a rolling buffer of ``Kd + 1`` planes, which is then filtered along D
-   into the formula, two output planes per sweep.
+   3-D into a rolling buffer of ``Kd + 3`` planes, which is then filtered along D
+   into the formula, four output planes per sweep (the same pass as H's in 2-D).
+   A row of either ring holds the five moments side by side, so a pass is one loop.
 
 No full-size intermediate exists; the map is written only when asked for.
 Task boundaries depend on the shape only, so results do not depend on the
@@ -40,7 +41,7 @@ from numba.extending import overload
 
 from . import _config as cfg
 from ._cpu_load import _load_row, load_row
-from ._cpu_passes import _combine, _combine_ssim, _combine_ssim2, _filter_row, combine_rows
+from ._cpu_passes import _combine, _filter_row, combine_rows
 from ._math import unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -178,12 +179,14 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
         # ring holds the window and three slots more; 3-D rows go one at a time (one more)
         g = 4 if kd == 1 and kh >= 4 else 2
+        gd = 4 if kd >= 4 else 2
         nslot = kh + g - 1 if kd == 1 else kh + 1
         rows = np.empty((nslot, 1, bwp), dt)
-        # 3-D: output planes in pairs (in fours, with a ring of kd + 3 planes: 187-192 against
-        # 203-208 Mvox/s at 256^3, alternated twice; the ring is already larger than L2)
+        # 3-D: output planes in fours along D, as rows along H in 2-D (a ring of kd + 3 planes;
+        # pairs under four taps). Once the ring's rows held the moments side by side, fours beat
+        # pairs by 3-7% (one-process A/B, 128^3 and 256^3, twice); before, pairs had been faster.
         if kd > 1:
-            planes = np.empty((kd + 1, bh, bwp), dt)
+            planes = np.empty((kd + gd - 1, bh, bwp), dt)
         else:
             planes = np.empty((1, 1, 1), dt)
         srows = np.empty((4, nS), dt)
@@ -228,7 +231,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 if kd > 1:  # into the ring of planes, one row at a time (measured: pairs of rows
                     # written to the plane ring were slower, 110-120 against 160-175 Mvox/s at 128^3)
                     if i >= kh - 1:
-                        _combine(rows, wh, i - kh + 1, 0, nS, planes, d % (kd + 1), i - kh + 1)
+                        _combine(rows, wh, i - kh + 1, 0, nS, planes, d % (kd + gd - 1), i - kh + 1)
                     continue
                 o, nout = _due(i, kh, bh, g)
                 if nout == 0:
@@ -252,12 +255,9 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                         cnt_m += b
             if kd == 1:
                 continue
-            od, nout = _due(d, kd, D - kd + 1, 2)  # output planes, in pairs
+            od, nout = _due(d, kd, D - kd + 1, gd)  # output planes, in fours
             for r in range(bh if nout > 0 else 0):
-                if nout == 2:
-                    t_ssim, t_cs = _combine_ssim2(planes, wd, od, r, nS, consts, shx, shy, srows[0], srows[1], vbuf)
-                else:
-                    t_ssim, t_cs = _combine_ssim(planes, wd, od, r, nS, consts, shx, shy, srows[0], vbuf)
+                t_ssim, t_cs = combine_rows(planes, wd, od, r, nS, consts, shx, shy, srows, nout, vbuf)
                 acc += t_ssim
                 acc_cs += t_cs
                 for q in range(nout):

@@ -125,6 +125,16 @@ def _two_taps(ring, w, base, row, j):
 
 
 @njit(**cfg.JIT)
+def _combine2(ring, w, base, row, n, dst, dslot, drow):
+    """`_combine` for two consecutive outputs ``base`` and ``base + 1`` (slots ``base ..
+    base + len(w)``), written to rows ``drow`` and ``drow + 1`` of ``dst[dslot]``."""
+    for j in range(5 * n):
+        s0, s1 = _two_taps(ring, w, base, row, j)
+        dst[dslot, drow, j] = s0
+        dst[dslot, drow + 1, j] = s1
+
+
+@njit(**cfg.JIT)
 def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
     """`_combine_ssim` for two consecutive outputs at once (slots ``base .. base + len(w)``):
     writes both rows of SSIM and returns the sums over both."""

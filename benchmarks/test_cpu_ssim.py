@@ -26,6 +26,8 @@ def _pairs():
         x=rng.integers(0, 256, (1024, 64, 64, 3), dtype=np.uint8), noise=20, data_range=255, batch=True)
     yield "128^3 float32 volume", dict(
         x=rng.random((128, 128, 128), dtype=np.float32), noise=0.1, data_range=1.0, batch=False)
+    yield "256^3 float32 volume", dict(
+        x=rng.random((256, 256, 256), dtype=np.float32), noise=0.1, data_range=1.0, batch=False)
 
 
 def _workloads():

@@ -40,6 +40,19 @@ def _filter_row(src, w, dst, n, step):
         dst[j] = s
 
 
+def summed(s, total, v):
+    """``total + v`` in float64 for one image per row (``s`` a number); ``total`` unchanged for
+    interleaved channels (``s`` a row of shifts), whose sums the kernel keeps per channel from the
+    rows of SSIM (a sum over mixed channels would be discarded). Chosen when compiling."""
+
+
+@overload(summed)
+def _summed_impl(s, total, v):
+    if isinstance(s, types.Array):
+        return lambda s, total, v: total
+    return lambda s, total, v: total + np.float64(v)
+
+
 @njit(inline="always", **cfg.JIT)
 def _taps(ring, w, base, row, j):
     """Output ``base`` at element ``j`` of a row of moments: tap ``t`` is slot
@@ -78,7 +91,7 @@ def _formula_row(vbuf, n, consts, shx, shy, out):
         v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], vbuf[4 * n + j], at(shx, j),
                            at(shy, j), c1, c2, cn, floor)
         out[j] = v
-        total += np.float64(v)
+        total = summed(shx, total, v)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):

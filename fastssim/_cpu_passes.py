@@ -105,7 +105,7 @@ def _formula_row(vbuf, n, consts, shx, shy, out):
 def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
     """Last filter pass fused with the SSIM formula, one output row.
 
-    Each moment is filtered on its own into ``vbuf`` (``len(w)`` input streams per loop),
+    The row of five moments is filtered into ``vbuf`` in one loop (``len(w)`` input streams),
     then the formula runs over ``vbuf``. The ring has ``len(w) + 1`` slots; slot
     ``(base + t) % (len(w) + 1)`` is tap ``t``. Writes the row of SSIM to ``out``; returns the
     float64 row sums of SSIM and of the contrast-structure term (for MS-SSIM).
@@ -120,7 +120,7 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
 
 @njit(inline="always", **cfg.JIT)
 def _two_taps(ring, w, base, row, j):
-    """Outputs ``base`` and ``base + 1`` of one moment at column ``j``: the ``len(w) + 1``
+    """Outputs ``base`` and ``base + 1`` at element ``j`` of a row of moments: the ``len(w) + 1``
     slots are loaded once each and feed both sums (register blocking: 12 loads for two
     outputs instead of 22). Folding the symmetric taps (adding the two inputs of a weight
     first) was measured too, and gained nothing here: the pass is then bound by its loads."""
@@ -162,7 +162,7 @@ def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
 
 @njit(inline="always", **cfg.JIT)
 def _four_taps(ring, w, base, row, j):
-    """Outputs ``base .. base + 3`` of one moment at column ``j`` (``len(w) >= 4``; the ring has
+    """Outputs ``base .. base + 3`` at element ``j`` of a row of moments (``len(w) >= 4``; the ring has
     ``len(w) + 3`` slots): each of the ``len(w) + 3`` slots is loaded once and feeds every sum
     it belongs to (14 loads for four outputs instead of 44, 24 for two pairs)."""
     k = len(w)

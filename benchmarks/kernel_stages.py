@@ -90,7 +90,7 @@ def main(n=512):
     ring = rng.random((12, 1, 5 * n + 24), dtype=f32) * f32(0.1) + f32(0.5)
     ring4 = rng.random((14, 1, 5 * n + 24), dtype=f32) * f32(0.1) + f32(0.5)  # the 2-D ring
     planes = np.empty((12, 32, 5 * n + 24), f32)  # 3-D: the ring of planes, 32 rows
-    vbuf, out, out2 = np.empty((4, 5 * n), f32), np.empty(n, f32), np.empty(n, f32)
+    vbuf, out, out2 = np.empty((1, 4, 5 * n), f32), np.empty(n, f32), np.empty(n, f32)
     outs = np.empty((4, n), f32)
     rows = [rng.random(n + 10, dtype=f32) for _ in range(5)]
     consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
@@ -106,8 +106,8 @@ def main(n=512):
         ("five filters along H, one row", _h_pass_one_row, (ring, w, n, consts[0], out, vbuf), 1),
         ("five filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
         ("five filters along H, four rows", _h_pass_four_rows, (ring4, w, n, consts[0], outs, vbuf), 0.25),
-        ("formula + sums (SSIM)", _formula, (vbuf[0], n, consts[0], out, reps), 1),
-        ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0], n, consts[1], out, reps), 1),
+        ("formula + sums (SSIM)", _formula, (vbuf[0, 0], n, consts[0], out, reps), 1),
+        ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0, 0], n, consts[1], out, reps), 1),
     ]
     vbuf[:] = ring[0, 0, 0]
     for name, fn, args, per in stages:

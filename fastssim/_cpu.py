@@ -191,7 +191,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         else:
             planes = np.empty((1, 1, 1), dt)
         srows = np.empty((4, nS), dt)
-        vbuf = np.empty((4, 5 * nS), dt)
+        vbuf = np.empty((1, 4, 5 * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 5 * nS)
 
         bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
 

@@ -105,17 +105,16 @@ def _formula_row(vbuf, n, consts, shx, shy, out):
 def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
     """Last filter pass fused with the SSIM formula, one output row.
 
-    The row of five moments is filtered into ``vbuf`` in one loop (``len(w)`` input streams),
-    then the formula runs over ``vbuf``. The ring has ``len(w) + 1`` slots; slot
+    The row of five moments is filtered into ``vbuf[0, 0]`` by `_combine` (``len(w)`` input
+    streams, one loop), then the formula runs over it. The ring has ``len(w) + 1`` slots; slot
     ``(base + t) % (len(w) + 1)`` is tap ``t``. Writes the row of SSIM to ``out``; returns the
     float64 row sums of SSIM and of the contrast-structure term (for MS-SSIM).
 
-    The filter loop is `_combine`'s (both inline `_taps`): calling `_combine` into a 4-D buffer
-    and handing the formula a strided view of it measured 1.5-2x slower for this pass.
+    (With the former layout, a moment per loop, `_combine` into a 4-D buffer left the formula a
+    strided view and measured 1.5-2x slower; the row it reads now is contiguous.)
     """
-    for j in range(5 * n):
-        vbuf[0, j] = _taps(ring, w, base, row, j)
-    return _formula_row(vbuf[0], n, consts, shx, shy, out)
+    _combine(ring, w, base, row, n, vbuf, 0, 0)
+    return _formula_row(vbuf[0, 0], n, consts, shx, shy, out)
 
 
 @njit(inline="always", **cfg.JIT)
@@ -151,12 +150,9 @@ def _combine2(ring, w, base, row, n, dst, dslot, drow):
 def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
     """`_combine_ssim` for two consecutive outputs at once (slots ``base .. base + len(w)``):
     writes both rows of SSIM and returns the sums over both."""
-    for j in range(5 * n):
-        s0, s1 = _two_taps(ring, w, base, row, j)
-        vbuf[0, j] = s0
-        vbuf[1, j] = s1
-    a0, b0 = _formula_row(vbuf[0], n, consts, shx, shy, out0)
-    a1, b1 = _formula_row(vbuf[1], n, consts, shx, shy, out1)
+    _combine2(ring, w, base, row, n, vbuf, 0, 0)
+    a0, b0 = _formula_row(vbuf[0, 0], n, consts, shx, shy, out0)
+    a1, b1 = _formula_row(vbuf[0, 1], n, consts, shx, shy, out1)
     return a0 + a1, b0 + b1
 
 
@@ -206,14 +202,14 @@ def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
     their sums. A last group of fewer than four filters stale slots into the rows it drops."""
     for j in range(5 * n):
         s0, s1, s2, s3 = _four_taps(ring, w, base, row, j)
-        vbuf[0, j] = s0
-        vbuf[1, j] = s1
-        vbuf[2, j] = s2
-        vbuf[3, j] = s3
+        vbuf[0, 0, j] = s0
+        vbuf[0, 1, j] = s1
+        vbuf[0, 2, j] = s2
+        vbuf[0, 3, j] = s3
     total = 0.0
     total_cs = 0.0
     for q in range(nout):
-        a, b = _formula_row(vbuf[q], n, consts, shx, shy, outs[q])
+        a, b = _formula_row(vbuf[0, q], n, consts, shx, shy, outs[q])
         total += a
         total_cs += b
     return total, total_cs

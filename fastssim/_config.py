@@ -28,6 +28,13 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 #: Options for the parallel (prange) kernels.
 JIT_PARALLEL = dict(JIT, parallel=True)
 
+#: Options for kernels whose sums keep the order they are written in (no ``reassoc``): MS-SSIM's
+#: 2x2 means, whose vectorised loop was otherwise reassociated differently for channel-last and
+#: planar rows (1-ulp differences, so that the two layouts' MS-SSIM differed by ~2e-7); in the
+#: written order they equal the GPU's, which compiles without fast-math.
+JIT_ORDERED = dict(JIT, fastmath=FASTMATH - {"reassoc"})
+JIT_ORDERED_PARALLEL = dict(JIT_ORDERED, parallel=True)
+
 # Task sizes depend on the shape only, never on the number of threads, so that results are
 # bitwise the same whatever the thread count; the environment variables are for tuning runs.
 #: Output rows per CPU task (2-D images).

@@ -132,8 +132,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         ``L``: the last axis holds ``L`` interleaved channels, ``W * L`` samples (channel-last
         colour pixels, ``C == 1``), filtered together: every tap of the W filter is ``L`` samples
         on, the other passes work sample by sample, each channel shifted by its own level, and
-        the sums are kept per channel. For 2-D images without ``pad``, ``half``, mask, map or
-        contrast-structure sums (the caller's check). None: one image per row (pruned, as
+        the sums (SSIM and contrast-structure) are kept per channel. For 2-D images without
+        ``pad``, ``half``, mask or map (the caller's check). None: one image per row (pruned, as
         ``half`` is).
     """
     if lanes is None:
@@ -211,6 +211,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         shx = shift_of(lanes, sh[0], lin)
         shy = shift_of(lanes, sh[1], lin)
         lane_sums = np.zeros(nS if lanes is not None else 1)  # float64 column sums, interleaved
+        lane_cs = np.zeros(nS if lanes is not None else 1)  # the same, contrast-structure terms
 
         acc = 0.0
         acc_cs = 0.0
@@ -241,7 +242,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 o, nout = _due(i, kh, bh, g)
                 if nout == 0:
                     continue
-                t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf)
+                t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
                 acc += t_ssim
                 acc_cs += t_cs
                 if lanes is not None:  # the channels' sums are taken apart at the end
@@ -262,7 +263,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 continue
             od, nout = _due(d, kd, D - kd + 1, gd)  # output planes, in fours
             for r in range(bh if nout > 0 else 0):
-                t_ssim, t_cs = combine_rows(planes, wd, od, r, nS, consts, shx, shy, srows, nout, vbuf)
+                t_ssim, t_cs = combine_rows(planes, wd, od, r, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
                 acc += t_ssim
                 acc_cs += t_cs
                 for q in range(nout):
@@ -281,9 +282,11 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         else:
             for q in range(L):
                 t = 0.0
+                t_cs = 0.0
                 for j in range(q, nS, L):
                     t += lane_sums[j]
+                    t_cs += lane_cs[j]
                 out_sum[task * L + q, 0] = t
-                out_sum[task * L + q, 1] = 0.0
+                out_sum[task * L + q, 1] = t_cs
                 out_sum[task * L + q, 2] = 0.0
                 out_sum[task * L + q, 3] = 0.0

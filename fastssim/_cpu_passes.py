@@ -53,6 +53,23 @@ def _summed_impl(s, total, v):
     return lambda s, total, v: total + np.float64(v)
 
 
+def summed_cs(s, total, cols, j, v):
+    """`summed` for the contrast-structure term: ``total + v`` in float64 for one image per row;
+    for interleaved channels ``v`` is added to ``cols[j]`` (float64 column sums, which the kernel
+    takes apart per channel at the end) and ``total`` is returned unchanged. Chosen when
+    compiling."""
+
+
+@overload(summed_cs)
+def _summed_cs_impl(s, total, cols, j, v):
+    if isinstance(s, types.Array):
+        def per_column(s, total, cols, j, v):
+            cols[j] += np.float64(v)
+            return total
+        return per_column
+    return lambda s, total, cols, j, v: total + np.float64(v)
+
+
 @njit(inline="always", **cfg.JIT)
 def _taps(ring, w, base, row, j):
     """Output ``base`` at element ``j`` of a row of moments: tap ``t`` is slot
@@ -77,11 +94,12 @@ def _combine(ring, w, base, row, n, dst, dslot, drow):
 
 
 @njit(**cfg.JIT)
-def _formula_row(vbuf, n, consts, shx, shy, out):
+def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
     """The SSIM formula over a row of filtered moments ``vbuf[m * n + j]`` (shifts: numbers, or rows for
     interleaved channels, see `at`): writes the row of SSIM to ``out``; returns the float64 row
     sums of SSIM and, when ``consts[4]`` is nonzero, of the contrast-structure term (MS-SSIM's;
-    else 0: its division is skipped)."""
+    else 0: its division is skipped). Interleaved channels add their contrast-structure terms
+    to the float64 columns ``cs_cols`` instead (`summed_cs`)."""
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
@@ -97,12 +115,12 @@ def _formula_row(vbuf, n, consts, shx, shy, out):
         for j in range(n):
             _, cs = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], vbuf[4 * n + j], at(shx, j),
                                 at(shy, j), c1, c2, cn, floor)
-            total_cs += np.float64(cs)
+            total_cs = summed_cs(shx, total_cs, cs_cols, j, cs)
     return total, total_cs
 
 
 @njit(**cfg.JIT)
-def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
+def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf, cs_cols):
     """Last filter pass fused with the SSIM formula, one output row.
 
     The row of five moments is filtered into ``vbuf[0, 0]`` by `_combine` (``len(w)`` input
@@ -114,7 +132,7 @@ def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf):
     strided view and measured 1.5-2x slower; the row it reads now is contiguous.)
     """
     _combine(ring, w, base, row, n, vbuf, 0, 0)
-    return _formula_row(vbuf[0, 0], n, consts, shx, shy, out)
+    return _formula_row(vbuf[0, 0], n, consts, shx, shy, out, cs_cols)
 
 
 @njit(inline="always", **cfg.JIT)
@@ -147,12 +165,12 @@ def _combine2(ring, w, base, row, n, dst, dslot, drow):
 
 
 @njit(**cfg.JIT)
-def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf):
+def _combine_ssim2(ring, w, base, row, n, consts, shx, shy, out0, out1, vbuf, cs_cols):
     """`_combine_ssim` for two consecutive outputs at once (slots ``base .. base + len(w)``):
     writes both rows of SSIM and returns the sums over both."""
     _combine2(ring, w, base, row, n, vbuf, 0, 0)
-    a0, b0 = _formula_row(vbuf[0, 0], n, consts, shx, shy, out0)
-    a1, b1 = _formula_row(vbuf[0, 1], n, consts, shx, shy, out1)
+    a0, b0 = _formula_row(vbuf[0, 0], n, consts, shx, shy, out0, cs_cols)
+    a1, b1 = _formula_row(vbuf[0, 1], n, consts, shx, shy, out1, cs_cols)
     return a0 + a1, b0 + b1
 
 
@@ -196,7 +214,7 @@ def _four_taps(ring, w, base, row, j):
 
 
 @njit(**cfg.JIT)
-def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs_cols):
     """`_combine_ssim` for four consecutive outputs at once (slots ``base .. base + len(w) + 2``
     of a ring of ``len(w) + 3``): writes the first ``nout`` rows of SSIM to ``outs`` and returns
     their sums. A last group of fewer than four filters stale slots into the rows it drops."""
@@ -209,13 +227,13 @@ def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
     total = 0.0
     total_cs = 0.0
     for q in range(nout):
-        a, b = _formula_row(vbuf[0, q], n, consts, shx, shy, outs[q])
+        a, b = _formula_row(vbuf[0, q], n, consts, shx, shy, outs[q], cs_cols)
         total += a
         total_cs += b
     return total, total_cs
 
 
-def combine_rows(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+def combine_rows(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs_cols):
     """The last filter pass and the SSIM formula for ``nout`` consecutive outputs ``base ..``:
     up to four per sweep (`_combine_ssim4`, ring of ``len(w) + 3`` slots) for windows of four
     taps or more, else up to two (ring of ``len(w) + 1``). Writes the rows of SSIM to ``outs``
@@ -224,14 +242,14 @@ def combine_rows(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
 
 
 @overload(combine_rows)
-def _combine_rows_impl(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+def _combine_rows_impl(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs_cols):
     if len(w) >= 4:  # w is the window's tuple type here
-        def four(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
-            return _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf)
+        def four(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs_cols):
+            return _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs_cols)
         return four
 
-    def pairs(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf):
+    def pairs(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs_cols):
         if nout == 2:
-            return _combine_ssim2(ring, w, base, row, n, consts, shx, shy, outs[0], outs[1], vbuf)
-        return _combine_ssim(ring, w, base, row, n, consts, shx, shy, outs[0], vbuf)
+            return _combine_ssim2(ring, w, base, row, n, consts, shx, shy, outs[0], outs[1], vbuf, cs_cols)
+        return _combine_ssim(ring, w, base, row, n, consts, shx, shy, outs[0], vbuf, cs_cols)
     return pairs

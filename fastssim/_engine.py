@@ -114,7 +114,8 @@ def interleaved_lanes(xk, yk, spatial_ndim, plain):
     samples are then read as they lie and the C channels go through the filters together, so
     that the per-row costs of the passes are paid once for all channels and the loads are
     contiguous (they were strided gathers, one channel at a time). Only for ``plain`` calls
-    (2-D SSIM sums without padding, float16, a map, a mask or the contrast-structure term).
+    (2-D SSIM sums, with or without the contrast-structure term, without padding, float16, a
+    map or a mask).
     """
     C = xk.shape[1]
     if not plain or spatial_ndim != 2 or C == 1:
@@ -183,7 +184,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
     pd = pad if spatial_ndim == 3 else 0
     Do, Ho, Wo = D + 2 * pd - len(wd) + 1, H + 2 * pad - k + 1, W + 2 * pad - k + 1
-    plain = not (pad or half or want_map or want_cs or mask5 is not None)
+    plain = not (pad or half or want_map or mask5 is not None)
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
         xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))

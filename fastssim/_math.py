@@ -111,8 +111,10 @@ def unravel4(i, n1, n2, n3):
 
 def block_mean2(x, n, c, k, i, j, depth_too):
     """Mean of the 2x2 block (2x2x2 with ``depth_too``) of the 5-D array ``x`` that output
-    sample ``(k, i, j)`` of a half-size image covers, in float64. On an axis of odd
-    length the last block repeats the last sample (``msssim.m``'s symmetric border)."""
+    sample ``(k, i, j)`` of a half-size image covers, summed in the order written: in
+    float64, or in float32 for float32 input (``float()`` keeps float32 under Numba). On an
+    axis of odd length the last block repeats the last sample (``msssim.m``'s symmetric
+    border)."""
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
     h0 = 2 * i
     h1 = min(h0 + 1, H - 1)

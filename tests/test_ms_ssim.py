@@ -26,6 +26,45 @@ def test_odd_sizes_follow_msssim_m():
     assert fastssim.ms_ssim(x, y, data_range=255) == pytest.approx(naive.ms_ssim(x, y, 255), abs=1e-9)
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+def test_channel_last_colour_scores_as_planes(monkeypatch, dtype):
+    """Channel-last colour takes MS-SSIM's first scale as interleaved rows (the channels filtered
+    together, the contrast-structure term summed per channel): each channel's MS-SSIM, and the
+    first scale's contrast-structure means, equal those of the channel alone, for 2 to 4 channels
+    with levels far apart, a width across three column bands and a remainder, an odd height."""
+    import fastssim._engine as engine
+    from images import noise
+
+    taken = []
+    lanes_of = engine.interleaved_lanes
+    monkeypatch.setattr(engine, "interleaved_lanes", lambda *a: taken.append(lanes_of(*a)) or taken[-1])
+    ref = np.tile(colour(), (1, 3, 1))[:203, :1283]
+    dist = noise(ref, 12.0, seed=5)
+    for c in (2, 3, 4):
+        x = np.ascontiguousarray(np.concatenate([ref, 255 - ref[..., :1]], axis=-1)[..., :c])
+        y = np.ascontiguousarray(np.concatenate([dist, 255 - dist[..., :1]], axis=-1)[..., :c])
+        kw = {}
+        if dtype != "uint8":  # the last channel far from the others' level
+            x, y = (a.astype(dtype) / 255 + np.arange(c) * 20.0 for a in (x, y))
+            x, y, kw = x.astype(dtype), y.astype(dtype), dict(data_range=1.0)
+        taken.clear()
+        got = fastssim.ms_ssim_batch(x[None], y[None], channel_axis=-1, weights=W3, **kw)[0]
+        assert taken[0] == c  # the first scale interleaved, the halved ones planar
+        alone = [fastssim.ms_ssim(np.ascontiguousarray(x[..., k]), np.ascontiguousarray(y[..., k]), weights=W3, **kw)
+                 for k in range(c)]
+        assert got == pytest.approx(np.mean(alone), rel=0, abs=1e-9)
+        assert all(0.3 < a < 0.999 for a in alone)
+        # the first scale's contrast-structure means themselves, interleaved against planar
+        consts = engine.kernel_constants(255.0 if dtype == "uint8" else 1.0, 0.01, 0.03, 1.0,
+                                         np.dtype(np.float64 if dtype == "float64" else np.float32))
+        w = fastssim._math.window_weights(11, 1.5, True)
+        five = np.moveaxis(x, -1, 0)[None, :, None], np.moveaxis(y, -1, 0)[None, :, None]
+        inter, _ = engine.ssim_means(*five, 2, w, consts)
+        planar, _ = engine.ssim_means(*(np.ascontiguousarray(a) for a in five), 2, w, consts)
+        np.testing.assert_allclose(inter, planar, rtol=0, atol=1e-12)
+        assert (inter[..., 1] > 0.3).all() and (inter[..., 1] != inter[..., 0]).all()
+
+
 def test_colour_and_volume():
     c = colour()[:200, :240]
     d = heavy_noise(colour())[:200, :240]
@@ -93,3 +132,39 @@ def test_errors():
         fastssim.ms_ssim(x, x, weights=(0.5, -0.5))
     with pytest.raises(TypeError, match="weights must be a sequence of numbers"):
         fastssim.ms_ssim(x, x, weights="abc")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
+def test_halving_sums_in_written_order(dtype):
+    """The 2x2 (2x2x2) means between scales equal ``((a + b) + c) + d`` (times 1/4; two such sums
+    added, times 1/8, for volumes) computed in the input's float type (float64 for integers),
+    the last sample of an odd axis repeated: bitwise, for odd and even sizes, planar and
+    channel-last rows (so both layouts score the same) and mirrored views."""
+    from fastssim import _cpu_reduce
+    from fastssim._engine import downsampled_shape, readonly
+
+    rng = np.random.default_rng(7)
+
+    def expected(a, depth_too, out_dtype):
+        t = np.float32 if a.dtype == np.float32 else np.float64
+        axes = (2, 3, 4) if depth_too else (3, 4)
+        a = np.pad(a.astype(t), [(0, a.shape[ax] % 2 if ax in axes else 0) for ax in range(5)], mode="edge")
+
+        def sum4(p):
+            return ((p[..., 0::2, 0::2] + p[..., 0::2, 1::2]) + p[..., 1::2, 0::2]) + p[..., 1::2, 1::2]
+        if depth_too:
+            return ((sum4(a[:, :, 0::2]) + sum4(a[:, :, 1::2])) * t(0.125)).astype(out_dtype)
+        return (sum4(a) * t(0.25)).astype(out_dtype)
+
+    out_dtype = np.float64 if dtype == "float64" else np.float32
+    for shape, depth_too in [((3, 4, 1, 64, 96), False), ((2, 3, 1, 37, 51), False), ((2, 2, 9, 14, 17), True),
+                             ((1, 1, 8, 10, 12), True)]:
+        a = rng.random(shape) * (255 if dtype == "uint8" else 3)
+        a = a.astype(dtype)
+        last = np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)  # channels side by side
+        for view in (a, last, a[..., ::-1], last[:, :, :, ::-1]):
+            out = np.empty(downsampled_shape(view.shape, 3 if depth_too else 2), out_dtype)
+            _cpu_reduce.downsample2(readonly(view), depth_too, out)
+            want = expected(np.asarray(view), depth_too, out_dtype)
+            assert out.shape == want.shape
+            np.testing.assert_array_equal(out, want, err_msg=f"{shape} {view.strides}")

@@ -15,7 +15,7 @@ from numba import njit
 
 from fastssim import _config as cfg
 from fastssim import _cpu_load, _cpu_passes
-from fastssim._math import window_weights
+from fastssim._math import MOMENTS, window_weights
 
 _filter_row, _combine_ssim2 = _cpu_passes._filter_row, _cpu_passes._combine_ssim2
 _combine_ssim, _formula_row = _cpu_passes._combine_ssim, _cpu_passes._formula_row
@@ -32,24 +32,27 @@ def _w_pass(src, w, dst, n, reps):
 @njit(**cfg.JIT)
 def _h_pass_two_rows(ring, w, n, consts, out, out2, vbuf, reps):
     t = 0.0
+    cols = np.empty(1)  # column sums of interleaved channels' cs (unused for one image per row)
     for r in range(reps):
-        t += _combine_ssim2(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, out2, vbuf)[0]
+        t += _combine_ssim2(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, out2, vbuf, cols)[0]
     return t
 
 
 @njit(**cfg.JIT)
 def _h_pass_four_rows(ring, w, n, consts, outs, vbuf, reps):
     t = 0.0
+    cols = np.empty(1)
     for r in range(reps):
-        t += _combine_ssim4(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), outs, 4, vbuf)[0]
+        t += _combine_ssim4(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), outs, 4, vbuf, cols)[0]
     return t
 
 
 @njit(**cfg.JIT)
 def _h_pass_one_row(ring, w, n, consts, out, vbuf, reps):
     t = 0.0
+    cols = np.empty(1)
     for r in range(reps):
-        t += _combine_ssim(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, vbuf)[0]
+        t += _combine_ssim(ring, w, r, 0, n, consts, np.float32(0.5), np.float32(0.5), out, vbuf, cols)[0]
     return t
 
 
@@ -68,17 +71,18 @@ def _h_pass_into_planes_pairs(ring, w, n, planes, reps):
 @njit(**cfg.JIT)
 def _formula(vbuf, n, consts, out, reps):
     t = 0.0
+    cols = np.empty(1)
     for _ in range(reps):
-        t += _formula_row(vbuf, n, consts, np.float32(0.5), np.float32(0.5), out)[0]
+        t += _formula_row(vbuf, n, consts, np.float32(0.5), np.float32(0.5), out, cols)[0]
     return t
 
 
 @njit(**cfg.JIT)
-def _load(x5, y5, n, xr, yr, xx, yy, dd, reps, w0=0):
+def _load(x5, y5, n, xr, yr, ss, dd, reps, w0=0):
     # w0 an argument, as in the kernel: a literal 0 let LLVM prove the indices non-negative and
     # hid a gather that the kernel paid (see `_cpu_load._load_row`)
     for r in range(reps):
-        _load_row(x5, y5, 0, 0, 0, r % 64, w0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, xx, yy, dd)
+        _load_row(x5, y5, 0, 0, 0, r % 64, w0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, ss, dd)
 
 
 def main(n=512):
@@ -86,13 +90,13 @@ def main(n=512):
     w = tuple(np.float32(v) for v in window_weights(11, 1.5, True))
     f32 = np.float32
     src, dst = rng.random(n + 10, dtype=f32), np.empty(n, f32)
-    # rings as the kernel holds them: a row is the five moments side by side (5 * n + 24)
-    ring = rng.random((12, 1, 5 * n + 24), dtype=f32) * f32(0.1) + f32(0.5)
-    ring4 = rng.random((14, 1, 5 * n + 24), dtype=f32) * f32(0.1) + f32(0.5)  # the 2-D ring
-    planes = np.empty((12, 32, 5 * n + 24), f32)  # 3-D: the ring of planes, 32 rows
-    vbuf, out, out2 = np.empty((1, 4, 5 * n), f32), np.empty(n, f32), np.empty(n, f32)
+    # rings as the kernel holds them: a row is the four moments side by side (MOMENTS * n + 24)
+    ring = rng.random((12, 1, MOMENTS * n + 24), dtype=f32) * f32(0.1) + f32(0.5)
+    ring4 = rng.random((14, 1, MOMENTS * n + 24), dtype=f32) * f32(0.1) + f32(0.5)  # the 2-D ring
+    planes = np.empty((12, 32, MOMENTS * n + 24), f32)  # 3-D: the ring of planes, 32 rows
+    vbuf, out, out2 = np.empty((1, 4, MOMENTS * n), f32), np.empty(n, f32), np.empty(n, f32)
     outs = np.empty((4, n), f32)
-    rows = [rng.random(n + 10, dtype=f32) for _ in range(5)]
+    rows = [rng.random(n + 10, dtype=f32) for _ in range(MOMENTS)]
     consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
     x5 = rng.random((1, 1, 1, 64, n + 10), dtype=f32)
     u8 = (x5 * 255).astype(np.uint8)
@@ -100,12 +104,12 @@ def main(n=512):
     stages = [
         ("load, shift, products (float32)", _load, (x5, x5.copy(), n, *rows), 1),
         ("load, shift, products (uint8)", _load, (u8, u8.copy(), n, *rows), 1),
-        ("five filters along W", _w_pass, (src, w, dst, n), 5),
-        ("five filters along H into planes, one row", _h_pass_into_planes, (ring, w, n, planes), 1),
-        ("five filters along H into planes, two rows (3-D)", _h_pass_into_planes_pairs, (ring, w, n, planes), 0.5),
-        ("five filters along H, one row", _h_pass_one_row, (ring, w, n, consts[0], out, vbuf), 1),
-        ("five filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
-        ("five filters along H, four rows", _h_pass_four_rows, (ring4, w, n, consts[0], outs, vbuf), 0.25),
+        ("four filters along W", _w_pass, (src, w, dst, n), MOMENTS),
+        ("four filters along H into planes, one row", _h_pass_into_planes, (ring, w, n, planes), 1),
+        ("four filters along H into planes, two rows (3-D)", _h_pass_into_planes_pairs, (ring, w, n, planes), 0.5),
+        ("four filters along H, one row", _h_pass_one_row, (ring, w, n, consts[0], out, vbuf), 1),
+        ("four filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
+        ("four filters along H, four rows", _h_pass_four_rows, (ring4, w, n, consts[0], outs, vbuf), 0.25),
         ("formula + sums (SSIM)", _formula, (vbuf[0, 0], n, consts[0], out, reps), 1),
         ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0, 0], n, consts[1], out, reps), 1),
     ]

@@ -22,14 +22,15 @@ its input rows once:
 1. load a row segment (``_cpu_load``: read through a symmetric reflection for the
    'same' map, float16 decoded), convert it to the work dtype, subtract the task's
    shift and form the products ``x*x``, ``y*y``, ``(x-y)^2``;
-2. filter the five moments along W into a rolling buffer of rows;
+2. filter the four moments (``x``, ``y``, ``x^2 + y^2``, ``(x - y)^2``: `_math.ssim_terms`
+   needs the variances only as their sum) along W into a rolling buffer of rows;
 3. once enough rows are there, filter along H: for 2-D straight into the SSIM
    formula and the row sum, four output rows per sweep (the ``Kh + 3`` rows are
    loaded once and feed all four: register blocking; pairs under four taps); for
    3-D into a rolling buffer of ``Kd + 3`` planes, two rows per sweep, which is then
    filtered along D into the formula, four output planes per sweep (the same pass as
    H's in 2-D).
-   A row of either ring holds the five moments side by side, so a pass is one loop.
+   A row of either ring holds the four moments side by side, so a pass is one loop.
 
 No full-size intermediate exists; the map is written only when asked for.
 Task boundaries depend on the shape only, so results do not depend on the
@@ -42,7 +43,7 @@ from numba.extending import overload
 
 from . import _config as cfg
 from ._cpu_load import _load_row, load_row
-from ._cpu_passes import _combine, _combine2, _filter_row, combine_rows
+from ._cpu_passes import MOMENTS, _combine, _combine2, _filter_row, combine_rows
 from ._math import unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -169,14 +170,13 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
 
         xr = np.empty(lin * L, dt)
         yr = np.empty(lin * L, dt)
-        xx = np.empty(lin * L, dt)
-        yy = np.empty(lin * L, dt)
+        ss = np.empty(lin * L, dt)
         dd = np.empty(lin * L, dt)
-        # A row of the rings holds the five filtered moments side by side (moment m at m * nS),
-        # so that each pass along H or D is one loop over 5 * nS elements, with its set-up paid
+        # A row of the rings holds the four filtered moments side by side (moment m at m * nS),
+        # so that each pass along H or D is one loop over 4 * nS elements, with its set-up paid
         # once per row rather than once per moment. Rows padded by 24 elements: power-of-two
         # strides between the ring's slots would map their streams onto the same L1 sets.
-        bwp = 5 * nS + 24
+        bwp = MOMENTS * nS + 24
         # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
         # ring holds the window and three slots more; 3-D rows go in pairs (one more)
         g = 4 if kd == 1 and kh >= 4 else 2
@@ -191,7 +191,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         else:
             planes = np.empty((1, 1, 1), dt)
         srows = np.empty((4, nS), dt)
-        vbuf = np.empty((1, 4, 5 * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 5 * nS)
+        vbuf = np.empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
         bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
 
@@ -200,7 +200,7 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         # order of the sum, which differs between one image per row and interleaved channels.
         sh = np.zeros((2, L), dt)
         load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pad, pd, half, shift_of(lanes, sh[0], lin),
-                 shift_of(lanes, sh[1], lin), xr, yr, xx, yy, dd, bits)
+                 shift_of(lanes, sh[1], lin), xr, yr, ss, dd, bits)
         level = np.zeros((2, L))
         for j in range(lin * L):
             level[0, j % L] += np.float64(xr[j])
@@ -220,16 +220,15 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
                 if pad == 0 and half is None:  # the common case straight to its loader
-                    _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, xx, yy, dd)
+                    _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
                 else:
-                    load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits)
+                    load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, ss, dd, bits)
                 i = h - oh0
                 slot = i % nslot
                 _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)
                 _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, L)
-                _filter_row(xx, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
-                _filter_row(yy, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
-                _filter_row(dd, ww, rows[slot, 0, 4 * nS:5 * nS], nS, L)
+                _filter_row(ss, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
+                _filter_row(dd, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
                 if kd > 1:  # into the ring of planes, two rows per sweep (with the moments of a
                     # row side by side, +5-16% against one row; before, with a loop per moment,
                     # pairs were slower: 110-120 against 160-175 Mvox/s at 128^3)

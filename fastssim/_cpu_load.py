@@ -48,23 +48,23 @@ def _half_bits_impl(v):
 
 
 @njit(**cfg.JIT)
-def _shift_products(xr, yr, lin, shx, shy, xx, yy, dd):
+def _shift_products(xr, yr, lin, shx, shy, ss, dd):
     """Shift the loaded rows in place (``shx``, ``shy``: numbers, or rows for interleaved channels,
-    see `_cpu_passes.at`) and form ``x^2``, ``y^2``, ``(x - y)^2``."""
+    see `_cpu_passes.at`) and form ``x^2 + y^2`` and ``(x - y)^2`` (`_math.ssim_terms` needs the
+    squares only as their sum)."""
     for j in range(lin):
         a = xr[j] - at(shx, j)
         b = yr[j] - at(shy, j)
         xr[j] = a
         yr[j] = b
         e = a - b
-        xx[j] = a * a
-        yy[j] = b * b
+        ss[j] = a * a + b * b
         dd[j] = e * e
 
 
 @njit(**cfg.JIT)
-def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
-    """Row segment of both images, shifted, with ``x^2``, ``y^2``, ``(x - y)^2``.
+def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd):
+    """Row segment of both images, shifted, with ``x^2 + y^2`` and ``(x - y)^2``.
 
     The rows are sliced first: indexing ``x[n, c, d, h, w0 + j]`` element by element made every
     load a gather (Numba wraps negative indices, and LLVM cannot prove ``w0 + j >= 0`` when ``w0``
@@ -74,11 +74,11 @@ def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd):
     for j in range(lin):
         xr[j] = xs[j]
         yr[j] = ys[j]
-    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
+    _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
 @njit(**cfg.JIT)
-def _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd):
+def _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, ss, dd):
     """`_load_row` of the images extended sideways by ``pad`` columns of symmetric reflection
     (``w0`` counts from the extended row's start): the columns inside the image are copied
     between slices, as `_load_row` does, and only those beyond its edges (``pad`` at most on
@@ -104,11 +104,11 @@ def _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, d
         k = sym(lo + j, W)
         xr[j] = xrow[k]
         yr[j] = yrow[k]
-    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
+    _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
 @njit(**cfg.JIT)
-def _load_row_half(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd, bits):
+def _load_row_half(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, ss, dd, bits):
     """`_load_row_padded` for float16 samples given as their uint16 bit patterns: each widened to
     a float32 pattern in ``bits`` (length ``2 * lin``), read back as float32 and scaled, exactly."""
     W = x.shape[4]
@@ -137,22 +137,22 @@ def _load_row_half(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, xx, yy, dd,
     for j in range(lin):
         xr[j] = f[j] * scale
         yr[j] = f[lin + j] * scale
-    _shift_products(xr, yr, lin, shx, shy, xx, yy, dd)
+    _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
 @njit(**cfg.JIT)
-def load_row(x, y, n, c, d, h, w0, lin, pad, pd, half, shx, shy, xr, yr, xx, yy, dd, bits):
+def load_row(x, y, n, c, d, h, w0, lin, pad, pd, half, shx, shy, xr, yr, ss, dd, bits):
     """Row ``h`` of plane ``d``, columns ``w0 .. w0 + lin - 1`` of the images extended by ``pad``
     samples of symmetric reflection on each side (``pd`` along D: ``pad`` for volumes, 0 for
     images; every index in extended coordinates), converted to the work dtype of ``xr``, shifted
-    by ``shx``/``shy``, with the squares and the squared difference; ``half``: float16 bit
-    patterns, or None: the branch is then pruned when compiling (the test is on the argument
-    itself, as Numba needs), and only float16 input compiles its loader."""
+    by ``shx``/``shy``, with the sum of the squares and the squared difference; ``half``:
+    float16 bit patterns, or None: the branch is then pruned when compiling (the test is on the
+    argument itself, as Numba needs), and only float16 input compiles its loader."""
     if half is not None:
         _load_row_half(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy, xr,
-                       yr, xx, yy, dd, bits)
+                       yr, ss, dd, bits)
     elif pad == 0:
-        _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, xx, yy, dd)
+        _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd)
     else:
         _load_row_padded(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy,
-                         xr, yr, xx, yy, dd)
+                         xr, yr, ss, dd)

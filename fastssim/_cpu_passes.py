@@ -8,7 +8,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import _config as cfg
-from ._math import ssim_terms
+from ._math import MOMENTS, ssim_terms
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 
@@ -83,13 +83,14 @@ def _taps(ring, w, base, row, j):
 
 @njit(**cfg.JIT)
 def _combine(ring, w, base, row, n, dst, dslot, drow):
-    """Filter a row of five moments across the ``len(w)`` slots of a rolling buffer.
+    """Filter a row of the ``MOMENTS`` moments across the ``len(w)`` slots of a rolling buffer.
 
-    ``ring[s, row, m * n + j]`` holds moment ``m`` of slot ``s`` at column ``j`` (the five side
-    by side, so that one loop of ``5 * n`` filters them all); slot ``(base + t) % (len(w) + 1)``
-    is tap ``t`` (the ring has one slot more than the window). Writes ``dst[dslot, drow, :5 * n]``.
+    ``ring[s, row, m * n + j]`` holds moment ``m`` of slot ``s`` at column ``j`` (side by side,
+    so that one loop of ``MOMENTS * n`` filters them all); slot ``(base + t) % (len(w) + 1)`` is
+    tap ``t`` (the ring has one slot more than the window). Writes
+    ``dst[dslot, drow, :MOMENTS * n]``.
     """
-    for j in range(5 * n):
+    for j in range(MOMENTS * n):
         dst[dslot, drow, j] = _taps(ring, w, base, row, j)
 
 
@@ -106,14 +107,14 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
     floor = consts[3]
     total = 0.0
     for j in range(n):
-        v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], vbuf[4 * n + j], at(shx, j),
+        v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
                            at(shy, j), c1, c2, cn, floor)
         out[j] = v
         total = summed(shx, total, v)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):
-            _, cs = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], vbuf[4 * n + j], at(shx, j),
+            _, cs = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
                                 at(shy, j), c1, c2, cn, floor)
             total_cs = summed_cs(shx, total_cs, cs_cols, j, cs)
     return total, total_cs
@@ -123,7 +124,7 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
 def _combine_ssim(ring, w, base, row, n, consts, shx, shy, out, vbuf, cs_cols):
     """Last filter pass fused with the SSIM formula, one output row.
 
-    The row of five moments is filtered into ``vbuf[0, 0]`` by `_combine` (``len(w)`` input
+    The row of moments is filtered into ``vbuf[0, 0]`` by `_combine` (``len(w)`` input
     streams, one loop), then the formula runs over it. The ring has ``len(w) + 1`` slots; slot
     ``(base + t) % (len(w) + 1)`` is tap ``t``. Writes the row of SSIM to ``out``; returns the
     float64 row sums of SSIM and of the contrast-structure term (for MS-SSIM).
@@ -158,7 +159,7 @@ def _two_taps(ring, w, base, row, j):
 def _combine2(ring, w, base, row, n, dst, dslot, drow):
     """`_combine` for two consecutive outputs ``base`` and ``base + 1`` (slots ``base ..
     base + len(w)``), written to rows ``drow`` and ``drow + 1`` of ``dst[dslot]``."""
-    for j in range(5 * n):
+    for j in range(MOMENTS * n):
         s0, s1 = _two_taps(ring, w, base, row, j)
         dst[dslot, drow, j] = s0
         dst[dslot, drow + 1, j] = s1
@@ -218,7 +219,7 @@ def _combine_ssim4(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf, cs
     """`_combine_ssim` for four consecutive outputs at once (slots ``base .. base + len(w) + 2``
     of a ring of ``len(w) + 3``): writes the first ``nout`` rows of SSIM to ``outs`` and returns
     their sums. A last group of fewer than four filters stale slots into the rows it drops."""
-    for j in range(5 * n):
+    for j in range(MOMENTS * n):
         s0, s1, s2, s3 = _four_taps(ring, w, base, row, j)
         vbuf[0, 0, j] = s0
         vbuf[0, 1, j] = s1

@@ -11,10 +11,11 @@ input plane the block:
 
 1. loads the tile plus its halo into shared memory once (converting to the
    work dtype and subtracting the block's shift, the mean of the first row);
-2. filters the five moments along W into shared memory;
+2. filters the four moments (``x``, ``y``, ``x^2 + y^2``, ``(x - y)^2``, as
+   ``_math.ssim_terms`` takes them) along W into shared memory;
 3. filters along H, one thread per output pixel, into registers;
 4. for 2-D, applies the formula; for 3-D, each thread keeps a rolling buffer of
-   ``Kd`` planes of its five moments in local memory and applies the formula
+   ``Kd`` planes of its four moments in local memory and applies the formula
    once ``Kd`` planes are there.
 
 Each input voxel is read from global memory once per block (plus the halo).
@@ -34,7 +35,7 @@ import numpy as np
 from numba import cuda, float32, float64  # noqa: F401
 
 from . import _config as cfg
-from ._math import block_mean2, grid_window_means, product_terms, ssim_terms, unravel4
+from ._math import MOMENTS, block_mean2, grid_window_means, product_terms, ssim_terms, unravel4
 from ._validate import cuda_interface
 
 def api():
@@ -83,10 +84,10 @@ def ssim_kernel(k, kd, th, tw, work):
 
         sx = cuda.shared.array((HH, HW), numba_type)
         sy = cuda.shared.array((HH, HW), numba_type)
-        hm = cuda.shared.array((5, HH, tw), numba_type)
+        hm = cuda.shared.array((MOMENTS, HH, tw), numba_type)
         red = cuda.shared.array((4, NT), float64)
         sh = cuda.shared.array(2, numba_type)
-        ring = cuda.local.array((kd, 5), numba_type)
+        ring = cuda.local.array((kd, MOMENTS), numba_type)
 
         c1 = consts[0]
         c2 = consts[1]
@@ -128,7 +129,7 @@ def ssim_kernel(k, kd, th, tw, work):
             cuda.syncthreads()
             shx = sh[0]
             shy = sh[1]
-            # 2. five moments along W
+            # 2. four moments along W
             for idx in range(tid, HH * tw, NT):
                 r = idx // tw
                 j = idx % tw
@@ -136,7 +137,6 @@ def ssim_kernel(k, kd, th, tw, work):
                 m1 = zero
                 m2 = zero
                 m3 = zero
-                m4 = zero
                 for t in range(k):
                     a = sx[r, j + t] - shx
                     bb = sy[r, j + t] - shy
@@ -144,19 +144,17 @@ def ssim_kernel(k, kd, th, tw, work):
                     wt = w[t]
                     m0 += wt * a
                     m1 += wt * bb
-                    m2 += wt * (a * a)
-                    m3 += wt * (bb * bb)
-                    m4 += wt * (e * e)
+                    m2 += wt * (a * a + bb * bb)
+                    m3 += wt * (e * e)
                 hm[0, r, j] = m0
                 hm[1, r, j] = m1
                 hm[2, r, j] = m2
                 hm[3, r, j] = m3
-                hm[4, r, j] = m4
             cuda.syncthreads()
             # 3. along H, one output pixel per thread
             if inside:
                 slot = d % kd
-                for m in range(5):
+                for m in range(MOMENTS):
                     s = zero
                     for t in range(k):
                         s += w[t] * hm[m, ty + t, tx]
@@ -168,7 +166,6 @@ def ssim_kernel(k, kd, th, tw, work):
                     a1 = zero
                     a2 = zero
                     a3 = zero
-                    a4 = zero
                     for t in range(kd):
                         sl = (od + t) % kd
                         wt = wd[t]
@@ -176,8 +173,7 @@ def ssim_kernel(k, kd, th, tw, work):
                         a1 += wt * ring[sl, 1]
                         a2 += wt * ring[sl, 2]
                         a3 += wt * ring[sl, 3]
-                        a4 += wt * ring[sl, 4]
-                    v, cs = _ssim_terms(a0, a1, a2, a3, a4, shx, shy, c1, c2, cn, floor)
+                    v, cs = _ssim_terms(a0, a1, a2, a3, shx, shy, c1, c2, cn, floor)
                     if write_map:
                         out_map[n, c, od, oh, ow] = v
                     acc += v
@@ -335,7 +331,7 @@ def _grid_ssim(x, y, size, step, c1, c2, out):
     j = t % cols
     n, c, i, _ = _unravel4(t // cols, C, rows, 1)
     mx, my, exx, eyy, edd = _grid_window_means(x, y, n, c, i * step, j * step, size)
-    out[n, c, i, j] = _ssim_terms(mx, my, exx, eyy, edd, 0.0, 0.0, c1, c2, 1.0, -math.inf)[0]
+    out[n, c, i, j] = _ssim_terms(mx, my, exx + eyy, edd, 0.0, 0.0, c1, c2, 1.0, -math.inf)[0]
 
 
 def grid_ssim_means(xd, yd, size, step, c1, c2):
@@ -424,10 +420,10 @@ SHARED_LIMIT = 48 * 1024
 
 
 def shared_bytes(k, th, tw, itemsize):
-    """Shared memory of the SSIM kernel: the two halo tiles, the five W-filtered moment
-    planes, and the float64 reduction buffer."""
+    """Shared memory of the SSIM kernel: the two halo tiles, the W-filtered moment planes, the
+    two shifts, and the float64 reduction buffer (four sums per thread)."""
     hh, hw = th + k - 1, tw + k - 1
-    return itemsize * (2 * hh * hw + 5 * hh * tw + 2) + 8 * 2 * th * tw
+    return itemsize * (2 * hh * hw + MOMENTS * hh * tw + 2) + 8 * 4 * th * tw
 
 
 def tile_for(k, itemsize):

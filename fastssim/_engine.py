@@ -355,7 +355,7 @@ def separable_filter_same(a5, weights, spatial_ndim):
 
 def ssim_map_separable(x, y, spatial_ndim, weights, consts, shift=True):
     """The 'valid' SSIM map over the last ``spatial_ndim`` axes (any number), in float64,
-    from five separable moment filters and `ssim_terms` over their elements: the path
+    from four separable moment filters and `ssim_terms` over their elements: the path
     for inputs with other than 2 or 3 spatial axes, which the fused kernels do not take, and
     for windows whose taps do not sum to 1 (``shift=False``: moments of the raw values, since
     the means then do not move with an offset as the shifted form assumes)."""
@@ -363,7 +363,7 @@ def ssim_map_separable(x, y, spatial_ndim, weights, consts, shift=True):
     y = np.asarray(y, np.float64)
     shx, shy = (float(x.mean()), float(y.mean())) if shift else (0.0, 0.0)
     x, y = x - shx, y - shy
-    moments = np.stack([separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x, y * y, (x - y) ** 2)])
+    moments = np.stack([separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x + y * y, (x - y) ** 2)])
     out = np.empty(moments[0].size)
-    _cpu_windows.ssim_of_moments(moments.reshape(5, -1), shx, shy, consts.astype(np.float64), out)
+    _cpu_windows.ssim_of_moments(moments.reshape(4, -1), shx, shy, consts.astype(np.float64), out)
     return out.reshape(moments.shape[1:])

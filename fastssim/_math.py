@@ -11,7 +11,12 @@ import math
 import numpy as np
 
 
-def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm, cs_floor):
+#: Filtered moments per window, as `ssim_terms` takes them: ``x``, ``y``, ``x^2 + y^2``,
+#: ``(x - y)^2`` (the kernels' rows of moments hold them side by side, in this order).
+MOMENTS = 4
+
+
+def ssim_terms(mx, my, ess, edd, shx, shy, c1, c2, cov_norm, cs_floor):
     """SSIM of one window, and its contrast-structure term, from its filtered moments.
 
     Returns ``(ssim, cs)`` with ``cs = (2 vxy + C2) / (vx + vy + C2)`` (MS-SSIM's
@@ -20,7 +25,9 @@ def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm, cs_floor):
 
     The moments are those of the shifted signals ``x' = x - shx`` and
     ``y' = y - shy``: weighted means ``mx``, ``my`` and raw second moments
-    ``exx = E[x'^2]``, ``eyy = E[y'^2]`` and ``edd = E[(x' - y')^2]``.
+    ``ess = E[x'^2 + y'^2]`` and ``edd = E[(x' - y')^2]``. The variances enter
+    only as their sum ``vx + vy``, so ``x'^2`` and ``y'^2`` are filtered as one
+    moment: four filtered moments per window, not five.
     Variances do not change with the shift, which is added back to the means;
     shifting by a local level keeps ``E[x^2] - E[x]^2`` free of catastrophic
     cancellation in float32 for data with a large mean.
@@ -41,8 +48,7 @@ def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm, cs_floor):
     ``cs_floor`` bounds ``A2`` from below: ``-inf`` leaves it alone, ``0`` clamps each
     window's contrast-structure term at 0 before the product (pyiqa's per-pixel ReLU).
     """
-    vx = cov_norm * (exx - mx * mx)
-    vy = cov_norm * (eyy - my * my)
+    vsum = cov_norm * (ess - mx * mx - my * my)  # vx + vy
     dm = mx - my
     vd = cov_norm * (edd - dm * dm)
     ux = mx + shx
@@ -51,7 +57,7 @@ def ssim_terms(mx, my, exx, eyy, edd, shx, shy, c1, c2, cov_norm, cs_floor):
     a1 = uxy + uxy + c1
     du = ux - uy
     b1 = a1 + du * du
-    b2 = vx + vy + c2
+    b2 = vsum + c2
     a2 = max(b2 - vd, cs_floor)
     return (a1 * a2) / (b1 * b2), a2 / b2
 

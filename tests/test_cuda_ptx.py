@@ -34,17 +34,29 @@ SCRIPT = textwrap.dedent('''
     except Exception as e:
         print("SKIP no CUDA toolkit (NVRTC/NVVM):", type(e).__name__); sys.exit(0)
 
+    import re
+
     A = types.Array
-    for work, dt in (("float32", types.float32), ("float64", types.float64)):
-        th, tw = _cuda.tile_for(11, 4 if work == "float32" else 8)
-        for kd in (1, 11):
-            kern = _cuda.ssim_kernel(11, kd, th, tw, work)
+    SHARED = r"\\.shared\\s+\\.align\\s+\\d+\\s+\\.b8\\s+\\S+\\[(\\d+)\\]"  # a block's static arrays: bytes
+    # the usual window, and the largest with the tiles it gets (31 taps: float32 tiles of 8 rows)
+    for k, work, dt in ((11, "float32", types.float32), (11, "float64", types.float64),
+                        (31, "float32", types.float32), (31, "float64", types.float64)):
+        itemsize = 4 if work == "float32" else 8
+        th, tw = _cuda.tile_for(k, itemsize)
+        for kd in (1, k):
+            kern = _cuda.ssim_kernel(k, kd, th, tw, work)
             for inp in (types.uint8, types.uint16, types.float32, types.float64):
+                if k == 31 and inp in (types.uint16, types.float64):
+                    continue
                 sig = (A(inp, 5, "A"), A(inp, 5, "A"), A(dt, 1, "C"), A(dt, 1, "C"), A(dt, 1, "C"),
                        types.int64, A(types.float64, 2, "C"), A(dt, 5, "C"), types.boolean,
                        A(types.uint8, 5, "C"), types.boolean)
                 ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=(9, 0))
                 assert ".entry" in ptx
+                # the static shared memory the block declares is what the tile was sized by
+                shared = sum(int(b) for b in re.findall(SHARED, ptx))
+                assert shared == _cuda.shared_bytes(k, th, tw, itemsize), (k, work, shared)
+                assert shared <= _cuda.SHARED_LIMIT, (k, work, shared)
     for inp in (types.uint8, types.uint16, types.float64):  # ffmpeg's grid of windows
         cuda.compile_ptx(_cuda._grid_ssim.py_func, (A(inp, 5, "A"), A(inp, 5, "A"), types.int64, types.int64,
                          types.float64, types.float64, A(types.float64, 4, "C")), cc=(9, 0))

@@ -84,10 +84,14 @@ def test_ssim_map_is_lazy_and_equal(pair, mode):
     want = fastssim.ssim_map(xf, yf, mode=mode, data_range=1.0)
     assert lazy.shape == want.shape
     np.testing.assert_allclose(lazy.compute(), want, atol=1e-9)
-    # float32 work: each block's values are as close to the float64 map as the in-memory call's are
+    # float32 work: each block's values are about as close to the float64 map as the in-memory
+    # call's are. A block's shift is the mean of its own first row, so its rounding differs from
+    # the whole image's: the worst window measured 1.6x the in-memory worst with five filtered
+    # moments, 2.1x with four (x^2 + y^2 filtered as one; map RMS error 3% higher); 3x bounds both
     got32 = fd.ssim_map(da.from_array(x, chunks=60), da.from_array(y, chunks=60), mode=mode).compute()
     mem32 = fastssim.ssim_map(x, y, mode=mode)
-    assert np.abs(got32 - want).max() <= 2 * np.abs(mem32 - want).max() + 1e-6
+    assert np.abs(got32 - want).max() <= 3 * np.abs(mem32 - want).max() + 1e-6
+    assert np.abs(got32 - want).max() < 5e-4  # and in float32's range for SSIM maps
 
 
 def test_bad_input_gives_the_numpy_api_errors(pair):

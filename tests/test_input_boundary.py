@@ -209,7 +209,7 @@ def test_float16_read_in_place():
     from images import colour
 
     patterns = np.arange(2 ** 16, dtype=np.uint16)
-    rows = [np.empty(patterns.size, np.float32) for _ in range(5)]
+    rows = [np.empty(patterns.size, np.float32) for _ in range(4)]  # x, y, x^2 + y^2, (x - y)^2
     five = patterns.reshape(1, 1, 1, 1, -1)
     _cpu_load.load_row(five, five, 0, 0, 0, 0, 0, patterns.size, 0, 0, True, np.float32(0), np.float32(0), *rows,
                        np.empty(2 * patterns.size, np.uint32))

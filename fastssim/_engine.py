@@ -247,6 +247,17 @@ def downsampled_shape(shape5, spatial_ndim):
     return (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
 
 
+def halve(a5, spatial_ndim, wdt):
+    """The 2x2 (2x2x2) block means of a 5-D host array, in ``wdt`` (`_cpu_reduce.downsample2`);
+    float16 is decoded row by row from its bit patterns, not converted first."""
+    out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
+    if a5.dtype == np.float16:
+        _cpu_reduce.downsample2_half(readonly(a5.view(np.uint16)), spatial_ndim == 3, out)
+    else:
+        _cpu_reduce.downsample2(readonly(a5), spatial_ndim == 3, out)
+    return out
+
+
 def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",
                   devices=(None, None)):
     """MS-SSIM of every (pair, channel) plane, shape (N, C).
@@ -273,12 +284,7 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts)
             terms.append(means)
             if level < levels - 1:
-                shape = downsampled_shape(xs.shape, spatial_ndim)
-                xn = np.empty(shape, consts.dtype)
-                yn = np.empty(shape, consts.dtype)
-                _cpu_reduce.downsample2(readonly(xs), spatial_ndim == 3, xn)
-                _cpu_reduce.downsample2(readonly(ys), spatial_ndim == 3, yn)
-                xs, ys = xn, yn
+                xs, ys = halve(xs, spatial_ndim, consts.dtype), halve(ys, spatial_ndim, consts.dtype)
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
         term = means[..., 0] if level == levels - 1 else means[..., 1]

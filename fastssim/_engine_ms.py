@@ -14,8 +14,7 @@ import warnings
 
 import numpy as np
 
-from . import _cpu_reduce
-from ._engine import downsampled_shape, pad_same, readonly, ssim_means
+from ._engine import halve, pad_same, ssim_means
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +73,7 @@ def _halve(a5, conv, spatial_ndim, wdt):
     elif conv.downsample == "before":
         sizes = [-(-a5.shape[ax] // 2) for ax in axes]
         a5 = np.pad(a5, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
-    out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
-    _cpu_reduce.downsample2(readonly(a5), spatial_ndim == 3, out)
+    out = halve(a5, spatial_ndim, wdt)
     if conv.downsample == "before":
         out = out[tuple(slice(None, sizes[axes.index(ax)]) if ax in axes else slice(None) for ax in range(5))]
     if conv.mix_channels and out.shape[1] > 1:

@@ -17,8 +17,8 @@ import numpy as np
 KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
 #: What the CPU kernels read in place, converting row by row as they load (no whole-image copy):
 #: also 16- and 32-bit signed integers (CT's Hounsfield units, microscopy). float16 is read in
-#: place by the fused SSIM kernel only (its bit patterns decoded row by row, ``keep_half``); the
-#: other kernels get it converted.
+#: place by the fused SSIM kernel and MS-SSIM's halving only (its bit patterns decoded row by row,
+#: ``keep_half``); the other kernels get it converted.
 HOST_KERNEL_DTYPES = KERNEL_DTYPES + (np.dtype(np.int16), np.dtype(np.int32))
 
 BACKENDS = ("auto", "cpu", "cuda")

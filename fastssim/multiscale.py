@@ -50,12 +50,15 @@ def _ms(f):
 def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win_size, sigma,
                gaussian, K1, K2, sample_covariance, backend, preset, y_channel, crop_border):
     levels = v.check_level_weights(weights)
+    conv = CONVENTIONS[presets.get(preset).ms_convention] if preset is not None else WANG
+    # float16 stays float16 for Wang's MS-SSIM: the SSIM kernel and the halving decode it row by
+    # row (the other conventions pad and crop on the host first, so they take a float32 copy)
     job = _prepare(x, y, batch=batch, spatial_ndim=spatial_ndim, channel_axis=channel_axis,
                    data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian,
                    K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
-                   preset=preset, y_channel=y_channel, crop_border=crop_border, ms=True)
+                   preset=preset, y_channel=y_channel, crop_border=crop_border, ms=True,
+                   keep_half=conv is WANG)
     k = len(job.weights)
-    conv = CONVENTIONS[presets.get(preset).ms_convention] if preset is not None else WANG
     if conv is WANG:
         v.check_ms_extent(job.x5.shape, k, job.nd, len(levels))
         per = ms_ssim_means(job.x5, job.y5, job.nd, job.weights, job.consts, levels,

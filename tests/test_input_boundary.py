@@ -252,6 +252,40 @@ def test_float16_read_in_place():
     assert peak < 2 * big.nbytes  # converting first made two float32 copies: 4x the input
 
 
+def test_float16_ms_ssim_read_in_place():
+    """MS-SSIM of float16 input makes no converted copy either: its first scale is read by the
+    SSIM kernel and its halving decodes the bit patterns row by row (every one of the 65536
+    exactly: NaN stays NaN, inf inf), so the scores equal those of float32 copies bit for bit
+    (grey, a channel-last colour batch, a volume, an odd size), and the traced peak is the
+    half-size copies' (a float32 copy of the pair would be four times the input)."""
+    from fastssim._engine import halve
+    from images import colour
+
+    patterns = np.arange(2 ** 16, dtype=np.uint16).view(np.float16).reshape(256, 256)
+    blocks = np.repeat(np.repeat(patterns, 2, axis=0), 2, axis=1)  # each pattern a 2x2 block
+    got = halve(blocks[None, None, None], 2, np.dtype(np.float32))[0, 0, 0]
+    want = patterns.astype(np.float32)
+    assert np.array_equal(got, want, equal_nan=True)
+    got3 = halve(np.stack([blocks[:, :64]] * 2)[None, None], 3, np.dtype(np.float32))[0, 0, 0]
+    assert np.array_equal(got3, want[:, :32], equal_nan=True)
+
+    img = colour()[:203, :245].astype(np.float16) / np.float16(255)
+    noisy = np.clip(img + np.random.default_rng(4).normal(0, 0.05, img.shape), 0, 1).astype(np.float16)
+    w3 = dict(weights=(0.3, 0.3, 0.4), data_range=1)
+    for a, b, kw, f in [(img[..., 0], noisy[..., 0], dict(data_range=1), fastssim.ms_ssim),
+                        (img[:201, :243, 1], noisy[:201, :243, 1], dict(data_range=1), fastssim.ms_ssim),
+                        (np.stack([img] * 3)[:, ::-1], np.stack([noisy] * 3)[:, ::-1], dict(channel_axis=-1, **w3),
+                         fastssim.ms_ssim_batch),
+                        (np.stack([img[:60, :70, 0]] * 41), np.stack([noisy[:60, :70, 0]] * 41),
+                         dict(win_size=7, **w3), fastssim.ms_ssim)]:
+        got = f(a, b, **kw)
+        assert np.array_equal(got, f(a.astype(np.float32), b.astype(np.float32), **kw))
+        assert np.all((0.5 < np.asarray(got)) & (np.asarray(got) < 0.999))
+    big, big_n = np.tile(img[..., 2], (6, 6)), np.tile(noisy[..., 2], (6, 6))
+    peak = _traced_peak(fastssim.ms_ssim, big, big_n, data_range=1)
+    assert peak < 2 * big.nbytes  # the half-size float32 copies: big.nbytes; converting first: 4x
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
 def test_channel_last_pixels_filtered_together(dtype):
     """Channel-last colour (each pixel's channels side by side) is read as rows of W * C samples

@@ -21,7 +21,7 @@ its input rows once:
 
 1. load a row segment (``_cpu_load``: read through a symmetric reflection for the
    'same' map, float16 decoded), convert it to the work dtype, subtract the task's
-   shift and form the products ``x*x``, ``y*y``, ``(x-y)^2``;
+   shift and form the products ``x*x + y*y`` and ``(x-y)^2``;
 2. filter the four moments (``x``, ``y``, ``x^2 + y^2``, ``(x - y)^2``: `_math.ssim_terms`
    needs the variances only as their sum) along W into a rolling buffer of rows;
 3. once enough rows are there, filter along H: for 2-D straight into the SSIM

@@ -298,7 +298,10 @@ def test_alpha_policies_and_palette(tmp_path):
 def test_usage_errors(tmp_path):
     assert cli("score", "-o", tmp_path / "o").returncode == 2
     r = cli("score", tmp_path / "missing", tmp_path / "also", "-o", tmp_path / "o")
-    assert r.returncode == 2 and "not a directory" in r.stderr
+    assert r.returncode == 2 and f"no such file or directory: {tmp_path / 'missing'}" in r.stderr
+    (tmp_path / "a.png").write_bytes(b"")  # a path that exists is not "missing", whatever else is wrong
+    r = cli("score", tmp_path / "a.png", tmp_path / "missing.png", "--json")
+    assert r.returncode == 2 and f"no such file or directory: {tmp_path / 'missing.png'}" in r.stderr
     r = cli("score", tmp_path, "--dist", "nodir", "-o", tmp_path / "o")
     assert r.returncode == 2 and "--dist takes NAME=DIR" in r.stderr
     r = cli("score", tmp_path, tmp_path, "--suffix", "_a", "--template", "{stem}.png", "-o", tmp_path / "o")

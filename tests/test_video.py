@@ -77,8 +77,8 @@ def lossless(tmp_path_factory):
     return d, ref, dist
 
 
-def _score(ref, dist, tmp, metrics="ssim,psnr,mse,dssim", **video):
-    job = Job(os.fspath(tmp), {None: os.fspath(tmp)}, metrics_=metrics, video=video)
+def _score(ref, dist, tmp, metrics="ssim,psnr,mse,dssim", preset=None, **video):
+    job = Job(os.fspath(tmp), {None: os.fspath(tmp)}, metrics_=metrics, video=video, preset=preset)
     from fastssim.batch.pairs import Pair
 
     return job(Pair(None, ref, dist))
@@ -131,18 +131,23 @@ def test_offset_frames_and_count_mismatch(tmp_path):
     frames = _yuv_frames(8)
     _write(tmp_path / "ref.mkv", frames[:6])
     _write(tmp_path / "late.mkv", _yuv_frames(2, seed=5, noise=40) + frames[:6])  # 2 frames too early
-    off = _score("ref.mkv", "late.mkv", tmp_path, offset=2)
+    off = _score("ref.mkv", "late.mkv", tmp_path, offset=2, sync="index")
     assert off["status"] == "ok" and off["frames"] == 6 and off["ssim_frames"] == [1.0] * 6
     assert off["warning"] is None
-    plain = _score("ref.mkv", "late.mkv", tmp_path)
+    plain = _score("ref.mkv", "late.mkv", tmp_path, sync="index")
     assert plain["frames"] == 6 and plain["ssim"] < 0.9
     assert "frame count differs: ref has 6 frames, dist 8; scored the 6 frame pairs both have" in plain["warning"]
-    window = _score("ref.mkv", "late.mkv", tmp_path, start=1, end=4, offset=2)
+    window = _score("ref.mkv", "late.mkv", tmp_path, start=1, end=4, offset=2, sync="index")
     assert window["frames"] == 3 and window["ssim_frames"] == [1.0] * 3 and window["warning"] is None
-    full = _score("ref.mkv", "late.mkv", tmp_path)
-    part = _score("ref.mkv", "late.mkv", tmp_path, start=2, end=5)
+    full = _score("ref.mkv", "late.mkv", tmp_path, sync="index")
+    part = _score("ref.mkv", "late.mkv", tmp_path, start=2, end=5, sync="index")
     assert part["ssim_frames"] == full["ssim_frames"][2:5]
-    none = _score("ref.mkv", "late.mkv", tmp_path, start=7)
+    for sync in ("time", "index"):  # by time the same: both streams have one frame per 1/25 s
+        timed = _score("ref.mkv", "late.mkv", tmp_path, start=2, end=5, sync=sync)
+        assert timed["ssim_frames"] == full["ssim_frames"][2:5]
+    with pytest.raises(ValueError, match="--frame-offset pairs frames by their index: add --frame-sync index"):
+        _score("ref.mkv", "late.mkv", tmp_path, offset=2)
+    none = _score("ref.mkv", "late.mkv", tmp_path, start=7, sync="index")
     assert none["status"] == "error" and "no frame pairs to score: ref has 6 frames, dist 8, and the first pair asked for is ref frame 7 with dist frame 7" == none["error"]
 
 
@@ -271,3 +276,92 @@ def test_rgb_planes_are_pyav_rgb_frames(lossless):
                 for x, y in pairs]
     assert row["planes"] == "RGB" and row["shape"] == f"{H}x{W}x3"
     np.testing.assert_allclose(row["ssim_frames"], want, rtol=0, atol=1e-12)
+
+
+def _write_timed(path, frames, pts, rate=25, codec="ffv1"):
+    """Grey ``frames`` written with presentation times ``pts`` (in 1/rate s): gaps are dropped
+    frames, as a stream that skips frames and keeps its clock stores them."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=rate)
+        s.width, s.height, s.pix_fmt = W, H, "gray"
+        s.time_base = Fraction(1, rate)
+        for f, t in zip(frames, pts):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="gray")
+            vf.pts, vf.time_base = t, Fraction(1, rate)
+            for pkt in s.encode(vf):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+
+
+def _luma(n, seed, noise):
+    return [f[0] for f in _yuv_frames(n, seed=seed, noise=noise)]
+
+
+#: name -> (distorted frames as indices of the noisy copy, their times, rate): a distorted stream
+#: that drops frame 4 (keeping its clock), one that shows frame 4 twice, one at irregular times,
+#: one at twice the rate, one that starts three frames late, one that ends two frames early.
+STREAMS = {
+    "dropped": ([0, 1, 2, 3, 5, 6, 7, 8, 9], [0, 1, 2, 3, 5, 6, 7, 8, 9], 25),
+    "duplicated": ([0, 1, 2, 3, 4, 4, 6, 7, 8, 9], list(range(10)), 25),
+    "variable": ([0, 1, 3, 4, 7, 8, 9], [0, 1, 3, 4, 7, 8, 9], 25),
+    "double-rate": (list(range(20)), list(range(20)), 50),
+    "late-start": ([3, 4, 5, 6, 7, 8, 9], [3, 4, 5, 6, 7, 8, 9], 25),
+    "early-end": (list(range(8)), list(range(8)), 25),
+}
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="Debian's ffmpeg binary is not installed")
+@pytest.mark.parametrize("kind", sorted(STREAMS))
+def test_frames_paired_by_time_as_ffmpeg_filters_pair_them(tmp_path, kind):
+    """Streams that drop, repeat or re-time frames: every per-frame SSIM and the pooled SSIM and
+    PSNR equal those of the ffmpeg binary's ssim and psnr filters (framesync), frame for frame."""
+    index, pts, rate = STREAMS[kind]
+    ref = _luma(10, 0, 0)
+    noisy = _luma(20, 1, 14)
+    _write_timed(tmp_path / "ref.mkv", ref, range(10))
+    _write_timed(tmp_path / "dist.mkv", [noisy[i] for i in index], pts, rate)
+    proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i", str(tmp_path / "dist.mkv"), "-i",
+                           str(tmp_path / "ref.mkv"), "-lavfi",
+                           f"[0:v][1:v]ssim=stats_file={tmp_path / 's.log'};[0:v][1:v]psnr",
+                           "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    per_frame = [float(dict(kv.split(":") for kv in line.split() if ":" in kv)["Y"]) for line in open(tmp_path / "s.log")]
+    ssim_all = float(re.search(r"SSIM Y:([\d.]+)", proc.stderr).group(1))
+    psnr_all = float(re.search(r"PSNR y:([\d.]+)", proc.stderr).group(1))
+    got = _score("ref.mkv", "dist.mkv", tmp_path, metrics="ssim,psnr", preset="ffmpeg")
+    assert got["status"] == "ok", got["error"]
+    assert got["frames"] == len(per_frame)
+    np.testing.assert_allclose(got["ssim_frames"], per_frame, rtol=0, atol=5.1e-7)
+    assert got["ssim"] == pytest.approx(ssim_all, abs=5.1e-7) and got["psnr"] == pytest.approx(psnr_all, abs=5.1e-3)
+    by_index = _score("ref.mkv", "dist.mkv", tmp_path, metrics="ssim", preset="ffmpeg", sync="index")
+    if kind in ("dropped", "variable", "late-start", "double-rate"):  # what index pairing got wrong
+        assert abs(by_index["ssim"] - ssim_all) > 1e-3
+    if kind != "duplicated":  # the duplicated stream keeps one frame per tick: nothing to say
+        assert "paired by presentation time" in got["warning"]
+
+
+def test_time_pairing_on_its_own(tmp_path):
+    """Without ffmpeg: a dropped frame pairs the rest with their own reference frames (SSIM 1 for
+    a lossless copy that skips one), said in the warning; a window of reference frames."""
+    ref = _luma(8, 0, 0)
+    keep = [0, 1, 2, 4, 5, 6, 7]
+    _write_timed(tmp_path / "ref.mkv", ref, range(8))
+    _write_timed(tmp_path / "skip.mkv", [ref[i] for i in keep], keep)
+    row = _score("ref.mkv", "skip.mkv", tmp_path, metrics="ssim")
+    assert row["frames"] == 7 and row["ssim_frames"] == [1.0] * 7
+    assert ("frame count differs: ref has 8 frames, dist 7; paired by presentation time (as ffmpeg's filters): 7 "
+            "frame pairs, 1 reference frame(s) with no distorted frame at their time") in row["warning"]
+    shifted = _score("ref.mkv", "skip.mkv", tmp_path, metrics="ssim", sync="index")
+    assert shifted["ssim_frames"][:3] == [1.0] * 3 and max(shifted["ssim_frames"][3:]) < 1
+    window = _score("ref.mkv", "skip.mkv", tmp_path, metrics="ssim", start=2, end=6)
+    assert window["frames"] == 3 and window["ssim_frames"] == [1.0] * 3  # reference frames 2, 4, 5
+    # each file's clock starts at its first frame (ffmpeg's command line subtracts its start time); once
+    # the distorted stream ends, its last frame is held against the later reference frames (framesync)
+    _write_timed(tmp_path / "short.mkv", ref[:2], [20, 21])
+    tail = _score("ref.mkv", "short.mkv", tmp_path, metrics="ssim")
+    assert tail["status"] == "ok" and tail["frames"] == 8 and tail["ssim_frames"][:2] == [1.0, 1.0]
+    assert max(tail["ssim_frames"][2:]) < 1
+    assert "6 reference frame(s) after the distorted stream's end, paired with its last frame" in tail["warning"]

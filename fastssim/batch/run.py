@@ -23,7 +23,7 @@ from .pool import run_rows
 from .batched import Batcher
 from .progress import CompileNotice, Progress
 from .score import Job
-from .writer import SCHEMA, ResultWriter, committed, local_path
+from .writer import SCHEMA, ResultWriter, check_resume, committed, input_roots, local_path
 
 #: Pairs tried in turn before the run when the first ones cannot be read.
 WARM_UP_TRIES = 3
@@ -50,6 +50,14 @@ def _all_threads(func):
     return wrapper
 
 
+def probe_one(job, item, timeout=PAIR_TIMEOUT):
+    """``(row, readable)`` of one item scored with every thread, given up on (an error row)
+    after ``timeout`` seconds; ConfigError when the options cannot work for it."""
+    (row, readable), = run_rows(_all_threads(job.probe), [item], 1, timeout=timeout,
+                                on_timeout=lambda it, s: (job.timeout_row(it, s), False))
+    return row, readable
+
+
 def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
     """Score the first items alone, until one is readable (at most ``WARM_UP_TRIES``).
 
@@ -69,8 +77,7 @@ def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
     rows = []
     with CompileNotice(stream=stream, quiet=quiet):
         for item in itertools.islice(items, WARM_UP_TRIES):
-            (row, readable), = run_rows(_all_threads(job.probe), [item], 1, timeout=timeout,
-                                        on_timeout=lambda it, s: (job.timeout_row(it, s), False))
+            row, readable = probe_one(job, item, timeout)
             rows.append(row)
             if readable:
                 break
@@ -137,6 +144,11 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     out = local_path(out)
     job.png_decoder = png_decoder_for(png_decoder)
     pairs, repeats = unique_pairs(pairs)
+    # where the files are is part of what a row is: a resume from other directories is refused
+    params = dict(params, roots=input_roots(job.ref_root, {**{p.method: job.dist_default for p in pairs},
+                                                           **job.dist_roots}, {p.method for p in pairs}))
+    if not overwrite:  # before anything is scored (the writer checks again under its lock)
+        check_resume(out, params)
     if client is not None:  # chunks as Dask tasks on the client's workers (batch/cluster.py)
         from .cluster import score_on_cluster
 
@@ -213,7 +225,7 @@ def _normalise(pairs):
 def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
                 metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0, channel_axis="auto",
                 workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto",
-                client=None, chunk_pairs=None, video=None):
+                client=None, chunk_pairs=None, video=None, missing_chunks="error"):
     """Score pairs of arrays or of file paths, for pipelines.
 
     Options are checked when it is called, and against the first readable pair before any
@@ -257,6 +269,9 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         'rgb'), ``start`` and ``end`` (reference frames start to end-1), ``offset``
         (reference frame i against distorted frame i + offset), as the command's
         ``--video-planes``, ``--frames`` and ``--frame-offset``.
+    missing_chunks : {'error', 'fill'}
+        A chunk a zarr array needs that its store lacks: an error row naming it (default), or
+        the array's fill value, as ``--missing-chunks``.
 
     Yields
     ------
@@ -285,7 +300,7 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
     job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
               metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
-              channel_axis=channel_axis, backend=backend, video=video)
+              channel_axis=channel_axis, backend=backend, video=video, missing_chunks=missing_chunks)
     if out is not None:
         items = list(_normalise(pairs))
         if any(isinstance(it, tuple) for it in items):
@@ -297,6 +312,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
                   "crop_border": crop_border, "channel_axis": channel_axis}
         if video is not None:
             params["video"] = job.video
+        if missing_chunks != "error":
+            params["missing_chunks"] = missing_chunks
         return score_files(items, out, job, params, workers=workers, overwrite=overwrite, quiet=True,
                            timeout=timeout, client=client, chunk_pairs=chunk_pairs)
     if client is not None:

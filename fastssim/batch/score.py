@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import metrics
 from .._math import psnr_from_mse
-from ..io import MAX_PIXELS, ReadError, read_image
+from ..io import MAX_PIXELS, MISSING_CHUNKS, ReadError, read_image
 from ..io.video import is_video
 from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair,
                       check_metrics, check_options, check_preset)
@@ -105,8 +105,10 @@ class Job:
 
     def __init__(self, ref_root, dist_roots, data_range=None, slices=None, alpha="drop",
                  max_pixels=MAX_PIXELS, metrics_=DEFAULT_METRICS, preset=None, y_channel=False,
-                 crop_border=0, channel_axis="auto", backend="auto", video=None):
+                 crop_border=0, channel_axis="auto", backend="auto", video=None, missing_chunks="error"):
         metrics_ = check_metrics(metrics_)
+        if missing_chunks not in MISSING_CHUNKS:
+            raise ConfigError(f"missing_chunks must be one of {', '.join(MISSING_CHUNKS)}, got {missing_chunks!r}")
         check_options(data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels, preset=preset,
                       crop_border=crop_border, metrics_=metrics_)
         self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics_=metrics_,
@@ -122,6 +124,9 @@ class Job:
         self.png_decoder = "builtin"  # set for the run (see io.png_decoder_for)
         self.dist_default = ""  # the root of distorted paths whose method has none
         self.mask_root = None  # --mask DIR: each reference's mask at the same relative path
+        #: a directory every file read must resolve inside (--root), with the files they name
+        self.confine = None
+        self.missing_chunks = missing_chunks  # a zarr chunk the store lacks: 'error' or 'fill'
 
     def shipped(self):
         """A copy to send to other machines: roots made absolute (from this process's working
@@ -133,10 +138,12 @@ class Job:
         job.dist_roots = {m: os.path.abspath(r or os.getcwd()) for m, r in self.dist_roots.items()}
         job.mask_root = os.path.abspath(self.mask_root) if self.mask_root else None
         job.dist_default = os.getcwd()
+        job.confine = os.path.abspath(self.confine) if self.confine else None
         return job
 
     def read(self, path):
-        return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder)
+        return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder,
+                          root=self.confine, missing_chunks=self.missing_chunks)
 
     def mask_path(self, pair):
         """The mask file of ``pair``'s region, or None when the run scores no region."""
@@ -155,9 +162,12 @@ class Job:
         """The row of a pair of arrays (never raises for the pair's data)."""
         try:
             spacing = pair_spacing(ref, dist)
+            notes = [n for a in (ref, dist) for n in getattr(a, "notes", ())]
             ref, dist = np.asarray(ref), np.asarray(dist)
             row = score_arrays(ref, dist, where=pair.ref, **self.scoring)
             row["spacing"] = spacing
+            if notes:  # what a reader said about a file that did not stop it being read
+                row["warning"] = "; ".join(dict.fromkeys(filter(None, [row.get("warning"), *notes])))
             mask_path = self.mask_path(pair)
             if mask_path is None:
                 return finish_row(pair, row, self.metrics)

@@ -28,6 +28,8 @@ from ..io.video import PLANES, Video
 from .options import ConfigError
 from .pair_metrics import empty_row, score_arrays
 
+#: How frames are paired: by presentation time (ffmpeg's framesync), or by index.
+SYNCS = ("time", "index")
 #: Metrics pooled as the mean of their per-frame values.
 MEAN_POOLED = ("ssim", "ms_ssim", "mse", "l2", "cosine", "cw_ssim", "three_ssim")
 #: Metrics whose per-plane values are kept with --video-planes yuv (those ffmpeg reports).
@@ -58,7 +60,7 @@ def check_video(options):
     ConfigError
         An option that cannot work for any video pair.
     """
-    opts = dict(planes="y", start=0, end=None, offset=0)
+    opts = dict(planes="y", start=0, end=None, offset=0, sync="time")
     unknown = set(options) - set(opts)
     if unknown:
         raise ConfigError(f"unknown video option(s) {', '.join(sorted(unknown))}; known: {', '.join(opts)}")
@@ -68,6 +70,11 @@ def check_video(options):
     for key in ("start", "offset"):
         if not isinstance(opts[key], numbers.Integral) or isinstance(opts[key], bool):
             raise ConfigError(f"the video {key} must be an integer, got {opts[key]!r}")
+    if opts["sync"] not in SYNCS:
+        raise ConfigError(f"--frame-sync must be one of {', '.join(SYNCS)}, got {opts['sync']!r}")
+    if opts["offset"] and opts["sync"] == "time":
+        raise ConfigError("--frame-offset pairs frames by their index: add --frame-sync index (frames are paired "
+                          "by presentation time otherwise, as ffmpeg's filters pair them)")
     if opts["start"] < 0:
         raise ConfigError(f"--frames: the first frame must be >= 0, got {opts['start']}")
     if opts["end"] is not None and (not isinstance(opts["end"], numbers.Integral) or opts["end"] <= opts["start"]):
@@ -119,6 +126,66 @@ def _pair_frames(ref_frames, dist_frames, start, end, offset):
         for it, side in ((ref_frames, "ref"), (dist_frames, "dist")):
             for _ in it:
                 counts[side] += 1
+    yield None, counts, None
+
+
+def _pair_by_time(ref_frames, dist_frames, start, end, where):
+    """``(j, ref planes, dist planes)`` as ffmpeg's ``ssim`` and ``psnr`` filters pair frames
+    (framesync with the distorted stream as the main input, its defaults): each distorted frame
+    with the reference frame shown at its presentation time (the last one starting at or before
+    it; the reference's last frame held once it ends), distorted frames before the reference's
+    first not scored; once the distorted stream ends, its last frame is held against each later
+    reference frame. j is the reference frame's index, START <= j < END. Then ``{"ref", "dist",
+    "held", "unpaired", "early", "tail"}``: the frames each stream held, reference frames paired
+    more than once, reference frames no distorted frame was shown with (dropped), distorted frames
+    before the reference, reference frames after the distorted stream's end.
+    """
+    counts = {"ref": 0, "dist": 0, "held": 0, "unpaired": 0, "early": 0, "tail": 0}
+    uses = {}
+
+    def untimed(side):
+        return ValueError(f"{where}: the {side} video has frames without timestamps, which cannot be paired by time; "
+                          "pass --frame-sync index")
+
+    def ref_stream():
+        for t, planes in ref_frames:
+            if t is None:
+                raise untimed("reference")
+            counts["ref"] += 1
+            yield counts["ref"] - 1, t, planes
+
+    refs = ref_stream()
+    cur, nxt, last = None, next(refs, None), None
+    for t, d in dist_frames:
+        counts["dist"] += 1
+        if t is None:
+            raise untimed("distorted")
+        last = d
+        while nxt is not None and nxt[1] <= t:
+            cur, nxt = nxt, next(refs, None)
+        if cur is None:
+            counts["early"] += 1
+            continue
+        if cur[0] < start:
+            continue
+        if end is not None and cur[0] >= end:
+            yield None, None, None  # the window is done: the rest is not read
+            return
+        uses[cur[0]] = uses.get(cur[0], 0) + 1
+        yield cur[0], cur[2], d
+    while nxt is not None and last is not None:  # the distorted stream ended: its last frame is held
+        if end is not None and nxt[0] >= end:
+            yield None, None, None
+            return
+        if nxt[0] >= start:
+            counts["tail"] += 1
+            uses[nxt[0]] = uses.get(nxt[0], 0) + 1
+            yield nxt[0], nxt[2], last
+        nxt = next(refs, None)
+    for _ in refs:
+        pass
+    counts["held"] = sum(n - 1 for n in uses.values())
+    counts["unpaired"] = sum(1 for j in range(start, max(uses) if uses else start) if j not in uses)
     yield None, counts, None
 
 
@@ -232,6 +299,41 @@ class _Pool:
         row["data_range"] = L
 
 
+def _nothing_paired(video, counts):
+    if video["sync"] == "time":
+        if counts is not None and counts["dist"] == counts["early"]:
+            return (f"no frame pairs to score: every distorted frame ({counts['dist']}) comes before the "
+                    "reference's first, by presentation time")
+        held = f" (ref has {counts['ref']} frames, dist {counts['dist']})" if counts else ""
+        return (f"no frame pairs to score: no distorted frame is shown at the times of reference frames "
+                f"{video['start']} to {'its end' if video['end'] is None else video['end'] - 1}{held}")
+    first = max(video["start"], -video["offset"])
+    return (f"no frame pairs to score: ref has {counts['ref']} frames, dist {counts['dist']}, and "
+            f"the first pair asked for is ref frame {first} with dist frame {first + video['offset']}")
+
+
+def _count_note(video, counts, n):
+    """What the row's warning says about frames that were not paired one to one (or None)."""
+    if counts is None:
+        return None
+    if video["sync"] == "time":
+        odd = [f"{counts[k]} {what}" for k, what in (
+            ("held", "reference frame(s) paired again for distorted frames missing at their times (dropped)"),
+            ("unpaired", "reference frame(s) with no distorted frame at their time (the distorted stream skips "
+                         "them)"),
+            ("early", "distorted frame(s) before the reference's first, not scored"),
+            ("tail", "reference frame(s) after the distorted stream's end, paired with its last frame")) if counts[k]]
+        if counts["ref"] == counts["dist"] and not odd:
+            return None
+        return (f"frame count differs: ref has {counts['ref']} frames, dist {counts['dist']}; paired by presentation "
+                f"time (as ffmpeg's filters): {n} frame pairs" + (f", {'; '.join(odd)}" if odd else ""))
+    if counts["ref"] - max(0, -video["offset"]) != counts["dist"] - max(0, video["offset"]):
+        offset = f" (offset {video['offset']})" if video["offset"] else ""
+        return (f"frame count differs: ref has {counts['ref']} frames, dist {counts['dist']}{offset}; scored "
+                f"the {n} frame pairs both have")
+    return None
+
+
 def score_video(ref_path, dist_path, scoring, video, max_pixels, where="dist"):
     """The row (without the pair's identity) of a pair of video files.
 
@@ -266,8 +368,13 @@ def score_video(ref_path, dist_path, scoring, video, max_pixels, where="dist"):
         weights = None
         n = 0
         shape = None
-        ahead = _Ahead(_pair_frames(R.frames(planes), D.frames(planes, as_format), video["start"], video["end"],
-                                    video["offset"]))
+        if video["sync"] == "time":
+            pairs = _pair_by_time(R.frames(planes, timed=True), D.frames(planes, as_format, timed=True),
+                                  video["start"], video["end"], where)
+        else:
+            pairs = _pair_frames(R.frames(planes), D.frames(planes, as_format), video["start"], video["end"],
+                                 video["offset"])
+        ahead = _Ahead(pairs)
         try:
             for index, r, d in ahead:
                 if index is None:
@@ -284,13 +391,10 @@ def score_video(ref_path, dist_path, scoring, video, max_pixels, where="dist"):
         finally:
             ahead.close()  # the decoding thread ends before the files are closed
     if n == 0:
-        first = max(video["start"], -video["offset"])
-        raise ValueError(f"no frame pairs to score: ref has {counts['ref']} frames, dist {counts['dist']}, and "
-                         f"the first pair asked for is ref frame {first} with dist frame {first + video['offset']}")
-    if counts is not None and counts["ref"] - max(0, -video["offset"]) != counts["dist"] - max(0, video["offset"]):
-        offset = f" (offset {video['offset']})" if video["offset"] else ""
-        notes.append(f"frame count differs: ref has {counts['ref']} frames, dist {counts['dist']}{offset}; scored "
-                     f"the {n} frame pairs both have")
+        raise ValueError(_nothing_paired(video, counts))
+    note = _count_note(video, counts, n)
+    if note:
+        notes.append(note)
     row = empty_row(shape)
     pool.put(row, n, names)
     row.update(frames=n, planes=",".join(names), warning="; ".join(notes) or None)

@@ -16,7 +16,9 @@ import tempfile
 import time
 import uuid
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._version import __version__
@@ -189,15 +191,119 @@ def stored_warnings(out):
 def stored_params(out):
     """The run parameters recorded in the first committed part, or None."""
     parts = _parts(out)
-    if not parts:
-        return None
+    return _metadata_params(parts[0]) if parts else None
+
+
+#: The run parameter that says where the pairs' files were read (``input_roots``): compared
+#: root by root on resume, not as a whole, so that a later run may add methods.
+ROOTS = "roots"
+
+
+def comparable(params):
+    """A run's parameters without where its files were read: what must be equal for two runs'
+    numbers to be comparable."""
+    return {k: v for k, v in (params or {}).items() if k != ROOTS}
+
+
+def input_roots(ref_root, dist_roots, methods):
+    """Where a run's pairs are read, as recorded in its parts: ``{"ref": DIR, "dist": {method:
+    DIR}}``, each directory resolved (symbolic links followed, a relative path from the working
+    directory), for the ``methods`` (None as '') whose pairs the run scores."""
+    def where(root):
+        return os.path.realpath(root or os.getcwd())
+
+    return {"ref": where(ref_root),
+            "dist": {("" if m is None else str(m)): where(root) for m, root in sorted(
+                dist_roots.items(), key=lambda kv: "" if kv[0] is None else str(kv[0])) if m in methods}}
+
+
+def stored_roots(out):
+    """``[(part name, roots)]`` of the committed parts that record their input roots."""
+    found = []
+    for part in _parts(out):
+        roots = (_metadata_params(part) or {}).get(ROOTS)
+        if roots:
+            found.append((os.path.basename(part), roots))
+    return found
+
+
+def check_roots(out, roots):
+    """Refuse to resume ``out`` from other files than its committed rows were scored from.
+
+    A row is identified by its paths relative to the roots; the same relative paths under another
+    directory are other files, whose scores the committed rows are not. Methods the output does
+    not hold yet may be added (their roots are new).
+
+    Raises
+    ------
+    ParamsMismatch
+        Naming the side, the directory the output was scored from and the one given now.
+    """
+    if not roots:
+        return
+    for part, old in stored_roots(out):
+        clashes = []
+        if old.get("ref") != roots["ref"]:
+            clashes.append(("references", old.get("ref"), roots["ref"]))
+        for method, root in roots["dist"].items():
+            before = (old.get("dist") or {}).get(method)
+            if before is not None and before != root:
+                clashes.append((f"distorted files{f' of {method}' if method else ''}", before, root))
+        if clashes:
+            what, before, now = clashes[0]
+            raise ParamsMismatch(
+                f"{out} holds scores of other files: its {what} were read from {before} ({part}), this run reads "
+                f"{now}; the rows there are not this run's pairs. Use --overwrite to score these files into it "
+                "anew, or another -o")
+
+
+def _metadata_params(part):
     try:
-        meta = pq.read_schema(parts[0]).metadata or {}
+        meta = pq.read_schema(part).metadata or {}
     except (OSError, pa.ArrowException, ValueError):
-        _read_part(parts[0])  # raises OutputError naming the damaged part
+        _read_part(part)  # raises OutputError naming the damaged part
         raise
     raw = meta.get(b"fastssim.params")
     return json.loads(raw) if raw else None
+
+
+def audit(out):
+    """Refuse an output whose rows are not those of fastssim runs, each pair once: a part without
+    fastssim's metadata (a foreign file named ``part-*.parquet``), rows without paths, or a pair
+    in more than one row (a part copied under another name, outputs merged by hand). Without
+    this, a report would count such rows and a resume would take them for done work.
+
+    Raises
+    ------
+    OutputError
+        Naming the part(s) and what to do.
+    """
+    tables, names = [], []
+    for i, part in enumerate(_parts(out)):
+        name = os.path.basename(part)
+        if _metadata_params(part) is None:
+            raise OutputError(f"{part} was not written by fastssim (its metadata records no run parameters); "
+                              f"move it out of {out}: its rows would be counted as scores")
+        t = _read_part(part, ["method", "ref", "dist"])
+        nulls = t.column("ref").null_count + t.column("dist").null_count
+        if nulls:
+            raise OutputError(f"{part} has {nulls} row(s) without ref or dist paths, which fastssim never writes; "
+                              f"move it out of {out}")
+        tables.append(t.append_column("part", pa.array(np.full(t.num_rows, i, np.int32))))
+        names.append(name)
+    if not tables:
+        return
+    keys = pa.concat_tables(tables).group_by(["method", "ref", "dist"]).aggregate(
+        [("part", "count"), ("part", "min"), ("part", "max")])
+    twice = keys.filter(pc.greater(keys.column("part_count"), 1))
+    if twice.num_rows:
+        eg = twice.slice(0, 1).to_pylist()[0]
+        where = (f"in {names[eg['part_min']]} and {names[eg['part_max']]}" if eg["part_min"] != eg["part_max"]
+                 else f"{eg['part_count']} times in {names[eg['part_min']]}")
+        pair = " ".join(str(v) for v in (eg["method"], eg["ref"], eg["dist"]) if v is not None)
+        raise OutputError(f"{twice.num_rows} pair(s) have more than one row in {out} (e.g. {pair}, {where}): a "
+                          "part was copied or outputs merged by hand, so counts and means would be wrong; move the "
+                          "extra part(s) out of the directory (or score again with --overwrite)")
 
 
 def write_part(out, rows, params, warnings=(), name=None):
@@ -228,6 +334,30 @@ def write_part(out, rows, params, warnings=(), name=None):
             pass
         raise
     return name
+
+
+def check_resume(out, params):
+    """Refuse to add ``params``' rows to ``out`` when its committed rows cannot be this run's:
+    other parameters, other input files (`check_roots`), or rows that are not one run's
+    (`audit`). Read-only, so a run calls it before scoring anything; the writer calls it again
+    under its lock.
+
+    Raises
+    ------
+    ParamsMismatch, OutputError
+    """
+    if not os.path.isdir(out):
+        return
+    old = stored_params(out)
+    if old is not None:
+        new = dict(params, schema=params.get("schema", SCHEMA_VERSION))
+        a, b = comparable(old), comparable(new)
+        if a != b:
+            changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            raise ParamsMismatch(f"{out} holds results made with other parameters ({', '.join(changed)}); "
+                                 "use --overwrite to start over, or another -o")
+        check_roots(out, params.get(ROOTS))
+    audit(out)
 
 
 class ResultWriter:
@@ -287,13 +417,7 @@ class ResultWriter:
                 for p in _parts(self.out):
                     os.remove(p)
             else:
-                old = stored_params(self.out)
-                if old is not None and old != self.params:
-                    changed = sorted(k for k in set(old) | set(self.params) if old.get(k) != self.params.get(k))
-                    raise ParamsMismatch(
-                        f"{self.out} holds results made with other parameters ({', '.join(changed)}); "
-                        "use --overwrite to start over, or another -o"
-                    )
+                check_resume(self.out, self.params)
         except BaseException:
             self._release()
             raise

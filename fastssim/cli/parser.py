@@ -78,9 +78,13 @@ def build():
                         "ffmpeg's 'All' (weighted by plane size: 4:1:1 for 4:2:0); 'rgb': frames converted to RGB")
     v.add_argument("--frames", metavar="START:END",
                    help="score reference frames START to END-1 only (either may be left out)")
+    v.add_argument("--frame-sync", choices=("time", "index"), default="time",
+                   help="pair frames by presentation time (default: each distorted frame with the reference frame "
+                        "shown at its time, as ffmpeg's ssim and psnr filters do, so a dropped frame does not shift "
+                        "the rest) or by index (frame i with frame i + --frame-offset)")
     v.add_argument("--frame-offset", type=int, default=0, metavar="N",
-                   help="pair reference frame i with distorted frame i+N (N < 0: the reference starts later), "
-                        "for streams that are not aligned")
+                   help="with --frame-sync index: pair reference frame i with distorted frame i+N (N < 0: the "
+                        "reference starts later), for streams that are not aligned")
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
     s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
@@ -90,6 +94,9 @@ def build():
                    help="where the kernels run: 'cuda' (an NVIDIA GPU: batches of equal-shaped pairs go to it "
                         "in one copy and one launch), 'cpu', or 'auto' (default: the GPU when one is present "
                         "and a batch is large enough)")
+    s.add_argument("--missing-chunks", choices=("error", "fill"), default="error",
+                   help="a chunk a zarr array needs that its store lacks: an error row naming it (default), or "
+                        "the array's fill value (zarr writes no chunk that holds only the fill value)")
     s.add_argument("--png-decoder", choices=("auto", "builtin", "libspng", "pillow", "imageio"), default="auto",
                    help="PNG decoder: 'auto'/'builtin' (default: fastssim's own, inflating once and without "
                         "the GIL; libspng or Pillow for palette, low-bit and interlaced files), 'libspng' "

@@ -50,7 +50,8 @@ def _checked(args, sub):
 
     try:
         start, end = parse_frames(args.frames)
-        video = check_video(dict(planes=args.video_planes, start=start, end=end, offset=args.frame_offset))
+        video = check_video(dict(planes=args.video_planes, start=start, end=end, offset=args.frame_offset,
+                                 sync=args.frame_sync))
     except ConfigError as e:
         sub.error(str(e))
     if args.ref and args.dist_dir and all(os.path.isfile(p) for p in (args.ref, args.dist_dir)) and all(
@@ -68,7 +69,7 @@ def _checked(args, sub):
         sub.error(str(e))
     return dict(data_range=data_range, slices=args.slices, alpha=args.alpha, max_pixels=args.max_pixels or MAX_PIXELS,
                 metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border,
-                backend=backend, video=video)
+                backend=backend, video=video, missing_chunks=args.missing_chunks)
 
 
 def _single(args, sub, options):
@@ -81,10 +82,13 @@ def _single(args, sub, options):
             sub.error(f"--{flag.replace('_', '-')} is for datasets; two files are scored and printed")
     if args.dist:
         sub.error("--dist is for datasets; two files are scored and printed")
+    from ..batch import PAIR_TIMEOUT
+    from ..batch.run import probe_one
+
     job = Job("", {}, **options)
     pair = Pair(None, args.ref, args.dist_dir)
-    try:
-        row, readable = job.probe(pair)
+    try:  # under --pair-timeout as in a dataset run: a file that blocks (a FIFO it names) ends in time
+        row, readable = probe_one(job, pair, args.pair_timeout or PAIR_TIMEOUT)
     except ConfigError as e:
         return _fail(e, EXIT_USAGE)
     warning = row.pop("_warning", None) or row.get("warning")
@@ -161,6 +165,7 @@ def _discover(args, sub, job_options):
         except (OSError, ValueError) as e:
             sub.error(f"cannot read the manifest: {e}")
         if pairs and not pairs[0].problem:
+            job_options.confine = root  # the files it names must be inside --root too
             _prefetch(job_options, os.path.join(root, pairs[0].ref))
         return pairs, root, {m: root for m in {p.method for p in pairs}}
     if args.root:
@@ -211,6 +216,11 @@ def _say_unmatched(unmatched, skipped, n_pairs):
 
 
 def run(args, sub):
+    from ..io import split_key
+
+    for path in (args.ref, args.dist_dir):  # before any other rule: a mistyped path is named as such
+        if path and not os.path.lexists(split_key(path)[0]):
+            sub.error(f"no such file or directory: {path}")
     options = _checked(args, sub)
     from ..io.dicom import is_series
 
@@ -259,6 +269,10 @@ def _dataset(args, sub, options):
     if options["preset"]:
         params["window"] = params["K"] = params["covariance"] = params["colour"] = f"preset {options['preset']}"
     job = Job(ref_root, dist_roots, **options)
+    if args.manifest:  # every file read, and every file those name, must be inside --root
+        job.confine = ref_root
+    if options["missing_chunks"] != "error":  # recorded only when asked: older outputs resume as they were
+        params["missing_chunks"] = options["missing_chunks"]
     if args.mask is not None:
         if not os.path.isdir(args.mask):
             return _fail(f"--mask {args.mask} is not a directory (masks sit at the references' relative paths)",

@@ -23,10 +23,11 @@ from .tiff import read_tiff
 from .dicom import is_series, read_dicom_series
 from .video import VIDEO_EXTS, is_video
 from .volumes import (KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_metaimage, read_nifti, read_nrrd,
-                      read_zarr, split_key)
+                      split_key)
+from .zarr_store import MISSING_CHUNKS, read_zarr
 
 __all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",
-           "ALPHA_POLICIES", "PNG_DECODERS"]
+           "ALPHA_POLICIES", "PNG_DECODERS", "MISSING_CHUNKS"]
 
 #: ``--png-decoder`` choices: 'auto' is the built-in decoder; 'imageio' is the old name of 'pillow'.
 PNG_DECODERS = ("auto", "builtin", "libspng", "pillow", "imageio")
@@ -86,7 +87,8 @@ def apply_alpha(arr, policy, path="image"):
     return arr
 
 
-def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builtin"):
+def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builtin", root=None,
+               missing_chunks="error"):
     """Read one file as an ndarray.
 
     PNG (libspng or Pillow), JPEG, BMP, WebP (Pillow), TIFF (tifffile; multi-page stacks
@@ -105,6 +107,13 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     png_decoder : {'builtin', 'libspng', 'pillow'}
         The PNG decoder to prefer where it reads the file's kind exactly (see
         `png_decoder_for`).
+    root : str, optional
+        A directory every file the reader opens must resolve inside (links followed): the file,
+        and the files it names (an NRRD or MetaImage data file, HDF5 external links, storage and
+        virtual sources, DICOM slices, zarr chunks). Whatever the root, each such file must be a
+        regular file within the size cap.
+    missing_chunks : {'error', 'fill'}
+        A chunk a zarr array needs that its store lacks: an error naming it, or the fill value.
 
     Raises
     ------
@@ -114,7 +123,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     """
     path, key = split_key(os.fspath(path))
     if is_series(path):
-        return read_dicom_series(path, max_pixels)
+        return read_dicom_series(path, max_pixels, root)
     if is_video(path):
         raise ReadError(f"{name(path)} is a video: it is read frame by frame, paired with another video")
     lower = path.rstrip("/").lower()
@@ -124,9 +133,9 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     if lower.endswith(".zarr"):
         if not os.path.exists(path):
             raise ReadError(f"file not found: {path}")
-        return _decoded(lambda: read_zarr(path, key, max_pixels), path)
+        return _decoded(lambda: read_zarr(path, key, max_pixels, root, missing_chunks), path)
     check_file(path, max_pixels)
-    arr = _decoded(lambda: _dispatch(path, lower, key, max_pixels, png_decoder), path)
+    arr = _decoded(lambda: _dispatch(path, lower, key, max_pixels, png_decoder, root), path)
     if getattr(arr, "spacing", None) is not None or lower.endswith(VOLUME_FORMAT_EXTS):
         return arr  # the medical readers check their own data and carry the spacing
     if arr.ndim == 0 or arr.size == 0:
@@ -134,16 +143,16 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     return apply_alpha(arr, alpha, path)
 
 
-def _dispatch(path, lower, key, max_pixels, png_decoder):
+def _dispatch(path, lower, key, max_pixels, png_decoder, root):
     """The reader of ``path``'s kind, by extension."""
     if lower.endswith((".nii", ".nii.gz")):
         return read_nifti(path, max_pixels)
     if lower.endswith((".nrrd", ".nhdr")):
-        return read_nrrd(path, max_pixels)
+        return read_nrrd(path, max_pixels, root)
     if lower.endswith((".h5", ".hdf5")):
-        return read_hdf5(path, key, max_pixels)
+        return read_hdf5(path, key, max_pixels, root)
     if lower.endswith((".mha", ".mhd")):
-        return read_metaimage(path, max_pixels)
+        return read_metaimage(path, max_pixels, root)
     if lower.endswith(VOLUME_EXTS):
         return read_array(path, max_pixels)
     if lower.endswith(".png"):

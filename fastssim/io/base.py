@@ -52,6 +52,32 @@ def check_file(path, max_pixels):
     return st.st_size
 
 
+def check_inside(path, root, by=None):
+    """Refuse ``path`` when it resolves (links followed) outside ``root``; nothing when root is None.
+
+    ``by``: the file that names ``path`` (an NRRD header naming its data file, a DICOM series'
+    slice), said in the message.
+    """
+    if root is None:
+        return
+    real_root, real = os.path.realpath(root), os.path.realpath(path)
+    if os.path.commonpath([real_root, real]) != real_root:
+        whose = f"{name(by)} refers to {path}, which" if by is not None else f"{path}"
+        raise ReadError(f"{whose} resolves to {real}, outside the root {root}; files outside --root are not "
+                        "read: copy or link the data inside it (or pass a --root that holds it)")
+
+
+def check_referenced(path, by, max_pixels, root=None):
+    """Check a file that the file ``by`` names (a detached data file, a slice, an external
+    dataset) as a file named by the user is checked: inside ``root``, a regular file (not a FIFO
+    or a device, which would block or never end) within the size cap. Returns its size."""
+    check_inside(path, root, by)
+    try:
+        return check_file(path, max_pixels)
+    except ReadError as e:
+        raise ReadError(f"{name(by)} refers to a file that cannot be read: {e}") from None
+
+
 def check_pixels(shape, max_pixels, path):
     """Refuse a declared shape over the pixel cap (a trailing axis of 2-4 is channels)."""
     spatial = shape[:-1] if len(shape) >= 3 and shape[-1] in (2, 3, 4) else shape

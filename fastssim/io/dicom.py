@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .base import ReadError, check_pixels, name
+from .base import ReadError, check_inside, check_pixels, check_referenced, name
 from .volumes import _module, with_spacing
 
 DICOM_EXT = ".dcm"
@@ -33,13 +33,27 @@ def _position(ds):
     return float(np.dot(normal, np.asarray(pos, float)))
 
 
-def read_dicom_series(path, max_pixels):
-    """The volume of the DICOM series in directory ``path`` (slices, rows, columns)."""
+def _instance(h, f, path):
+    value = getattr(h, "InstanceNumber", None)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ReadError(f"{name(path)}/{name(f)} has neither a slice position (ImagePositionPatient, "
+                        f"ImageOrientationPatient) nor an InstanceNumber ({value!r}): the slices cannot be put in "
+                        "order") from None
+
+
+def read_dicom_series(path, max_pixels, root=None):
+    """The volume of the DICOM series in directory ``path`` (slices, rows, columns). Each slice
+    is checked as a file the user named (a regular file; inside ``root`` when a link)."""
     pydicom = _module("pydicom", path)
+    check_inside(path, root)
     files = sorted(os.path.join(path, f) for f in os.listdir(path)
                    if f.lower().endswith(DICOM_EXT) and not f.startswith("."))
     if not files:
         raise ReadError(f"{name(path)} is a directory without .dcm files, not an image or a DICOM series")
+    for f in files:
+        check_referenced(f, path, max_pixels, root)
     headers = []
     for f in files:
         try:
@@ -59,7 +73,7 @@ def read_dicom_series(path, max_pixels):
             raise ReadError(f"{name(path)}: two slices share a position; a series has one slice per position")
         slice_gap = float(np.median(steps)) if len(steps) else None
     else:
-        order = np.argsort([int(getattr(h, "InstanceNumber", i)) for i, h in enumerate(headers)], kind="stable")
+        order = np.argsort([_instance(h, f, path) for h, f in zip(headers, files)], kind="stable")
         slice_gap = getattr(headers[0], "SliceThickness", None)
     planes = []
     for i in order:
@@ -68,6 +82,12 @@ def read_dicom_series(path, max_pixels):
             plane = ds.pixel_array
         except Exception as e:  # compressed transfer syntaxes without their decoder, damaged data
             raise ReadError(f"cannot decode the pixel data of {name(path)}/{name(files[i])}: {e}") from None
+        if plane.shape != (rows, cols):
+            what = ("frames" if plane.ndim == 3 and int(getattr(ds, "NumberOfFrames", 1) or 1) > 1
+                    else "colour samples" if plane.ndim == 3 else "dimensions")
+            raise ReadError(f"{name(path)}/{name(files[i])} holds {what} of shape {plane.shape}, not one grey slice of "
+                            f"{rows}x{cols}: a series is read as grey slices (score a multi-frame or colour DICOM "
+                            "file on its own, converted)")
         slope = float(getattr(ds, "RescaleSlope", 1) or 1)
         intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
         if slope != 1 or intercept != 0:

@@ -15,6 +15,7 @@ which moves samples without changing them.
 """
 
 import os
+from fractions import Fraction
 
 import numpy as np
 
@@ -23,6 +24,8 @@ from .base import ReadError, name
 #: Extensions read as videos (any container ffmpeg demuxes; these are the ones looked for).
 VIDEO_EXTS = (".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm", ".y4m", ".mpg", ".mpeg")
 PLANES = ("y", "yuv", "rgb")
+#: The unit of a container's start time (ffmpeg's AV_TIME_BASE).
+AV_TIME_BASE = 1_000_000
 
 
 def is_video(path):
@@ -93,26 +96,39 @@ class Video:
             self.container = av.open(path)
         except Exception as e:  # noqa: BLE001 - any failure to open is the file's
             raise ReadError(f"cannot open {name(path)} as a video: {_why(e)}") from None
-        if not self.container.streams.video:
+        try:
+            self._stream(av, max_pixels)
+        except ReadError:
             self.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - a damaged header (no codec, no format) is the file's
+            self.close()
+            raise ReadError(f"cannot read the video stream of {name(path)}: {_why(e)}") from None
+
+    def _stream(self, av, max_pixels):
+        path = self.path
+        if not self.container.streams.video:
             raise ReadError(f"{name(path)} holds no video stream")
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"  # ffmpeg's own decoding threads
         ctx = self.stream.codec_context
+        if ctx is None:
+            raise ReadError(f"{name(path)}: no decoder for its video stream; the file is damaged (its codec tag) or "
+                            "its codec is not one this ffmpeg decodes")
+        self.stream.thread_type = "AUTO"  # ffmpeg's own decoding threads
         self.width, self.height, self.pix_fmt = ctx.width, ctx.height, ctx.pix_fmt
         if not self.pix_fmt or not self.width or not self.height:
-            self.close()
             raise ReadError(f"{name(path)}: the video stream declares no frame size or pixel format")
         if self.width * self.height > max_pixels:
-            self.close()
             raise ReadError(f"{name(path)}: frames of {self.width}x{self.height} exceed the pixel cap "
                             f"({max_pixels}); raise --max-pixels to read them")
         try:
             self.planar, self.bits = _planar(av.VideoFormat(self.pix_fmt))
         except ValueError as e:
-            self.close()
             raise ReadError(f"{name(path)}: {e}") from None
         self.rgb = av.VideoFormat(self.pix_fmt).is_rgb
+        # ffmpeg's command line starts every input at 0 (its start time subtracted): times alike
+        start = self.container.start_time
+        self.start = Fraction(start, AV_TIME_BASE) if start is not None else None
 
     def data_range(self, planes):
         """The largest sample value of the planes a mode gives: 2**bits - 1 (255 or 65535 for
@@ -130,11 +146,14 @@ class Video:
         av = _av()
         return len([c for c in av.VideoFormat(self.planar).components if not c.is_alpha])
 
-    def frames(self, planes="y", as_format=None):
+    def frames(self, planes="y", as_format=None, timed=False):
         """The frames one by one, each a list of arrays (the planes ``planes`` asks for).
 
         ``as_format`` converts every frame to another decoder's planar layout first (a pair whose
         two files were stored differently: the distorted frames take the reference's layout).
+        ``timed``: yield ``(time, planes)``, the frame's presentation time in seconds (exact, a
+        Fraction) from the file's start, as ffmpeg's command line times it; None for a frame
+        without a timestamp.
 
         Raises
         ------
@@ -146,12 +165,22 @@ class Video:
         index = 0
         try:
             for frame in self.container.decode(self.stream):
-                yield self._planes(frame, planes, target, deep)
+                got = self._planes(frame, planes, target, deep)
+                yield (self._time(frame), got) if timed else got
                 index += 1
         except ReadError:
             raise
         except Exception as e:  # noqa: BLE001 - a damaged stream is the file's
             raise ReadError(f"cannot decode frame {index} of {name(self.path)}: {_why(e)}") from None
+
+    def _time(self, frame):
+        if frame.pts is None:
+            return None
+        tb = frame.time_base or self.stream.time_base
+        t = frame.pts * Fraction(tb.numerator, tb.denominator)
+        if self.start is None:
+            self.start = t  # no container start time: the first frame's
+        return t - self.start
 
     def _planes(self, frame, planes, target, deep):
         if planes == "rgb":

@@ -9,9 +9,12 @@ NRRD is read with pynrrd (pure Python, 23 kB) rather than SimpleITK, whose wheel
 ``medical`` extra stays light, and only MetaImage, which no light library reads, needs SimpleITK.
 """
 
+import os
+import warnings
+
 import numpy as np
 
-from .base import ReadError, check_dtype, check_pixels, name
+from .base import ReadError, check_dtype, check_inside, check_pixels, check_referenced, name
 
 #: Extension -> (module the reader needs, the pip extra that installs it).
 NEEDS = {".nii": ("nibabel", "medical"), ".nii.gz": ("nibabel", "medical"), ".nrrd": ("nrrd", "medical"),
@@ -28,6 +31,8 @@ class Spaced(np.ndarray):
     """An array with the voxel spacing its file records (``spacing``: one float per axis, or None)."""
 
     spacing = None
+    #: what the reader said about the file that did not stop it being read (the row's warning)
+    notes = ()
 
 
 def with_spacing(arr, spacing):
@@ -57,34 +62,41 @@ def _volume(arr, path):
 
 def read_nifti(path, max_pixels):
     """A NIfTI-1/2 image (``.nii``, ``.nii.gz``): the data in its stored orientation, scaled by
-    the header's slope and intercept when they are set (float64 then), spacing from pixdim."""
+    the header's slope and intercept when they are set (float64 then), spacing from pixdim.
+    nibabel's warnings about the header are kept in the array's ``notes`` (the row's
+    ``warning``), not printed."""
     nib = _module("nibabel", path)
-    try:
-        img = nib.load(path)
-    except Exception as e:  # nibabel's many header errors
-        raise ReadError(f"cannot read the NIfTI header of {name(path)}: {e}") from None
-    check_pixels(tuple(img.shape), max_pixels, path)
-    if len(img.shape) not in (2, 3):
-        raise ReadError(f"{name(path)} holds a {len(img.shape)}-D image of shape {img.shape}; fastssim scores 2-D "
-                        "images and 3-D volumes (split a time series into volumes first)")
-    arr = _volume(np.asanyarray(img.dataobj), path)
-    return with_spacing(arr, img.header.get_zooms()[:arr.ndim])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            img = nib.load(path)
+        except Exception as e:  # nibabel's many header errors
+            raise ReadError(f"cannot read the NIfTI header of {name(path)}: {e}") from None
+        check_pixels(tuple(img.shape), max_pixels, path)
+        if len(img.shape) not in (2, 3):
+            raise ReadError(f"{name(path)} holds a {len(img.shape)}-D image of shape {img.shape}; fastssim scores 2-D "
+                            "images and 3-D volumes (split a time series into volumes first)")
+        offset = int(img.header.get_data_offset())
+        nbytes = int(np.prod(img.shape, dtype=np.int64)) * img.header.get_data_dtype().itemsize
+        size = os.path.getsize(path)
+        if not path.lower().endswith(".gz") and (offset < 0 or offset + nbytes > size):
+            raise ReadError(f"{name(path)}: its header puts {nbytes} bytes of data at byte {offset}, past the end of "
+                            f"the file ({size} bytes); the file is truncated or its header damaged")
+        try:
+            arr = _volume(np.asanyarray(img.dataobj), path)
+        except (OSError, ValueError, EOFError, OverflowError) as e:
+            raise ReadError(f"cannot read the NIfTI data of {name(path)}: {e}") from None
+    out = with_spacing(arr, img.header.get_zooms()[:arr.ndim])
+    out.notes = tuple(dict.fromkeys(f"{name(path)}: {w.message}" for w in caught))
+    return out
 
 
-def read_nrrd(path, max_pixels):
-    """An NRRD file (``.nrrd``, or ``.nhdr`` with its detached data): the array pynrrd returns
-    (axes in the file's order), spacing from 'spacings' or the lengths of 'space directions'."""
-    nrrd = _module("nrrd", path)
-    try:
-        header = nrrd.read_header(path)
-    except Exception as e:  # pynrrd's NRRDError and friends
-        raise ReadError(f"cannot read the NRRD header of {name(path)}: {e}") from None
-    sizes = tuple(int(s) for s in header.get("sizes", ()))
-    check_pixels(sizes, max_pixels, path)
-    try:
-        data, header = nrrd.read(path)
-    except Exception as e:
-        raise ReadError(f"cannot read the NRRD data of {name(path)}: {e}") from None
+def read_nrrd(path, max_pixels, root=None):
+    """An NRRD file (``.nrrd``, or ``.nhdr`` with its detached data): the array in the file's axis
+    order, spacing from 'spacings' or the lengths of 'space directions' (``nrrd_file``)."""
+    from .nrrd_file import read_nrrd as read
+
+    data, header = read(path, max_pixels, root, _module("nrrd", path))
     arr = _volume(np.asarray(data), path)
     spacing = None
     if "spacings" in header:
@@ -96,15 +108,62 @@ def read_nrrd(path, max_pixels):
 
 
 def split_key(path):
-    """``(file, key)`` of ``file.h5::key`` (key None without ``::``)."""
-    if KEY_SEP in path:
+    """``(file, key)`` of ``file.h5::key`` (key None without ``::``). A path that exists as it
+    is written is a file (key None), so a file whose name holds ``::`` is read as such."""
+    if KEY_SEP in path and not os.path.lexists(path):
         file, key = path.split(KEY_SEP, 1)
         return file, key
     return path, None
 
 
-def read_hdf5(path, key, max_pixels):
-    """The dataset ``key`` of an HDF5 file, or its only dataset when no key is given."""
+def check_chunks(chunks, max_pixels, path):
+    """Refuse a chunked store whose one chunk holds more values than the pixel cap: a chunk is
+    decompressed whole, so its size, not the array's, is what reading allocates."""
+    if not chunks:
+        return
+    n = int(np.prod([int(c) for c in chunks], dtype=object))
+    if n > max_pixels:
+        raise ReadError(f"{name(path)} stores its data in chunks of {'x'.join(map(str, chunks))} ({n} values), over "
+                        f"the cap of {max_pixels}: reading one chunk would allocate that much whatever the array's "
+                        "shape; rechunk it, or raise --max-pixels if the file is trusted")
+
+
+def _hdf5_link(f, key, path, max_pixels, root, h5py, depth=0):
+    """Check every link along ``key`` before it is followed: an external link's file as a file
+    the user named (inside ``root``, regular), a soft link's target the same way."""
+    if depth > 16:
+        raise ReadError(f"{name(path)}: the links to {key!r} go round in a loop")
+    node, walked = f, ""
+    for part in [p for p in key.split("/") if p]:
+        link = node.get(part, getlink=True) if isinstance(node, h5py.Group) else None
+        if link is None:
+            raise ReadError(f"{name(path)} has no dataset {key!r}")
+        if isinstance(link, h5py.ExternalLink):
+            target = link.filename if os.path.isabs(link.filename) else os.path.join(os.path.dirname(path),
+                                                                                     link.filename)
+            check_referenced(target, path, max_pixels, root)
+        elif isinstance(link, h5py.SoftLink):
+            _hdf5_link(f, link.path, path, max_pixels, root, h5py, depth + 1)
+        walked += "/" + part
+        node = f[walked]
+
+
+def _hdf5_storage(ds, path, max_pixels, root):
+    """Check the files a dataset's data live in besides this one: external raw storage (named
+    from the working directory, as HDF5 opens them) and the sources of a virtual dataset."""
+    for ext in ds.external or ():
+        check_referenced(os.path.abspath(os.fsdecode(ext[0])), path, max_pixels, root)
+    if ds.is_virtual:
+        for src in ds.virtual_sources():
+            if src.file_name != ".":
+                target = src.file_name if os.path.isabs(src.file_name) else os.path.join(os.path.dirname(path),
+                                                                                       src.file_name)
+                check_referenced(target, path, max_pixels, root)
+
+
+def read_hdf5(path, key, max_pixels, root=None):
+    """The dataset ``key`` of an HDF5 file, or its only dataset when no key is given. The files
+    its links and storage name are checked as the file itself is (``root``, regular files)."""
     h5py = _module("h5py", path)
     try:
         f = h5py.File(path, "r")
@@ -118,94 +177,52 @@ def read_hdf5(path, key, max_pixels):
                 raise ReadError(f"{name(path)} holds {len(found)} datasets {found[:5]}; name one as "
                                 f"{name(path)}{KEY_SEP}KEY (in the manifest's paths)")
             key = found[0]
+        _hdf5_link(f, key, path, max_pixels, root, h5py)
         if key not in f or not isinstance(f[key], h5py.Dataset):
             raise ReadError(f"{name(path)} has no dataset {key!r}")
         ds = f[key]
         check_pixels(tuple(ds.shape), max_pixels, path)
         check_dtype(ds.dtype, path)
+        check_chunks(ds.chunks, max_pixels, path)
+        _hdf5_storage(ds, path, max_pixels, root)
         arr = _volume(ds[()], path)
         spacing = ds.attrs.get("spacing", ds.attrs.get("element_size_um"))
     return with_spacing(arr, spacing if spacing is not None and len(spacing) == arr.ndim else None)
 
 
-def _zarr_arrays(group, zarr):
-    """Paths of the arrays under a zarr group, depth first."""
-    out = []
-    for key, item in sorted(group.members(), key=lambda kv: kv[0]):
-        if isinstance(item, zarr.Group):
-            out += [f"{key}/{sub}" for sub in _zarr_arrays(item, zarr)]
-        else:
-            out.append(key)
-    return out
+def _metaimage_files(path):
+    """The data files a MetaImage header names (none for ``ElementDataFile = LOCAL``): one file,
+    a ``LIST`` of files, or a numbered pattern ``name%03d.raw FIRST LAST STEP``."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16).decode("latin-1")
+    lines = head.splitlines()
+    for i, line in enumerate(lines):
+        tag, _, value = line.partition("=")
+        if tag.strip() != "ElementDataFile":
+            continue
+        value = value.strip()
+        if value.upper() == "LOCAL":
+            return []
+        if value.upper().startswith("LIST"):
+            return [ln.strip() for ln in lines[i + 1:] if ln.strip()]
+        words = value.split()
+        if len(words) >= 3 and "%" in words[0]:
+            try:
+                first, last = int(words[1]), int(words[2])
+                step = int(words[3]) if len(words) > 3 else 1
+                return [words[0] % k for k in range(first, last + 1, step or 1)]
+            except (ValueError, TypeError):
+                raise ReadError(f"{name(path)}: cannot read its ElementDataFile pattern {value!r}") from None
+        return [value]
+    raise ReadError(f"{name(path)}: no ElementDataFile in its header; it is not a MetaImage file")
 
 
-def _ome_image(group, path):
-    """``(array path, spacing per axis, axis names)`` of an OME-Zarr image's full resolution, or None
-    when the group carries no OME 'multiscales' metadata."""
-    attrs = dict(group.attrs)
-    ms = attrs.get("multiscales") or (attrs.get("ome") or {}).get("multiscales")
-    if not ms:
-        return None
-    first = ms[0]
-    ds = first["datasets"][0]
-    scale = None
-    for t in list(first.get("coordinateTransformations") or []) + list(ds.get("coordinateTransformations") or []):
-        if t.get("type") == "scale" and "scale" in t:
-            scale = np.asarray(t["scale"], float) * (scale if scale is not None else 1.0)
-    axes = [a["name"] if isinstance(a, dict) else str(a) for a in first.get("axes", [])]
-    return ds["path"], scale, axes
-
-
-def read_zarr(path, key, max_pixels):
-    """An array of a zarr store (a ``.zarr`` directory): ``key``, the full resolution of an OME-Zarr
-    image (its 'scale' as the spacing; time and channel axes of length 1 dropped), or the store's
-    only array; spacing from a 'spacing' attribute otherwise."""
-    zarr = _module("zarr", path)
-    try:
-        node = zarr.open(path, mode="r")
-    except Exception as e:  # noqa: BLE001 - zarr's errors for what is not a store
-        raise ReadError(f"cannot open {name(path)} as a zarr store: {e}") from None
-    spacing, axes = None, []
-    if isinstance(node, zarr.Group):
-        if key is None:
-            ome = _ome_image(node, path)
-            if ome is not None:
-                key, spacing, axes = ome
-            else:
-                found = _zarr_arrays(node, zarr)
-                if len(found) != 1:
-                    raise ReadError(f"{name(path)} holds {len(found)} arrays {found[:5]}; name one as "
-                                    f"{name(path)}{KEY_SEP}KEY (in the manifest's paths)")
-                key = found[0]
-        try:
-            node = node[key]
-        except KeyError:
-            raise ReadError(f"{name(path)} has no array {key!r}") from None
-        if isinstance(node, zarr.Group):
-            raise ReadError(f"{name(path)}{KEY_SEP}{key} is a group, not an array; name an array inside it")
-    elif key is not None:
-        raise ReadError(f"{name(path)} is a single array: it has no array {key!r} inside")
-    check_pixels(tuple(node.shape), max_pixels, path)
-    check_dtype(node.dtype, path)
-    arr = node[...]
-    if axes and len(axes) == arr.ndim:  # OME axes: drop time and channel axes of one entry
-        keep = [i for i, a in enumerate(axes) if not (a in ("t", "c") and arr.shape[i] == 1)]
-        extra = [axes[i] for i in keep if axes[i] in ("t", "c")]
-        if extra:
-            raise ReadError(f"{name(path)}: the OME-Zarr image has {len(extra)} axis(es) {extra} of more than one "
-                            "entry; fastssim scores one 2-D or 3-D image: name one time point or channel's array")
-        arr = arr[tuple(slice(None) if i in keep else 0 for i in range(arr.ndim))]
-        spacing = None if spacing is None or len(spacing) != len(axes) else [spacing[i] for i in keep]
-    elif spacing is None:
-        spacing = node.attrs.get("spacing")
-    arr = _volume(np.asarray(arr), path)
-    return with_spacing(arr, spacing if spacing is not None and len(spacing) == arr.ndim else None)
-
-
-def read_metaimage(path, max_pixels):
+def read_metaimage(path, max_pixels, root=None):
     """A MetaImage file (``.mha``, or ``.mhd`` with its raw data) through SimpleITK: the array in
-    (z, y, x) order as SimpleITK gives it, the spacing reversed to match."""
+    (z, y, x) order as SimpleITK gives it, the spacing reversed to match. The data files the
+    header names are checked first (regular files, inside ``root``)."""
     sitk = _module("SimpleITK", path, "itk")
+    check_inside(path, root)
     try:
         reader = sitk.ImageFileReader()
         reader.SetFileName(path)
@@ -218,6 +235,9 @@ def read_metaimage(path, max_pixels):
     if reader.GetNumberOfComponents() > 1:
         raise ReadError(f"{name(path)} has {reader.GetNumberOfComponents()} components per voxel; fastssim reads "
                         "scalar MetaImage volumes")
+    for data in _metaimage_files(path):  # before SimpleITK opens them
+        check_referenced(data if os.path.isabs(data) else os.path.join(os.path.dirname(path), data), path,
+                         max_pixels, root)
     try:
         img = reader.Execute()
     except Exception as e:  # noqa: BLE001

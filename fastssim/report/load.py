@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch.writer import SCHEMA, committed_parts, stored_params, stored_warnings
+from ..batch.writer import SCHEMA, audit, committed_parts, comparable, stored_params, stored_warnings
 
 
 def natural(name):
@@ -106,7 +106,8 @@ def load(outs, columns, mixed=False, as_text=()):
     numbers = {c: [] for c in number}
     params, warnings, n = None, [], 0
     for out in outs:
-        p = stored_params(out) or {}
+        audit(out)  # a foreign part or a pair in two rows would be counted: refused, naming the part
+        p = comparable(stored_params(out))
         if params is None:
             params = p
         elif p != params and not mixed:

@@ -249,17 +249,28 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", default="fuzz-findings", help="directory for inputs that broke a promise")
+    p.add_argument("--formats", choices=("images", "volumes", "all"), default="images",
+                   help="images (PNG, JPEG, TIFF, ...: this module), volumes (NIfTI, NRRD, HDF5, MetaImage, zarr, "
+                        "DICOM series, MP4: fuzz_volumes.py) or all (the time split between them)")
     args = p.parse_args(argv)
     sys.path.insert(0, os.path.dirname(__file__))
     from images import camera
 
     os.makedirs(args.keep, exist_ok=True)
-    f = run(args.seconds, args.seed, camera(), args.keep)
-    print(f"{f.counts['inputs']} inputs: {f.counts['decoded']} decoded, {f.counts['refused']} refused, "
-          f"{f.counts['scored']} scored against their original; {len(f.problems)} problems")
-    for line in f.problems[:50]:
-        print("  " + line)
-    return 1 if f.problems else 0
+    runs = {"images": [run], "volumes": [], "all": [run]}[args.formats]
+    if args.formats != "images":
+        import fuzz_volumes
+
+        runs.append(fuzz_volumes.run)
+    problems = 0
+    for fuzz in runs:
+        f = fuzz(args.seconds / len(runs), args.seed, camera(), args.keep)
+        print(f"{fuzz.__module__}: {f.counts['inputs']} inputs: {f.counts['decoded']} decoded, {f.counts['refused']} "
+              f"refused, {f.counts['scored']} scored against their original; {len(f.problems)} problems")
+        for line in f.problems[:50]:
+            print("  " + line)
+        problems += len(f.problems)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -205,6 +205,8 @@ def contained(root, rel):
     """Why ``rel`` may not be used under ``root`` (None when it is safe)."""
     if not rel:
         return "empty path"
+    if "\x00" in rel:
+        return f"path {rel!r} holds a NUL byte, which no file name can"
     if ".." in rel.replace("\\", "/").split("/"):
         return f"path {rel!r} escapes the root with '..'"
     real_root = os.path.realpath(root)

@@ -43,6 +43,11 @@ def _inputs(x, y, data_range, channel_axis, win_size, sigma, K1, K2):
     API checks them; the data range L, the channel axis and the spatial axes."""
     _, da = _dask()
     x, y = da.asarray(x), da.asarray(y)
+    for name, a in (("x", x), ("y", y)):
+        if any(np.isnan(s) for s in a.shape):
+            raise ValueError(f"{name} has unknown chunk sizes (shape {a.shape}), as after boolean indexing or "
+                             f"from_delayed without shapes; call {name}.compute_chunk_sizes() (or pass the shape) "
+                             "first, since SSIM's windows need the extent of every axis")
     v.check_options(win_size, sigma, K1, K2, "cpu")
     px, py = v.check_pair(_proxy(x), _proxy(y), range_given=data_range is not None)
     L = v.resolve_data_range(px, py, data_range)

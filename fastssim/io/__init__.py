@@ -123,7 +123,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS, alpha="drop", png_decoder="builti
     """
     path, key = split_key(os.fspath(path))
     if is_series(path):
-        return read_dicom_series(path, max_pixels, root)
+        return _decoded(lambda: read_dicom_series(path, max_pixels, root), path)
     if is_video(path):
         raise ReadError(f"{name(path)} is a video: it is read frame by frame, paired with another video")
     lower = path.rstrip("/").lower()

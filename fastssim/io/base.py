@@ -1,8 +1,12 @@
 """What every reader shares: the error type, the size caps, and the checks made before a
 file is opened or a buffer allocated."""
 
+import contextlib
+import logging
 import os
 import stat
+import threading
+import warnings
 
 import numpy as np
 
@@ -102,3 +106,52 @@ def as_intensity(arr):
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
     return arr
+
+
+class _Notes(logging.Filter):
+    """What libraries say while a reader runs (``warnings`` and log records), kept for the thread
+    that reads the file, to go into its row's ``warning``, instead of printed on stderr. Readers
+    run in a pool of threads, so this is per thread (``warnings.catch_warnings`` is not)."""
+
+    local = threading.local()
+    installed = set()
+    lock = threading.Lock()
+
+    def filter(self, record):
+        kept = getattr(self.local, "kept", None)
+        if kept is None:
+            return True
+        kept.append(record.getMessage())
+        return False
+
+    def show(self, message, category, filename, lineno, file=None, line=None):
+        kept = getattr(self.local, "kept", None)
+        if kept is None:
+            return self.shown(message, category, filename, lineno, file, line)
+        kept.append(str(message))
+        return None
+
+
+_NOTES = _Notes()
+
+
+@contextlib.contextmanager
+def library_notes(*modules):
+    """Collect, in a list it yields, what the ``modules`` (package names: their ``warnings``, and
+    records of their loggers) say in this thread while the block runs."""
+    with _NOTES.lock:
+        for module in modules:
+            if module not in _NOTES.installed:
+                _NOTES.installed.add(module)
+                warnings.filterwarnings("always", module=rf"{module}(\.|$)")  # each said, not only once
+                logging.getLogger(module).addFilter(_NOTES)
+                logging.getLogger(f"{module}.global").addFilter(_NOTES)
+        if warnings.showwarning is not _NOTES.show:
+            _NOTES.shown = warnings.showwarning
+            warnings.showwarning = _NOTES.show
+    outer = getattr(_NOTES.local, "kept", None)
+    _NOTES.local.kept = kept = []
+    try:
+        yield kept
+    finally:
+        _NOTES.local.kept = outer

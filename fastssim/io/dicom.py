@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .base import ReadError, check_inside, check_pixels, check_referenced, name
+from .base import ReadError, check_inside, check_pixels, check_referenced, library_notes, name
 from .volumes import _module, with_spacing
 
 DICOM_EXT = ".dcm"
@@ -43,9 +43,35 @@ def _instance(h, f, path):
                         "order") from None
 
 
+def _header(pydicom, f, path):
+    """``(header, rows, columns, position, pixel spacing, slice thickness)`` of one slice: every
+    field the series needs parsed here (pydicom parses values when they are first used), so that a
+    damaged one is an error naming its slice."""
+    try:
+        h = pydicom.dcmread(f, stop_before_pixels=True)
+        rows, cols = int(getattr(h, "Rows", 0) or 0), int(getattr(h, "Columns", 0) or 0)
+        position = _position(h)
+        pixel = getattr(h, "PixelSpacing", None)
+        pixel = None if pixel is None or len(pixel) < 2 else (float(pixel[0]), float(pixel[1]))
+        thickness = getattr(h, "SliceThickness", None)
+        thickness = None if thickness in (None, "") else float(thickness)
+    except Exception as e:  # noqa: BLE001 - pydicom's InvalidDicomError, damaged values of every kind
+        raise ReadError(f"cannot read the DICOM header of {name(path)}/{name(f)}: {type(e).__name__}: "
+                        f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    return h, rows, cols, position, pixel, thickness
+
+
 def read_dicom_series(path, max_pixels, root=None):
     """The volume of the DICOM series in directory ``path`` (slices, rows, columns). Each slice
-    is checked as a file the user named (a regular file; inside ``root`` when a link)."""
+    is checked as a file the user named (a regular file; inside ``root`` when a link); pydicom's
+    warnings go into the array's ``notes`` (the row's ``warning``), not on stderr."""
+    with library_notes("pydicom") as said:
+        vol = _series(path, max_pixels, root)
+    vol.notes = tuple(dict.fromkeys(f"{name(path)}: {m}" for m in said))
+    return vol
+
+
+def _series(path, max_pixels, root):
     pydicom = _module("pydicom", path)
     check_inside(path, root)
     files = sorted(os.path.join(path, f) for f in os.listdir(path)
@@ -54,18 +80,14 @@ def read_dicom_series(path, max_pixels, root=None):
         raise ReadError(f"{name(path)} is a directory without .dcm files, not an image or a DICOM series")
     for f in files:
         check_referenced(f, path, max_pixels, root)
-    headers = []
-    for f in files:
-        try:
-            headers.append(pydicom.dcmread(f, stop_before_pixels=True))
-        except Exception as e:  # pydicom's InvalidDicomError and damaged files
-            raise ReadError(f"cannot read the DICOM header of {name(path)}/{name(f)}: {e}") from None
-    shapes = {(int(getattr(h, "Rows", 0)), int(getattr(h, "Columns", 0))) for h in headers}
+    slices = [_header(pydicom, f, path) for f in files]
+    headers = [h for h, *_ in slices]
+    shapes = {(r, c) for _, r, c, *_ in slices}
     if len(shapes) != 1:
         raise ReadError(f"{name(path)}: its slices differ in size {sorted(shapes)}; a series has one slice size")
     rows, cols = shapes.pop()
     check_pixels((len(files), rows, cols), max_pixels, path)
-    positions = [_position(h) for h in headers]
+    positions = [p for _, _, _, p, _, _ in slices]
     if all(p is not None for p in positions):
         order = np.argsort(positions, kind="stable")
         steps = np.diff(np.sort(positions))
@@ -74,7 +96,7 @@ def read_dicom_series(path, max_pixels, root=None):
         slice_gap = float(np.median(steps)) if len(steps) else None
     else:
         order = np.argsort([_instance(h, f, path) for h, f in zip(headers, files)], kind="stable")
-        slice_gap = getattr(headers[0], "SliceThickness", None)
+        slice_gap = slices[0][5]
     planes = []
     for i in order:
         try:
@@ -88,16 +110,19 @@ def read_dicom_series(path, max_pixels, root=None):
             raise ReadError(f"{name(path)}/{name(files[i])} holds {what} of shape {plane.shape}, not one grey slice of "
                             f"{rows}x{cols}: a series is read as grey slices (score a multi-frame or colour DICOM "
                             "file on its own, converted)")
-        slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-        intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+        try:
+            slope = float(getattr(ds, "RescaleSlope", 1) or 1)
+            intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+        except Exception as e:  # noqa: BLE001 - a damaged value
+            raise ReadError(f"cannot read the rescale of {name(path)}/{name(files[i])}: {type(e).__name__}: {e}") from None
         if slope != 1 or intercept != 0:
             plane = plane.astype(np.float64) * slope + intercept
         planes.append(plane)
     if any(p.dtype != planes[0].dtype for p in planes):  # some slices rescaled, others not
         planes = [p.astype(np.float64) for p in planes]
     vol = np.stack(planes)
-    pixel = getattr(headers[0], "PixelSpacing", None)
+    pixel = slices[0][4]
     spacing = None
     if pixel is not None and slice_gap is not None:
-        spacing = (float(slice_gap), float(pixel[0]), float(pixel[1]))
+        spacing = (float(slice_gap), *pixel)
     return with_spacing(vol, spacing)

@@ -10,11 +10,10 @@ NRRD is read with pynrrd (pure Python, 23 kB) rather than SimpleITK, whose wheel
 """
 
 import os
-import warnings
 
 import numpy as np
 
-from .base import ReadError, check_dtype, check_inside, check_pixels, check_referenced, name
+from .base import ReadError, check_dtype, check_inside, check_pixels, check_referenced, library_notes, name
 
 #: Extension -> (module the reader needs, the pip extra that installs it).
 NEEDS = {".nii": ("nibabel", "medical"), ".nii.gz": ("nibabel", "medical"), ".nrrd": ("nrrd", "medical"),
@@ -66,29 +65,33 @@ def read_nifti(path, max_pixels):
     nibabel's warnings about the header are kept in the array's ``notes`` (the row's
     ``warning``), not printed."""
     nib = _module("nibabel", path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            img = nib.load(path)
-        except Exception as e:  # nibabel's many header errors
-            raise ReadError(f"cannot read the NIfTI header of {name(path)}: {e}") from None
-        check_pixels(tuple(img.shape), max_pixels, path)
-        if len(img.shape) not in (2, 3):
-            raise ReadError(f"{name(path)} holds a {len(img.shape)}-D image of shape {img.shape}; fastssim scores 2-D "
-                            "images and 3-D volumes (split a time series into volumes first)")
-        offset = int(img.header.get_data_offset())
-        nbytes = int(np.prod(img.shape, dtype=np.int64)) * img.header.get_data_dtype().itemsize
-        size = os.path.getsize(path)
-        if not path.lower().endswith(".gz") and (offset < 0 or offset + nbytes > size):
-            raise ReadError(f"{name(path)}: its header puts {nbytes} bytes of data at byte {offset}, past the end of "
-                            f"the file ({size} bytes); the file is truncated or its header damaged")
-        try:
-            arr = _volume(np.asanyarray(img.dataobj), path)
-        except (OSError, ValueError, EOFError, OverflowError) as e:
-            raise ReadError(f"cannot read the NIfTI data of {name(path)}: {e}") from None
-    out = with_spacing(arr, img.header.get_zooms()[:arr.ndim])
-    out.notes = tuple(dict.fromkeys(f"{name(path)}: {w.message}" for w in caught))
+    with library_notes("nibabel") as said:
+        out = _nifti(nib, path, max_pixels)
+    out.notes = tuple(dict.fromkeys(f"{name(path)}: {m}" for m in said))
     return out
+
+
+def _nifti(nib, path, max_pixels):
+    try:
+        img = nib.load(path)
+    except Exception as e:  # nibabel's many header errors
+        raise ReadError(f"cannot read the NIfTI header of {name(path)}: {e}") from None
+    check_pixels(tuple(img.shape), max_pixels, path)
+    if len(img.shape) not in (2, 3):
+        raise ReadError(f"{name(path)} holds a {len(img.shape)}-D image of shape {img.shape}; fastssim scores 2-D "
+                        "images and 3-D volumes (split a time series into volumes first)")
+    offset = int(getattr(img.dataobj, "offset", 0) or 0)  # where the file's data start (header.get_data_offset
+    # is that of the image's copy of the header)
+    nbytes = int(np.prod(img.shape, dtype=np.int64)) * img.header.get_data_dtype().itemsize
+    size = os.path.getsize(path)
+    if not path.lower().endswith(".gz") and (offset < 0 or offset + nbytes > size):
+        raise ReadError(f"{name(path)}: its header puts {nbytes} bytes of data at byte {offset}, past the end of "
+                        f"the file ({size} bytes); the file is truncated or its header damaged")
+    try:
+        arr = _volume(np.asanyarray(img.dataobj), path)
+    except (OSError, ValueError, EOFError, OverflowError) as e:
+        raise ReadError(f"cannot read the NIfTI data of {name(path)}: {e}") from None
+    return with_spacing(arr, img.header.get_zooms()[:arr.ndim])
 
 
 def read_nrrd(path, max_pixels, root=None):

@@ -365,3 +365,29 @@ def test_time_pairing_on_its_own(tmp_path):
     assert tail["status"] == "ok" and tail["frames"] == 8 and tail["ssim_frames"][:2] == [1.0, 1.0]
     assert max(tail["ssim_frames"][2:]) < 1
     assert "6 reference frame(s) after the distorted stream's end, paired with its last frame" in tail["warning"]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="Debian's ffmpeg binary is not installed")
+def test_chroma_widths_8_to_11_mod_16_equal_ffmpegs_c_code(tmp_path):
+    """A 720-px video has 360-px chroma planes (8 mod 16), where ffmpeg 5.1's SIMD path prints other
+    SSIM than its C path: fastssim equals the C path (``-cpuflags 0``), plane by plane."""
+    rng = np.random.default_rng(4)
+    base = np.tile(_picture(), (1, 4, 1))[:32, :720].astype(float)
+    for name, noise in (("r.mkv", 0), ("d.mkv", 25)):
+        with av.open(str(tmp_path / name), "w") as c:
+            s = c.add_stream("ffv1", rate=25)
+            s.width, s.height, s.pix_fmt = 720, 32, "yuv420p"
+            for _ in range(2):
+                rgb = np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+                for pkt in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")):
+                    c.mux(pkt)
+            for pkt in s.encode():
+                c.mux(pkt)
+    proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-cpuflags", "0", "-i", str(tmp_path / "d.mkv"),
+                           "-i", str(tmp_path / "r.mkv"), "-lavfi", "ssim", "-f", "null", "-"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    want = [float(v) for v in re.search(r"SSIM Y:([\d.]+) .*U:([\d.]+) .*V:([\d.]+) .*All:([\d.]+)",
+                                        proc.stderr).groups()]
+    got = _score("r.mkv", "d.mkv", tmp_path, metrics="ssim", preset="ffmpeg", planes="yuv")
+    np.testing.assert_allclose(got["ssim_planes"] + [got["ssim"]], want, rtol=0, atol=5.1e-7)

@@ -149,14 +149,16 @@ class Findings:
         self.problems.append(f"{kind}: {detail} (input kept at {path})")
 
 
-def _read(path, png_decoder):
-    from fastssim.io import ReadError, read_image
+def bounded(read):
+    """``read()`` in a daemon thread for at most ``HANG_SECONDS``: ``{'arr': result}``, ``{'err':
+    ReadError}``, ``{'bad': any other exception}`` or ``{'hang': True}``."""
+    from fastssim.io import ReadError
 
     box = {}
 
     def go():
         try:
-            box["arr"] = read_image(path, alpha="keep", png_decoder=png_decoder, max_pixels=MAX_PIXELS)
+            box["arr"] = read()
         except ReadError as e:
             box["err"] = e
         except BaseException as e:  # noqa: BLE001 - a broken promise, reported by the caller
@@ -168,6 +170,12 @@ def _read(path, png_decoder):
     if t.is_alive():
         box["hang"] = True
     return box
+
+
+def _read(path, png_decoder):
+    from fastssim.io import read_image
+
+    return bounded(lambda: read_image(path, alpha="keep", png_decoder=png_decoder, max_pixels=MAX_PIXELS))
 
 
 def check_one(path, data, name, original, findings):

@@ -18,12 +18,11 @@ import os
 import random
 import shutil
 import tempfile
-import threading
 import time
 
 import numpy as np
 
-from fuzz_readers import HANG_SECONDS, MAX_PIXELS, Findings, mutate
+from fuzz_readers import HANG_SECONDS, MAX_PIXELS, Findings, bounded, mutate
 
 
 def _files_of(write):
@@ -141,30 +140,17 @@ def corpus(image):
 
 
 def _read(path):
-    """``read_image`` (or the video's frames) in a thread: ``{'arr'|'err'|'bad'|'hang': ...}``."""
-    from fastssim.io import ReadError, is_video, read_image
+    """``read_image`` (for a video: its frames decoded) under ``fuzz_readers.bounded``."""
+    from fastssim.io import is_video, read_image
     from fastssim.io.video import Video
 
-    box = {}
+    def read():
+        if not is_video(path):
+            return read_image(path, max_pixels=MAX_PIXELS)
+        with Video(path, MAX_PIXELS) as v:
+            return [f[0] for f in v.frames("yuv")][:1] or None
 
-    def go():
-        try:
-            if is_video(path):
-                with Video(path, MAX_PIXELS) as v:
-                    box["arr"] = [f[0] for f in v.frames("yuv")][:1] or None
-            else:
-                box["arr"] = read_image(path, max_pixels=MAX_PIXELS)
-        except ReadError as e:
-            box["err"] = e
-        except BaseException as e:  # noqa: BLE001 - a broken promise, reported by the caller
-            box["bad"] = e
-
-    t = threading.Thread(target=go, daemon=True)
-    t.start()
-    t.join(HANG_SECONDS)
-    if t.is_alive():
-        box["hang"] = True
-    return box
+    return bounded(read)
 
 
 def _write(root, files):

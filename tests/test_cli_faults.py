@@ -37,7 +37,8 @@ def test_output_paths_that_cannot_work(tmp_path, target, msg):
     out = {"file": tmp_path / "file", "under-file": tmp_path / "file" / "sub"}.get(target, target)
     r = cli("score", tmp_path / "ref", tmp_path / "dist", "-o", out)
     assert r.returncode == 2, r.stderr  # refused before the run, with the sub-command's usage
-    assert r.stderr.startswith("usage: fastssim score") and msg in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.startswith("fastssim score: error: ") and msg in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.endswith("\nsee 'fastssim score --help'\n") and "usage:" not in r.stderr  # one line, no usage
     assert (tmp_path / "file").read_text() == "x"
 
 

@@ -103,7 +103,7 @@ def score_group(job, group, staging=None):
         if "ssim" in values:
             put_ssim(row, asked, float(values["ssim"][i]))
         if "ms_ssim" in values:
-            row["ms_ssim"] = float(values["ms_ssim"][i])
+            row["ms_ssim"], row["ms_ssim_scales"] = float(values["ms_ssim"][i]), len(multiscale.MS_SSIM_WEIGHTS)
         if "mse" in values:
             put_mse(row, asked, float(values["mse"][i]))
         put_products(row, asked, ref, dist, where)

@@ -103,10 +103,24 @@ def positive_int(value, what):
     return int(value)
 
 
+#: MS-SSIM's scales in a run: Wang's five (null where an image is too small for them), or as many
+#: as each image allows ('auto': the first S of the five weights, renormalised to sum to 1).
+MS_SCALES = ("standard", "auto")
+
+
+def check_ms_scales(ms_scales):
+    """'standard' or 'auto' (any letter case), checked."""
+    value = str(ms_scales).lower() if isinstance(ms_scales, str) else ms_scales
+    if value not in MS_SCALES:
+        raise ConfigError(f"ms_scales must be one of {', '.join(MS_SCALES)}, got {ms_scales!r}")
+    return value
+
+
 def check_options(*, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS, preset=None,
-                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None):
+                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None, ms_scales="standard"):
     """Refuse, before anything is read, options that cannot work for any pair."""
     check_data_range(data_range)
+    check_ms_scales(ms_scales)
     if slices is not None and (not isinstance(slices, numbers.Integral) or isinstance(slices, bool)
                                or not -3 <= slices <= 2):
         raise ConfigError(f"slices must be an axis of a volume (0, 1 or 2), got {slices!r}")

@@ -63,7 +63,8 @@ def _low_range(ref, dist, where):
 
 def empty_row(shape):
     """A row with no metric computed yet (without the pair's identity and status)."""
-    row = {"shape": "x".join(map(str, shape)), "ssim_slices": None, "data_range": None, "_warning": None}
+    row = {"shape": "x".join(map(str, shape)), "ssim_slices": None, "data_range": None, "ms_ssim_scales": None,
+           "_warning": None}
     row.update({m: None for m in METRICS})
     row.update({f"{m}_error": None for m in METRICS})
     return row
@@ -118,8 +119,45 @@ def put_mse(row, asked, mse):
         row["psnr"] = psnr_from_mse(mse, row["data_range"])
 
 
+def ms_ssim_scaled(ref, dist, ms_scales="standard", slices=None, **kw):
+    """``(MS-SSIM, scales used)``: Wang's five scales, or with ``ms_scales='auto'`` as many as the
+    image allows (the first S of the five weights, renormalised to sum to 1; S >= 2, since one
+    scale is plain SSIM).
+
+    Raises
+    ------
+    ValueError
+        The image is too small for the scales (for 'auto': for two).
+    """
+    def one(weights):
+        if slices is not None:
+            return float(multiscale.ms_ssim_slices(ref, dist, axis=slices, weights=weights, **kw).mean())
+        return multiscale.ms_ssim(ref, dist, weights=weights, **kw)
+
+    full = multiscale.MS_SSIM_WEIGHTS
+    try:
+        return one(full), len(full)
+    except ValueError as e:
+        if ms_scales != "auto" or "needs every spatial axis to be at least" not in str(e):
+            if "needs every spatial axis to be at least" in str(e):
+                raise ValueError(f"{str(e).split('. Pass')[0]}; pass --ms-scales auto (ms_scales='auto') to use as "
+                                 "many scales as the image allows") from None
+            raise
+        last = e
+    for s in range(len(full) - 1, 1, -1):
+        w = np.asarray(full[:s]) / sum(full[:s])
+        try:
+            return one(tuple(float(x) for x in w)), s
+        except ValueError as e:
+            if "needs every spatial axis to be at least" not in str(e):
+                raise
+            last = e
+    raise ValueError(f"{str(last).split('. Pass')[0]}: too small for two scales, the fewest MS-SSIM has") from None
+
+
 def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
-                 y_channel=False, crop_border=0, where="dist", channel_axis="auto", backend="auto"):
+                 y_channel=False, crop_border=0, where="dist", channel_axis="auto", backend="auto",
+                 ms_scales="standard"):
     """The requested metrics of one pair of arrays, as a row (without paths or status).
 
     Each metric is computed on its own: one that cannot be scored for this pair (an image
@@ -187,11 +225,8 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
             fail(("ssim", "dssim"), e)
     if "ms_ssim" in metrics_:
         try:
-            if slices is not None:
-                row["ms_ssim"] = float(multiscale.ms_ssim_slices(ref, dist, axis=slices, data_range=L,
-                                                              channel_axis=ca, **conv).mean())
-            else:
-                row["ms_ssim"] = multiscale.ms_ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
+            row["ms_ssim"], row["ms_ssim_scales"] = ms_ssim_scaled(ref, dist, ms_scales, slices, data_range=L,
+                                                                   channel_axis=ca, **conv)
         except Exception as e:  # noqa: BLE001
             fail(("ms_ssim",), e)
     try:

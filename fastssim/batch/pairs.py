@@ -75,6 +75,21 @@ class NameMap:
         return os.path.join(d, self.template.format(stem=stem, ext=ext))
 
 
+def dist_spec(spec):
+    """``(method, directory, template or None)`` of ``--dist NAME=DIR`` or ``NAME=DIR:TEMPLATE``
+    (the template holds ``{stem}``, e.g. ``jpeg=out/jpeg:{stem}.jpg``); ValueError otherwise."""
+    method, sep, rest = spec.partition("=")
+    if not sep or not method or not rest:
+        raise ValueError(f"--dist takes NAME=DIR or NAME=DIR:TEMPLATE, got {spec!r}")
+    directory, colon, template = rest.rpartition(":")
+    if colon and "{stem}" in template and directory:
+        return method, directory, template
+    if "{stem}" in rest:
+        raise ValueError(f"--dist {spec!r}: a name template follows the directory after ':', as in "
+                         f"{method}=DIR:{{stem}}.jpg")
+    return method, rest, None
+
+
 def _ext(name):
     """A file's extension as users name it (``.nii.gz``, not ``.gz``), lower case."""
     lower = name.lower()
@@ -166,7 +181,9 @@ def match_dirs(ref_root, dists, namemap=None):
     ----------
     ref_root : str
     dists : list of (method or None, dir)
-    namemap : NameMap, optional
+    namemap : NameMap or dict, optional
+        How a reference's name becomes a distorted file's: one for every method, or
+        ``{method: NameMap}`` (a method not in it takes ``NameMap()``, the same name).
 
     Returns
     -------
@@ -177,11 +194,13 @@ def match_dirs(ref_root, dists, namemap=None):
     skipped : collections.Counter
         Extensions of the files that were not read (not images fastssim knows), over all trees.
     """
-    namemap = namemap or NameMap()
+    maps = namemap if isinstance(namemap, dict) else {}
+    default = NameMap() if isinstance(namemap, dict) or namemap is None else namemap
     skipped = collections.Counter()
     refs = _walk(ref_root, skipped)
     pairs, unmatched = [], {}
     for method, droot in dists:
+        namemap = maps.get(method, default)
         um = unmatched.setdefault(method, Unmatched())
         dist_files = set(_walk(droot, skipped))
         used, lonely = set(), []

@@ -113,6 +113,10 @@ def _width(stream):
     return {"ncols": shutil.get_terminal_size().columns}
 
 
+def _eta(seconds):
+    return "?" if seconds == float("inf") else f"{seconds:.0f}s"
+
+
 class Progress:
     """Pairs/s and ETA of a run whose clock starts when it is created (after the warm-up).
 
@@ -146,8 +150,10 @@ class Progress:
         if self.tty and not quiet:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=done, unit="pair", file=self.stream, smoothing=0.1, mininterval=0.2,
-                             leave=True, **_width(self.stream))
+            # the rate and ETA are this class's (compiling left out), not tqdm's own clock
+            self._bar = tqdm(total=total, initial=done, unit="pair", file=self.stream, mininterval=0.2, leave=True,
+                             bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix}",
+                             **_width(self.stream))
 
     def update(self, row):
         """One more row."""
@@ -161,8 +167,9 @@ class Progress:
         if self.quiet:
             return
         if self._bar is not None:
-            if self.errors or self.partial:
-                self._bar.set_postfix_str(self._counts(), refresh=False)
+            rate, eta = self._rate(time.monotonic())
+            counts = f", {self._counts()}" if self.errors or self.partial else ""
+            self._bar.set_postfix_str(f"{rate:.1f} pair/s, ETA {_eta(eta)}{counts}", refresh=False)
             self._bar.update(n)
             return
         now = time.monotonic()
@@ -173,12 +180,16 @@ class Progress:
     def _counts(self):
         return f"errors {self.errors}, partial {self.partial}"
 
+    def _rate(self, now):
+        """``(pairs/s, seconds left)`` over the time spent scoring: compiling is not scoring."""
+        warm = now - self.t0 - (CLOCK.seconds() - self._compiled0)
+        rate = (self.n - self.done) / max(warm, 1e-9)
+        return rate, (self.total - self.n) / rate if rate > 0 else float("inf")
+
     def _line(self, now):
         self._drawn = self.n
-        warm = now - self.t0 - (CLOCK.seconds() - self._compiled0)  # compiling is not scoring
-        rate = (self.n - self.done) / max(warm, 1e-9)
-        eta = (self.total - self.n) / rate if rate > 0 else float("inf")
-        self.stream.write(f"scored {self.n}/{self.total} pairs, {rate:.1f} pairs/s, ETA {eta:.0f}s, "
+        rate, eta = self._rate(now)
+        self.stream.write(f"scored {self.n}/{self.total} pairs, {rate:.1f} pairs/s, ETA {_eta(eta)}, "
                           f"{self._counts()}\n")
         self.stream.flush()
 

@@ -50,15 +50,16 @@ def _all_threads(func):
     return wrapper
 
 
-def probe_one(job, item, timeout=PAIR_TIMEOUT):
+def probe_one(job, item, timeout=PAIR_TIMEOUT, stop=None):
     """``(row, readable)`` of one item scored with every thread, given up on (an error row)
-    after ``timeout`` seconds; ConfigError when the options cannot work for it."""
-    (row, readable), = run_rows(_all_threads(job.probe), [item], 1, timeout=timeout,
-                                on_timeout=lambda it, s: (job.timeout_row(it, s), False))
-    return row, readable
+    after ``timeout`` seconds; ConfigError when the options cannot work for it; None when
+    ``stop`` is set first (the item, compiling say, is left to end by itself)."""
+    got = list(run_rows(_all_threads(job.probe), [item], 1, timeout=timeout, stop=stop,
+                        on_timeout=lambda it, s: (job.timeout_row(it, s), False)))
+    return got[0] if got else None
 
 
-def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
+def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None, stop=None):
     """Score the first items alone, until one is readable (at most ``WARM_UP_TRIES``).
 
     Returns
@@ -77,7 +78,10 @@ def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None):
     rows = []
     with CompileNotice(stream=stream, quiet=quiet):
         for item in itertools.islice(items, WARM_UP_TRIES):
-            row, readable = probe_one(job, item, timeout)
+            got = probe_one(job, item, timeout, stop)
+            if got is None:  # stopped while it ran (a signal during compiling): not committed
+                break
+            row, readable = got
             rows.append(row)
             if readable:
                 break
@@ -161,7 +165,7 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
         done = set(zip(t.column("method").to_pylist(), t.column("ref").to_pylist(), t.column("dist").to_pylist()))
     todo = [p for p in pairs if (p.method, p.ref, p.dist) not in done]
     with CompileNotice(quiet=quiet):  # the compile clock keeps compiling out of the rate
-        first, rest = warm_up(job, todo, timeout=timeout, quiet=quiet)
+        first, rest = warm_up(job, todo, timeout=timeout, quiet=quiet, stop=stop)
         summary = _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, workers, timeout, stop,
                          len(todo))
     t = committed(out)
@@ -185,7 +189,9 @@ def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, worke
                 progress.update(row)
             n += 1
         progress.close()
-    return {"scored": n, "interrupted": n < total, "warnings": list(writer.warnings), "low_range": warnings.count}
+    # a signal is said even when every row was already scored (a batch) and so committed
+    interrupted = n < total or (stop is not None and stop.is_set())
+    return {"scored": n, "interrupted": interrupted, "warnings": list(writer.warnings), "low_range": warnings.count}
 
 
 def stream_rows(job, items, workers, *, timeout=PAIR_TIMEOUT, stop=None):
@@ -201,7 +207,8 @@ def stream_rows(job, items, workers, *, timeout=PAIR_TIMEOUT, stop=None):
             yield got
         else:
             yield from batcher.add(*got)
-    yield from batcher.flush()
+    if stop is None or not stop.is_set():  # stopped: the pairs held for a batch are left for the re-run
+        yield from batcher.flush()
 
 
 def _normalise(pairs):
@@ -225,7 +232,7 @@ def _normalise(pairs):
 def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
                 metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0, channel_axis="auto",
                 workers=None, batch_size=256, out=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto",
-                client=None, chunk_pairs=None, video=None, missing_chunks="error"):
+                client=None, chunk_pairs=None, video=None, missing_chunks="error", ms_scales="standard"):
     """Score pairs of arrays or of file paths, for pipelines.
 
     Options are checked when it is called, and against the first readable pair before any
@@ -269,6 +276,10 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         'rgb'), ``start`` and ``end`` (reference frames start to end-1), ``offset``
         (reference frame i against distorted frame i + offset), as the command's
         ``--video-planes``, ``--frames`` and ``--frame-offset``.
+    ms_scales : {'standard', 'auto'}
+        MS-SSIM's scales: Wang's five, null (with its reason) for images too small for them; or
+        'auto': as many as each image allows (the first S weights renormalised to sum to 1),
+        the number used in the row's ``ms_ssim_scales``, as ``--ms-scales``.
     missing_chunks : {'error', 'fill'}
         A chunk a zarr array needs that its store lacks: an error row naming it (default), or
         the array's fill value, as ``--missing-chunks``.
@@ -300,7 +311,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
     job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
               metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
-              channel_axis=channel_axis, backend=backend, video=video, missing_chunks=missing_chunks)
+              channel_axis=channel_axis, backend=backend, video=video, missing_chunks=missing_chunks,
+              ms_scales=ms_scales)
     if out is not None:
         items = list(_normalise(pairs))
         if any(isinstance(it, tuple) for it in items):
@@ -314,6 +326,8 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
             params["video"] = job.video
         if missing_chunks != "error":
             params["missing_chunks"] = missing_chunks
+        if job.scoring["ms_scales"] != "standard":
+            params["ms_scales"] = job.scoring["ms_scales"]
         return score_files(items, out, job, params, workers=workers, overwrite=overwrite, quiet=True,
                            timeout=timeout, client=client, chunk_pairs=chunk_pairs)
     if client is not None:

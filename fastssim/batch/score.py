@@ -15,7 +15,7 @@ from .._math import psnr_from_mse
 from ..io import MAX_PIXELS, MISSING_CHUNKS, ReadError, read_image
 from ..io.video import is_video
 from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair,
-                      check_metrics, check_options, check_preset)
+                      check_metrics, check_ms_scales, check_options, check_preset)
 from .pair_metrics import DATA_ERRORS, _message, layout, resolve_axes, score_arrays
 from .video import check_video, score_video, video_conflicts
 
@@ -105,7 +105,8 @@ class Job:
 
     def __init__(self, ref_root, dist_roots, data_range=None, slices=None, alpha="drop",
                  max_pixels=MAX_PIXELS, metrics_=DEFAULT_METRICS, preset=None, y_channel=False,
-                 crop_border=0, channel_axis="auto", backend="auto", video=None, missing_chunks="error"):
+                 crop_border=0, channel_axis="auto", backend="auto", video=None, missing_chunks="error",
+                 ms_scales="standard"):
         metrics_ = check_metrics(metrics_)
         if missing_chunks not in MISSING_CHUNKS:
             raise ConfigError(f"missing_chunks must be one of {', '.join(MISSING_CHUNKS)}, got {missing_chunks!r}")
@@ -113,7 +114,8 @@ class Job:
                       crop_border=crop_border, metrics_=metrics_)
         self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics_=metrics_,
                             preset=check_preset(preset), y_channel=y_channel, crop_border=crop_border,
-                            channel_axis=channel_axis, backend=check_backend(backend))
+                            channel_axis=channel_axis, backend=check_backend(backend),
+                            ms_scales=check_ms_scales(ms_scales))
         self.metrics = metrics_
         #: how video pairs are scored: planes ('y', 'yuv', 'rgb'), frames start/end, offset
         self.video = check_video(video or {})

@@ -247,6 +247,7 @@ class _Pool:
         self.planes = {m: np.zeros(n_planes) for m in ("ssim", "mse")}
         self.errors = {}
         self.data_range = None
+        self.ms_scales = None
 
     def add(self, index, rows, weights):
         """One frame: the rows of its planes (``score_arrays``), weighted by their sizes."""
@@ -262,6 +263,8 @@ class _Pool:
                 self.planes[m] += [r[m] for r in rows]
         if rows[0].get("data_range") is not None:
             self.data_range = rows[0]["data_range"]
+        if rows[0].get("ms_ssim_scales") is not None:
+            self.ms_scales = rows[0]["ms_ssim_scales"]
         elif "psnr" in self.asked and "psnr" not in self.errors:
             self.errors["psnr"] = f"frame {index}: " + (rows[0].get("psnr_error") or "no data range")
 
@@ -297,6 +300,8 @@ class _Pool:
                 if "psnr" in asked and "psnr" not in self.errors:
                     row["psnr_planes"] = [psnr_from_mse(v, L) for v in means]
         row["data_range"] = L
+        if row.get("ms_ssim") is not None:
+            row["ms_ssim_scales"] = self.ms_scales
 
 
 def _nothing_paired(video, counts):

@@ -43,6 +43,8 @@ SCHEMA = pa.schema([
     ("psnr_masked", pa.float64()),
     ("mse_masked", pa.float64()),
     ("ssim_slices", pa.list_(pa.float64())),
+    # the scales MS-SSIM used (5; fewer with --ms-scales auto on small images), null without it
+    ("ms_ssim_scales", pa.int64()),
     ("shape", pa.string()),
     # the voxel spacing the files record (NIfTI, NRRD, HDF5 'spacing'), null when they record none
     ("spacing", pa.list_(pa.float64())),
@@ -197,12 +199,15 @@ def stored_params(out):
 #: The run parameter that says where the pairs' files were read (``input_roots``): compared
 #: root by root on resume, not as a whole, so that a later run may add methods.
 ROOTS = "roots"
+#: How files were found and named (where, --suffix, --template, --dist NAME=DIR:TEMPLATE): recorded,
+#: but not what makes two runs' numbers comparable.
+FINDING = (ROOTS, "suffix", "template", "names")
 
 
 def comparable(params):
-    """A run's parameters without where its files were read: what must be equal for two runs'
+    """A run's parameters without how its files were found: what must be equal for two runs'
     numbers to be comparable."""
-    return {k: v for k, v in (params or {}).items() if k != ROOTS}
+    return {k: v for k, v in (params or {}).items() if k not in FINDING}
 
 
 def input_roots(ref_root, dist_roots, methods):

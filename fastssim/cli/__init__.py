@@ -1,11 +1,13 @@
 """The ``fastssim`` command: score, report, map, presets, demo.
 
 ``parser`` holds the grammar, ``score`` the scoring run, ``commands`` the others. Every
-mistake a user can make on the command line ends with one message naming the option to
-change, the sub-command's usage, and exit status 2, before anything is written.
+mistake a user can make on the command line ends with one line naming the option to change,
+then where the sub-command's help is (``see 'fastssim score --help'``), and exit status 2,
+before anything is written.
 """
 
 import logging
+import signal
 import sys
 import warnings
 
@@ -19,8 +21,25 @@ def main(argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its warnings about damaged files become rows
     warnings.filterwarnings("ignore", message="Image size .* could be decompression bomb")  # --max-pixels rules
+    from .score import Interrupted, stop_at_once
+
+    previous = stop_at_once()  # a signal while the command starts up ends it at once
+    try:
+        return _main(argv)
+    except (KeyboardInterrupt, Interrupted) as e:  # before anything was scored: nothing to commit
+        name = e.name if isinstance(e, Interrupted) else "SIGINT"
+        print(f"stopped by {name} before anything was scored; nothing written", file=sys.stderr)
+        return EXIT_SIGINT if name == "SIGINT" else EXIT_SIGTERM
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _main(argv):
     parser, subs = build()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the sub-command, whose help lists its options
+        subs[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "score":
         from .score import run
     else:

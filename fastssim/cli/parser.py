@@ -25,6 +25,14 @@ resume).
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line saying what is wrong, then where the usage
+    is (as git and cargo do): the full usage only with ``--help``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\nsee '{self.prog} --help'\n")
+
+
 def _raw(sub, name, help_, epilog):
     return sub.add_parser(name, help=help_, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -45,7 +53,7 @@ def _conversions(p):
 
 def build():
     """``(parser, {command: sub-parser})``."""
-    p = argparse.ArgumentParser(prog="fastssim", description="Fast SSIM, PSNR and MSE of image and volume pairs.")
+    p = Parser(prog="fastssim", description="Fast SSIM, PSNR and MSE of image and volume pairs.")
     p.add_argument("--version", action="version", version=f"fastssim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -94,6 +102,13 @@ def build():
                    help="where the kernels run: 'cuda' (an NVIDIA GPU: batches of equal-shaped pairs go to it "
                         "in one copy and one launch), 'cpu', or 'auto' (default: the GPU when one is present "
                         "and a batch is large enough)")
+    s.add_argument("--ms-scales", choices=("standard", "auto"), default="standard", type=str.lower,
+                   help="MS-SSIM's scales: Wang's five ('standard', default: null with its reason on images under "
+                        "161 px), or 'auto': as many as each image allows (the first weights renormalised to sum to "
+                        "1; the number used in the column ms_ssim_scales)")
+    s.add_argument("--strict", action="store_true",
+                   help="exit 1 when any row is 'partial' (a metric undefined for some pairs), not only when a "
+                        "pair could not be scored at all")
     s.add_argument("--missing-chunks", choices=("error", "fill"), default="error",
                    help="a chunk a zarr array needs that its store lacks: an error row naming it (default), or "
                         "the array's fill value (zarr writes no chunk that holds only the fill value)")

@@ -15,6 +15,13 @@ import time
 from .codes import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 
 
+def exit_status(errors, partial, strict=False):
+    """The principle: exit 1 when a pair could not be scored at all (an 'error' row: unreadable,
+    shapes that differ); a 'partial' row (a metric undefined for that pair, e.g. MS-SSIM of an
+    image under 161 px) is a normal outcome of a dataset, exit 0, unless ``--strict``."""
+    return EXIT_ERRORS if errors or (partial and strict) else EXIT_OK
+
+
 def _fail(message, code):
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -69,7 +76,15 @@ def _checked(args, sub):
         sub.error(str(e))
     return dict(data_range=data_range, slices=args.slices, alpha=args.alpha, max_pixels=args.max_pixels or MAX_PIXELS,
                 metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border,
-                backend=backend, video=video, missing_chunks=args.missing_chunks)
+                backend=backend, video=video, missing_chunks=args.missing_chunks, ms_scales=args.ms_scales)
+
+
+def _two_items(args):
+    """Whether REF and DIST name two items (files, DICOM series, zarr stores), not directories."""
+    from ..io.dicom import is_series
+
+    return bool(args.ref and args.dist_dir and all(
+        os.path.isfile(p) or is_series(p) or p.rstrip("/").lower().endswith(".zarr") for p in (args.ref, args.dist_dir)))
 
 
 def _single(args, sub, options):
@@ -77,9 +92,10 @@ def _single(args, sub, options):
     from ..batch import ConfigError, Job
     from ..batch.pairs import Pair
 
-    for flag in ("out", "manifest", "suffix", "template", "scheduler"):
+    for flag in ("manifest", "suffix", "template", "scheduler"):
         if getattr(args, flag) is not None:
-            sub.error(f"--{flag.replace('_', '-')} is for datasets; two files are scored and printed")
+            sub.error(f"--{flag.replace('_', '-')} is for datasets; two files are scored and their metrics printed "
+                      "(add -o DIR to write them to Parquet)")
     if args.dist:
         sub.error("--dist is for datasets; two files are scored and printed")
     from ..batch import PAIR_TIMEOUT
@@ -100,6 +116,8 @@ def _single(args, sub, options):
         out.update({f"{m}_error": row[f"{m}_error"] for m in keep if row[f"{m}_error"]})
         if row["ssim_slices"] is not None:
             out["ssim_slices"] = row["ssim_slices"]
+        if row.get("ms_ssim_scales") is not None:
+            out["ms_ssim_scales"] = row["ms_ssim_scales"]
         if row.get("frames") is not None:  # a pair of videos: per frame (and per plane)
             out.update(frames=row["frames"], planes=row["planes"])
             out.update({k: row[k] for m in keep for k in (f"{m}_frames", f"{m}_planes") if row.get(k) is not None})
@@ -114,7 +132,7 @@ def _single(args, sub, options):
             print("  ".join(cells))
         if row["error"]:
             print(f"{'error' if row['status'] == 'error' else 'not computed'}: {row['error']}", file=sys.stderr)
-    return EXIT_OK if row["status"] == "ok" else EXIT_ERRORS
+    return exit_status(errors=row["status"] == "error", partial=row["status"] == "partial", strict=args.strict)
 
 
 def _first_image(root):
@@ -144,14 +162,17 @@ def _prefetch(job, path):
 
 def _discover(args, sub, job_options):
     """``(pairs, ref_root, dist_roots)``, after saying what did not match and why."""
-    from ..batch.pairs import NameMap, match_dirs, read_manifest
+    from ..batch.pairs import NameMap, Pair, dist_spec, match_dirs, read_manifest
 
-    dists = []
+    dists, templates = [], {}
     for spec in args.dist:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            sub.error(f"--dist takes NAME=DIR, got {spec!r}")
+        try:
+            name, path, template = dist_spec(spec)
+        except ValueError as e:
+            sub.error(str(e))
         dists.append((name, path))
+        if template is not None:
+            templates[name] = template
     if args.manifest:
         if args.ref or args.dist_dir or dists:
             sub.error("--manifest replaces the REF and DIST directories; give one or the other")
@@ -170,6 +191,15 @@ def _discover(args, sub, job_options):
         return pairs, root, {m: root for m in {p.method for p in pairs}}
     if args.root:
         sub.error("--root goes with --manifest; directories are matched by their relative paths")
+    if _two_items(args):  # one pair into -o: a dataset of one row
+        for flag in ("suffix", "template"):
+            if getattr(args, flag) is not None:
+                sub.error(f"--{flag} maps names between directories; two files are paired as given")
+        if dists:
+            sub.error("--dist NAME=DIR is for directories; give REF and DIST files, or directories")
+        ref_dir, dist_dir = (os.path.dirname(os.path.abspath(p.rstrip("/"))) for p in (args.ref, args.dist_dir))
+        pair = Pair(None, os.path.basename(args.ref.rstrip("/")), os.path.basename(args.dist_dir.rstrip("/")))
+        return [pair], ref_dir, {None: dist_dir}
     if not args.ref:
         sub.error("give a REF directory (and DIST or --dist NAME=DIR), two files, or --manifest")
     if args.dist_dir and dists:
@@ -184,17 +214,30 @@ def _discover(args, sub, job_options):
                                                    "cannot be)" if os.path.isfile(d) else ""))
     try:
         namemap = NameMap(args.suffix, args.template)
+        if templates:  # a method's own template (NAME=DIR:TEMPLATE); the others take --suffix/--template
+            namemap = {**{m: namemap for m, _ in dists}, **{m: NameMap(template=t) for m, t in templates.items()}}
     except ValueError as e:
         sub.error(str(e))
     first = _first_image(args.ref)
     if first is not None:
         _prefetch(job_options, first)
     pairs, unmatched, skipped = match_dirs(args.ref, dists, namemap)
-    _say_unmatched(unmatched, skipped, n_pairs=len(pairs))
+    _say_unmatched(unmatched, skipped, n_pairs=len(pairs), dirs=dict(dists) if len(dists) > 1 else None)
     return pairs, args.ref, dict(dists)
 
 
-def _say_unmatched(unmatched, skipped, n_pairs):
+def _per_method(option, method, directory):
+    """The ``--dist NAME=DIR:TEMPLATE`` form of a suggested ``--suffix``/``--template``."""
+    if option.startswith("--suffix "):
+        template = "{stem}" + option[len("--suffix "):] + "{ext}"
+    elif option.startswith("--template "):
+        template = option[len("--template "):].strip("'")
+    else:
+        return None
+    return f"--dist '{method}={directory}:{template}'"
+
+
+def _say_unmatched(unmatched, skipped, n_pairs, dirs=None):
     from ..io import IMAGE_EXTS
 
     for method, um in unmatched.items():
@@ -207,8 +250,10 @@ def _say_unmatched(unmatched, skipped, n_pairs):
                   + ", ".join(um.dist_examples), file=sys.stderr)
         if um.hint:
             option, n = um.hint
+            own = _per_method(option, method, dirs[method]) if dirs and method in dirs else None
             print(f"hint{label}: {n} of the unmatched reference files have a distorted file whose name differs "
-                  f"in a regular way; to pair them, pass {option}", file=sys.stderr)
+                  f"in a regular way; to pair them, pass {option}"
+                  + (f" (for this method only: {own})" if own else ""), file=sys.stderr)
     if skipped and (n_pairs == 0 or any(um.ref_only or um.dist_only for um in unmatched.values())):
         kinds = ", ".join(f"{ext} ({n})" for ext, n in skipped.most_common(8))
         print(f"note: {sum(skipped.values())} file(s) not read for their extension: {kinds}; fastssim reads "
@@ -222,11 +267,12 @@ def run(args, sub):
         if path and not os.path.lexists(split_key(path)[0]):
             sub.error(f"no such file or directory: {path}")
     options = _checked(args, sub)
-    from ..io.dicom import is_series
 
-    if args.ref and args.dist_dir and all(os.path.isfile(p) or is_series(p) or p.rstrip("/").lower().endswith(".zarr")
-                                          for p in (args.ref, args.dist_dir)):
-        return _single(args, sub, options)  # two files, two DICOM series, two zarr stores
+    if _two_items(args):
+        if args.out is None:
+            return _single(args, sub, options)  # two files, two DICOM series, two zarr stores: printed
+        if args.json:
+            sub.error("--json prints one pair's metrics, -o writes them to Parquet: give one of the two")
     from ..batch.progress import CompileNotice
     from ..batch.writer import OutputError, check_output, local_path
 
@@ -240,13 +286,15 @@ def run(args, sub):
     except OutputError as e:
         sub.error(str(e))
     notice = CompileNotice(quiet=args.quiet).__enter__()  # said once, whichever thread compiles first
+    stop = _StopOnSignal()
     try:
-        return _dataset(args, sub, options)
+        with stop:  # from here a signal ends the run at once: before scoring with nothing written
+            return _dataset(args, sub, options, stop)
     finally:
         notice.__exit__(None, None, None)
 
 
-def _dataset(args, sub, options):
+def _dataset(args, sub, options, stop):
     from ..batch import PAIR_TIMEOUT, ConfigError, Job, score_files
     from ..batch.writer import OutputBusy, OutputError, ParamsMismatch
 
@@ -264,6 +312,7 @@ def _dataset(args, sub, options):
               "slices": args.slices, "alpha": args.alpha, "max_pixels": options["max_pixels"],
               "window": "gaussian 11 sigma=1.5", "K": [0.01, 0.03], "covariance": "population",
               "colour": "mean of per-channel SSIM", "suffix": args.suffix, "template": args.template,
+              "names": {spec.partition("=")[0]: spec for spec in args.dist} or None,
               "metrics": list(options["metrics_"]), "preset": options["preset"], "y_channel": args.y_channel,
               "crop_border": args.crop_border}
     if options["preset"]:
@@ -271,8 +320,9 @@ def _dataset(args, sub, options):
     job = Job(ref_root, dist_roots, **options)
     if args.manifest:  # every file read, and every file those name, must be inside --root
         job.confine = ref_root
-    if options["missing_chunks"] != "error":  # recorded only when asked: older outputs resume as they were
-        params["missing_chunks"] = options["missing_chunks"]
+    for key, default in (("missing_chunks", "error"), ("ms_scales", "standard")):
+        if options[key] != default:  # recorded only when asked: older outputs resume as they were
+            params[key] = options[key]
     if args.mask is not None:
         if not os.path.isdir(args.mask):
             return _fail(f"--mask {args.mask} is not a directory (masks sit at the references' relative paths)",
@@ -294,15 +344,16 @@ def _dataset(args, sub, options):
 
         params["metrics"] += masked_names(options["metrics_"])
     t0 = time.monotonic()
-    stop = _StopOnSignal()
     client = None
     try:
-        with stop:
-            client = _client(args, options)
-            summary = score_files(pairs, args.out, job, params, workers=args.workers,
-                                  overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
-                                  png_decoder=args.png_decoder, timeout=args.pair_timeout or PAIR_TIMEOUT,
-                                  stop=stop.event, client=client, chunk_pairs=args.chunk_pairs)
+        stop.immediate = False  # scoring: a signal asks the run to stop after committing what it scored
+        if stop.event.is_set():
+            raise Interrupted(stop.name)
+        client = _client(args, options)
+        summary = score_files(pairs, args.out, job, params, workers=args.workers,
+                              overwrite=args.overwrite, quiet=args.quiet, rows_per_part=args.part_rows,
+                              png_decoder=args.png_decoder, timeout=args.pair_timeout or PAIR_TIMEOUT,
+                              stop=stop.event, client=client, chunk_pairs=args.chunk_pairs)
     except OutputError as e:
         return _fail(e, EXIT_OUTPUT)
     except (ConfigError, OutputBusy, ParamsMismatch, ValueError, ImportError) as e:
@@ -331,7 +382,10 @@ def _dataset(args, sub, options):
         print(f"{summary['scored']} pairs scored, {summary['skipped']} already done; {summary['rows']} rows in "
               f"{args.out}: {summary['partial']} partial, {summary['errors']} errors "
               f"({time.monotonic() - t0:.1f}s)", file=sys.stderr)
-    return EXIT_ERRORS if summary["errors"] or summary["partial"] else EXIT_OK
+        if summary["partial"] and not summary["errors"] and not args.strict:
+            print("partial rows are pairs for which some metric is undefined (their reasons: fastssim report "
+                  f"{args.out}); exit status 0, or 1 with --strict", file=sys.stderr)
+    return exit_status(errors=summary["errors"], partial=summary["partial"], strict=args.strict)
 
 
 def _client(args, options):
@@ -347,13 +401,36 @@ def _client(args, options):
     return client
 
 
+def stop_at_once():
+    """SIGINT and SIGTERM raise `Interrupted` (in the main thread): for the moments before a run
+    has anything to commit. Returns the handlers replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handle(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    return {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+class Interrupted(BaseException):
+    """A stop signal before the run scored anything: nothing to commit, so it ends at once."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
+
+
 class _StopOnSignal:
-    """While active, SIGINT and SIGTERM ask the run to stop after committing what it has
-    scored; a second signal exits at once (committed parts are complete, so nothing is lost)."""
+    """While active, SIGINT and SIGTERM stop the run: at once while nothing is scored yet
+    (``immediate``: finding pairs, checking options; ``Interrupted`` is raised), then by asking
+    the run to stop after committing what it has scored (``event``); a second signal exits at
+    once (committed parts are complete, so nothing is lost)."""
 
     def __init__(self):
         self.event = threading.Event()
         self.name = None
+        self.immediate = True
         self._old = {}
 
     def _handle(self, signum, frame):
@@ -361,6 +438,8 @@ class _StopOnSignal:
             os._exit(128 + signum)
         self.name = signal.Signals(signum).name
         self.event.set()
+        if self.immediate:
+            raise Interrupted(self.name)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

@@ -225,3 +225,33 @@ def matrix(res, metric, enc):
     table = np.full((len(enc["refs"]), len(enc["names"])), np.nan)
     table[enc["ref_code"], enc["col"]] = v
     return table
+
+
+def error_columns(metrics):
+    """The ``<metric>_error`` columns of ``metrics`` that the schema has (the reasons a metric is
+    null), for saying why a cell is empty."""
+    return [f"{m}_error" for m in metrics if f"{m}_error" in SCHEMA.names]
+
+
+def short_reason(text):
+    """A metric's reason as a table or a figure can show it: MS-SSIM's size rule as 'images under
+    161 px', any other reason its first clause."""
+    found = re.search(r"needs every spatial axis to be at least (\d+) long", text)
+    if found:
+        return f"images under {found.group(1)} px"
+    return re.split(r"[;:]\s", text, maxsplit=1)[0][:80]
+
+
+def missing_reason(res, metric, enc, sel):
+    """Why ``metric`` has no value for the references ``sel`` selects: the commonest reason in
+    their rows (``<metric>_error``, shortened), or that no method scored it."""
+    column = f"{metric}_error"
+    if column not in res.text:
+        return None
+    values, codes = res.text[column]
+    rows = sel[enc["ref_code"]]
+    found = values.is_valid().to_numpy(zero_copy_only=False)[codes] & rows
+    if not found.any():
+        return "not scored for these pairs (not asked, or not every method has them)"
+    common = np.bincount(codes[found]).argmax()
+    return short_reason(values[int(common)].as_py())

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .load import group_columns, encode, load, matrix, natural
+from .load import encode, error_columns, group_columns, load, matrix, missing_reason, natural
 from .tables import LABELS
 
 
@@ -41,7 +41,7 @@ def plot(outs, directory, metrics=("psnr", "ssim"), baseline=None, paired_rows=N
     """
     plt = _pyplot()
     os.makedirs(directory, exist_ok=True)
-    t = load(outs, ["method", "ref", *metrics], mixed=mixed, as_text=group_columns(group_by))
+    t = load(outs, ["method", "ref", *metrics, *error_columns(metrics)], mixed=mixed, as_text=group_columns(group_by))
     enc = encode(t, group_by)
     names = sorted(enc["names"])
     columns = [enc["names"].index(n) for n in names]
@@ -56,6 +56,11 @@ def plot(outs, directory, metrics=("psnr", "ssim"), baseline=None, paired_rows=N
                                  sharey=True, layout="constrained")
         for ax, (ds, sel) in zip(axes[0], groups):
             data = [v[np.isfinite(v)] for v in table[sel & common].T]
+            if not any(len(d) for d in data):  # an empty panel says why, rather than a blank axis
+                why = missing_reason(t, m, enc, sel) or "no pairs"
+                ax.text(0.5, 0.5, f"no pair of {ds or 'this dataset'}\nhas {LABELS[m]}:\n{why}", ha="center",
+                        va="center", fontsize=9, transform=ax.transAxes, wrap=True)
+                data = [[] for _ in data]
             ax.boxplot(data, showmeans=True, meanprops={"marker": "D", "markersize": 4})
             ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right")
             ax.set_title(f"{ds or 'all'} (n={int((sel & common).sum())})", fontsize=10)

@@ -154,6 +154,7 @@ def _reasons(text, metric, rows):
         return _nonempty(values.take(pa.array(codes[rows])))
 
     why = pc.coalesce(taken(f"{metric}_error"), taken("error"), "not computed")
+    why = pc.replace_substring_regex(why, r"; got \([^)]*\)", "")  # one reason whatever the sizes
     counts = pc.value_counts(why)
     return sorted(((c["values"].as_py(), c["counts"].as_py()) for c in counts), key=lambda rc: -rc[1])[:TOP_REASONS]
 
@@ -171,20 +172,28 @@ def _fmt(v, metric):
 
 
 def notes(rep):
-    """The lines that say on which pairs the methods were compared, and what each lost."""
+    """The lines that say on which pairs the methods were compared, and what was lost: each
+    metric's reasons once, with their counts over all methods (and per method)."""
     lines = []
     if rep.common is not None and rep.lost:
         per = ", ".join(f"{m} {n}" for m, n in rep.common.items())
         lines.append(f"methods compared on the pairs every method scored (per metric: {per}); "
                      "--all-pairs reports each method over its own pairs")
-    for name, per_metric in rep.lost.items():
-        for m, (missing, why, out_for_others) in per_metric.items():
-            parts = []
-            if missing:
-                parts.append(f"{missing} not computed: " + "; ".join(f"{r} (x{c})" for r, c in why))
-            if out_for_others:
-                parts.append(f"{out_for_others} left out because another method lacks them")
-            lines.append(f"{name} {m}: " + "; ".join(parts))
+    for m in rep.metrics:
+        lost = {name: per_metric[m] for name, per_metric in rep.lost.items() if m in per_metric}
+        missing = {name: a for name, (a, _, _) in lost.items() if a}
+        if missing:
+            reasons = {}
+            for _, why, _ in lost.values():
+                for r, c in why:
+                    reasons[r] = reasons.get(r, 0) + c
+            who = ", ".join(f"{name} {a}" for name, a in missing.items())
+            lines.append(f"{m}: {sum(missing.values())} not computed ({who}): "
+                         + "; ".join(f"{r} (x{c})" for r, c in sorted(reasons.items(), key=lambda rc: -rc[1])))
+        left = {name: c for name, (_, _, c) in lost.items() if c}
+        if left:
+            lines.append(f"{m}: left out because another method lacks them: "
+                         + ", ".join(f"{name} {c}" for name, c in left.items()))
     lines += [f"warning: {w}" for w in rep.warnings]
     return lines
 

@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from .. import _config as cfg
-from .load import encode, group_columns, load, matrix, natural
+from .load import encode, error_columns, group_columns, load, matrix, missing_reason, natural
 from .paired import HIGHER_IS_BETTER, bootstrap_ci, normal_ci
 from .summary import _stat, layout
 
@@ -66,19 +66,23 @@ def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, grou
     """
     stats = check_table_stats([stat] if isinstance(stat, str) and "," not in stat else stat)
     stat, extras = stats[0], stats[1:]
-    t = load(outs, ["method", "ref", *metrics], mixed=mixed, as_text=group_columns(group_by))
+    auto_ms = "ms_ssim" in metrics
+    t = load(outs, ["method", "ref", *metrics, *error_columns(metrics), *(["ms_ssim_scales"] if auto_ms else [])],
+             mixed=mixed, as_text=group_columns(group_by))
     enc = encode(t, group_by)
     names, ds_names = sorted(enc["names"]), enc["datasets"]
     groups = [(ds, enc["ds_of_ref"] == i) for i, ds in sorted(enumerate(ds_names), key=lambda x: natural(x[1]))]
     if len(groups) > 1:
         groups.append(("all", np.ones(len(enc["refs"]), bool)))
-    cells, n, best, spread = {}, {}, {}, {}
+    cells, n, best, spread, why = {}, {}, {}, {}, {}
     for m in metrics:
         table = matrix(t, m, enc)
         common = ~np.isnan(table).any(axis=1)
         for ds, sel in groups:
             use = sel & common
             n[(ds, m)] = int(use.sum())
+            if not n[(ds, m)] and sel.any():
+                why[(ds, m)] = missing_reason(t, m, enc, sel)
             for name in names:
                 v = table[use, enc["names"].index(name)]
                 cells[(name, ds, m)] = _stat(v, stat)
@@ -89,7 +93,30 @@ def dataset_table(outs, metrics=("psnr", "ssim"), stat="mean", mixed=False, grou
                 pick = max if HIGHER_IS_BETTER[m] else min
                 best[(ds, m)] = pick(scored)[1]
     return {"methods": names, "datasets": [g[0] for g in groups], "metrics": list(metrics), "cells": cells,
-            "n": n, "best": best, "stat": stat, "extras": extras, "spread": spread}
+            "n": n, "best": best, "stat": stat, "extras": extras, "spread": spread, "why": why,
+            "conventions": ms_convention(t) if auto_ms else []}
+
+
+def ms_convention(res):
+    """The note naming MS-SSIM's convention when its rows did not all use Wang's five scales."""
+    values = [int(v) for v in res.text["ms_ssim_scales"][0].to_pylist() if v not in (None, "")]
+    if not values or set(values) == {5}:
+        return []
+    lo, hi = min(values), max(values)
+    return [f"MS-SSIM with as many scales as each image allows ({lo}-{hi}; --ms-scales auto: the first of Wang's "
+            "five weights renormalised to sum to 1), so its values are not those of 5-scale MS-SSIM"]
+
+
+def counts_note(tab, ds, shown):
+    """``Set5 n=5``, or where the metrics were compared on different pairs, each metric's n
+    (``Small PSNR n=8, SSIM n=8, MS-SSIM n=0: images under 161 px``)."""
+    ns = {m: tab["n"][(ds, m)] for m in tab["metrics"]}
+    if len(set(ns.values())) == 1:
+        text = f"{shown} n={next(iter(ns.values()))}"
+    else:
+        text = f"{shown} " + ", ".join(f"{LABELS[m]} n={k}" for m, k in ns.items())
+    reasons = [f"{LABELS[m]}: {tab['why'][(ds, m)]}" for m in tab["metrics"] if tab["why"].get((ds, m))]
+    return text + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def _spread_fields(tab, key):
@@ -158,7 +185,8 @@ def render(tab, fmt="table", precision=None):
     shown = [ds or "(top)" for ds in datasets]
     what = tab["stat"] + "".join({"std": " ± std", "ci": " [95% CI of the mean]"}[x] for x in tab["extras"])
     notes = [f"{what} {label} per dataset, on the pairs every method scored: "
-             + ", ".join(f"{s} n={min(tab['n'][(ds, m)] for m in metrics)}" for s, ds in zip(shown, datasets))]
+             + ", ".join(counts_note(tab, ds, s) for s, ds in zip(shown, datasets))]
+    notes += tab.get("conventions", [])
     if fmt == "latex":
         esc = [_latex_escape(s) for s in shown]
         lines = [r"\begin{tabular}{l" + "c" * len(datasets) + "}", r"\toprule",

@@ -72,6 +72,19 @@ class _Job:
                  "region")
 
 
+def batch_axes_error(spatial_ndim, has_channel, shape):
+    """The error for a batch whose pairs do not have ``spatial_ndim`` (+ channel) axes, naming the
+    likely fix: a colour batch (N, H, W, C) needs ``channel_axis=-1``."""
+    fix = ""
+    if not has_channel and len(shape) == spatial_ndim + 2 and shape[-1] in (1, 2, 3, 4):
+        fix = f"; the last axis ({shape[-1]}) looks like colour channels: pass channel_axis=-1"
+    elif not has_channel and len(shape) == spatial_ndim + 2 and shape[1] in (1, 2, 3, 4):
+        fix = f"; axis 1 ({shape[1]}) looks like colour channels (N, C, H, W): pass channel_axis=1"
+    return ValueError(f"with spatial_ndim={spatial_ndim}" + (" and a channel axis" if has_channel else "")
+                      + f", each pair needs {spatial_ndim + has_channel} axes after the batch axis; got shape "
+                      f"{tuple(shape)}{fix}")
+
+
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
              gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
              crop_border=0, ms=False, keep_half=False):
@@ -109,12 +122,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
                 + "); for colour images set channel_axis, for a stack of images use ssim_batch"
             )
     elif image_ndim - (ca is not None) != spatial_ndim:
-        raise ValueError(
-            f"with spatial_ndim={spatial_ndim}"
-            + (" and a channel axis" if ca is not None else "")
-            + f", each pair needs {spatial_ndim + (ca is not None)} axes after the batch axis; "
-            f"got shape {x.shape}"
-        )
+        raise batch_axes_error(spatial_ndim, ca is not None, x.shape)
     if aniso is not None:
         if spatial_ndim != 2 or ms or len(aniso) != 2 or not all(
                 isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in aniso):

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _validate as v
 from . import presets
-from ._arguments import _doc, _means, _prepare, masked_values, window_mask
+from ._arguments import _doc, _means, _prepare, batch_axes_error, masked_values, window_mask
 from ._engine import raise_if_nonfinite
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
@@ -288,9 +288,7 @@ def _pair_by_pair(single, x, y, spatial_ndim, data_range, preset, options):
         raise TypeError("data_range='per-pair' takes host (NumPy) arrays")
     x, y = v.check_pair(x, y)
     if x.ndim - (options["channel_axis"] is not None) != spatial_ndim + 1:
-        raise ValueError(f"with spatial_ndim={spatial_ndim}, each pair needs "
-                         f"{spatial_ndim + (options['channel_axis'] is not None)} axes after the batch axis; "
-                         f"got shape {x.shape}")
+        raise batch_axes_error(spatial_ndim, options["channel_axis"] is not None, x.shape)
     data_driven = preset is not None and presets.get(preset).data_range == "data"
     out = np.empty(x.shape[0])
     for i in range(x.shape[0]):

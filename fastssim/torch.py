@@ -80,13 +80,28 @@ class SSIMFunction(_Function):
         return out[0], out[1], None, None
 
 
-def _check(x, y, reduction, dims=(4, 5)):
+def _check(x, y, reduction, dims=(4, 5), win_size=11):
     _need_torch()
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     if tuple(x.shape) != tuple(y.shape) or x.dim() not in dims:
         shapes = "(N, C, H, W) or (N, C, D, H, W)" if dims == (4, 5) else "(N, C, H, W)"
         raise ValueError(f"expected two {shapes} tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    shape = tuple(x.shape)
+    if x.dim() == 4 and shape[-1] in (1, 2, 3, 4) and shape[1] >= win_size and min(shape[2:]) < win_size:
+        raise ValueError(f"expected (N, C, H, W) tensors; {shape} looks channel-last (N, H, W, C): pass "
+                         "x.permute(0, 3, 1, 2) (and the same for y)")
+
+
+def _range(data_range, owner):
+    """A data range the caller gave: a positive finite number (there is no default)."""
+    if data_range is None:
+        raise ValueError(f"{owner} needs data_range: the span of the values (1.0 for images in [0, 1], 255.0 for "
+                         "[0, 255]); there is no default, since a wrong range changes SSIM silently (as the NumPy "
+                         "API refuses float input without one)")
+    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not 0 < data_range < float("inf"):
+        raise ValueError(f"data_range must be a positive finite number, got {data_range!r}")
+    return float(data_range)
 
 
 def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):
@@ -125,8 +140,8 @@ def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2
     >>> y.grad.shape
     torch.Size([2, 1, 32, 32])
     """
-    _check(x, y, reduction)
-    options = dict(spatial_ndim=x.dim() - 2, channel_axis=0, data_range=float(data_range), win_size=win_size,
+    _check(x, y, reduction, win_size=win_size)
+    options = dict(spatial_ndim=x.dim() - 2, channel_axis=0, data_range=_range(data_range, "ssim"), win_size=win_size,
                    sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
     values = SSIMFunction.apply(x, y, options)
     return values.mean() if reduction == "mean" else values
@@ -137,8 +152,8 @@ def ms_ssim(x, y, *, data_range, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5
     """Differentiable MS-SSIM of two (N, C, H, W) tensors (every side at least 161 for the
     default five scales and 11 taps); parameters and result as for `ssim`, ``weights`` as for
     `fastssim.ms_ssim`. Equal to pytorch_msssim's ``ms_ssim`` and its gradient on even sizes."""
-    _check(x, y, reduction, dims=(4,))
-    options = dict(channel_axis=0, data_range=float(data_range), weights=tuple(weights), win_size=win_size,
+    _check(x, y, reduction, dims=(4,), win_size=win_size)
+    options = dict(channel_axis=0, data_range=_range(data_range, "ms_ssim"), weights=tuple(weights), win_size=win_size,
                    sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
     values = SSIMFunction.apply(x, y, options, ms_ssim_batch_with_gradient)
     return values.mean() if reduction == "mean" else values
@@ -148,6 +163,9 @@ class SSIMLoss(_Module):
     """``1 - SSIM`` as a loss module: ``SSIMLoss(data_range=1.0)(prediction, target)``.
 
     Parameters are those of `ssim`; ``reduction='none'`` gives one loss per image.
+    ``data_range`` has no default (as in the NumPy API for float input): it is the span of the
+    values, 1.0 for images in [0, 1] and 255.0 for [0, 255]; a wrong one changes SSIM silently,
+    the commonest way published SSIM scores go wrong.
 
     Examples
     --------
@@ -159,9 +177,10 @@ class SSIMLoss(_Module):
     0.0
     """
 
-    def __init__(self, data_range=1.0, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):
+    def __init__(self, data_range=None, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):
         _need_torch()
         super().__init__()
+        data_range = _range(data_range, "SSIMLoss")
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         self.options = dict(data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
@@ -173,12 +192,13 @@ class SSIMLoss(_Module):
 
 class MSSSIMLoss(_Module):
     """``1 - MS-SSIM`` as a loss module: ``MSSSIMLoss(data_range=1.0)(prediction, target)``;
-    parameters those of `ms_ssim`."""
+    parameters those of `ms_ssim`, ``data_range`` without a default (see `SSIMLoss`)."""
 
-    def __init__(self, data_range=1.0, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01,
+    def __init__(self, data_range=None, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01,
                  K2=0.03, reduction="mean"):
         _need_torch()
         super().__init__()
+        data_range = _range(data_range, "MSSSIMLoss")
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         self.options = dict(data_range=data_range, weights=tuple(weights), win_size=win_size, sigma=sigma,

@@ -23,13 +23,26 @@ REFDATA_DIRS = (HERE / "data", HERE.parent / ".cache" / "refdata", HERE.parents[
 BACKENDS = ["cpu"]
 
 
+#: How to run the tests that compare with a peer library: what .ci/run installs where it can.
+PEERS = ("pip install torch==2.13.0 pytorch_msssim torchmetrics kornia, then pip install --no-deps pyiqa "
+         "(as .ci/run does; torch from a CPU wheel, not the multi-GB CUDA build)")
+
+
+def need(module):
+    """``module``, or a skip that says how to install it."""
+    return pytest.importorskip(module, reason=f"{module} is not installed; to run this test: {PEERS}")
+
+
 def refdata(*parts):
     for root in REFDATA_DIRS:
         path = root.joinpath(*parts)
         if path.exists():
             return path
+    if parts and parts[0].startswith("tid2013"):  # never fetched: not ours to redistribute
+        pytest.skip(f"TID2013 pairs ({'/'.join(parts)}) may not be redistributed: they are read only from "
+                    f"{REFDATA_DIRS[-1]} (this project's machines); elsewhere these tests skip")
     pytest.skip(f"reference data {'/'.join(parts)} not found under {' or '.join(map(str, REFDATA_DIRS))}: "
-                "`python .ci/fetch_test_data.py` fetches what the repository does not hold")
+                "`python .ci/fetch_test_data.py` fetches it (needs the network once)")
 
 
 def read(*parts):

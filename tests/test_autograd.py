@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from images import need
+
+torch = need("torch")
 
 import fastssim  # noqa: E402
 from fastssim.autograd import ssim  # noqa: E402

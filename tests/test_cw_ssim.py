@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import fastssim
-from images import camera, colour, jpeg, noise
+from images import camera, colour, jpeg, noise, need
 
 
 def _pyiqa_cw_ssim():
@@ -21,7 +21,7 @@ def _pyiqa_cw_ssim():
 
 @pytest.mark.parametrize("kind", ["shift", "noise", "jpeg", "flip"])
 def test_equals_pyiqa_on_real_images(kind):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     CW = _pyiqa_cw_ssim()
     cam = camera()
     y = {"shift": np.roll(cam, 1, axis=1), "noise": noise(cam, 20.0), "jpeg": jpeg(cam, 10),
@@ -32,7 +32,7 @@ def test_equals_pyiqa_on_real_images(kind):
 
 
 def test_colour_through_pyiqa_y():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     CW = _pyiqa_cw_ssim()
     rgb = colour()
     moved = np.roll(rgb, 2, axis=0)
@@ -55,7 +55,7 @@ def test_properties():
         fastssim.cw_ssim(cam, shifted, K=1e-3), abs=1e-6)
     # fewer levels look at finer bands, where a shift of 2 pixels matters more
     assert fastssim.cw_ssim(cam, shifted, levels=2) < fastssim.cw_ssim(cam, shifted, levels=4)
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     assert fastssim.cw_ssim(torch.from_numpy(cam), torch.from_numpy(shifted)) == fastssim.cw_ssim(cam, shifted)
 
 

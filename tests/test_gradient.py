@@ -6,7 +6,7 @@ from skimage.metrics import structural_similarity as sk
 
 import fastssim
 from fastssim.compat.skimage import structural_similarity as compat
-from images import DISTORTIONS, camera, refdata
+from images import DISTORTIONS, camera, refdata, need
 
 
 def noisy_camera():
@@ -188,8 +188,8 @@ def test_ms_ssim_gradient_matches_finite_differences_on_odd_sizes():
 
 
 def test_ms_ssim_gradient_equals_pytorch_msssim(rgb_img):
-    torch = pytest.importorskip("torch")
-    pm = pytest.importorskip("pytorch_msssim")
+    torch = need("torch")
+    pm = need("pytorch_msssim")
     from fastssim._math import window_weights
 
     x = np.moveaxis(rgb_img[:256, 128:384], -1, 0)[None].astype(np.float64) / 255  # even sizes: the same pyramid

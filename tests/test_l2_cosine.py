@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import fastssim
-from images import camera, jpeg, noise
+from images import camera, jpeg, noise, need
 
 BOTH = pytest.mark.parametrize("backend", ["cpu", "cuda"])
 
@@ -100,7 +100,7 @@ def test_mistakes_are_named():
         fastssim.l2(bad, cam.astype(np.float64))
     with pytest.raises(ValueError, match="exceed the float64 range"):
         fastssim.cosine(cam * 1e200, cam * 1e200)
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     assert fastssim.l2(torch.from_numpy(cam), torch.from_numpy(jpeg(cam))) == \
         pytest.approx(numpy_l2_cosine(cam, jpeg(cam))[0], rel=1e-12)
 

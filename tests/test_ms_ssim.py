@@ -5,7 +5,7 @@ import pytest
 
 import fastssim
 import naive
-from images import DISTORTIONS, camera, colour, heavy_noise
+from images import DISTORTIONS, camera, colour, heavy_noise, need
 
 W3 = (0.3, 0.3, 0.4)
 
@@ -78,8 +78,8 @@ def test_colour_and_volume():
 
 
 def test_against_pytorch_msssim():
-    torch = pytest.importorskip("torch")
-    pm = pytest.importorskip("pytorch_msssim")
+    torch = need("torch")
+    pm = need("pytorch_msssim")
     x = camera().astype(np.float64)
     y = DISTORTIONS["noise"](camera()).astype(np.float64)
     X, Y = torch.from_numpy(x[None, None]), torch.from_numpy(y[None, None])

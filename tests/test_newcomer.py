@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from images import need
+
 import fastssim
 from fastssim.batch.progress import CLOCK, Progress
 
@@ -244,3 +246,48 @@ def test_rate_and_eta_leave_compiling_out_from_the_first_line(stream, monkeypatc
     rate = float(text.split(" pair")[-2].split()[-1].split("|")[-1])
     assert rate > 50, text  # 5 pairs in ~0.05 s of scoring; with the compile counted it would be ~8
     p.close()
+
+
+# ---------------------------------------------------------------- the APIs say what to pass
+
+def test_torch_losses_have_no_hidden_data_range():
+    torch = need("torch")
+    from fastssim.torch import MSSSIMLoss, SSIMLoss, ssim
+
+    for cls in (SSIMLoss, MSSSIMLoss):
+        with pytest.raises(ValueError, match=rf"{cls.__name__} needs data_range: the span of the values \(1.0 for "
+                                             r"images in \[0, 1\], 255.0 for \[0, 255\]\); there is no default"):
+            cls()
+    with pytest.raises(ValueError, match="data_range must be a positive finite number, got 0"):
+        SSIMLoss(data_range=0)
+    x = torch.rand(2, 3, 32, 32)
+    y = (x + 0.1 * torch.rand_like(x)).clamp(0, 1)
+    assert SSIMLoss(data_range=1.0)(y, x).item() == pytest.approx(1 - ssim(x, y, data_range=1.0).item(), abs=1e-7)
+    nhwc = x.permute(0, 2, 3, 1).contiguous()
+    with pytest.raises(ValueError, match=r"expected \(N, C, H, W\) tensors; \(2, 32, 32, 3\) looks channel-last "
+                                         r"\(N, H, W, C\): pass x.permute\(0, 3, 1, 2\)"):
+        SSIMLoss(data_range=1.0)(nhwc, nhwc)
+
+
+def test_batch_of_colour_images_without_channel_axis_names_the_fix():
+    a = np.zeros((2, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"the last axis \(3\) looks like colour channels: pass channel_axis=-1"):
+        fastssim.ssim_batch(a, a)
+    with pytest.raises(ValueError, match=r"the last axis \(3\) looks like colour channels: pass channel_axis=-1"):
+        fastssim.ssim_batch(a, a, data_range="per-pair")
+    assert fastssim.ssim_batch(a, a, channel_axis=-1).tolist() == [1.0, 1.0]
+
+
+def test_skips_say_how_to_run_them():
+    """A skipped test names the real way to run it: the peers' install line, or for TID2013 that
+    the pairs are not redistributed (the fetch step does not fetch them)."""
+    import images
+
+    with pytest.raises(pytest.skip.Exception, match=r"no_such_peer is not installed; to run this test: pip install "
+                                                    r"torch==2.13.0 pytorch_msssim torchmetrics kornia"):
+        images.need("no_such_peer")
+    with pytest.raises(pytest.skip.Exception, match="TID2013 pairs .* may not be redistributed: they are read only "
+                                                    "from .*shared/refdata"):
+        images.refdata("tid2013-calib", "no-such-file.bmp")
+    with pytest.raises(pytest.skip.Exception, match=r"fetch_test_data.py` fetches it"):
+        images.refdata("matlab-camera", "no-such-file.png")

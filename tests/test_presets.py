@@ -9,7 +9,7 @@ from skimage.metrics import structural_similarity as sk
 import fastssim
 import naive
 from fastssim.presets import PRESETS
-from images import DISTORTIONS, camera, colour, heavy_noise, read
+from images import DISTORTIONS, camera, colour, heavy_noise, read, need
 
 
 def rgb_pair():
@@ -89,7 +89,7 @@ def test_matlab2009_automatic_downsampling(shape):
 
 
 def test_torchmetrics_preset():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     tm = pytest.importorskip("torchmetrics.functional.image")
     c, d = rgb_pair()
     c = c[:200, :240].astype(np.float64) / 255

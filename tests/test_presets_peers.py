@@ -8,7 +8,7 @@ import pytest
 
 import fastssim
 from fastssim.conventions import YIQ_Y, pyiqa_levels
-from images import colour, heavy_noise, noise
+from images import colour, heavy_noise, noise, need
 
 
 def _pair(dtype=np.float64, crop=None):
@@ -27,8 +27,8 @@ def _nchw(torch, a):
 
 @pytest.mark.parametrize("win_size", [7, 11])
 def test_kornia(win_size):
-    torch = pytest.importorskip("torch")
-    kornia = pytest.importorskip("kornia")
+    torch = need("torch")
+    kornia = need("kornia")
     for crop in ((256, 288), (201, 237)):  # odd sizes too
         x, y = _pair(crop=crop)
         X, Y = _nchw(torch, x), _nchw(torch, y)
@@ -47,8 +47,8 @@ def test_kornia(win_size):
 
 
 def test_kornia_volumes():
-    torch = pytest.importorskip("torch")
-    kornia = pytest.importorskip("kornia")
+    torch = need("torch")
+    kornia = need("kornia")
     v = colour()[100:140, 200:250].astype(np.float64) / 255
     vol = np.stack([v[..., 0], v[..., 1], v[..., 2], v.mean(axis=2)] * 3)  # a (12, 40, 50) volume
     dist = np.clip(vol + np.random.default_rng(4).normal(0, 0.05, vol.shape), 0, 1)
@@ -94,7 +94,7 @@ def test_sewar_small_images_and_negative_terms():
 
 
 def test_torchmetrics_ms_ssim():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     tm = pytest.importorskip("torchmetrics.functional.image")
     for crop in ((256, 288), (201, 237)):  # odd sizes: avg_pool2d drops the last row/column
         x, y = _pair(crop=crop)
@@ -112,7 +112,7 @@ def test_torchmetrics_ms_ssim():
 
 
 def test_torchmetrics_sigma_and_batch_ranges():
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     tm = pytest.importorskip("torchmetrics.functional.image")
     x, y = _pair(crop=(200, 220))
     X, Y = _nchw(torch, x), _nchw(torch, y)
@@ -290,7 +290,7 @@ def _pyiqa_ssim_arch():
     import pathlib
     import sys
     import types
-    pytest.importorskip("torch")
+    need("torch")
     spec = importlib.util.find_spec("pyiqa")
     if spec is None:
         pytest.skip("pyiqa is not installed (.ci/run installs it with --no-deps)")
@@ -311,7 +311,7 @@ def _pyiqa_ssim_arch():
 
 @pytest.mark.parametrize("crop", [None, (301, 437)])
 def test_pyiqa(crop):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     arch = _pyiqa_ssim_arch()
     from pyiqa.archs.func_util import preprocess_rgb
     x, y = _pair(np.uint8, crop)
@@ -355,7 +355,7 @@ def test_pyiqa(crop):
 def test_pyiqa_clamps_each_window():
     """pyiqa clamps each window's contrast-structure term at 0 (a ReLU on the map), so an
     inverted image scores above 0 where Wang's mean goes negative."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     arch = _pyiqa_ssim_arch()
     g = colour()[:256, :256, 1]
     inv = 255 - g

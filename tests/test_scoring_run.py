@@ -19,7 +19,7 @@ from scipy import ndimage
 
 import fastssim
 from fastssim.batch.writer import LOCK_NAME, stored_warnings
-from images import DISTORTIONS, camera, colour
+from images import DISTORTIONS, camera, colour, need
 
 METHODS = ("blur", "jpeg", "noise")
 
@@ -427,7 +427,7 @@ def test_score_pairs_api_boundary(cam):
 
 
 def test_autograd_and_tensors_that_require_grad(cam):
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     from fastssim.autograd import ssim
 
     x = torch.from_numpy(cam[None, None, :64, :64].copy())

@@ -4,7 +4,9 @@ gradient (same float64 window), gradcheck, dtypes, reductions, the loss module."
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from images import need
+
+torch = need("torch")
 
 import fastssim  # noqa: E402
 from fastssim._math import window_weights  # noqa: E402
@@ -21,7 +23,7 @@ def real_batch(n=3, size=(64, 72), channels=1):
 
 
 def test_gradient_equals_pytorch_msssim_on_real_images():
-    pm = pytest.importorskip("pytorch_msssim")
+    pm = need("pytorch_msssim")
     x, y = real_batch(channels=3)
     win = torch.from_numpy(window_weights(11, 1.5, True).copy()).reshape(1, 1, 1, 11).repeat(3, 1, 1, 1)  # float64
     X = torch.from_numpy(x)
@@ -99,7 +101,7 @@ def test_mistakes():
     with pytest.raises(ValueError, match="reduction must be 'mean' or 'none'"):
         ssim(torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 16, 16), data_range=1.0, reduction="sum")
     with pytest.raises(ValueError, match="reduction"):
-        SSIMLoss(reduction="max")
+        SSIMLoss(data_range=1.0, reduction="max")
     with pytest.raises(ValueError, match="win_size=11 exceeds the image extent"):
         ssim(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), data_range=1.0)
     from fastssim.autograd import ssim as old
@@ -110,7 +112,7 @@ def test_mistakes():
 
 
 def test_ms_ssim_and_its_loss_module():
-    pm = pytest.importorskip("pytorch_msssim")
+    pm = need("pytorch_msssim")
     from fastssim.torch import MSSSIMLoss, ms_ssim
 
     cam = camera().astype(np.float64) / 255

@@ -9,6 +9,7 @@ SCORE_EPILOG = """examples:
   fastssim score ref/ dist/ -o scores/
   fastssim score hr/ sr/ --suffix _x4_SR -o scores/          (baboon.png -> baboon_x4_SR.png)
   fastssim score hr/ --dist edsr=out/edsr --dist rcan=out/rcan -o scores/
+  fastssim score hr/ --dist edsr=out/edsr --dist jpeg=out/jpeg:{stem}.jpg -o scores/  (own names)
   fastssim score --manifest pairs.csv --root data/ -o scores/
   fastssim score vols/ recon/ --slices 0 -o scores/          (2-D SSIM of every slice)
   fastssim score ct/ recon/ --data-range ref -o scores/      (L = each reference's max - min)
@@ -17,11 +18,11 @@ SCORE_EPILOG = """examples:
 Re-running the same command resumes: pairs already written are skipped.
 A metric that cannot be computed for a pair is null with its reason (<metric>_error) and the
 pair's other metrics are kept (status 'partial').
-Exit status: 0 every asked metric of every pair computed; 1 some rows are 'partial' or 'error'
-(all rows written); 2 usage or configuration error (nothing scored, nothing written); 3 the
-output cannot be written or read during the run (disk full, a damaged part; committed rows are
-intact); 130/143 stopped by SIGINT/SIGTERM after committing the rows scored so far (re-run to
-resume).
+Exit status: 0 every pair scored ('partial' rows included: a metric undefined for some pairs,
+e.g. MS-SSIM under 161 px); 1 some rows are 'error' (a pair not scored at all), or with --strict
+any 'partial' row; 2 usage or configuration error (nothing scored, nothing written); 3 the output
+cannot be written or read during the run (disk full, a damaged part; committed rows are intact);
+130/143 stopped by SIGINT/SIGTERM after committing the rows scored so far (re-run to resume).
 """
 
 
@@ -63,8 +64,9 @@ def build():
                    help="directory of distorted files, matched by relative path (or one distorted file)")
     s.add_argument("-o", "--out", help="output directory (a Parquet dataset); not used for one pair")
     s.add_argument("--json", action="store_true", help="one pair: print the result as JSON")
-    s.add_argument("--dist", action="append", default=[], metavar="NAME=DIR",
-                   help="a method's distorted files; repeat for several methods (gives a 'method' column)")
+    s.add_argument("--dist", action="append", default=[], metavar="NAME=DIR[:TEMPLATE]",
+                   help="a method's distorted files; repeat for several methods (gives a 'method' column); "
+                        "':TEMPLATE' names this method's files ({stem}, {ext}), e.g. jpeg=out/jpeg:{stem}.jpg")
     s.add_argument("--manifest", help="CSV or Parquet with 'ref' and 'dist' columns (and optional 'method', and "
                                       "'dataset': the report's grouping)")
     s.add_argument("--root", help="directory the manifest's paths are relative to (default: the manifest's)")

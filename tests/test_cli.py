@@ -102,7 +102,7 @@ def test_methods_suffix_unmatched_and_report(tmp_path):
         if flags:
             assert "left out" not in csv.stderr
         else:
-            assert "b ssim: 1 left out because another method lacks them" in csv.stderr
+            assert "ssim: left out because another method lacks them: b 1" in csv.stderr
     md = cli("report", out, "--format", "markdown").stdout.splitlines()
     assert _cells(md[0])[:6] == ["method", "pairs", "ok", "partial", "error", "ssim_mean"]
     assert set(md[1]) <= set("|:-") and _cells(md[2])[:5] == ["a", "5", "5", "0", "0"]

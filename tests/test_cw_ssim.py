@@ -100,7 +100,7 @@ def test_scored_and_reported(tmp_path):
     r = subprocess.run(cli + ["score", str(tmp_path / "ref"), "--dist", f"shift={tmp_path / 'shift'}", "--dist",
                               f"noisy={tmp_path / 'noisy'}", "-o", str(out), "--metrics", "ssim,cw_ssim", "--quiet"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 1, r.stderr  # the small pair's CW-SSIM is missing
+    assert r.returncode == 0, r.stderr  # the small pair's CW-SSIM is missing: a 'partial' row, exit 0
     df = pd.read_parquet(out)
     assert len(df) == 8
     for row in df.itertuples():

@@ -122,7 +122,7 @@ def test_scored_reported_and_errors_kept_per_metric(tmp_path):
     r = subprocess.run(cli + ["score", str(tmp_path / "ref"), "--dist", f"a={tmp_path / 'a'}", "--dist",
                               f"b={tmp_path / 'b'}", "-o", str(out), "--metrics", "psnr,l2,cosine", "--quiet"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 1, r.stderr  # 1: some pairs have a metric not computed (cosine of the black image)
+    assert r.returncode == 0, r.stderr  # partial rows (cosine of the black image undefined): exit 0
     df = pd.read_parquet(out)
     for row in df.itertuples():
         x = iio.imread(tmp_path / "ref" / row.ref)

@@ -39,7 +39,7 @@ def test_mask_dir(tmp_path):
     r = subprocess.run(cli + ["score", str(tmp_path / "ref"), str(tmp_path / "dist"), "-o", str(out), "--mask",
                               str(tmp_path / "masks"), "--metrics", "ssim,psnr,mse", "--quiet"],
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 1, r.stderr  # one pair's region could not be scored
+    assert r.returncode == 0, r.stderr  # one pair's region could not be scored: a 'partial' row, exit 0
     df = pd.read_parquet(out).set_index("ref")
     for name, (x, y, m) in data.items():
         row = df.loc[name]

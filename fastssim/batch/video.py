@@ -263,10 +263,10 @@ class _Pool:
                 self.planes[m] += [r[m] for r in rows]
         if rows[0].get("data_range") is not None:
             self.data_range = rows[0]["data_range"]
-        if rows[0].get("ms_ssim_scales") is not None:
-            self.ms_scales = rows[0]["ms_ssim_scales"]
         elif "psnr" in self.asked and "psnr" not in self.errors:
             self.errors["psnr"] = f"frame {index}: " + (rows[0].get("psnr_error") or "no data range")
+        if rows[0].get("ms_ssim_scales") is not None:
+            self.ms_scales = rows[0]["ms_ssim_scales"]
 
     def put(self, row, n, plane_names):
         asked, L = self.asked, self.data_range

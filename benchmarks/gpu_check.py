@@ -21,7 +21,16 @@ Everything goes to ``OUT/gpu_check.json`` (and a readable ``OUT/gpu_check.md``).
 
 What the machine lacks travels with the working tree (the device tool's ``carry``): wheels in
 ``.whl/`` (both folders are in .gitignore), and fused-ssim's source in ``.gpu/fused-ssim``,
-fetched with the search tool's ``fetch`` and checked out there, never committed.
+fetched with the search tool's ``fetch`` and checked out there, never committed. Prepared here,
+in the repository's root, before the one call::
+
+    python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux2014_x86_64 -d .whl pytorch_msssim      # the GPU image has torch, torchmetrics
+    # fetch github:rahul-goel/fused-ssim (the search tool), then:
+    mkdir -p .gpu/fused-ssim && git --git-dir=/work/.mirror/rahul-goel+fused-ssim/repo archive HEAD -- . \
+        ':!images' | tar -x -C .gpu/fused-ssim
+    # device run: command "PYTHONUNBUFFERED=1 python3 -m benchmarks.gpu_check --out $OUT --budget 480",
+    #             carry [".whl", ".gpu"], timeout_s 560; then read $OUT/gpu_check.md
 
 Rehearsed here, under Numba's CUDA simulator with tiny sizes (``tests/test_gpu_check.py``)::
 
@@ -39,7 +48,7 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Each stage's share of the budget.
-SHARES = {"env": 0.05, "setup": 0.15, "tests": 0.35, "bench": 0.3, "score": 0.15}
+SHARES = {"env": 0.05, "setup": 0.22, "tests": 0.3, "bench": 0.3, "score": 0.13}  # setup: fused-ssim's nvcc build
 SITE = os.path.join(tempfile.gettempdir(), "fastssim-gpu-site")
 #: The CUDA test bodies (on the hardware), and the rehearsal's one quick test.
 CUDA_TESTS = ["tests/test_cuda_backend.py", "tests/test_cuda_ptx.py", "tests/test_batching.py",
@@ -82,12 +91,13 @@ def stage_env(args):
 
 def stage_setup(args):
     done = {}
-    wheels = [os.path.join(ROOT, ".whl", f) for f in sorted(os.listdir(os.path.join(ROOT, ".whl")))
-              if f.endswith(".whl")] if os.path.isdir(os.path.join(ROOT, ".whl")) else []
+    carried = args.carried
+    wheels = [os.path.join(carried, ".whl", f) for f in sorted(os.listdir(os.path.join(carried, ".whl")))
+              if f.endswith(".whl")] if os.path.isdir(os.path.join(carried, ".whl")) else []
     if wheels:
         _pip(["install", "-q", "--no-index", "--no-deps", "--no-compile", "--upgrade", "--target", SITE, *wheels])
         done["wheels"] = [os.path.basename(w) for w in wheels]
-    source = os.path.join(ROOT, ".gpu", "fused-ssim")
+    source = os.path.join(carried, ".gpu", "fused-ssim")
     if os.path.isdir(source):
         if _simulated():
             done["fused_ssim"] = "source present; not built under the simulator (no nvcc target)"
@@ -202,6 +212,7 @@ def main(argv=None):
     p.add_argument("--stage", help=argparse.SUPPRESS)  # a child process runs one stage
     p.add_argument("--stage-seconds", type=float, default=60.0, help=argparse.SUPPRESS)
     p.add_argument("--inject-failure", default=None, help="make this stage fail (to check that the rest goes on)")
+    p.add_argument("--carried", default=ROOT, help="where .whl/ and .gpu/ are (default: the repository's root)")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     if args.stage:
@@ -215,8 +226,8 @@ def main(argv=None):
     share = sum(SHARES[s] for s in wanted)
     for name in wanted:
         seconds = max(args.budget * SHARES[name] / share, 5.0)
-        cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--stage", name, "--out", args.out,
-               "--stage-seconds", str(seconds * 0.8)] + (["--tiny"] if args.tiny else []) + (
+        cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--stage", name, "--out", args.out, "--carried",
+               args.carried, "--stage-seconds", str(seconds * 0.8)] + (["--tiny"] if args.tiny else []) + (
             ["--inject-failure", args.inject_failure] if args.inject_failure else [])
         path = os.path.join(args.out, f"stage-{name}.json")
         if os.path.exists(path):

@@ -5,7 +5,6 @@ errors, interrupts at every stage of a run, and a rate that leaves compiling out
 
 import io
 import json
-import os
 import signal
 import subprocess
 import sys

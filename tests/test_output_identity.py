@@ -6,8 +6,6 @@ never counted or taken for done work (issue 33, items 1 and 2)."""
 import os
 import shutil
 
-import imageio.v3 as iio
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -21,7 +21,7 @@ def main(argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its warnings about damaged files become rows
     warnings.filterwarnings("ignore", message="Image size .* could be decompression bomb")  # --max-pixels rules
-    from .score import Interrupted, stop_at_once
+    from .signals import Interrupted, stop_at_once
 
     previous = stop_at_once()  # a signal while the command starts up ends it at once
     try:

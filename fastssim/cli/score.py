@@ -7,19 +7,12 @@ status 2 and nothing written.
 
 import json
 import os
-import signal
 import sys
 import threading
 import time
 
-from .codes import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
-
-
-def exit_status(errors, partial, strict=False):
-    """The principle: exit 1 when a pair could not be scored at all (an 'error' row: unreadable,
-    shapes that differ); a 'partial' row (a metric undefined for that pair, e.g. MS-SSIM of an
-    image under 161 px) is a normal outcome of a dataset, exit 0, unless ``--strict``."""
-    return EXIT_ERRORS if errors or (partial and strict) else EXIT_OK
+from .codes import EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from .signals import Interrupted, StopOnSignal, exit_status, stop_at_once  # noqa: F401 - used by main
 
 
 def _fail(message, code):
@@ -286,7 +279,7 @@ def run(args, sub):
     except OutputError as e:
         sub.error(str(e))
     notice = CompileNotice(quiet=args.quiet).__enter__()  # said once, whichever thread compiles first
-    stop = _StopOnSignal()
+    stop = StopOnSignal()
     try:
         with stop:  # from here a signal ends the run at once: before scoring with nothing written
             return _dataset(args, sub, options, stop)
@@ -399,55 +392,3 @@ def _client(args, options):
         n = len(client.scheduler_info().get("workers", {}))
         print(f"Dask: {n} worker(s) at {client.scheduler.address}", file=sys.stderr)
     return client
-
-
-def stop_at_once():
-    """SIGINT and SIGTERM raise `Interrupted` (in the main thread): for the moments before a run
-    has anything to commit. Returns the handlers replaced."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def handle(signum, frame):
-        raise Interrupted(signal.Signals(signum).name)
-
-    return {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-
-class Interrupted(BaseException):
-    """A stop signal before the run scored anything: nothing to commit, so it ends at once."""
-
-    def __init__(self, name):
-        super().__init__(name)
-        self.name = name
-
-
-class _StopOnSignal:
-    """While active, SIGINT and SIGTERM stop the run: at once while nothing is scored yet
-    (``immediate``: finding pairs, checking options; ``Interrupted`` is raised), then by asking
-    the run to stop after committing what it has scored (``event``); a second signal exits at
-    once (committed parts are complete, so nothing is lost)."""
-
-    def __init__(self):
-        self.event = threading.Event()
-        self.name = None
-        self.immediate = True
-        self._old = {}
-
-    def _handle(self, signum, frame):
-        if self.event.is_set():
-            os._exit(128 + signum)
-        self.name = signal.Signals(signum).name
-        self.event.set()
-        if self.immediate:
-            raise Interrupted(self.name)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False

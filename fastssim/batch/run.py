@@ -161,7 +161,7 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
                                 chunk_pairs=chunk_pairs or cfg.CHUNK_PAIRS)
     done = set()
     if not overwrite and os.path.isdir(out):
-        t = committed(out)
+        t = committed(out, ["method", "ref", "dist"])
         done = set(zip(t.column("method").to_pylist(), t.column("ref").to_pylist(), t.column("dist").to_pylist()))
     todo = [p for p in pairs if (p.method, p.ref, p.dist) not in done]
     with CompileNotice(quiet=quiet):  # the compile clock keeps compiling out of the rate

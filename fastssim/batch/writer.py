@@ -287,11 +287,11 @@ def write_part(out, rows, params, warnings=(), name=None):
     return name
 
 
-def check_resume(out, params):
+def check_resume(out, params, rows=True):
     """Refuse to add ``params``' rows to ``out`` when its committed rows cannot be this run's:
     other parameters, other input files (`check_roots`), or rows that are not one run's
-    (`audit`). Read-only, so a run calls it before scoring anything; the writer calls it again
-    under its lock.
+    (`audit`; ``rows=False`` leaves it out). Read-only, so a run calls it before scoring anything;
+    the writer checks the parameters again under its lock.
 
     Raises
     ------
@@ -308,7 +308,8 @@ def check_resume(out, params):
             raise ParamsMismatch(f"{out} holds results made with other parameters ({', '.join(changed)}); "
                                  "use --overwrite to start over, or another -o")
         check_roots(out, params.get(ROOTS))
-    audit(out)
+    if rows:
+        audit(out)
 
 
 class ResultWriter:
@@ -368,7 +369,7 @@ class ResultWriter:
                 for p in _parts(self.out):
                     os.remove(p)
             else:
-                check_resume(self.out, self.params)
+                check_resume(self.out, self.params, rows=False)  # the rows were audited before the run
         except BaseException:
             self._release()
             raise

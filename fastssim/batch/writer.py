@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from .._version import __version__
 
-from .schema import SCHEMA, SCHEMA_VERSION  # noqa: E402 - the fixed schema every part has
+from .schema import SCHEMA, SCHEMA_VERSION
 
 LOCK_NAME = ".fastssim.lock"
 
@@ -125,12 +125,7 @@ def stored_warnings(out):
     """The run warnings recorded in the committed parts (each once, in order)."""
     seen = []
     for part in _parts(out):
-        try:
-            meta = pq.read_schema(part).metadata or {}
-        except (OSError, pa.ArrowException, ValueError):
-            _read_part(part)
-            raise
-        for w in json.loads(meta.get(b"fastssim.warnings", b"[]")):
+        for w in json.loads(_metadata(part).get(b"fastssim.warnings", b"[]")):
             if w not in seen:
                 seen.append(w)
     return seen
@@ -168,17 +163,14 @@ def input_roots(ref_root, dist_roots, methods):
                 dist_roots.items(), key=lambda kv: "" if kv[0] is None else str(kv[0])) if m in methods}}
 
 
-def stored_roots(out):
-    """``[(part name, roots)]`` of the committed parts that record their input roots."""
-    found = []
-    for part in _parts(out):
-        roots = (_metadata_params(part) or {}).get(ROOTS)
-        if roots:
-            found.append((os.path.basename(part), roots))
-    return found
+def stored_roots(out, parts=None):
+    """``[(part name, roots)]`` of the committed parts that record their input roots (``parts``:
+    `_all_params` already read)."""
+    parts = _all_params(out) if parts is None else parts
+    return [(os.path.basename(part), p[ROOTS]) for part, p in parts if p and p.get(ROOTS)]
 
 
-def check_roots(out, roots):
+def check_roots(out, roots, parts=None):
     """Refuse to resume ``out`` from other files than its committed rows were scored from.
 
     A row is identified by its paths relative to the roots; the same relative paths under another
@@ -192,7 +184,7 @@ def check_roots(out, roots):
     """
     if not roots:
         return
-    for part, old in stored_roots(out):
+    for part, old in stored_roots(out, parts):
         clashes = []
         if old.get("ref") != roots["ref"]:
             clashes.append(("references", old.get("ref"), roots["ref"]))
@@ -208,17 +200,26 @@ def check_roots(out, roots):
                 "anew, or another -o")
 
 
-def _metadata_params(part):
+def _metadata(part):
+    """The key-value metadata of one part (its footer only); OutputError naming a damaged part."""
     try:
-        meta = pq.read_schema(part).metadata or {}
+        return pq.read_schema(part).metadata or {}
     except (OSError, pa.ArrowException, ValueError):
         _read_part(part)  # raises OutputError naming the damaged part
         raise
-    raw = meta.get(b"fastssim.params")
+
+
+def _metadata_params(part):
+    raw = _metadata(part).get(b"fastssim.params")
     return json.loads(raw) if raw else None
 
 
-def audit(out):
+def _all_params(out):
+    """``[(part path, run parameters or None)]`` of every committed part, each footer read once."""
+    return [(part, _metadata_params(part)) for part in _parts(out)]
+
+
+def audit(out, parts=None):
     """Refuse an output whose rows are not those of fastssim runs, each pair once: a part without
     fastssim's metadata (a foreign file named ``part-*.parquet``), rows without paths, or a pair
     in more than one row (a part copied under another name, outputs merged by hand). Without
@@ -230,9 +231,9 @@ def audit(out):
         Naming the part(s) and what to do.
     """
     tables, names = [], []
-    for i, part in enumerate(_parts(out)):
+    for i, (part, run) in enumerate(_all_params(out) if parts is None else parts):
         name = os.path.basename(part)
-        if _metadata_params(part) is None:
+        if run is None:
             raise OutputError(f"{part} was not written by fastssim (its metadata records no run parameters); "
                               f"move it out of {out}: its rows would be counted as scores")
         t = _read_part(part, ["method", "ref", "dist"])
@@ -299,7 +300,8 @@ def check_resume(out, params, rows=True):
     """
     if not os.path.isdir(out):
         return
-    old = stored_params(out)
+    parts = _all_params(out)  # every footer read once for all three checks
+    old = parts[0][1] if parts else None
     if old is not None:
         new = dict(params, schema=params.get("schema", SCHEMA_VERSION))
         a, b = comparable(old), comparable(new)
@@ -307,9 +309,9 @@ def check_resume(out, params, rows=True):
             changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
             raise ParamsMismatch(f"{out} holds results made with other parameters ({', '.join(changed)}); "
                                  "use --overwrite to start over, or another -o")
-        check_roots(out, params.get(ROOTS))
+        check_roots(out, params.get(ROOTS), parts)
     if rows:
-        audit(out)
+        audit(out, parts)
 
 
 class ResultWriter:

@@ -12,7 +12,7 @@ import threading
 import time
 
 from .codes import EXIT_OUTPUT, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
-from .signals import Interrupted, StopOnSignal, exit_status, stop_at_once  # noqa: F401 - used by main
+from .signals import Interrupted, StopOnSignal, exit_status
 
 
 def _fail(message, code):

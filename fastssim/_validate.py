@@ -331,6 +331,10 @@ def check_level_weights(weights):
     return w
 
 
+class ExtentError(ValueError):
+    """An image too small for MS-SSIM's scales (a ValueError): fewer scales would fit."""
+
+
 def check_ms_extent(shape5, win_size, spatial_ndim, levels, floor=False):
     """The coarsest of ``levels`` scales (each halving, rounding up, or down with ``floor``)
     must hold a window."""
@@ -339,7 +343,7 @@ def check_ms_extent(shape5, win_size, spatial_ndim, levels, floor=False):
     coarsest = [n // f if floor else -(-n // f) for n in spatial]
     if min(coarsest) < win_size:
         need = win_size * f if floor else (win_size - 1) * f + 1
-        raise ValueError(
+        raise ExtentError(
             f"MS-SSIM with {levels} scales and win_size={win_size} needs every spatial axis to be at "
             f"least {need} long (the coarsest scale must hold a window); got {tuple(spatial)}. "
             "Pass fewer weights (scales) or a smaller win_size"

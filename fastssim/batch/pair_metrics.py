@@ -10,7 +10,7 @@ import numpy as np
 from .. import _config as cfg
 from .. import metrics, multiscale, presets
 from .._math import psnr_from_mse
-from .._validate import resolve_data_range
+from .._validate import ExtentError, resolve_data_range
 from ..cwssim import cw_ssim
 from ..distances import l2_cosine
 from ..io import ReadError
@@ -137,22 +137,18 @@ def ms_ssim_scaled(ref, dist, ms_scales="standard", slices=None, **kw):
     full = multiscale.MS_SSIM_WEIGHTS
     try:
         return one(full), len(full)
-    except ValueError as e:
-        if ms_scales != "auto" or "needs every spatial axis to be at least" not in str(e):
-            if "needs every spatial axis to be at least" in str(e):
-                raise ValueError(f"{str(e).split('. Pass')[0]}; pass --ms-scales auto (ms_scales='auto') to use as "
-                                 "many scales as the image allows") from None
-            raise
+    except ExtentError as e:
+        if ms_scales != "auto":
+            raise ExtentError(f"{str(e).split('. Pass')[0]}; pass --ms-scales auto (ms_scales='auto') to use as many "
+                              "scales as the image allows") from None
         last = e
     for s in range(len(full) - 1, 1, -1):
         w = np.asarray(full[:s]) / sum(full[:s])
         try:
             return one(tuple(float(x) for x in w)), s
-        except ValueError as e:
-            if "needs every spatial axis to be at least" not in str(e):
-                raise
+        except ExtentError as e:
             last = e
-    raise ValueError(f"{str(last).split('. Pass')[0]}: too small for two scales, the fewest MS-SSIM has") from None
+    raise ExtentError(f"{str(last).split('. Pass')[0]}: too small for two scales, the fewest MS-SSIM has") from None
 
 
 def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,

@@ -228,7 +228,8 @@ def _count_note(video, counts, n):
         return None
     if video["sync"] == "time":
         odd = [f"{counts[k]} {what}" for k, what in (
-            ("held", "reference frame(s) paired again for distorted frames missing at their times (dropped)"),
+            ("held", "reference frame(s) paired with more than one distorted frame (the distorted stream has frames "
+                     "between the reference's)"),
             ("unpaired", "reference frame(s) with no distorted frame at their time (the distorted stream skips "
                          "them)"),
             ("early", "distorted frame(s) before the reference's first, not scored"),

@@ -13,9 +13,9 @@ import time
 import numpy as np
 from numba import njit
 
-from fastssim import _config as cfg
-from fastssim import _cpu_load, _cpu_passes
-from fastssim._math import MOMENTS, window_weights
+from fastssim import config as cfg
+from fastssim.kernels.cpu import load as _cpu_load, passes as _cpu_passes
+from fastssim.kernels.math import MOMENTS, window_weights
 
 _filter_row, _combine_ssim2 = _cpu_passes._filter_row, _cpu_passes._combine_ssim2
 _combine_ssim, _formula_row = _cpu_passes._combine_ssim, _cpu_passes._formula_row

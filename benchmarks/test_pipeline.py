@@ -27,7 +27,7 @@ import pytest
 
 import fastssim
 from timing import median_seconds
-from fastssim import _config as cfg
+from fastssim import config as cfg
 from fastssim.batch import Job, score_files
 from fastssim.batch.pairs import match_dirs
 from peers import skimage_ssim

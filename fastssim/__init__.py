@@ -4,21 +4,9 @@ Numba-compiled, fused, parallel kernels; results equal scikit-image's.
 """
 
 from ._version import __version__
-from .metrics import (
-    dssim,
-    mse,
-    mse_batch,
-    psnr,
-    ssim,
-    ssim_batch,
-    ssim_map,
-    ssim_slices,
-)
-from .multiscale import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_batch, ms_ssim_slices
-from .gradients import ms_ssim_batch_with_gradient, ssim_batch_with_gradient, ssim_with_gradient
-from .distances import cosine, l2
-from .cwssim import cw_ssim
-from .three_ssim import three_ssim
+from .metrics import (MS_SSIM_WEIGHTS, cosine, cw_ssim, dssim, l2, ms_ssim, ms_ssim_batch, ms_ssim_batch_with_gradient,
+                      ms_ssim_slices, mse, mse_batch, psnr, ssim, ssim_batch, ssim_batch_with_gradient, ssim_map,
+                      ssim_slices, ssim_with_gradient, three_ssim)
 
 
 def __getattr__(name):

@@ -1,8 +1,8 @@
 """The first PyTorch wrapper, kept as an alias of `fastssim.torch` (which adds
 ``reduction``, float32 work for float32/16 tensors and the `fastssim.torch.SSIMLoss` module)."""
 
-from .torch import SSIMFunction, _need_torch
-from .torch import ssim as _ssim
+from .integrations.torch import SSIMFunction, _need_torch
+from .integrations.torch import ssim as _ssim
 
 __all__ = ["ssim", "SSIMFunction"]
 

@@ -151,7 +151,7 @@ def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
 def test_backend_is_checked_before_the_run(monkeypatch):
     with pytest.raises(fastssim.ConfigError, match="unknown backend 'gpu'; choose one of auto, cpu, cuda"):
         list(fastssim.score_pairs([], backend="gpu"))
-    from fastssim import _engine
+    from fastssim.kernels import engine as _engine
 
     monkeypatch.setattr(_engine, "_cuda_usable", lambda: False)  # a machine without a GPU
     with pytest.raises(fastssim.ConfigError, match="needs an NVIDIA GPU.*use --backend cpu or auto"):

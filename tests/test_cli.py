@@ -403,7 +403,7 @@ def test_map_png_and_npy(tmp_path):
     r = cli("map", tmp_path / "r.png", tmp_path / "d.png", "-o", tmp_path / "m.bmp")
     assert r.returncode == 0 and "(pillow)" in r.stderr
     body = iio.imread(tmp_path / "m.bmp")[28:28 + 512, :512]
-    from fastssim.render import colourise
+    from fastssim.report.heatmap import colourise
     want = colourise(raw, min(0.0, raw.min()), 1.0).astype(int)
     assert np.abs(body.astype(int) - want).max() <= 1 and (body != want).mean() < 1e-4  # to rounding
     # a volume: the chosen slice of the 3-D map

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity as sk
 
-from fastssim.compat.skimage import structural_similarity as fs
+from fastssim.integrations.skimage import structural_similarity as fs
 from images import DISTORTIONS
 
 

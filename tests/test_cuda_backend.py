@@ -10,7 +10,7 @@ import pytest
 from skimage.metrics import structural_similarity as sk_ssim
 
 import fastssim
-from fastssim import _engine
+from fastssim.kernels import engine as _engine
 from images import DISTORTIONS, camera, colour, heavy_noise
 
 cuda = pytest.importorskip("numba.cuda")
@@ -22,7 +22,7 @@ def to_gpu(a):
     from numba import config
 
     if config.ENABLE_CUDASIM:
-        from fastssim._cuda import SimDeviceArray
+        from fastssim.kernels.cuda.ssim import SimDeviceArray
 
         return SimDeviceArray(np.ascontiguousarray(a))
     return cuda.to_device(a)
@@ -33,7 +33,7 @@ def strided_gpu(a):
     from numba import config
 
     if config.ENABLE_CUDASIM:
-        from fastssim._cuda import SimDeviceArray
+        from fastssim.kernels.cuda.ssim import SimDeviceArray
 
         return SimDeviceArray(a[..., ::2])
     return cuda.to_device(a)[..., ::2]
@@ -201,8 +201,8 @@ def test_ms_ssim(backend):
 def test_tiles_fit_shared_memory():
     """On hardware a block's static shared memory is capped at 48 KiB: float64 and large
     windows get shorter tiles, never a launch failure."""
-    from fastssim import _config as cfg
-    from fastssim._cuda import SHARED_LIMIT, shared_bytes, tile_for
+    from fastssim import config as cfg
+    from fastssim.kernels.cuda.ssim import SHARED_LIMIT, shared_bytes, tile_for
     default = (16, 32)
     assert shared_bytes(11, *default, 4) <= SHARED_LIMIT  # the default float32 tile fits as it is
     for k in (3, 7, 11, 15, 21, 31):

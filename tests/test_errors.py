@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastssim
-from fastssim.compat.skimage import structural_similarity
+from fastssim.integrations.skimage import structural_similarity
 
 IMG = np.zeros((16, 16), dtype=np.uint8)
 F = np.zeros((16, 16), dtype=np.float32)

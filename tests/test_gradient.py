@@ -5,7 +5,7 @@ import pytest
 from skimage.metrics import structural_similarity as sk
 
 import fastssim
-from fastssim.compat.skimage import structural_similarity as compat
+from fastssim.integrations.skimage import structural_similarity as compat
 from images import DISTORTIONS, camera, refdata, need
 
 
@@ -93,14 +93,14 @@ def test_gradient_errors():
 def _separable_reference(x, y, **kw):
     """The unfused path (full-size float64 moments through the separable filter) on the same
     prepared planes: the reference the fused 2-D kernels must equal."""
-    from fastssim import _engine_gradient as _engine
-    from fastssim.metrics import _prepare
+    from fastssim.kernels import engine_gradient as _engine
+    from fastssim.metrics.structural import _prepare
 
     job = _prepare(x, y, batch=False, spatial_ndim=None, channel_axis=kw.get("channel_axis"), data_range=1.0,
                    win_size=kw.get("win_size", 11), sigma=1.5, gaussian=True, K1=0.01, K2=0.03,
                    sample_covariance=False, backend="cpu", preset=None)
     means, grad = _engine.ssim_gradient(job.x5, job.y5, 2, job.weights, job.consts.astype(np.float64))
-    from fastssim import _validate as v
+    from fastssim.conventions import checks as v
 
     return means.mean(), v.from_5d(grad / grad.shape[1], 2, job.ca)
 
@@ -190,7 +190,7 @@ def test_ms_ssim_gradient_matches_finite_differences_on_odd_sizes():
 def test_ms_ssim_gradient_equals_pytorch_msssim(rgb_img):
     torch = need("torch")
     pm = need("pytorch_msssim")
-    from fastssim._math import window_weights
+    from fastssim.kernels.math import window_weights
 
     x = np.moveaxis(rgb_img[:256, 128:384], -1, 0)[None].astype(np.float64) / 255  # even sizes: the same pyramid
     y = np.clip(x + np.random.default_rng(7).normal(0, 0.04, x.shape), 0, 1)
@@ -223,8 +223,8 @@ def test_gradients_on_the_gpu_equal_the_cpus(dtype):
 
 
 def test_fused_3d_gradient_equals_the_separable_path():
-    from fastssim import _engine_gradient as _engine
-    from fastssim.metrics import _prepare
+    from fastssim.kernels import engine_gradient as _engine
+    from fastssim.metrics.structural import _prepare
 
     rng = np.random.default_rng(8)
     vol = np.stack([camera()[i:i + 40, 100:146] for i in range(0, 130, 10)]).astype(np.float64) / 255  # 13x40x46

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 import fastssim
-from fastssim.compat.skimage import structural_similarity
+from fastssim.integrations.skimage import structural_similarity
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_float16_read_in_place():
     patterns: every one of the 65536 patterns decodes as NumPy converts it, the scores equal those
     of float32 copies bit for bit (2-D, colour, a volume, a batch, a mask, the 'same' map), a
     non-finite sample is reported as for float32, and no converted copy is made."""
-    from fastssim import _cpu_load
+    from fastssim.kernels.cpu import load as _cpu_load
     from images import colour
 
     patterns = np.arange(2 ** 16, dtype=np.uint16)
@@ -258,7 +258,7 @@ def test_float16_ms_ssim_read_in_place():
     exactly: NaN stays NaN, inf inf), so the scores equal those of float32 copies bit for bit
     (grey, a channel-last colour batch, a volume, an odd size), and the traced peak is the
     half-size copies' (a float32 copy of the pair would be four times the input)."""
-    from fastssim._engine import halve
+    from fastssim.kernels.engine import halve
     from images import colour
 
     patterns = np.arange(2 ** 16, dtype=np.uint16).view(np.float16).reshape(256, 256)
@@ -293,7 +293,7 @@ def test_channel_last_pixels_filtered_together(dtype):
     channels with levels far apart (each channel its own shift), widths across several column
     bands, odd sizes, views that are not contiguous, and a NaN in one channel is reported as it
     is for that channel alone."""
-    from fastssim._engine import interleaved_lanes
+    from fastssim.kernels.engine import interleaved_lanes
     from images import colour, noise
 
     ref = np.tile(colour(), (1, 3, 1))[:141, :1283]  # 1283 columns: three bands and a remainder

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastssim
-from fastssim import loss_demo
+from fastssim.cli import loss_demo
 from images import camera
 
 

@@ -32,7 +32,7 @@ def test_channel_last_colour_scores_as_planes(monkeypatch, dtype):
     together, the contrast-structure term summed per channel): each channel's MS-SSIM, and the
     first scale's contrast-structure means, equal those of the channel alone, for 2 to 4 channels
     with levels far apart, a width across three column bands and a remainder, an odd height."""
-    import fastssim._engine as engine
+    import fastssim.kernels.engine as engine
     from images import noise
 
     taken = []
@@ -57,7 +57,7 @@ def test_channel_last_colour_scores_as_planes(monkeypatch, dtype):
         # the first scale's contrast-structure means themselves, interleaved against planar
         consts = engine.kernel_constants(255.0 if dtype == "uint8" else 1.0, 0.01, 0.03, 1.0,
                                          np.dtype(np.float64 if dtype == "float64" else np.float32))
-        w = fastssim._math.window_weights(11, 1.5, True)
+        w = fastssim.kernels.math.window_weights(11, 1.5, True)
         five = np.moveaxis(x, -1, 0)[None, :, None], np.moveaxis(y, -1, 0)[None, :, None]
         inter, _ = engine.ssim_means(*five, 2, w, consts)
         planar, _ = engine.ssim_means(*(np.ascontiguousarray(a) for a in five), 2, w, consts)
@@ -140,8 +140,8 @@ def test_halving_sums_in_written_order(dtype):
     added, times 1/8, for volumes) computed in the input's float type (float64 for integers),
     the last sample of an odd axis repeated: bitwise, for odd and even sizes, planar and
     channel-last rows (so both layouts score the same) and mirrored views."""
-    from fastssim import _cpu_reduce
-    from fastssim._engine import downsampled_shape, readonly
+    from fastssim.kernels.cpu import reduce as _cpu_reduce
+    from fastssim.kernels.engine import downsampled_shape, readonly
 
     rng = np.random.default_rng(7)
 

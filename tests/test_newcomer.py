@@ -252,7 +252,7 @@ def test_rate_and_eta_leave_compiling_out_from_the_first_line(stream, monkeypatc
 
 def test_torch_losses_have_no_hidden_data_range():
     torch = need("torch")
-    from fastssim.torch import MSSSIMLoss, SSIMLoss, ssim
+    from fastssim.integrations.torch import MSSSIMLoss, SSIMLoss, ssim
 
     for cls in (SSIMLoss, MSSSIMLoss):
         with pytest.raises(ValueError, match=rf"{cls.__name__} needs data_range: the span of the values \(1.0 for "

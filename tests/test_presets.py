@@ -8,7 +8,7 @@ from skimage.metrics import structural_similarity as sk
 
 import fastssim
 import naive
-from fastssim.presets import PRESETS
+from fastssim.conventions.presets import PRESETS
 from images import DISTORTIONS, camera, colour, heavy_noise, read, need
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastssim
-from fastssim.conventions import YIQ_Y, pyiqa_levels
+from fastssim.conventions.transforms import YIQ_Y, pyiqa_levels
 from images import colour, heavy_noise, noise, need
 
 
@@ -324,7 +324,7 @@ def test_pyiqa(crop):
         assert fastssim.ms_ssim(x, y, channel_axis=-1, preset=preset) == pytest.approx(
             float(arch.MS_SSIM(test_y_channel=y_channel)(X, Y)), abs=1e-6)
         # ... and to 1e-12 of its functions given a float64 window, on the same levels
-        w = np.outer(*[fastssim._math.window_weights(11, 1.5, True)] * 2)
+        w = np.outer(*[fastssim.kernels.math.window_weights(11, 1.5, True)] * 2)
         FX, FY = (torch.from_numpy(np.moveaxis(np.atleast_3d(pyiqa_levels(a, -1, 255, y_channel)), -1, 0)[None])
                   for a in (x, y))
         win = torch.from_numpy(w)[None, None].repeat(FX.shape[1], 1, 1, 1)

@@ -134,7 +134,7 @@ def test_mistakes(scored, tmp_path, monkeypatch):
 
 
 def test_normal_interval_takes_over_where_it_matches_the_bootstrap():
-    from fastssim import _config as cfg
+    from fastssim import config as cfg
 
     n = cfg.BOOTSTRAP_MAX_PAIRS
     d = np.random.default_rng(8).gamma(2.0, 0.01, n) - 0.015  # skewed, like SSIM differences
@@ -236,7 +236,7 @@ def test_figures_are_written_with_their_axes(scored, tmp_path, monkeypatch):
 
 def test_map_figure_with_matplotlib_and_without(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from fastssim import render
+    from fastssim.report import heatmap as render
 
     cam = camera()[:96, :128]
     smap = __import__("fastssim").ssim_map(cam, DISTORTIONS["jpeg"](cam))

@@ -16,7 +16,7 @@ import pathlib
 import pytest
 import skimage
 
-from fastssim.compat.skimage import structural_similarity
+from fastssim.integrations.skimage import structural_similarity
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SUITE = pathlib.Path(os.environ.get(

@@ -9,8 +9,8 @@ from images import need
 torch = need("torch")
 
 import fastssim  # noqa: E402
-from fastssim._math import window_weights  # noqa: E402
-from fastssim.torch import SSIMLoss, ssim  # noqa: E402
+from fastssim.kernels.math import window_weights  # noqa: E402
+from fastssim.integrations.torch import SSIMLoss, ssim  # noqa: E402
 from images import camera  # noqa: E402
 
 
@@ -113,7 +113,7 @@ def test_mistakes():
 
 def test_ms_ssim_and_its_loss_module():
     pm = need("pytorch_msssim")
-    from fastssim.torch import MSSSIMLoss, ms_ssim
+    from fastssim.integrations.torch import MSSSIMLoss, ms_ssim
 
     cam = camera().astype(np.float64) / 255
     x = np.stack([cam[:192, :176], cam[200:392, 300:476]])[:, None]  # even sizes: pytorch_msssim's pyramid

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastssim
-from fastssim._math import psnr_from_mse
+from fastssim.kernels.math import psnr_from_mse
 from fastssim.batch import Job, score_arrays
 
 av = pytest.importorskip("av", reason="the [video] extra (PyAV) is not installed")

@@ -7,8 +7,7 @@ by metric; ``pool`` runs pairs in a bounded pool of threads with a per-pair time
 them together.
 """
 
-from .options import (DEFAULT_METRICS, METRICS, PAIR_TIMEOUT, RANGE_RULES, ConfigError, check_data_range,
-                      check_metrics, check_options, check_preset)
+from .options import DEFAULT_METRICS, METRICS, PAIR_TIMEOUT, RANGE_RULES, ConfigError, check_data_range, check_metrics, check_options, check_preset
 from .progress import Progress
 from .score import Job, layout, score_arrays
 

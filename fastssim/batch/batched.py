@@ -16,10 +16,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .. import _config as cfg
-from .. import metrics, multiscale
-from .._engine import resolve_backend
-from .._validate import resolve_data_range
+from .. import config as cfg
+from ..metrics import structural as metrics, multiscale
+from ..kernels.engine import resolve_backend
+from ..conventions.checks import resolve_data_range
 from .pair_metrics import _low_range, empty_row, put_mse, put_planar, put_products, put_ssim, resolve_axes
 from .score import error_row, finish_row, pair_spacing
 

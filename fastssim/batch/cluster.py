@@ -17,8 +17,9 @@ import json
 import os
 import sys
 
-from .. import _config as cfg
+from .. import config as cfg
 from .options import ConfigError
+from .rows import _Warnings, stream_rows, warm_up
 from .writer import SCHEMA_VERSION, ResultWriter, committed, write_part
 
 #: The Dask resource a GPU task asks for (dask-cuda workers, or ``dask worker --resources GPU=1``).
@@ -73,8 +74,6 @@ def score_chunk(job, pairs, out, params, name, timeout):
     Returns the chunk's summary: rows, errors, partial, the first data warning and how many
     rows it concerns. A part already there is not written again (its summary is re-read).
     """
-    from .run import _Warnings, stream_rows
-
     path = os.path.join(out, name)
     if os.path.exists(path):
         import pyarrow.parquet as pq
@@ -95,8 +94,6 @@ def score_chunk(job, pairs, out, params, name, timeout):
 
 def probe_first(job, pairs, timeout):
     """Raise ConfigError (on a worker) when the options cannot work for the first readable pair."""
-    from .run import warm_up
-
     warm_up(job, iter(pairs), timeout=timeout, quiet=True)
 
 

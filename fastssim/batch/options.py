@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .. import presets
+from ..conventions import presets
 from ..io import ALPHA_POLICIES, MAX_PIXELS
 
 METRICS = ("ssim", "ms_ssim", "psnr", "mse", "dssim", "l2", "cosine", "cw_ssim", "three_ssim")
@@ -63,7 +63,7 @@ def check_backend(name):
     if key not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if key == "cuda":
-        from .._engine import _cuda_usable
+        from ..kernels.engine import _cuda_usable
 
         if not _cuda_usable():
             raise ConfigError("backend 'cuda' needs an NVIDIA GPU with a working driver and numba-cuda "

@@ -7,14 +7,15 @@ import os
 
 import numpy as np
 
-from .. import _config as cfg
-from .. import metrics, multiscale, presets
-from .._math import psnr_from_mse
-from .._validate import ExtentError, resolve_data_range
-from ..cwssim import cw_ssim
-from ..distances import l2_cosine
+from .. import config as cfg
+from ..metrics import structural as metrics, multiscale
+from ..conventions import presets
+from ..kernels.math import psnr_from_mse
+from ..conventions.checks import ExtentError, resolve_data_range
+from ..metrics.cwssim import cw_ssim
+from ..metrics.distances import l2_cosine
 from ..io import ReadError
-from ..three_ssim import three_ssim
+from ..metrics.three_ssim import three_ssim
 from .options import DEFAULT_METRICS, METRICS, pair_range
 
 

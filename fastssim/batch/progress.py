@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from .. import _config as cfg
+from .. import config as cfg
 
 
 

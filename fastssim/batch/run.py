@@ -10,24 +10,17 @@ the run after the finished rows are committed.
 
 import itertools
 import os
-import sys
 
-import numba
 import pyarrow as pa
 
-from .. import _config as cfg
+from .. import config as cfg
 from ..io import MAX_PIXELS, png_decoder_for
 from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
-from .pool import run_rows
-from .batched import Batcher
 from .progress import CompileNotice, Progress
+from .rows import _Warnings, stream_rows, warm_up
 from .score import Job
 from .writer import SCHEMA, ResultWriter, check_resume, committed, input_roots, local_path
-
-#: Pairs tried in turn before the run when the first ones cannot be read.
-WARM_UP_TRIES = 3
-
 
 def unique_pairs(pairs):
     """``pairs`` with each (method, ref, dist) once, in order, and the repeats."""
@@ -40,75 +33,6 @@ def unique_pairs(pairs):
             seen.add(key)
             out.append(p)
     return out, repeats
-
-
-def _all_threads(func):
-    """``func`` run with every Numba thread (pool workers otherwise run the engine on one)."""
-    def wrapper(item):
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        return func(item)
-    return wrapper
-
-
-def probe_one(job, item, timeout=PAIR_TIMEOUT, stop=None):
-    """``(row, readable)`` of one item scored with every thread, given up on (an error row)
-    after ``timeout`` seconds; ConfigError when the options cannot work for it; None when
-    ``stop`` is set first (the item, compiling say, is left to end by itself)."""
-    got = list(run_rows(_all_threads(job.probe), [item], 1, timeout=timeout, stop=stop,
-                        on_timeout=lambda it, s: (job.timeout_row(it, s), False)))
-    return got[0] if got else None
-
-
-def warm_up(job, items, *, timeout=PAIR_TIMEOUT, quiet=False, stream=None, stop=None):
-    """Score the first items alone, until one is readable (at most ``WARM_UP_TRIES``).
-
-    Returns
-    -------
-    rows : list of dict
-        Their rows, to be written first.
-    rest : iterator
-        The items not yet scored.
-
-    Raises
-    ------
-    ConfigError
-        If the options cannot work for the first readable pair.
-    """
-    items = iter(items)
-    rows = []
-    with CompileNotice(stream=stream, quiet=quiet):
-        for item in itertools.islice(items, WARM_UP_TRIES):
-            got = probe_one(job, item, timeout, stop)
-            if got is None:  # stopped while it ran (a signal during compiling): not committed
-                break
-            row, readable = got
-            rows.append(row)
-            if readable:
-                break
-    return rows, items
-
-
-class _Warnings:
-    """Messages about the data: each kind said once on stderr, all kept for the metadata."""
-
-    def __init__(self, quiet, stream=None):
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self.first = None
-        self.count = 0
-
-    def see(self, row):
-        message = row.pop("_warning", None)
-        if message is None:
-            return None
-        self.count += 1
-        if self.first is None:
-            self.first = message
-            if not self.quiet:
-                self.stream.write(f"warning: {message}\n")
-                self.stream.flush()
-            return message
-        return None
 
 
 def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet=False,
@@ -192,23 +116,6 @@ def _write(first, rest, out, job, params, overwrite, quiet, rows_per_part, worke
     # a signal is said even when every row was already scored (a batch) and so committed
     interrupted = n < total or (stop is not None and stop.is_set())
     return {"scored": n, "interrupted": interrupted, "warnings": list(writer.warnings), "low_range": warnings.count}
-
-
-def stream_rows(job, items, workers, *, timeout=PAIR_TIMEOUT, stop=None):
-    """The rows of ``items``: decoded by the pool and scored in batches of one shape where the
-    options allow it (``Job.batchable``), else read and scored pair by pair in the pool."""
-    if not job.batchable:
-        yield from run_rows(job, items, workers, timeout=timeout, on_timeout=job.timeout_row, stop=stop)
-        return
-    batcher = Batcher(job, workers)
-    for got in run_rows(job.decode, items, workers, timeout=timeout, on_timeout=job.timeout_row, stop=stop,
-                        limit=batcher.limit):
-        if isinstance(got, dict):  # unreadable, or given up on
-            yield got
-        else:
-            yield from batcher.add(*got)
-    if stop is None or not stop.is_set():  # stopped: the pairs held for a batch are left for the re-run
-        yield from batcher.flush()
 
 
 def _normalise(pairs):

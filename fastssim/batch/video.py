@@ -22,8 +22,8 @@ import threading
 
 import numpy as np
 
-from .. import _config as cfg
-from .._math import psnr_from_mse
+from .. import config as cfg
+from ..kernels.math import psnr_from_mse
 from ..io.video import PLANES, Video
 from .options import ConfigError
 from .pair_metrics import empty_row, score_arrays

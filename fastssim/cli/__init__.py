@@ -1,6 +1,6 @@
 """The ``fastssim`` command: score, report, map, presets, demo.
 
-``parser`` holds the grammar, ``score`` the scoring run, ``commands`` the others. Every
+``parser`` holds the grammar, ``score`` the scoring run, ``demo`` the demos, ``commands`` the others. Every
 mistake a user can make on the command line ends with one line naming the option to change,
 then where the sub-command's help is (``see 'fastssim score --help'``), and exit status 2,
 before anything is written.
@@ -42,6 +42,8 @@ def _main(argv):
         subs[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "score":
         from .score import run
+    elif args.command == "demo":
+        from .demo import demo as run
     else:
         from .commands import COMMANDS
 

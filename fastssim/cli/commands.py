@@ -1,9 +1,7 @@
 """``fastssim report``, ``map``, ``presets`` and ``demo``."""
 
 import os
-import shutil
 import sys
-import tempfile
 
 from .codes import EXIT_ERRORS, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
 
@@ -155,12 +153,13 @@ def _convention(args, preset):
 def draw_map(args, sub):
     import numpy as np
 
-    from .. import metrics, presets
+    from ..metrics import structural as metrics
+    from ..conventions import presets
     from ..batch import ConfigError, check_data_range, check_preset
     from ..batch.options import pair_range
     from ..batch.score import resolve_axes
     from ..io import ReadError, read_image
-    from ..render import heatmap_image, writable
+    from ..report.heatmap import heatmap_image, writable
 
     if not writable(args.out):
         sub.error(f"-o {args.out}: its extension names no image format fastssim can write; use .png, .jpg, "
@@ -213,7 +212,7 @@ def draw_map(args, sub):
 
 
 def presets(args, sub):
-    from ..presets import PRESETS
+    from ..conventions.presets import PRESETS
 
     width = max(map(len, PRESETS))
     for name, p in PRESETS.items():
@@ -221,81 +220,4 @@ def presets(args, sub):
     return EXIT_OK
 
 
-def _reading_hint(out):
-    import importlib.util
-
-    if importlib.util.find_spec("pandas") is None:
-        return (f"read them with pyarrow.parquet.read_table({out!r}) (or pandas.read_parquet after "
-                "'pip install pandas')")
-    return f"read them with pandas.read_parquet({out!r})"
-
-
-def demo(args, sub):
-    from ..demo import make_dataset
-    from . import main
-
-    if args.loss is not None:
-        return _loss_demo(args, sub)
-    if args.volume:
-        sub.error("--volume is for --loss")
-    if args.images < 1:
-        sub.error(f"--images must be a positive integer, got {args.images}")
-    work = args.workdir or tempfile.mkdtemp(prefix="fastssim-demo-")
-    try:
-        print(f"generating {args.images} images and 3 volumes with blur, noise and JPEG in {work}", file=sys.stderr)
-        dists, ref = make_dataset(os.path.join(work, "data"), n_images=args.images)
-        out = os.path.join(work, "scores")
-        code = main(["score", ref, "-o", out, "--overwrite"] + [f"--dist={m}={d}" for m, d in sorted(dists.items())])
-        if code == EXIT_USAGE:
-            return code
-        if args.workdir:
-            print(f"\nscores: {out}; {_reading_hint(out)}\n", file=sys.stderr)
-        else:
-            print("\n(the data and scores are removed at the end; pass --workdir DIR to keep them)\n",
-                  file=sys.stderr)
-        rc = main(["report", out, "--format", args.format])
-        return code or rc
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
-
-
-def _loss_demo(args, sub):
-    """``fastssim demo --loss [TARGET]``: noise optimised to a target by SSIM ascent."""
-    from .. import loss_demo
-    from ..io import ReadError, read_image
-
-    if args.steps < 1 or args.every < 1:
-        sub.error(f"--steps and --every must be positive integers, got {args.steps} and {args.every}")
-    if not 0 < args.goal <= 1:
-        sub.error(f"--goal is an SSIM to reach, in (0, 1], got {args.goal}")
-    if args.volume and args.loss:
-        sub.error("--volume uses a built-in volume; give TARGET or --volume, not both")
-    if args.loss:
-        try:
-            target = loss_demo.as_target(read_image(args.loss))
-        except (OSError, ReadError, ValueError) as e:
-            sub.error(f"cannot use {args.loss} as the target: {e}")
-        if target.ndim not in (2, 3) or (target.ndim == 3 and target.shape[-1] != 3):
-            sub.error(f"the target must be a grey or RGB image, got shape {target.shape}")
-        if min(target.shape[:2]) < 11:
-            sub.error(f"the target is smaller than SSIM's 11-pixel window: {target.shape}")
-    else:
-        target = loss_demo.builtin_target(volume=args.volume)
-    work = args.workdir or "fastssim-loss-demo"
-    what = args.loss or ("a built-in volume" if args.volume else "a built-in image")
-    print(f"optimising random noise to {what} {target.shape} by gradient ascent on SSIM (Adam), up to "
-          f"{args.steps} steps or SSIM {args.goal}", file=sys.stderr)
-    try:
-        reached, steps, value, gif = loss_demo.run(target, work, volume=args.volume, steps=args.steps,
-                                                   every=args.every, goal=args.goal, seed=args.seed)
-    except OSError as e:
-        print(f"error: cannot write to {work}: {e.strerror or e}", file=sys.stderr)
-        return EXIT_OUTPUT
-    how = f"reached SSIM {value:.4f} >= {args.goal} at step {steps}" if reached else \
-        f"stopped at the step limit ({steps}) with SSIM {value:.4f}; raise --steps to go on"
-    print(f"{how}; frames in {os.path.join(work, 'frames')}, animation {gif}", file=sys.stderr)
-    return EXIT_OK
-
-
-COMMANDS = {"report": report, "map": draw_map, "presets": presets, "demo": demo}
+COMMANDS = {"report": report, "map": draw_map, "presets": presets}

@@ -92,7 +92,7 @@ def _single(args, sub, options):
     if args.dist:
         sub.error("--dist is for datasets; two files are scored and printed")
     from ..batch import PAIR_TIMEOUT
-    from ..batch.run import probe_one
+    from ..batch.rows import probe_one
 
     job = Job("", {}, **options)
     pair = Pair(None, args.ref, args.dist_dir)

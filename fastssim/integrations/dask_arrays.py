@@ -18,10 +18,10 @@ import math
 
 import numpy as np
 
-from .. import _validate as v
-from .._math import psnr_from_mse
-from .._arguments import _means, _prepare
-from ..multiscale import MS_SSIM_WEIGHTS
+from ..conventions import checks as v
+from ..kernels.math import psnr_from_mse
+from ..metrics._arguments import _means, _prepare
+from ..metrics.multiscale import MS_SSIM_WEIGHTS
 
 
 def _dask():
@@ -211,7 +211,7 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
     x, y = x.rechunk(merged), y.rechunk(merged)
     depth = {i: (r if i in spatial else 0) for i in range(x.ndim)}
     opts = _opts(L, ca, win_size, sigma, gaussian, K1, K2, sample_covariance)
-    from ..metrics import ssim_map as numpy_map
+    from ..metrics.structural import ssim_map as numpy_map
 
     def block(xb, yb):
         return numpy_map(xb, yb, mode="valid", **opts)

@@ -22,8 +22,7 @@ from .png import pyspng, read_png
 from .tiff import read_tiff
 from .dicom import is_series, read_dicom_series
 from .video import VIDEO_EXTS, is_video
-from .volumes import (KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_metaimage, read_nifti, read_nrrd,
-                      split_key)
+from .volumes import KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_metaimage, read_nifti, read_nrrd, split_key
 from .zarr_store import MISSING_CHUNKS, read_zarr
 
 __all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",

@@ -8,7 +8,7 @@ decoding a non-interlaced 8- or 16-bit PNG.
 import numba
 import numpy as np
 
-from .._config import JIT
+from ..config import JIT
 
 
 @numba.njit(**JIT)

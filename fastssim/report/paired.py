@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import _config as cfg
+from .. import config as cfg
 from .load import group_columns, as_list, encode, load, matrix, natural
 from .summary import layout
 

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from .. import _config as cfg
+from .. import config as cfg
 from .load import encode, error_columns, group_columns, load, matrix, missing_reason, natural
 from .paired import HIGHER_IS_BETTER, bootstrap_ci, normal_ci
 from .summary import _stat, layout

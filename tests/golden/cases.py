@@ -34,7 +34,7 @@ def _inputs():
 
 def cases():
     import fastssim as fs
-    from fastssim import presets
+    from fastssim.conventions import presets
 
     d = _inputs()
     g, n, c, cj = d["grey"], d["noisy"], d["rgb"], d["rgb_j"]
@@ -159,7 +159,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help=f"write {FILE}")
     ap.add_argument("--device-values", help="write the device cases on the CUDA backend to this .npz")
+    ap.add_argument("--values", help="write the (CPU) values to this .npz")
     a = ap.parse_args(argv)
+    if a.values:
+        np.savez(a.values, **compute())
+        return
     if a.device_values:
         np.savez(a.device_values, **{f"cuda:{k}": v for k, v in compute(backend="cuda").items()})
         return

@@ -1,6 +1,6 @@
 """Fused SSIM and error kernels for NVIDIA GPUs (numba.cuda).
 
-The per-pixel formula is ``_math.ssim_terms``, compiled here as a device
+The per-pixel formula is ``kernels.math.ssim_terms``, compiled here as a device
 function: the same source as the CPU kernels use.
 
 Layout of the SSIM kernel
@@ -12,7 +12,7 @@ input plane the block:
 1. loads the tile plus its halo into shared memory once (converting to the
    work dtype and subtracting the block's shift, the mean of the first row);
 2. filters the four moments (``x``, ``y``, ``x^2 + y^2``, ``(x - y)^2``, as
-   ``_math.ssim_terms`` takes them) along W into shared memory;
+   ``kernels.math.ssim_terms`` takes them) along W into shared memory;
 3. filters along H, one thread per output pixel, into registers;
 4. for 2-D, applies the formula; for 3-D, each thread keeps a rolling buffer of
    ``Kd`` planes of its four moments in local memory and applies the formula
@@ -27,25 +27,15 @@ Kernels are built per (window length, depth window length, tile, work dtype)
 and kept in a dictionary; shared-memory shapes must be compile-time constants.
 """
 
-import ctypes
 import math
 import functools
 
 import numpy as np
 from numba import cuda, float32, float64  # noqa: F401
 
-from . import _config as cfg
-from ._math import MOMENTS, block_mean2, grid_window_means, product_terms, ssim_terms, unravel4
-from ._validate import cuda_interface
-
-def api():
-    """``numba.cuda``, for host-side calls. Under the simulator, a running kernel swaps every
-    global of its module that names ``numba.cuda`` (here ``cuda``) for a per-thread fake,
-    so host code in other threads must not go through that global."""
-    from numba import cuda as module
-
-    return module
-
+from ... import config as cfg
+from ..math import MOMENTS, block_mean2, grid_window_means, product_terms, ssim_terms, unravel4
+from .arrays import api, available, device_view, is_device_array, launchable, reshaped, SimDeviceArray  # noqa: F401
 
 _ssim_terms = cuda.jit(device=True)(ssim_terms)
 _grid_window_means = cuda.jit(device=True)(grid_window_means)
@@ -251,7 +241,7 @@ _product_terms = cuda.jit(device=True)(product_terms)
 
 @functools.lru_cache(maxsize=None)
 def product_sums_kernel(nt):
-    """Per block, the sums of ``_math.product_terms`` over its share of one (pair, channel)
+    """Per block, the sums of ``kernels.math.product_terms`` over its share of one (pair, channel)
     group of the 5-D views x, y; block b serves group ``n C + c = b // (gridDim / (N C))``."""
     @cuda.jit
     def kernel(x, y, out_part):
@@ -342,77 +332,6 @@ def grid_ssim_means(xd, yd, size, step, c1, c2):
     nt = cfg.CUDA_REDUCE_THREADS
     _grid_ssim[-(-(N * C * rows * cols) // nt), nt](xd, yd, size, step, c1, c2, out)
     return out.copy_to_host().reshape(N, C, -1).mean(axis=2)
-
-
-def available():
-    """Whether a CUDA device (or the simulator) can run kernels."""
-    try:
-        return api().is_available()
-    except Exception:  # a broken driver install
-        return False
-
-
-def is_device_array(a):
-    return hasattr(a, "__cuda_array_interface__")
-
-
-def _simulated():
-    from numba import config
-
-    return bool(config.ENABLE_CUDASIM)
-
-
-def _host_memory(ptr, shape, strides, dtype):
-    """Under the simulator, device memory is host memory: a NumPy view of it."""
-    if any(s < 0 for s in strides):
-        raise ValueError("negative strides are not supported for simulated device arrays")
-    span = sum((n - 1) * s for n, s in zip(shape, strides)) + dtype.itemsize
-    buf = (ctypes.c_byte * span).from_address(ptr)
-    return np.ndarray(shape, dtype, buffer=buf, strides=strides)
-
-
-class SimDeviceArray:
-    """Simulator only: host memory presented through ``__cuda_array_interface__``."""
-
-    def __init__(self, arr):
-        self._arr = arr
-
-    @property
-    def __cuda_array_interface__(self):
-        a = self._arr
-        return {"shape": a.shape, "strides": a.strides, "typestr": a.dtype.str,
-                "data": (a.__array_interface__["data"][0], False), "version": 3}
-
-
-def launchable(obj):
-    """A Numba device array over ``obj``'s memory (``__cuda_array_interface__``), no copy."""
-    if _simulated():
-        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
-
-        return FakeCUDAArray(_host_memory(*cuda_interface(obj)))
-    return api().as_cuda_array(obj)
-
-
-def reshaped(dev, shape):
-    """A contiguous device array ``dev`` with another shape, still a device array (the
-    simulator's fake arrays reshape into plain NumPy arrays)."""
-    if _simulated():
-        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
-
-        return FakeCUDAArray(dev.copy_to_host().reshape(shape))
-    return dev.reshape(shape)
-
-
-def device_view(obj, host_view):
-    """A GPU array with the shape and strides of ``host_view``: a metadata-only view (axes
-    moved, added or permuted, no offset) of the GPU array ``obj``, on the same memory."""
-    ptr, _, _, dtype = cuda_interface(obj)
-    if _simulated():
-        return SimDeviceArray(_host_memory(ptr, host_view.shape, host_view.strides, dtype))
-    from numba.cuda.cudadrv.devicearray import DeviceNDArray
-
-    dev = api().as_cuda_array(obj)
-    return DeviceNDArray(host_view.shape, host_view.strides, host_view.dtype, gpu_data=dev.gpu_data)
 
 
 #: Static shared memory a block may use (bytes), on every GPU Numba supports.

@@ -1,7 +1,7 @@
 """Fused SSIM and error kernels for the CPU (Numba, all cores).
 
 Kernels only compute: every check happens before they are called
-(``_validate``), and the per-task partial sums they return are reduced by the
+(``conventions.checks``), and the per-task partial sums they return are reduced by the
 caller (``metrics``).
 
 Layout of the SSIM kernel
@@ -22,7 +22,7 @@ its input rows once:
 1. load a row segment (``_cpu_load``: read through a symmetric reflection for the
    'same' map, float16 decoded), convert it to the work dtype, subtract the task's
    shift and form the products ``x*x + y*y`` and ``(x-y)^2``;
-2. filter the four moments (``x``, ``y``, ``x^2 + y^2``, ``(x - y)^2``: `_math.ssim_terms`
+2. filter the four moments (``x``, ``y``, ``x^2 + y^2``, ``(x - y)^2``: `kernels.math.ssim_terms`
    needs the variances only as their sum) along W into a rolling buffer of rows;
 3. once enough rows are there, filter along H: for 2-D straight into the SSIM
    formula and the row sum, four output rows per sweep (the ``Kh + 3`` rows are
@@ -41,10 +41,10 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from . import _config as cfg
-from ._cpu_load import _load_row, load_row
-from ._cpu_passes import MOMENTS, _combine, _combine2, _filter_row, combine_rows
-from ._math import unravel4
+from ... import config as cfg
+from .load import _load_row, load_row
+from .passes import MOMENTS, _combine, _combine2, _filter_row, combine_rows
+from ..math import unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from .gradients import ssim_with_gradient
+from ..metrics.gradient import ssim_with_gradient
 
 #: Adam's hyper-parameters (Kingma & Ba's defaults, with a larger step: SSIM's gradient per
 #: pixel is small, and Adam divides its scale out).
@@ -25,7 +25,7 @@ def builtin_target(volume=False, size=128, seed=1):
         ball = (xx - 0.5) ** 2 + (yy - 0.5) ** 2 + (z * 2 - 0.5) ** 2 < 0.09
         vol[ball] = 0.9
         return np.clip(vol, 0, 1)
-    from .demo import _image
+    from .demo_data import _image
 
     return _image(np.random.default_rng(seed), size).astype(np.float64) / 255.0
 

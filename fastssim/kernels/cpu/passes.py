@@ -7,8 +7,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import _config as cfg
-from ._math import MOMENTS, ssim_terms
+from ... import config as cfg
+from ..math import MOMENTS, ssim_terms
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 

@@ -1,5 +1,5 @@
 """SSIM's gradient kernels for NVIDIA GPUs (numba.cuda): the same per-window terms as the CPU
-(``_math.ssim_grad_terms``, ``_math.cs_grad_terms``, compiled as device functions).
+(``kernels.math.ssim_grad_terms``, ``kernels.math.cs_grad_terms``, compiled as device functions).
 
 A first, plain version: a thread per valid window sums its k x k moments in float64 and
 writes the derivative maps, a thread per pixel gathers them through the transposed window.
@@ -9,9 +9,9 @@ Not yet run or tuned on a GPU (tested under Numba's simulator).
 import numpy as np
 from numba import cuda, float64
 
-from . import _config as cfg
-from ._cuda import api
-from ._math import cs_grad_terms, ssim_grad_terms
+from ... import config as cfg
+from .ssim import api
+from ..math import cs_grad_terms, ssim_grad_terms
 
 _ssim_grad_terms = cuda.jit(device=True)(ssim_grad_terms)
 _cs_grad_terms = cuda.jit(device=True)(cs_grad_terms)
@@ -84,7 +84,7 @@ def _grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
 
 
 def ssim_gradient_2d(x3, y3, weights, consts, shx, shy, wdt, cs_only, scale=1.0):
-    """``_engine_gradient.ssim_gradient_2d`` on the GPU: ``(sums (P,) float64 on the host, grad (P, H, W)
+    """``kernels.engine_gradient.ssim_gradient_2d`` on the GPU: ``(sums (P,) float64 on the host, grad (P, H, W)
     device array in wdt, times ``scale``)``; x3/y3 are device arrays of planes. The sums'
     copy to the host waits for both kernels, so the gradient is complete when this returns."""
     P, H, W = x3.shape

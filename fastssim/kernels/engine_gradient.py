@@ -9,8 +9,8 @@ float64 intermediates.
 
 import numpy as np
 
-from . import _cpu_gradient, _cpu_reduce
-from ._engine import GPU_LOCK, _cuda, downsampled_shape, pad_same, readonly, separable_filter
+from .cpu import gradient as _cpu_gradient, reduce as _cpu_reduce
+from .engine import GPU_LOCK, _cuda, downsampled_shape, pad_same, readonly, separable_filter
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     """Mean SSIM over the 'valid' region of each plane and its exact gradient with
@@ -18,7 +18,7 @@ def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
 
     The mean is ``(1/Np) sum_p S(p)``, and S depends on ``y`` through the filtered
     moments ``E[y]``, ``E[y^2]`` and ``E[xy]`` at each window ``p``. Their
-    derivatives (``_math.ssim_grad_terms``) are maps over the valid region; the
+    derivatives (``kernels.math.ssim_grad_terms``) are maps over the valid region; the
     gradient at a pixel ``q`` gathers them back through the transposed filter
     (zero-padded, full-size correlation with the mirrored window):
     ``(F^T d_uy + 2 y F^T d_eyy + x F^T d_exy) / Np``.
@@ -71,7 +71,7 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
     shy = y3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
     if backend == "cuda":
         with GPU_LOCK:
-            from . import _cuda_gradient
+            from .cuda import gradient as _cuda_gradient
 
             cu = _cuda()
             xd, yd = (cu.api().to_device(np.ascontiguousarray(a)) for a in (x3, y3))

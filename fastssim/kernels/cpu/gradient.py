@@ -1,5 +1,5 @@
 """SSIM's gradient kernels for the CPU (Numba, all cores): the per-window derivative terms
-(``_math.ssim_grad_terms``, ``_math.cs_grad_terms``) and the fused forward and transposed
+(``kernels.math.ssim_grad_terms``, ``kernels.math.cs_grad_terms``) and the fused forward and transposed
 passes over planes (2-D) and volumes (3-D).
 
 Kernels only compute: the caller (``_engine_gradient``) checks, allocates and reduces. The
@@ -12,8 +12,8 @@ on the number of threads.
 import numpy as np
 from numba import njit, prange
 
-from . import _config as cfg
-from ._math import cs_grad_terms, ssim_grad_terms
+from ... import config as cfg
+from ..math import cs_grad_terms, ssim_grad_terms
 
 _ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
 _cs_grad_terms = njit(inline="always", **cfg.JIT)(cs_grad_terms)
@@ -21,7 +21,7 @@ _cs_grad_terms = njit(inline="always", **cfg.JIT)(cs_grad_terms)
 
 @njit(**cfg.JIT_PARALLEL)
 def grad_terms(ux, uy, exx, eyy, exy, consts, s, d_uy, d_eyy, d_exy):
-    """Per-window SSIM and its derivatives (``_math.ssim_grad_terms``), over flat arrays."""
+    """Per-window SSIM and its derivatives (``kernels.math.ssim_grad_terms``), over flat arrays."""
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
@@ -33,10 +33,10 @@ def grad_terms(ux, uy, exx, eyy, exy, consts, s, d_uy, d_eyy, d_exy):
 @njit(**cfg.JIT_PARALLEL)
 def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sums):
     """The fused gradient's forward pass over planes (P, H, W): for each valid window, SSIM's
-    derivatives with respect to the shifted moments (``_math.ssim_grad_terms``) into the
+    derivatives with respect to the shifted moments (``kernels.math.ssim_grad_terms``) into the
     (P, Hv, Wv) maps (their dtype), and ``row_sums[p, i]``, the sum of SSIM over valid row i.
 
-    ``cs_only``: the contrast-structure term instead (``_math.cs_grad_terms``, MS-SSIM's
+    ``cs_only``: the contrast-structure term instead (``kernels.math.cs_grad_terms``, MS-SSIM's
     per-scale term). One output row per task: the k input rows are loaded and shifted, filtered down the
     columns into five moment rows, then along the row, all in float64 (row buffers only: the
     moments' cancellation is where float32 loses digits); no full-size intermediate.

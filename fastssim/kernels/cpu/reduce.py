@@ -1,13 +1,13 @@
 """CPU reductions that are not SSIM (Numba, all cores): squared errors (MSE, PSNR), with a mask,
 the products for L2 and cosine, and MS-SSIM's 2x2 block means. Kernels only compute; the callers
-check and reduce (``distances``, ``_engine``)."""
+check and reduce (``distances``, ``kernels.engine``)."""
 
 import numpy as np
 from numba import njit, prange
 
-from . import _config as cfg
-from ._cpu_load import _HALF_SCALE, _half_bits
-from ._math import product_terms, unravel4
+from ... import config as cfg
+from .load import _HALF_SCALE, _half_bits
+from ..math import product_terms, unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 _product_terms = njit(inline="always", **cfg.JIT)(product_terms)
@@ -15,7 +15,7 @@ _product_terms = njit(inline="always", **cfg.JIT)(product_terms)
 
 @njit(inline="always", **cfg.JIT_ORDERED)
 def _sum4(a, b, c, d):
-    """``((a + b) + c) + d`` as `_math.block_mean2` sums a block's row pair."""
+    """``((a + b) + c) + d`` as `kernels.math.block_mean2` sums a block's row pair."""
     return float(a) + float(b) + float(c) + float(d)
 
 
@@ -23,7 +23,7 @@ def _sum4(a, b, c, d):
 def _halve_row(a, b, e, f, o, depth_too):
     """One output row of 2x2 means from input rows ``a``, ``b`` (2x2x2 with the next plane's
     ``e``, ``f`` when ``depth_too``), 1-D views of ``W`` samples, into ``o``: the block mean of
-    `_math.block_mean2`, its sums in the same order, the column pairs in one loop that LLVM
+    `kernels.math.block_mean2`, its sums in the same order, the column pairs in one loop that LLVM
     vectorises (even and odd samples taken apart by shuffles); an odd ``W``'s last column
     averages its last sample with itself."""
     W = a.shape[0]
@@ -64,7 +64,7 @@ def downsample2(x, depth_too, out):
     ``(N, C, ceil(D/2) or D, ceil(H/2), ceil(W/2))``, in the work dtype.
 
     One task per output row, which reads its two (four) input rows as 1-D views
-    (`_halve_row`); the GPU computes ``_math.block_mean2`` per sample, the same sums in
+    (`_halve_row`); the GPU computes ``kernels.math.block_mean2`` per sample, the same sums in
     the same order. Compiled without ``reassoc`` (``cfg.JIT_ORDERED``): the sums keep
     their written order whatever the layout. Against ``block_mean2`` per sample with 5-D
     indexing: 3.3-5x faster on float32 (scales 2 and 3 of MS-SSIM, and volumes), 1.2x on
@@ -131,7 +131,7 @@ def squared_error_sums(x, y, out_sum):
 
 @njit(**cfg.JIT_PARALLEL)
 def product_sums(x, y, out):
-    """Per-row float64 sums of ``_math.product_terms`` over 5-D views (N, C, D, H, W):
+    """Per-row float64 sums of ``kernels.math.product_terms`` over 5-D views (N, C, D, H, W):
     ``out[r] = (sum (x - y)^2, sum x y, sum x^2, sum y^2)``, rows ordered (n, c, d, h)."""
     N, C, D, H, W = x.shape
     for r in prange(N * C * D * H):

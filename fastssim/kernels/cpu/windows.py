@@ -1,4 +1,4 @@
-"""CPU kernels for the windows the fused SSIM kernel (``_cpu``) does not take: ffmpeg's grid of
+"""CPU kernels for the windows the fused SSIM kernel (``kernels.cpu.ssim``) does not take: ffmpeg's grid of
 unweighted windows, and the host separable path (a 'valid' filter along one axis of any view, then
 the formula over the filtered moments) for explicit or anisotropic taps and N-d scikit-image input.
 """
@@ -6,8 +6,8 @@ the formula over the filtered moments) for explicit or anisotropic taps and N-d 
 import numpy as np
 from numba import njit, prange
 
-from . import _config as cfg
-from ._math import ssim_terms, unravel4
+from ... import config as cfg
+from ..math import ssim_terms, unravel4
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -93,7 +93,7 @@ def grid_ssim_sums(x, y, size, step, cols, c1, c2, out):
 @njit(**cfg.JIT_PARALLEL)
 def ssim_of_moments(m, shx, shy, consts, out):
     """``out[i]``: SSIM from the filtered moments ``m[:, i]`` (four flat float64 rows, as
-    `_math.ssim_terms` takes them: the N-d separable path's last step)."""
+    `kernels.math.ssim_terms` takes them: the N-d separable path's last step)."""
     c1, c2, cn, floor = consts[0], consts[1], consts[2], consts[3]
     for i in prange(out.shape[0]):
         out[i] = _ssim_terms(m[0, i], m[1, i], m[2, i], m[3, i], shx, shy, c1, c2, cn, floor)[0]

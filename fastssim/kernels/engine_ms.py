@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ._engine import halve, pad_same, ssim_means
+from .engine import halve, pad_same, ssim_means
 
 
 @dataclasses.dataclass(frozen=True)

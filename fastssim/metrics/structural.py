@@ -1,31 +1,19 @@
-"""The public metric functions: SSIM, its map, batches and slices, DSSIM, PSNR, MSE
-(MS-SSIM: ``multiscale``).
+"""SSIM, its map, batches and slices, and DSSIM (MS-SSIM: `multiscale`; PSNR and MSE: `distances`,
+re-exported here).
 
 Each function has its arguments checked and turned into kernel views (``_arguments``), hands
-them to the engine (``_engine``) and returns plain floats or arrays.
+them to the engine (`fastssim.kernels.engine`) and returns plain floats or arrays.
 """
 
 import numpy as np
 
-from . import _validate as v
-from . import presets
+from ..conventions import checks as v
+from ..conventions import presets
 from ._arguments import _doc, _means, _prepare, batch_axes_error, masked_values, window_mask
-from ._engine import raise_if_nonfinite
+from ..kernels.engine import raise_if_nonfinite
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
 __all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch"]
-
-_MULTISCALE = ("ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS")
-
-
-def __getattr__(name):
-    """MS-SSIM moved to ``fastssim.multiscale``; ``fastssim.metrics.ms_ssim`` still finds it."""
-    if name in _MULTISCALE:
-        from . import multiscale
-
-        return getattr(multiscale, name)
-    raise AttributeError(f"module 'fastssim.metrics' has no attribute {name!r}")
-
 
 @_doc
 def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
@@ -319,7 +307,7 @@ def _slice_views(x, y, axis, channel_axis, name, range_given):
     xs = np.moveaxis(x, ax, 0)
     ys = np.moveaxis(y, ax, 0)
     if v.is_device_array(xd) and v.is_device_array(yd):
-        from ._cuda import device_view
+        from ..kernels.cuda.ssim import device_view
 
         xs = device_view(xd, xs)
         ys = device_view(yd, ys)

@@ -10,17 +10,10 @@ import math
 
 import numpy as np
 
-from . import _validate as v
-from . import presets
-from ._engine import (
-    grid_ssim_means,
-    kernel_constants,
-    pad_same,
-    resolve_backend,
-    ssim_map_separable,
-    ssim_means,
-)
-from ._math import grid_constants, window_weights
+from ..conventions import checks as v
+from ..conventions import presets
+from ..kernels.engine import grid_ssim_means, kernel_constants, pad_same, resolve_backend, ssim_map_separable, ssim_means
+from ..kernels.math import grid_constants, window_weights
 
 
 _OPTIONS_DOC = """

@@ -12,14 +12,8 @@ import numbers
 
 import numpy as np
 
-#: dtypes the kernels read directly; anything else is converted at the boundary.
-#: What the CUDA kernels read in place.
-KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
-#: What the CPU kernels read in place, converting row by row as they load (no whole-image copy):
-#: also 16- and 32-bit signed integers (CT's Hounsfield units, microscopy). float16 is read in
-#: place by the fused SSIM kernel and MS-SSIM's halving only (its bit patterns decoded row by row,
-#: ``keep_half``); the other kernels get it converted.
-HOST_KERNEL_DTYPES = KERNEL_DTYPES + (np.dtype(np.int16), np.dtype(np.int32))
+from ..kernels.arrays import HOST_KERNEL_DTYPES, KERNEL_DTYPES, cuda_interface, is_device_array, spatial_order  # noqa: F401
+from ..kernels.diagnose import diagnose_nonfinite, nonfinite_error, nonfinite_input  # noqa: F401
 
 BACKENDS = ("auto", "cpu", "cuda")
 
@@ -38,21 +32,6 @@ def accepts_tensors(f):
     def wrapper(x, y, *args, **kwargs):
         return f(detached(x), detached(y), *args, **kwargs)
     return wrapper
-
-
-def is_device_array(a):
-    """Whether ``a`` lives on a GPU (CuPy, PyTorch, Numba: ``__cuda_array_interface__``)."""
-    return hasattr(a, "__cuda_array_interface__")
-
-
-def cuda_interface(a):
-    """``(pointer, shape, strides in bytes, dtype)`` of a GPU array's ``__cuda_array_interface__``."""
-    iface = a.__cuda_array_interface__
-    dtype = np.dtype(iface["typestr"])
-    shape = tuple(iface["shape"])
-    strides = iface.get("strides") or tuple(
-        int(np.prod(shape[i + 1:], dtype=np.int64)) * dtype.itemsize for i in range(len(shape)))
-    return iface["data"][0], shape, tuple(strides), dtype
 
 
 def _device_proxy(a):
@@ -295,18 +274,6 @@ def from_5d(a5, spatial_ndim, channel_axis, batch=False):
     return a if batch else a[0]
 
 
-def spatial_order(x5, spatial_ndim):
-    """Permutation of the spatial axes that puts the smallest stride last.
-
-    The window is the same along every spatial axis, so SSIM does not change
-    when the spatial axes are permuted; reading F-ordered or transposed input
-    in its memory order lets the kernels stream contiguous rows.
-    """
-    axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
-    order = sorted(axes, key=lambda ax: -abs(x5.strides[ax]))
-    return tuple(ax for ax in range(5) if ax not in axes) + tuple(order)
-
-
 def check_extent(shape5, win_size, spatial_ndim, channel_axis):
     """Every filtered axis must hold at least one window."""
     spatial = shape5[2:] if spatial_ndim == 3 else shape5[3:]
@@ -348,40 +315,3 @@ def check_ms_extent(shape5, win_size, spatial_ndim, levels, floor=False):
             f"least {need} long (the coarsest scale must hold a window); got {tuple(spatial)}. "
             "Pass fewer weights (scales) or a smaller win_size"
         )
-
-
-def nonfinite_error(name, index):
-    """The error for input ``name`` holding NaN or Inf, first at ``index``."""
-    idx = tuple(int(i) for i in index)
-    return ValueError(f"{name} contains NaN or Inf (first at index {idx}); "
-                      "replace or mask non-finite values before scoring")
-
-
-def nonfinite_input(x, y):
-    """The error naming the first NaN or infinite element of ``x`` or ``y``, or None."""
-    for name, a in (("x", x), ("y", y)):
-        if is_device_array(a):
-            from ._cuda import launchable
-
-            a = launchable(a).copy_to_host()
-        if a.dtype.kind == "f":
-            bad = ~np.isfinite(a)
-            if bad.any():
-                return nonfinite_error(name, np.argwhere(bad)[0])
-    return None
-
-
-def diagnose_nonfinite(x, y, k1, k2):
-    """The error to raise for a non-finite result, naming its cause."""
-    err = nonfinite_input(x, y)
-    if err is not None:
-        return err
-    if k1 == 0 or k2 == 0:
-        return ValueError(
-            "SSIM is 0/0 in flat regions when K1 or K2 is 0; use positive K1 and K2 "
-            "(defaults 0.01 and 0.03)"
-        )
-    return ValueError(
-        "SSIM overflowed: the squared values exceed the float32 range; "
-        "pass float64 input or rescale the data"
-    )

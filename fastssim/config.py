@@ -10,7 +10,7 @@ exactly 1.0). ``reassoc`` lets the per-row float64 reductions vectorise;
 division-by-zero checks, which would stop the pixel loops from vectorising.
 
 Numba keys its disk cache on the file that defines each kernel: after editing
-``_math.py`` or this module in a source checkout, delete ``fastssim/__pycache__/*.nb*``.
+``kernels/math.py`` or this module in a source checkout, delete the ``__pycache__/*.nb*`` files under ``fastssim/``.
 """
 
 import os

@@ -8,8 +8,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import _config as cfg
-from ._cpu_passes import at
+from ... import config as cfg
+from .passes import at
 
 #: 2^112: scales a float16's exponent and mantissa, placed in a float32's fields, to its value
 #: (the bias differs by 127 - 15); exact for normal and subnormal values alike.
@@ -50,7 +50,7 @@ def _half_bits_impl(v):
 @njit(**cfg.JIT)
 def _shift_products(xr, yr, lin, shx, shy, ss, dd):
     """Shift the loaded rows in place (``shx``, ``shy``: numbers, or rows for interleaved channels,
-    see `_cpu_passes.at`) and form ``x^2 + y^2`` and ``(x - y)^2`` (`_math.ssim_terms` needs the
+    see `_cpu_passes.at`) and form ``x^2 + y^2`` and ``(x - y)^2`` (`kernels.math.ssim_terms` needs the
     squares only as their sum)."""
     for j in range(lin):
         a = xr[j] - at(shx, j)

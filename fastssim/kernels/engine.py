@@ -10,10 +10,11 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import _config as cfg
-from . import _cpu, _cpu_reduce, _cpu_windows
-from ._math import stabilisers
-from ._validate import KERNEL_DTYPES, diagnose_nonfinite, is_device_array, spatial_order
+from .. import config as cfg
+from .cpu import ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
+from .math import stabilisers
+from .arrays import KERNEL_DTYPES, is_device_array, spatial_order
+from .diagnose import diagnose_nonfinite
 
 
 def readonly(a):
@@ -32,7 +33,7 @@ GPU_LOCK = threading.RLock()
 
 
 def _cuda():
-    from . import _cuda
+    from .cuda import ssim as _cuda
 
     return _cuda
 
@@ -92,7 +93,7 @@ def device_inputs(x5, y5, xd, yd):
 
 def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
     """``[C1, C2, cov_norm, cs_floor]`` in the work dtype (``cs_floor``: see
-    ``_math.ssim_terms``)."""
+    ``kernels.math.ssim_terms``)."""
     try:
         c1, c2 = stabilisers(data_range, k1, k2)
     except OverflowError:  # Python floats raise instead of returning inf

@@ -1,0 +1,248 @@
+"""Named conventions that reproduce other implementations' SSIM numbers.
+
+Each preset fixes the window, the covariance normalisation, the padding and the
+averaged region, the data range and the colour handling. ``fastssim presets``
+lists them.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from . import transforms as conv
+
+__all__ = ["Preset", "PRESETS", "WINDOW_DEFAULTS", "get"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    name: str
+    reproduces: str
+    win_size: int = 11
+    sigma: float = 1.5
+    gaussian: bool = True
+    sample_covariance: bool = False
+    #: 'valid': mean over windows inside the image; 'same-reflect': mean of the full
+    #: map, the image extended by reflection without repeating the edge (PyTorch's 'reflect')
+    region: str = "valid"
+    #: 'dtype' (or the data_range argument), a number, 'data': max of the two images' spans
+    #: (over the whole batch), or 'dtype-max': an integer dtype's maximum, 1.0 for float input
+    data_range: object = "dtype"
+    #: 'channels' (mean of per-channel SSIM), 'matlab-gray' (rgb2gray) or 'y-bt601'
+    colour: str = "channels"
+    #: 'matlab2009': ssim.m's automatic f x f box filter and subsampling
+    downsample: str | None = None
+    #: whether MS-SSIM has a defined convention under this preset, and its name
+    #: (``kernels.engine_ms.CONVENTIONS``)
+    ms_ssim: bool = False
+    ms_convention: str = "wang"
+    #: MS-SSIM's window when it differs from SSIM's: True for a Gaussian (sewar's msssim)
+    ms_gaussian: bool | None = None
+    #: window options the caller may still set (the others are fixed)
+    free: tuple = ()
+    #: a Gaussian window's taps follow sigma: 'torchmetrics' 2 * int(3.5 sigma + 0.5) + 1,
+    #: 'matlab' 2 * ceil(3 sigma) + 1 ('' : they do not)
+    taps_from_sigma: str = ""
+    #: each window's contrast-structure term floored here before the product (0: pyiqa's
+    #: per-pixel ReLU; -inf: none)
+    cs_floor: float = -math.inf
+    #: explicit 1-D window taps (float32 numbers, not renormalised) that replace the Gaussian
+    #: the other fields describe (libvmaf's iqa window, printed to 6 decimals in its source)
+    taps: tuple | None = None
+    #: what the preset was tested against (``fastssim presets`` prints it)
+    tested: str = ""
+
+    def describe(self):
+        """One line: what the preset reproduces and what it fixes."""
+        if self.gaussian:
+            window = f"{self.win_size}-tap Gaussian sigma={self.sigma}"
+        else:
+            window = f"{self.win_size}x{self.win_size} uniform"
+        cov = "sample" if self.sample_covariance else "population"
+        region = {"valid": "mean over the valid region",
+                  "same-reflect": "mean of the full map (reflect padding)",
+                  "same-replicate": "mean of the full map (replicate padding)",
+                  "grid": "mean over windows on a 4-pixel grid, constants per sum rounded as ffmpeg"}[self.region]
+        if self.taps_from_sigma:
+            taps = {"torchmetrics": "2*int(3.5 sigma+0.5)+1", "matlab": "2*ceil(3 sigma)+1"}[self.taps_from_sigma]
+            window = f"Gaussian sigma={self.sigma}, {taps} taps"
+        if self.free:
+            window += f" ({', '.join(self.free)} free)"
+        if self.data_range == "dtype":
+            rng = "from the dtype"
+        elif self.data_range == "data":
+            rng = "max(x.max()-x.min(), y.max()-y.min()) over the call's images"
+        elif self.data_range == "dtype-max":
+            rng = "the integer dtype's max, 1.0 for float input"
+        elif self.data_range == "dtype-or-one":
+            rng = "the integer dtype's range, 1.0 for float input"
+        else:
+            rng = f"{self.data_range:g}"
+        colour = {"channels": "mean of per-channel SSIM", "matlab-gray": "RGB to grey as MATLAB rgb2gray",
+                  "volume": "an RGB array is a 3-D volume (3-D window across the channels)",
+                  "pyiqa-y": "Y of YIQ scaled to [0, 255] and rounded",
+                  "pyiqa-rgb": "each channel scaled to [0, 255] and rounded",
+                  "y-bt601": "Y of BT.601 YCbCr (studio swing)"}[self.colour]
+        if self.taps is not None:
+            window += f" as libvmaf's {len(self.taps)} float32 taps (sum {sum(self.taps):.6f}, not renormalised)"
+        extra = {None: "", "matlab2009": "; downsampling by max(1, round(min(H, W) / 256)) (f x f box, symmetric)",
+                 "piq": "; SSIM downsampled by f x f block means, f = max(1, round(min(H, W) / 256)), "
+                        "halves to even",
+                 "vmaf": "; decimated by iqa's f x f box (f = max(1, round(min(H, W) / 256)), symmetric "
+                         "borders, n // f + n % 2 samples)"}[self.downsample]
+        ms = f"; MS-SSIM ({self.ms_convention}" + (", Gaussian window" if self.ms_gaussian else "") + ")" \
+            if self.ms_ssim else ""
+        tested = f" [tested against {self.tested}]" if self.tested else ""
+        if self.cs_floor == 0:
+            extra += "; each window's contrast-structure term clamped at 0"
+        return (f"{self.reproduces}: {window}, {cov} covariance, {region}, data range {rng} "
+                f"(unless data_range=), colour: {colour}{extra}{ms}{tested}")
+
+
+PRESETS = {p.name: p for p in [
+    Preset("wang", "Wang et al. 2004, the default", ms_ssim=True,
+           tested="scikit-image, MATLAB ssim_index.m output, pytorch_msssim"),
+    Preset("matlab", "Wang's ssim_index.m / msssim.m", data_range=255.0, colour="matlab-gray", ms_ssim=True,
+           tested="MATLAB ssim_index.m output"),
+    Preset("matlab2009", "Wang's ssim.m (2009)", data_range=255.0, colour="matlab-gray", downsample="matlab2009",
+           tested="a transcription of ssim.m"),
+    Preset("skimage", "skimage.metrics.structural_similarity defaults", win_size=7, gaussian=False,
+           sample_covariance=True, tested="scikit-image"),
+    Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True, tested="the naive reference"),
+    Preset("torchmetrics", "torchmetrics structural_similarity_index_measure and "
+           "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="data",
+           ms_ssim=True, ms_convention="torchmetrics", free=("sigma",), taps_from_sigma="torchmetrics",
+           tested="torchmetrics"),
+    Preset("kornia", "kornia.metrics.ssim / ssim3d (mean of the map; kornia.losses.ssim_loss is DSSIM)",
+           region="same-reflect", free=("win_size",), tested="kornia"),
+    Preset("sewar", "sewar.full_ref.ssim / msssim", gaussian=False, data_range="dtype-max", ms_ssim=True,
+           ms_convention="sewar", ms_gaussian=True, tested="sewar"),
+    Preset("ffmpeg", "ffmpeg's ssim filter (x264's SSIM; per plane, 'All' of equal planes = the mean)", win_size=8,
+           gaussian=False, region="grid", tested="ffmpeg 5.1 on real frames; a transcription of vf_ssim.c"),
+    Preset("matlab-ipt", "MATLAB Image Processing Toolbox ssim (R2014a and later)", region="same-replicate",
+           data_range="dtype-or-one", colour="volume", free=("sigma",), taps_from_sigma="matlab",
+           tested="a transcription of its documentation (no MATLAB here)"),
+    Preset("piq", "piq ssim (downsample=True) / multi_scale_ssim", downsample="piq", ms_ssim=True,
+           ms_convention="piq", tested="a transcription of piq 0.8's code (piq needs torchvision, which "
+           "does not install beside this torch)"),
+    Preset("pyiqa", "pyiqa ssim / ms_ssim (Y channel)", colour="pyiqa-y", cs_floor=0.0, ms_ssim=True,
+           ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
+    Preset("pyiqa-rgb", "pyiqa ssimc (every RGB channel)", colour="pyiqa-rgb", cs_floor=0.0, ms_ssim=True,
+           ms_convention="pyiqa", tested="pyiqa 0.1.16's own ssim_arch module"),
+    Preset("vmaf", "libvmaf float_ssim (Tom Distler's iqa SSIM) on the luma plane", data_range=255.0,
+           downsample="vmaf", taps=tuple(float(np.float32(t)) for t in (
+               0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001, 0.007599,
+               0.001028)), tested="a transcription of libvmaf's ssim.c, decimate.c and ssim_tools.c"),
+    Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
+           tested="a transcription of BasicSR's cv2 code"),
+]}
+
+WINDOW_DEFAULTS = dict(win_size=11, sigma=1.5, gaussian=True, sample_covariance=False)
+
+
+def get(name):
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def data_driven_range(x, y):
+    """torchmetrics' range without ``data_range``: ``max(x.max() - x.min(), y.max() - y.min())``
+    over everything passed (a whole batch, so one pair's score depends on the others)."""
+    data_range = float(max(np.ptp(x), np.ptp(y)))
+    if data_range == 0:
+        raise ValueError("both images are constant: the data-driven data range is 0; pass data_range=")
+    return data_range
+
+
+def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, batch, window, ms=False):
+    """Transform the inputs and options as the preset (and ``y_channel``,
+    ``crop_border``) say.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Host arrays (checked by the caller).
+    window : dict
+        The call's ``win_size``, ``sigma``, ``gaussian``, ``sample_covariance``.
+
+    Returns
+    -------
+    x, y, channel_axis, data_range, window, region
+    """
+    p = get(preset) if preset is not None else None
+    if p is not None:
+        if ms and not p.ms_ssim:
+            with_ms = ", ".join(repr(n) for n, q in PRESETS.items() if q.ms_ssim)
+            raise ValueError(f"preset {preset!r} defines no MS-SSIM convention; use one of {with_ms}")
+        changed = [k for k, v in window.items() if v != WINDOW_DEFAULTS[k] and k not in p.free]
+        if changed:
+            free = f" (it leaves {', '.join(p.free)} free)" if p.free else ""
+            raise ValueError(f"preset {preset!r} fixes {', '.join(changed)}; leave them at their "
+                             f"defaults or drop the preset{free}")
+        fixed = dict(win_size=p.win_size, sigma=p.sigma, gaussian=p.gaussian, sample_covariance=p.sample_covariance)
+        window = {k: (window[k] if k in p.free else fixed[k]) for k in fixed}
+        if p.taps_from_sigma == "torchmetrics":
+            window["win_size"] = 2 * int(3.5 * window["sigma"] + 0.5) + 1
+        elif p.taps_from_sigma == "matlab":
+            window["win_size"] = 2 * math.ceil(3 * window["sigma"]) + 1
+        if ms and p.ms_gaussian is not None:
+            window["gaussian"] = p.ms_gaussian
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be >= 0, got {crop_border}")
+    colour = "y-bt601" if y_channel else (p.colour if p is not None else "channels")
+    if data_range is None and p is not None and p.data_range != "dtype":
+        if p.data_range == "data":
+            data_range = data_driven_range(x, y)
+        elif p.data_range == "dtype-max":
+            data_range = float(np.iinfo(x.dtype).max) if x.dtype.kind in "iu" else 1.0
+        elif p.data_range == "dtype-or-one":  # MATLAB's diff(getrangefromclass(A))
+            info = np.iinfo(x.dtype) if x.dtype.kind in "iu" else None
+            data_range = float(info.max) - float(info.min) if info is not None else 1.0
+        else:
+            data_range = p.data_range
+    if colour in ("pyiqa-y", "pyiqa-rgb"):
+        if data_range is None:
+            if x.dtype.kind not in "iu":
+                raise ValueError(f"preset {preset!r} on float input needs data_range= (1.0 for [0, 1] data, as "
+                                 "pyiqa takes it)")
+            info = np.iinfo(x.dtype)
+            data_range = float(info.max) - float(info.min)
+        lead = 1 if batch else 0
+        ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
+        to_y = colour == "pyiqa-y" and ca is not None and x.shape[ca] == 3
+        x, y = conv.pyiqa_levels(x, ca, data_range, to_y), conv.pyiqa_levels(y, ca, data_range, to_y)
+        data_range = 255.0
+        if to_y:
+            channel_axis = None
+    elif colour == "volume" and channel_axis is not None:
+        channel_axis = None  # MATLAB's ssim: an M x N x 3 array is a volume, filtered along all axes
+    elif colour in ("matlab-gray", "y-bt601") and channel_axis is not None:
+        if colour == "matlab-gray":
+            x, y = conv.matlab_gray(x, channel_axis), conv.matlab_gray(y, channel_axis)
+        else:
+            if data_range is None:
+                if x.dtype.kind != "u" and x.dtype.kind != "i":
+                    raise ValueError("y_channel on float input needs data_range= (1.0 for [0, 1] data)")
+                info = np.iinfo(x.dtype)
+                data_range = float(info.max) - float(info.min)
+            x, y = conv.y_bt601(x, channel_axis, data_range), conv.y_bt601(y, channel_axis, data_range)
+        channel_axis = None
+    elif colour == "y-bt601" and y_channel:
+        raise ValueError("y_channel needs RGB input with channel_axis set (e.g. channel_axis=-1)")
+    lead = 1 if batch else 0
+    ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
+    spatial = [ax for ax in range(lead, x.ndim) if ax != ca]
+    x, y = conv.crop(x, crop_border, spatial), conv.crop(y, crop_border, spatial)
+    if p is not None and p.downsample == "matlab2009":
+        f = conv.matlab2009_factor([x.shape[ax] for ax in spatial])
+        x, y = conv.matlab2009_downsample(x, f, spatial), conv.matlab2009_downsample(y, f, spatial)
+    elif p is not None and p.downsample == "vmaf":
+        f = conv.vmaf_factor([x.shape[ax] for ax in spatial])
+        x, y = conv.vmaf_decimate(x, f, spatial), conv.vmaf_decimate(y, f, spatial)
+    elif p is not None and p.downsample == "piq" and not ms:
+        f = conv.piq_factor([x.shape[ax] for ax in spatial])
+        x, y = conv.block_mean(x, f, spatial), conv.block_mean(y, f, spatial)
+    region = p.region if p is not None else "valid"
+    return x, y, channel_axis, data_range, window, region

@@ -1,0 +1,40 @@
+"""What the kernels know about arrays: the dtypes they read in place, GPU arrays by their
+``__cuda_array_interface__`` (metadata only: no CUDA import), the spatial order that streams
+rows."""
+
+import numpy as np
+
+#: dtypes the kernels read directly; anything else is converted at the boundary.
+#: What the CUDA kernels read in place.
+KERNEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
+#: What the CPU kernels read in place, converting row by row as they load (no whole-image copy):
+#: also 16- and 32-bit signed integers (CT's Hounsfield units, microscopy). float16 is read in
+#: place by the fused SSIM kernel and MS-SSIM's halving only (its bit patterns decoded row by row,
+#: ``keep_half``); the other kernels get it converted.
+HOST_KERNEL_DTYPES = KERNEL_DTYPES + (np.dtype(np.int16), np.dtype(np.int32))
+
+def is_device_array(a):
+    """Whether ``a`` lives on a GPU (CuPy, PyTorch, Numba: ``__cuda_array_interface__``)."""
+    return hasattr(a, "__cuda_array_interface__")
+
+
+def cuda_interface(a):
+    """``(pointer, shape, strides in bytes, dtype)`` of a GPU array's ``__cuda_array_interface__``."""
+    iface = a.__cuda_array_interface__
+    dtype = np.dtype(iface["typestr"])
+    shape = tuple(iface["shape"])
+    strides = iface.get("strides") or tuple(
+        int(np.prod(shape[i + 1:], dtype=np.int64)) * dtype.itemsize for i in range(len(shape)))
+    return iface["data"][0], shape, tuple(strides), dtype
+
+
+def spatial_order(x5, spatial_ndim):
+    """Permutation of the spatial axes that puts the smallest stride last.
+
+    The window is the same along every spatial axis, so SSIM does not change
+    when the spatial axes are permuted; reading F-ordered or transposed input
+    in its memory order lets the kernels stream contiguous rows.
+    """
+    axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
+    order = sorted(axes, key=lambda ax: -abs(x5.strides[ax]))
+    return tuple(ax for ax in range(5) if ax not in axes) + tuple(order)

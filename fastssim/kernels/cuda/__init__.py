@@ -1,0 +1,2 @@
+"""The numba.cuda kernels and everything that touches ``numba.cuda``: device arrays, SSIM,
+errors, gradient."""

@@ -1,0 +1,369 @@
+"""Pixel-wise distances: MSE and PSNR of one pair, MSE of a batch of pairs, and the L2
+distance and cosine similarity of a pair (whole, or per channel).
+
+Computed in float64 by the error kernels (``_engine.squared_error_means``,
+``_engine.product_sums``: one pass gives both L2 and cosine), on the CPU or the GPU; for MSE,
+64-bit integers beyond 2^53 are shifted by their common minimum first (cosine is not
+shift-invariant, so L2 and cosine read the values as they are, converted to float64).
+"""
+
+import numpy as np
+
+from ..kernels.cpu import reduce as _cpu_reduce
+from ..conventions import checks as v
+from ..kernels.engine import product_sums, raise_if_nonfinite, readonly, resolve_backend, squared_error_means
+from ..kernels.math import psnr_from_mse
+
+__all__ = ["mse", "psnr", "mse_batch", "l2", "cosine", "l2_cosine"]
+
+
+def _flat5(a):
+    """A 5-D view of an array of any shape, for the error kernels."""
+    if a.ndim <= 5:
+        return a.reshape((1,) * (5 - a.ndim) + a.shape)
+    return a.reshape((1, 1, 1, -1, a.shape[-1]))
+
+
+def _masked_mse(x, y, mask, channel_axis):
+    """MSE over the elements ``mask`` selects (host arrays; the mask without the channel axis
+    when ``channel_axis`` is given, else of the arrays' shape)."""
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be boolean or 0/1 numbers, got dtype {m.dtype}")
+    if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
+        raise ValueError("mask must hold only 0 and 1 (or True and False)")
+    if channel_axis is not None:
+        ca = v.normalise_axis(channel_axis, x.ndim, "channel_axis")
+        want = x.shape[:ca] + x.shape[ca + 1:]
+        if m.shape != want:
+            raise ValueError(f"mask has shape {m.shape}; with channel_axis={channel_axis} it must be {want}")
+        m = np.expand_dims(m, ca)
+    elif m.shape != x.shape:
+        raise ValueError(f"mask has shape {m.shape}; it must be the arrays' shape {x.shape} (or pass channel_axis "
+                         "for a mask shared by the channels)")
+    xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
+    x5, y5 = _flat5(xk), _flat5(yk)
+    m5 = _flat5(np.ascontiguousarray(np.broadcast_to(m.astype(np.uint8), x.shape)))
+    out = np.empty((int(np.prod(x5.shape[:4])), 2))
+    _cpu_reduce.masked_squared_error_sums(readonly(x5), readonly(y5), readonly(m5), out)
+    total, count = out.sum(axis=0)
+    if count == 0:
+        raise ValueError("the mask selects no element")
+    return total / count
+
+
+def _mse(x, y, backend, mask=None, channel_axis=None):
+    v.check_options(11, 1.5, 0.01, 0.03, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    if mask is not None and devices != (None, None):
+        raise TypeError("mask= takes host (NumPy) arrays; copy the GPU arrays to the host")
+    x, y = v.check_pair(x, y)
+    if mask is not None:
+        value = _masked_mse(x, y, mask, channel_axis)
+        raise_if_nonfinite(value, x, y, 1, 1)
+        return x, y, float(value)
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        if x.ndim > 5:
+            raise ValueError(f"GPU arrays with more than 5 axes are not supported, got shape {x.shape}")
+        xk, yk = x, y
+    else:
+        xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
+    where = resolve_backend(backend, *devices, x.size)
+    x5, y5 = (_flat5(xk), _flat5(yk)) if devices != (None, None) else _rows5(xk, yk)  # GPU: views of any strides
+    value = squared_error_means(x5, y5, backend=where, devices=devices)[0]
+    xs = devices[0] if devices[0] is not None else x
+    ys = devices[1] if devices[1] is not None else y
+    raise_if_nonfinite(value, xs, ys, 1, 1)
+    return x, y, float(value)
+
+
+@v.accepts_tensors
+def mse(x, y, *, backend="auto", mask=None, channel_axis=None):
+    """Mean squared error, computed in float64.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape (any number of axes), any real dtype.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
+    mask : array_like of bool, optional
+        The mean over the elements where ``mask`` is true: of the arrays' shape, or without
+        the channel axis when ``channel_axis`` is given (one mask for every channel). Host
+        arrays; a compiled masked reduction.
+    channel_axis : int, optional
+        Only with ``mask``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError, TypeError
+        For mismatched shapes, empty, NaN/Inf or non-numeric input.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> fastssim.mse(np.array([1, 2, 3]), np.array([1, 2, 5]))
+    1.3333333333333333
+    """
+    return _mse(x, y, backend, mask, channel_axis)[2]
+
+
+@v.accepts_tensors
+def psnr(x, y, *, data_range=None, backend="auto", mask=None, channel_axis=None):
+    """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape, any real dtype.
+    data_range : float, optional
+        The range L; defaults to that of an integer dtype, required for float
+        input.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
+    mask, channel_axis : optional
+        As for `mse`: PSNR of the masked elements.
+
+    Returns
+    -------
+    float
+        ``inf`` for identical inputs (MSE 0), as scikit-image.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `mse`, and for a missing or invalid ``data_range``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.full((8, 8), 100, np.uint8)
+    >>> round(fastssim.psnr(x, x + 5), 2)
+    34.15
+    """
+    xh, yh = v.check_pair(x, y, range_given=data_range is not None)
+    L = v.resolve_data_range(xh, yh, data_range)
+    return psnr_from_mse(_mse(x, y, backend, mask, channel_axis)[2], L)
+
+
+@v.accepts_tensors
+def mse_batch(x, y, *, backend="auto"):
+    """Mean squared error of each pair of a stack, in float64.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Stacks of pairs along axis 0, of one shape (any number of further axes; at most 4
+        for GPU arrays). Host arrays, or GPU arrays (``__cuda_array_interface__``) of one
+        dtype, read in place.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
+
+    Returns
+    -------
+    ndarray, float64, (N,)
+        ``mse(x[i], y[i])`` for every i, equal to it bit for bit (on the same backend).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `mse`; a pair with NaN or Inf is named by its index.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> x = np.zeros((2, 4, 4), np.uint8); y = x.copy(); y[1] += 2
+    >>> fastssim.mse_batch(x, y).tolist()
+    [0.0, 4.0]
+    """
+    v.check_options(11, 1.5, 0.01, 0.03, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    x, y = v.check_pair(x, y)
+    if x.ndim < 2:
+        raise ValueError(f"mse_batch needs stacks of pairs (N, ...), got shape {x.shape}")
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        if x.ndim > 5:
+            raise ValueError(f"GPU stacks with more than 4 axes per pair are not supported, got shape {x.shape}")
+        if not (x.flags.c_contiguous and y.flags.c_contiguous):
+            raise ValueError("mse_batch reads GPU stacks in place and needs them C-contiguous; pass "
+                             "cupy.ascontiguousarray(x) (or tensor.contiguous())")
+        xk, yk = x, y
+    else:
+        xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
+    where = resolve_backend(backend, *devices, x.size)
+    n = x.shape[0]
+    rows = (_flat5(xk[0]) if devices != (None, None) else _rows5(xk[0], yk[0])[0]).shape  # as mse sees a pair
+    x5 = xk.reshape((n,) + rows[1:]) if rows[0] == 1 else None
+    if x5 is None:  # more than 5 axes per pair (host only): one call per pair
+        values = np.array([squared_error_means(_flat5(xk[i]), _flat5(yk[i]))[0] for i in range(n)])
+    else:
+        values = squared_error_means(x5, yk.reshape(x5.shape), backend=where, devices=devices)
+    xs = devices[0] if devices[0] is not None else x
+    ys = devices[1] if devices[1] is not None else y
+    for i in np.flatnonzero(~np.isfinite(values)):
+        raise_if_nonfinite(values[i], xs[i], ys[i], 1, 1, what=f"pair {i}")
+    return values
+
+
+def _channel_axis(channel_axis, ndim):
+    if channel_axis is None:
+        return None
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)) \
+            or not -ndim <= channel_axis < ndim:
+        raise ValueError(f"channel_axis must be an axis of the images (from {-ndim} to {ndim - 1}) or None, "
+                         f"got {channel_axis!r}")
+    return int(channel_axis) % ndim
+
+
+#: Elements per row the kernels' tasks sum, at least (a row is one parallel task).
+ROW_ELEMENTS = 2048
+
+
+def _rows5(a, b, channels_first=False):
+    """(1, C, 1, R, L) views of ``a`` and ``b`` (one shape) for the error kernels: each
+    channel's elements (C = 1 without channels) in R rows of L, L the product of the trailing
+    axes from the last until it reaches `ROW_ELEMENTS`, so that rows are long enough to
+    vectorise and many enough to share out (an RGB image's last axis alone would make rows of
+    3). Only when both are C-contiguous are they regrouped (views); otherwise both keep their
+    own rows (`_flat5`; channels first: a reshape), so the two always have the same rows."""
+    if not (a.flags.c_contiguous and b.flags.c_contiguous):
+        if channels_first:
+            return a.reshape(1, a.shape[0], 1, 1, -1), b.reshape(1, b.shape[0], 1, 1, -1)
+        return _flat5(a), _flat5(b)
+    C = a.shape[0] if channels_first else 1
+    L = 1
+    for n in reversed(a.shape[1:] if channels_first else a.shape):
+        L *= n
+        if L >= ROW_ELEMENTS:
+            break
+    shape = (1, C, 1, -1, max(L, 1))
+    return a.reshape(shape), b.reshape(shape)
+
+
+def _product_sums(x, y, channel_axis, backend):
+    """``(sums, x, y)``: the float64 sums (sum (x-y)^2, sum xy, sum x^2, sum y^2), shape (4,),
+    or (C, 4) per channel."""
+    v.check_options(11, 1.5, 0.01, 0.03, backend)
+    devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    x, y = v.check_pair(x, y)
+    ax = _channel_axis(channel_axis, x.ndim)
+    if devices != (None, None):
+        v.check_device_dtypes(x, y, devices)
+        if ax is not None or x.ndim > 5:
+            raise ValueError("l2 and cosine of GPU arrays are computed over the whole array (channel_axis=None, "
+                             "at most 5 axes); for per-channel values call them per channel (x[..., c]) or "
+                             "pass host arrays")
+        x5, y5 = _flat5(x), _flat5(y)
+    else:
+        xk, yk = v.kernel_inputs(x, y, np.dtype(np.float64))
+        if ax is not None:  # channels on the kernels' channel axis
+            xk, yk = np.moveaxis(xk, ax, 0), np.moveaxis(yk, ax, 0)
+        x5, y5 = _rows5(xk, yk, ax is not None)
+    where = resolve_backend(backend, *devices, x.size)
+    sums = product_sums(x5, y5, backend=where, devices=devices)[0]  # (C of the 5-D view, 4)
+    sums = sums.sum(axis=0) if ax is None else sums
+    if not np.isfinite(sums).all():
+        raise v.nonfinite_input(devices[0] if devices[0] is not None else x,
+                                devices[1] if devices[1] is not None else y) or ValueError(
+            "the sums of squares exceed the float64 range (values above about 1e154): divide both images "
+            "by one constant first (L2 scales with it; cosine does not change)")
+    return sums, x, y
+
+
+@v.accepts_tensors
+def l2(x, y, *, channel_axis=None, backend="auto"):
+    """Euclidean (L2) distance between two images, ``sqrt(sum (x - y)^2)``, in float64.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape (any number of axes), any real dtype; flattened.
+    channel_axis : int, optional
+        With an axis, one distance per channel along it.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute (GPU arrays: over the whole array).
+
+    Returns
+    -------
+    float, or ndarray of float64 (C,) with ``channel_axis``
+
+    Raises
+    ------
+    ValueError, TypeError
+        For mismatched shapes, empty, NaN/Inf or non-numeric input, or an invalid axis.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> fastssim.l2(np.array([0, 0]), np.array([3, 4]))
+    5.0
+    """
+    return _l2(_product_sums(x, y, channel_axis, backend)[0])
+
+
+def _l2(sums):
+    out = np.sqrt(sums[..., 0])
+    return float(out) if out.ndim == 0 else out
+
+
+def _cosine(sums):
+    zero = (sums[..., 2] == 0) | (sums[..., 3] == 0)
+    if np.any(zero):
+        which = "x" if np.any(sums[..., 2] == 0) else "y"
+        where = "" if sums.ndim == 1 else f" in channel {int(np.flatnonzero(zero)[0])}"
+        raise ValueError(f"cosine similarity is undefined: {which} is all zeros{where} (its vector has no "
+                         "direction); use l2 or mse for such images")
+    with np.errstate(over="ignore"):
+        product = sums[..., 2] * sums[..., 3]  # sqrt(a * a) is a: identical images give exactly 1
+    norm = np.where(np.isfinite(product), np.sqrt(product), np.sqrt(sums[..., 2]) * np.sqrt(sums[..., 3]))
+    out = np.clip(sums[..., 1] / norm, -1.0, 1.0)
+    return float(out) if out.ndim == 0 else out
+
+
+@v.accepts_tensors
+def cosine(x, y, *, channel_axis=None, backend="auto"):
+    """Cosine similarity of two images as vectors, ``sum x y / sqrt(sum x^2 sum y^2)``, in
+    float64: 1 for images equal up to a positive factor, -1 to 1 in general.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape (any number of axes), any real dtype; flattened.
+    channel_axis : int, optional
+        With an axis, one similarity per channel along it.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute (GPU arrays: over the whole array).
+
+    Returns
+    -------
+    float, or ndarray of float64 (C,) with ``channel_axis``
+
+    Raises
+    ------
+    ValueError, TypeError
+        As for `l2`, and when an image (or a channel of one) is all zeros: the angle to a
+        zero vector is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np, fastssim
+    >>> fastssim.cosine(np.array([1, 2, 3]), np.array([2, 4, 6]))
+    1.0
+    """
+    return _cosine(_product_sums(x, y, channel_axis, backend)[0])
+
+
+def l2_cosine(x, y, *, backend="auto"):
+    """``(l2(x, y), cosine(x, y) or the ValueError that says why it is undefined)``, from one
+    pass over the images (the batch scorer's call)."""
+    sums = _product_sums(x, y, None, backend)[0]
+    try:
+        return _l2(sums), _cosine(sums)
+    except ValueError as e:
+        return _l2(sums), e

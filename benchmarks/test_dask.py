@@ -43,7 +43,7 @@ def test_pairs_per_second_local_pool_and_cluster(tmp_path):
     rows = []
 
     def local():
-        fastssim.score_pairs(pairs, out=str(tmp_path / "local"), overwrite=True)
+        fastssim.score_dataset(pairs, out=str(tmp_path / "local"), overwrite=True)
 
     local()
     rows.append(("local pool (threads)", median_seconds(local)))
@@ -52,7 +52,7 @@ def test_pairs_per_second_local_pool_and_cluster(tmp_path):
                                       dashboard_address=":0", silence_logs=50) as cluster, \
                 distributed.Client(cluster) as client:
             def run():
-                fastssim.score_pairs(pairs, out=str(tmp_path / f"d{workers}"), client=client, overwrite=True)
+                fastssim.score_dataset(pairs, out=str(tmp_path / f"d{workers}"), client=client, overwrite=True)
 
             run()
             rows.append((f"LocalCluster, {workers} worker process(es)", median_seconds(run)))

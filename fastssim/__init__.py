@@ -4,15 +4,17 @@ Numba-compiled, fused, parallel kernels; results equal scikit-image's.
 """
 
 from ._version import __version__
-from .metrics import (MS_SSIM_WEIGHTS, cosine, cw_ssim, dssim, l2, ms_ssim, ms_ssim_batch, ms_ssim_batch_with_gradient,
-                      ms_ssim_slices, mse, mse_batch, psnr, ssim, ssim_batch, ssim_batch_with_gradient, ssim_map,
-                      ssim_slices, ssim_with_gradient, three_ssim)
+from . import three_ssim as _three_ssim_path  # noqa: F401 - the old module path, loaded before the function
+from .metrics import (MS_SSIM_WEIGHTS, cosine, cosine_channels, cw_ssim, dssim, l2, l2_channels, ms_ssim, ms_ssim_batch,
+                      ms_ssim_batch_with_gradient, ms_ssim_slices, mse, mse_batch, psnr, ssim, ssim_batch,
+                      ssim_batch_with_gradient, ssim_map, ssim_slices, ssim_slices_masked, ssim_with_gradient,
+                      three_ssim)
 
 
 def __getattr__(name):
-    """``score_pairs`` and ``ConfigError`` load the batch scorer (and pyarrow) on first use, so
-    that ``import fastssim`` for the metric functions does not pay for them."""
-    if name in ("score_pairs", "ConfigError"):
+    """``score_pairs``, ``score_dataset`` and ``ConfigError`` load the batch scorer (and pyarrow) on
+    first use, so that ``import fastssim`` for the metric functions does not pay for them."""
+    if name in ("score_pairs", "score_dataset", "ConfigError"):
         from . import batch
 
         return getattr(batch, name)
@@ -20,5 +22,6 @@ def __getattr__(name):
 
 
 __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
-           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "cw_ssim", "three_ssim", "MS_SSIM_WEIGHTS", "score_pairs",
+           "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "l2_channels", "cosine_channels",
+           "ssim_slices_masked", "cw_ssim", "three_ssim", "MS_SSIM_WEIGHTS", "score_pairs", "score_dataset",
            "ConfigError"]

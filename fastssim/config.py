@@ -15,6 +15,10 @@ Numba keys its disk cache on the file that defines each kernel: after editing
 
 import os
 
+#: Where the kernels may run: 'auto' (the GPU for GPU arrays and large host inputs, when one is
+#: usable), 'cpu', 'cuda'. The one list: the API, the batch scorer and the CLI take it from here.
+BACKENDS = ("auto", "cpu", "cuda")
+
 #: Floating-point relaxations allowed in the CPU kernels.
 FASTMATH = {"reassoc", "contract", "nsz"}
 

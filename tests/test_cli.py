@@ -347,10 +347,16 @@ def test_score_pairs_library(tmp_path):
     assert table.loc["2", "status"] == "error" and "shape mismatch" in table.loc["2", "error"]
     iio.imwrite(tmp_path / "a.png", a)
     iio.imwrite(tmp_path / "b.png", b)
-    summary = fastssim.score_pairs([(tmp_path / "a.png", tmp_path / "b.png")], out=str(tmp_path / "o"))
+    summary = fastssim.score_dataset([(tmp_path / "a.png", tmp_path / "b.png")], tmp_path / "o")
     assert {k: summary[k] for k in ("scored", "skipped", "errors", "rows", "duplicates", "interrupted")} == \
         {"scored": 1, "skipped": 0, "errors": 0, "rows": 1, "duplicates": 0, "interrupted": False}
     assert pd.read_parquet(tmp_path / "o").ssim.iloc[0] == fastssim.ssim(a, b)
+    # the old spelling, score_pairs(out=), still writes (and resumes) the same output, with a warning
+    with pytest.warns(DeprecationWarning, match=r"call score_dataset\(pairs, out, ...\) instead"):
+        again = fastssim.score_pairs([(tmp_path / "a.png", tmp_path / "b.png")], out=str(tmp_path / "o"))
+    assert again["skipped"] == 1 and again["scored"] == 0
+    with pytest.raises(fastssim.ConfigError, match="score_dataset needs pairs of file paths"):
+        fastssim.score_dataset([(a, b)], tmp_path / "o2")
 
 
 def test_metrics_preset_and_presets_command(tmp_path):

@@ -58,18 +58,18 @@ def client():
 def test_cluster_rows_equal_the_local_run(client, tmp_path):
     _dataset(tmp_path, 45)
     pairs = _pairs(tmp_path)
-    local = fastssim.score_pairs(pairs, out=str(tmp_path / "local"))
-    summary = fastssim.score_pairs(pairs, out=str(tmp_path / "dask"), client=client, chunk_pairs=7)
+    local = fastssim.score_dataset(pairs, out=str(tmp_path / "local"))
+    summary = fastssim.score_dataset(pairs, out=str(tmp_path / "dask"), client=client, chunk_pairs=7)
     assert summary["scored"] == 46 and summary["errors"] == 1 and summary["failed"] == []
     assert local["rows"] == summary["rows"] == 46
     pd.testing.assert_frame_equal(_frame(tmp_path / "dask"), _frame(tmp_path / "local"), check_exact=True)
     parts = sorted(p for p in os.listdir(tmp_path / "dask") if p.endswith(".parquet"))
     assert len(parts) == 7 and all(p.startswith("part-c") for p in parts)  # ceil(46 / 7) chunks, one part each
-    again = fastssim.score_pairs(pairs, out=str(tmp_path / "dask"), client=client, chunk_pairs=7)
+    again = fastssim.score_dataset(pairs, out=str(tmp_path / "dask"), client=client, chunk_pairs=7)
     assert again["scored"] == 0 and again["skipped"] == 46 and again["rows"] == 46
     # a resume with more pairs scores only the new ones, whatever chunks they fall in
     _dataset(tmp_path, 52)
-    more = fastssim.score_pairs(_pairs(tmp_path), out=str(tmp_path / "dask"), client=client, chunk_pairs=7)
+    more = fastssim.score_dataset(_pairs(tmp_path), out=str(tmp_path / "dask"), client=client, chunk_pairs=7)
     assert more["scored"] == 7 and more["rows"] == 53
     df = _frame(tmp_path / "dask")
     assert not df.duplicated(["ref", "dist"]).any()
@@ -102,14 +102,14 @@ def test_problems_are_refused_before_the_run(client, tmp_path):
     pairs = _pairs(tmp_path)
     # the options checked against the first pair on a worker: the ConfigError comes back
     with pytest.raises(fastssim.ConfigError, match="no natural range: pass --data-range"):
-        fastssim.score_pairs(pairs, out=str(tmp_path / "o"), client=client)
+        fastssim.score_dataset(pairs, out=str(tmp_path / "o"), client=client)
     assert not [p for p in os.listdir(tmp_path / "o") if p.endswith(".parquet")]
     with pytest.raises(fastssim.ConfigError, match="no worker offers it.*dask cuda worker"):
-        fastssim.score_pairs(pairs, out=str(tmp_path / "o2"), client=client, data_range=1.0, backend="cuda")
-    with pytest.raises(fastssim.ConfigError, match="pass out= as well"):
+        fastssim.score_dataset(pairs, out=str(tmp_path / "o2"), client=client, data_range=1.0, backend="cuda")
+    with pytest.raises(fastssim.ConfigError, match=r"call score_dataset\(pairs, out, client=client\)"):
         list(fastssim.score_pairs(pairs, client=client))
     with pytest.raises(fastssim.ConfigError, match="chunk_pairs must be a positive integer"):
-        fastssim.score_pairs(pairs, out=str(tmp_path / "o3"), client=client, chunk_pairs=0)
+        fastssim.score_dataset(pairs, out=str(tmp_path / "o3"), client=client, chunk_pairs=0)
 
 
 def test_killed_worker_every_pair_exactly_once(tmp_path):
@@ -121,7 +121,7 @@ def test_killed_worker_every_pair_exactly_once(tmp_path):
         pids = c.run(os.getpid)
         result = {}
         run = threading.Thread(target=lambda: result.update(
-            fastssim.score_pairs(pairs, out=str(out), client=c, chunk_pairs=8)))
+            fastssim.score_dataset(pairs, out=str(out), client=c, chunk_pairs=8)))
         run.start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (out.exists() and any(p.startswith("part-") for p in os.listdir(out))):
@@ -135,7 +135,7 @@ def test_killed_worker_every_pair_exactly_once(tmp_path):
     assert result["failed"] == [] and result["rows"] == 161
     df = _frame(out)
     assert len(df) == 161 and not df.duplicated(["ref", "dist"]).any()
-    local = fastssim.score_pairs(pairs, out=str(tmp_path / "local"))
+    local = fastssim.score_dataset(pairs, out=str(tmp_path / "local"))
     assert local["rows"] == 161
     pd.testing.assert_frame_equal(df, _frame(tmp_path / "local"), check_exact=True)
 
@@ -195,7 +195,7 @@ def test_file_urls_are_written_and_reported_and_object_stores_refused(client, tm
     assert len(pd.read_parquet(tmp_path / "out with space")) == 6
     r = subprocess.run(CLI + ["report", url, "--format", "csv"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.count("\n") >= 2, r.stderr
-    summary = fastssim.score_pairs(_pairs(tmp_path), out=(tmp_path / "api").as_uri(), client=client)
+    summary = fastssim.score_dataset(_pairs(tmp_path), out=(tmp_path / "api").as_uri(), client=client)
     assert summary["scored"] == 6 and len(pd.read_parquet(tmp_path / "api")) == 6
     r = subprocess.run(CLI + ["score", str(tmp_path / "ref"), str(tmp_path / "dist"), "-o", "s3://bucket/scores"],
                        capture_output=True, text=True, timeout=120)

@@ -104,7 +104,7 @@ def test_data_range():
     with pytest.raises(ValueError, match="x is uint8 and y is uint16.*pass data_range"):
         fastssim.ssim(IMG, IMG.astype(np.uint16))
     for bad in (0, -1.0, np.inf, np.nan):
-        with pytest.raises(ValueError, match="data_range must be positive and finite"):
+        with pytest.raises(ValueError, match="data_range must be a positive finite number"):
             fastssim.ssim(F, F, data_range=bad)
     with pytest.raises(TypeError, match="data_range must be a real number"):
         fastssim.ssim(F, F, data_range="255")

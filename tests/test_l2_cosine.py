@@ -57,13 +57,13 @@ def test_per_channel_and_volumes(backend, rgb_img):
     rgb_img = fit(rgb_img, backend)
     y = noise(rgb_img, 20, seed=3)
     per = [numpy_l2_cosine(rgb_img[..., c], y[..., c]) for c in range(3)]
-    l2 = fastssim.l2(rgb_img, y, channel_axis=-1, backend=backend)
-    cos = fastssim.cosine(rgb_img, y, channel_axis=2, backend=backend)
+    l2 = fastssim.l2_channels(rgb_img, y, channel_axis=-1, backend=backend)
+    cos = fastssim.cosine_channels(rgb_img, y, channel_axis=2, backend=backend)
     assert l2.shape == cos.shape == (3,)
     assert l2 == pytest.approx([p[0] for p in per], rel=1e-12)
     assert cos == pytest.approx([p[1] for p in per], rel=1e-12)
     channels_first = np.moveaxis(rgb_img, -1, 0)
-    assert fastssim.l2(channels_first, np.moveaxis(y, -1, 0), channel_axis=0, backend=backend) == \
+    assert fastssim.l2_channels(channels_first, np.moveaxis(y, -1, 0), channel_axis=0, backend=backend) == \
         pytest.approx(l2, rel=1e-12)
     vol = np.stack([fit(camera()[i:i + 100, :120], backend) for i in range(0, 50, 10)])  # 5 x 100 x 120
     dist = noise(vol, 9)
@@ -79,7 +79,7 @@ def test_gpu_arrays_are_read_in_place():
     assert fastssim.l2(to_gpu(x), to_gpu(y), backend="cuda") == pytest.approx(want[0], rel=1e-12)
     assert fastssim.cosine(to_gpu(x), to_gpu(y)) == pytest.approx(want[1], rel=1e-12)
     with pytest.raises(ValueError, match="per channel"):
-        fastssim.l2(to_gpu(np.dstack([x] * 3)), to_gpu(np.dstack([y] * 3)), channel_axis=-1)
+        fastssim.l2_channels(to_gpu(np.dstack([x] * 3)), to_gpu(np.dstack([y] * 3)), channel_axis=-1)
 
 
 def test_mistakes_are_named():
@@ -88,10 +88,10 @@ def test_mistakes_are_named():
         fastssim.cosine(np.zeros((8, 8)), np.ones((8, 8)))
     rgb = np.dstack([cam, cam, np.zeros_like(cam)])
     with pytest.raises(ValueError, match="y is all zeros in channel 2"):
-        fastssim.cosine(np.dstack([cam] * 3), rgb, channel_axis=-1)
+        fastssim.cosine_channels(np.dstack([cam] * 3), rgb, channel_axis=-1)
     assert fastssim.l2(np.zeros((8, 8)), np.ones((8, 8))) == 8.0  # defined where cosine is not
     with pytest.raises(ValueError, match="channel_axis must be an axis of the images"):
-        fastssim.l2(cam, cam, channel_axis=2)
+        fastssim.l2_channels(cam, cam, channel_axis=2)
     with pytest.raises(ValueError, match="shape"):
         fastssim.cosine(cam, cam[:-1])
     bad = cam.astype(np.float64)

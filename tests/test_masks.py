@@ -103,27 +103,32 @@ def test_mistakes():
 
 
 def test_slices_of_a_region():
-    """ssim_slices(mask=): each slice over its part of the region; slices the region misses are
-    masked out (an organ present in some slices only), never NaN."""
+    """ssim_slices_masked: each slice over its part of the region; slices the region misses are
+    masked out (an organ present in some slices only), never NaN. (ssim_slices(mask=), its old
+    spelling, gives the same with a DeprecationWarning.)"""
     cam = camera()
     vol = np.stack([cam[8 * i:8 * i + 96, 5 * i:5 * i + 120] for i in range(16)])
     dist = noise(vol, 15)
     mask = np.zeros(vol.shape, bool)
     mask[5:11, 30:70, 40:100] = True  # slices 5-10 only
-    got = fastssim.ssim_slices(vol, dist, axis=0, mask=mask)
+    got = fastssim.ssim_slices_masked(vol, dist, mask, axis=0)
+    with pytest.warns(DeprecationWarning, match=r"call ssim_slices_masked\(x, y, mask, ...\) instead"):
+        old = fastssim.ssim_slices(vol, dist, axis=0, mask=mask)
+    assert isinstance(old, np.ma.MaskedArray) and (old == got).all() and (old.mask == got.mask).all()
+    assert type(fastssim.ssim_slices(vol, dist)) is np.ndarray
     assert isinstance(got, np.ma.MaskedArray) and list(got.mask) == [i not in range(5, 11) for i in range(16)]
     for i in range(5, 11):
         assert got[i] == pytest.approx(fastssim.ssim(vol[i], dist[i], mask=mask[i]), abs=1e-12)
     assert got.mean() == pytest.approx(np.mean([got[i] for i in range(5, 11)]), abs=1e-12)
     # along another axis, and with channels
-    side = fastssim.ssim_slices(vol, dist, axis=2, mask=mask)
+    side = fastssim.ssim_slices_masked(vol, dist, mask, axis=2)
     for i in (45, 80):
         assert side[i] == pytest.approx(fastssim.ssim(vol[:, :, i], dist[:, :, i], mask=mask[:, :, i]), abs=1e-12)
     assert side.mask[0] and not side.mask[60]
     rgb, rgb_d = np.stack([vol] * 3, axis=-1), np.stack([dist, vol, dist], axis=-1)
-    col = fastssim.ssim_slices(rgb, rgb_d, axis=0, channel_axis=-1, mask=mask)
+    col = fastssim.ssim_slices_masked(rgb, rgb_d, mask, axis=0, channel_axis=-1)
     assert col[7] == pytest.approx(fastssim.ssim(rgb[7], rgb_d[7], channel_axis=-1, mask=mask[7]), abs=1e-12)
     with pytest.raises(ValueError, match="the mask selects no window inside any slice"):
-        fastssim.ssim_slices(vol, dist, mask=np.zeros(vol.shape, bool))
+        fastssim.ssim_slices_masked(vol, dist, np.zeros(vol.shape, bool))
     with pytest.raises(ValueError, match=r"mask shape \(16, 96\) does not match the volumes' spatial shape"):
-        fastssim.ssim_slices(vol, dist, mask=mask[:, :, 0])
+        fastssim.ssim_slices_masked(vol, dist, mask[:, :, 0])

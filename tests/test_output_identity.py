@@ -78,10 +78,10 @@ def test_score_pairs_resume_records_where_relative_paths_point(tmp_path, monkeyp
     pairs = [(os.path.join("ref", f), os.path.join("dist", f)) for f in ("im0001.png", "im0002.png")]
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path / "one")
-    assert fastssim.score_pairs(pairs, out=str(out))["scored"] == 2
+    assert fastssim.score_dataset(pairs, out=str(out))["scored"] == 2
     monkeypatch.chdir(tmp_path / "two")
     with pytest.raises(RuntimeError, match="holds scores of other files: its references were read from"):
-        fastssim.score_pairs(pairs, out=str(out))
+        fastssim.score_dataset(pairs, out=str(out))
 
 
 def _scored(tmp_path, n=5):

@@ -133,8 +133,10 @@ def test_torchmetrics_sigma_and_batch_ranges():
     ms = fastssim.ms_ssim_batch(np.pad(xs, ((0, 0), (0, 0), (0, 0))), ys, preset="torchmetrics")
     np.testing.assert_allclose(ms, tm.multiscale_structural_similarity_index_measure(
         XS, YS, reduction="none", betas=(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)).numpy(), rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="data_range must be a number, None or 'per-pair'"):
-        fastssim.ssim_batch(xs, ys, preset="torchmetrics", data_range="pair")
+    # one vocabulary (issue 35): 'pair' is the rule's name everywhere; 'per-pair' its old spelling
+    np.testing.assert_array_equal(fastssim.ssim_batch(xs, ys, preset="torchmetrics", data_range="pair"), per_pair)
+    with pytest.warns(DeprecationWarning, match="data_range='per-pair' is now spelled 'pair'"):
+        fastssim.ssim_batch(xs, ys, preset="torchmetrics", data_range="per-pair")
 
 
 def _ffmpeg_transcription(a, b, max_value, exact=False):

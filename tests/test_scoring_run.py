@@ -387,7 +387,7 @@ def test_demo_cleans_up_and_fits_a_terminal(tmp_path):
 def test_reading_hint_without_pandas(monkeypatch):
     import importlib.util
 
-    from fastssim.cli.commands import _reading_hint
+    from fastssim.cli.demo import _reading_hint
 
     assert "pandas.read_parquet" in _reading_hint("o")
     real = importlib.util.find_spec

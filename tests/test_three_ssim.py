@@ -8,7 +8,7 @@ from scipy import ndimage
 from skimage.metrics import structural_similarity
 
 import fastssim
-from fastssim.batch import score_pairs
+from fastssim.batch import score_dataset
 from images import DISTORTIONS, camera, colour
 
 
@@ -80,7 +80,7 @@ def test_scored(tmp_path):
         iio.imwrite(tmp_path / "dist" / f"{i}.png", DISTORTIONS["blur"](x))
         pairs.append((str(tmp_path / "ref" / f"{i}.png"), str(tmp_path / "dist" / f"{i}.png")))
     out = tmp_path / "out"
-    score_pairs(pairs, out=str(out), metrics=("three_ssim", "cw_ssim"))
+    score_dataset(pairs, out=str(out), metrics=("three_ssim", "cw_ssim"))
     df = pd.read_parquet(out)
     for row in df.itertuples():
         x = iio.imread(tmp_path / "ref" / row.ref)

@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[1] / "fastssim"
 
 #: Layers of the layout, lowest first: a module may import its own layer and those below it.
 LAYERS = [
-    ("base", ("fastssim._version", "fastssim.config", "fastssim._config")),
+    ("base", ("fastssim._version", "fastssim.config", "fastssim._deprecation")),
+    ("io", ("fastssim.io",)),
     ("kernels", ("fastssim.kernels",)),
     ("conventions", ("fastssim.conventions",)),
     ("metrics", ("fastssim.metrics",)),
-    ("io", ("fastssim.io",)),
     ("integrations", ("fastssim.integrations", "fastssim.compat")),
     ("batch", ("fastssim.batch",)),
     ("report", ("fastssim.report",)),
@@ -136,6 +136,28 @@ def floors(edges, comps):
     return {m: floor(room[m]) for m in edges}
 
 
+def package_floors(edges):
+    """Floors of the packages (``fastssim.X``, the rooms of the layout): a package's floor is one
+    more than the highest floor of a package it imports."""
+    def room(m):
+        parts = m.split(".")
+        return ".".join(parts[:2]) if len(parts) > 1 else m
+
+    pe = {}
+    for m, ws in edges.items():
+        pe.setdefault(room(m), set()).update(room(w) for w in ws if room(w) != room(m))
+    memo = {}
+
+    def floor(r, seen=()):
+        if r not in memo:
+            if r in seen:  # a cycle between packages
+                return 0
+            memo[r] = max((floor(w, seen + (r,)) + 1 for w in pe.get(r, ())), default=0)
+        return memo[r]
+
+    return {r: floor(r) for r in pe}
+
+
 def upward(edges):
     """Arrows from a lower layer to a higher one."""
     out = []
@@ -152,7 +174,10 @@ def report(max_lines=400):
     comps = cycles(edges)
     fl = floors(edges, comps)
     big = sorted(((n, m) for m, n in lines.items()), reverse=True)
+    pf = package_floors(edges)
     return {
+        "package_floors": max(pf.values()) + 1,
+        "package_floor_of": dict(sorted(pf.items(), key=lambda kv: kv[1])),
         "modules": len(edges),
         "arrows": sum(len(w) for w in edges.values()),
         "floors": max(fl.values()) + 1,
@@ -172,7 +197,10 @@ def main(argv=None):
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     r = report(a.max_lines)
-    print(f"{r['modules']} modules, {r['arrows']} arrows, {r['floors']} floors")
+    print(f"{r['modules']} modules, {r['arrows']} arrows, {r['floors']} floors of modules; "
+          f"{r['package_floors']} floors of packages:")
+    for floor in range(r["package_floors"]):
+        print(f"  {floor}: " + ", ".join(p for p, f in r["package_floor_of"].items() if f == floor))
     print(f"cycles ({len(r['cycles'])}):", *(" <-> ".join(c) for c in r["cycles"]), sep="\n  ")
     print(f"upward arrows ({len(r['upward'])}):", *(f"{m} -> {w}" for m, w in r["upward"]), sep="\n  ")
     print("largest:", ", ".join(f"{m} ({n})" for m, n in r["largest"]))

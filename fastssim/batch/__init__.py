@@ -14,13 +14,13 @@ from .score import Job, layout, score_arrays
 
 def __getattr__(name):
     """The dataset runner (and with it pyarrow) is loaded on first use: one pair needs neither."""
-    if name in ("score_files", "score_pairs", "unique_pairs", "warm_up"):
+    if name in ("score_files", "score_pairs", "score_dataset", "unique_pairs", "warm_up"):
         from . import run
 
         return getattr(run, name)
     raise AttributeError(f"module 'fastssim.batch' has no attribute {name!r}")
 
 
-__all__ = ["score_pairs", "score_files", "warm_up", "Job", "check_metrics", "check_options", "check_preset",
+__all__ = ["score_pairs", "score_dataset", "score_files", "warm_up", "Job", "check_metrics", "check_options", "check_preset",
            "check_data_range", "score_arrays", "layout", "Progress", "unique_pairs", "ConfigError", "METRICS",
            "DEFAULT_METRICS", "PAIR_TIMEOUT", "RANGE_RULES"]

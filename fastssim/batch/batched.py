@@ -12,46 +12,15 @@ page-locked host buffers, copied to the device once and every metric is computed
 copy (one SSIM launch per batch); the buffers are reused from batch to batch.
 """
 
-from collections import OrderedDict
-
 import numpy as np
 
 from .. import config as cfg
 from ..metrics import structural as metrics, multiscale
+from ..kernels.cuda.staging import Staging
 from ..kernels.engine import resolve_backend
-from ..conventions.checks import resolve_data_range
+from ..conventions import data_range as dr
 from .pair_metrics import _low_range, empty_row, put_mse, put_planar, put_products, put_ssim, resolve_axes
 from .score import error_row, finish_row, pair_spacing
-
-
-class Staging:
-    """Page-locked host buffers and device buffers for GPU batches, reused from batch to batch.
-
-    One pair of buffers per (shape, dtype, side) in use, the ``keep`` most recent kept
-    (so pinned memory stays bounded when a dataset has many shapes).
-    """
-
-    def __init__(self, keep=2):
-        self.keep = keep
-        self.buffers = OrderedDict()
-
-    def upload(self, arrays, side):
-        """A device array holding ``np.stack(arrays)``."""
-        from numba import cuda
-
-        n, shape, dtype = len(arrays), arrays[0].shape, arrays[0].dtype
-        key = (shape, dtype.str, side)
-        host, dev = self.buffers.pop(key, (None, None))
-        if host is None or host.shape[0] < n:
-            host = cuda.pinned_array((n,) + shape, dtype)
-            dev = cuda.device_array((n,) + shape, dtype)
-        self.buffers[key] = (host, dev)
-        while len(self.buffers) > 2 * self.keep:
-            self.buffers.popitem(last=False)
-        np.stack(arrays, out=host[:n])
-        view = dev[:n]
-        view.copy_to_device(host[:n])
-        return view
 
 
 def _batch_values(R, D, asked, opts, where, staging):
@@ -81,7 +50,7 @@ def score_group(job, group, staging=None):
         ref0 = group[0][1]
         ca, volume = resolve_axes(ref0, group[0][0].ref, s["channel_axis"])
         refs, dists = [g[1] for g in group], [g[2] for g in group]
-        span = resolve_data_range(ref0, group[0][2], L)  # a number, or the dtype's range: one per group
+        span = dr.resolve(ref0, group[0][2], L)  # a number, or the dtype's range: one per group
         opts = dict(spatial_ndim=3 if volume else 2, data_range=span,
                     channel_axis=None if ca is None else (ca if ca < 0 else ca + 1))
         where = resolve_backend(s["backend"], None, None, len(group) * ref0.size)

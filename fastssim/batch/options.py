@@ -9,8 +9,8 @@ the CLI turns it into exit status 2 with nothing written.
 import math
 import numbers
 
-import numpy as np
 
+from ..conventions import data_range as dr
 from ..conventions import presets
 from ..io import ALPHA_POLICIES, MAX_PIXELS
 
@@ -19,10 +19,9 @@ DEFAULT_METRICS = ("ssim", "psnr", "mse")
 
 #: Per-pair data range rules (besides a number): the dtype's range, the reference's
 #: max - min, or max(ref span, dist span) as torchmetrics computes it.
-RANGE_RULES = ("dtype", "ref", "pair")
+RANGE_RULES = dr.RULES
 
-#: Where the kernels run: 'auto' takes the GPU for batches large enough to gain from it.
-BACKENDS = ("auto", "cpu", "cuda")
+from ..config import BACKENDS  # noqa: E402 - where the kernels run (the one list)
 
 #: Default limit on the seconds one pair may take to read and score before it is given up.
 PAIR_TIMEOUT = 600.0
@@ -63,38 +62,19 @@ def check_backend(name):
     if key not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if key == "cuda":
-        from ..kernels.engine import _cuda_usable
+        from ..kernels.engine import _cuda_usable, cuda_unavailable
 
         if not _cuda_usable():
-            raise ConfigError("backend 'cuda' needs an NVIDIA GPU with a working driver and numba-cuda "
-                              "(pip install 'fastssim[cuda]'); none was found: use --backend cpu or auto")
+            raise ConfigError(cuda_unavailable("--backend cpu or auto"))
     return key
 
 
 def check_data_range(value):
-    """A data range option: None, a rule from ``RANGE_RULES`` or a positive number.
-
-    Strings that spell a number (from the command line) become floats.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in RANGE_RULES:
-            return None if key == "dtype" else key
-        try:
-            value = float(key)
-        except ValueError:
-            raise ConfigError(f"data range must be one of {', '.join(RANGE_RULES)} or a positive number, "
-                              f"got {value!r}") from None
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise ConfigError(f"data range must be one of {', '.join(RANGE_RULES)} or a positive number, "
-                          f"got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0 and math.isfinite(value * value)):
-        raise ConfigError(f"data range must be a positive finite number (the max - min your data can take), "
-                          f"got {value!r}")
-    return value
+    """A run's data range option, checked by `fastssim.conventions.data_range.check` (a number, a
+    rule, or a string that spells one); 'dtype', the default, is None (the preset's rule, else the
+    dtype's), as the run's parameters record it."""
+    value = dr.check(value, error=ConfigError, name="data range", text=True)
+    return None if value == "dtype" else value
 
 
 def positive_int(value, what):
@@ -162,25 +142,10 @@ def check_first_pair(ref, dist, *, channel_axis, data_range, slices, crop_border
     if crop_border and min(spatial) <= 2 * crop_border:
         raise ConfigError(f"--crop-border {crop_border} removes all of {where} (spatial shape {spatial}); "
                           f"use a border below {(min(spatial) + 1) // 2}")
-    fixed = preset is not None and presets.PRESETS[preset].data_range != "dtype"
+    fixed = preset is not None and dr.rule_of(None, presets.PRESETS[preset]) != "dtype"
     if data_range is None and not fixed and (ref.dtype.kind == "f" or dist.dtype.kind == "f"):
         raise ConfigError(f"{where} holds floating-point data ({ref.dtype}), which has no natural range: pass "
                           "--data-range 1.0 for data in [0, 1], 255 for [0, 255], or a rule: 'ref' (the "
                           "reference's max - min) or 'pair' (the larger span of the two, as torchmetrics)")
     if y_channel and (channel_axis is None or ref.shape[channel_axis] < 3):
         raise ConfigError(f"--y-channel needs RGB images, but {where} has shape {ref.shape}; drop --y-channel")
-
-
-def pair_range(ref, dist, rule):
-    """The data range for one pair under ``rule`` ('ref' or 'pair'), refusing a span of 0."""
-    if rule == "ref":
-        span = float(np.ptp(ref))
-        if span == 0:
-            raise ValueError("the reference is constant, so --data-range ref gives 0; pass a number")
-    else:
-        span = float(max(np.ptp(ref), np.ptp(dist)))
-        if span == 0:
-            raise ValueError("both images are constant, so --data-range pair gives 0; pass a number")
-    if not math.isfinite(span):
-        raise ValueError("the data hold NaN or Inf, so their span is undefined")
-    return span

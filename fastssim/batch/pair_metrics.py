@@ -9,14 +9,16 @@ import numpy as np
 
 from .. import config as cfg
 from ..metrics import structural as metrics, multiscale
-from ..conventions import presets
+from ..conventions.resolve import convention, transform
 from ..kernels.math import psnr_from_mse
-from ..conventions.checks import ExtentError, resolve_data_range
+from ..conventions import data_range as dr
+from ..conventions.checks import ExtentError
 from ..metrics.cwssim import cw_ssim
-from ..metrics.distances import l2_cosine
+from ..metrics.products import cosine_from_sums, l2_cosine_sums, l2_from_sums
 from ..io import ReadError
+from ..metrics.slices import ssim_slices
 from ..metrics.three_ssim import three_ssim
-from .options import DEFAULT_METRICS, METRICS, pair_range
+from .options import DEFAULT_METRICS, METRICS
 
 
 #: The exceptions a metric raises for data it cannot score (anything else is a bug, still a row).
@@ -49,17 +51,7 @@ def _message(e):
 
 def _low_range(ref, dist, where):
     """A warning when wide-integer data use a small part of their dtype's range, else None."""
-    if ref.dtype.kind not in "ui" or ref.dtype.itemsize < 2 or ref.dtype != dist.dtype:
-        return None
-    info = np.iinfo(ref.dtype)
-    full = float(info.max) - float(info.min)
-    lo, hi = min(ref.min(), dist.min()), max(ref.max(), dist.max())
-    if (float(hi) - float(lo)) >= cfg.LOW_RANGE_FRACTION * full:
-        return None
-    return (f"{where} ({ref.dtype}) spans {lo}-{hi}, {100 * (float(hi) - float(lo)) / full:.1f}% of the "
-            f"dtype's range {full:g} that SSIM and PSNR use by default: scores come out near 1; if the data "
-            "cannot exceed a smaller range (e.g. 12-bit: 4095), pass --data-range NUMBER, or 'ref'/'pair' "
-            "for each pair's own span")
+    return dr.low_range_warning(ref, dist, where, cfg.LOW_RANGE_FRACTION)
 
 
 def empty_row(shape):
@@ -84,19 +76,19 @@ def put_products(row, asked, x, y, backend):
     if "l2" not in asked and "cosine" not in asked:
         return
     try:
-        l2, cosine = l2_cosine(x, y, backend=backend)
+        sums = l2_cosine_sums(x, y, backend=backend)
     except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
         for m in ("l2", "cosine"):
             if m in asked:
                 row[f"{m}_error"] = _message(e)
         return
     if "l2" in asked:
-        row["l2"] = l2
+        row["l2"] = l2_from_sums(sums)
     if "cosine" in asked:
-        if isinstance(cosine, Exception):
-            row["cosine_error"] = _message(cosine)
-        else:
-            row["cosine"] = cosine
+        try:
+            row["cosine"] = cosine_from_sums(sums)
+        except ValueError as e:  # an all-zero image: the angle is undefined
+            row["cosine_error"] = _message(e)
 
 
 def put_planar(row, asked, x, y, channel_axis):
@@ -199,8 +191,8 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
     conv = dict(preset=preset, y_channel=y_channel, crop_border=crop_border, backend=backend)
     row = empty_row(ref.shape)
     L = data_range
-    if L in ("ref", "pair"):
-        L = pair_range(ref, dist, L)
+    if dr.needs_data(L):
+        L = dr.resolve(ref, dist, L)
     elif L is None and preset is None:
         row["_warning"] = _low_range(ref, dist, where)
 
@@ -209,14 +201,24 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
             if m in metrics_:
                 row[f"{m}_error"] = _message(e)
 
+    # the pair through its convention once: SSIM, PSNR, MSE and the others read these images, and
+    # SSIM and PSNR one data range (MS-SSIM has its own pyramid convention)
+    t = failed = None
+    try:
+        t = transform(ref, dist, channel_axis=ca, data_range=L, batch=False, preset=preset, y_channel=y_channel,
+                      crop_border=crop_border)
+    except Exception as e:  # noqa: BLE001 - the conversion failed: every metric that needs it says why
+        failed = e
     if "ssim" in metrics_ or "dssim" in metrics_:
         try:
+            if failed is not None:
+                raise failed
             if slices is not None:
-                per = metrics.ssim_slices(ref, dist, axis=slices, data_range=L, channel_axis=ca, **conv)
+                per = ssim_slices(ref, dist, axis=slices, data_range=L, channel_axis=ca, **conv)
                 row["ssim_slices"] = per.tolist()
                 value = float(per.mean())
             else:
-                value = metrics.ssim(ref, dist, data_range=L, channel_axis=ca, **conv)
+                value, _ = metrics.ssim_transformed(t, backend=backend)
             put_ssim(row, metrics_, value)
         except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
             fail(("ssim", "dssim"), e)
@@ -226,17 +228,12 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
                                                                    channel_axis=ca, **conv)
         except Exception as e:  # noqa: BLE001
             fail(("ms_ssim",), e)
-    try:
-        x, y, cx = ref, dist, ca
-        if preset is not None or y_channel or crop_border:
-            x, y, cx, L, _, _ = presets.apply(ref, dist, channel_axis=ca, data_range=L, batch=False,
-                                             window=dict(presets.WINDOW_DEFAULTS), preset=preset,
-                                             y_channel=y_channel, crop_border=crop_border)
-    except Exception as e:  # noqa: BLE001 - the conversion PSNR, MSE, L2 and cosine need failed
-        fail(("psnr", "mse", "l2", "cosine", "cw_ssim", "three_ssim"), e)
+    if failed is not None:  # the conversion PSNR, MSE, L2 and cosine need failed
+        fail(("psnr", "mse", "l2", "cosine", "cw_ssim", "three_ssim"), failed)
         return row
+    x, y, cx = t.x, t.y, t.channel_axis
     try:
-        row["data_range"] = resolve_data_range(x, y, L)
+        row["data_range"] = convention(t, L, K1=0.01, K2=0.03).L  # the L of the SSIM above
     except Exception as e:  # noqa: BLE001 - no range: PSNR cannot be computed
         fail(("psnr",), e)
     if "psnr" in metrics_ or "mse" in metrics_:

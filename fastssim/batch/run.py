@@ -18,9 +18,10 @@ from ..io import MAX_PIXELS, png_decoder_for
 from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
 from .progress import CompileNotice, Progress
+from .params import input_roots, run_params
 from .rows import _Warnings, stream_rows, warm_up
 from .score import Job
-from .writer import SCHEMA, ResultWriter, check_resume, committed, input_roots, local_path
+from .writer import SCHEMA, ResultWriter, check_resume, committed, local_path
 
 def unique_pairs(pairs):
     """``pairs`` with each (method, ref, dist) once, in order, and the repeats."""
@@ -167,17 +168,14 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     batch_size : int
         Rows per yielded record batch.
     out : str, optional
-        If given, write a Parquet dataset there (resumable, as the CLI) and
-        return its summary dict instead of yielding batches.
+        Deprecated (it changed the return type): `score_dataset` writes a results directory.
     timeout : float
         Seconds after which a pair that is still being read or scored becomes an error row.
     backend : {'auto', 'cpu', 'cuda'}
         Where the kernels run; 'cuda' (refused without a GPU) scores each batch of
         equal-shaped pairs from one copy on the GPU.
-    client : distributed.Client, optional
-        With ``out``: score on this Dask cluster's workers (``fastssim[dask]``), in chunks of
-        ``chunk_pairs`` pairs (default 500), each committed once as one part. The pairs must
-        be file paths that the workers can read at the same paths.
+    client, chunk_pairs, overwrite
+        Deprecated here, with ``out``: see `score_dataset`.
     video : dict, optional
         How pairs of video files are scored (``fastssim[video]``): ``planes`` ('y', 'yuv',
         'rgb'), ``start`` and ``end`` (reference frames start to end-1), ``offset``
@@ -210,37 +208,91 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     >>> batches[0].num_rows, batches[0].column("status").to_pylist()
     (2, ['ok', 'ok'])
     """
-    check_options(workers=workers, timeout=timeout)
+    options = dict(data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels, metrics=metrics,
+                   preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
+                   backend=backend, video=video, missing_chunks=missing_chunks, ms_scales=ms_scales)
+    if out is not None:
+        from .._deprecation import deprecated
+
+        deprecated("score_pairs(pairs, out=...) returns a summary instead of batches: call score_dataset(pairs, "
+                   "out, ...) instead (out= will be refused from the next release)")
+        return score_dataset(pairs, out, workers=workers, overwrite=overwrite, timeout=timeout, client=client,
+                             chunk_pairs=chunk_pairs, **options)
+    if client is not None:
+        raise ConfigError("client= scores into a results directory: call score_dataset(pairs, out, client=client)")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    job = _job(workers, timeout, **options)
+    first, rest = warm_up(job, _normalise(pairs), timeout=timeout, quiet=True)
+    return _batches(job, first, rest, workers, batch_size, timeout)
+
+
+def _job(workers, timeout, *, metrics, channel_axis, **options):
+    check_options(workers=workers, timeout=timeout)
     if channel_axis != "auto" and channel_axis is not None and (not isinstance(channel_axis, int)
                                                                   or isinstance(channel_axis, bool)):
         raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
-    job = Job("", {}, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
-              metrics_=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border,
-              channel_axis=channel_axis, backend=backend, video=video, missing_chunks=missing_chunks,
-              ms_scales=ms_scales)
-    if out is not None:
-        items = list(_normalise(pairs))
-        if any(isinstance(it, tuple) for it in items):
-            raise ConfigError("out= needs pairs of file paths; for arrays, collect the yielded batches")
-        if chunk_pairs is not None and (not isinstance(chunk_pairs, int) or chunk_pairs < 1):
-            raise ConfigError(f"chunk_pairs must be a positive integer, got {chunk_pairs!r}")
-        params = {"data_range": data_range, "slices": slices, "alpha": alpha, "max_pixels": max_pixels,
-                  "metrics": list(job.metrics), "preset": job.scoring["preset"], "y_channel": y_channel,
-                  "crop_border": crop_border, "channel_axis": channel_axis}
-        if video is not None:
-            params["video"] = job.video
-        if missing_chunks != "error":
-            params["missing_chunks"] = missing_chunks
-        if job.scoring["ms_scales"] != "standard":
-            params["ms_scales"] = job.scoring["ms_scales"]
-        return score_files(items, out, job, params, workers=workers, overwrite=overwrite, quiet=True,
-                           timeout=timeout, client=client, chunk_pairs=chunk_pairs)
-    if client is not None:
-        raise ConfigError("client= scores into a results directory: pass out= as well")
-    first, rest = warm_up(job, _normalise(pairs), timeout=timeout, quiet=True)
-    return _batches(job, first, rest, workers, batch_size, timeout)
+    return Job("", {}, metrics_=metrics, channel_axis=channel_axis, **options)
+
+
+def score_dataset(pairs, out, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,
+                  metrics=DEFAULT_METRICS, preset=None, y_channel=False, crop_border=0, channel_axis="auto",
+                  workers=None, overwrite=False, timeout=PAIR_TIMEOUT, backend="auto", client=None,
+                  chunk_pairs=None, video=None, missing_chunks="error", ms_scales="standard"):
+    """Score pairs of files into the results directory ``out`` (Parquet parts), as ``fastssim
+    score -o`` does: resumable, each pair once, the run's parameters in every part (those of
+    the command line, so that each resumes the other's output).
+
+    Parameters
+    ----------
+    pairs : iterable
+        ``(ref, dist)`` or ``(method, ref, dist)`` tuples of file paths (str or os.PathLike),
+        relative to the working directory or absolute; the rows record them as given.
+    out : str or os.PathLike
+        The results directory (created, or resumed: pairs already there are skipped).
+    overwrite : bool
+        Start over: remove what ``out`` holds first.
+    client : distributed.Client, optional
+        Score on this Dask cluster's workers (``fastssim[dask]``), in chunks of ``chunk_pairs``
+        pairs (default 500), each committed once as one part. The workers must read the files
+        and ``out`` at the same paths.
+    data_range, slices, alpha, max_pixels, metrics, preset, y_channel, crop_border, channel_axis, workers, timeout, backend, video, missing_chunks, ms_scales
+        As for `score_pairs`.
+
+    Returns
+    -------
+    dict
+        ``scored`` (this run), ``skipped`` (already committed), ``duplicates``, ``errors``,
+        ``partial``, ``rows`` (in the whole output), ``interrupted``, ``warnings``, ``low_range``.
+
+    Raises
+    ------
+    ConfigError
+        An option that cannot work (before anything is written), or pairs that are arrays.
+    ParamsMismatch, OutputError
+        ``out`` holds other runs' results, or cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, imageio.v3 as iio, fastssim
+    >>> d = tempfile.mkdtemp(); a = os.path.join(d, "a.png"); b = os.path.join(d, "b.png")
+    >>> iio.imwrite(a, np.zeros((32, 32), np.uint8)); iio.imwrite(b, np.full((32, 32), 8, np.uint8))
+    >>> fastssim.score_dataset([(a, b)], os.path.join(d, "out"))["scored"]
+    1
+    """
+    job = _job(workers, timeout, data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels,
+               metrics=metrics, preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
+               backend=backend, video=video, missing_chunks=missing_chunks, ms_scales=ms_scales)
+    items = list(_normalise(pairs))
+    if any(isinstance(it, tuple) for it in items):
+        raise ConfigError("score_dataset needs pairs of file paths; for arrays, use score_pairs (it yields the rows)")
+    if chunk_pairs is not None and (not isinstance(chunk_pairs, int) or chunk_pairs < 1):
+        raise ConfigError(f"chunk_pairs must be a positive integer, got {chunk_pairs!r}")
+    from ..io import is_video
+
+    params = run_params(job, video=any(is_video(it.ref) for it in items))
+    return score_files(items, os.fspath(out), job, params, workers=workers, overwrite=overwrite, quiet=True,
+                       timeout=timeout, client=client, chunk_pairs=chunk_pairs)
 
 
 def _batches(job, first, rest, workers, batch_size, timeout):

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from .._version import __version__
 
+from .params import ROOTS, comparable
 from .schema import SCHEMA, SCHEMA_VERSION
 
 LOCK_NAME = ".fastssim.lock"
@@ -135,32 +136,6 @@ def stored_params(out):
     """The run parameters recorded in the first committed part, or None."""
     parts = _parts(out)
     return _metadata_params(parts[0]) if parts else None
-
-
-#: The run parameter that says where the pairs' files were read (``input_roots``): compared
-#: root by root on resume, not as a whole, so that a later run may add methods.
-ROOTS = "roots"
-#: How files were found and named (where, --suffix, --template, --dist NAME=DIR:TEMPLATE): recorded,
-#: but not what makes two runs' numbers comparable.
-FINDING = (ROOTS, "suffix", "template", "names")
-
-
-def comparable(params):
-    """A run's parameters without how its files were found: what must be equal for two runs'
-    numbers to be comparable."""
-    return {k: v for k, v in (params or {}).items() if k not in FINDING}
-
-
-def input_roots(ref_root, dist_roots, methods):
-    """Where a run's pairs are read, as recorded in its parts: ``{"ref": DIR, "dist": {method:
-    DIR}}``, each directory resolved (symbolic links followed, a relative path from the working
-    directory), for the ``methods`` (None as '') whose pairs the run scores."""
-    def where(root):
-        return os.path.realpath(root or os.getcwd())
-
-    return {"ref": where(ref_root),
-            "dist": {("" if m is None else str(m)): where(root) for m, root in sorted(
-                dist_roots.items(), key=lambda kv: "" if kv[0] is None else str(kv[0])) if m in methods}}
 
 
 def stored_roots(out, parts=None):

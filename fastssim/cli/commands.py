@@ -154,9 +154,8 @@ def draw_map(args, sub):
     import numpy as np
 
     from ..metrics import structural as metrics
-    from ..conventions import presets
+    from ..conventions.resolve import transform
     from ..batch import ConfigError, check_data_range, check_preset
-    from ..batch.options import pair_range
     from ..batch.score import resolve_axes
     from ..io import ReadError, read_image
     from ..report.heatmap import heatmap_image, writable
@@ -177,13 +176,11 @@ def draw_map(args, sub):
         if ref.shape != dist.shape:
             raise ValueError(f"shape mismatch: ref {ref.shape}, dist {dist.shape}")
         ca, _ = resolve_axes(ref, args.ref, "auto")
-        if data_range in ("ref", "pair"):
-            data_range = pair_range(ref, dist, data_range)
-        conv = dict(preset=preset, y_channel=args.y_channel, crop_border=args.crop_border)
-        score = metrics.ssim(ref, dist, data_range=data_range, channel_axis=ca, **conv)
-        x, y, ca, L, window, _ = presets.apply(ref, dist, channel_axis=ca, data_range=data_range, batch=False,
-                                               window=dict(presets.WINDOW_DEFAULTS), **conv)
-        smap = metrics.ssim_map(x, y, data_range=L, channel_axis=ca, **window)
+        t = transform(ref, dist, channel_axis=ca, data_range=data_range, preset=preset, y_channel=args.y_channel,
+                      crop_border=args.crop_border)  # once: the score and the map read the same images and L
+        score, conv = metrics.ssim_transformed(t)
+        ca = t.channel_axis
+        smap = metrics.ssim_map(t.x, t.y, data_range=conv.L, channel_axis=ca, **t.window)
     except (ReadError, ValueError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERRORS

@@ -3,6 +3,7 @@
 import argparse
 
 from .._version import __version__
+from ..config import BACKENDS
 
 SCORE_EPILOG = """examples:
   fastssim score ref.png dist.png                          (one pair: prints the metrics; --json)
@@ -100,7 +101,7 @@ def build():
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a pair still being read or scored after this long: it becomes an error "
                         "row and the run goes on (default 600)")
-    s.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
+    s.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="where the kernels run: 'cuda' (an NVIDIA GPU: batches of equal-shaped pairs go to it "
                         "in one copy and one launch), 'cpu', or 'auto' (default: the GPU when one is present "
                         "and a batch is large enough)")

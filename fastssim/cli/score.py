@@ -300,42 +300,35 @@ def _dataset(args, sub, options, stop):
                                                             os.path.join(dist_roots.get(pair.method, ""), pair.dist))])
     if missing:  # refused before anything is scored, rather than every such pair an error row
         return _fail("; ".join(missing.values()), EXIT_USAGE)
-    data_range = options["data_range"]
-    params = {"data_range": data_range if data_range is not None else "dtype",
-              "slices": args.slices, "alpha": args.alpha, "max_pixels": options["max_pixels"],
-              "window": "gaussian 11 sigma=1.5", "K": [0.01, 0.03], "covariance": "population",
-              "colour": "mean of per-channel SSIM", "suffix": args.suffix, "template": args.template,
-              "names": {spec.partition("=")[0]: spec for spec in args.dist} or None,
-              "metrics": list(options["metrics_"]), "preset": options["preset"], "y_channel": args.y_channel,
-              "crop_border": args.crop_border}
-    if options["preset"]:
-        params["window"] = params["K"] = params["covariance"] = params["colour"] = f"preset {options['preset']}"
     job = Job(ref_root, dist_roots, **options)
     if args.manifest:  # every file read, and every file those name, must be inside --root
         job.confine = ref_root
-    for key, default in (("missing_chunks", "error"), ("ms_scales", "standard")):
-        if options[key] != default:  # recorded only when asked: older outputs resume as they were
-            params[key] = options[key]
     if args.mask is not None:
         if not os.path.isdir(args.mask):
             return _fail(f"--mask {args.mask} is not a directory (masks sit at the references' relative paths)",
                          EXIT_USAGE)
         job.mask_root = args.mask
-        params["mask"] = os.path.abspath(args.mask)
     from ..io import is_video
 
-    if any(is_video(p.ref) for p in pairs):  # recorded only for video runs: older outputs resume as they were
+    video = any(is_video(p.ref) for p in pairs)
+    if video:
         from ..batch.video import video_conflicts
 
         try:
             video_conflicts(options["video"], options["metrics_"], options)
         except ConfigError as e:
             return _fail(e, EXIT_USAGE)
-        params["video"] = options["video"]
+    metrics = list(job.metrics)
     if args.mask is not None or any(p.mask for p in pairs):  # the region's columns, for the report
         from ..batch.score import masked_names
 
-        params["metrics"] += masked_names(options["metrics_"])
+        metrics += masked_names(options["metrics_"])
+    from ..batch.params import run_params
+
+    params = run_params(job, metrics=metrics, video=video,
+                        mask=os.path.abspath(args.mask) if args.mask is not None else None,
+                        finding={"suffix": args.suffix, "template": args.template,
+                                 "names": {spec.partition("=")[0]: spec for spec in args.dist} or None})
     t0 = time.monotonic()
     client = None
     try:

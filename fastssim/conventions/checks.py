@@ -15,7 +15,7 @@ import numpy as np
 from ..kernels.arrays import HOST_KERNEL_DTYPES, KERNEL_DTYPES, cuda_interface, is_device_array, spatial_order  # noqa: F401
 from ..kernels.diagnose import diagnose_nonfinite, nonfinite_error, nonfinite_input  # noqa: F401
 
-BACKENDS = ("auto", "cpu", "cuda")
+from ..config import BACKENDS
 
 
 def detached(a):
@@ -185,33 +185,6 @@ def check_device_dtypes(x, y, devices):
         )
 
 
-def resolve_data_range(x, y, data_range):
-    """The data range L, from the argument or from the integer dtype."""
-    if data_range is None:
-        if x.dtype.kind == "f" or y.dtype.kind == "f":
-            raise ValueError(
-                f"data_range is required for floating-point input (got {x.dtype} and {y.dtype}): "
-                "pass data_range=1.0 for images scaled to [0, 1], data_range=255.0 for "
-                "[0, 255], or the max - min of the values your data can take"
-            )
-        if x.dtype.newbyteorder("=") != y.dtype.newbyteorder("="):
-            raise ValueError(
-                f"x is {x.dtype} and y is {y.dtype}, whose natural ranges differ; "
-                "pass data_range= explicitly"
-            )
-        info = np.iinfo(x.dtype)
-        return float(info.max) - float(info.min)
-    if not isinstance(data_range, numbers.Real) or isinstance(data_range, bool):
-        raise TypeError(f"data_range must be a real number, got {data_range!r}")
-    data_range = float(data_range)
-    if not (math.isfinite(data_range) and data_range > 0):
-        raise ValueError(f"data_range must be positive and finite, got {data_range}")
-    if not math.isfinite(data_range * data_range):
-        raise ValueError(f"data_range={data_range:g} is too large (its square overflows float64); "
-                         "pass the range your data can take (max - min)")
-    return data_range
-
-
 def check_options(win_size, sigma, K1, K2, backend):
     """Window and constant arguments."""
     if not isinstance(win_size, numbers.Integral) or isinstance(win_size, bool):
@@ -230,6 +203,16 @@ def check_options(win_size, sigma, K1, K2, backend):
         raise ValueError(f"K1 and K2 must be non-negative, got K1={K1}, K2={K2}; defaults are 0.01 and 0.03")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def mask_values(mask):
+    """``mask`` as an array of booleans or 0/1 numbers (a region: ``mask=`` of every metric)."""
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be boolean or 0/1 numbers, got dtype {m.dtype}")
+    if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
+        raise ValueError("mask must hold only 0 and 1 (or True and False)")
+    return m
 
 
 def normalise_axis(axis, ndim, name):

@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 
-from . import transforms as conv
 
 __all__ = ["Preset", "PRESETS", "WINDOW_DEFAULTS", "get"]
 
@@ -26,8 +25,9 @@ class Preset:
     #: 'valid': mean over windows inside the image; 'same-reflect': mean of the full
     #: map, the image extended by reflection without repeating the edge (PyTorch's 'reflect')
     region: str = "valid"
-    #: 'dtype' (or the data_range argument), a number, 'data': max of the two images' spans
-    #: (over the whole batch), or 'dtype-max': an integer dtype's maximum, 1.0 for float input
+    #: the rule used when the call gives no data_range (`fastssim.conventions.data_range`): 'dtype',
+    #: a number, 'pair': the larger of the two images' spans (over a whole batch), 'dtype-max': an
+    #: integer dtype's maximum (1.0 for float input), 'dtype-or-one': its range (1.0 for float input)
     data_range: object = "dtype"
     #: 'channels' (mean of per-channel SSIM), 'matlab-gray' (rgb2gray) or 'y-bt601'
     colour: str = "channels"
@@ -71,7 +71,7 @@ class Preset:
             window += f" ({', '.join(self.free)} free)"
         if self.data_range == "dtype":
             rng = "from the dtype"
-        elif self.data_range == "data":
+        elif self.data_range == "pair":
             rng = "max(x.max()-x.min(), y.max()-y.min()) over the call's images"
         elif self.data_range == "dtype-max":
             rng = "the integer dtype's max, 1.0 for float input"
@@ -111,7 +111,7 @@ PRESETS = {p.name: p for p in [
            sample_covariance=True, tested="scikit-image"),
     Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True, tested="the naive reference"),
     Preset("torchmetrics", "torchmetrics structural_similarity_index_measure and "
-           "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="data",
+           "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="pair",
            ms_ssim=True, ms_convention="torchmetrics", free=("sigma",), taps_from_sigma="torchmetrics",
            tested="torchmetrics"),
     Preset("kornia", "kornia.metrics.ssim / ssim3d (mean of the map; kornia.losses.ssim_loss is DSSIM)",
@@ -145,104 +145,3 @@ def get(name):
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
-
-
-def data_driven_range(x, y):
-    """torchmetrics' range without ``data_range``: ``max(x.max() - x.min(), y.max() - y.min())``
-    over everything passed (a whole batch, so one pair's score depends on the others)."""
-    data_range = float(max(np.ptp(x), np.ptp(y)))
-    if data_range == 0:
-        raise ValueError("both images are constant: the data-driven data range is 0; pass data_range=")
-    return data_range
-
-
-def apply(x, y, *, preset, y_channel, crop_border, channel_axis, data_range, batch, window, ms=False):
-    """Transform the inputs and options as the preset (and ``y_channel``,
-    ``crop_border``) say.
-
-    Parameters
-    ----------
-    x, y : ndarray
-        Host arrays (checked by the caller).
-    window : dict
-        The call's ``win_size``, ``sigma``, ``gaussian``, ``sample_covariance``.
-
-    Returns
-    -------
-    x, y, channel_axis, data_range, window, region
-    """
-    p = get(preset) if preset is not None else None
-    if p is not None:
-        if ms and not p.ms_ssim:
-            with_ms = ", ".join(repr(n) for n, q in PRESETS.items() if q.ms_ssim)
-            raise ValueError(f"preset {preset!r} defines no MS-SSIM convention; use one of {with_ms}")
-        changed = [k for k, v in window.items() if v != WINDOW_DEFAULTS[k] and k not in p.free]
-        if changed:
-            free = f" (it leaves {', '.join(p.free)} free)" if p.free else ""
-            raise ValueError(f"preset {preset!r} fixes {', '.join(changed)}; leave them at their "
-                             f"defaults or drop the preset{free}")
-        fixed = dict(win_size=p.win_size, sigma=p.sigma, gaussian=p.gaussian, sample_covariance=p.sample_covariance)
-        window = {k: (window[k] if k in p.free else fixed[k]) for k in fixed}
-        if p.taps_from_sigma == "torchmetrics":
-            window["win_size"] = 2 * int(3.5 * window["sigma"] + 0.5) + 1
-        elif p.taps_from_sigma == "matlab":
-            window["win_size"] = 2 * math.ceil(3 * window["sigma"]) + 1
-        if ms and p.ms_gaussian is not None:
-            window["gaussian"] = p.ms_gaussian
-    if crop_border < 0:
-        raise ValueError(f"crop_border must be >= 0, got {crop_border}")
-    colour = "y-bt601" if y_channel else (p.colour if p is not None else "channels")
-    if data_range is None and p is not None and p.data_range != "dtype":
-        if p.data_range == "data":
-            data_range = data_driven_range(x, y)
-        elif p.data_range == "dtype-max":
-            data_range = float(np.iinfo(x.dtype).max) if x.dtype.kind in "iu" else 1.0
-        elif p.data_range == "dtype-or-one":  # MATLAB's diff(getrangefromclass(A))
-            info = np.iinfo(x.dtype) if x.dtype.kind in "iu" else None
-            data_range = float(info.max) - float(info.min) if info is not None else 1.0
-        else:
-            data_range = p.data_range
-    if colour in ("pyiqa-y", "pyiqa-rgb"):
-        if data_range is None:
-            if x.dtype.kind not in "iu":
-                raise ValueError(f"preset {preset!r} on float input needs data_range= (1.0 for [0, 1] data, as "
-                                 "pyiqa takes it)")
-            info = np.iinfo(x.dtype)
-            data_range = float(info.max) - float(info.min)
-        lead = 1 if batch else 0
-        ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
-        to_y = colour == "pyiqa-y" and ca is not None and x.shape[ca] == 3
-        x, y = conv.pyiqa_levels(x, ca, data_range, to_y), conv.pyiqa_levels(y, ca, data_range, to_y)
-        data_range = 255.0
-        if to_y:
-            channel_axis = None
-    elif colour == "volume" and channel_axis is not None:
-        channel_axis = None  # MATLAB's ssim: an M x N x 3 array is a volume, filtered along all axes
-    elif colour in ("matlab-gray", "y-bt601") and channel_axis is not None:
-        if colour == "matlab-gray":
-            x, y = conv.matlab_gray(x, channel_axis), conv.matlab_gray(y, channel_axis)
-        else:
-            if data_range is None:
-                if x.dtype.kind != "u" and x.dtype.kind != "i":
-                    raise ValueError("y_channel on float input needs data_range= (1.0 for [0, 1] data)")
-                info = np.iinfo(x.dtype)
-                data_range = float(info.max) - float(info.min)
-            x, y = conv.y_bt601(x, channel_axis, data_range), conv.y_bt601(y, channel_axis, data_range)
-        channel_axis = None
-    elif colour == "y-bt601" and y_channel:
-        raise ValueError("y_channel needs RGB input with channel_axis set (e.g. channel_axis=-1)")
-    lead = 1 if batch else 0
-    ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
-    spatial = [ax for ax in range(lead, x.ndim) if ax != ca]
-    x, y = conv.crop(x, crop_border, spatial), conv.crop(y, crop_border, spatial)
-    if p is not None and p.downsample == "matlab2009":
-        f = conv.matlab2009_factor([x.shape[ax] for ax in spatial])
-        x, y = conv.matlab2009_downsample(x, f, spatial), conv.matlab2009_downsample(y, f, spatial)
-    elif p is not None and p.downsample == "vmaf":
-        f = conv.vmaf_factor([x.shape[ax] for ax in spatial])
-        x, y = conv.vmaf_decimate(x, f, spatial), conv.vmaf_decimate(y, f, spatial)
-    elif p is not None and p.downsample == "piq" and not ms:
-        f = conv.piq_factor([x.shape[ax] for ax in spatial])
-        x, y = conv.block_mean(x, f, spatial), conv.block_mean(y, f, spatial)
-    region = p.region if p is not None else "valid"
-    return x, y, channel_axis, data_range, window, region

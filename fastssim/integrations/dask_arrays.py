@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..kernels.math import psnr_from_mse
 from ..metrics._arguments import _means, _prepare
 from ..metrics.multiscale import MS_SSIM_WEIGHTS
@@ -49,8 +50,12 @@ def _inputs(x, y, data_range, channel_axis, win_size, sigma, K1, K2):
                              f"from_delayed without shapes; call {name}.compute_chunk_sizes() (or pass the shape) "
                              "first, since SSIM's windows need the extent of every axis")
     v.check_options(win_size, sigma, K1, K2, "cpu")
+    data_range = dr.check(data_range)
+    if dr.needs_data(data_range):  # the proxies hold no values, and a span would compute everything twice
+        raise ValueError(f"data_range={data_range!r} reads the data; for dask arrays pass a number (e.g. "
+                         "float(x.max() - x.min()) computed once) or 'dtype'")
     px, py = v.check_pair(_proxy(x), _proxy(y), range_given=data_range is not None)
-    L = v.resolve_data_range(px, py, data_range)
+    L = dr.resolve(px, py, data_range)
     ca = None if channel_axis is None else v.normalise_axis(channel_axis, x.ndim, "channel_axis")
     spatial = tuple(i for i in range(x.ndim) if i != ca)
     if len(spatial) not in (2, 3):
@@ -246,8 +251,11 @@ def psnr(x, y, *, data_range=None):
     """Peak signal-to-noise ratio of two dask arrays, in dB. As `fastssim.psnr`."""
     _, da = _dask()
     x, y = da.asarray(x), da.asarray(y)
+    data_range = dr.check(data_range)
+    if dr.needs_data(data_range):
+        raise ValueError(f"data_range={data_range!r} reads the data; for dask arrays pass a number or 'dtype'")
     px, py = v.check_pair(_proxy(x), _proxy(y), range_given=data_range is not None)
-    return psnr_from_mse(mse(x, y), v.resolve_data_range(px, py, data_range))
+    return psnr_from_mse(mse(x, y), dr.resolve(px, py, data_range))
 
 
 __all__ = ["ssim", "ms_ssim", "ssim_map", "psnr", "mse"]

@@ -7,11 +7,11 @@ computed by fastssim's kernels. scikit-image's own test file for the function
 passes against it (``tests/test_skimage_suite.py``).
 """
 
-import warnings
 
 import numpy as np
 
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..kernels.engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_map_separable, ssim_means
 from ..kernels.engine_gradient import avanaki_gradient
 from ..kernels.math import gaussian_radius, window_weights
@@ -27,25 +27,6 @@ def _float_type(dtype):
     if dtype in (np.float16, np.float32):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
-
-
-def _range_from_dtype(im1, im2):
-    """scikit-image's rule: the range of ``im1``'s integer dtype, with its warnings when
-    the dtypes differ or are integers other than uint8."""
-    if im1.dtype.kind == "f" or im2.dtype.kind == "f":
-        raise ValueError(
-            "Since image dtype is floating point, you must specify the data_range parameter."
-        )
-    if im1.dtype != im2.dtype:
-        warnings.warn("Inputs have mismatched dtypes. Setting data_range based on im1.dtype.",
-                      UserWarning, stacklevel=3)
-    info = np.iinfo(im1.dtype)
-    data_range = float(info.max) - float(info.min)
-    if im1.dtype != np.uint8:
-        warnings.warn(f"Setting data_range based on im1.dtype. data_range = {data_range:.0f}. "
-                      "Please specify data_range explicitly to avoid mistakes.",
-                      UserWarning, stacklevel=3)
-    return data_range
 
 
 def _planes(a, ca):
@@ -148,9 +129,7 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
         )
     if win_size % 2 != 1:
         raise ValueError("Window size must be odd.")
-    if data_range is None:
-        data_range = _range_from_dtype(im1, im2)
-    data_range = v.resolve_data_range(im1, im2, data_range)
+    data_range = dr.resolve(im1, im2, "skimage" if data_range is None else dr.check(data_range))
 
     nd = len(spatial)
     ftype = _float_type(im1.dtype)

@@ -15,6 +15,7 @@ under Numba's simulator, with device arrays, not yet with CUDA tensors on a GPU.
 
 import numpy as np
 
+from ..conventions import data_range as dr
 from ..metrics.gradient import ms_ssim_batch_with_gradient, ssim_batch_with_gradient
 from ..metrics.multiscale import MS_SSIM_WEIGHTS
 
@@ -99,9 +100,10 @@ def _range(data_range, owner):
         raise ValueError(f"{owner} needs data_range: the span of the values (1.0 for images in [0, 1], 255.0 for "
                          "[0, 255]); there is no default, since a wrong range changes SSIM silently (as the NumPy "
                          "API refuses float input without one)")
-    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not 0 < data_range < float("inf"):
-        raise ValueError(f"data_range must be a positive finite number, got {data_range!r}")
-    return float(data_range)
+    value = dr.check(data_range)
+    if isinstance(value, str):  # a rule would read the tensors' values outside the graph
+        raise ValueError(f"{owner} takes a number for data_range (the span of the values), got {data_range!r}")
+    return value
 
 
 def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, reduction="mean"):

@@ -59,11 +59,14 @@ def resolve_backend(backend, x, y, pixels):
             return "cpu"
         return "cuda"
     if not _cuda_usable():
-        raise RuntimeError(
-            "backend='cuda' needs an NVIDIA GPU with a working driver and numba-cuda "
-            "(pip install 'fastssim[cuda]'); none was found: use backend='cpu' or 'auto'"
-        )
+        raise RuntimeError(cuda_unavailable("backend='cpu' or 'auto'"))
     return "cuda"
+
+
+def cuda_unavailable(instead):
+    """The one message for a CUDA backend asked for where none can run; ``instead``: what to pass."""
+    return ("backend='cuda' needs an NVIDIA GPU with a working driver and numba-cuda (pip install "
+            f"'fastssim[cuda]'); none was found: use {instead}")
 
 
 def _cuda_usable():
@@ -305,7 +308,9 @@ def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
     """Mean of ``(x - y)^2`` per pair, float64, shape (N,)."""
     if backend == "cuda":
         with GPU_LOCK:
-            return _cuda().squared_error_means(*device_inputs(x5, y5, *devices))
+            from .cuda import errors
+
+            return errors.squared_error_means(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty(N * C * D * H, dtype=np.float64)
     _cpu_reduce.squared_error_sums(readonly(x5), readonly(y5), sums)
@@ -317,7 +322,9 @@ def product_sums(x5, y5, backend="cpu", devices=(None, None)):
     sum y^2)``: shape (N, C, 4)."""
     if backend == "cuda":
         with GPU_LOCK:
-            return _cuda().product_sums(*device_inputs(x5, y5, *devices))
+            from .cuda import errors
+
+            return errors.product_sums(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
     sums = np.empty((N * C * D * H, 4), dtype=np.float64)
     _cpu_reduce.product_sums(readonly(x5), readonly(y5), sums)

@@ -199,3 +199,22 @@ def avanaki_gradient(x5, y5, spatial_ndim, weights, consts, pad_mode):
     s = a1 * a2 / d
     grad = F(a1 / d) * x + F(-s / b2) * y + F((ux * (a2 - a1) - uy * (b2 - b1) * s) / d)
     return s, grad * (2.0 / np.prod(x.shape[x.ndim - spatial_ndim:]))
+
+
+def device_gradient_2d(devices, x3, y3, weights, consts, channels, shape):
+    """SSIM and its gradient of GPU planes read in place: ``devices`` the caller's two GPU arrays,
+    ``x3``/``y3`` host proxies of their (N*C, H, W) views. Returns ``(values (N,) on the host,
+    gradient GPU array of ``shape``)``, the gradient divided by ``channels`` (the value is the mean
+    over channels) in the backward kernel; nothing is copied to the host but the sums."""
+    from .cuda import ssim as cu, gradient as cu_gradient
+
+    P, H, W = x3.shape
+    zero = np.zeros(P)  # no shift: the GPU kernels sum the moments in float64
+    with GPU_LOCK:
+        xd = cu.launchable(cu.device_view(devices[0], x3))
+        yd = cu.launchable(cu.device_view(devices[1], y3))
+        sums, grad = cu_gradient.ssim_gradient_2d(xd, yd, weights, consts.astype(np.float64), zero, zero,
+                                                  np.dtype(consts.dtype), False, scale=1.0 / channels)
+    k = len(weights)
+    values = (sums / ((H - k + 1) * (W - k + 1))).reshape(-1, channels).mean(axis=1)
+    return values, cu.reshaped(grad, shape)

@@ -2,7 +2,7 @@
 region the last scale averages, whether channels are pooled before the product, how negative
 terms are treated, and where the data range comes from.
 
-Wang's convention (``_engine.ms_ssim_means``) keeps its fused path on both backends. The others
+Wang's convention (``kernels.engine.ms_ssim_means``) keeps its fused path on both backends. The others
 run each scale's SSIM through the same kernels (``ssim_means``, either backend) and do the
 halving on the host with the same 2x2-mean kernel, after the padding or cropping that makes it
 the library's rule.

@@ -6,21 +6,26 @@ The metric modules (``metrics``, ``multiscale``, ``gradients``, the Dask integra
 these, so that every public function checks the same arguments the same way.
 """
 
+import dataclasses
 import math
 
 import numpy as np
 
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..conventions import presets
 from ..kernels.engine import grid_ssim_means, kernel_constants, pad_same, resolve_backend, ssim_map_separable, ssim_means
-from ..kernels.math import grid_constants, window_weights
+from ..kernels.math import gaussian_radius, grid_constants, window_weights
+from ..conventions.resolve import convention, transform
 
 
 _OPTIONS_DOC = """
-    data_range : float, optional
-        The range L of the data (max - min of the values it can take). Defaults
-        to the range of an integer dtype (255 for uint8, 65535 for uint16);
-        required for floating-point input.
+    data_range : float or {'dtype', 'ref', 'pair'}, optional
+        The range L of the data (max - min of the values it can take), or a rule:
+        'dtype' (the integer dtype's range: 255 for uint8, 65535 for uint16),
+        'ref' (``x``'s max - min), 'pair' (the larger of the two spans, as
+        torchmetrics). Default: the preset's rule, else 'dtype'; so required for
+        floating-point input. See `fastssim.conventions.data_range`.
     channel_axis : int, optional
         Axis of the image that holds channels (colour). SSIM is computed per
         channel and averaged. Counted among the axes of one image.
@@ -61,8 +66,15 @@ def _doc(f):
 class _Job:
     """Checked inputs of one call: kernel views, parameters, and where to run."""
 
-    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "backend", "devices", "grid", "raw",
-                 "region")
+    __slots__ = ("x", "y", "x5", "y5", "ca", "nd", "weights", "consts", "devices", "grid", "raw", "convention")
+
+    @property
+    def backend(self):
+        return self.convention.backend
+
+    @property
+    def region(self):
+        return self.convention.region
 
 
 def batch_axes_error(spatial_ndim, has_channel, shape):
@@ -80,25 +92,29 @@ def batch_axes_error(spatial_ndim, has_channel, shape):
 
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
              gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
-             crop_border=0, ms=False, keep_half=False):
+             crop_border=0, ms=False, keep_half=False, transformed=None):
     """Checked 5-D kernel inputs and the kernel parameters. ``keep_half``: float16 input stays
-    float16 (for `_means`, whose fused kernel decodes it row by row; the others need it converted)."""
+    float16 (for `_means`, whose fused kernel decodes it row by row; the others need it converted).
+    ``transformed``: the images already through `conventions.resolve.transform` (the batch scorer
+    transforms a pair once for SSIM, PSNR and the others, which then read one data range)."""
     aniso = None
     if preset == "torchmetrics" and isinstance(sigma, (tuple, list)):
         aniso, sigma = tuple(sigma), 1.5  # torchmetrics' per-axis sigma (checked below)
     v.check_options(win_size, sigma, K1, K2, backend)
     devices = (x if v.is_device_array(x) else None, y if v.is_device_array(y) else None)
+    data_range = dr.check(data_range)
     x, y = v.check_pair(x, y, range_given=data_range is not None or preset is not None)
-    region = "valid"
-    if preset is not None or y_channel or crop_border:
-        if devices != (None, None):
-            raise TypeError("preset, y_channel and crop_border take host (NumPy) arrays")
-        window = dict(win_size=win_size, sigma=sigma, gaussian=gaussian, sample_covariance=sample_covariance)
-        x, y, channel_axis, data_range, window, region = presets.apply(
-            x, y, preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
-            data_range=data_range, batch=batch, window=window, ms=ms)
-        win_size, sigma, gaussian, sample_covariance = (
-            window["win_size"], window["sigma"], window["gaussian"], window["sample_covariance"])
+    if devices != (None, None) and (preset is not None or y_channel or crop_border):
+        raise TypeError("preset, y_channel and crop_border take host (NumPy) arrays")
+    if devices != (None, None) and dr.needs_data(data_range):
+        raise TypeError(f"data_range={data_range!r} reads the values: for GPU arrays pass a number or 'dtype'")
+    t = transformed or transform(
+        x, y, preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
+        data_range=data_range, batch=batch, ms=ms,
+        window=dict(win_size=win_size, sigma=sigma, gaussian=gaussian, sample_covariance=sample_covariance))
+    x, y, channel_axis, region = t.x, t.y, t.channel_axis, t.region
+    win_size, sigma, gaussian, sample_covariance = (
+        t.window["win_size"], t.window["sigma"], t.window["gaussian"], t.window["sample_covariance"])
     image_ndim = x.ndim - 1 if batch else x.ndim
     if image_ndim < 1:
         raise ValueError(
@@ -121,8 +137,9 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
                 isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in aniso):
             raise ValueError(f"torchmetrics' per-axis sigma takes two positive numbers (H, W) for the SSIM of "
                              f"2-D images, got sigma={aniso!r}")
-        taps_hw = [2 * int(3.5 * s + 0.5) + 1 for s in aniso]
-    L = v.resolve_data_range(x, y, data_range)
+        taps_hw = [2 * gaussian_radius(s) + 1 for s in aniso]
+    conv = convention(t, data_range, K1=K1, K2=K2)
+    L = conv.L
     wdt = v.work_dtype(x, y, host=devices == (None, None))
     if aniso is not None or (preset is not None and presets.get(preset).taps is not None):
         wdt = np.dtype(np.float64)  # the host separable path is float64 throughout
@@ -145,7 +162,8 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         mode = "reflect" if region == "same-reflect" else "edge"
         job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode=mode)
         job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode=mode)
-    job.backend = resolve_backend(backend, *devices, x.size)
+    job.convention = dataclasses.replace(conv, backend=resolve_backend(backend, *devices, x.size),
+                                         sigma=sigma if aniso is None else aniso)
     taps = presets.get(preset).taps if preset is not None else None
     job.weights = window_weights(win_size, sigma, gaussian) if taps is None else np.array(taps)
     # explicit taps that need not sum to 1 (libvmaf's): raw moments in float64 on the host;
@@ -160,7 +178,7 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     job.consts = kernel_constants(L, K1, K2, cov_norm, wdt, cs_floor)
     job.x = devices[0] if devices[0] is not None else x
     job.y = devices[1] if devices[1] is not None else y
-    job.ca, job.nd, job.devices, job.region = ca, spatial_ndim, devices, region
+    job.ca, job.nd, job.devices = ca, spatial_ndim, devices
     job.grid = None
     if region == "grid":  # ffmpeg: 8x8 windows on a 4-pixel grid, its own constants
         if spatial_ndim != 2:
@@ -183,11 +201,7 @@ def window_mask(mask, job, batch):
     if job.grid is not None or job.raw or job.region != "valid":
         raise ValueError("mask= works with the valid-region conventions (no preset, or wang, matlab, skimage, "
                          "tensorflow, basicsr, sewar, pyiqa, piq); this preset averages other windows")
-    m = np.asarray(mask)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"mask must be boolean or 0/1 numbers, got dtype {m.dtype}")
-    if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
-        raise ValueError("mask must hold only 0 and 1 (or True and False)")
+    m = v.mask_values(mask)
     spatial = tuple(job.x5.shape[3:] if job.nd == 2 else job.x5.shape[2:])
     if m.shape == spatial:
         m = m[None]

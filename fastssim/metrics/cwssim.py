@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..conventions import transforms as conv
 
 __all__ = ["cw_ssim"]
@@ -174,7 +175,7 @@ def cw_ssim(x, y, *, channel_axis=None, levels=4, orientations=8, K=0.0, guard=0
     if x.ndim - (ca is not None) != 2:
         raise ValueError(f"cw_ssim takes 2-D images (plus a channel axis if set), got shape {x.shape}")
     if preset == "pyiqa":
-        L = v.resolve_data_range(x, y, data_range)
+        L = dr.resolve(x, y, dr.check(data_range))
         to_y = ca is not None and x.shape[ca] == 3
         x, y = conv.pyiqa_levels(x, ca, L, to_y), conv.pyiqa_levels(y, ca, L, to_y)
         ca = None if to_y else ca

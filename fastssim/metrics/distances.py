@@ -1,8 +1,8 @@
-"""Pixel-wise distances: MSE and PSNR of one pair, MSE of a batch of pairs, and the L2
-distance and cosine similarity of a pair (whole, or per channel).
+"""Pixel-wise distances: MSE and PSNR of one pair, MSE of a batch of pairs (L2 and cosine: `products`,
+from the same views and sums).
 
-Computed in float64 by the error kernels (``_engine.squared_error_means``,
-``_engine.product_sums``: one pass gives both L2 and cosine), on the CPU or the GPU; for MSE,
+Computed in float64 by the error kernels (``kernels.engine.squared_error_means``,
+``kernels.engine.product_sums``: one pass gives both L2 and cosine), on the CPU or the GPU; for MSE,
 64-bit integers beyond 2^53 are shifted by their common minimum first (cosine is not
 shift-invariant, so L2 and cosine read the values as they are, converted to float64).
 """
@@ -11,10 +11,11 @@ import numpy as np
 
 from ..kernels.cpu import reduce as _cpu_reduce
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..kernels.engine import product_sums, raise_if_nonfinite, readonly, resolve_backend, squared_error_means
 from ..kernels.math import psnr_from_mse
 
-__all__ = ["mse", "psnr", "mse_batch", "l2", "cosine", "l2_cosine"]
+__all__ = ["mse", "psnr", "mse_batch"]
 
 
 def _flat5(a):
@@ -27,11 +28,7 @@ def _flat5(a):
 def _masked_mse(x, y, mask, channel_axis):
     """MSE over the elements ``mask`` selects (host arrays; the mask without the channel axis
     when ``channel_axis`` is given, else of the arrays' shape)."""
-    m = np.asarray(mask)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"mask must be boolean or 0/1 numbers, got dtype {m.dtype}")
-    if m.dtype.kind != "b" and not np.isin(m, (0, 1)).all():
-        raise ValueError("mask must hold only 0 and 1 (or True and False)")
+    m = v.mask_values(mask)
     if channel_axis is not None:
         ca = v.normalise_axis(channel_axis, x.ndim, "channel_axis")
         want = x.shape[:ca] + x.shape[ca + 1:]
@@ -58,6 +55,8 @@ def _mse(x, y, backend, mask=None, channel_axis=None):
     if mask is not None and devices != (None, None):
         raise TypeError("mask= takes host (NumPy) arrays; copy the GPU arrays to the host")
     x, y = v.check_pair(x, y)
+    if channel_axis is not None:  # the colour axis: checked with or without a mask
+        v.normalise_axis(channel_axis, x.ndim, "channel_axis")
     if mask is not None:
         value = _masked_mse(x, y, mask, channel_axis)
         raise_if_nonfinite(value, x, y, 1, 1)
@@ -93,7 +92,8 @@ def mse(x, y, *, backend="auto", mask=None, channel_axis=None):
         the channel axis when ``channel_axis`` is given (one mask for every channel). Host
         arrays; a compiled masked reduction.
     channel_axis : int, optional
-        Only with ``mask``.
+        The colour axis, as for `ssim`: the value is over every channel (which is also the
+        mean of the per-channel MSEs); with ``mask``, the mask covers the other axes.
 
     Returns
     -------
@@ -146,8 +146,9 @@ def psnr(x, y, *, data_range=None, backend="auto", mask=None, channel_axis=None)
     >>> round(fastssim.psnr(x, x + 5), 2)
     34.15
     """
+    data_range = dr.check(data_range)
     xh, yh = v.check_pair(x, y, range_given=data_range is not None)
-    L = v.resolve_data_range(xh, yh, data_range)
+    L = dr.resolve(xh, yh, data_range)
     return psnr_from_mse(_mse(x, y, backend, mask, channel_axis)[2], L)
 
 
@@ -274,96 +275,3 @@ def _product_sums(x, y, channel_axis, backend):
             "the sums of squares exceed the float64 range (values above about 1e154): divide both images "
             "by one constant first (L2 scales with it; cosine does not change)")
     return sums, x, y
-
-
-@v.accepts_tensors
-def l2(x, y, *, channel_axis=None, backend="auto"):
-    """Euclidean (L2) distance between two images, ``sqrt(sum (x - y)^2)``, in float64.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Arrays of one shape (any number of axes), any real dtype; flattened.
-    channel_axis : int, optional
-        With an axis, one distance per channel along it.
-    backend : {'auto', 'cpu', 'cuda'}, optional
-        Where to compute (GPU arrays: over the whole array).
-
-    Returns
-    -------
-    float, or ndarray of float64 (C,) with ``channel_axis``
-
-    Raises
-    ------
-    ValueError, TypeError
-        For mismatched shapes, empty, NaN/Inf or non-numeric input, or an invalid axis.
-
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> fastssim.l2(np.array([0, 0]), np.array([3, 4]))
-    5.0
-    """
-    return _l2(_product_sums(x, y, channel_axis, backend)[0])
-
-
-def _l2(sums):
-    out = np.sqrt(sums[..., 0])
-    return float(out) if out.ndim == 0 else out
-
-
-def _cosine(sums):
-    zero = (sums[..., 2] == 0) | (sums[..., 3] == 0)
-    if np.any(zero):
-        which = "x" if np.any(sums[..., 2] == 0) else "y"
-        where = "" if sums.ndim == 1 else f" in channel {int(np.flatnonzero(zero)[0])}"
-        raise ValueError(f"cosine similarity is undefined: {which} is all zeros{where} (its vector has no "
-                         "direction); use l2 or mse for such images")
-    with np.errstate(over="ignore"):
-        product = sums[..., 2] * sums[..., 3]  # sqrt(a * a) is a: identical images give exactly 1
-    norm = np.where(np.isfinite(product), np.sqrt(product), np.sqrt(sums[..., 2]) * np.sqrt(sums[..., 3]))
-    out = np.clip(sums[..., 1] / norm, -1.0, 1.0)
-    return float(out) if out.ndim == 0 else out
-
-
-@v.accepts_tensors
-def cosine(x, y, *, channel_axis=None, backend="auto"):
-    """Cosine similarity of two images as vectors, ``sum x y / sqrt(sum x^2 sum y^2)``, in
-    float64: 1 for images equal up to a positive factor, -1 to 1 in general.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Arrays of one shape (any number of axes), any real dtype; flattened.
-    channel_axis : int, optional
-        With an axis, one similarity per channel along it.
-    backend : {'auto', 'cpu', 'cuda'}, optional
-        Where to compute (GPU arrays: over the whole array).
-
-    Returns
-    -------
-    float, or ndarray of float64 (C,) with ``channel_axis``
-
-    Raises
-    ------
-    ValueError, TypeError
-        As for `l2`, and when an image (or a channel of one) is all zeros: the angle to a
-        zero vector is undefined.
-
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> fastssim.cosine(np.array([1, 2, 3]), np.array([2, 4, 6]))
-    1.0
-    """
-    return _cosine(_product_sums(x, y, channel_axis, backend)[0])
-
-
-def l2_cosine(x, y, *, backend="auto"):
-    """``(l2(x, y), cosine(x, y) or the ValueError that says why it is undefined)``, from one
-    pass over the images (the batch scorer's call)."""
-    sums = _product_sums(x, y, None, backend)[0]
-    try:
-        return _l2(sums), _cosine(sums)
-    except ValueError as e:
-        return _l2(sums), e

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..conventions import checks as v
 from ..kernels.engine import raise_if_nonfinite
-from ..kernels.engine_gradient import avanaki_gradient, ms_ssim_gradient_2d, ssim_gradient, ssim_gradient_2d, ssim_gradient_3d
+from ..kernels.engine_gradient import (avanaki_gradient, device_gradient_2d, ms_ssim_gradient_2d, ssim_gradient,
+                                       ssim_gradient_2d, ssim_gradient_3d)
 from ._arguments import _doc, _prepare
 from .multiscale import MS_SSIM_WEIGHTS
 
@@ -21,9 +22,6 @@ def _device_gradient(x, y, *, channel_axis, preset, K1, K2, **options):
     """GPU arrays (2-D stacks, channels first): ``(values (N,) on the host, grad (N, [C,] H, W)
     GPU array)``, the gradient divided by C (the value is the mean over channels) in the
     backward kernel; read in place, nothing copied to the host but the sums."""
-    from ..kernels.cuda import ssim as _cuda, gradient as _cuda_gradient
-    from ..kernels.engine import GPU_LOCK
-
     if preset not in (None, "wang") or channel_axis not in (None, 0):
         raise ValueError("GPU arrays: the gradient takes stacks (N, H, W) or (N, C, H, W) with channel_axis=0 "
                          "or None and no preset; pass host arrays for the other layouts")
@@ -36,18 +34,11 @@ def _device_gradient(x, y, *, channel_axis, preset, K1, K2, **options):
     if not all(contiguous):
         raise ValueError("the GPU gradient reads GPU stacks in place and needs them C-contiguous; pass "
                          "cupy.ascontiguousarray(x) (or tensor.contiguous())")
-    wdt = np.dtype(job.consts.dtype)
-    zero = np.zeros(N * C)  # no shift: the GPU kernels sum the moments in float64
-    with GPU_LOCK:
-        xd = _cuda.launchable(_cuda.device_view(job.devices[0], job.x5.reshape(planes)))
-        yd = _cuda.launchable(_cuda.device_view(job.devices[1], job.y5.reshape(planes)))
-        sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, job.weights, job.consts.astype(np.float64), zero, zero, wdt,
-                                            False, scale=1.0 / C)
-    k = len(job.weights)
-    values = (sums / ((H - k + 1) * (W - k + 1))).reshape(N, C).mean(axis=1)
+    values, grad = device_gradient_2d(job.devices, job.x5.reshape(planes), job.y5.reshape(planes), job.weights,
+                                      job.consts, C, (N, H, W) if channel_axis is None else (N, C, H, W))
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")
-    return values, _cuda.reshaped(grad, (N, H, W) if channel_axis is None else (N, C, H, W))
+    return values, grad
 
 
 def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):

@@ -2,15 +2,17 @@
 in Wang's convention or another library's (``preset=``).
 
 The arguments are checked by ``_arguments._prepare``, as for SSIM; the scales are computed by
-``_engine.ms_ssim_means`` (Wang's convention) or ``_engine_ms`` (the others).
+``kernels.engine.ms_ssim_means`` (Wang's convention) or ``kernels.engine_ms`` (the others).
 """
 
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..conventions import presets
 from ..kernels.engine import kernel_constants, ms_ssim_means, raise_if_nonfinite
 from ..kernels.engine_ms import CONVENTIONS, WANG, ms_ssim_convention, scales_that_fit
 from ._arguments import _doc, _prepare
-from .structural import _pair_by_pair, _slice_views
+from .slices import _slice_views
+from .structural import _pair_by_pair
 
 __all__ = ["ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "MS_SSIM_WEIGHTS"]
 
@@ -67,9 +69,9 @@ def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win
     levels = levels[:scales_that_fit(job.x5.shape, k, job.nd, len(levels), conv)]
     v.check_ms_extent(job.x5.shape, k, job.nd, len(levels), floor=conv.downsample == "floor")
     def consts_at(xs, ys):  # torchmetrics recomputes a data-driven range from every scale's images
-        return kernel_constants(presets.data_driven_range(xs, ys), K1, K2, float(job.consts[2]), job.consts.dtype)
+        return kernel_constants(dr.resolve(xs, ys, "pair"), K1, K2, float(job.consts[2]), job.consts.dtype)
 
-    per_scale = data_range is None and presets.get(preset).data_range == "data"
+    per_scale = data_range is None and dr.needs_data(None, presets.get(preset))
     per = ms_ssim_convention(job.x5, job.y5, job.nd, job.weights, job.consts, levels, conv,
                              consts_at=consts_at if per_scale else None, backend=job.backend)
     return job, per if per.ndim == 1 else per.mean(axis=1)
@@ -142,8 +144,9 @@ def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIG
     """
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
-    if isinstance(data_range, str):  # see ssim_batch's notes
-        return _pair_by_pair(ms_ssim, x, y, spatial_ndim, data_range, preset, dict(
+    rule = dr.check(data_range)
+    if dr.needs_data(rule):  # see ssim_batch's notes
+        return _pair_by_pair(ms_ssim, x, y, spatial_ndim, rule, preset, dict(
             weights=weights, channel_axis=channel_axis, win_size=win_size, sigma=sigma, gaussian=gaussian,
             K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend, y_channel=y_channel,
             crop_border=crop_border))

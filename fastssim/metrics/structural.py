@@ -8,12 +8,13 @@ them to the engine (`fastssim.kernels.engine`) and returns plain floats or array
 import numpy as np
 
 from ..conventions import checks as v
+from ..conventions import data_range as dr
 from ..conventions import presets
 from ._arguments import _doc, _means, _prepare, batch_axes_error, masked_values, window_mask
 from ..kernels.engine import raise_if_nonfinite
 from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module's public face
 
-__all__ = ["ssim", "ssim_map", "ssim_batch", "ssim_slices", "dssim", "psnr", "mse", "mse_batch"]
+__all__ = ["ssim", "ssim_map", "ssim_batch", "dssim", "psnr", "mse", "mse_batch"]
 
 @_doc
 def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
@@ -80,6 +81,21 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
         value = masked_values(means).mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
     return float(value)
+
+
+def ssim_transformed(t, *, backend="auto"):
+    """`ssim` of a pair already through `fastssim.conventions.resolve.transform` (a
+    ``Transformed``, with the default window and constants): the batch scorer transforms a pair
+    once, so that its SSIM, PSNR and the others read the same images and the same data range.
+    Returns ``(value, convention)``."""
+    # the call's window options at their defaults (checked as such); the preset's own are in t
+    job = _prepare(t.x, t.y, batch=False, spatial_ndim=None, channel_axis=t.channel_axis, data_range=t.data_range,
+                   backend=backend, preset=t.preset, keep_half=True, transformed=t, K1=0.01, K2=0.03,
+                   **presets.WINDOW_DEFAULTS)
+    means, _ = _means(job)
+    value = means[..., 0].mean()
+    raise_if_nonfinite(value, job.x, job.y, 0.01, 0.03)
+    return float(value), job.convention
 
 
 @_doc
@@ -172,10 +188,11 @@ def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_
 
     Notes
     -----
-    ``data_range="per-pair"`` scores every pair as its own call: with a data-driven preset
-    (``torchmetrics``) each pair's range comes from that pair alone, where by default it comes
-    from the whole batch, as torchmetrics computes it (so one pair's score depends on the
-    others); without one, each pair's range is ``max(ptp(x[i]), ptp(y[i]))``.
+    A data rule, ``data_range="pair"`` or ``"ref"``, scores every pair as its own call with its
+    own range (``max(ptp(x[i]), ptp(y[i]))``, or ``ptp(x[i])``): with a data-driven preset
+    (``torchmetrics``) and no ``data_range``, the range comes from the whole batch, as torchmetrics
+    computes it (so one pair's score depends on the others). ``"per-pair"``, the old spelling of
+    ``"pair"``, still works, with a DeprecationWarning.
     """
     return _batch(x, y, spatial_ndim=spatial_ndim, data_range=data_range, channel_axis=channel_axis,
                   win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
@@ -189,10 +206,11 @@ def _batch(x, y, *, spatial_ndim, data_range, channel_axis, win_size, sigma, gau
     returned masked array instead of refused."""
     if spatial_ndim not in (2, 3):
         raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
-    if isinstance(data_range, str):
+    rule = dr.check(data_range)
+    if dr.needs_data(rule):
         if mask is not None:
-            raise ValueError("data_range='per-pair' and mask= are not combined; score the pairs one by one")
-        return _pair_by_pair(ssim, x, y, spatial_ndim, data_range, preset, dict(
+            raise ValueError(f"data_range={data_range!r} and mask= are not combined; score the pairs one by one")
+        return _pair_by_pair(ssim, x, y, spatial_ndim, rule, preset, dict(
             channel_axis=channel_axis, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
             sample_covariance=sample_covariance, backend=backend, y_channel=y_channel, crop_border=crop_border))
     job = _prepare(
@@ -215,103 +233,25 @@ def _batch(x, y, *, spatial_ndim, data_range, channel_axis, win_size, sigma, gau
     return values
 
 
-@_doc
-def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-                preset=None, y_channel=False, crop_border=0, mask=None):
-    """2-D SSIM of every slice of two volumes along ``axis``.
-
-    Parameters
-    ----------
-    x, y : array_like
-        3-D volumes (plus a channel axis if ``channel_axis`` is set).
-    axis : int
-        The axis to slice along. Default 0.
-    {options}
-    mask : array_like of bool, optional
-        A region of the volume (its spatial shape): each slice is scored over the windows
-        centred on its masked pixels, as `ssim` does.
-
-    Returns
-    -------
-    ndarray, float64, (x.shape[axis],)
-        ``ssim(np.take(x, i, axis), np.take(y, i, axis), ...)`` for every i. With ``mask``, a
-        ``numpy.ma.MaskedArray``: slices whose mask selects no window (an organ absent from
-        them) are masked out, so ``.mean()`` is the mean over the slices that hold the region;
-        a mask that selects no window in any slice is a ValueError.
-
-    Examples
-    --------
-    >>> import numpy as np, fastssim
-    >>> vol = np.random.default_rng(1).random((16, 24, 24))
-    >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
-    (24,)
-    """
-    xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices",
-                              data_range is not None or preset is not None)
-    opts = dict(spatial_ndim=2, data_range=data_range, channel_axis=ca, win_size=win_size, sigma=sigma,
-                gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
-                preset=preset, y_channel=y_channel, crop_border=crop_border)
-    if mask is None:
-        return ssim_batch(xs, ys, **opts)
-    m = np.asarray(mask)
-    spatial = tuple(n for i, n in enumerate(np.shape(x)) if channel_axis is None
-                    or i != v.normalise_axis(channel_axis, np.ndim(x), "channel_axis"))
-    if m.shape != spatial:
-        raise ValueError(f"mask shape {m.shape} does not match the volumes' spatial shape {spatial}")
-    ax = v.normalise_axis(axis, np.ndim(x), "axis")
-    ax -= channel_axis is not None and v.normalise_axis(channel_axis, np.ndim(x), "channel_axis") < ax
-    values = _batch(xs, ys, mask=np.moveaxis(m, ax, 0), empty_ok=True, **opts)
-    if values.mask.all():
-        raise ValueError("the mask selects no window inside any slice: windows are centred on masked pixels at "
-                         "least win_size // 2 from every border; grow the mask or use a smaller win_size")
-    return values
-
-
 def _pair_by_pair(single, x, y, spatial_ndim, data_range, preset, options):
-    """``data_range="per-pair"``: every pair of a batch scored as its own call."""
-    if data_range != "per-pair":
-        raise ValueError(f"data_range must be a number, None or 'per-pair', got {data_range!r}")
+    """A data rule (``'ref'``, ``'pair'``, checked): every pair of a batch scored as its own call,
+    with its own range."""
+    rule = data_range
     if v.is_device_array(x) or v.is_device_array(y):
-        raise TypeError("data_range='per-pair' takes host (NumPy) arrays")
+        raise TypeError(f"data_range={rule!r} takes host (NumPy) arrays")
     x, y = v.check_pair(x, y)
     if x.ndim - (options["channel_axis"] is not None) != spatial_ndim + 1:
         raise batch_axes_error(spatial_ndim, options["channel_axis"] is not None, x.shape)
-    data_driven = preset is not None and presets.get(preset).data_range == "data"
+    # the preset's own rule (torchmetrics' 'pair') is left to the preset, which applies it per scale
+    own = preset is not None and dr.rule_of(None, presets.get(preset)) == rule
     out = np.empty(x.shape[0])
     for i in range(x.shape[0]):
-        rng = None if data_driven else presets.data_driven_range(x[i], y[i])
         try:
+            rng = None if own else dr.resolve(x[i], y[i], rule)
             out[i] = single(x[i], y[i], data_range=rng, preset=preset, **options)
         except ValueError as e:
             raise ValueError(f"pair {i}: {e}") from None
     return out
-
-
-def _slice_views(x, y, axis, channel_axis, name, range_given):
-    """Views of two volumes with the slicing axis first, and the channel axis of a slice."""
-    xd, yd = x, y
-    x, y = v.check_pair(x, y, range_given=range_given)
-    ndim = x.ndim
-    if ndim - (channel_axis is not None) != 3:
-        raise ValueError(
-            f"{name} expects 3-D volumes (plus a channel axis if set), got shape {x.shape}"
-        )
-    ax = v.normalise_axis(axis, ndim, "axis")
-    ca = None
-    if channel_axis is not None:
-        ca = v.normalise_axis(channel_axis, ndim, "channel_axis")
-        if ca == ax:
-            raise ValueError(f"axis and channel_axis are the same axis ({axis}); slice along another")
-        ca = ca - 1 if ca > ax else ca
-    xs = np.moveaxis(x, ax, 0)
-    ys = np.moveaxis(y, ax, 0)
-    if v.is_device_array(xd) and v.is_device_array(yd):
-        from ..kernels.cuda.ssim import device_view
-
-        xs = device_view(xd, xs)
-        ys = device_view(yd, ys)
-    return xs, ys, ca
 
 
 @_doc

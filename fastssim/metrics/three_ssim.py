@@ -81,6 +81,9 @@ def three_ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, weights
     >>> fastssim.three_ssim(x, x)
     1.0
     """
+    if v.is_device_array(x) or v.is_device_array(y):
+        raise TypeError("three_ssim classifies pixels on the host: pass host (NumPy) arrays; backend='cuda' "
+                        "computes their SSIM map on the GPU")
     x, y = v.check_pair(x, y, range_given=data_range is not None)
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (3,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() == 0:
@@ -89,7 +92,7 @@ def three_ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, weights
     if x.ndim - (ca is not None) != 2:
         raise ValueError(f"three_ssim takes 2-D images (plus a channel axis if set), got shape {x.shape}")
     smap = ssim_map(x, y, mode="valid", data_range=data_range, channel_axis=ca, win_size=win_size,
-                    backend="cpu" if backend == "auto" else backend)
+                    backend=backend)
     xs = [x] if ca is None else list(np.moveaxis(x, ca, 0))
     ys = [y] if ca is None else list(np.moveaxis(y, ca, 0))
     maps = [smap] if ca is None else list(np.moveaxis(smap, ca, 0))

@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch.writer import SCHEMA, audit, committed_parts, comparable, stored_params, stored_warnings
+from ..batch.params import comparable
+from ..batch.writer import SCHEMA, audit, committed_parts, stored_params, stored_warnings
 
 
 def natural(name):

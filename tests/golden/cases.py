@@ -73,8 +73,8 @@ def cases():
     out["mse"] = lambda: fs.mse(g, n)
     out["mse/mask"] = lambda: fs.mse(g, n, mask=g > 100)
     out["mse_batch"] = lambda: fs.mse_batch(np.stack([g, n]), np.stack([n, n]))
-    out["l2"] = lambda: fs.l2(c, cj, channel_axis=-1)
-    out["cosine"] = lambda: fs.cosine(c, cj, channel_axis=-1)
+    out["l2"] = lambda: fs.l2_channels(c, cj, channel_axis=-1)
+    out["cosine"] = lambda: fs.cosine_channels(c, cj, channel_axis=-1)
     out["l2/grey"] = lambda: fs.l2(g, n)
     out["cosine/grey"] = lambda: fs.cosine(g, n)
     out["ms_ssim/rgb"] = lambda: fs.ms_ssim(c, cj, channel_axis=-1)
@@ -121,7 +121,7 @@ def device_cases(backend):
         "dev/ms_ssim": lambda: fs.ms_ssim(g, n, win_size=3, weights=fs.MS_SSIM_WEIGHTS[:3], **kw),
         "dev/psnr": lambda: fs.psnr(g, n, **kw),
         "dev/mse": lambda: fs.mse(g, n, **kw),
-        "dev/cosine": lambda: fs.cosine(c, cj, channel_axis=-1, **kw),
+        "dev/cosine": lambda: fs.cosine_channels(c, cj, channel_axis=-1, **kw),
         "dev/gradient": lambda: fs.ssim_with_gradient(f, fd, data_range=1.0, win_size=7, **kw),
     }
 

@@ -21,7 +21,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastssim' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient", "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
+__all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim_with_gradient",
+           "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "l2_channels", "cosine_channels",
            "ssim_slices_masked", "cw_ssim", "three_ssim", "MS_SSIM_WEIGHTS", "score_pairs", "score_dataset",
            "ConfigError"]

@@ -14,6 +14,7 @@ Numba keys its disk cache on the file that defines each kernel: after editing
 """
 
 import os
+from typing import Any
 
 #: Where the kernels may run: 'auto' (the GPU for GPU arrays and large host inputs, when one is
 #: usable), 'cpu', 'cuda'. The one list: the API, the batch scorer and the CLI take it from here.
@@ -27,17 +28,17 @@ FASTMATH = {"reassoc", "contract", "nsz"}
 CACHE = os.environ.get("FASTSSIM_NO_CACHE", "") == ""
 
 #: Options for serial kernels and for helpers called from the parallel kernels.
-JIT = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
+JIT: dict[str, Any] = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 
 #: Options for the parallel (prange) kernels.
-JIT_PARALLEL = dict(JIT, parallel=True)
+JIT_PARALLEL: dict[str, Any] = dict(JIT, parallel=True)
 
 #: Options for kernels whose sums keep the order they are written in (no ``reassoc``): MS-SSIM's
 #: 2x2 means, whose vectorised loop was otherwise reassociated differently for channel-last and
 #: planar rows (1-ulp differences, so that the two layouts' MS-SSIM differed by ~2e-7); in the
 #: written order they equal the GPU's, which compiles without fast-math.
-JIT_ORDERED = dict(JIT, fastmath=FASTMATH - {"reassoc"})
-JIT_ORDERED_PARALLEL = dict(JIT_ORDERED, parallel=True)
+JIT_ORDERED: dict[str, Any] = dict(JIT, fastmath=FASTMATH - {"reassoc"})
+JIT_ORDERED_PARALLEL: dict[str, Any] = dict(JIT_ORDERED, parallel=True)
 
 # Task sizes depend on the shape only, never on the number of threads, so that results are
 # bitwise the same whatever the thread count; the environment variables are for tuning runs.

@@ -136,7 +136,8 @@ def test_bad_inputs_become_error_rows(tmp_path):
     iio.imwrite(dist / "big.png", np.zeros((300, 300), np.uint8))             # over the pixel cap
     f = np.random.default_rng(1).random((40, 40))
     np.save(ref / "znan.npy", f)
-    g = f.copy(); g[3, 4] = np.nan
+    g = f.copy()
+    g[3, 4] = np.nan
     np.save(dist / "znan.npy", g)                                             # NaN
     np.save(ref / "zfloat.npy", f)
     np.save(dist / "zfloat.npy", f)                                           # float without a range
@@ -273,7 +274,8 @@ def test_alpha_policies_and_palette(tmp_path):
     for sub in ("ref", "dist"):
         (tmp_path / sub).mkdir()
     rgba = rng.integers(0, 256, (32, 32, 4), dtype=np.uint8)
-    rgba2 = rgba.copy(); rgba2[..., 3] = 0
+    rgba2 = rgba.copy()
+    rgba2[..., 3] = 0
     iio.imwrite(tmp_path / "ref" / "a.png", rgba)
     iio.imwrite(tmp_path / "dist" / "a.png", rgba2)
     pal = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).convert("P")
@@ -322,8 +324,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert _cells(lines[0])[:6] == ["method", "pairs", "ok", "partial", "error", "ssim_mean"]
-    assert [l.split("|")[1].strip() for l in lines[2:]] == ["blur", "jpeg", "noise"]
-    assert all(l.split("|")[2].strip() == "7" and l.split("|")[3].strip() == "7" for l in lines[2:])
+    assert [row.split("|")[1].strip() for row in lines[2:]] == ["blur", "jpeg", "noise"]
+    assert all(row.split("|")[2].strip() == "7" and row.split("|")[3].strip() == "7" for row in lines[2:])
     df = pd.read_parquet(tmp_path / "scores")
     assert len(df) == 21 and (df.status == "ok").all() and df.ssim.between(0, 1).all()
 

@@ -7,7 +7,8 @@ by metric; ``pool`` runs pairs in a bounded pool of threads with a per-pair time
 them together.
 """
 
-from .options import DEFAULT_METRICS, METRICS, PAIR_TIMEOUT, RANGE_RULES, ConfigError, check_data_range, check_metrics, check_options, check_preset
+from .options import (DEFAULT_METRICS, METRICS, PAIR_TIMEOUT, RANGE_RULES, ConfigError, check_data_range,
+                      check_metrics, check_options, check_preset)
 from .progress import Progress
 from .score import Job, layout, score_arrays
 
@@ -21,6 +22,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastssim.batch' has no attribute {name!r}")
 
 
-__all__ = ["score_pairs", "score_dataset", "score_files", "warm_up", "Job", "check_metrics", "check_options", "check_preset",
+__all__ = ["score_pairs", "score_dataset", "score_files", "warm_up", "Job", "check_metrics", "check_options",
+           "check_preset",
            "check_data_range", "score_arrays", "layout", "Progress", "unique_pairs", "ConfigError", "METRICS",
            "DEFAULT_METRICS", "PAIR_TIMEOUT", "RANGE_RULES"]

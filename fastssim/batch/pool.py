@@ -2,9 +2,9 @@
 
 Workers run the engine single-threaded (Numba's thread count is per thread), so the pool
 keeps every core busy without oversubscription. At most ``2 * workers`` items (or what the
-caller's ``limit`` says) are in flight, so memory does not grow with the dataset. An item still running after ``timeout`` seconds is
-given up: the caller gets ``on_timeout(item)`` as its result, and a fresh thread takes the
-stuck one's place (a Python thread cannot be killed; the stuck one exits when, if ever, its
+caller's ``limit`` says) are in flight, so memory does not grow with the dataset. An item still
+running after ``timeout`` seconds is given up: the caller gets ``on_timeout(item)`` as its result,
+and a fresh thread takes the stuck one's place (a Python thread cannot be killed; the stuck one exits when, if ever, its
 call returns, and being a daemon it never holds up the process's exit). When ``stop`` is set,
 no more items start and the results already finished are returned.
 """

@@ -256,7 +256,9 @@ def score_dataset(pairs, out, *, data_range=None, slices=None, alpha="drop", max
         Score on this Dask cluster's workers (``fastssim[dask]``), in chunks of ``chunk_pairs``
         pairs (default 500), each committed once as one part. The workers must read the files
         and ``out`` at the same paths.
-    data_range, slices, alpha, max_pixels, metrics, preset, y_channel, crop_border, channel_axis, workers, timeout, backend, video, missing_chunks, ms_scales
+    data_range, slices, alpha, max_pixels, metrics, preset, y_channel, crop_border, channel_axis
+        As for `score_pairs`.
+    workers, timeout, backend, video, missing_chunks, ms_scales
         As for `score_pairs`.
 
     Returns

@@ -14,7 +14,8 @@ from ..metrics import structural as metrics
 from ..kernels.math import psnr_from_mse
 from ..io import MAX_PIXELS, MISSING_CHUNKS, ReadError, read_image
 from ..io.video import is_video
-from .options import DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair, check_metrics, check_ms_scales, check_options, check_preset
+from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair,
+                      check_metrics, check_ms_scales, check_options, check_preset)
 from .pair_metrics import DATA_ERRORS, _message, layout, resolve_axes, score_arrays
 from .video import check_video, score_video, video_conflicts
 

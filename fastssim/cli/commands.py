@@ -186,7 +186,8 @@ def draw_map(args, sub):
         return EXIT_ERRORS
     if ca is not None:
         smap = smap.mean(axis=ca)  # the mean of the per-channel maps, as the score
-    title = f"SSIM {score:.4f} ({_convention(args, preset)}): {os.path.basename(args.ref)} vs {os.path.basename(args.dist)}"
+    title = (f"SSIM {score:.4f} ({_convention(args, preset)}): {os.path.basename(args.ref)} vs "
+             f"{os.path.basename(args.dist)}")
     view = smap
     if smap.ndim == 3:
         axis, index = args.slice if args.slice else (0, smap.shape[0] // 2)

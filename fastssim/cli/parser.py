@@ -75,8 +75,8 @@ def build():
     names.add_argument("--suffix", help="distorted name = reference stem + SUFFIX + extension")
     names.add_argument("--template", help="distorted name template with {stem} and {ext}, e.g. '{stem}_SR.png'")
     s.add_argument("--metrics", default="ssim,psnr,mse",
-                   help="comma-separated, any case, from ssim, ms_ssim, psnr, mse, dssim, l2, cosine, cw_ssim, three_ssim (default "
-                        "ssim,psnr,mse)")
+                   help="comma-separated, any case, from ssim, ms_ssim, psnr, mse, dssim, l2, cosine, cw_ssim, "
+                        "three_ssim (default ssim,psnr,mse)")
     _conversions(s)
     s.add_argument("--slices", type=int, metavar="AXIS", help="score volumes as 2-D slices along AXIS (list column)")
     s.add_argument("--mask", metavar="DIR", help="also score each pair's region: the mask image at the reference's "

@@ -77,7 +77,8 @@ def _two_items(args):
     from ..io.dicom import is_series
 
     return bool(args.ref and args.dist_dir and all(
-        os.path.isfile(p) or is_series(p) or p.rstrip("/").lower().endswith(".zarr") for p in (args.ref, args.dist_dir)))
+        os.path.isfile(p) or is_series(p) or p.rstrip("/").lower().endswith(".zarr")
+        for p in (args.ref, args.dist_dir)))
 
 
 def _single(args, sub, options):

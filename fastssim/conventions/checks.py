@@ -9,6 +9,8 @@ kernels take, without copying unless a dtype conversion is unavoidable.
 import functools
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -26,12 +28,15 @@ def detached(a):
     return a
 
 
-def accepts_tensors(f):
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_tensors(f: F) -> F:
     """Let metric ``f(x, y, ...)`` take tensors that require grad: their values are scored."""
     @functools.wraps(f)
     def wrapper(x, y, *args, **kwargs):
         return f(detached(x), detached(y), *args, **kwargs)
-    return wrapper
+    return cast(F, wrapper)
 
 
 def _device_proxy(a):
@@ -40,7 +45,7 @@ def _device_proxy(a):
     return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, strides)
 
 
-def as_image(a, name):
+def as_image(a: Any, name: str) -> np.ndarray:
     """``a`` as an ndarray of a real numeric dtype (no copy for ndarrays).
 
     For GPU arrays, a host proxy with the same shape, strides and dtype (over no
@@ -87,7 +92,7 @@ def _untyped(a):
     return not (hasattr(a, "dtype") or is_device_array(a))
 
 
-def check_pair(x, y, *, range_given=True):
+def check_pair(x: Any, y: Any, *, range_given: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Both images as ndarrays of one shape.
 
     With ``range_given=False`` (the data range will come from the dtype), Python
@@ -153,7 +158,7 @@ def work_dtype(x, y, host=True):
     return wdt
 
 
-def without_common_offset(x, y):
+def without_common_offset(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For differences only (MSE): 64-bit integers beyond 2^53 minus their common minimum,
     computed exactly in uint64, so float64 holds them exactly (or to 1e-16 of their range)."""
     if max(_int_extent(x), _int_extent(y)) <= _EXACT[np.dtype(np.float64)]:
@@ -205,7 +210,7 @@ def check_options(win_size, sigma, K1, K2, backend):
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
-def mask_values(mask):
+def mask_values(mask: Any) -> np.ndarray:
     """``mask`` as an array of booleans or 0/1 numbers (a region: ``mask=`` of every metric)."""
     m = np.asarray(mask)
     if m.dtype.kind not in "biuf":
@@ -215,13 +220,14 @@ def mask_values(mask):
     return m
 
 
-def normalise_axis(axis, ndim, name):
+def normalise_axis(axis: Any, ndim: int, name: str) -> int:
     """``axis`` as a non-negative index into ``ndim`` axes."""
     if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
         raise TypeError(f"{name} must be an integer or None, got {axis!r}")
+    axis = int(axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}={axis} is out of range for an array with {ndim} axes")
-    return int(axis) % ndim
+    return axis % ndim
 
 
 def to_5d(a, batch, channel_axis, spatial_ndim):

@@ -22,7 +22,7 @@ from ..metrics.multiscale import MS_SSIM_WEIGHTS
 try:
     import torch as _torch
 except ImportError:  # fastssim works without torch; this module then only explains
-    _torch = None
+    _torch = None  # type: ignore[assignment]
 
 __all__ = ["ssim", "ms_ssim", "SSIMLoss", "MSSSIMLoss"]
 
@@ -47,7 +47,7 @@ _Function = _torch.autograd.Function if _torch is not None else _Missing.Functio
 _Module = _torch.nn.Module if _torch is not None else _Missing.Module
 
 
-class SSIMFunction(_Function):
+class SSIMFunction(_Function):  # type: ignore[valid-type,misc]
     """``SSIMFunction.apply(x, y, options, fn)``: each image's SSIM, shape (N,), differentiable
     in ``x`` and ``y``; ``fn`` is `ssim_batch_with_gradient` (default) or
     `ms_ssim_batch_with_gradient`."""
@@ -161,7 +161,7 @@ def ms_ssim(x, y, *, data_range, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5
     return values.mean() if reduction == "mean" else values
 
 
-class SSIMLoss(_Module):
+class SSIMLoss(_Module):  # type: ignore[valid-type,misc]
     """``1 - SSIM`` as a loss module: ``SSIMLoss(data_range=1.0)(prediction, target)``.
 
     Parameters are those of `ssim`; ``reduction='none'`` gives one loss per image.
@@ -192,7 +192,7 @@ class SSIMLoss(_Module):
         return 1 - ssim(target, prediction, **self.options)
 
 
-class MSSSIMLoss(_Module):
+class MSSSIMLoss(_Module):  # type: ignore[valid-type,misc]
     """``1 - MS-SSIM`` as a loss module: ``MSSSIMLoss(data_range=1.0)(prediction, target)``;
     parameters those of `ms_ssim`, ``data_range`` without a default (see `SSIMLoss`)."""
 

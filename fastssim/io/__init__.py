@@ -22,7 +22,8 @@ from .png import pyspng, read_png
 from .tiff import read_tiff
 from .dicom import is_series, read_dicom_series
 from .video import VIDEO_EXTS, is_video
-from .volumes import KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_metaimage, read_nifti, read_nrrd, split_key
+from .volumes import (KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5, read_metaimage, read_nifti,
+                      read_nrrd, split_key)
 from .zarr_store import MISSING_CHUNKS, read_zarr
 
 __all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",
@@ -35,7 +36,8 @@ ALPHA_POLICIES = ("drop", "keep", "error")
 VOLUME_EXTS = (".npy", ".npz")
 TIFF_EXTS = (".tif", ".tiff")
 #: Every extension a run looks for (videos are paired with videos and decoded as streams).
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz") + VOLUME_FORMAT_EXTS + VIDEO_EXTS
+IMAGE_EXTS = ((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy", ".npz") + VOLUME_FORMAT_EXTS
+              + VIDEO_EXTS)
 
 
 def missing_extras(paths):

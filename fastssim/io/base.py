@@ -114,7 +114,7 @@ class _Notes(logging.Filter):
     run in a pool of threads, so this is per thread (``warnings.catch_warnings`` is not)."""
 
     local = threading.local()
-    installed = set()
+    installed: set[str] = set()
     lock = threading.Lock()
 
     def filter(self, record):

@@ -114,7 +114,8 @@ def _series(path, max_pixels, root):
             slope = float(getattr(ds, "RescaleSlope", 1) or 1)
             intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
         except Exception as e:  # noqa: BLE001 - a damaged value
-            raise ReadError(f"cannot read the rescale of {name(path)}/{name(files[i])}: {type(e).__name__}: {e}") from None
+            raise ReadError(f"cannot read the rescale of {name(path)}/{name(files[i])}: "
+                            f"{type(e).__name__}: {e}") from None
         if slope != 1 or intercept != 0:
             plane = plane.astype(np.float64) * slope + intercept
         planes.append(plane)

@@ -211,8 +211,8 @@ def choose_decoder(header, preferred, path):
     for d in (preferred,) + DECODERS:
         if _can(d, header):
             return d
-    raise ReadError(f"{name(path)} is a 16-bit interlaced {COLOUR_TYPES[header.colour_type][0]} PNG, which Pillow reads as 8 "
-                    "bits; install libspng to read it exactly: pip install 'fastssim[fast]'")
+    raise ReadError(f"{name(path)} is a 16-bit interlaced {COLOUR_TYPES[header.colour_type][0]} PNG, which Pillow "
+                    "reads as 8 bits; install libspng to read it exactly: pip install 'fastssim[fast]'")
 
 
 def _spng_decode(data, header):

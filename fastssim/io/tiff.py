@@ -90,7 +90,8 @@ def read_tiff(path, max_pixels):
     except ReadError:
         raise
     except Exception as e:  # tifffile raises many types for damaged files
-        raise ReadError(f"cannot decode {name(path)}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ReadError(f"cannot decode {name(path)}: {why}") from None
     if "S" in axes and axes.index("S") != len(axes) - 1 and arr.ndim == len(axes):  # planar RGB
         arr = np.moveaxis(arr, axes.index("S"), -1)
     return as_intensity(np.asarray(arr))

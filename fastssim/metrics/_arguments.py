@@ -14,8 +14,10 @@ import numpy as np
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..conventions import presets
-from ..kernels.engine import grid_ssim_means, kernel_constants, pad_same, resolve_backend, ssim_map_separable, ssim_means
+from ..kernels.engine import (grid_ssim_means, kernel_constants, pad_same, resolve_backend, ssim_map_separable,
+                              ssim_means)
 from ..kernels.math import gaussian_radius, grid_constants, window_weights
+from ..conventions.checks import F
 from ..conventions.resolve import convention, transform
 
 
@@ -58,8 +60,8 @@ _OPTIONS_DOC = """
 """
 
 
-def _doc(f):
-    f.__doc__ = f.__doc__.replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
+def _doc(f: F) -> F:
+    f.__doc__ = (f.__doc__ or "").replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
     return v.accepts_tensors(f)
 
 

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
+
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..conventions import transforms as conv
@@ -118,7 +120,8 @@ def _cw_ssim_plane(x, y, levels, orientations, K, guard):
 
 
 @v.accepts_tensors
-def cw_ssim(x, y, *, channel_axis=None, levels=4, orientations=8, K=0.0, guard=0, preset=None, data_range=None):
+def cw_ssim(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, levels: int = 4, orientations: int = 8,
+            K: float = 0.0, guard: int = 0, preset: str | None = None, data_range: DataRange = None) -> float:
     """Complex-wavelet structural similarity of two images.
 
     Parameters

@@ -9,6 +9,8 @@ shift-invariant, so L2 and cosine read the values as they are, converted to floa
 
 import numpy as np
 
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
+
 from ..kernels.cpu import reduce as _cpu_reduce
 from ..conventions import checks as v
 from ..conventions import data_range as dr
@@ -78,7 +80,8 @@ def _mse(x, y, backend, mask=None, channel_axis=None):
 
 
 @v.accepts_tensors
-def mse(x, y, *, backend="auto", mask=None, channel_axis=None):
+def mse(x: ArrayLike, y: ArrayLike, *, backend: Backend = "auto", mask: ArrayLike | None = None,
+        channel_axis: int | None = None) -> float:
     """Mean squared error, computed in float64.
 
     Parameters
@@ -114,7 +117,8 @@ def mse(x, y, *, backend="auto", mask=None, channel_axis=None):
 
 
 @v.accepts_tensors
-def psnr(x, y, *, data_range=None, backend="auto", mask=None, channel_axis=None):
+def psnr(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, backend: Backend = "auto",
+         mask: ArrayLike | None = None, channel_axis: int | None = None) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(L^2 / MSE)``.
 
     Parameters
@@ -153,7 +157,7 @@ def psnr(x, y, *, data_range=None, backend="auto", mask=None, channel_axis=None)
 
 
 @v.accepts_tensors
-def mse_batch(x, y, *, backend="auto"):
+def mse_batch(x: ArrayLike, y: ArrayLike, *, backend: Backend = "auto") -> np.ndarray:
     """Mean squared error of each pair of a stack, in float64.
 
     Parameters

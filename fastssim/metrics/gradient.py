@@ -6,7 +6,11 @@ pairs (`ssim_batch_with_gradient`), on the CPU.
 full-map gradient through the float64 path (``kernels.engine_gradient.avanaki_gradient``).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
 
 from ..conventions import checks as v
 from ..kernels.engine import raise_if_nonfinite
@@ -67,9 +71,10 @@ def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):
 
 
 @_doc
-def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                       gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-                       preset=None):
+def ssim_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, channel_axis: int | None = None,
+                       win_size: int = 11, sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01,
+                       K2: float = 0.03, sample_covariance: bool = False, backend: Backend = "auto",
+                       preset: str | None = None) -> tuple[float, np.ndarray]:
     """Mean SSIM and its gradient with respect to ``y``, for SSIM as a loss.
 
     Parameters
@@ -121,9 +126,11 @@ def ssim_with_gradient(x, y, *, data_range=None, channel_axis=None, win_size=11,
 
 
 @_doc
-def ssim_batch_with_gradient(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_size=11,
-                             sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                             backend="auto", preset=None):
+def ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 2, data_range: DataRange = None,
+                             channel_axis: int | None = None, win_size: int = 11, sigma: float = 1.5,
+                             gaussian: bool = True, K1: float = 0.01, K2: float = 0.03,
+                             sample_covariance: bool = False, backend: Backend = "auto",
+                             preset: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """SSIM of each pair of a stack and its gradient with respect to ``y``, in one call.
 
     Parameters
@@ -178,8 +185,11 @@ def ssim_batch_with_gradient(x, y, *, spatial_ndim=2, data_range=None, channel_a
 
 
 @_doc
-def ms_ssim_batch_with_gradient(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
-                                sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+def ms_ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None,
+                                weights: Sequence[float] = MS_SSIM_WEIGHTS, channel_axis: int | None = None,
+                                win_size: int = 11, sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01,
+                                K2: float = 0.03, sample_covariance: bool = False,
+                                backend: Backend = "auto") -> tuple[np.ndarray, np.ndarray]:
     """MS-SSIM of each pair of a stack of 2-D images and its gradient with respect to ``y``.
 
     Parameters

@@ -5,12 +5,17 @@ The arguments are checked by ``_arguments._prepare``, as for SSIM; the scales ar
 ``kernels.engine.ms_ssim_means`` (Wang's convention) or ``kernels.engine_ms`` (the others).
 """
 
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..conventions import presets
 from ..kernels.engine import kernel_constants, ms_ssim_means, raise_if_nonfinite
 from ..kernels.engine_ms import CONVENTIONS, WANG, ms_ssim_convention, scales_that_fit
-from ._arguments import _doc, _prepare
+from ._arguments import F, _doc, _prepare
 from .slices import _slice_views
 from .structural import _pair_by_pair
 
@@ -44,8 +49,8 @@ _MS_NOTES_DOC = """\
 """
 
 
-def _ms(f):
-    f.__doc__ = f.__doc__.replace("    {ms}\n", _MS_WEIGHTS_DOC).replace("    {ms_notes}\n", _MS_NOTES_DOC)
+def _ms(f: F) -> F:
+    f.__doc__ = (f.__doc__ or "").replace("    {ms}\n", _MS_WEIGHTS_DOC).replace("    {ms_notes}\n", _MS_NOTES_DOC)
     return _doc(f)
 
 
@@ -78,9 +83,10 @@ def _ms_values(x, y, batch, spatial_ndim, weights, channel_axis, data_range, win
 
 
 @_ms
-def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11,
-            sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-            preset=None, y_channel=False, crop_border=0):
+def ms_ssim(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, weights: Sequence[float] = MS_SSIM_WEIGHTS,
+            channel_axis: int | None = None, win_size: int = 11, sigma: float = 1.5, gaussian: bool = True,
+            K1: float = 0.01, K2: float = 0.03, sample_covariance: bool = False, backend: Backend = "auto",
+            preset: str | None = None, y_channel: bool = False, crop_border: int = 0) -> float:
     """Multi-scale structural similarity (Wang, Simoncelli and Bovik, 2003).
 
     Parameters
@@ -116,9 +122,11 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
 
 
 @_ms
-def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
-                  win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                  backend="auto", preset=None, y_channel=False, crop_border=0):
+def ms_ssim_batch(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 2, data_range: DataRange = None,
+                  weights: Sequence[float] = MS_SSIM_WEIGHTS, channel_axis: int | None = None, win_size: int = 11,
+                  sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01, K2: float = 0.03,
+                  sample_covariance: bool = False, backend: Backend = "auto", preset: str | None = None,
+                  y_channel: bool = False, crop_border: int = 0) -> np.ndarray:
     """MS-SSIM of many pairs in one call (axis 0 indexes pairs), as `ssim_batch`.
 
     Parameters
@@ -158,9 +166,11 @@ def ms_ssim_batch(x, y, *, spatial_ndim=2, data_range=None, weights=MS_SSIM_WEIG
 
 
 @_ms
-def ms_ssim_slices(x, y, *, axis=0, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None,
-                   win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-                   backend="auto", preset=None, y_channel=False, crop_border=0):
+def ms_ssim_slices(x: ArrayLike, y: ArrayLike, *, axis: int = 0, data_range: DataRange = None,
+                   weights: Sequence[float] = MS_SSIM_WEIGHTS, channel_axis: int | None = None, win_size: int = 11,
+                   sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01, K2: float = 0.03,
+                   sample_covariance: bool = False, backend: Backend = "auto", preset: str | None = None,
+                   y_channel: bool = False, crop_border: int = 0) -> np.ndarray:
     """2-D MS-SSIM of every slice of two volumes along ``axis``, as `ssim_slices`.
 
     Parameters

@@ -3,6 +3,8 @@ sums of one pass over them (``kernels.engine.product_sums``)."""
 
 import numpy as np
 
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
+
 from .._deprecation import deprecated
 
 from ..conventions import checks as v
@@ -18,7 +20,7 @@ def _per_channel_moved(name, channel_axis):
 
 
 @v.accepts_tensors
-def l2(x, y, *, channel_axis=None, backend="auto"):
+def l2(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, backend: Backend = "auto") -> float:
     """Euclidean (L2) distance between two images, ``sqrt(sum (x - y)^2)``, in float64.
 
     Parameters
@@ -51,7 +53,7 @@ def l2(x, y, *, channel_axis=None, backend="auto"):
 
 
 @v.accepts_tensors
-def l2_channels(x, y, *, channel_axis, backend="auto"):
+def l2_channels(x: ArrayLike, y: ArrayLike, *, channel_axis: int, backend: Backend = "auto") -> np.ndarray:
     """`l2` of each channel along ``channel_axis``: ndarray of float64, (C,).
 
     Examples
@@ -85,7 +87,7 @@ def _cosine(sums):
 
 
 @v.accepts_tensors
-def cosine(x, y, *, channel_axis=None, backend="auto"):
+def cosine(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, backend: Backend = "auto") -> float:
     """Cosine similarity of two images as vectors, ``sum x y / sqrt(sum x^2 sum y^2)``, in
     float64: 1 for images equal up to a positive factor, -1 to 1 in general.
 
@@ -120,7 +122,7 @@ def cosine(x, y, *, channel_axis=None, backend="auto"):
 
 
 @v.accepts_tensors
-def cosine_channels(x, y, *, channel_axis, backend="auto"):
+def cosine_channels(x: ArrayLike, y: ArrayLike, *, channel_axis: int, backend: Backend = "auto") -> np.ndarray:
     """`cosine` of each channel along ``channel_axis``: ndarray of float64, (C,).
 
     Examples

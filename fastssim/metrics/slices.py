@@ -1,7 +1,11 @@
 """2-D SSIM of every slice of two volumes (``ssim_slices``), and over a region of them
 (``ssim_slices_masked``): the slices become one batch of `ssim_batch`."""
 
+from typing import Any
+
 import numpy as np
+
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
 
 from .._deprecation import deprecated
 
@@ -13,9 +17,11 @@ __all__ = ["ssim_slices", "ssim_slices_masked"]
 
 
 @_doc
-def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-                preset=None, y_channel=False, crop_border=0, mask=None):
+def ssim_slices(x: ArrayLike, y: ArrayLike, *, axis: int = 0, data_range: DataRange = None,
+                channel_axis: int | None = None, win_size: int = 11, sigma: float = 1.5, gaussian: bool = True,
+                K1: float = 0.01, K2: float = 0.03, sample_covariance: bool = False, backend: Backend = "auto",
+                preset: str | None = None, y_channel: bool = False, crop_border: int = 0,
+                mask: ArrayLike | None = None) -> np.ndarray:
     """2-D SSIM of every slice of two volumes along ``axis``.
 
     Parameters
@@ -40,7 +46,7 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
     >>> fastssim.ssim_slices(vol, vol, axis=2, data_range=1.0).shape
     (24,)
     """
-    opts = dict(data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
+    opts: dict[str, Any] = dict(data_range=data_range, win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
                 sample_covariance=sample_covariance, backend=backend, preset=preset, y_channel=y_channel,
                 crop_border=crop_border)
     if mask is not None:
@@ -53,9 +59,10 @@ def ssim_slices(x, y, *, axis=0, data_range=None, channel_axis=None, win_size=11
 
 
 @_doc
-def ssim_slices_masked(x, y, mask, *, axis=0, data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-                       gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-                       preset=None, y_channel=False, crop_border=0):
+def ssim_slices_masked(x: ArrayLike, y: ArrayLike, mask: ArrayLike, *, axis: int = 0, data_range: DataRange = None,
+                       channel_axis: int | None = None, win_size: int = 11, sigma: float = 1.5, gaussian: bool = True,
+                       K1: float = 0.01, K2: float = 0.03, sample_covariance: bool = False, backend: Backend = "auto",
+                       preset: str | None = None, y_channel: bool = False, crop_border: int = 0) -> np.ma.MaskedArray:
     """`ssim_slices` over a region: each slice scored over the windows centred on its part of
     ``mask``, as `ssim` does with ``mask=``.
 
@@ -91,7 +98,7 @@ def ssim_slices_masked(x, y, mask, *, axis=0, data_range=None, channel_axis=None
     """
     xs, ys, ca = _slice_views(x, y, axis, channel_axis, "ssim_slices_masked",
                               data_range is not None or preset is not None)
-    opts = dict(spatial_ndim=2, data_range=data_range, channel_axis=ca, win_size=win_size, sigma=sigma,
+    opts: dict[str, Any] = dict(spatial_ndim=2, data_range=data_range, channel_axis=ca, win_size=win_size, sigma=sigma,
                 gaussian=gaussian, K1=K1, K2=K2, sample_covariance=sample_covariance, backend=backend,
                 preset=preset, y_channel=y_channel, crop_border=crop_border)
     m = np.asarray(mask)

@@ -7,6 +7,8 @@ them to the engine (`fastssim.kernels.engine`) and returns plain floats or array
 
 import numpy as np
 
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
+
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..conventions import presets
@@ -16,10 +18,12 @@ from .distances import mse, mse_batch, psnr  # noqa: F401 - part of this module'
 
 __all__ = ["ssim", "ssim_map", "ssim_batch", "dssim", "psnr", "mse", "mse_batch"]
 
+
 @_doc
-def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-         K1=0.01, K2=0.03, sample_covariance=False, backend="auto", mask=None,
-         preset=None, y_channel=False, crop_border=0):
+def ssim(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, channel_axis: int | None = None,
+         win_size: int = 11, sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01, K2: float = 0.03,
+         sample_covariance: bool = False, backend: Backend = "auto", mask: ArrayLike | None = None,
+         preset: str | None = None, y_channel: bool = False, crop_border: int = 0) -> float:
     """Mean structural similarity of two images or volumes.
 
     Defaults are those of Wang et al. (2004): an 11-tap Gaussian window of
@@ -99,8 +103,10 @@ def ssim_transformed(t, *, backend="auto"):
 
 
 @_doc
-def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=11, sigma=1.5,
-             gaussian=True, K1=0.01, K2=0.03, sample_covariance=False, backend="auto"):
+def ssim_map(x: ArrayLike, y: ArrayLike, *, mode: str = "same", data_range: DataRange = None,
+             channel_axis: int | None = None, win_size: int = 11, sigma: float = 1.5, gaussian: bool = True,
+             K1: float = 0.01, K2: float = 0.03, sample_covariance: bool = False,
+             backend: Backend = "auto") -> np.ndarray:
     """The per-pixel (per-voxel) SSIM map.
 
     Parameters
@@ -151,9 +157,11 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
 
 
 @_doc
-def ssim_batch(x, y, *, spatial_ndim=2, data_range=None, channel_axis=None, win_size=11,
-               sigma=1.5, gaussian=True, K1=0.01, K2=0.03, sample_covariance=False,
-               backend="auto", preset=None, y_channel=False, crop_border=0, mask=None):
+def ssim_batch(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 2, data_range: DataRange = None,
+               channel_axis: int | None = None, win_size: int = 11, sigma: float = 1.5, gaussian: bool = True,
+               K1: float = 0.01, K2: float = 0.03, sample_covariance: bool = False, backend: Backend = "auto",
+               preset: str | None = None, y_channel: bool = False, crop_border: int = 0,
+               mask: ArrayLike | None = None) -> np.ndarray:
     """SSIM of many pairs in one call, in parallel across pairs and within them.
 
     Parameters
@@ -255,9 +263,10 @@ def _pair_by_pair(single, x, y, spatial_ndim, data_range, preset, options):
 
 
 @_doc
-def dssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
-          K1=0.01, K2=0.03, sample_covariance=False, backend="auto",
-          preset=None, y_channel=False, crop_border=0):
+def dssim(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, channel_axis: int | None = None,
+          win_size: int = 11, sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01, K2: float = 0.03,
+          sample_covariance: bool = False, backend: Backend = "auto", preset: str | None = None,
+          y_channel: bool = False, crop_border: int = 0) -> float:
     """Structural dissimilarity, ``(1 - SSIM) / 2``, in [0, 1].
 
     Parameters

@@ -13,6 +13,8 @@ weights are renormalised.
 
 import numpy as np
 
+from .._types import ArrayLike, Backend, DataRange  # noqa: F401
+
 from ..conventions import checks as v
 from .structural import ssim_map
 
@@ -46,8 +48,8 @@ def three_ssim_regions(x, y):
 
 
 @v.accepts_tensors
-def three_ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, weights=THREE_SSIM_WEIGHTS,
-               backend="auto"):
+def three_ssim(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, channel_axis: int | None = None,
+               win_size: int = 11, weights=THREE_SSIM_WEIGHTS, backend: Backend = "auto") -> float:
     """Three-component SSIM of two 2-D images (per channel, then the mean).
 
     Parameters

@@ -4,7 +4,8 @@ For every method other than the baseline and every metric, on the references bot
 (a finite value on both sides): the mean of the paired differences (method - baseline), its
 bootstrap confidence interval (percentile method: the pairs are resampled with replacement,
 ``resamples`` times, seedable; above ``BOOTSTRAP_MAX_PAIRS`` pairs, where the bootstrap
-would cost resamples x pairs draws, the normal interval, which it then matches), the two-sided Wilcoxon signed-rank p-value (SciPy), and how
+would cost resamples x pairs draws, the normal interval, which it then matches), the two-sided Wilcoxon
+signed-rank p-value (SciPy), and how
 many pairs the method wins, ties and loses (higher is better for SSIM, MS-SSIM and PSNR, lower
 for MSE and DSSIM). Overall, and per dataset (see `load.encode`).
 Everything is vectorised over pairs (Arrow dictionary codes, NumPy), and the bootstrap draws
@@ -29,8 +30,8 @@ from .summary import layout
 HIGHER_IS_BETTER = {"ssim": True, "ms_ssim": True, "psnr": True, "mse": False, "dssim": False, "l2": False,
                     "cosine": True, "cw_ssim": True, "three_ssim": True, "ssim_masked": True,
                     "psnr_masked": True, "mse_masked": False}
-FIELDS = ["dataset", "method", "metric", "n", "ci_method", "baseline_mean", "method_mean", "mean_diff", "ci_low", "ci_high",
-          "p_wilcoxon", "wins", "ties", "losses"]
+FIELDS = ["dataset", "method", "metric", "n", "ci_method", "baseline_mean", "method_mean", "mean_diff", "ci_low",
+          "ci_high", "p_wilcoxon", "wins", "ties", "losses"]
 #: Bootstrap means drawn per block: bounds the index matrix at this many entries.
 BLOCK_ENTRIES = 4_000_000
 
@@ -182,15 +183,16 @@ def heading(baseline, rows, resamples, seed, level):
     n = max((r["n"] for r in rows if r["dataset"] == "all"), default=0)
     return (f"paired comparison against {baseline}: per metric, on the pairs both methods scored (n, up to {n}); "
             f"diff = method - baseline; {level:.0%} CI: bootstrap percentile, {resamples} resamples of the pairs, "
-            f"seed {seed} (the normal interval above {cfg.BOOTSTRAP_MAX_PAIRS} pairs); p: two-sided Wilcoxon signed-rank; win/tie/loss counts pairs (higher is better for "
+            f"seed {seed} (the normal interval above {cfg.BOOTSTRAP_MAX_PAIRS} pairs); p: two-sided Wilcoxon "
+            "signed-rank; win/tie/loss counts pairs (higher is better for "
             "ssim, ms_ssim, psnr, cosine, cw_ssim, three_ssim; lower for mse, dssim, l2)")
 
 
 def _num(v, metric, signed=False):
     if v is None:
         return ""
-    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2, "cosine": 4, "cw_ssim": 4, "three_ssim": 4, "ssim_masked": 4,
-              "psnr_masked": 2}.get(metric)
+    digits = {"ssim": 4, "ms_ssim": 4, "dssim": 4, "psnr": 2, "cosine": 4, "cw_ssim": 4, "three_ssim": 4,
+              "ssim_masked": 4, "psnr_masked": 2}.get(metric)
     if digits is None:
         return f"{v:+.4g}" if signed else f"{v:.4g}"
     return f"{v:+.{digits + 1}f}" if signed else f"{v:.{digits}f}"

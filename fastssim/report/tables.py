@@ -16,8 +16,8 @@ from .paired import HIGHER_IS_BETTER, bootstrap_ci, normal_ci
 from .summary import _stat, layout
 
 #: Decimals per metric, as papers print them.
-PRECISION = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "dssim": 4, "mse": 2, "l2": 1, "cosine": 4, "cw_ssim": 4, "three_ssim": 4, "ssim_masked": 4,
-             "psnr_masked": 2, "mse_masked": 2}
+PRECISION = {"psnr": 2, "ssim": 4, "ms_ssim": 4, "dssim": 4, "mse": 2, "l2": 1, "cosine": 4, "cw_ssim": 4,
+             "three_ssim": 4, "ssim_masked": 4, "psnr_masked": 2, "mse_masked": 2}
 LABELS = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "dssim": "DSSIM", "mse": "MSE", "l2": "L2",
           "cosine": "cosine", "cw_ssim": "CW-SSIM", "three_ssim": "3-SSIM",
           "ssim_masked": "SSIM (region)", "psnr_masked": "PSNR (region)", "mse_masked": "MSE (region)"}
@@ -149,8 +149,9 @@ def render(tab, fmt="table", precision=None):
     precision = {**PRECISION, **(precision or {})}
     metrics, datasets = tab["metrics"], tab["datasets"]
     if fmt in ("csv", "json"):
-        recs = [{"method": name, "dataset": ds, "metric": m, "n": tab["n"][(ds, m)], tab["stat"]: tab["cells"][(name, ds, m)],
-                 **_spread_fields(tab, (name, ds, m)), "best": tab["best"].get((ds, m)) == name}
+        recs = [{"method": name, "dataset": ds, "metric": m, "n": tab["n"][(ds, m)],
+                 tab["stat"]: tab["cells"][(name, ds, m)], **_spread_fields(tab, (name, ds, m)),
+                 "best": tab["best"].get((ds, m)) == name}
                 for name in tab["methods"] for ds in datasets for m in metrics]
         if fmt == "json":
             return json.dumps({"stat": tab["stat"], "rows": recs}, indent=1) + "\n"

@@ -19,8 +19,45 @@ HERE = pathlib.Path(__file__).resolve().parent
 #: Where reference files are looked for, in order: the repository's own, then the shared set.
 REFDATA_DIRS = (HERE / "data", HERE.parent / ".cache" / "refdata", HERE.parents[1] / "shared" / "refdata")
 
-#: Backends every test body runs on. The CUDA backend joins when it exists.
-BACKENDS = ["cpu"]
+
+def _cuda_importable():
+    try:
+        import numba.cuda  # noqa: F401 - numba-cuda, a test dependency; the simulator without a GPU
+    except ImportError:
+        return False
+    return True
+
+
+#: Backends every test body runs on: the CUDA backend on a GPU, or under Numba's simulator (set in
+#: conftest) without one, on crops small enough for it (`fit`).
+BACKENDS = ["cpu", "cuda"] if _cuda_importable() else ["cpu"]
+
+
+def simulated(backend):
+    """Whether ``backend`` runs under Numba's CUDA simulator (a Python thread per GPU thread)."""
+    if backend != "cuda":
+        return False
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def fit(backend, *arrays, at=(200, 180), size=(30, 37), depth=11):
+    """The inputs a test body scores on ``backend``: whole on the CPU and on a real GPU; under the
+    simulator a crop: ``size`` pixels from ``at`` along the first two axes of images (grey, or
+    channels last), and for ``ndim == 3`` arrays whose last axis is not 3 (volumes) also the first
+    ``depth`` planes. The body computes its reference from the same crop, so it asserts the same."""
+    if not simulated(backend):
+        return arrays if len(arrays) > 1 else arrays[0]
+    out = []
+    for a in arrays:
+        if a.ndim == 3 and a.shape[-1] != 3:  # a volume (D, H, W)
+            a = a[:depth, :size[0], :size[1]]
+        else:
+            r0, r1 = (max(0, min(at[k], a.shape[k] - size[k])) for k in (0, 1))
+            a = a[r0:r0 + size[0], r1:r1 + size[1]]
+        out.append(np.ascontiguousarray(a))
+    return tuple(out) if len(out) > 1 else out[0]
 
 
 #: How to run the tests that compare with a peer library: what .ci/run installs where it can.

@@ -82,3 +82,25 @@ def ms_ssim(x, y, data_range, weights=(0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 
         value *= max(term, 0.0) ** w
         x, y = halve(x), halve(y)
     return value
+
+
+def wang(x, y, **kw):
+    """The oracle: scikit-image configured as Wang et al. (fastssim's defaults: an 11-tap Gaussian of
+    sigma 1.5, population covariance, data range 255 unless given)."""
+    from skimage.metrics import structural_similarity
+
+    kw.setdefault("data_range", 255)
+    kw.setdefault("sigma", 1.5)
+    return structural_similarity(x, y, gaussian_weights=True, use_sample_covariance=False, **kw)
+
+
+def masked_ssim(x, y, mask, L=255.0, channel_axis=None):
+    """Mean of the oracle's map (Gaussian 1.5, population covariance) over the windows inside the
+    image centred on masked pixels (11-tap window: 5 pixels from every border); the mean over
+    channels."""
+    _, S = wang(x.astype(np.float64), y.astype(np.float64), data_range=L, full=True, channel_axis=channel_axis)
+    inner = tuple(slice(5, -5) for _ in range(mask.ndim))
+    if channel_axis is None:
+        return S[inner][mask[inner]].mean()
+    S = np.moveaxis(S, channel_axis, 0)
+    return np.mean([s[inner][mask[inner]].mean() for s in S])

@@ -1,4 +1,7 @@
-"""The CUDA backend against the CPU backend and scikit-image, one test body per backend.
+"""What only the CUDA backend has: GPU arrays read in place, their errors, the backend's choice,
+calls from threads; and the CUDA-specific shapes (volume chunks, MS-SSIM pyramids) against the CPU.
+The comparisons with scikit-image, the presets and the maps run on both backends from their own
+test files (tests/test_against_skimage.py, test_api.py: one body, parametrized by `backend`).
 
 Inputs are small crops of real images: under the simulator (no GPU) every
 thread is a Python thread. The small blocks set in conftest make every call run
@@ -7,11 +10,11 @@ several blocks, with halos and, for volumes, several depth chunks.
 
 import numpy as np
 import pytest
-from skimage.metrics import structural_similarity as sk_ssim
 
 import fastssim
 from fastssim.kernels import engine as _engine
-from images import DISTORTIONS, camera, colour, heavy_noise
+from images import DISTORTIONS, camera
+from naive import wang
 
 cuda = pytest.importorskip("numba.cuda")
 
@@ -52,30 +55,6 @@ def pair():
     return x, crop(DISTORTIONS["noise"](camera()))
 
 
-def wang(x, y, **kw):
-    kw.setdefault("data_range", 255)
-    kw.setdefault("sigma", 1.5)
-    return sk_ssim(x, y, gaussian_weights=True, use_sample_covariance=False, **kw)
-
-
-@BOTH
-@pytest.mark.parametrize("dtype,tol", [("uint8", 1e-5), ("float32", 1e-5), ("float64", 1e-7)])
-def test_ssim_real_image(pair, backend, dtype, tol):
-    x, y = (a.astype(dtype) for a in pair)
-    ref = wang(pair[0].astype(np.float64), pair[1].astype(np.float64))
-    assert fastssim.ssim(x, y, data_range=255, backend=backend) == pytest.approx(ref, abs=tol)
-
-
-@BOTH
-def test_colour_uniform_window_sample_cov(backend):
-    x = crop(colour(), 24, 26)
-    y = crop(heavy_noise(colour()), 24, 26)
-    ref = sk_ssim(x, y, channel_axis=-1, win_size=7, data_range=255)
-    got = fastssim.ssim(x, y, channel_axis=-1, win_size=7, gaussian=False, sample_covariance=True,
-                        backend=backend)
-    assert got == pytest.approx(ref, abs=1e-5)
-
-
 @BOTH
 def test_volume_and_its_map(backend):
     rng = np.random.default_rng(0)
@@ -90,13 +69,6 @@ def test_volume_and_its_map(backend):
     cpu = fastssim.ssim_map(vol, dist, data_range=255, win_size=5, mode="valid", backend="cpu")
     assert m.shape == (7, 8, 9)
     np.testing.assert_allclose(m, cpu, atol=1e-5)
-
-
-@BOTH
-def test_map_same_equals_skimage(pair, backend):
-    x, y = (a.astype(np.float64) for a in pair)
-    _, ref = wang(x, y, full=True)
-    np.testing.assert_allclose(fastssim.ssim_map(x, y, data_range=255, backend=backend), ref, atol=1e-7)
 
 
 @BOTH

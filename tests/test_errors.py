@@ -49,32 +49,32 @@ def test_window_type():
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("func", [fastssim.ssim, fastssim.ssim_map, fastssim.psnr])
-def test_nonfinite_values(value, func):
+def test_nonfinite_values(value, func, backend):
     y = F.copy()
     y[3, 5] = value
     with pytest.raises(ValueError, match=r"y contains NaN or Inf \(first at index \(3, 5\)\)"):
-        func(F, y, data_range=1.0)
+        func(F, y, data_range=1.0, backend=backend)
 
 
-def test_nonfinite_in_batch_names_the_pair():
+def test_nonfinite_in_batch_names_the_pair(backend):
     x = np.zeros((4, 16, 16), np.float64)
     y = x.copy()
     y[2, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"pair 2 \(1 in all\): y contains NaN"):
-        fastssim.ssim_batch(x, y, data_range=1.0)
+        fastssim.ssim_batch(x, y, data_range=1.0, backend=backend)
 
 
-def test_float32_overflow_is_reported():
+def test_float32_overflow_is_reported(backend):
     x = np.full((16, 16), 1e30, np.float32)
     y = x.copy()
     y[0, 0] = 0
     with pytest.raises(ValueError, match="overflowed.*float64"):
-        fastssim.ssim(x, y, data_range=1e15)
+        fastssim.ssim(x, y, data_range=1e15, backend=backend)
 
 
-def test_zero_constants_in_flat_regions():
+def test_zero_constants_in_flat_regions(backend):
     with pytest.raises(ValueError, match="0/0 in flat regions when K1 or K2 is 0"):
-        fastssim.ssim(IMG, IMG, K1=0, K2=0)
+        fastssim.ssim(IMG, IMG, K1=0, K2=0, backend=backend)
 
 
 def test_empty():

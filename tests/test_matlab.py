@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastssim
-from images import camera, refdata
+from images import camera, refdata, simulated
 
 
 def noisy_camera():
@@ -24,6 +24,9 @@ def test_the_stored_output_is_the_published_number():
 
 
 def test_matlab_ssim_index(backend):
+    if simulated(backend):
+        pytest.skip("a published number of the whole 256x256 image: too large for Numba's CUDA simulator (a Python "
+                    "thread per GPU thread); this body runs on the CUDA backend on a GPU")
     ref = MSSIM_MATLAB
     cam, noisy = noisy_camera()
     assert fastssim.ssim(cam, noisy, backend=backend) == pytest.approx(ref, abs=1e-5)

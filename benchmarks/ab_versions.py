@@ -1,0 +1,88 @@
+"""A/B: this checkout's kernels against another commit's, in one process, interleaved.
+
+The other commit's package is extracted (``git archive``) into a temporary directory and imported
+as ``fastssim_old`` (its imports are relative), so both run on the same machine at the same moment;
+each workload alternates old and new calls, warm, and reports the median throughput of each and
+their ratio. For a change that should not move kernel speed (a refactor), the ratios should be 1
+within the noise of a shared machine.
+
+    python -m benchmarks.ab_versions [--base a16c275] [--rounds 15]
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def old_package(commit, where):
+    """Import ``commit``'s fastssim as ``fastssim_old`` from ``where``."""
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "fastssim"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
+    os.rename(os.path.join(where, "fastssim"), os.path.join(where, "fastssim_old"))
+    sys.path.insert(0, where)
+    import fastssim_old
+
+    return fastssim_old
+
+
+def workloads():
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 256, (1024, 1024), dtype=np.uint8)
+    gd = np.clip(g + rng.normal(0, 12, g.shape), 0, 255).astype(np.uint8)
+    c = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    cd = np.clip(c + rng.normal(0, 12, c.shape), 0, 255).astype(np.uint8)
+    v = rng.random((128, 128, 128), dtype=np.float32)
+    vd = (v + 0.05 * rng.standard_normal(v.shape)).astype(np.float32)
+    f = (g / 255).astype(np.float32)
+    fd = (gd / 255).astype(np.float32)
+    return [
+        ("ssim 1024^2 uint8", g.size, lambda m: m.ssim(g, gd)),
+        ("ssim 1024^2 float32", g.size, lambda m: m.ssim(f, fd, data_range=1.0)),
+        ("ssim 512^2 RGB uint8", c.size, lambda m: m.ssim(c, cd, channel_axis=-1)),
+        ("ssim 128^3 float32", v.size, lambda m: m.ssim(v, vd, data_range=1.0)),
+        ("ms_ssim 1024^2 uint8", g.size, lambda m: m.ms_ssim(g, gd)),
+        ("ssim_with_gradient 1024^2 float32", g.size, lambda m: m.ssim_with_gradient(f, fd, data_range=1.0)),
+        ("psnr 1024^2 uint8", g.size, lambda m: m.psnr(g, gd)),
+    ]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", default="a16c275", help="the other commit (default: before issue 35)")
+    ap.add_argument("--rounds", type=int, default=15)
+    a = ap.parse_args(argv)
+    sys.path.insert(0, ROOT)
+    import fastssim as new
+
+    tmp = tempfile.mkdtemp(prefix="fastssim-ab-")
+    try:
+        old = old_package(a.base, tmp)
+        print(f"{a.base} (old) against {subprocess.run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()} (new), {a.rounds} interleaved rounds, Mpx/s medians")
+        print(f"| workload | old | new | new / old |\n|---|---:|---:|---:|")
+        for name, pixels, call in workloads():
+            for m in (old, new):  # warm: compile (or load the cache) first
+                call(m)
+            times = {"old": [], "new": []}
+            for _ in range(a.rounds):
+                for key, m in (("old", old), ("new", new)):
+                    t = time.perf_counter()
+                    call(m)
+                    times[key].append(time.perf_counter() - t)
+            mo, mn = (pixels / np.median(times[k]) / 1e6 for k in ("old", "new"))
+            print(f"| {name} | {mo:.0f} | {mn:.0f} | {mn / mo:.2f} |", flush=True)
+            assert call(old) == call(new) if not isinstance(call(new), tuple) else True
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -42,7 +42,7 @@ def _fastssim(ref, dist, planes):
     from fastssim.batch.video import score_video
     from fastssim.batch.video import check_video
 
-    scoring = dict(data_range=None, slices=None, metrics_=("ssim", "psnr", "mse"), preset="ffmpeg", y_channel=False,
+    scoring = dict(data_range=None, slices=None, metrics=("ssim", "psnr", "mse"), preset="ffmpeg", y_channel=False,
                    crop_border=0, backend="cpu")
     return score_video(ref, dist, scoring, check_video(dict(planes=planes)), 1 << 28)
 

@@ -216,7 +216,7 @@ def check_one(path, data, name, original, findings):
     if original is not None and arr.shape == original.shape:
         try:
             kw = {"data_range": 1.0} if arr.dtype.kind == "f" or original.dtype.kind == "f" else {}
-            score_arrays(original, arr, metrics_=("ssim", "psnr", "mse"), **kw)
+            score_arrays(original, arr, metrics=("ssim", "psnr", "mse"), **kw)
             findings.counts["scored"] += 1
         except (ValueError, TypeError):
             pass

@@ -185,7 +185,7 @@ def check_one(work, name, read, files, original, findings):
     if original is not None and arr.shape == original.shape:
         try:
             kw = {"data_range": 1.0} if arr.dtype.kind == "f" or original.dtype.kind == "f" else {}
-            score_arrays(np.asarray(original), arr, metrics_=("ssim", "psnr", "mse"), **kw)
+            score_arrays(np.asarray(original), arr, metrics=("ssim", "psnr", "mse"), **kw)
             findings.counts["scored"] += 1
         except (ValueError, TypeError):
             pass

@@ -60,7 +60,7 @@ def _frame(rows):
 @pytest.mark.parametrize("metrics", ["ssim,psnr,mse", "ssim,ms_ssim,dssim,psnr"])
 def test_batched_rows_equal_pair_by_pair(metrics):
     items = _mixed_items()
-    job = Job("", {}, metrics_=metrics)
+    job = Job("", {}, metrics=metrics)
     assert job.batchable
     batched = pa.Table.from_batches(list(fastssim.score_pairs(items, metrics=metrics))).to_pandas()
     batched = batched.sort_values("ref", key=lambda s: s.astype(int)).reset_index(drop=True)
@@ -132,7 +132,7 @@ def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
     items += [(lena[i:i + 16, i:i + 16], DISTORTIONS["blur"](lena[i:i + 16, i:i + 16], -1)) for i in range(1)]
     items.append((cam[:8, :8], cam[:8, :8] // 2))  # under the window: SSIM fails, MSE does not
     items = [(np.ascontiguousarray(x), np.ascontiguousarray(y)) for x, y in items]
-    gpu = Job("", {}, metrics_="ssim,psnr,mse,dssim", backend="cuda")
+    gpu = Job("", {}, metrics="ssim,psnr,mse,dssim", backend="cuda")
     b = Batcher(gpu, workers=1, max_pairs=4)
     rows = []
     for i, (x, y) in enumerate(items):
@@ -143,7 +143,7 @@ def test_gpu_batches_equal_gpu_pair_by_pair_and_the_cpu():
     assert host.shape == (4, 20, 24)
     batched = _frame(rows)
     pd.testing.assert_frame_equal(batched, _frame(_pair_by_pair(gpu, items)), check_exact=True)
-    cpu = _frame(_pair_by_pair(Job("", {}, metrics_="ssim,psnr,mse,dssim", backend="cpu"), items))
+    cpu = _frame(_pair_by_pair(Job("", {}, metrics="ssim,psnr,mse,dssim", backend="cpu"), items))
     pd.testing.assert_frame_equal(batched, cpu, check_exact=False, atol=1e-6, rtol=1e-9)
     assert list(batched.status) == ["ok"] * 6 + ["partial"]
 

@@ -78,7 +78,7 @@ def lossless(tmp_path_factory):
 
 
 def _score(ref, dist, tmp, metrics="ssim,psnr,mse,dssim", preset=None, **video):
-    job = Job(os.fspath(tmp), {None: os.fspath(tmp)}, metrics_=metrics, video=video, preset=preset)
+    job = Job(os.fspath(tmp), {None: os.fspath(tmp)}, metrics=metrics, video=video, preset=preset)
     from fastssim.batch.pairs import Pair
 
     return job(Pair(None, ref, dist))
@@ -97,7 +97,7 @@ def test_lossless_frames_read_back_and_every_value_recomputed(lossless):
     np.testing.assert_allclose(row["mse_frames"], mses, rtol=1e-12)
     assert row["psnr"] == pytest.approx(psnr_from_mse(np.mean(mses), 255), abs=1e-10)  # ffmpeg's pooling
     np.testing.assert_allclose(row["psnr_frames"], [psnr_from_mse(m, 255) for m in mses], rtol=1e-12)
-    ms = [score_arrays(r[0], t[0], metrics_=("ms_ssim",), data_range=255)["ms_ssim"]
+    ms = [score_arrays(r[0], t[0], metrics=("ms_ssim",), data_range=255)["ms_ssim"]
           for r, t in zip(ref, dist)]
     np.testing.assert_allclose(row["ms_ssim_frames"], ms, rtol=0, atol=1e-12)
 

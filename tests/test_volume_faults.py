@@ -251,11 +251,11 @@ def test_zarr_missing_chunk_is_an_error_naming_it_unless_fill_is_asked(tmp_path)
     want = vol.copy()
     want[4:8, 0:16, 32:40] = 0
     assert np.array_equal(got, want)
-    job = Job(str(tmp_path), {None: str(tmp_path)}, metrics_="ssim")
+    job = Job(str(tmp_path), {None: str(tmp_path)}, metrics="ssim")
     shutil.copytree(tmp_path / "a.zarr", tmp_path / "b.zarr")
     row = job(Pair(None, "a.zarr", "b.zarr"))
     assert row["status"] == "error" and "a.zarr: 1 of the 18 chunks" in row["error"]
-    filled = Job(str(tmp_path), {None: str(tmp_path)}, metrics_="ssim", missing_chunks="fill")(
+    filled = Job(str(tmp_path), {None: str(tmp_path)}, metrics="ssim", missing_chunks="fill")(
         Pair(None, "a.zarr", "b.zarr"))
     assert filled["status"] == "ok" and filled["ssim"] == 1.0
 

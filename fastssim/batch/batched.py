@@ -15,7 +15,7 @@ copy (one SSIM launch per batch); the buffers are reused from batch to batch.
 import numpy as np
 
 from .. import config as cfg
-from ..metrics import structural as metrics, multiscale
+from ..metrics import multiscale, structural
 from ..kernels.cuda.staging import Staging
 from ..kernels.engine import resolve_backend
 from ..conventions import data_range as dr
@@ -31,11 +31,11 @@ def _batch_values(R, D, asked, opts, where, staging):
         R, D = np.stack(R), np.stack(D)
     values = {}
     if "ssim" in asked or "dssim" in asked:
-        values["ssim"] = metrics.ssim_batch(R, D, backend=where, **opts)
+        values["ssim"] = structural.ssim_batch(R, D, backend=where, **opts)
     if "ms_ssim" in asked:
         values["ms_ssim"] = multiscale.ms_ssim_batch(R, D, backend=where, **opts)
     if "psnr" in asked or "mse" in asked:
-        values["mse"] = metrics.mse_batch(R, D, backend=where)
+        values["mse"] = structural.mse_batch(R, D, backend=where)
     return values
 
 
@@ -44,7 +44,7 @@ def score_group(job, group, staging=None):
     if len(group) == 1 or any(g[0].mask for g in group):  # a region's mask: pair by pair
         return [job.score(*g) for g in group]
     s = job.scoring
-    asked = s["metrics_"]
+    asked = s["metrics"]
     L = s["data_range"]
     try:
         ref0 = group[0][1]

@@ -97,7 +97,7 @@ def check_ms_scales(ms_scales):
 
 
 def check_options(*, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS, preset=None,
-                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics_=None, ms_scales="standard"):
+                  crop_border=0, workers=None, timeout=PAIR_TIMEOUT, metrics=None, ms_scales="standard"):
     """Refuse, before anything is read, options that cannot work for any pair."""
     check_data_range(data_range)
     check_ms_scales(ms_scales)
@@ -108,7 +108,7 @@ def check_options(*, data_range=None, slices=None, alpha="drop", max_pixels=MAX_
         raise ConfigError(f"alpha must be one of {', '.join(ALPHA_POLICIES)}, got {alpha!r}")
     positive_int(max_pixels, "max_pixels")
     preset = check_preset(preset)
-    if preset is not None and metrics_ is not None and "ms_ssim" in metrics_ and not presets.PRESETS[preset].ms_ssim:
+    if preset is not None and metrics is not None and "ms_ssim" in metrics and not presets.PRESETS[preset].ms_ssim:
         with_ms = [n for n, p in presets.PRESETS.items() if p.ms_ssim]
         raise ConfigError(f"preset {preset!r} defines no MS-SSIM convention: drop ms_ssim from the metrics, "
                           f"or use a preset that has one ({', '.join(with_ms)})")

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .. import config as cfg
-from ..metrics import structural as metrics, multiscale
+from ..metrics import multiscale, structural
 from ..conventions.resolve import convention, transform
 from ..kernels.math import psnr_from_mse
 from ..conventions import data_range as dr
@@ -144,9 +144,9 @@ def ms_ssim_scaled(ref, dist, ms_scales="standard", slices=None, **kw):
     raise ExtentError(f"{str(last).split('. Pass')[0]}: too small for two scales, the fewest MS-SSIM has") from None
 
 
-def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_METRICS, preset=None,
+def score_arrays(ref, dist, *, data_range=None, slices=None, metrics=DEFAULT_METRICS, preset=None,
                  y_channel=False, crop_border=0, where="dist", channel_axis="auto", backend="auto",
-                 ms_scales="standard"):
+                 ms_scales="standard", metrics_=None):
     """The requested metrics of one pair of arrays, as a row (without paths or status).
 
     Each metric is computed on its own: one that cannot be scored for this pair (an image
@@ -162,7 +162,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
     slices : int, optional
         Score 2-D SSIM per slice along this axis of a volume (``ssim_slices``);
         ``ssim`` is then their mean.
-    metrics_ : tuple of str
+    metrics : tuple of str
         From ``METRICS``.
     preset, y_channel, crop_border
         As for `fastssim.ssim`; PSNR and MSE are computed on the same converted
@@ -183,6 +183,11 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
     ValueError
         If the pair cannot be compared at all (shapes differ, an unknown layout).
     """
+    if metrics_ is not None:  # the old spelling
+        from .._deprecation import deprecated
+
+        deprecated("score_arrays(metrics_=...) is now score_arrays(metrics=...), as in score_pairs")
+        metrics = metrics_
     if ref.shape != dist.shape:
         raise ValueError(f"shape mismatch: ref {ref.shape}, dist {dist.shape}")
     ca, volume = resolve_axes(ref, where, channel_axis)
@@ -198,7 +203,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
 
     def fail(names, e):
         for m in names:
-            if m in metrics_:
+            if m in metrics:
                 row[f"{m}_error"] = _message(e)
 
     # the pair through its convention once: SSIM, PSNR, MSE and the others read these images, and
@@ -209,7 +214,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
                       crop_border=crop_border)
     except Exception as e:  # noqa: BLE001 - the conversion failed: every metric that needs it says why
         failed = e
-    if "ssim" in metrics_ or "dssim" in metrics_:
+    if "ssim" in metrics or "dssim" in metrics:
         try:
             if failed is not None:
                 raise failed
@@ -218,11 +223,11 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
                 row["ssim_slices"] = per.tolist()
                 value = float(per.mean())
             else:
-                value, _ = metrics.ssim_transformed(t, backend=backend)
-            put_ssim(row, metrics_, value)
+                value, _ = structural.ssim_transformed(t, backend=backend)
+            put_ssim(row, metrics, value)
         except Exception as e:  # noqa: BLE001 - recorded per metric; the others go on
             fail(("ssim", "dssim"), e)
-    if "ms_ssim" in metrics_:
+    if "ms_ssim" in metrics:
         try:
             row["ms_ssim"], row["ms_ssim_scales"] = ms_ssim_scaled(ref, dist, ms_scales, slices, data_range=L,
                                                                    channel_axis=ca, **conv)
@@ -236,11 +241,11 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics_=DEFAULT_ME
         row["data_range"] = convention(t, L, K1=0.01, K2=0.03).L  # the L of the SSIM above
     except Exception as e:  # noqa: BLE001 - no range: PSNR cannot be computed
         fail(("psnr",), e)
-    if "psnr" in metrics_ or "mse" in metrics_:
+    if "psnr" in metrics or "mse" in metrics:
         try:
-            put_mse(row, metrics_, metrics.mse(x, y, backend=backend))
+            put_mse(row, metrics, structural.mse(x, y, backend=backend))
         except Exception as e:  # noqa: BLE001
             fail(("psnr", "mse"), e)
-    put_products(row, metrics_, x, y, backend)
-    put_planar(row, metrics_, x, y, cx)
+    put_products(row, metrics, x, y, backend)
+    put_planar(row, metrics, x, y, cx)
     return row

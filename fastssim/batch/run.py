@@ -232,7 +232,7 @@ def _job(workers, timeout, *, metrics, channel_axis, **options):
     if channel_axis != "auto" and channel_axis is not None and (not isinstance(channel_axis, int)
                                                                   or isinstance(channel_axis, bool)):
         raise ConfigError(f"channel_axis must be an axis number, None or 'auto', got {channel_axis!r}")
-    return Job("", {}, metrics_=metrics, channel_axis=channel_axis, **options)
+    return Job("", {}, metrics=metrics, channel_axis=channel_axis, **options)
 
 
 def score_dataset(pairs, out, *, data_range=None, slices=None, alpha="drop", max_pixels=MAX_PIXELS,

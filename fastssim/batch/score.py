@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from ..metrics import structural as metrics
+from ..metrics import structural
 from ..kernels.math import psnr_from_mse
 from ..io import MAX_PIXELS, MISSING_CHUNKS, ReadError, read_image
 from ..io.video import is_video
@@ -57,9 +57,9 @@ def put_masked(row, asked, ref, dist, mask, scoring):
         conv = dict(preset=scoring["preset"], y_channel=scoring["y_channel"], crop_border=scoring["crop_border"],
                     backend=scoring["backend"])
         if "ssim" in asked or "dssim" in asked:
-            row["ssim_masked"] = metrics.ssim(ref, dist, data_range=L, channel_axis=ca, mask=m, **conv)
+            row["ssim_masked"] = structural.ssim(ref, dist, data_range=L, channel_axis=ca, mask=m, **conv)
         if "psnr" in asked or "mse" in asked:
-            mse = metrics.mse(ref, dist, mask=m, channel_axis=ca)
+            mse = structural.mse(ref, dist, mask=m, channel_axis=ca)
             if "mse" in asked:
                 row["mse_masked"] = mse
             if "psnr" in asked and L is not None:
@@ -104,19 +104,24 @@ class Job:
     """Everything a worker needs to score one pair from files."""
 
     def __init__(self, ref_root, dist_roots, data_range=None, slices=None, alpha="drop",
-                 max_pixels=MAX_PIXELS, metrics_=DEFAULT_METRICS, preset=None, y_channel=False,
+                 max_pixels=MAX_PIXELS, metrics=DEFAULT_METRICS, preset=None, y_channel=False,
                  crop_border=0, channel_axis="auto", backend="auto", video=None, missing_chunks="error",
-                 ms_scales="standard"):
-        metrics_ = check_metrics(metrics_)
+                 ms_scales="standard", metrics_=None):
+        if metrics_ is not None:  # the old spelling
+            from .._deprecation import deprecated
+
+            deprecated("Job(metrics_=...) is now Job(metrics=...), as in score_pairs")
+            metrics = metrics_
+        metrics = check_metrics(metrics)
         if missing_chunks not in MISSING_CHUNKS:
             raise ConfigError(f"missing_chunks must be one of {', '.join(MISSING_CHUNKS)}, got {missing_chunks!r}")
         check_options(data_range=data_range, slices=slices, alpha=alpha, max_pixels=max_pixels, preset=preset,
-                      crop_border=crop_border, metrics_=metrics_)
-        self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics_=metrics_,
+                      crop_border=crop_border, metrics=metrics)
+        self.scoring = dict(data_range=check_data_range(data_range), slices=slices, metrics=metrics,
                             preset=check_preset(preset), y_channel=y_channel, crop_border=crop_border,
                             channel_axis=channel_axis, backend=check_backend(backend),
                             ms_scales=check_ms_scales(ms_scales))
-        self.metrics = metrics_
+        self.metrics = metrics
         #: how video pairs are scored: planes ('y', 'yuv', 'rgb'), frames start/end, offset
         self.video = check_video(video or {})
         self.ref_root = ref_root

@@ -83,9 +83,9 @@ def check_video(options):
     return opts
 
 
-def video_conflicts(opts, metrics_, scoring):
+def video_conflicts(opts, metrics, scoring):
     """Raise ConfigError when the run's other options cannot work for video pairs."""
-    if opts["planes"] == "yuv" and ({"l2", "cosine"} & set(metrics_)):
+    if opts["planes"] == "yuv" and ({"l2", "cosine"} & set(metrics)):
         raise ConfigError("l2 and cosine are not defined per plane: drop them, or score --video-planes y or rgb")
     if opts["planes"] != "rgb" and scoring["y_channel"]:
         raise ConfigError("--y-channel converts RGB frames to luma: use it with --video-planes rgb (or score "
@@ -256,7 +256,7 @@ def score_video(ref_path, dist_path, scoring, video, max_pixels, where="dist"):
         Frames of different sizes; no frame pair within the asked range.
     """
     planes = video["planes"]
-    asked = scoring["metrics_"]
+    asked = scoring["metrics"]
     # PSNR and DSSIM are pooled from the frames' MSE and SSIM
     inner = set(asked) - {"psnr", "dssim"} | ({"mse"} if "psnr" in asked else set()) | (
         {"ssim"} if "dssim" in asked else set())
@@ -273,7 +273,7 @@ def score_video(ref_path, dist_path, scoring, video, max_pixels, where="dist"):
         L = scoring["data_range"]
         if L is None:
             L = R.data_range(planes)
-        opts = dict(scoring, data_range=L, metrics_=inner, channel_axis=-1 if planes == "rgb" else None)
+        opts = dict(scoring, data_range=L, metrics=inner, channel_axis=-1 if planes == "rgb" else None)
         names = R.plane_names(planes)
         pool = _Pool(asked, len(names))
         weights = None

@@ -64,11 +64,11 @@ def _checked(args, sub):
         preset = check_preset(args.preset)
         check_options(data_range=data_range, slices=args.slices, alpha=args.alpha,
                       max_pixels=args.max_pixels or MAX_PIXELS, preset=preset, crop_border=args.crop_border,
-                      metrics_=metrics)
+                      metrics=metrics)
     except ConfigError as e:
         sub.error(str(e))
     return dict(data_range=data_range, slices=args.slices, alpha=args.alpha, max_pixels=args.max_pixels or MAX_PIXELS,
-                metrics_=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border,
+                metrics=metrics, preset=preset, y_channel=args.y_channel, crop_border=args.crop_border,
                 backend=backend, video=video, missing_chunks=args.missing_chunks, ms_scales=args.ms_scales)
 
 
@@ -316,14 +316,14 @@ def _dataset(args, sub, options, stop):
         from ..batch.video import video_conflicts
 
         try:
-            video_conflicts(options["video"], options["metrics_"], options)
+            video_conflicts(options["video"], options["metrics"], options)
         except ConfigError as e:
             return _fail(e, EXIT_USAGE)
     metrics = list(job.metrics)
     if args.mask is not None or any(p.mask for p in pairs):  # the region's columns, for the report
         from ..batch.score import masked_names
 
-        metrics += masked_names(options["metrics_"])
+        metrics += masked_names(options["metrics"])
     from ..batch.params import run_params
 
     params = run_params(job, metrics=metrics, video=video,

@@ -9,28 +9,28 @@ from skimage.metrics import structural_similarity as sk
 import fastssim
 import naive
 from fastssim.conventions.presets import PRESETS
-from images import DISTORTIONS, camera, colour, heavy_noise, read, need
+from images import DISTORTIONS, camera, colour, fit, heavy_noise, read, need
 
 
 def rgb_pair():
     return colour(), heavy_noise(colour())
 
 
-def test_skimage_preset_is_skimage_defaults():
-    x = camera()
-    y = DISTORTIONS["jpeg"](x)
-    assert fastssim.ssim(x, y, preset="skimage") == pytest.approx(sk(x, y), abs=1e-5)
-    c, d = rgb_pair()
-    assert fastssim.ssim(c, d, preset="skimage", channel_axis=-1) == pytest.approx(sk(c, d, channel_axis=-1), abs=1e-5)
+def test_skimage_preset_is_skimage_defaults(backend):
+    x, y = fit(backend, camera(), DISTORTIONS["jpeg"](camera()))
+    assert fastssim.ssim(x, y, preset="skimage", backend=backend) == pytest.approx(sk(x, y), abs=1e-5)
+    c, d = fit(backend, *rgb_pair())
+    assert fastssim.ssim(c, d, preset="skimage", channel_axis=-1, backend=backend) == pytest.approx(
+        sk(c, d, channel_axis=-1), abs=1e-5)
 
 
-def test_wang_and_tensorflow_presets():
+def test_wang_and_tensorflow_presets(backend):
     """tf.image.ssim is Wang's algorithm (11-tap Gaussian 1.5, valid region, per-channel mean);
     TensorFlow is not installable here, so both are checked against the naive reference."""
-    c, d = rgb_pair()
+    c, d = fit(backend, *rgb_pair())
     ref = np.mean([naive.ssim(c[..., k], d[..., k], 255) for k in range(3)])
     for preset in ("wang", "tensorflow"):
-        assert fastssim.ssim(c, d, channel_axis=-1, preset=preset) == pytest.approx(ref, abs=1e-5)
+        assert fastssim.ssim(c, d, channel_axis=-1, preset=preset, backend=backend) == pytest.approx(ref, abs=1e-5)
 
 
 def test_matlab_preset_reproduces_ssim_index():
@@ -131,13 +131,14 @@ def _basicsr_ssim(img, img2, crop_border):
 
 
 @pytest.mark.parametrize("crop_border", [0, 4])
-def test_basicsr_preset(crop_border):
-    c, d = rgb_pair()
+def test_basicsr_preset(crop_border, backend):
+    c, d = fit(backend, *rgb_pair())
     ref = _basicsr_ssim(c, d, crop_border)
-    got = fastssim.ssim(c, d, channel_axis=-1, preset="basicsr", crop_border=crop_border)
+    got = fastssim.ssim(c, d, channel_axis=-1, preset="basicsr", crop_border=crop_border, backend=backend)
     assert got == pytest.approx(ref, abs=1e-5)
     # y_channel and crop_border work with any preset, e.g. the default
-    assert fastssim.ssim(c, d, channel_axis=-1, y_channel=True, crop_border=crop_border) == pytest.approx(ref, abs=1e-5)
+    assert fastssim.ssim(c, d, channel_axis=-1, y_channel=True, crop_border=crop_border,
+                         backend=backend) == pytest.approx(ref, abs=1e-5)
 
 
 def test_preset_errors():

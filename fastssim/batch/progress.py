@@ -37,7 +37,7 @@ class _CompileClock:
             self.active += 1
             if self.loud and not self.said:
                 self.said = True
-                self.loud[-1].write(CompileNotice.MESSAGE + "\n")
+                self.loud[-1].write(CompileNotice.message() + "\n")
                 self.loud[-1].flush()
 
     def on_end(self):
@@ -65,7 +65,22 @@ class CompileNotice:
     """
 
     MESSAGE = ("compiling SSIM kernels for this data type (once per machine: they are cached on disk; "
-               "this takes 5-30 s)...")
+               "this takes 5-30 s; 'fastssim compile' prepares them ahead)...")
+
+    @staticmethod
+    def message():
+        """`MESSAGE`, and where the cache is when it is not beside the package (a read-only
+        install: Numba's per-user cache), said once with it."""
+        try:
+            from ..metrics.compile import cache_dir
+
+            path, fallback = cache_dir()
+        except Exception:  # noqa: BLE001 - the notice never fails a run
+            return CompileNotice.MESSAGE
+        if not fallback:
+            return CompileNotice.MESSAGE
+        return (CompileNotice.MESSAGE[:-3] + f"; the package directory is not writable, so they are cached in "
+                f"{path})...")
 
     def __init__(self, stream=None, quiet=False):
         self.stream = stream or sys.stderr

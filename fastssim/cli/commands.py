@@ -218,4 +218,21 @@ def presets(args, sub):
     return EXIT_OK
 
 
-COMMANDS = {"report": report, "map": draw_map, "presets": presets}
+def compile_kernels(args, sub):
+    """``fastssim compile``: the kernels into the disk cache, a line per set, where the cache is."""
+    from ..metrics.compile import COMMON, EXTRA, compile as run
+
+    if args.workers is not None and args.workers < 1:
+        sub.error(f"--workers must be a positive integer, got {args.workers}")
+    only = None
+    if args.only:
+        only = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in only if n not in COMMON + EXTRA]
+        if unknown:
+            sub.error(f"--only: unknown kernel set(s) {', '.join(unknown)}; choose from {', '.join(COMMON + EXTRA)}")
+    got = run("all" if args.all else "common", only=only, workers=args.workers)
+    print(f"{len(got['compiled'])} kernel sets cached in {got['cache']}")
+    return EXIT_OK
+
+
+COMMANDS = {"report": report, "map": draw_map, "presets": presets, "compile": compile_kernels}

@@ -184,6 +184,13 @@ def build():
 
     pr = _raw(sub, "presets", "list the presets and what each fixes", "examples:\n  fastssim presets")
 
+    c = _raw(sub, "compile", "compile the kernels into Numba's disk cache ahead of time (a container image, a "
+             "cluster node)", "examples:\n  fastssim compile\n  fastssim compile --all --workers 8\n"
+             "  RUN fastssim compile        # a Dockerfile line: the image's first call loads, not compiles")
+    c.add_argument("--all", action="store_true", help="every dtype and layout (default: the common ones)")
+    c.add_argument("--only", help="comma-separated kernel sets instead (the names it prints)")
+    c.add_argument("--workers", type=int, help="processes (default: the cores)")
+
     d = _raw(sub, "demo", "generate a small dataset, score it and print the report",
              "examples:\n  fastssim demo\n  fastssim demo --workdir /tmp/fastssim-demo\n"
              "  fastssim demo --loss                  # SSIM as a loss: noise optimised to a built-in image\n"
@@ -202,4 +209,4 @@ def build():
     d.add_argument("--goal", type=float, default=0.95, help="with --loss: the SSIM to reach (default 0.95)")
     d.add_argument("--every", type=int, default=2, help="with --loss: draw every Nth step (default 2)")
     d.add_argument("--seed", type=int, default=0, help="with --loss: the starting noise's seed (default 0)")
-    return p, {"score": s, "report": r, "map": mp, "presets": pr, "demo": d}
+    return p, {"score": s, "report": r, "map": mp, "presets": pr, "demo": d, "compile": c}

@@ -93,12 +93,14 @@ def _single(args, sub, options):
     if args.dist:
         sub.error("--dist is for datasets; two files are scored and printed")
     from ..batch import PAIR_TIMEOUT
+    from ..batch.progress import CompileNotice
     from ..batch.rows import probe_one
 
     job = Job("", {}, **options)
     pair = Pair(None, args.ref, args.dist_dir)
     try:  # under --pair-timeout as in a dataset run: a file that blocks (a FIFO it names) ends in time
-        row, readable = probe_one(job, pair, args.pair_timeout or PAIR_TIMEOUT)
+        with CompileNotice(quiet=args.quiet):  # a first call compiles for seconds: say so
+            row, readable = probe_one(job, pair, args.pair_timeout or PAIR_TIMEOUT)
     except ConfigError as e:
         return _fail(e, EXIT_USAGE)
     warning = row.pop("_warning", None) or row.get("warning")

@@ -1,0 +1,102 @@
+"""Compiling ahead of time (issue 36): ``fastssim compile`` fills Numba's disk cache so that a fresh
+process compiles nothing (counted by Numba's compile-event listener); a read-only install caches in
+the per-user directory and says so; a cache made stale by another version of the sources is rebuilt
+without errors. Real subprocesses, each with its own empty cache directory."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import fastssim
+
+PACKAGE = os.path.dirname(os.path.abspath(fastssim.__file__))
+
+COUNT = ("import json, sys; from fastssim.metrics.compile import _work; "
+         "print(json.dumps({n: c for n, _, c in _work(sys.argv[1:])}))")
+
+
+def run(args, env, cwd=None):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def compiles(names, env, cwd=None):
+    """How many specialisations a fresh process compiles for each kernel set in ``names`` (``cwd``
+    outside the repository, for a copied package: ``python -c`` puts the working directory first
+    on the path)."""
+    r = run(["-c", COUNT, *names], env, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_compile_fills_the_cache_so_a_fresh_process_compiles_nothing(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    r = run(["-m", "fastssim.cli", "compile", "--only", "ssim-uint8,psnr-uint8", "--workers", "2"], env)
+    assert r.returncode == 0, r.stderr
+    assert f"compiling 2 kernel sets in 2 processes into {tmp_path / 'cache'}" in r.stderr
+    assert "[2/2]" in r.stderr and "2 kernel sets cached in" in r.stdout
+    got = compiles(["ssim-uint8", "psnr-uint8", "ssim-uint16"], env)
+    assert got["ssim-uint8"] == 0 and got["psnr-uint8"] == 0
+    assert got["ssim-uint16"] > 0  # not prepared: the counter sees compiles (it is not blind)
+    r = run(["-m", "fastssim.cli", "compile", "--only", "ssim-uint9"], env)
+    assert r.returncode == 2 and "--only: unknown kernel set(s) ssim-uint9; choose from ssim-uint8" in r.stderr
+
+
+def _copy_package(dest):
+    """The package's sources (no caches) under ``dest``, as a separate install."""
+    shutil.copytree(PACKAGE, dest / "fastssim", ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    return dest
+
+
+def test_read_only_install_caches_per_user_and_says_so(tmp_path):
+    """Where the package directory cannot hold a cache (a system or container install), Numba's
+    per-user cache directory is used, and the first compile says where. The tests run as root,
+    whom file modes do not stop, so the copy's ``__pycache__`` entries are made plain files: a
+    directory that cannot be created, as on a read-only mount."""
+    site = _copy_package(tmp_path / "site")
+    for dirpath, dirnames, filenames in os.walk(site / "fastssim"):
+        open(os.path.join(dirpath, "__pycache__"), "w").close()
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(tmp_path / "user-cache"), HOME=str(tmp_path / "home"),
+               PYTHONDONTWRITEBYTECODE="1")
+    r = run(["-m", "fastssim.cli", "compile", "--only", "psnr-uint8"], env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "(the package directory is not writable: Numba's per-user cache)" in r.stderr
+    assert f"into {tmp_path / 'user-cache'}" in r.stderr  # the copy ran, from the working directory tmp_path
+    assert str(tmp_path / "user-cache") in r.stderr
+    assert compiles(["psnr-uint8"], env, cwd=tmp_path) == {"psnr-uint8": 0}
+    # the scoring command's compile notice says it once, with the place
+    a = np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8)
+    iio.imwrite(tmp_path / "a.png", a)
+    iio.imwrite(tmp_path / "b.png", (a // 2).astype(np.uint8))
+    r = run(["-m", "fastssim.cli", "score", "a.png", "b.png", "--metrics", "psnr,mse"], env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run(["-m", "fastssim.cli", "score", "a.png", "b.png", "--metrics", "ssim"], env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("compiling SSIM kernels") == 1
+    assert f"the package directory is not writable, so they are cached in {tmp_path / 'user-cache'}" in r.stderr
+
+
+def test_a_cache_made_stale_by_other_sources_is_rebuilt(tmp_path):
+    """An upgrade replaces the sources the cache was compiled from: the next process recompiles what
+    changed, without errors, and the one after it loads the new entries."""
+    site = _copy_package(tmp_path / "site")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(site))
+    assert compiles(["psnr-uint8"], env, cwd=tmp_path)["psnr-uint8"] > 0
+    assert compiles(["psnr-uint8"], env, cwd=tmp_path) == {"psnr-uint8": 0}
+    reduce = site / "fastssim" / "kernels" / "cpu" / "reduce.py"  # "the next version": other sources
+    reduce.write_text(reduce.read_text() + "\n# another version\n")
+    os.utime(reduce, (1e9, 2e9))
+    again = compiles(["psnr-uint8"], env, cwd=tmp_path)
+    assert again["psnr-uint8"] > 0
+    assert compiles(["psnr-uint8"], env, cwd=tmp_path) == {"psnr-uint8": 0}
+    r = run(["-c", "import fastssim, numpy as np; x = np.arange(64, dtype=np.uint8).reshape(8, 8); "
+                   "print(fastssim.__file__); print(fastssim.psnr(x, x // 2))"], env, cwd=tmp_path)
+    assert r.stdout.splitlines()[0].startswith(str(site))  # the copy ran, not the repository's package
+    assert r.returncode == 0 and float(r.stdout.splitlines()[1]) == pytest.approx(fastssim.psnr(
+        np.arange(64, dtype=np.uint8).reshape(8, 8), np.arange(64, dtype=np.uint8).reshape(8, 8) // 2))

@@ -37,7 +37,7 @@ def _pair(dtype, shape, seed=0):
 
 def _call(name):
     """Run the call named ``name`` (in a worker process)."""
-    import fastssim as fs
+    from .. import metrics as fs
 
     img, rgb, vol, ms = (48, 48), (48, 48, 3), (16, 16, 16), (176, 176)
     kind, _, rest = name.partition("-")

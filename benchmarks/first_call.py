@@ -1,0 +1,109 @@
+"""Time to the first result: each case in a fresh process, with an empty Numba cache (cold: what a
+new machine, container or CI job pays) and again with that cache filled (warm: a later process, or
+after ``fastssim compile``), the median of ``--rounds``; scikit-image's first call beside them.
+
+    python -m benchmarks.first_call [--rounds 3] [--json results.json]
+
+Prints a Markdown table (seconds, wall time of the case's statement in its process, after
+``import``; ``import fastssim`` is its own row, and the CLI rows time the whole command).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SETUP = ("import numpy as np; rng = np.random.default_rng(0); "
+         "u8 = rng.integers(0, 256, (512, 512), dtype=np.uint8); u8d = np.clip(u8 + rng.integers(-20, 21, u8.shape), 0, 255).astype(np.uint8); "
+         "f32, f32d = (u8 / 255).astype(np.float32), (u8d / 255).astype(np.float32); "
+         "rgb = np.stack([u8, u8d, u8], -1); rgbd = np.stack([u8d, u8, u8d], -1); "
+         "v = rng.random((64, 64, 64), dtype=np.float32); vd = (v + 0.05 * rng.random(v.shape)).astype(np.float32)")
+
+#: name: (the statement timed, what it imports first)
+CASES = {
+    "ssim uint8 grey": ("fastssim.ssim(u8, u8d)", "import fastssim"),
+    "ssim float32 grey": ("fastssim.ssim(f32, f32d, data_range=1.0)", "import fastssim"),
+    "ssim uint8 RGB (channel_axis=-1)": ("fastssim.ssim(rgb, rgbd, channel_axis=-1)", "import fastssim"),
+    "ms_ssim uint8": ("fastssim.ms_ssim(u8, u8d)", "import fastssim"),
+    "ssim 64^3 float32": ("fastssim.ssim(v, vd, data_range=1.0)", "import fastssim"),
+    "torch SSIMLoss forward+backward": (
+        "x = torch.rand(1, 1, 256, 256, requires_grad=True); SSIMLoss(data_range=1.0)(x, torch.rand(1, 1, 256, 256))"
+        ".backward()", "import torch; from fastssim.torch import SSIMLoss"),
+    "scikit-image structural_similarity uint8": ("structural_similarity(u8, u8d)",
+                                                 "from skimage.metrics import structural_similarity"),
+}
+#: Commands timed whole (fresh process), on two PNG files written first.
+COMMANDS = {
+    "import fastssim": [sys.executable, "-c", "import fastssim"],
+    "fastssim score a.png b.png (grey)": [sys.executable, "-m", "fastssim.cli", "score", "{a}", "{b}"],
+    "fastssim score a.png b.png (RGB)": [sys.executable, "-m", "fastssim.cli", "score", "{ar}", "{br}"],
+}
+
+
+def _statement_seconds(stmt, imports, env):
+    code = (f"{SETUP}; {imports}; import time; t = time.perf_counter(); {stmt}; "
+            "print(time.perf_counter() - t)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-2000:])
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def _command_seconds(cmd, env):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-2000:])
+    return time.perf_counter() - t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", help="comma-separated case names")
+    ap.add_argument("--json")
+    a = ap.parse_args(argv)
+    import imageio.v3 as iio
+
+    work = tempfile.mkdtemp(prefix="fastssim-first-")
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 256, (512, 512), dtype=np.uint8)
+    files = {"a": os.path.join(work, "a.png"), "b": os.path.join(work, "b.png"),
+             "ar": os.path.join(work, "ar.png"), "br": os.path.join(work, "br.png")}
+    iio.imwrite(files["a"], g)
+    iio.imwrite(files["b"], (g // 2).astype(np.uint8))
+    iio.imwrite(files["ar"], np.stack([g] * 3, -1))
+    iio.imwrite(files["br"], np.stack([g // 2] * 3, -1).astype(np.uint8))
+    rows = {}
+    todo = list(CASES) + list(COMMANDS)
+    if a.only:
+        todo = [n for n in todo if n in a.only.split(",")]
+    print("| first call | cold (empty cache) | warm (cache filled) |\n|---|---:|---:|")
+    for name in todo:
+        cold, warm = [], []
+        for r in range(a.rounds):
+            cache = tempfile.mkdtemp(prefix="numba-", dir=work)
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            if name in CASES:
+                stmt, imports = CASES[name]
+                cold.append(_statement_seconds(stmt, imports, env))
+                warm.append(_statement_seconds(stmt, imports, env))
+            else:
+                cmd = [c.format(**files) for c in COMMANDS[name]]
+                cold.append(_command_seconds(cmd, env))
+                warm.append(_command_seconds(cmd, env))
+        rows[name] = {"cold": statistics.median(cold), "warm": statistics.median(warm), "rounds": a.rounds}
+        print(f"| {name} | {rows[name]['cold']:.2f} s | {rows[name]['warm']:.2f} s |", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -158,7 +158,8 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics=DEFAULT_MET
     data_range : float, 'ref', 'pair' or None
         A number; a rule computed per pair ('ref': the reference's max - min, 'pair':
         the larger of the two spans, as torchmetrics); None: the integer dtype's range
-        (or the preset's rule). The value used is the row's ``data_range``.
+        (or the preset's rule). The value used is the row's ``data_range``: the pair is
+        converted once (`conventions.resolve.transform`), so its SSIM and PSNR use one L.
     slices : int, optional
         Score 2-D SSIM per slice along this axis of a volume (``ssim_slices``);
         ``ssim`` is then their mean.

@@ -153,9 +153,11 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
     pairs : iterable
         ``(ref, dist)`` tuples of ndarrays, or of paths (str or os.PathLike),
         or ``(method, ref, dist)`` triples of either.
-    data_range : float, 'ref', 'pair' or None
+    data_range : float, 'dtype', 'ref', 'pair' or None
         A number, or a per-pair rule ('ref': the reference's max - min; 'pair': the larger
-        span of the two, as torchmetrics); None: the integer dtype's range.
+        span of the two, as torchmetrics); None or 'dtype': the preset's rule, else the integer
+        dtype's range (`fastssim.conventions.data_range`, the same words as everywhere). The
+        value used is the row's ``data_range``, for its SSIM and PSNR alike.
     slices, alpha, max_pixels, metrics, preset, y_channel, crop_border
         As for the ``fastssim score`` command (``metrics`` from ``ssim``, ``ms_ssim``,
         ``psnr``, ``mse``, ``dssim``, as a sequence or a comma-separated string, any case).

@@ -31,8 +31,6 @@ from .._deprecation import deprecated
 RULES = ("dtype", "ref", "pair")
 #: Old spellings, each with the rule it means.
 ALIASES = {"per-pair": "pair"}
-#: Rules only presets (and drop-ins) use.
-PRESET_RULES = ("dtype-max", "dtype-or-one", "skimage")
 #: Rules whose value depends on the data, not only on the dtype.
 DATA_RULES = ("ref", "pair")
 

@@ -2,7 +2,7 @@
 transforms applied (colour to grey or luma, border crop, a preset's downsampling) and a frozen
 `Convention` (window, constants, covariance, averaged region, colour, the data-range rule and
 the resolved L, the backend). The metric functions, the batch scorer, the CLI and the
-integrations all come through `resolve`; nothing below it re-derives a rule.
+integrations all come through `transform` and `convention`; nothing below them re-derives a rule.
 """
 
 import dataclasses
@@ -63,46 +63,6 @@ class Convention:
     def cs_floor(self):
         """Where each window's contrast-structure term is floored (pyiqa: 0), or -inf."""
         return presets.get(self.preset).cs_floor if self.preset is not None else -math.inf
-
-
-@dataclasses.dataclass(frozen=True)
-class Resolved:
-    """The images as the convention reads them, their channel axis, and the `Convention`."""
-
-    x: object
-    y: object
-    channel_axis: object
-    convention: Convention
-
-
-def resolve(x, y, *, preset=None, y_channel=False, crop_border=0, channel_axis=None, data_range=None,
-            batch=False, window=None, K1=0.01, K2=0.03, backend="auto", ms=False):
-    """Apply the preset (and ``y_channel``, ``crop_border``) to host arrays ``x``, ``y`` and
-    resolve the data range.
-
-    Parameters
-    ----------
-    x, y : ndarray
-        Host arrays (checked by the caller).
-    data_range : float, str or None
-        Checked by `fastssim.conventions.data_range.check`.
-    window : dict, optional
-        The call's ``win_size``, ``sigma``, ``gaussian``, ``sample_covariance`` (default: the
-        defaults); a preset fixes those it does not leave free.
-
-    Returns
-    -------
-    Resolved
-
-    Raises
-    ------
-    ValueError
-        For a window option the preset fixes, a preset without MS-SSIM for ``ms``, colour options
-        without colour, a crop that removes an axis, and a data range that cannot be resolved.
-    """
-    t = transform(x, y, preset=preset, y_channel=y_channel, crop_border=crop_border, channel_axis=channel_axis,
-                  data_range=data_range, batch=batch, window=window, ms=ms)
-    return Resolved(t.x, t.y, t.channel_axis, convention(t, data_range, K1=K1, K2=K2, backend=backend))
 
 
 @dataclasses.dataclass(frozen=True)

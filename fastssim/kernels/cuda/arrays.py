@@ -27,10 +27,6 @@ def available():
         return False
 
 
-def is_device_array(a):
-    return hasattr(a, "__cuda_array_interface__")
-
-
 def _simulated():
     from numba import config
 

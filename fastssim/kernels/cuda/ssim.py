@@ -35,7 +35,7 @@ from numba import cuda, float32, float64  # noqa: F401
 
 from ... import config as cfg
 from ..math import MOMENTS, block_mean2, grid_window_means, ssim_terms, unravel4
-from .arrays import api, available, device_view, is_device_array, launchable, reshaped, SimDeviceArray  # noqa: F401
+from .arrays import api, available, device_view, launchable, reshaped, SimDeviceArray  # noqa: F401
 
 _ssim_terms = cuda.jit(device=True)(ssim_terms)
 _grid_window_means = cuda.jit(device=True)(grid_window_means)

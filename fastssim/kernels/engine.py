@@ -181,13 +181,12 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     k = weights.shape[0]
     win = tuple(wdt.type(v) for v in weights)
     if spatial_ndim == 3:
-        wd = win
         band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
+        Do = D + 2 * pad - k + 1
     else:
-        wd = (wdt.type(1.0),)
         band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
-    pd = pad if spatial_ndim == 3 else 0
-    Do, Ho, Wo = D + 2 * pd - len(wd) + 1, H + 2 * pad - k + 1, W + 2 * pad - k + 1
+        Do = D
+    Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
     plain = not (pad or half or want_map or mask5 is not None)
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
@@ -195,20 +194,17 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
     sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
-    if want_map:
-        smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt)
-    else:
-        smap = np.empty((1, 1, 1, 1, 1), dtype=wdt)
+    smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt) if want_map else None
+    mk = None
     if mask5 is not None:
         # in the caller's axis order, then permuted as the images are; C-contiguous and
-        # read-only like the dummy below, so that masked calls compile no other specialization
+        # read-only, so that every masked call has the same specialization
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
-    else:
-        mk = readonly(np.zeros((1, 1, 1, 1, 1), np.uint8))
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
-    _cpu.ssim_sums(readonly(xk), readonly(yk), wd, win, win, consts, band_h, band_w, sums, smap, want_map,
-                   mk, mask5 is not None, pad, True if half else None, lanes)
+    # options unused are None: the kernel compiles their code only for the calls that use them
+    _cpu.ssim_sums(readonly(xk), readonly(yk), win if spatial_ndim == 3 else None, win, win, consts, band_h,
+                   band_w, sums, smap, mk, pad or None, True if half else None, lanes)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
     else:

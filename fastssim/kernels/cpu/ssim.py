@@ -95,8 +95,7 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_map, mask, use_mask, pad,
-              half, lanes):
+def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, half, lanes):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
@@ -104,8 +103,10 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
     x, y : ndarray, 5-D (N, C, D, H, W)
         The images, any strides; uint8, uint16, int16, int32, float32 or float64, or float16
         samples viewed as uint16 (``half``).
-    wd, wh, ww : tuple of float
-        Window weights along D, H and W (work dtype).
+    wd : tuple of float, or None
+        Window weights along D (work dtype) for volumes; None for 2-D images.
+    wh, ww : tuple of float
+        Window weights along H and W (work dtype).
     consts : ndarray
         ``[C1, C2, cov_norm, cs_floor, want_cs]`` in the work dtype (``want_cs`` nonzero: also sum
         the contrast-structure term).
@@ -113,22 +114,25 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         Output rows and columns per task.
     out_sum : ndarray, float64, (N * C * nbh * nbw * L, 4)
         Receives the sums of the SSIM map and of the contrast-structure map
-        over each task's region, and with ``use_mask`` the sum of the SSIM map where
+        over each task's region, and with ``mask`` the sum of the SSIM map where
         ``mask`` is 1 and the count of those windows; tasks are ordered (n, c, row band,
         column band), then channel of the interleaved rows (``L`` of them, 1 without ``lanes``).
-    out_map : ndarray, 5-D
-        Receives the 'valid' map when ``write_map`` is True.
-    mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views)
-        1 for the windows to average in the masked sums (read when ``use_mask``).
-    pad : int
+    out_map : ndarray, 5-D, or None
+        Receives the 'valid' map; None: no map.
+    mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views), or None
+        1 for the windows to average in the masked sums.
+    pad : int or None
         Score the images as if extended by ``pad`` samples of symmetric reflection on each side
-        of every spatial axis (the 'same' map, without a padded copy); 0: as they are.
+        of every spatial axis (the 'same' map, without a padded copy); None: as they are.
     half : True or None
-        True: ``x`` and ``y`` hold float16 bit patterns (uint16 views), decoded row by row. None
-        unless needed: Numba then prunes the float16 loader, and only float16 input compiles it.
-        (``pad`` is a plain number: pruning it too gave every 'same' map a specialization of its
-        own, about 70 s more compiling over the test suite, against about 0.5 s per
-        specialization for the padded loader.)
+        True: ``x`` and ``y`` hold float16 bit patterns (uint16 views), decoded row by row.
+
+    Every option that most calls do not use is None unless used (``wd``, ``out_map``, ``mask``,
+    ``pad``, ``half``, ``lanes``): Numba settles a test ``arg is None`` on an argument when
+    compiling and drops the branch it rules out, so the plain 2-D call compiles none of the
+    volume, map, mask, padding or float16 code (each used option is a specialization of its
+    own, compiled on first use). ``pad`` and ``lanes`` are numbers, not literals, when given:
+    one specialization for every padding (a literal gave every 'same' map its own).
     lanes : int or None
         ``L``: the last axis holds ``L`` interleaved channels, ``W * L`` samples (channel-last
         colour pixels, ``C == 1``), filtered together: every tap of the W filter is ``L`` samples
@@ -143,14 +147,23 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         L = lanes
     N, C, D0, H0, W0 = x.shape
     W0 = W0 // L
-    kd = len(wd)
+    if wd is None:  # each `is None` test on an argument is settled when compiling (see above)
+        kd = 1
+    else:
+        kd = len(wd)
     kh = len(wh)
     kw = len(ww)
-    r = pad
-    pd = r if kd > 1 else 0
+    if pad is None:
+        pw = 0
+    else:
+        pw = pad
+    if wd is None:
+        pd = 0
+    else:
+        pd = pw
     D = D0 + 2 * pd  # the extended extents
-    H = H0 + 2 * r
-    W = W0 + 2 * r
+    H = H0 + 2 * pw
+    W = W0 + 2 * pw
     Ho = H - kh + 1
     Wo = W - kw + 1
     nbh = (Ho + band_h - 1) // band_h
@@ -186,10 +199,8 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         # 3-D: output planes in fours along D, as rows along H in 2-D (a ring of kd + 3 planes;
         # pairs under four taps). Once the ring's rows held the moments side by side, fours beat
         # pairs by 3-7% (one-process A/B, 128^3 and 256^3, twice); before, pairs had been faster.
-        if kd > 1:
+        if wd is not None:
             planes = np.empty((kd + gd - 1, bh, bwp), dt)
-        else:
-            planes = np.empty((1, 1, 1), dt)
         srows = np.empty((4, nS), dt)
         vbuf = np.empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
@@ -199,8 +210,12 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         # Summed in float64, so that a channel's shift does not depend (in practice) on the
         # order of the sum, which differs between one image per row and interleaved channels.
         sh = np.zeros((2, L), dt)
-        load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pad, pd, half, shift_of(lanes, sh[0], lin),
-                 shift_of(lanes, sh[1], lin), xr, yr, ss, dd, bits)
+        if pad is None and half is None:
+            _load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, shift_of(lanes, sh[0], lin),
+                      shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
+        else:
+            load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, half, shift_of(lanes, sh[0], lin),
+                     shift_of(lanes, sh[1], lin), xr, yr, ss, dd, bits)
         level = np.zeros((2, L))
         for j in range(lin * L):
             level[0, j % L] += np.float64(xr[j])
@@ -219,17 +234,17 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
         cnt_m = 0.0
         for d in range(D):
             for h in range(oh0, oh1 + kh - 1):
-                if pad == 0 and half is None:  # the common case straight to its loader
+                if pad is None and half is None:  # the common case straight to its loader
                     _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
                 else:
-                    load_row(x, y, n, c, d, h, ow0, lin, pad, pd, half, shx, shy, xr, yr, ss, dd, bits)
+                    load_row(x, y, n, c, d, h, ow0, lin, pw, pd, half, shx, shy, xr, yr, ss, dd, bits)
                 i = h - oh0
                 slot = i % nslot
                 _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)
                 _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, L)
                 _filter_row(ss, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
                 _filter_row(dd, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
-                if kd > 1:  # into the ring of planes, two rows per sweep (with the moments of a
+                if wd is not None:  # into the ring of planes, two rows per sweep (with the moments of a
                     # row side by side, +5-16% against one row; before, with a loop per moment,
                     # pairs were slower: 110-120 against 160-175 Mvox/s at 128^3)
                     o, nout = _due(i, kh, bh, 2)
@@ -245,20 +260,20 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 acc += t_ssim
                 acc_cs += t_cs
                 if lanes is not None:  # the channels' sums are taken apart at the end
-                    for r in range(nout):
-                        res = srows[r]
+                    for q in range(nout):
+                        res = srows[q]
                         for j in range(nS):
                             lane_sums[j] += np.float64(res[j])
                     continue
-                for r in range(nout):
-                    res = srows[r]
-                    if write_map:
-                        out_map[n, c, d, oh0 + o + r, ow0:ow1] = res
-                    if use_mask:
-                        a, b = _masked_sum(mask, n, c, d, oh0 + o + r, ow0, res, bw)
+                for q in range(nout):
+                    res = srows[q]
+                    if out_map is not None:
+                        out_map[n, c, d, oh0 + o + q, ow0:ow1] = res
+                    if mask is not None:
+                        a, b = _masked_sum(mask, n, c, d, oh0 + o + q, ow0, res, bw)
                         acc_m += a
                         cnt_m += b
-            if kd == 1:
+            if wd is None:
                 continue
             od, nout = _due(d, kd, D - kd + 1, gd)  # output planes, in fours
             for r in range(bh if nout > 0 else 0):
@@ -267,9 +282,9 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, write_
                 acc_cs += t_cs
                 for q in range(nout):
                     res = srows[q]
-                    if write_map:
+                    if out_map is not None:
                         out_map[n, c, od + q, oh0 + r, ow0:ow1] = res
-                    if use_mask:
+                    if mask is not None:
                         a, b = _masked_sum(mask, n, c, od + q, oh0 + r, ow0, res, bw)
                         acc_m += a
                         cnt_m += b

@@ -169,138 +169,153 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, 
     nbh = (Ho + band_h - 1) // band_h
     nbw = (Wo + band_w - 1) // band_w
     ntask = N * C * nbh * nbw
-    dt = consts.dtype
+    geometry = (L, C, D, Ho, Wo, nbh, nbw, kd, kh, kw, pw, pd)
     for task in prange(ntask):
-        n, c, hb, wb = _unravel4(task, C, nbh, nbw)
-        oh0 = hb * band_h
-        oh1 = min(oh0 + band_h, Ho)
-        ow0 = wb * band_w
-        ow1 = min(ow0 + band_w, Wo)
-        bh = oh1 - oh0
-        bw = ow1 - ow0
-        lin = bw + kw - 1
-        nS = bw * L  # samples per row of output (L interleaved channels)
+        # the task as a function of its own: Numba's parallel passes then see a one-line loop
+        # (5.9 -> 5.1 s to compile the plain 2-D kernel; warm speed 0.98-1.04 A/B). The index is
+        # cast so that the task compiles once: the loop is typed with a signed index, then
+        # lowered with an unsigned one, and each would be a specialization.
+        _ssim_task(np.int64(task), geometry, x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask,
+                   pad, half, lanes)
 
-        xr = np.empty(lin * L, dt)
-        yr = np.empty(lin * L, dt)
-        ss = np.empty(lin * L, dt)
-        dd = np.empty(lin * L, dt)
-        # A row of the rings holds the four filtered moments side by side (moment m at m * nS),
-        # so that each pass along H or D is one loop over 4 * nS elements, with its set-up paid
-        # once per row rather than once per moment. Rows padded by 24 elements: power-of-two
-        # strides between the ring's slots would map their streams onto the same L1 sets.
-        bwp = MOMENTS * nS + 24
-        # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
-        # ring holds the window and three slots more; 3-D rows go in pairs (one more)
-        g = 4 if kd == 1 and kh >= 4 else 2
-        gd = 4 if kd >= 4 else 2
-        nslot = kh + g - 1 if kd == 1 else kh + 1
-        rows = np.empty((nslot, 1, bwp), dt)
-        # 3-D: output planes in fours along D, as rows along H in 2-D (a ring of kd + 3 planes;
-        # pairs under four taps). Once the ring's rows held the moments side by side, fours beat
-        # pairs by 3-7% (one-process A/B, 128^3 and 256^3, twice); before, pairs had been faster.
-        if wd is not None:
-            planes = np.empty((kd + gd - 1, bh, bwp), dt)
-        srows = np.empty((4, nS), dt)
-        vbuf = np.empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
-        bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
+@njit(**cfg.JIT)
+def _ssim_task(task, geometry, x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, half,
+               lanes):
+    """Task ``task`` of `ssim_sums` (whose arguments it takes; ``geometry``: the extents and
+    window lengths that `ssim_sums` derived from them)."""
+    L, C, D, Ho, Wo, nbh, nbw, kd, kh, kw, pw, pd = geometry
+    dt = consts.dtype
+    n, c, hb, wb = _unravel4(task, C, nbh, nbw)
+    oh0 = hb * band_h
+    oh1 = min(oh0 + band_h, Ho)
+    ow0 = wb * band_w
+    ow1 = min(ow0 + band_w, Wo)
+    bh = oh1 - oh0
+    bw = ow1 - ow0
+    lin = bw + kw - 1
+    nS = bw * L  # samples per row of output (L interleaved channels)
 
-        # The task's shift: the mean of its first input row, per image (and channel).
-        # Summed in float64, so that a channel's shift does not depend (in practice) on the
-        # order of the sum, which differs between one image per row and interleaved channels.
-        sh = np.zeros((2, L), dt)
-        if pad is None and half is None:
-            _load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, shift_of(lanes, sh[0], lin),
-                      shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
-        else:
-            load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, half, shift_of(lanes, sh[0], lin),
-                     shift_of(lanes, sh[1], lin), xr, yr, ss, dd, bits)
-        level = np.zeros((2, L))
-        for j in range(lin * L):
-            level[0, j % L] += np.float64(xr[j])
-            level[1, j % L] += np.float64(yr[j])
-        for q in range(L):
-            sh[0, q] = level[0, q] / lin
-            sh[1, q] = level[1, q] / lin
-        shx = shift_of(lanes, sh[0], lin)
-        shy = shift_of(lanes, sh[1], lin)
-        lane_sums = np.zeros(nS if lanes is not None else 1)  # float64 column sums, interleaved
-        lane_cs = np.zeros(nS if lanes is not None else 1)  # the same, contrast-structure terms
+    xr = np.empty(lin * L, dt)
+    yr = np.empty(lin * L, dt)
+    ss = np.empty(lin * L, dt)
+    dd = np.empty(lin * L, dt)
+    # A row of the rings holds the four filtered moments side by side (moment m at m * nS),
+    # so that each pass along H or D is one loop over 4 * nS elements, with its set-up paid
+    # once per row rather than once per moment. Rows padded by 24 elements: power-of-two
+    # strides between the ring's slots would map their streams onto the same L1 sets.
+    bwp = MOMENTS * nS + 24
+    # 2-D bands produce four output rows per sweep (pairs for windows under 4 taps): the
+    # ring holds the window and three slots more; 3-D rows go in pairs (one more)
+    g = 4 if kd == 1 and kh >= 4 else 2
+    gd = 4 if kd >= 4 else 2
+    nslot = kh + g - 1 if kd == 1 else kh + 1
+    rows = np.empty((nslot, 1, bwp), dt)
+    # 3-D: output planes in fours along D, as rows along H in 2-D (a ring of kd + 3 planes;
+    # pairs under four taps). Once the ring's rows held the moments side by side, fours beat
+    # pairs by 3-7% (one-process A/B, 128^3 and 256^3, twice); before, pairs had been faster.
+    if wd is not None:
+        planes = np.empty((kd + gd - 1, bh, bwp), dt)
+    srows = np.empty((4, nS), dt)
+    vbuf = np.empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
-        acc = 0.0
-        acc_cs = 0.0
-        acc_m = 0.0
-        cnt_m = 0.0
-        for d in range(D):
-            for h in range(oh0, oh1 + kh - 1):
-                if pad is None and half is None:  # the common case straight to its loader
-                    _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
-                else:
-                    load_row(x, y, n, c, d, h, ow0, lin, pw, pd, half, shx, shy, xr, yr, ss, dd, bits)
-                i = h - oh0
-                slot = i % nslot
-                _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)
-                _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, L)
-                _filter_row(ss, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
-                _filter_row(dd, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
-                if wd is not None:  # into the ring of planes, two rows per sweep (with the moments of a
-                    # row side by side, +5-16% against one row; before, with a loop per moment,
-                    # pairs were slower: 110-120 against 160-175 Mvox/s at 128^3)
-                    o, nout = _due(i, kh, bh, 2)
-                    if nout == 2:
-                        _combine2(rows, wh, o, 0, nS, planes, d % (kd + gd - 1), o)
-                    elif nout == 1:
-                        _combine(rows, wh, o, 0, nS, planes, d % (kd + gd - 1), o)
-                    continue
-                o, nout = _due(i, kh, bh, g)
-                if nout == 0:
-                    continue
-                t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
-                acc += t_ssim
-                acc_cs += t_cs
-                if lanes is not None:  # the channels' sums are taken apart at the end
-                    for q in range(nout):
-                        res = srows[q]
-                        for j in range(nS):
-                            lane_sums[j] += np.float64(res[j])
-                    continue
-                for q in range(nout):
-                    res = srows[q]
-                    if out_map is not None:
-                        out_map[n, c, d, oh0 + o + q, ow0:ow1] = res
-                    if mask is not None:
-                        a, b = _masked_sum(mask, n, c, d, oh0 + o + q, ow0, res, bw)
-                        acc_m += a
-                        cnt_m += b
-            if wd is None:
+    bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
+
+    # The task's shift: the mean of its first input row, per image (and channel).
+    # Summed in float64, so that a channel's shift does not depend (in practice) on the
+    # order of the sum, which differs between one image per row and interleaved channels.
+    sh = np.zeros((2, L), dt)
+    if pad is None and half is None:
+        _load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, shift_of(lanes, sh[0], lin),
+                  shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
+    else:
+        load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, half, shift_of(lanes, sh[0], lin),
+                 shift_of(lanes, sh[1], lin), xr, yr, ss, dd, bits)
+    level = np.zeros((2, L))
+    for j in range(lin * L):
+        level[0, j % L] += np.float64(xr[j])
+        level[1, j % L] += np.float64(yr[j])
+    for q in range(L):
+        sh[0, q] = level[0, q] / lin
+        sh[1, q] = level[1, q] / lin
+    shx = shift_of(lanes, sh[0], lin)
+    shy = shift_of(lanes, sh[1], lin)
+    lane_sums = np.zeros(nS if lanes is not None else 1)  # float64 column sums, interleaved
+    lane_cs = np.zeros(nS if lanes is not None else 1)  # the same, contrast-structure terms
+
+    acc = 0.0
+    acc_cs = 0.0
+    acc_m = 0.0
+    cnt_m = 0.0
+    for d in range(D):
+        for h in range(oh0, oh1 + kh - 1):
+            if pad is None and half is None:  # the common case straight to its loader
+                _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
+            else:
+                load_row(x, y, n, c, d, h, ow0, lin, pw, pd, half, shx, shy, xr, yr, ss, dd, bits)
+            i = h - oh0
+            slot = i % nslot
+            _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)
+            _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, L)
+            _filter_row(ss, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
+            _filter_row(dd, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
+            if wd is not None:  # into the ring of planes, two rows per sweep (with the moments of a
+                # row side by side, +5-16% against one row; before, with a loop per moment,
+                # pairs were slower: 110-120 against 160-175 Mvox/s at 128^3)
+                o, nout = _due(i, kh, bh, 2)
+                if nout == 2:
+                    _combine2(rows, wh, o, 0, nS, planes, d % (kd + gd - 1), o)
+                elif nout == 1:
+                    _combine(rows, wh, o, 0, nS, planes, d % (kd + gd - 1), o)
                 continue
-            od, nout = _due(d, kd, D - kd + 1, gd)  # output planes, in fours
-            for r in range(bh if nout > 0 else 0):
-                t_ssim, t_cs = combine_rows(planes, wd, od, r, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
-                acc += t_ssim
-                acc_cs += t_cs
+            o, nout = _due(i, kh, bh, g)
+            if nout == 0:
+                continue
+            t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
+            acc += t_ssim
+            acc_cs += t_cs
+            if lanes is not None:  # the channels' sums are taken apart at the end
                 for q in range(nout):
                     res = srows[q]
-                    if out_map is not None:
-                        out_map[n, c, od + q, oh0 + r, ow0:ow1] = res
-                    if mask is not None:
-                        a, b = _masked_sum(mask, n, c, od + q, oh0 + r, ow0, res, bw)
-                        acc_m += a
-                        cnt_m += b
-        if lanes is None:
-            out_sum[task, 0] = acc
-            out_sum[task, 1] = acc_cs
-            out_sum[task, 2] = acc_m
-            out_sum[task, 3] = cnt_m
-        else:
-            for q in range(L):
-                t = 0.0
-                t_cs = 0.0
-                for j in range(q, nS, L):
-                    t += lane_sums[j]
-                    t_cs += lane_cs[j]
-                out_sum[task * L + q, 0] = t
-                out_sum[task * L + q, 1] = t_cs
-                out_sum[task * L + q, 2] = 0.0
-                out_sum[task * L + q, 3] = 0.0
+                    for j in range(nS):
+                        lane_sums[j] += np.float64(res[j])
+                continue
+            for q in range(nout):
+                res = srows[q]
+                if out_map is not None:
+                    out_map[n, c, d, oh0 + o + q, ow0:ow1] = res
+                if mask is not None:
+                    a, b = _masked_sum(mask, n, c, d, oh0 + o + q, ow0, res, bw)
+                    acc_m += a
+                    cnt_m += b
+        if wd is None:
+            continue
+        od, nout = _due(d, kd, D - kd + 1, gd)  # output planes, in fours
+        for r in range(bh if nout > 0 else 0):
+            t_ssim, t_cs = combine_rows(planes, wd, od, r, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
+            acc += t_ssim
+            acc_cs += t_cs
+            for q in range(nout):
+                res = srows[q]
+                if out_map is not None:
+                    out_map[n, c, od + q, oh0 + r, ow0:ow1] = res
+                if mask is not None:
+                    a, b = _masked_sum(mask, n, c, od + q, oh0 + r, ow0, res, bw)
+                    acc_m += a
+                    cnt_m += b
+    if lanes is None:
+        out_sum[task, 0] = acc
+        out_sum[task, 1] = acc_cs
+        out_sum[task, 2] = acc_m
+        out_sum[task, 3] = cnt_m
+    else:
+        for q in range(L):
+            t = 0.0
+            t_cs = 0.0
+            for j in range(q, nS, L):
+                t += lane_sums[j]
+                t_cs += lane_cs[j]
+            out_sum[task * L + q, 0] = t
+            out_sum[task * L + q, 1] = t_cs
+            out_sum[task * L + q, 2] = 0.0
+            out_sum[task * L + q, 3] = 0.0

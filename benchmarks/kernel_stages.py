@@ -78,11 +78,20 @@ def _formula(vbuf, n, consts, out, reps):
 
 
 @njit(**cfg.JIT)
-def _load(x5, y5, n, xr, yr, ss, dd, reps, w0=0):
-    # w0 an argument, as in the kernel: a literal 0 let LLVM prove the indices non-negative and
-    # hid a gather that the kernel paid (see `_cpu_load._load_row`)
+def _load(images, n, xr, yr, ss, dd, reps, w0=0):
+    # w0 an argument, as in the kernel (a literal lets LLVM prove what the kernel cannot)
     for r in range(reps):
-        _load_row(x5, y5, 0, 0, 0, r % 64, w0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, ss, dd)
+        _load_row(images[0], images[1], 0, 0, 0, r % 64, w0, n + 10, np.float32(0.5), np.float32(0.5), xr, yr, ss,
+                  dd)
+
+
+def _described(x5, y5):
+    """The kernel's description of two 5-D arrays (`_cpu_load.describe`), float32 work; the caller
+    keeps the arrays alive."""
+    images = np.empty((2, 8), np.int64)
+    for i, a in enumerate((x5, y5)):
+        assert _cpu_load.describe(a, np.dtype(np.float32), images[i]) is a
+    return images
 
 
 def main(n=512):
@@ -100,10 +109,11 @@ def main(n=512):
     consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
     x5 = rng.random((1, 1, 1, 64, n + 10), dtype=f32)
     u8 = (x5 * 255).astype(np.uint8)
+    y5, u8d = x5.copy(), u8.copy()  # held while the stages run: the kernel reads them by address
     reps = int(20000 * 512 / n)
     stages = [
-        ("load, shift, products (float32)", _load, (x5, x5.copy(), n, *rows), 1),
-        ("load, shift, products (uint8)", _load, (u8, u8.copy(), n, *rows), 1),
+        ("load, shift, products (float32)", _load, (_described(x5, y5), n, *rows), 1),
+        ("load, shift, products (uint8)", _load, (_described(u8, u8d), n, *rows), 1),
         ("four filters along W", _w_pass, (src, w, dst, n), MOMENTS),
         ("four filters along H into planes, one row", _h_pass_into_planes, (ring, w, n, planes), 1),
         ("four filters along H into planes, two rows (3-D)", _h_pass_into_planes_pairs, (ring, w, n, planes), 0.5),

@@ -100,3 +100,36 @@ def test_a_cache_made_stale_by_other_sources_is_rebuilt(tmp_path):
     assert r.stdout.splitlines()[0].startswith(str(site))  # the copy ran, not the repository's package
     assert r.returncode == 0 and float(r.stdout.splitlines()[1]) == pytest.approx(fastssim.psnr(
         np.arange(64, dtype=np.uint8).reshape(8, 8), np.arange(64, dtype=np.uint8).reshape(8, 8) // 2))
+
+
+SPECIALISATIONS = """
+import json
+import numpy as np
+import fastssim
+from fastssim.kernels.cpu import load, ssim as kernel
+rng = np.random.default_rng(5)
+x = rng.integers(0, 200, (70, 90))
+y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255)
+got = {}
+for dt in ("uint8", "uint16", "int16", "int32", "float16", "float32"):
+    got[dt] = [fastssim.ssim(x.astype(dt), y.astype(dt), data_range=255),
+               fastssim.ms_ssim(np.tile(x, (3, 2)).astype(dt), np.tile(y, (3, 2)).astype(dt), data_range=255),
+               fastssim.ssim(x.astype(dt).T, y.astype(dt)[:, ::-1].T[:, ::-1], data_range=255)]
+print(json.dumps(dict(values=got, signatures=len(kernel.ssim_sums.signatures),
+                      readers=sorted(str(k[0]) for k in load._COMPILED if len(k) == 2))))
+"""
+
+
+def test_one_kernel_specialisation_for_every_input_dtype():
+    """The SSIM kernel reads every input dtype and layout through row readers chosen at run time:
+    scoring six dtypes (SSIM, MS-SSIM, a transposed and a flipped view) adds a row reader each, not
+    a kernel specialisation (counted from the dispatcher's signatures in a fresh process), and each
+    dtype scores exactly as its float32 copy."""
+    r = run(["-c", SPECIALISATIONS], dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["signatures"] == 1  # one float32-work kernel, whatever the input dtype
+    assert out["readers"] == ["float16", "float32", "int16", "int32", "uint16", "uint8"]
+    for dt, values in out["values"].items():
+        assert values == out["values"]["float32"], dt  # integers below 2^24 and float16 are exact in float32
+        assert 0.3 < values[0] < 1

@@ -209,14 +209,17 @@ def test_float16_read_in_place():
     from images import colour
 
     patterns = np.arange(2 ** 16, dtype=np.uint16)
-    rows = [np.empty(patterns.size, np.float32) for _ in range(4)]  # x, y, x^2 + y^2, (x - y)^2
-    five = patterns.reshape(1, 1, 1, 1, -1)
-    _cpu_load.load_row(five, five, 0, 0, 0, 0, 0, patterns.size, 0, 0, True, np.float32(0), np.float32(0), *rows,
-                       np.empty(2 * patterns.size, np.uint32))
     want = patterns.view(np.float16).astype(np.float32)
     finite = ~np.isnan(want)
-    assert np.array_equal(rows[0].view(np.uint32)[finite], want.view(np.uint32)[finite])  # signed zeros, subnormals, inf
-    assert np.isnan(rows[0][~finite]).all()
+    image = np.empty(8, np.int64)
+    five = _cpu_load.describe(patterns.view(np.float16).reshape(1, 1, 1, 1, -1), np.dtype(np.float32), image)
+    for step in (1, 2):  # contiguous, and every other sample
+        got = np.full(patterns.size // step, -7, np.float32)
+        image[5] = step
+        _cpu_load.read_row(image, 0, 0, 0, 0, 0, got.size, got, 0)
+        assert np.array_equal(got.view(np.uint32)[finite[::step]], want[::step].view(np.uint32)[finite[::step]])  # signed zeros, subnormals, inf
+        assert np.isnan(got[~finite[::step]]).all()
+    del five
 
     img = colour()[:120, :150].astype(np.float16) / np.float16(255)
     noisy = np.clip(img + np.random.default_rng(2).normal(0, 0.05, img.shape), 0, 1).astype(np.float16)

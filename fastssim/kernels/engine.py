@@ -11,7 +11,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import config as cfg
-from .cpu import ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
+from .cpu import load as _cpu_load, ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
 from .math import stabilisers
 from .arrays import KERNEL_DTYPES, is_device_array, spatial_order
 from .diagnose import diagnose_nonfinite
@@ -174,9 +174,6 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     perm = spatial_order(x5, spatial_ndim)
     xk = x5.transpose(perm)
     yk = y5.transpose(perm)
-    half = xk.dtype == np.float16  # decoded row by row from the bit patterns (float32 work dtype)
-    if half:
-        xk, yk = xk.view(np.uint16), yk.view(np.uint16)
     N, C, D, H, W = xk.shape
     k = weights.shape[0]
     win = tuple(wdt.type(v) for v in weights)
@@ -187,7 +184,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
         Do = D
     Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
-    plain = not (pad or half or want_map or mask5 is not None)
+    plain = not (pad or want_map or mask5 is not None)
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
         xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
@@ -202,9 +199,13 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
-    # options unused are None: the kernel compiles their code only for the calls that use them
-    _cpu.ssim_sums(readonly(xk), readonly(yk), win if spatial_ndim == 3 else None, win, win, consts, band_h,
-                   band_w, sums, smap, mk, pad or None, True if half else None, lanes)
+    # the images as addresses and strides: one specialization for every dtype and layout; options
+    # unused are None: the kernel compiles their code only for the calls that use them
+    images = np.empty((3, 8), np.int64)  # x, y, the shape: numbers the dispatcher reads at once
+    xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
+    images[2, :5] = xk.shape
+    _cpu.ssim_sums(images, win if spatial_ndim == 3 else None, win, win, consts, band_h, band_w, sums, smap, mk,
+                   pad or None, lanes)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
     else:

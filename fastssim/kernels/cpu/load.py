@@ -2,11 +2,22 @@
 shifted, with the products the filters need; symmetric reflection for the 'same' map; float16
 decoded exactly from its bit patterns (Numba's CPU target has no float16 type), so that no input
 is converted whole before the kernel runs.
+
+The images reach the kernel as numbers, not as typed arrays: ``(address, stride of N, C, D, H
+in bytes, step along W in samples, dtype code)`` (`describe`). The kernel is then compiled once
+for every input dtype and memory layout (one specialization per work dtype and option set, not
+one per dtype, contiguity and writeability of each input), and only the row reader below
+branches on the dtype, once per row; each of its branches views the row as an array of its
+dtype, so the conversion loops vectorise as they did on typed arrays.
 """
 
+import threading
+
+import llvmlite.ir as llvmir
+import numba
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import carray, cfunc, njit, types
+from numba.extending import intrinsic, overload
 
 from ... import config as cfg
 from .passes import at
@@ -14,6 +25,44 @@ from .passes import at
 #: 2^112: scales a float16's exponent and mantissa, placed in a float32's fields, to its value
 #: (the bias differs by 127 - 15); exact for normal and subnormal values alike.
 _HALF_SCALE = 2.0 ** 112
+
+#: The input dtypes the row readers read (float16 from its bit patterns).
+ROW_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64,
+                                         np.float16))
+
+
+@intrinsic
+def _typed_pointer(typingctx, address, dtype):
+    """A pointer to samples of ``dtype`` (a NumPy scalar type) at byte ``address``."""
+    if not isinstance(dtype, types.NumberClass):
+        return None
+    pointer = types.CPointer(dtype.instance_type)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+    return pointer(address, dtype), codegen
+
+
+@intrinsic
+def _call_reader(typingctx, reader, address, step, count, out):
+    """Call the row reader at address ``reader`` (a C function ``void(int64 address, int64 step,
+    int64 count, work *out)``, see `reader_address`); ``out``: the byte address it writes to."""
+    def codegen(context, builder, signature, args):
+        i64 = llvmir.IntType(64)
+        byte_pointer = llvmir.IntType(8).as_pointer()
+        fnty = llvmir.FunctionType(llvmir.VoidType(), [i64, i64, i64, byte_pointer])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        builder.call(fn, [args[1], args[2], args[3], builder.inttoptr(args[4], byte_pointer)])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64, types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def _float32_of_bits(typingctx, bits):
+    """The float32 whose bit pattern is the uint32 ``bits``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvmir.FloatType())
+    return types.float32(types.uint32), codegen
 
 
 @njit(**cfg.JIT)
@@ -47,6 +96,107 @@ def _half_bits_impl(v):
     return never
 
 
+@njit(inline="always", **cfg.JIT)
+def _convert(a, step, count, out):
+    """``out[j] = a[j * step]`` for ``j < count``, converted to ``out``'s dtype; a unit step
+    by its own loop, which loads vectors."""
+    if step == 1:
+        for j in range(count):
+            out[j] = a[j]
+    else:
+        for j in range(count):
+            out[j] = a[np.uintp(j * step)]  # unsigned: Numba wraps negative indices
+
+
+# The row readers, one per input dtype, each compiled (as a C function, `reader_address`) the
+# first time its dtype is scored, for the work dtype of ``out``: ``count`` samples ``step`` apart
+# from byte ``address`` into ``out[:count]``. Functions of their own, not one made per dtype by a
+# factory: Numba's disk cache tells functions apart by name and signature.
+def _read_uint8(address, step, count, out):
+    _convert(carray(_typed_pointer(address, np.uint8), (count - 1) * step + 1), step, count, carray(out, count))
+
+
+def _read_uint16(address, step, count, out):
+    _convert(carray(_typed_pointer(address, np.uint16), (count - 1) * step + 1), step, count, carray(out, count))
+
+
+def _read_int16(address, step, count, out):
+    _convert(carray(_typed_pointer(address, np.int16), (count - 1) * step + 1), step, count, carray(out, count))
+
+
+def _read_int32(address, step, count, out):
+    _convert(carray(_typed_pointer(address, np.int32), (count - 1) * step + 1), step, count, carray(out, count))
+
+
+def _read_float32(address, step, count, out):
+    _convert(carray(_typed_pointer(address, np.float32), (count - 1) * step + 1), step, count, carray(out, count))
+
+
+def _read_float64(address, step, count, out):
+    _convert(carray(_typed_pointer(address, np.float64), (count - 1) * step + 1), step, count, carray(out, count))
+
+
+def _read_float16(address, step, count, out):
+    """float16 bit patterns: each widened to a float32 pattern and scaled, exactly."""
+    a = carray(_typed_pointer(address, np.uint16), (count - 1) * step + 1)
+    o = carray(out, count)
+    scale = np.float32(_HALF_SCALE)
+    for j in range(count):
+        o[j] = _float32_of_bits(_half_bits(a[np.uintp(j * step)])) * scale
+
+
+_READERS = dict(zip(ROW_DTYPES, (_read_uint8, _read_uint16, _read_int16, _read_int32, _read_float32, _read_float64,
+                                 _read_float16)))
+_COMPILED: dict = {}
+_COMPILED_LOCK = threading.Lock()
+
+
+def reader_address(dtype, work_dtype):
+    """The address of the C function that reads rows of ``dtype`` into ``work_dtype``, compiled
+    (or loaded from the disk cache) on first use: a new input dtype costs this small function,
+    not another specialization of the kernel."""
+    key = (dtype, work_dtype)
+    found = _COMPILED.get(key)
+    if found is not None:
+        return found
+    with _COMPILED_LOCK:
+        if key not in _COMPILED:
+            sig = types.void(types.int64, types.int64, types.int64, types.CPointer(numba.from_dtype(work_dtype)))
+            options = {k: v for k, v in cfg.JIT.items() if k != "nogil"}
+            # a reference to the compiled function is kept with its address
+            _COMPILED[key + ("function",)] = function = cfunc(sig, **options)(_READERS[np.dtype(dtype)])
+            _COMPILED[key] = function.address
+        return _COMPILED[key]
+
+
+def describe(a, work_dtype, row):
+    """Write the kernel's description of the 5-D host array ``a`` to ``row`` (int64, 8 long):
+    its address, the strides of its first four axes in bytes, the step of its last axis in
+    samples, the sample size and the address of its row reader; return ``a``, or a C-contiguous
+    copy (described instead) where the readers cannot take ``a`` as it lies: a negative or
+    fractional step along W, data or strides not aligned to the sample size (rare views). The
+    array returned must stay alive while the kernel runs (the caller holds it)."""
+    size = a.itemsize
+    s0, s1, s2, s3, s4 = a.strides
+    address = a.__array_interface__["data"][0]
+    if s4 < 0 or (s0 % size) or (s1 % size) or (s2 % size) or (s3 % size) or (s4 % size) or (address % size):
+        a = np.ascontiguousarray(a)
+        s0, s1, s2, s3, s4 = a.strides
+        address = a.__array_interface__["data"][0]
+    row[:] = (address, s0, s1, s2, s3, s4 // size, size, reader_address(a.dtype, work_dtype))
+    return a
+
+
+@njit(**cfg.JIT)
+def read_row(image, n, c, d, h, first, count, out, o):
+    """Samples ``first .. first + count - 1`` of row ``(n, c, d, h)`` of ``image`` (`describe`)
+    into ``out[o:o + count]``, converted to its dtype by the image's row reader."""
+    step = image[5]
+    address = image[0] + n * image[1] + c * image[2] + d * image[3] + h * image[4] + first * step * image[6]
+    if count > 0:
+        _call_reader(image[7], address, step, count, out.ctypes.data + o * out.itemsize)
+
+
 @njit(**cfg.JIT)
 def _shift_products(xr, yr, lin, shx, shy, ss, dd):
     """Shift the loaded rows in place (``shx``, ``shy``: numbers, or rows for interleaved channels,
@@ -64,95 +214,45 @@ def _shift_products(xr, yr, lin, shx, shy, ss, dd):
 
 @njit(**cfg.JIT)
 def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd):
-    """Row segment of both images, shifted, with ``x^2 + y^2`` and ``(x - y)^2``.
-
-    The rows are sliced first: indexing ``x[n, c, d, h, w0 + j]`` element by element made every
-    load a gather (Numba wraps negative indices, and LLVM cannot prove ``w0 + j >= 0`` when ``w0``
-    is computed), about 1 ns per pixel; a slice indexed by the loop counter loads vectors."""
-    xs = x[n, c, d, h, w0:w0 + lin]
-    ys = y[n, c, d, h, w0:w0 + lin]
-    for j in range(lin):
-        xr[j] = xs[j]
-        yr[j] = ys[j]
+    """Row segment of both images (`describe`), shifted, with ``x^2 + y^2`` and ``(x - y)^2``."""
+    read_row(x, n, c, d, h, w0, lin, xr, 0)
+    read_row(y, n, c, d, h, w0, lin, yr, 0)
     _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
 @njit(**cfg.JIT)
-def _load_row_padded(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, ss, dd):
+def _read_padded(image, W, n, c, d, h, lo, lin, j0, j1, out):
+    """Columns ``lo .. lo + lin - 1`` of a row of ``W`` extended by symmetric reflection: those
+    inside the image (output ``j0 .. j1 - 1``) read as one segment, the at most ``pad`` beyond
+    each edge one by one through the reflected index."""
+    for j in range(j0):
+        read_row(image, n, c, d, h, sym(lo + j, W), 1, out, j)
+    read_row(image, n, c, d, h, lo + j0, j1 - j0, out, j0)
+    for j in range(j1, lin):
+        read_row(image, n, c, d, h, sym(lo + j, W), 1, out, j)
+
+
+@njit(**cfg.JIT)
+def _load_row_padded(x, y, W, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, ss, dd):
     """`_load_row` of the images extended sideways by ``pad`` columns of symmetric reflection
-    (``w0`` counts from the extended row's start): the columns inside the image are copied
-    between slices, as `_load_row` does, and only those beyond its edges (``pad`` at most on
-    each side) go through the reflected index."""
-    W = x.shape[4]
-    xrow = x[n, c, d, h]
-    yrow = y[n, c, d, h]
+    (``w0`` counts from the extended row's start; ``W``: the images' width)."""
     lo = w0 - pad  # the image column of output column 0 (negative on the left edge)
     j0 = min(max(0, -lo), lin)
     j1 = max(min(lin, W - lo), j0)
-    for j in range(j0):
-        k = sym(lo + j, W)
-        xr[j] = xrow[k]
-        yr[j] = yrow[k]
-    xs = xrow[lo + j0:lo + j1]
-    ys = yrow[lo + j0:lo + j1]
-    xo = xr[j0:j1]
-    yo = yr[j0:j1]
-    for j in range(j1 - j0):
-        xo[j] = xs[j]
-        yo[j] = ys[j]
-    for j in range(j1, lin):
-        k = sym(lo + j, W)
-        xr[j] = xrow[k]
-        yr[j] = yrow[k]
+    _read_padded(x, W, n, c, d, h, lo, lin, j0, j1, xr)
+    _read_padded(y, W, n, c, d, h, lo, lin, j0, j1, yr)
     _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
 @njit(**cfg.JIT)
-def _load_row_half(x, y, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, ss, dd, bits):
-    """`_load_row_padded` for float16 samples given as their uint16 bit patterns: each widened to
-    a float32 pattern in ``bits`` (length ``2 * lin``), read back as float32 and scaled, exactly."""
-    W = x.shape[4]
-    xrow = x[n, c, d, h]
-    yrow = y[n, c, d, h]
-    lo = w0 - pad  # as in `_load_row_padded`: slices inside the image, reflection beyond
-    j0 = min(max(0, -lo), lin)
-    j1 = max(min(lin, W - lo), j0)
-    for j in range(j0):
-        k = sym(lo + j, W)
-        bits[j] = _half_bits(xrow[k])
-        bits[lin + j] = _half_bits(yrow[k])
-    xs = xrow[lo + j0:lo + j1]
-    ys = yrow[lo + j0:lo + j1]
-    bx = bits[j0:j1]
-    by = bits[lin + j0:lin + j1]
-    for j in range(j1 - j0):
-        bx[j] = _half_bits(xs[j])
-        by[j] = _half_bits(ys[j])
-    for j in range(j1, lin):
-        k = sym(lo + j, W)
-        bits[j] = _half_bits(xrow[k])
-        bits[lin + j] = _half_bits(yrow[k])
-    f = bits.view(np.float32)
-    scale = np.float32(_HALF_SCALE)
-    for j in range(lin):
-        xr[j] = f[j] * scale
-        yr[j] = f[lin + j] * scale
-    _shift_products(xr, yr, lin, shx, shy, ss, dd)
-
-
-@njit(**cfg.JIT)
-def load_row(x, y, n, c, d, h, w0, lin, pad, pd, half, shx, shy, xr, yr, ss, dd, bits):
-    """Row ``h`` of plane ``d``, columns ``w0 .. w0 + lin - 1`` of the images extended by ``pad``
-    samples of symmetric reflection on each side (``pd`` along D: ``pad`` for volumes, 0 for
-    images; every index in extended coordinates), converted to the work dtype of ``xr``, shifted
-    by ``shx``/``shy``, with the sum of the squares and the squared difference; ``half``:
-    float16 bit patterns, or None: the branch is then pruned when compiling (the test is on the
-    argument itself, as Numba needs), and only float16 input compiles its loader."""
-    if half is not None:
-        _load_row_half(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy, xr,
-                       yr, ss, dd, bits)
-    elif pad == 0:
+def load_row(x, y, shape, n, c, d, h, w0, lin, pad, pd, shx, shy, xr, yr, ss, dd):
+    """Row ``h`` of plane ``d``, columns ``w0 .. w0 + lin - 1`` of the images (`describe`; both of
+    ``shape``, N, C, D, H, W) extended by ``pad`` samples of symmetric reflection on each side
+    (``pd`` along D: ``pad`` for volumes, 0 for images; every index in extended coordinates),
+    converted to the work dtype of ``xr``, shifted by ``shx``/``shy``, with the sum of the
+    squares and the squared difference."""
+    if pad == 0:
         _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd)
     else:
-        _load_row_padded(x, y, n, c, sym(d - pd, x.shape[2]), sym(h - pad, x.shape[3]), w0, lin, pad, shx, shy,
-                         xr, yr, ss, dd)
+        _load_row_padded(x, y, shape[4], n, c, sym(d - pd, shape[2]), sym(h - pad, shape[3]), w0, lin, pad, shx,
+                         shy, xr, yr, ss, dd)

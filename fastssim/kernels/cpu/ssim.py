@@ -8,12 +8,12 @@ Layout of the SSIM kernel
 -------------------------
 Inputs are 5-D views ``(N, C, D, H, W)`` of the caller's arrays (pairs,
 channels, depth, rows, columns; 2-D images have ``D == 1``), of any strides and
-of dtype uint8, uint16, int16, int32, float32 or float64, or float16 bit patterns
-(uint16 views, ``half``). The work dtype (float32 or
+of dtype uint8, uint16, int16, int32, float32, float64 or float16, passed as their addresses
+and strides (``load.describe``). The work dtype (float32 or
 float64) is that of ``consts``. The window is separable: ``wd``, ``wh`` and
 ``ww`` are tuples of weights, so their lengths are compile-time constants and
 the tap loops unroll, leaving the accumulators in registers and the pixel loop
-free to vectorise. 2-D images pass ``wd = (1.0,)``.
+free to vectorise. 2-D images pass ``wd = None``.
 
 The output ('valid' region) is cut into tasks of ``band_h`` rows by ``band_w``
 columns over the whole depth, run in parallel with ``prange``. A task streams
@@ -95,14 +95,16 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, half, lanes):
+def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
     ----------
-    x, y : ndarray, 5-D (N, C, D, H, W)
-        The images, any strides; uint8, uint16, int16, int32, float32 or float64, or float16
-        samples viewed as uint16 (``half``).
+    images : ndarray, int64, (3, 8)
+        Rows 0 and 1: the images as `load.describe` writes them (the address of a 5-D (N, C,
+        D, H, W) host array of any strides and of dtype uint8, uint16, int16, int32, float32,
+        float64 or float16, its strides and its row reader, which converts as it loads); row 2
+        begins with (N, C, D, H, W), their shape.
     wd : tuple of float, or None
         Window weights along D (work dtype) for volumes; None for 2-D images.
     wh, ww : tuple of float
@@ -119,33 +121,34 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, 
         column band), then channel of the interleaved rows (``L`` of them, 1 without ``lanes``).
     out_map : ndarray, 5-D, or None
         Receives the 'valid' map; None: no map.
-    mask : ndarray, uint8, 5-D, the shape of the 'valid' map (any strides: broadcast views), or None
+    mask : ndarray, uint8, 5-D, the shape of the 'valid' map, C-contiguous, or None
         1 for the windows to average in the masked sums.
     pad : int or None
         Score the images as if extended by ``pad`` samples of symmetric reflection on each side
         of every spatial axis (the 'same' map, without a padded copy); None: as they are.
-    half : True or None
-        True: ``x`` and ``y`` hold float16 bit patterns (uint16 views), decoded row by row.
-
-    Every option that most calls do not use is None unless used (``wd``, ``out_map``, ``mask``,
-    ``pad``, ``half``, ``lanes``): Numba settles a test ``arg is None`` on an argument when
-    compiling and drops the branch it rules out, so the plain 2-D call compiles none of the
-    volume, map, mask, padding or float16 code (each used option is a specialization of its
-    own, compiled on first use). ``pad`` and ``lanes`` are numbers, not literals, when given:
-    one specialization for every padding (a literal gave every 'same' map its own).
     lanes : int or None
         ``L``: the last axis holds ``L`` interleaved channels, ``W * L`` samples (channel-last
         colour pixels, ``C == 1``), filtered together: every tap of the W filter is ``L`` samples
         on, the other passes work sample by sample, each channel shifted by its own level, and
         the sums (SSIM and contrast-structure) are kept per channel. For 2-D images without
-        ``pad``, ``half``, mask or map (the caller's check). None: one image per row (pruned, as
-        ``half`` is).
+        ``pad``, mask or map (the caller's check). None: one image per row.
+
+    Notes
+    -----
+    One specialization serves every input dtype and layout (the images are numbers; the row
+    reader branches on the dtype). Every option that most calls do not use is None unless used
+    (``wd``, ``out_map``, ``mask``, ``pad``, ``lanes``): Numba settles a test ``arg is None`` on
+    an argument when compiling and drops the branch it rules out, so the plain 2-D call
+    compiles none of the volume, map, mask or padding code (each option used is a
+    specialization of its own, compiled on first use). ``pad`` and ``lanes`` are numbers, not
+    literals, when given: one specialization for every padding (a literal gave every 'same' map
+    its own).
     """
     if lanes is None:
         L = 1
     else:
         L = lanes
-    N, C, D0, H0, W0 = x.shape
+    N, C, D0, H0, W0 = images[2, 0], images[2, 1], images[2, 2], images[2, 3], images[2, 4]
     W0 = W0 // L
     if wd is None:  # each `is None` test on an argument is settled when compiling (see above)
         kd = 1
@@ -175,16 +178,19 @@ def ssim_sums(x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, 
         # (5.9 -> 5.1 s to compile the plain 2-D kernel; warm speed 0.98-1.04 A/B). The index is
         # cast so that the task compiles once: the loop is typed with a signed index, then
         # lowered with an unsigned one, and each would be a specialization.
-        _ssim_task(np.int64(task), geometry, x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask,
-                   pad, half, lanes)
+        _ssim_task(np.int64(task), geometry, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map,
+                   mask, pad, lanes)
 
 
 @njit(**cfg.JIT)
-def _ssim_task(task, geometry, x, y, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, half,
+def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
                lanes):
     """Task ``task`` of `ssim_sums` (whose arguments it takes; ``geometry``: the extents and
     window lengths that `ssim_sums` derived from them)."""
     L, C, D, Ho, Wo, nbh, nbw, kd, kh, kw, pw, pd = geometry
+    x = images[0]
+    y = images[1]
+    shape = images[2]
     dt = consts.dtype
     n, c, hb, wb = _unravel4(task, C, nbh, nbw)
     oh0 = hb * band_h
@@ -219,18 +225,16 @@ def _ssim_task(task, geometry, x, y, wd, wh, ww, consts, band_h, band_w, out_sum
     srows = np.empty((4, nS), dt)
     vbuf = np.empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
-    bits = np.empty(2 * lin, np.uint32)  # float16 input: its samples widened, per row
-
     # The task's shift: the mean of its first input row, per image (and channel).
     # Summed in float64, so that a channel's shift does not depend (in practice) on the
     # order of the sum, which differs between one image per row and interleaved channels.
     sh = np.zeros((2, L), dt)
-    if pad is None and half is None:
+    if pad is None:
         _load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, shift_of(lanes, sh[0], lin),
                   shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
     else:
-        load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, half, shift_of(lanes, sh[0], lin),
-                 shift_of(lanes, sh[1], lin), xr, yr, ss, dd, bits)
+        load_row(x, y, shape, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, shift_of(lanes, sh[0], lin),
+                 shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
     level = np.zeros((2, L))
     for j in range(lin * L):
         level[0, j % L] += np.float64(xr[j])
@@ -249,10 +253,10 @@ def _ssim_task(task, geometry, x, y, wd, wh, ww, consts, band_h, band_w, out_sum
     cnt_m = 0.0
     for d in range(D):
         for h in range(oh0, oh1 + kh - 1):
-            if pad is None and half is None:  # the common case straight to its loader
+            if pad is None:  # the common case straight to its loader
                 _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
             else:
-                load_row(x, y, n, c, d, h, ow0, lin, pw, pd, half, shx, shy, xr, yr, ss, dd, bits)
+                load_row(x, y, shape, n, c, d, h, ow0, lin, pw, pd, shx, shy, xr, yr, ss, dd)
             i = h - oh0
             slot = i % nslot
             _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)

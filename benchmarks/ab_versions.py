@@ -6,7 +6,7 @@ each workload alternates old and new calls, warm, and reports the median through
 their ratio. For a change that should not move kernel speed (a refactor), the ratios should be 1
 within the noise of a shared machine.
 
-    python -m benchmarks.ab_versions [--base a16c275] [--rounds 15]
+    python -m benchmarks.ab_versions [--base a16c275] [--rounds 15] [--only 'ssim 128']
 """
 
 import argparse
@@ -59,6 +59,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="a16c275", help="the other commit (default: before issue 35)")
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--only", default="", help="the workloads whose names contain this text")
     a = ap.parse_args(argv)
     sys.path.insert(0, ROOT)
     import fastssim as new
@@ -69,7 +70,7 @@ def main(argv=None):
         head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         print(f"{a.base} (old) against {head.stdout.strip()} (new), {a.rounds} interleaved rounds, Mpx/s medians")
         print("| workload | old | new | new / old | same value |\n|---|---:|---:|---:|---|")
-        for name, pixels, call in workloads():
+        for name, pixels, call in (w for w in workloads() if a.only in w[0]):
             for m in (old, new):  # warm: compile (or load the cache) first
                 call(m)
             times = {"old": [], "new": []}

@@ -88,7 +88,7 @@ def _load(images, n, xr, yr, ss, dd, reps, w0=0):
 def _described(x5, y5):
     """The kernel's description of two 5-D arrays (`_cpu_load.describe`), float32 work; the caller
     keeps the arrays alive."""
-    images = np.empty((2, 8), np.int64)
+    images = _cpu_load.descriptions(2)
     for i, a in enumerate((x5, y5)):
         assert _cpu_load.describe(a, np.dtype(np.float32), images[i]) is a
     return images

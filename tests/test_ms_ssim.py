@@ -137,11 +137,11 @@ def test_errors():
 @pytest.mark.parametrize("dtype", ["uint8", "float32", "float64"])
 def test_halving_sums_in_written_order(dtype):
     """The 2x2 (2x2x2) means between scales equal ``((a + b) + c) + d`` (times 1/4; two such sums
-    added, times 1/8, for volumes) computed in the input's float type (float64 for integers),
-    the last sample of an odd axis repeated: bitwise, for odd and even sizes, planar and
-    channel-last rows (so both layouts score the same) and mirrored views."""
-    from fastssim.kernels.cpu import reduce as _cpu_reduce
-    from fastssim.kernels.engine import downsampled_shape, readonly
+    added, times 1/8, for volumes) computed in the input's float type (float64 for integers;
+    exact for uint8 either way), the last sample of an odd axis repeated: bitwise, for odd and
+    even sizes, planar and channel-last rows (so both layouts score the same), mirrored views
+    (read through a copy) and rows read in place or converted."""
+    from fastssim.kernels.engine import halve
 
     rng = np.random.default_rng(7)
 
@@ -163,8 +163,7 @@ def test_halving_sums_in_written_order(dtype):
         a = a.astype(dtype)
         last = np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)  # channels side by side
         for view in (a, last, a[..., ::-1], last[:, :, :, ::-1]):
-            out = np.empty(downsampled_shape(view.shape, 3 if depth_too else 2), out_dtype)
-            _cpu_reduce.downsample2(readonly(view), depth_too, out)
+            out = halve(view, 3 if depth_too else 2, np.dtype(out_dtype))
             want = expected(np.asarray(view), depth_too, out_dtype)
             assert out.shape == want.shape
             np.testing.assert_array_equal(out, want, err_msg=f"{shape} {view.strides}")

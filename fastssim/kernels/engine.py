@@ -201,7 +201,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
-    images = np.empty((3, 8), np.int64)  # x, y, the shape: numbers the dispatcher reads at once
+    images = _cpu_load.descriptions(3)  # x, y, the shape
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
     _cpu.ssim_sums(images, win if spatial_ndim == 3 else None, win, win, consts, band_h, band_w, sums, smap, mk,
@@ -248,15 +248,22 @@ def downsampled_shape(shape5, spatial_ndim):
     return (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
 
 
-def halve(a5, spatial_ndim, wdt):
-    """The 2x2 (2x2x2) block means of a 5-D host array, in ``wdt`` (`_cpu_reduce.downsample2`);
-    float16 is decoded row by row from its bit patterns, not converted first."""
-    out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
-    if a5.dtype == np.float16:
-        _cpu_reduce.downsample2_half(readonly(a5.view(np.uint16)), spatial_ndim == 3, out)
-    else:
-        _cpu_reduce.downsample2(readonly(a5), spatial_ndim == 3, out)
+def halve(a5, spatial_ndim, wdt, out=None):
+    """The 2x2 (2x2x2) block means of a 5-D host array, in ``wdt`` (`_cpu_reduce.downsample2`:
+    any dtype and layout read in place, float16 decoded row by row), into ``out`` if given."""
+    if out is None:
+        out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
+    row_kind = _ROWS_32 if a5.dtype.itemsize <= 2 or a5.dtype == np.float32 else _ROWS_64
+    images = _cpu_load.descriptions(3)  # the image, its shape in row 2
+    a5 = _cpu_load.describe(a5, row_kind.dtype, images[0])  # held while the kernel reads it
+    images[2, :5] = a5.shape
+    _cpu_reduce.downsample2(images, spatial_ndim == 3, out, row_kind)
     return out
+
+
+#: The row types of `halve` (see `_cpu_reduce.downsample2`), as empty arrays: typed by the
+#: dispatcher's fast path, where a dtype object is not.
+_ROWS_32, _ROWS_64 = np.empty(0, np.float32), np.empty(0, np.float64)
 
 
 def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",

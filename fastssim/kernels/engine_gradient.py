@@ -9,8 +9,8 @@ float64 intermediates.
 
 import numpy as np
 
-from .cpu import gradient as _cpu_gradient, reduce as _cpu_reduce
-from .engine import GPU_LOCK, _cuda, downsampled_shape, pad_same, readonly, separable_filter
+from .cpu import gradient as _cpu_gradient
+from .engine import GPU_LOCK, _cuda, halve, pad_same, readonly, separable_filter
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     """Mean SSIM over the 'valid' region of each plane and its exact gradient with
@@ -148,12 +148,7 @@ def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt, backend="cp
         grads.append(grad)
         shapes.append(xs.shape)
         if level < levels - 1:
-            shape = downsampled_shape((xs.shape[0], 1, 1) + xs.shape[1:], 2)
-            xn = np.empty(shape, wdt)
-            yn = np.empty(shape, wdt)
-            _cpu_reduce.downsample2(readonly(xs[:, None, None]), False, xn)
-            _cpu_reduce.downsample2(readonly(ys[:, None, None]), False, yn)
-            xs, ys = xn[:, 0, 0], yn[:, 0, 0]
+            xs, ys = (halve(a[:, None, None], 2, wdt)[:, 0, 0] for a in (xs, ys))
     clamped = [np.maximum(t, 0.0) for t in terms]
     values = np.prod([c ** w for c, w in zip(clamped, level_weights)], axis=0)
     total = None

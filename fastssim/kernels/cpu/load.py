@@ -33,10 +33,14 @@ ROW_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32
 
 @intrinsic
 def _typed_pointer(typingctx, address, dtype):
-    """A pointer to samples of ``dtype`` (a NumPy scalar type) at byte ``address``."""
-    if not isinstance(dtype, types.NumberClass):
+    """A pointer to samples of ``dtype`` (a NumPy scalar type, or an array's ``dtype``) at byte
+    ``address``."""
+    if isinstance(dtype, types.NumberClass):
+        pointer = types.CPointer(dtype.instance_type)
+    elif isinstance(dtype, types.DType):
+        pointer = types.CPointer(dtype.dtype)
+    else:
         return None
-    pointer = types.CPointer(dtype.instance_type)
 
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], context.get_value_type(pointer))
@@ -169,13 +173,25 @@ def reader_address(dtype, work_dtype):
         return _COMPILED[key]
 
 
+#: Numbers per image in the kernels' descriptions (`describe`).
+IMAGE_FIELDS = 9
+
+
+def descriptions(count):
+    """An empty int64 array for the descriptions of ``count`` images (`describe`), one row each;
+    the kernels take them as one array, which Numba's dispatcher reads at once."""
+    return np.empty((count, IMAGE_FIELDS), np.int64)
+
+
 def describe(a, work_dtype, row):
-    """Write the kernel's description of the 5-D host array ``a`` to ``row`` (int64, 8 long):
-    its address, the strides of its first four axes in bytes, the step of its last axis in
-    samples, the sample size and the address of its row reader; return ``a``, or a C-contiguous
-    copy (described instead) where the readers cannot take ``a`` as it lies: a negative or
-    fractional step along W, data or strides not aligned to the sample size (rare views). The
-    array returned must stay alive while the kernel runs (the caller holds it)."""
+    """Write the kernel's description of the 5-D host array ``a`` to ``row`` (`descriptions`): its
+    address, the strides of its first four axes in bytes, the step of its last axis in samples,
+    the sample size, the address of its row reader into ``work_dtype``, and 1 when its rows can
+    be read in place as ``work_dtype`` (that dtype, a unit step; `row_view`), else 0. Returns
+    ``a``, or a C-contiguous copy (described instead) where the readers cannot take ``a`` as it
+    lies: a negative or fractional step along W, data or strides not aligned to the sample size
+    (rare views). The array returned must stay alive while the kernel runs (the caller holds
+    it)."""
     size = a.itemsize
     s0, s1, s2, s3, s4 = a.strides
     address = a.__array_interface__["data"][0]
@@ -183,8 +199,21 @@ def describe(a, work_dtype, row):
         a = np.ascontiguousarray(a)
         s0, s1, s2, s3, s4 = a.strides
         address = a.__array_interface__["data"][0]
-    row[:] = (address, s0, s1, s2, s3, s4 // size, size, reader_address(a.dtype, work_dtype))
+    row[:] = (address, s0, s1, s2, s3, s4 // size, size, reader_address(a.dtype, work_dtype),
+              a.dtype == work_dtype and s4 == size)
     return a
+
+
+@njit(inline="always", **cfg.JIT)
+def _row_address(image, n, c, d, h):
+    return image[0] + n * image[1] + c * image[2] + d * image[3] + h * image[4]
+
+
+@njit(**cfg.JIT)
+def row_view(image, n, c, d, h, count, like):
+    """Row ``(n, c, d, h)`` of ``image`` as an array of ``count`` samples of ``like``'s dtype, in
+    place: only where `describe` marked the image so (``image[8]``)."""
+    return carray(_typed_pointer(_row_address(image, n, c, d, h), like.dtype), count)
 
 
 @njit(**cfg.JIT)
@@ -192,7 +221,7 @@ def read_row(image, n, c, d, h, first, count, out, o):
     """Samples ``first .. first + count - 1`` of row ``(n, c, d, h)`` of ``image`` (`describe`)
     into ``out[o:o + count]``, converted to its dtype by the image's row reader."""
     step = image[5]
-    address = image[0] + n * image[1] + c * image[2] + d * image[3] + h * image[4] + first * step * image[6]
+    address = _row_address(image, n, c, d, h) + first * step * image[6]
     if count > 0:
         _call_reader(image[7], address, step, count, out.ctypes.data + o * out.itemsize)
 

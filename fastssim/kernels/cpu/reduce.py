@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 from ... import config as cfg
-from .load import _HALF_SCALE, _half_bits
+from .load import read_row, row_view
 from ..math import product_terms, unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -55,62 +55,47 @@ def _source_rows(N, C, D, H, Do, Ho, r, depth_too):
 
 
 @njit(**cfg.JIT_ORDERED_PARALLEL)
-def downsample2(x, depth_too, out):
+def downsample2(images, depth_too, out, row_kind):
     """Means of 2x2 blocks along H and W (and pairs along D when ``depth_too``).
 
-    An axis of odd length repeats its last sample, as MATLAB's ``imfilter(...,
-    'symmetric')`` followed by ``1:2:end`` does in Wang's ``msssim.m``: the last
-    output is the mean of the last sample with itself. ``out`` has shape
-    ``(N, C, ceil(D/2) or D, ceil(H/2), ceil(W/2))``, in the work dtype.
+    ``images[0]``: the input as `load.describe` writes it for rows of ``row_kind.dtype`` (an
+    empty array of float32 or float64), ``images[2, :5]`` its shape (N, C, D, H, W). An axis of
+    odd length repeats its last sample, as MATLAB's ``imfilter(..., 'symmetric')`` followed by
+    ``1:2:end`` does in Wang's ``msssim.m``: the last output is the mean of the last sample with
+    itself. ``out`` has shape ``(N, C, ceil(D/2) or D, ceil(H/2), ceil(W/2))``, in the work
+    dtype.
 
-    One task per output row, which reads its two (four) input rows as 1-D views
+    Tasks of ``cfg.HALVE_ROWS`` output rows. Each output row's two (four) input rows are read
+    in place when they are contiguous rows of ``row_kind.dtype``, else converted into rows of
+    it by the image's row reader (any dtype and layout, float16 decoded), and halved
     (`_halve_row`); the GPU computes ``kernels.math.block_mean2`` per sample, the same sums in
-    the same order. Compiled without ``reassoc`` (``cfg.JIT_ORDERED``): the sums keep
-    their written order whatever the layout. Against ``block_mean2`` per sample with 5-D
-    indexing: 3.3-5x faster on float32 (scales 2 and 3 of MS-SSIM, and volumes), 1.2x on
-    contiguous uint8.
+    the same order. The sums are in the rows' type (``float()`` keeps float32): float32 for
+    float32 and float16 input, float64 for float64 and int32; integers of 16 bits or fewer sum
+    exactly in either and take float32 rows, sharing float32 input's specialization. Compiled
+    without ``reassoc`` (``cfg.JIT_ORDERED``): the sums keep their written order whatever the
+    layout. One specialization per work dtype and row type, whatever the input's dtype and
+    layout.
     """
-    N, C, D, H, W = x.shape
+    x = images[0]
+    N, C, D, H, W = images[2, 0], images[2, 1], images[2, 2], images[2, 3], images[2, 4]
     Do, Ho = out.shape[2], out.shape[3]
-    for r in prange(N * C * Do * Ho):
-        n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
-        _halve_row(x[n, c, d0, h0], x[n, c, d0, h1], x[n, c, d1, h0], x[n, c, d1, h1], out[n, c, k, i],
-                   depth_too)
-
-
-@njit(**cfg.JIT_ORDERED)
-def _decode_half_row(row, bits):
-    """float16 bit patterns ``row`` as float32 bit patterns in ``bits`` (before the scaling by
-    2^112 that makes them the values: `_cpu_load._half_bits`)."""
-    for j in range(row.shape[0]):
-        bits[j] = _half_bits(row[j])
-
-
-@njit(**cfg.JIT_ORDERED_PARALLEL)
-def downsample2_half(x, depth_too, out):
-    """`downsample2` of float16 samples given as their uint16 bit patterns: each task decodes its
-    two (four) input rows exactly to float32, as `_cpu_load` does for the SSIM kernel, then
-    halves them as `downsample2` halves float32 rows; so MS-SSIM of float16 input makes no
-    converted copy of the images, and scores as float32 copies do, bit for bit."""
-    N, C, D, H, W = x.shape
-    Do, Ho = out.shape[2], out.shape[3]
-    scale = np.float32(_HALF_SCALE)
-    for r in prange(N * C * Do * Ho):
-        n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
-        nrow = 4 if depth_too else 2
-        bits = np.empty(nrow * W, np.uint32)
-        _decode_half_row(x[n, c, d0, h0], bits[:W])
-        _decode_half_row(x[n, c, d0, h1], bits[W:2 * W])
-        if depth_too:
-            _decode_half_row(x[n, c, d1, h0], bits[2 * W:3 * W])
-            _decode_half_row(x[n, c, d1, h1], bits[3 * W:])
-        f = bits.view(np.float32)
-        for j in range(nrow * W):
-            f[j] = f[j] * scale
-        if depth_too:
-            _halve_row(f[:W], f[W:2 * W], f[2 * W:3 * W], f[3 * W:], out[n, c, k, i], True)
-        else:
-            _halve_row(f[:W], f[W:2 * W], f[:W], f[W:2 * W], out[n, c, k, i], False)
+    total = N * C * Do * Ho
+    per = cfg.HALVE_ROWS  # output rows per task: the row buffer is allocated once per task
+    for t in prange((total + per - 1) // per):
+        rows = np.empty(4 * W, row_kind.dtype)
+        for r in range(t * per, min(t * per + per, total)):
+            n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
+            if x[8] == 1:  # rows of the rows' dtype, contiguous: halved where they lie
+                r0, r1 = row_view(x, n, c, d0, h0, W, rows), row_view(x, n, c, d0, h1, W, rows)
+                r2, r3 = row_view(x, n, c, d1, h0, W, rows), row_view(x, n, c, d1, h1, W, rows)
+            else:
+                read_row(x, n, c, d0, h0, 0, W, rows, 0)
+                read_row(x, n, c, d0, h1, 0, W, rows, W)
+                if depth_too:
+                    read_row(x, n, c, d1, h0, 0, W, rows, 2 * W)
+                    read_row(x, n, c, d1, h1, 0, W, rows, 3 * W)
+                r0, r1, r2, r3 = rows[:W], rows[W:2 * W], rows[2 * W:3 * W], rows[3 * W:]
+            _halve_row(r0, r1, r2, r3, out[n, c, k, i], depth_too)
 
 
 @njit(**cfg.JIT_PARALLEL)

@@ -100,7 +100,7 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
 
     Parameters
     ----------
-    images : ndarray, int64, (3, 8)
+    images : ndarray, int64, (3, load.IMAGE_FIELDS)
         Rows 0 and 1: the images as `load.describe` writes them (the address of a 5-D (N, C,
         D, H, W) host array of any strides and of dtype uint8, uint16, int16, int32, float32,
         float64 or float16, its strides and its row reader, which converts as it loads); row 2

@@ -64,8 +64,8 @@ class CompileNotice:
     per process, however many notices are active.
     """
 
-    MESSAGE = ("compiling SSIM kernels for this data type (once per machine: they are cached on disk; "
-               "this takes 5-30 s; 'fastssim compile' prepares them ahead)...")
+    MESSAGE = ("compiling SSIM kernels for this kind of input (once per machine: they are cached on disk; "
+               "this takes 5-10 s; 'fastssim compile' prepares them ahead)...")
 
     @staticmethod
     def message():

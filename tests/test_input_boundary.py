@@ -340,3 +340,35 @@ def test_channel_last_pixels_filtered_together(dtype):
             fastssim.ssim(cast(ref)[..., 1].copy(), bad[..., 1].copy(), data_range=1.0)
         assert "(40, 50, 1)" in str(interleaved.value)  # the sample named, channel included
         assert str(interleaved.value) == str(alone.value).replace("(40, 50)", "(40, 50, 1)")
+
+
+def test_row_readers_take_any_layout_as_its_contiguous_copy():
+    """The SSIM kernel reads its images by address through row readers: strided, broadcast
+    (zero-stride rows and columns), unaligned, byte-swapped and negative-stride views, in every
+    input dtype, score bitwise as their C-contiguous copies (the map too), so no layout is read
+    wrongly or compiles a kernel of its own."""
+    from images import colour
+
+    ref = colour()[:60, :70, 1]
+    rng = np.random.default_rng(11)
+    noisy = np.clip(ref + rng.normal(0, 12, ref.shape), 0, 255)
+
+    def unaligned(a):
+        u = np.ndarray(a.shape, a.dtype, buffer=bytearray(a.nbytes + 1), offset=1)
+        u[...] = a
+        assert not u.flags.aligned or a.itemsize == 1
+        return u
+
+    for dtype in ("uint8", "uint16", "int16", "int32", "float16", "float32", "float64"):
+        x, y = ref.astype(dtype), noisy.astype(dtype)
+        spaced = np.zeros((120, 140), dtype)
+        spaced[::2, ::2] = y
+        views = {"strided": spaced[::2, ::2], "flipped": y[::-1, ::-1], "zero-stride rows": np.broadcast_to(y[:1], y.shape),
+                 "zero-stride columns": np.broadcast_to(y[:, :1], y.shape), "unaligned": unaligned(y),
+                 "byte-swapped": y.astype(y.dtype.newbyteorder())}
+        for name, view in views.items():
+            copy = np.ascontiguousarray(view, dtype=dtype)
+            got, want = fastssim.ssim(x, view, data_range=255), fastssim.ssim(x, copy, data_range=255)
+            assert got == want, (dtype, name)
+            assert np.array_equal(fastssim.ssim_map(x, view, data_range=255), fastssim.ssim_map(x, copy, data_range=255))
+            assert -1 <= got < 1

@@ -110,26 +110,35 @@ from fastssim.kernels.cpu import load, ssim as kernel
 rng = np.random.default_rng(5)
 x = rng.integers(0, 200, (70, 90))
 y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255)
+from fastssim.metrics.compile import _Counter
 got = {}
+counter = _Counter().__enter__()
 for dt in ("uint8", "uint16", "int16", "int32", "float16", "float32"):
     got[dt] = [fastssim.ssim(x.astype(dt), y.astype(dt), data_range=255),
                fastssim.ms_ssim(np.tile(x, (3, 2)).astype(dt), np.tile(y, (3, 2)).astype(dt), data_range=255),
                fastssim.ssim(x.astype(dt).T, y.astype(dt)[:, ::-1].T[:, ::-1], data_range=255)]
-print(json.dumps(dict(values=got, signatures=len(kernel.ssim_sums.signatures),
+print(json.dumps(dict(values=got, signatures=len(kernel.ssim_sums.signatures), compiled=counter.count,
                       readers=sorted(str(k[0]) for k in load._COMPILED if len(k) == 2 and k[1] == np.float32))))
 """
 
 
-def test_one_kernel_specialisation_for_every_input_dtype():
+def test_one_kernel_specialisation_for_every_input_dtype(tmp_path):
     """The SSIM kernel reads every input dtype and layout through row readers chosen at run time:
     scoring six dtypes (SSIM, MS-SSIM, a transposed and a flipped view) adds a row reader each, not
     a kernel specialisation (counted from the dispatcher's signatures in a fresh process), and each
-    dtype scores exactly as its float32 copy."""
-    r = run(["-c", SPECIALISATIONS], dict(os.environ))
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["signatures"] == 1  # one float32-work kernel, whatever the input dtype
-    assert out["readers"] == ["float16", "float32", "int16", "int32", "uint16", "uint8"]
-    for dt, values in out["values"].items():
-        assert values == out["values"]["float32"], dt  # integers below 2^24 and float16 are exact in float32
-        assert 0.3 < values[0] < 1
+    dtype scores exactly as its float32 copy. A second process loads the readers from the disk
+    cache and scores the same: the readers, made by one factory, have cache entries of their own."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    runs = []
+    for _ in range(2):
+        r = run(["-c", SPECIALISATIONS], env)
+        assert r.returncode == 0, r.stderr
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    for out in runs:
+        assert out["signatures"] == 1  # one float32-work kernel, whatever the input dtype
+        assert out["readers"] == ["float16", "float32", "int16", "int32", "uint16", "uint8"]
+        for dt, values in out["values"].items():
+            assert values == out["values"]["float32"], dt  # integers below 2^24 and float16 are exact in float32
+            assert 0.3 < values[0] < 1
+    assert runs[1]["values"] == runs[0]["values"]
+    assert runs[1]["compiled"] == 0 < runs[0]["compiled"]  # the second process compiled nothing

@@ -112,32 +112,15 @@ def _convert(a, step, count, out):
             out[j] = a[np.uintp(j * step)]  # unsigned: Numba wraps negative indices
 
 
-# The row readers, one per input dtype, each compiled (as a C function, `reader_address`) the
-# first time its dtype is scored, for the work dtype of ``out``: ``count`` samples ``step`` apart
-# from byte ``address`` into ``out[:count]``. Functions of their own, not one made per dtype by a
-# factory: Numba's disk cache tells functions apart by name and signature.
-def _read_uint8(address, step, count, out):
-    _convert(carray(_typed_pointer(address, np.uint8), (count - 1) * step + 1), step, count, carray(out, count))
-
-
-def _read_uint16(address, step, count, out):
-    _convert(carray(_typed_pointer(address, np.uint16), (count - 1) * step + 1), step, count, carray(out, count))
-
-
-def _read_int16(address, step, count, out):
-    _convert(carray(_typed_pointer(address, np.int16), (count - 1) * step + 1), step, count, carray(out, count))
-
-
-def _read_int32(address, step, count, out):
-    _convert(carray(_typed_pointer(address, np.int32), (count - 1) * step + 1), step, count, carray(out, count))
-
-
-def _read_float32(address, step, count, out):
-    _convert(carray(_typed_pointer(address, np.float32), (count - 1) * step + 1), step, count, carray(out, count))
-
-
-def _read_float64(address, step, count, out):
-    _convert(carray(_typed_pointer(address, np.float64), (count - 1) * step + 1), step, count, carray(out, count))
+def _reader(dtype):
+    """The row reader of integer or float ``dtype`` (a NumPy scalar type), compiled as a C function
+    by `reader_address` the first time its dtype is scored, for the work dtype of ``out``:
+    ``count`` samples ``step`` apart from byte ``address`` into ``out[:count]``. One function per
+    dtype from this one definition: Numba's disk cache keys a function by its code and the
+    values it closes over (``dtype``), so the readers' cache entries stay apart."""
+    def read(address, step, count, out):
+        _convert(carray(_typed_pointer(address, dtype), (count - 1) * step + 1), step, count, carray(out, count))
+    return read
 
 
 def _read_float16(address, step, count, out):
@@ -149,8 +132,8 @@ def _read_float16(address, step, count, out):
         o[j] = _float32_of_bits(_half_bits(a[np.uintp(j * step)])) * scale
 
 
-_READERS = dict(zip(ROW_DTYPES, (_read_uint8, _read_uint16, _read_int16, _read_int32, _read_float32, _read_float64,
-                                 _read_float16)))
+_READERS = {np.dtype(t): _reader(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64)}
+_READERS[np.dtype(np.float16)] = _read_float16
 _COMPILED: dict = {}
 _COMPILED_LOCK = threading.Lock()
 

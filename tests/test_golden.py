@@ -1,9 +1,11 @@
 """Every number the package computes is the one recorded before a change (tests/golden/values.npz,
 written by ``python tests/golden/cases.py --write`` at a16c275's package, before the layout and
-convention changes of issue 35): bitwise on the machine kind that recorded it, to 1e-6 elsewhere
+convention changes of issue 35): bitwise on the machine kind that recorded it (one ulp allowed,
+for the three float64 values that depend on the compile context: `MAX_ULP`), to 1e-6 elsewhere
 (another CPU's vector width may sum in another order); the CUDA backend (simulated in CI) to its
 tolerance against its own recorded values and the CPU's."""
 
+import os
 import subprocess
 import sys
 
@@ -17,15 +19,23 @@ NAMES = sorted(n for n in GOLDEN.files if n != "__machine__" and not n.startswit
 SAME_MACHINE = str(GOLDEN["__machine__"]) == cases.machine()
 
 
+#: On the recording machine kind every value is compared bitwise but for this many units in the
+#: last place. Three float64 values (float64 MS-SSIM, pyiqa's RGB MS-SSIM, basicsr on RGB) come
+#: out one ulp away from the recorded ones depending on what the process compiled before, or
+#: which kernels another process left in the disk cache: found at 1862c51 as at later commits,
+#: in a fresh process with an empty cache (the three, one ulp each) and in test workers that had
+#: run other files first; not pinned down (issue 36's note). Any change of the arithmetic moves
+#: far more than one ulp in far more than three cases.
+MAX_ULP = 1
+
+
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory):
-    """The values, computed in a fresh process as they were recorded. In a test worker that had
-    run other test files first, two values (float64 MS-SSIM, basicsr on RGB) came out one ulp
-    away; not reproduced after test_api or test_errors alone, and not pinned down (a Numba
-    dispatcher may run an already compiled compatible specialisation instead of compiling the
-    exact one): recorded in issue 35's note for issue 36, which reduces the specialisations."""
+    """The values, computed in a fresh process with a cache of its own (so that what other test
+    processes compiled cannot change them), as they were recorded."""
     out = tmp_path_factory.mktemp("golden") / "values.npz"
-    subprocess.run([sys.executable, str(cases.__file__), "--values", str(out)], check=True)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp("numba-cache")))
+    subprocess.run([sys.executable, str(cases.__file__), "--values", str(out)], check=True, env=env)
     return dict(np.load(out))
 
 
@@ -38,9 +48,17 @@ def test_value_unchanged(computed, name):
     want, got = GOLDEN[name], computed[name]
     assert got.shape == want.shape
     if SAME_MACHINE:
-        np.testing.assert_array_equal(got, want, err_msg=f"{name} changed")
+        np.testing.assert_array_max_ulp(got, want, maxulp=MAX_ULP)
     else:
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9, err_msg=f"{name} changed")
+
+
+def test_all_but_a_few_values_bitwise(computed):
+    """The one-ulp allowance covers the three context-dependent values, no more."""
+    if not SAME_MACHINE:
+        pytest.skip("bitwise only on the machine kind that recorded the values")
+    differ = [n for n in NAMES if not np.array_equal(computed[n], GOLDEN[n])]
+    assert len(differ) <= 3, differ
 
 
 def test_cuda_backend_unchanged():

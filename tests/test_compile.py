@@ -118,7 +118,7 @@ for dt in ("uint8", "uint16", "int16", "int32", "float16", "float32"):
                fastssim.ms_ssim(np.tile(x, (3, 2)).astype(dt), np.tile(y, (3, 2)).astype(dt), data_range=255),
                fastssim.ssim(x.astype(dt).T, y.astype(dt)[:, ::-1].T[:, ::-1], data_range=255)]
 print(json.dumps(dict(values=got, signatures=len(kernel.ssim_sums.signatures), compiled=counter.count,
-                      readers=sorted(str(k[0]) for k in load._COMPILED if len(k) == 2 and k[1] == np.float32))))
+                      readers=sorted(str(k[0]) for k in load._COMPILED if k[1] == np.float32))))
 """
 
 

@@ -17,7 +17,7 @@ import llvmlite.ir as llvmir
 import numba
 import numpy as np
 from numba import carray, cfunc, njit, types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from ... import config as cfg
 from .passes import at
@@ -80,24 +80,14 @@ def sym(i, n):
     return i
 
 
+@njit(inline="always", **cfg.JIT)
 def _half_bits(v):
-    """The float32 bit pattern of float16 bit pattern ``v``, before scaling by 2^112."""
-
-
-@overload(_half_bits)
-def _half_bits_impl(v):
-    if isinstance(v, types.Integer):
-        def impl(v):
-            h = np.uint32(v)
-            sign_magnitude = ((h & np.uint32(0x8000)) << np.uint32(16)) | ((h & np.uint32(0x7FFF)) << np.uint32(13))
-            # inf and NaN keep an all-ones exponent (no branch: the row loop vectorises)
-            special = np.uint32(0x7F800000) * np.uint32((h & np.uint32(0x7C00)) == np.uint32(0x7C00))
-            return sign_magnitude | special
-        return impl
-
-    def never(v):  # compiled for the other input dtypes, never run for them
-        return np.uint32(0)
-    return never
+    """The float32 bit pattern of float16 bit pattern ``v`` (uint16), before scaling by 2^112."""
+    h = np.uint32(v)
+    sign_magnitude = ((h & np.uint32(0x8000)) << np.uint32(16)) | ((h & np.uint32(0x7FFF)) << np.uint32(13))
+    # inf and NaN keep an all-ones exponent (no branch: the row loop vectorises)
+    special = np.uint32(0x7F800000) * np.uint32((h & np.uint32(0x7C00)) == np.uint32(0x7C00))
+    return sign_magnitude | special
 
 
 @njit(inline="always", **cfg.JIT)
@@ -134,7 +124,7 @@ def _read_float16(address, step, count, out):
 
 _READERS = {np.dtype(t): _reader(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64)}
 _READERS[np.dtype(np.float16)] = _read_float16
-_COMPILED: dict = {}
+_COMPILED: dict = {}  # (dtype, work dtype) -> the compiled reader (kept alive: its address is used)
 _COMPILED_LOCK = threading.Lock()
 
 
@@ -143,17 +133,15 @@ def reader_address(dtype, work_dtype):
     (or loaded from the disk cache) on first use: a new input dtype costs this small function,
     not another specialization of the kernel."""
     key = (dtype, work_dtype)
-    found = _COMPILED.get(key)
-    if found is not None:
-        return found
-    with _COMPILED_LOCK:
-        if key not in _COMPILED:
-            sig = types.void(types.int64, types.int64, types.int64, types.CPointer(numba.from_dtype(work_dtype)))
-            options = {k: v for k, v in cfg.JIT.items() if k != "nogil"}
-            # a reference to the compiled function is kept with its address
-            _COMPILED[key + ("function",)] = function = cfunc(sig, **options)(_READERS[np.dtype(dtype)])
-            _COMPILED[key] = function.address
-        return _COMPILED[key]
+    function = _COMPILED.get(key)
+    if function is None:
+        with _COMPILED_LOCK:
+            function = _COMPILED.get(key)
+            if function is None:
+                sig = types.void(types.int64, types.int64, types.int64, types.CPointer(numba.from_dtype(work_dtype)))
+                options = {k: v for k, v in cfg.JIT.items() if k != "nogil"}
+                function = _COMPILED[key] = cfunc(sig, **options)(_READERS[np.dtype(dtype)])
+    return function.address
 
 
 #: Numbers per image in the kernels' descriptions (`describe`).

@@ -28,6 +28,11 @@ def old_package(commit, where):
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
     os.rename(os.path.join(where, "fastssim"), os.path.join(where, "fastssim_old"))
+    init = os.path.join(where, "fastssim_old", "__init__.py")
+    with open(init) as f:  # commits before 38d1d3e named a module of theirs absolutely
+        text = f.read()
+    with open(init, "w") as f:
+        f.write(text.replace('import_module("fastssim.three_ssim")', 'import_module(".three_ssim", __name__)'))
     sys.path.insert(0, where)
     import fastssim_old
 

@@ -15,7 +15,7 @@ from ._version import __version__
 # The old module path ``fastssim.three_ssim`` is loaded first (it loads nothing itself), and its
 # binding on the package dropped, so that the package's ``three_ssim`` is the function
 # (`__getattr__`) even after ``import fastssim.three_ssim``.
-importlib.import_module("fastssim.three_ssim")
+importlib.import_module(".three_ssim", __name__)  # relative: the package also imports under another name (benchmarks.ab_versions)
 globals().pop("three_ssim")
 
 #: The metric functions and constants: in `fastssim.metrics`.

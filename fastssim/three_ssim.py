@@ -8,4 +8,4 @@ __all__ = ["THREE_SSIM_WEIGHTS", "three_ssim", "three_ssim_regions"]  # noqa: F8
 def __getattr__(name):
     import importlib
 
-    return getattr(importlib.import_module("fastssim.metrics.three_ssim"), name)
+    return getattr(importlib.import_module(".metrics.three_ssim", __package__), name)

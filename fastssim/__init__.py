@@ -14,8 +14,9 @@ from ._version import __version__
 
 # The old module path ``fastssim.three_ssim`` is loaded first (it loads nothing itself), and its
 # binding on the package dropped, so that the package's ``three_ssim`` is the function
-# (`__getattr__`) even after ``import fastssim.three_ssim``.
-importlib.import_module(".three_ssim", __name__)  # relative: the package also imports under another name (benchmarks.ab_versions)
+# (`__getattr__`) even after ``import fastssim.three_ssim``. Relative: the package is also imported
+# under another name (`benchmarks.ab_versions`).
+importlib.import_module(".three_ssim", __name__)
 globals().pop("three_ssim")
 
 #: The metric functions and constants: in `fastssim.metrics`.
@@ -23,6 +24,8 @@ _METRICS = ("MS_SSIM_WEIGHTS", "cosine", "cosine_channels", "cw_ssim", "dssim", 
             "ms_ssim_batch", "ms_ssim_batch_with_gradient", "ms_ssim_slices", "mse", "mse_batch", "psnr", "ssim",
             "ssim_batch", "ssim_batch_with_gradient", "ssim_map", "ssim_slices", "ssim_slices_masked",
             "ssim_with_gradient", "three_ssim")
+#: The kernels' threads: in `fastssim.kernels.cpu.threads`.
+_THREADS = ("get_num_threads", "set_num_threads", "threads")
 #: The batch scorer's names: in `fastssim.batch` (which loads pyarrow).
 _BATCH = ("score_pairs", "score_dataset", "ConfigError")
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:  # what static tools see; at run time `__getattr__` loads them
                           ssim_with_gradient)
     from .metrics import three_ssim  # type: ignore[no-redef]  # the function, not the old module path
     from .metrics.compile import compile
+    from .kernels.cpu.threads import get_num_threads, set_num_threads, threads
 
 
 def __getattr__(name):
@@ -42,6 +46,8 @@ def __getattr__(name):
         from . import metrics as module
     elif name == "compile":
         from .metrics import compile as module
+    elif name in _THREADS:
+        from .kernels.cpu import threads as module
     elif name in _BATCH:
         from . import batch as module
     else:
@@ -60,4 +66,4 @@ __all__ = ["__version__", "ssim", "ssim_map", "ssim_batch", "ssim_slices", "ssim
            "ssim_batch_with_gradient", "ms_ssim_batch_with_gradient", "dssim", "psnr", "mse",
            "ms_ssim", "ms_ssim_batch", "ms_ssim_slices", "mse_batch", "l2", "cosine", "l2_channels", "cosine_channels",
            "ssim_slices_masked", "cw_ssim", "three_ssim", "MS_SSIM_WEIGHTS", "score_pairs", "score_dataset", "compile",
-           "ConfigError"]
+           "ConfigError", "get_num_threads", "set_num_threads", "threads"]

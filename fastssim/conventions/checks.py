@@ -32,9 +32,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def accepts_tensors(f: F) -> F:
-    """Let metric ``f(x, y, ...)`` take tensors that require grad: their values are scored."""
+    """Let metric ``f(x, y, ...)`` take tensors that require grad: their values are scored. In a
+    PyTorch data-loader worker, the kernels follow torch's thread count (`threads.follow_torch_workers`)."""
+    from ..kernels.cpu.threads import follow_torch_workers
+
     @functools.wraps(f)
     def wrapper(x, y, *args, **kwargs):
+        follow_torch_workers()
         return f(detached(x), detached(y), *args, **kwargs)
     return cast(F, wrapper)
 

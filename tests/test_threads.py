@@ -1,0 +1,135 @@
+"""The kernels' threads: Numba's TBB layer found in a virtual environment, the user's layer
+honoured, the thread count per calling thread (`fastssim.set_num_threads`, `fastssim.threads`),
+results independent of it, and the data-loader policy (torch's thread count in its workers)."""
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastssim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+LAYER = """
+import json, sys, numba, numpy as np, fastssim
+rng = np.random.default_rng(3)
+x = rng.integers(0, 256, (300, 280), dtype=np.uint8)
+y = np.clip(x + rng.normal(0, 20, x.shape), 0, 255).astype(np.uint8)
+v = [fastssim.ssim(x, y), fastssim.ms_ssim(np.tile(x, (2, 2)), np.tile(y, (2, 2)))]
+print(json.dumps(dict(layer=numba.threading_layer(), values=v)))
+"""
+
+
+def _layer_run(**env):
+    # as on a fresh machine: no layer chosen, and TBB's library found by fastssim, not the loader
+    e = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "LD_LIBRARY_PATH")}
+    e.update(PYTHONPATH=ROOT, **env)
+    r = subprocess.run([sys.executable, "-c", LAYER], env=e, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def _tbb_installed():
+    try:
+        importlib.metadata.distribution("tbb")
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _tbb_installed(),
+                    reason="TBB is a dependency on Linux x86_64 only (pip's tbb wheels); elsewhere Numba's default layer")
+def test_tbb_layer_in_a_virtual_environment_and_the_users_layer_honoured():
+    """In a fresh process the kernels run on TBB (whose library pip puts where the system's loader
+    does not look); NUMBA_THREADING_LAYER=omp is honoured; both give the same values, bit for bit."""
+    tbb = _layer_run()
+    assert tbb["layer"] == "tbb"
+    omp = _layer_run(NUMBA_THREADING_LAYER="omp")
+    assert omp["layer"] == "omp"
+    assert tbb["values"] == omp["values"]
+
+
+def test_thread_count_is_per_calling_thread_and_restored():
+    limit = fastssim.get_num_threads()
+    seen = {}
+
+    def other():
+        seen["other"] = fastssim.get_num_threads()
+
+    with fastssim.threads(1):
+        assert fastssim.get_num_threads() == 1
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert fastssim.get_num_threads() == limit
+    import numba
+
+    assert seen["other"] == numba.config.NUMBA_NUM_THREADS  # another thread keeps its own count
+
+
+@pytest.mark.parametrize("bad, error, text", [
+    (0, ValueError, "between 1 and"), (10 ** 6, ValueError, "NUMBA_NUM_THREADS"),
+    (1.5, TypeError, "integer, not float"), (True, TypeError, "integer, not bool"), ("2", TypeError, "not str")])
+def test_set_num_threads_refuses_what_cannot_work(bad, error, text):
+    before = fastssim.get_num_threads()
+    with pytest.raises(error, match=text):
+        fastssim.set_num_threads(bad)
+    assert fastssim.get_num_threads() == before
+
+
+def test_values_do_not_depend_on_the_thread_count():
+    """SSIM (2-D, colour, a volume), MS-SSIM and the gradient: one thread and all, bit for bit."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (333, 517, 3), dtype=np.uint8)
+    y = np.clip(x + rng.normal(0, 15, x.shape), 0, 255).astype(np.uint8)
+    v = rng.random((40, 70, 90), dtype=np.float32)
+    f = x[..., 0].astype(np.float32) / 255
+
+    def values():
+        _, grad = fastssim.ssim_with_gradient(f, f[::-1].copy(), data_range=1.0)
+        return [fastssim.ssim(x, y, channel_axis=-1), fastssim.ms_ssim(x[..., 1], y[..., 1]),
+                fastssim.ssim(v, v[::-1].copy(), data_range=1.0), grad]
+
+    everything = values()
+    with fastssim.threads(1):
+        one = values()
+    for a, b in zip(everything, one):
+        np.testing.assert_array_equal(a, b)
+
+
+LOADER = """
+import json, numpy as np, fastssim, torch.utils.data as tud
+
+class D(tud.Dataset):
+    def __len__(self):
+        return 4
+    def __getitem__(self, i):
+        fastssim.ssim(np.zeros((16, 16), np.uint8), np.zeros((16, 16), np.uint8))
+        return fastssim.get_num_threads()
+
+def chosen(_):
+    fastssim.set_num_threads(2)
+
+fastssim.ssim(np.zeros((16, 16), np.uint8), np.zeros((16, 16), np.uint8))  # the parent: all threads
+out = dict(parent=fastssim.get_num_threads(),
+           default=[int(t) for t in tud.DataLoader(D(), batch_size=1, num_workers=2)],
+           chosen=[int(t) for t in tud.DataLoader(D(), batch_size=1, num_workers=2, worker_init_fn=chosen)])
+print(json.dumps(out))
+"""
+
+
+def test_dataloader_workers_follow_torch_unless_told_otherwise():
+    """In torch's data-loader workers the kernels use torch's thread count (1) unless the worker
+    sets its own (here 2 in ``worker_init_fn``); the parent keeps all its threads."""
+    pytest.importorskip("torch")
+    r = subprocess.run([sys.executable, "-c", LOADER], env=dict(os.environ, PYTHONPATH=ROOT, NUMBA_NUM_THREADS="2"),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert out == dict(parent=2, default=[1, 1, 1, 1], chosen=[2, 2, 2, 2])

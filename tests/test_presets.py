@@ -17,11 +17,12 @@ def rgb_pair():
 
 
 def test_skimage_preset_is_skimage_defaults(backend):
+    """uint8 input: computed in float64, as scikit-image computes (1e-5 in float32 before)."""
     x, y = fit(backend, camera(), DISTORTIONS["jpeg"](camera()))
-    assert fastssim.ssim(x, y, preset="skimage", backend=backend) == pytest.approx(sk(x, y), abs=1e-5)
+    assert fastssim.ssim(x, y, preset="skimage", backend=backend) == pytest.approx(sk(x, y), abs=1e-12)
     c, d = fit(backend, *rgb_pair())
     assert fastssim.ssim(c, d, preset="skimage", channel_axis=-1, backend=backend) == pytest.approx(
-        sk(c, d, channel_axis=-1), abs=1e-5)
+        sk(c, d, channel_axis=-1), abs=1e-12)
 
 
 def test_wang_and_tensorflow_presets(backend):
@@ -29,8 +30,9 @@ def test_wang_and_tensorflow_presets(backend):
     TensorFlow is not installable here, so both are checked against the naive reference."""
     c, d = fit(backend, *rgb_pair())
     ref = np.mean([naive.ssim(c[..., k], d[..., k], 255) for k in range(3)])
-    for preset in ("wang", "tensorflow"):
-        assert fastssim.ssim(c, d, channel_axis=-1, preset=preset, backend=backend) == pytest.approx(ref, abs=1e-5)
+    # wang: in float64 as Wang's MATLAB code; tensorflow: in float32 as TensorFlow (on uint8 input)
+    for preset, tol in (("wang", 1e-12), ("tensorflow", 1e-5)):
+        assert fastssim.ssim(c, d, channel_axis=-1, preset=preset, backend=backend) == pytest.approx(ref, abs=tol)
 
 
 def test_matlab_preset_reproduces_ssim_index():
@@ -38,7 +40,7 @@ def test_matlab_preset_reproduces_ssim_index():
     cam = camera()
     np.random.seed(5)
     noisy = np.clip(cam + 20.0 * np.random.randn(*cam.shape), 0, 255).astype(np.uint8)
-    assert fastssim.ssim(cam, noisy, preset="matlab") == pytest.approx(ref, abs=1e-5)
+    assert fastssim.ssim(cam, noisy, preset="matlab") == pytest.approx(ref, abs=1e-13)  # 15 digits published
 
 
 def _rgb_pair(name):
@@ -59,7 +61,7 @@ def test_matlab_preset_rgb2gray(name):
     gx = np.floor(ref_img.astype(np.float64) @ w + 0.5)  # rgb2gray on uint8 rounds to uint8
     gy = np.floor(dist_img.astype(np.float64) @ w + 0.5)
     got = fastssim.ssim(ref_img, dist_img, channel_axis=-1, preset="matlab")
-    assert got == pytest.approx(naive.ssim(gx, gy, 255), abs=1e-5)
+    assert got == pytest.approx(naive.ssim(gx, gy, 255), abs=1e-12)
     # the rounding matters: unrounded grey gives another number
     assert abs(naive.ssim(ref_img @ w, dist_img @ w, 255) - got) > 1e-6
 
@@ -85,7 +87,7 @@ def test_matlab2009_automatic_downsampling(shape):
     noisy = np.clip(base + rng.normal(0, 15, base.shape), 0, 255).astype(np.uint8)
     ref, f = _ssim_m_2009(base, noisy)
     assert f == {512: 2, 700: 3, 900: 4}[shape[0]]
-    assert fastssim.ssim(base, noisy, preset="matlab2009") == pytest.approx(ref, abs=1e-7)
+    assert fastssim.ssim(base, noisy, preset="matlab2009") == pytest.approx(ref, abs=1e-12)
 
 
 def test_torchmetrics_preset():
@@ -135,10 +137,13 @@ def test_basicsr_preset(crop_border, backend):
     c, d = fit(backend, *rgb_pair())
     ref = _basicsr_ssim(c, d, crop_border)
     got = fastssim.ssim(c, d, channel_axis=-1, preset="basicsr", crop_border=crop_border, backend=backend)
-    assert got == pytest.approx(ref, abs=1e-5)
+    # CPU 7e-10 (the transcription's float32 luma sums); the CUDA kernels 6.4e-9 (in Numba's
+    # simulator; not traced yet)
+    tol = 1e-9 if backend == "cpu" else 1e-8
+    assert got == pytest.approx(ref, abs=tol)
     # y_channel and crop_border work with any preset, e.g. the default
     assert fastssim.ssim(c, d, channel_axis=-1, y_channel=True, crop_border=crop_border,
-                         backend=backend) == pytest.approx(ref, abs=1e-5)
+                         backend=backend) == pytest.approx(ref, abs=tol)
 
 
 def test_preset_errors():

@@ -50,6 +50,11 @@ class Preset:
     #: explicit 1-D window taps (float32 numbers, not renormalised) that replace the Gaussian
     #: the other fields describe (libvmaf's iqa window, printed to 6 decimals in its source)
     taps: tuple | None = None
+    #: 'float64': computed in float64 whatever the input dtype, as the implementation reproduced
+    #: computes (in double), so that its numbers are reproduced on 8- and 16-bit input as closely
+    #: as on float64 input; 'input': the work dtype follows the input, as for calls without a
+    #: preset (float32 for 8- and 16-bit integers and float32: twice the speed)
+    precision: str = "input"
     #: what the preset was tested against (``fastssim presets`` prints it)
     tested: str = ""
 
@@ -96,19 +101,21 @@ class Preset:
         tested = f" [tested against {self.tested}]" if self.tested else ""
         if self.cs_floor == 0:
             extra += "; each window's contrast-structure term clamped at 0"
+        if self.precision == "float64":
+            extra += "; computed in float64 for any input dtype"
         return (f"{self.reproduces}: {window}, {cov} covariance, {region}, data range {rng} "
                 f"(unless data_range=), colour: {colour}{extra}{ms}{tested}")
 
 
 PRESETS = {p.name: p for p in [
-    Preset("wang", "Wang et al. 2004, the default", ms_ssim=True,
-           tested="scikit-image, MATLAB ssim_index.m output, pytorch_msssim"),
+    Preset("wang", "Wang et al. 2004 (the default convention; in float64, as Wang's MATLAB code)", ms_ssim=True,
+           precision="float64", tested="scikit-image, MATLAB ssim_index.m output, pytorch_msssim"),
     Preset("matlab", "Wang's ssim_index.m / msssim.m", data_range=255.0, colour="matlab-gray", ms_ssim=True,
-           tested="MATLAB ssim_index.m output"),
+           precision="float64", tested="MATLAB ssim_index.m output"),
     Preset("matlab2009", "Wang's ssim.m (2009)", data_range=255.0, colour="matlab-gray", downsample="matlab2009",
-           tested="a transcription of ssim.m"),
+           precision="float64", tested="a transcription of ssim.m"),
     Preset("skimage", "skimage.metrics.structural_similarity defaults", win_size=7, gaussian=False,
-           sample_covariance=True, tested="scikit-image"),
+           sample_covariance=True, precision="float64", tested="scikit-image"),
     Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True, tested="the naive reference"),
     Preset("torchmetrics", "torchmetrics structural_similarity_index_measure and "
            "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="pair",
@@ -117,7 +124,7 @@ PRESETS = {p.name: p for p in [
     Preset("kornia", "kornia.metrics.ssim / ssim3d (mean of the map; kornia.losses.ssim_loss is DSSIM)",
            region="same-reflect", free=("win_size",), tested="kornia"),
     Preset("sewar", "sewar.full_ref.ssim / msssim", gaussian=False, data_range="dtype-max", ms_ssim=True,
-           ms_convention="sewar", ms_gaussian=True, tested="sewar"),
+           ms_convention="sewar", ms_gaussian=True, precision="float64", tested="sewar"),
     Preset("ffmpeg", "ffmpeg's ssim filter (x264's SSIM; per plane, 'All' of equal planes = the mean)", win_size=8,
            gaussian=False, region="grid", tested="ffmpeg 5.1 on real frames; a transcription of vf_ssim.c"),
     Preset("matlab-ipt", "MATLAB Image Processing Toolbox ssim (R2014a and later)", region="same-replicate",
@@ -135,7 +142,7 @@ PRESETS = {p.name: p for p in [
                0.001028, 0.007599, 0.036001, 0.109361, 0.213006, 0.266012, 0.213006, 0.109361, 0.036001, 0.007599,
                0.001028)), tested="a transcription of libvmaf's ssim.c, decimate.c and ssim_tools.c"),
     Preset("basicsr", "BasicSR calculate_ssim (super-resolution papers)", data_range=255.0, colour="y-bt601",
-           tested="a transcription of BasicSR's cv2 code"),
+           precision="float64", tested="a transcription of BasicSR's cv2 code"),
 ]}
 
 WINDOW_DEFAULTS = dict(win_size=11, sigma=1.5, gaussian=True, sample_covariance=False)

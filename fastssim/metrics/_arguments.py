@@ -145,6 +145,8 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
     wdt = v.work_dtype(x, y, host=devices == (None, None))
     if aniso is not None or (preset is not None and presets.get(preset).taps is not None):
         wdt = np.dtype(np.float64)  # the host separable path is float64 throughout
+    if preset is not None and presets.get(preset).precision == "float64":
+        wdt = np.dtype(np.float64)  # as the implementation reproduced, which computes in double
     if devices != (None, None):
         v.check_device_dtypes(x, y, devices)
         xk, yk = x, y

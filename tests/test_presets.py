@@ -90,6 +90,36 @@ def test_matlab2009_automatic_downsampling(shape):
     assert fastssim.ssim(base, noisy, preset="matlab2009") == pytest.approx(ref, abs=1e-12)
 
 
+def _imfilter_box_sampled(a, f, axes):
+    """MATLAB's ``imfilter(a, ones(f)/f^2, 'symmetric')(1:f:end, 1:f:end)`` the long way: every
+    sample filtered (np.pad 'symmetric', the box anchored at floor((f + 1) / 2)), then subsampled."""
+    c = (f + 1) // 2
+    out = a.astype(np.float64)
+    for ax in axes:
+        pad = [(0, 0)] * out.ndim
+        pad[ax] = (c - 1, f - c)
+        p = np.pad(out, pad, mode="symmetric")
+        n = out.shape[ax]
+        full = sum(np.take(p, np.arange(n) + t, axis=ax) for t in range(f)) / f
+        out = np.take(full, np.arange(0, n, f), axis=ax)
+    return out
+
+
+@pytest.mark.parametrize("shape, axes", [((512, 512), (0, 1)), ((700, 761), (0, 1)), ((2, 901, 1003), (1, 2)),
+                                         ((1030, 777, 3), (0, 1)), ((2, 3, 640, 900), (2, 3))])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+def test_matlab2009_downsampling_computes_only_the_samples_kept(shape, axes, dtype):
+    """The one-pass kernel equals filtering every sample and subsampling (to the bit: the sums in
+    the same order), for batches, channel axes, odd sizes and every dtype, borders included."""
+    from fastssim.conventions.transforms import matlab2009_downsample, matlab2009_factor
+
+    rng = np.random.default_rng(sum(shape))
+    a = (rng.random(shape) * (255 if dtype != np.uint16 else 4095)).astype(dtype)
+    f = matlab2009_factor([shape[ax] for ax in axes])
+    assert f > 1
+    np.testing.assert_array_equal(matlab2009_downsample(a, f, axes), _imfilter_box_sampled(a, f, axes))
+
+
 def test_torchmetrics_preset():
     torch = need("torch")
     tm = pytest.importorskip("torchmetrics.functional.image")

@@ -125,18 +125,20 @@ def vmaf_decimate(a, f, spatial_axes):
 
 
 def matlab2009_downsample(a, f, spatial_axes):
-    """``imfilter(a, ones(f)/f^2, 'symmetric', 'same')`` then ``a(1:f:end, 1:f:end)``,
-    in float64. MATLAB anchors an even kernel at ``floor((f + 1) / 2)``."""
+    """``imfilter(a, ones(f)/f^2, 'symmetric', 'same')`` then ``a(1:f:end, 1:f:end)`` over the
+    last two spatial axes, in float64. MATLAB anchors an even kernel at ``floor((f + 1) / 2)``.
+    Only the samples kept are computed, in one pass that reads ``a`` as it is
+    (`kernels.cpu.reduce.sampled_box_means`; before, NumPy filtered every sample of a float64
+    copy: 4-10x slower)."""
     if f == 1:
         return a
-    out = a.astype(np.float64)
+    from ..kernels.cpu.reduce import sampled_box_means
+
     c = (f + 1) // 2  # 1-based anchor of the f-tap box
-    lo, hi = c - 1, f - c
-    for ax in spatial_axes[-2:]:
-        n = out.shape[ax]
-        pad = [(0, 0)] * out.ndim
-        pad[ax] = (lo, hi)
-        p = np.pad(out, pad, mode="symmetric")
-        starts = np.arange(0, n, f)
-        out = sum(np.take(p, starts + t, axis=ax) for t in range(f)) / f
-    return out
+    ah, aw = spatial_axes[-2:]
+    moved = np.moveaxis(a, (ah, aw), (-2, -1))
+    H, W = moved.shape[-2:]
+    planes = np.ascontiguousarray(moved.reshape((-1, H, W)))
+    out = np.empty((planes.shape[0], -(-H // f), -(-W // f)), np.float64)
+    sampled_box_means(planes, f, c - 1, out)
+    return np.moveaxis(out.reshape(moved.shape[:-2] + out.shape[1:]), (-2, -1), (ah, aw))

@@ -150,3 +150,47 @@ def masked_squared_error_sums(x, y, mask, out):
             k += m
         out[r, 0] = s
         out[r, 1] = k
+
+
+@njit(inline="always", **cfg.JIT)
+def _mirror(k, n):
+    """Index ``k`` of an axis of ``n`` extended by symmetric reflection with the edge repeated
+    (``np.pad``'s 'symmetric', MATLAB's 'symmetric'): -1 -> 0, n -> n - 1 (for -n <= k < 2n)."""
+    if k < 0:
+        return -1 - k
+    if k >= n:
+        return 2 * n - 1 - k
+    return k
+
+
+@njit(**cfg.JIT_ORDERED_PARALLEL)
+def sampled_box_means(a, f, lo, out):
+    """``out[p, i, j]``: the mean of the ``f`` x ``f`` box of ``a`` (P, H, W) over rows
+    ``i f - lo ... i f - lo + f - 1`` and the same columns from ``j f - lo``, the image extended by
+    symmetric reflection: MATLAB's ``imfilter(a, ones(f) / f^2, 'symmetric')`` read at every f-th
+    sample, computed only there, in float64. Summed as `conventions.transforms.matlab2009_downsample`
+    wrote it in NumPy (a column's f rows in order, / f; then a sample's f columns in order, / f),
+    so that the numbers are the same to the bit. One output row per task."""
+    P, H, W = a.shape
+    _, M, N = out.shape
+    nc = N * f
+    inner = min(nc, W + lo)  # extended columns lo .. inner - 1 are columns c - lo, inside the image
+    for r in prange(P * M):
+        p = r // M
+        i = r % M
+        v = np.zeros(nc, np.float64)
+        for t in range(f):
+            row = a[p, _mirror(i * f + t - lo, H)]
+            for c in range(lo):
+                v[c] += np.float64(row[_mirror(c - lo, W)])
+            for c in range(lo, inner):
+                v[c] += np.float64(row[c - lo])
+            for c in range(inner, nc):
+                v[c] += np.float64(row[_mirror(c - lo, W)])
+        for c in range(nc):
+            v[c] = v[c] / f
+        for j in range(N):
+            s = 0.0
+            for t in range(f):
+                s += v[j * f + t]
+            out[p, i, j] = s / f

@@ -133,3 +133,62 @@ def test_dataloader_workers_follow_torch_unless_told_otherwise():
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.splitlines()[-1])
     assert out == dict(parent=2, default=[1, 1, 1, 1], chosen=[2, 2, 2, 2])
+
+
+def _cgroup(tmp_path, proc, files):
+    (tmp_path / "proc").write_text(proc)
+    for rel, text in files.items():
+        path = tmp_path / "fs" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return dict(proc_cgroup=str(tmp_path / "proc"), root=str(tmp_path / "fs"))
+
+
+@pytest.mark.parametrize("proc, files, cpus", [
+    ("0::/\n", {"cpu.max": "200000 100000\n"}, 2),  # v2 in a container's namespace: docker --cpus 2
+    ("0::/\n", {"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: rounded up
+    ("0::/\n", {"cpu.max": "max 100000\n"}, None),  # no quota
+    ("0::/kubepods/pod1/ctr\n", {"kubepods/pod1/cpu.max": "300000 100000\n",  # the tightest of the group
+                                  "kubepods/pod1/ctr/cpu.max": "max 100000\n"}, 3),  # and its parents
+    ("4:cpu,cpuacct:/docker/abc\n0::/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "50000\n",  # v1, the controller's
+                                          "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, 1),  # root mounted
+    ("4:cpu,cpuacct:/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"},
+     None),  # v1 without a quota
+    ("", {}, None),  # nothing to read
+])
+def test_cpu_quota_of_the_control_group(tmp_path, proc, files, cpus):
+    from fastssim.kernels.cpu.threads import cpu_quota
+
+    assert cpu_quota(**_cgroup(tmp_path, proc, files)) == cpus
+
+
+QUOTA = """
+import json, threading, numpy as np, fastssim
+from fastssim.kernels.cpu import threads
+threads._QUOTA.update(pid=__import__("os").getpid(), cpus=1)  # as in a container limited to one CPU
+x = np.zeros((32, 32), np.uint8)
+got = {}
+def call(name, before=None):
+    if before:
+        fastssim.set_num_threads(before)
+    fastssim.ssim(x, x)
+    got[name] = fastssim.get_num_threads()
+for name, before in (("default", None), ("chosen", 2)):
+    t = threading.Thread(target=call, args=(name, before))
+    t.start(); t.join()
+print(json.dumps(got))
+"""
+
+
+def test_a_cpu_quota_caps_each_threads_default_unless_it_chose():
+    """A thread's first call takes the container's CPU quota as its default (here one CPU of two
+    cores); a thread that set its own count keeps it."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two cores to tell a cap of one from the default")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    r = subprocess.run([sys.executable, "-c", QUOTA], env=dict(env, PYTHONPATH=ROOT), capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.splitlines()[-1]) == dict(default=1, chosen=2)

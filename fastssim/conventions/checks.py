@@ -32,13 +32,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def accepts_tensors(f: F) -> F:
-    """Let metric ``f(x, y, ...)`` take tensors that require grad: their values are scored. In a
-    PyTorch data-loader worker, the kernels follow torch's thread count (`threads.follow_torch_workers`)."""
-    from ..kernels.cpu.threads import follow_torch_workers
+    """Let metric ``f(x, y, ...)`` take tensors that require grad: their values are scored. A
+    thread's first call sets its default thread count (`kernels.cpu.threads.thread_policy`: a
+    container's CPU quota, torch's count in a data-loader worker)."""
+    from ..kernels.cpu.threads import thread_policy
 
     @functools.wraps(f)
     def wrapper(x, y, *args, **kwargs):
-        follow_torch_workers()
+        thread_policy()
         return f(detached(x), detached(y), *args, **kwargs)
     return cast(F, wrapper)
 

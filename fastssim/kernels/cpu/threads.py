@@ -20,16 +20,20 @@ already started.
 import contextlib
 import ctypes
 import glob
+import math
 import operator
 import os
 import sys
+import threading
 
 import numba
 from numba.np.ufunc import parallel as _parallel
 
-#: The process in which the user set the thread count (`set_num_threads`): the torch data-loader
-#: policy (`follow_torch_workers`) then leaves it alone; the process it last applied to.
-_CHOSEN_PID = _FOLLOWED_PID = 0
+#: Per thread: the process in which `thread_policy` was applied to this thread, or the thread
+#: count was set by `set_num_threads` (a forked child applies it again).
+_LOCAL = threading.local()
+#: The CPU quota of this process's control group (`cpu_quota`), read once per process.
+_QUOTA: dict = {}
 
 #: The TBB runtime Numba's TBB layer links to (Linux; the other systems are left to Numba).
 _LIBTBB = "libtbb.so.12"
@@ -122,33 +126,80 @@ def set_num_threads(n):
         raise ValueError(f"the number of threads must be between 1 and {limit} (NUMBA_NUM_THREADS, the "
                          f"threads started; set that environment variable before the first call for more); "
                          f"got {n}")
-    global _CHOSEN_PID
-    _CHOSEN_PID = os.getpid()
+    _LOCAL.pid = os.getpid()  # the thread's own choice: `thread_policy` leaves it alone
     numba.set_num_threads(n)
 
 
-def follow_torch_workers():
-    """In a worker process of a PyTorch ``DataLoader``, let the kernels use torch's thread count.
+def _read(path, lines=False):
+    """The words (or the lines) of a small file, or None when it cannot be read."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text.splitlines() if lines else text.split()
 
-    PyTorch sets one thread in its data-loader workers, which run side by side on the cores; each
-    worker's kernels on every core as well would oversubscribe them (measured with 4 workers on 2
-    cores: 0.86-0.89x the pairs per second of one thread each). So in such a worker the kernels
-    follow ``torch.get_num_threads()`` (1 unless the worker's ``worker_init_fn`` sets more), unless
-    `set_num_threads` was called in that process. Applied once per worker process, at its first
-    call; elsewhere nothing changes. Called by every public metric (it costs well under a
-    microsecond when there is nothing to do).
+
+def cpu_quota(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
+    """The number of CPUs this process's control group may use, by its CFS quota (a container's
+    ``--cpus``, a Kubernetes CPU limit), rounded up; None when no quota is set or none can be read.
+
+    cgroup v2 (``cpu.max``, the tightest of the group and its parents) and v1 (``cpu.cfs_quota_us``
+    over ``cpu.cfs_period_us``). CPU affinity (``taskset``, cpusets) is Numba's default already.
     """
-    global _FOLLOWED_PID
-    worker = sys.modules.get("torch.utils.data._utils.worker")
-    if worker is None or getattr(worker, "_worker_info", None) is None:
-        return
-    pid = os.getpid()
-    if pid in (_FOLLOWED_PID, _CHOSEN_PID):
-        return
-    _FOLLOWED_PID = pid
-    import torch
+    limits = []
+    for line in _read(proc_cgroup, lines=True) or ():
+        try:
+            _, controllers, rel = line.split(":", 2)
+        except ValueError:
+            continue
+        if controllers == "":  # v2: the unified hierarchy; the group and each of its parents
+            parts = [p for p in rel.split("/") if p]
+            for i in range(len(parts), -1, -1):
+                got = _read(os.path.join(root, *parts[:i], "cpu.max"))
+                if got and len(got) == 2 and got[0] != "max" and int(got[1]) > 0:
+                    limits.append(int(got[0]) / int(got[1]))
+        elif "cpu" in controllers.split(","):  # v1
+            for base in (os.path.join(root, controllers, rel.strip("/")), os.path.join(root, controllers)):
+                quota, period = _read(os.path.join(base, "cpu.cfs_quota_us")), _read(
+                    os.path.join(base, "cpu.cfs_period_us"))
+                if quota and period and int(quota[0]) > 0 and int(period[0]) > 0:
+                    limits.append(int(quota[0]) / int(period[0]))
+                    break
+    return max(1, math.ceil(min(limits) - 1e-9)) if limits else None
 
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+def thread_policy():
+    """The default number of threads of a thread's calls, set at its first call (per thread).
+
+    - In a CPU-limited container (a control group's CPU quota, e.g. ``docker --cpus 2`` on a
+      64-core host), at most the quota: Numba starts a thread per core it can see, and more
+      threads than the quota allows wait for each other's time slices. Unless
+      ``NUMBA_NUM_THREADS`` is set, which is then the user's choice.
+    - In a worker process of a PyTorch ``DataLoader``, torch's thread count (1 unless the
+      worker's ``worker_init_fn`` sets more): the workers run side by side on the cores, and each
+      worker's kernels on every core as well oversubscribed them (measured with 4 workers on 2
+      cores: 0.86-0.89x the pairs per second of one thread each).
+
+    It only ever lowers the count; a count set with `set_num_threads` in the thread, or lower
+    already (a pool's worker set to 1), is left alone. Called by every public metric: after the
+    first call of a thread it costs a fraction of a microsecond.
+    """
+    pid = os.getpid()
+    if getattr(_LOCAL, "pid", 0) == pid:
+        return
+    _LOCAL.pid = pid
+    if _QUOTA.get("pid") != pid:
+        _QUOTA.update(pid=pid, cpus=None if "NUMBA_NUM_THREADS" in os.environ else cpu_quota())
+    cap = _QUOTA["cpus"] or numba.config.NUMBA_NUM_THREADS
+    worker = sys.modules.get("torch.utils.data._utils.worker")
+    if worker is not None and getattr(worker, "_worker_info", None) is not None:
+        import torch
+
+        cap = min(cap, torch.get_num_threads())
+    cap = max(1, min(cap, numba.config.NUMBA_NUM_THREADS))
+    if cap < numba.get_num_threads():
+        numba.set_num_threads(cap)
 
 
 @contextlib.contextmanager

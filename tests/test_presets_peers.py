@@ -369,3 +369,44 @@ def test_pyiqa_clamps_each_window():
     crop = (g[:24, :30], inv[:24, :30])
     assert fastssim.ssim(*crop, preset="pyiqa", backend="cuda") == pytest.approx(
         fastssim.ssim(*crop, preset="pyiqa", backend="cpu"), abs=1e-6)
+
+
+@pytest.mark.parametrize("crop", [(660, 550), (328, 400), (401, 333), (512, 512)])
+def test_pytorch_msssim(crop):
+    """pytorch_msssim's halving pads an odd side with a zero that counts in the first mean
+    (avg_pool(kernel_size=2, padding=[s % 2 ...])): with its float64 window given, the preset equals
+    it to 1e-12 (SSIM and MS-SSIM, RGB and grey); with its own window (float32 taps) to 5e-6; Wang's
+    halving (an odd edge averaged with itself) is another number on odd sizes."""
+    torch = need("torch")
+    pm = pytest.importorskip("pytorch_msssim")
+    c, d = colour(), heavy_noise(colour())
+    x = np.tile(c, (2, 2, 1))[:crop[0], :crop[1]].astype(np.float64)
+    y = np.tile(d, (2, 2, 1))[:crop[0], :crop[1]].astype(np.float64)
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5 ** 2))
+    for a, b in ((x, y), (x[..., 1], y[..., 1])):
+        X, Y = _nchw(torch, a), _nchw(torch, b)
+        win = torch.from_numpy(g / g.sum())[None, None].repeat([X.shape[1], 1, 1, 1])
+        ca = -1 if a.ndim == 3 else None
+        ms = fastssim.ms_ssim(a, b, channel_axis=ca, preset="pytorch_msssim")
+        assert ms == pytest.approx(float(pm.ms_ssim(X, Y, data_range=255, win=win)), abs=1e-12)
+        assert fastssim.ssim(a, b, channel_axis=ca, preset="pytorch_msssim") == pytest.approx(
+            float(pm.ssim(X, Y, data_range=255, win=win)), abs=1e-12)
+        assert ms == pytest.approx(float(pm.ms_ssim(X, Y, data_range=255)), abs=5e-6)
+        wang = fastssim.ms_ssim(a, b, channel_axis=ca, data_range=255)
+        if crop != (512, 512):
+            assert abs(wang - ms) > 1e-5
+        else:
+            assert wang == pytest.approx(ms, abs=1e-12)  # even sizes all the way down: the same halving
+
+
+def test_pytorch_msssim_volume():
+    torch = need("torch")
+    pm = pytest.importorskip("pytorch_msssim")
+    v = colour()[100:140, 200:250].astype(np.float64)
+    vol = np.stack([v[..., 0], v[..., 1], v[..., 2], v.mean(axis=2)] * 4)  # (16, 40, 50)
+    dist = np.clip(vol + np.random.default_rng(4).normal(0, 12, vol.shape), 0, 255)
+    g = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5 ** 2))
+    win = torch.from_numpy(g / g.sum())[None, None, None, None]  # (1, 1, 1, 1, 11): one channel, 3-D
+    ref = float(pm.ssim(torch.from_numpy(vol[None, None]), torch.from_numpy(dist[None, None]), data_range=255,
+                        win=win))
+    assert fastssim.ssim(vol, dist, preset="pytorch_msssim") == pytest.approx(ref, abs=1e-12)

@@ -55,6 +55,9 @@ CONVENTIONS = {c.name: c for c in [
                  float32_weights=True),
     MSConvention("piq", downsample="start-if-odd"),
     MSConvention("pyiqa", downsample="zeros-before-odd", pool_channels=True, float32_weights=True),
+    # pytorch_msssim: avg_pool(kernel_size=2, padding=[s % 2 for s in shape]), relu of each
+    # channel's mean terms, one MS-SSIM per channel, then their mean (its size_average)
+    MSConvention("pytorch_msssim", downsample="zeros-before-odd"),
     MSConvention("sewar", downsample="before", mix_channels=True, pool_channels=True, negative="complex",
                  fewer_scales=True),
 ]}

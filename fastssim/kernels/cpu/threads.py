@@ -57,7 +57,7 @@ def prefer_tbb():
         The path of the library loaded, or None: not Linux, another layer chosen by the user,
         Numba's threads already started, TBB already loadable or not installed.
     """
-    if not sys.platform.startswith("linux") or _parallel._is_initialized:
+    if not sys.platform.startswith("linux") or _started():
         return None
     if os.environ.get("NUMBA_THREADING_LAYER", "default").lower() in ("omp", "workqueue"):
         return None
@@ -76,10 +76,16 @@ def prefer_tbb():
     return None
 
 
+def _started():
+    """Whether Numba has started its threads (and chosen its layer); True when this Numba does not
+    say (a private name of Numba's: then nothing is loaded behind its back)."""
+    return getattr(_parallel, "_is_initialized", True)
+
+
 def layer():
     """The threading layer the kernels run on ('tbb', 'omp' or 'workqueue'), starting Numba's
     threads if they are not yet started."""
-    if not _parallel._is_initialized:
+    if not _started():
         _parallel._launch_threads()
     return numba.threading_layer()
 

@@ -16,9 +16,13 @@ beside its time, so that like is compared with like (the pytest test asserts the
 
 import argparse
 import sys
-import time
 
 import numpy as np
+
+try:
+    from benchmarks.timing import warm_times
+except ImportError:  # run by pytest from benchmarks/ (on sys.path there)
+    from timing import warm_times
 
 
 def _pair(n, rng):
@@ -64,21 +68,10 @@ def workloads(sizes=(256, 1024, 4096)):
     return out
 
 
-def _median(call, seconds):
-    call()
-    times = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(times) < 3:
-        t = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 def run(seconds=1.0, sizes=(256, 1024, 4096)):
     rows = []
     for name, impl, pixels, call in workloads(sizes):
-        t = _median(call, seconds)
+        t = float(np.median(warm_times(call, seconds)))
         rows.append(dict(workload=name, impl=impl, seconds=t, mpx=pixels / t / 1e6, value=call()))
     return rows
 

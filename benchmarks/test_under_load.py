@@ -23,6 +23,11 @@ import time
 
 import numpy as np
 
+try:
+    from benchmarks.timing import warm_times
+except ImportError:  # run by pytest from benchmarks/ (on sys.path there)
+    from timing import warm_times
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -72,17 +77,6 @@ def workloads():
     return out
 
 
-def _time(call, seconds):
-    call()  # warm: compiled or loaded from the cache
-    times = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(times) < 3:
-        t = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t)
-    return float(np.mean(times)), float(np.median(times)), len(times)
-
-
 def _neighbour():
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
@@ -102,7 +96,8 @@ def child(seconds):
         try:
             time.sleep(0.2)
             for name, impl, pixels, call in rows:
-                mean, median, n = _time(call, seconds)
+                times = warm_times(call, seconds)
+                mean, median, n = float(times.mean()), float(np.median(times)), len(times)
                 print(json.dumps(dict(layer=layer, threads=numba.get_num_threads(), mode=mode, workload=name,
                                       impl=impl, mpx_mean=pixels / mean / 1e6, mpx_median=pixels / median / 1e6,
                                       calls=n, value=call())), flush=True)

@@ -155,6 +155,8 @@ def _cgroup(tmp_path, proc, files):
     ("4:cpu,cpuacct:/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"},
      None),  # v1 without a quota
     ("", {}, None),  # nothing to read
+    ("0::/\n", {"cpu.max": "lots 100000\n"}, None),  # not as documented: no limit, no error
+    ("garbage\n0::/\n", {"cpu.max": "100000 100000\n"}, 1),  # a stray line skipped
 ])
 def test_cpu_quota_of_the_control_group(tmp_path, proc, files, cpus):
     from fastssim.kernels.cpu.threads import cpu_quota
@@ -173,16 +175,23 @@ def call(name, before=None):
         fastssim.set_num_threads(before)
     fastssim.ssim(x, x)
     got[name] = fastssim.get_num_threads()
+def block():
+    with fastssim.threads(2):
+        got["in_block"] = fastssim.get_num_threads()
+    fastssim.ssim(x, x)
+    got["after_block"] = fastssim.get_num_threads()
 for name, before in (("default", None), ("chosen", 2)):
     t = threading.Thread(target=call, args=(name, before))
     t.start(); t.join()
+t = threading.Thread(target=block)
+t.start(); t.join()
 print(json.dumps(got))
 """
 
 
 def test_a_cpu_quota_caps_each_threads_default_unless_it_chose():
     """A thread's first call takes the container's CPU quota as its default (here one CPU of two
-    cores); a thread that set its own count keeps it."""
+    cores); a thread that set its own count keeps it; a block leaves the default as it found it."""
     import numba
 
     if numba.config.NUMBA_NUM_THREADS < 2:
@@ -191,4 +200,4 @@ def test_a_cpu_quota_caps_each_threads_default_unless_it_chose():
     r = subprocess.run([sys.executable, "-c", QUOTA], env=dict(env, PYTHONPATH=ROOT), capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads(r.stdout.splitlines()[-1]) == dict(default=1, chosen=2)
+    assert json.loads(r.stdout.splitlines()[-1]) == dict(default=1, chosen=2, in_block=2, after_block=1)

@@ -157,22 +157,29 @@ def cpu_quota(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
     for line in _read(proc_cgroup, lines=True) or ():
         try:
             _, controllers, rel = line.split(":", 2)
-        except ValueError:
+            limits += _group_limits(controllers, rel, root)
+        except ValueError:  # a line or a file not as documented: no limit read from it
             continue
-        if controllers == "":  # v2: the unified hierarchy; the group and each of its parents
-            parts = [p for p in rel.split("/") if p]
-            for i in range(len(parts), -1, -1):
-                got = _read(os.path.join(root, *parts[:i], "cpu.max"))
-                if got and len(got) == 2 and got[0] != "max" and int(got[1]) > 0:
-                    limits.append(int(got[0]) / int(got[1]))
-        elif "cpu" in controllers.split(","):  # v1
-            for base in (os.path.join(root, controllers, rel.strip("/")), os.path.join(root, controllers)):
-                quota, period = _read(os.path.join(base, "cpu.cfs_quota_us")), _read(
-                    os.path.join(base, "cpu.cfs_period_us"))
-                if quota and period and int(quota[0]) > 0 and int(period[0]) > 0:
-                    limits.append(int(quota[0]) / int(period[0]))
-                    break
     return max(1, math.ceil(min(limits) - 1e-9)) if limits else None
+
+
+def _group_limits(controllers, rel, root):
+    """The CPU limits (quota / period) one line of ``/proc/self/cgroup`` leads to."""
+    limits = []
+    if controllers == "":  # v2: the unified hierarchy; the group and each of its parents
+        parts = [p for p in rel.split("/") if p]
+        for i in range(len(parts), -1, -1):
+            got = _read(os.path.join(root, *parts[:i], "cpu.max"))
+            if got and len(got) == 2 and got[0] != "max" and int(got[1]) > 0:
+                limits.append(int(got[0]) / int(got[1]))
+    elif "cpu" in controllers.split(","):  # v1
+        for base in (os.path.join(root, controllers, rel.strip("/")), os.path.join(root, controllers)):
+            quota, period = _read(os.path.join(base, "cpu.cfs_quota_us")), _read(
+                os.path.join(base, "cpu.cfs_period_us"))
+            if quota and period and int(quota[0]) > 0 and int(period[0]) > 0:
+                limits.append(int(quota[0]) / int(period[0]))
+                break
+    return limits
 
 
 def thread_policy():
@@ -225,6 +232,7 @@ def threads(n):
     ...     fastssim.get_num_threads()
     1
     """
+    thread_policy()  # the thread's default first, so that leaving the block restores it
     before = get_num_threads()
     set_num_threads(n)
     try:

@@ -201,3 +201,17 @@ def test_a_cpu_quota_caps_each_threads_default_unless_it_chose():
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout.splitlines()[-1]) == dict(default=1, chosen=2, in_block=2, after_block=1)
+
+
+def test_available_cpus_is_the_affinity_at_most_the_quota(monkeypatch):
+    """The default number of workers of a batch run: the CPUs the affinity allows, at most a
+    container's CPU quota (before: every core of the host, `os.cpu_count()`)."""
+    from fastssim.kernels.cpu import threads
+
+    affinity = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(threads, "cpu_quota", lambda: None)
+    assert threads.available_cpus() == affinity
+    monkeypatch.setattr(threads, "cpu_quota", lambda: 1)
+    assert threads.available_cpus() == 1
+    monkeypatch.setattr(threads, "cpu_quota", lambda: affinity + 8)  # a quota above the cores: the cores
+    assert threads.available_cpus() == affinity

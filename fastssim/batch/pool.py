@@ -10,12 +10,13 @@ no more items start and the results already finished are returned.
 """
 
 import itertools
-import os
 import queue
 import threading
 import time
 
 import numba
+
+from ..kernels.cpu.threads import available_cpus
 
 #: How often the caller's thread looks at the clock and the stop signal while it waits.
 POLL_SECONDS = 0.2
@@ -60,7 +61,7 @@ def run_rows(func, items, workers=None, *, timeout=None, on_timeout=None, stop=N
         ``limit()``: how many items may be in flight (started and not yet yielded); asked
         before each start. Default ``2 * workers``.
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cpus()  # the affinity, at most a container's CPU quota
     inbox, outbox = queue.SimpleQueue(), queue.SimpleQueue()
     running, lock = {}, threading.Lock()
     threads = []

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from .. import config as cfg
 from ..io import MAX_PIXELS, png_decoder_for
+from ..kernels.cpu.threads import available_cpus
 from .options import DEFAULT_METRICS, PAIR_TIMEOUT, ConfigError, check_options
 from .pairs import Pair
 from .progress import CompileNotice, Progress
@@ -68,7 +69,7 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
         The output cannot be written or its parts read (the message says which, and that
         re-running resumes).
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cpus()  # the affinity, at most a container's CPU quota
     check_options(workers=workers, timeout=timeout)
     out = local_path(out)
     job.png_decoder = png_decoder_for(png_decoder)
@@ -301,7 +302,7 @@ def score_dataset(pairs, out, *, data_range=None, slices=None, alpha="drop", max
 
 def _batches(job, first, rest, workers, batch_size, timeout):
     rows = list(first)
-    for row in stream_rows(job, rest, workers or os.cpu_count() or 1, timeout=timeout):
+    for row in stream_rows(job, rest, workers or available_cpus(), timeout=timeout):
         rows.append(row)
         if len(rows) >= batch_size:
             yield pa.RecordBatch.from_pylist(rows, schema=SCHEMA)

@@ -97,7 +97,8 @@ def build():
                    help="with --frame-sync index: pair reference frame i with distorted frame i+N (N < 0: the "
                         "reference starts later), for streams that are not aligned")
     s.add_argument("--max-pixels", type=int, default=None, help="refuse files with more pixels (default 2^28)")
-    s.add_argument("--workers", type=int, default=None, help="decode/score threads (default: all cores)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="decode/score threads (default: the cores this process may use, at most the CPU quota)")
     s.add_argument("--pair-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on a pair still being read or scored after this long: it becomes an error "
                         "row and the run goes on (default 600)")

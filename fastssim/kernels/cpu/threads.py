@@ -163,6 +163,17 @@ def cpu_quota(proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
     return max(1, math.ceil(min(limits) - 1e-9)) if limits else None
 
 
+def available_cpus():
+    """The CPUs this process may use: those its affinity allows (``taskset``, cpusets), at most its
+    control group's CPU quota (`cpu_quota`). The default number of workers of a batch run."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        n = os.cpu_count() or 1
+    quota = cpu_quota()
+    return max(1, min(n, quota) if quota else n)
+
+
 def _group_limits(controllers, rel, root):
     """The CPU limits (quota / period) one line of ``/proc/self/cgroup`` leads to."""
     limits = []

@@ -209,9 +209,7 @@ def test_available_cpus_is_the_affinity_at_most_the_quota(monkeypatch):
     from fastssim.kernels.cpu import threads
 
     affinity = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(threads, "cpu_quota", lambda: None)
-    assert threads.available_cpus() == affinity
-    monkeypatch.setattr(threads, "cpu_quota", lambda: 1)
-    assert threads.available_cpus() == 1
-    monkeypatch.setattr(threads, "cpu_quota", lambda: affinity + 8)  # a quota above the cores: the cores
-    assert threads.available_cpus() == affinity
+    for quota, want in ((None, affinity), (1, 1), (affinity + 8, affinity)):  # above the cores: the cores
+        monkeypatch.setattr(threads, "_QUOTA", {})  # read afresh, as in a new process
+        monkeypatch.setattr(threads, "cpu_quota", lambda quota=quota: quota)
+        assert threads.available_cpus() == want

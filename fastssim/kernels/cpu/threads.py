@@ -32,7 +32,8 @@ from numba.np.ufunc import parallel as _parallel
 #: Per thread: the process in which `thread_policy` was applied to this thread, or the thread
 #: count was set by `set_num_threads` (a forked child applies it again).
 _LOCAL = threading.local()
-#: The CPU quota of this process's control group (`cpu_quota`), read once per process.
+#: The CPU quota of this process's control group (`cpu_quota`), read once per process
+#: (`_process_quota`).
 _QUOTA: dict = {}
 
 #: The TBB runtime Numba's TBB layer links to (Linux; the other systems are left to Numba).
@@ -170,8 +171,15 @@ def available_cpus():
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         n = os.cpu_count() or 1
-    quota = cpu_quota()
+    quota = _process_quota()
     return max(1, min(n, quota) if quota else n)
+
+
+def _process_quota():
+    """`cpu_quota` of this process, read at its first use (again in a forked child)."""
+    if _QUOTA.get("pid") != os.getpid():
+        _QUOTA.update(pid=os.getpid(), cpus=cpu_quota())
+    return _QUOTA["cpus"]
 
 
 def _group_limits(controllers, rel, root):
@@ -213,9 +221,8 @@ def thread_policy():
     if getattr(_LOCAL, "pid", 0) == pid:
         return
     _LOCAL.pid = pid
-    if _QUOTA.get("pid") != pid:
-        _QUOTA.update(pid=pid, cpus=None if "NUMBA_NUM_THREADS" in os.environ else cpu_quota())
-    cap = _QUOTA["cpus"] or numba.config.NUMBA_NUM_THREADS
+    quota = None if "NUMBA_NUM_THREADS" in os.environ else _process_quota()
+    cap = quota or numba.config.NUMBA_NUM_THREADS
     worker = sys.modules.get("torch.utils.data._utils.worker")
     if worker is not None and getattr(worker, "_worker_info", None) is not None:
         import torch
@@ -237,8 +244,7 @@ def threads(n):
 
     Examples
     --------
-    >>> import numpy as np, fastssim
-    >>> x = np.zeros((64, 64), np.uint8)
+    >>> import fastssim
     >>> with fastssim.threads(1):
     ...     fastssim.get_num_threads()
     1

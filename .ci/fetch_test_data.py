@@ -4,9 +4,11 @@
   scikit-image (``tests/test_skimage_suite.py`` runs it against ``fastssim.compat.skimage``);
 - the "cameraman" image that MATLAB's reference output (``tests/data/matlab-camera``) was
   computed on, from scikit-image 0.17.2's sdist: scikit-image replaced it in 0.18 because its
-  copyright is unclear, so it is not redistributed here.
+  copyright is unclear, so it is not redistributed here;
+- pytorch_msssim 1.0.0's test scripts, from its sdist (``tests/test_pytorch_msssim_suite.py``
+  runs them against ``fastssim.compat.pytorch_msssim``).
 
-Both archives are checked against the index's sha256 (the camera against a pinned one).
+Every archive is checked against the index's sha256 (the camera against a pinned one too).
 ``.ci/run`` runs this after installing; by hand: ``python .ci/fetch_test_data.py``. Without
 the network it says so and exits 0: the tests that need a file then skip, naming this script.
 """
@@ -20,16 +22,17 @@ import tarfile
 import urllib.request
 from importlib.metadata import version
 
-INDEX = "https://pypi.org/simple/scikit-image/"
+INDEX = "https://pypi.org/simple/{project}/"
 CACHE = pathlib.Path(__file__).resolve().parents[1] / ".cache"
 CAMERA_SHA256 = "361a6d56d22ee52289cd308d5461d090e06a56cb36007d8dfc3226cbe8aaa5db"
 
 
-def _sdist(ver):
-    """The bytes of scikit-image ``ver``'s sdist, checked against the index's sha256."""
-    req = urllib.request.Request(INDEX, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+def _sdist(ver, project="scikit-image"):
+    """The bytes of ``project`` ``ver``'s sdist, checked against the index's sha256."""
+    req = urllib.request.Request(INDEX.format(project=project),
+                                 headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     files = json.load(urllib.request.urlopen(req, timeout=60))["files"]
-    names = (f"scikit_image-{ver}.tar.gz", f"scikit-image-{ver}.tar.gz")
+    names = (f"{project.replace('-', '_')}-{ver}.tar.gz", f"{project}-{ver}.tar.gz")
     entry = next(f for f in files if f["filename"] in names)
     data = urllib.request.urlopen(entry["url"], timeout=300).read()
     if hashlib.sha256(data).hexdigest() != entry["hashes"]["sha256"]:
@@ -50,17 +53,22 @@ def _extract(data, suffix, target, sha256=None):
     print(f"{member.name} -> {target}")
 
 
-def fetch(ver, suffix, target, sha256=None):
+def fetch(ver, suffix, target, sha256=None, project="scikit-image"):
     if target.exists():
         print(f"already there: {target}")
         return True
     try:
-        _extract(_sdist(ver), suffix, target, sha256)
+        _extract(_sdist(ver, project), suffix, target, sha256)
         return True
     except (OSError, StopIteration, KeyError, ValueError) as exc:
-        print(f"could not fetch {suffix} from scikit-image {ver}'s sdist ({exc}); "
+        print(f"could not fetch {suffix} from {project} {ver}'s sdist ({exc}); "
               "the tests that need it will be skipped")
         return False
+
+
+#: pytorch_msssim's test scripts (its sdist ships them; the drop-in reproduces this version)
+PYTORCH_MSSSIM = ("1.0.0", ("tests_comparisons_2d3d.py", "tests_comparisons_skimage.py", "tests_loss.py",
+                            "tests_comparisons_tf_skimage.py", "tests_cuda.py"))
 
 
 def main():
@@ -69,6 +77,9 @@ def main():
           CACHE / "skimage" / ver / "test_structural_similarity.py")
     fetch("0.17.2", "skimage/data/camera.png", CACHE / "refdata" / "matlab-camera" / "camera.png",
           CAMERA_SHA256)
+    ver, names = PYTORCH_MSSSIM
+    for name in names:
+        fetch(ver, f"tests/{name}", CACHE / "pytorch_msssim" / ver / name, project="pytorch-msssim")
     return 0
 
 

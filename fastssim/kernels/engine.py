@@ -198,7 +198,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         # read-only, so that every masked call has the same specialization
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
-    consts = np.append(consts[:4], consts.dtype.type(1 if want_cs else 0))
+    # a window whose taps do not sum to 1 (another library's float32 taps): the moments are
+    # taken raw, since shifting them by a level is exact only for a window that sums to 1
+    unit = abs(float(np.sum(weights)) - 1.0) <= 1e-14
+    consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0]))
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape

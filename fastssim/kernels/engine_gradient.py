@@ -1,7 +1,7 @@
 """SSIM's gradient: the kernel calls and reductions behind ``fastssim.gradients``.
 
 ``ssim_gradient_2d`` / ``ssim_gradient_3d`` run the fused kernels (``_cpu_gradient``, and
-``_cuda_gradient`` for 2-D on the GPU); ``ms_ssim_gradient_2d`` chains their per-scale terms
+``_cuda_gradient`` for 2-D on the GPU); ``ms_ssim_gradient`` chains their per-scale terms
 through the 2x2 block means; ``ssim_gradient`` (the separable float64 path) and
 ``avanaki_gradient`` (MATLAB's and scikit-image's full-map gradient) work on full-size
 float64 intermediates.
@@ -10,7 +10,9 @@ float64 intermediates.
 import numpy as np
 
 from .cpu import gradient as _cpu_gradient
-from .engine import GPU_LOCK, _cuda, halve, pad_same, readonly, separable_filter
+from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
+from .engine_ms import WANG, halve_by
+
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     """Mean SSIM over the 'valid' region of each plane and its exact gradient with
@@ -47,6 +49,15 @@ def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     return s.reshape(shape[0], shape[1], -1).mean(axis=2), grad
 
 
+def _shifts(x, y, weights, wdt):
+    """Each plane's level, by which the fused kernels shift the moments (float64 buffers); zero
+    for a window whose taps do not sum to 1, where a shift would not cancel (raw moments)."""
+    axes = tuple(range(1, x.ndim))
+    if abs(float(np.sum(weights)) - 1.0) > 1e-14:
+        return np.zeros(x.shape[0], dtype=wdt), np.zeros(x.shape[0], dtype=wdt)
+    return (x.mean(axis=axes, dtype=np.float64).astype(wdt), y.mean(axis=axes, dtype=np.float64).astype(wdt))
+
+
 def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu"):
     """Mean SSIM over the 'valid' region of each plane of (P, H, W) stacks and its exact
     gradient with respect to ``y``, by the fused kernels (``_cpu_gradient.grad_maps_2d`` and
@@ -67,8 +78,7 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
     P, H, W = x3.shape
     k = len(weights)
     Hv, Wv = H - k + 1, W - k + 1
-    shx = x3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
-    shy = y3.mean(axis=(1, 2), dtype=np.float64).astype(wdt)
+    shx, shy = _shifts(x3, y3, weights, wdt)
     if backend == "cuda":
         with GPU_LOCK:
             from .cuda import gradient as _cuda_gradient
@@ -88,10 +98,10 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
     return row_sums.sum(axis=1) / (Hv * Wv), grad
 
 
-def ssim_gradient_3d(x4, y4, weights, consts, wdt):
+def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
     """`ssim_gradient_2d` for volumes (P, D, H, W) on the CPU (``_cpu_gradient.grad_maps_3d``,
     ``_cpu_gradient.grad_back_3d``): the same terms, three derivative maps of the valid size and the
-    gradient in ``wdt``, one float64 moment buffer of a plane per task.
+    gradient in ``wdt``, one float64 moment buffer of a plane per task; ``cs_only`` as there.
 
     Returns
     -------
@@ -101,54 +111,83 @@ def ssim_gradient_3d(x4, y4, weights, consts, wdt):
     P, D, H, W = x4.shape
     k = len(weights)
     Dv, Hv, Wv = D - k + 1, H - k + 1, W - k + 1
-    shx = x4.mean(axis=(1, 2, 3), dtype=np.float64).astype(wdt)
-    shy = y4.mean(axis=(1, 2, 3), dtype=np.float64).astype(wdt)
+    shx, shy = _shifts(x4, y4, weights, wdt)
     w = np.asarray(weights, dtype=wdt)
     maps = [np.empty((P, Dv, Hv, Wv), dtype=wdt) for _ in range(3)]
     sums = np.empty((P, Dv), dtype=np.float64)
     xr, yr = readonly(x4), readonly(y4)
-    _cpu_gradient.grad_maps_3d(xr, yr, w, shx, shy, np.asarray(consts, dtype=wdt), *maps, sums)
+    _cpu_gradient.grad_maps_3d(xr, yr, w, shx, shy, np.asarray(consts, dtype=wdt), cs_only, *maps, sums)
     grad = np.empty((P, D, H, W), dtype=wdt)
     _cpu_gradient.grad_back_3d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Dv * Hv * Wv)), grad)
     return sums.sum(axis=1) / (Dv * Hv * Wv), grad
 
 
-def _upsample2_transposed(g, shape):
-    """The transpose of ``downsample2`` on (P, H, W) planes: each half-size sample's value
-    spread as a quarter to the 2x2 block it averaged (twice to a repeated last sample of an
-    odd axis), ``shape`` the full-size planes' shape."""
-    up = np.repeat(np.repeat(g, 2, axis=1), 2, axis=2) * 0.25
-    H, W = shape[1], shape[2]
-    if H % 2:
-        up[:, H - 1] += up[:, H]
-    if W % 2:
-        up[:, :, W - 1] += up[:, :, W]
-    return up[:, :H, :W]
+def _halved(a, conv, wdt):
+    """One halving of (P, H, W) planes or (P, D, H, W) volumes by the convention's rule."""
+    nd = a.ndim - 1
+    a5 = a[:, None, None] if nd == 2 else a[:, None]
+    out = halve_by(a5, conv, nd, wdt)
+    return out[:, 0, 0] if nd == 2 else out[:, 0]
 
 
-def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt, backend="cpu"):
-    """MS-SSIM of each plane of (P, H, W) stacks and its exact gradient with respect to
-    ``y``: each scale's mean term (cs; SSIM at the last) and its gradient from the fused
-    kernels, chained through the 2x2 block means back to full size.
+def _halving_transposed(g, shape, downsample):
+    """The transpose of one halving of arrays of ``shape`` (P, *spatial): each half-size
+    sample's value spread equally to the 2^nd samples it averaged. 'block': an odd axis's last
+    sample was averaged with itself, so it gets its share twice; 'zeros-before-odd': an odd
+    axis was extended by a zero before its first sample, whose share is dropped."""
+    nd = g.ndim - 1
+    up = g
+    for ax in range(1, nd + 1):
+        up = np.repeat(up, 2, axis=ax)
+    up = up * (0.5 ** nd)
+    for ax in range(1, nd + 1):
+        n = shape[ax]
+        if n % 2 == 0:
+            continue
+        if downsample == "zeros-before-odd":
+            up = up[(slice(None),) * ax + (slice(1, None),)]
+        else:  # 'block'
+            last = [slice(None)] * up.ndim
+            last[ax] = n - 1
+            extra = list(last)
+            extra[ax] = n
+            up[tuple(last)] += up[tuple(extra)]
+            up = up[(slice(None),) * ax + (slice(None, n),)]
+    return up
 
+
+def ms_ssim_gradient(x, y, weights, consts, level_weights, wdt, conv=WANG, backend="cpu"):
+    """MS-SSIM of each plane of (P, H, W) stacks, or each (P, D, H, W) volume, and its exact
+    gradient with respect to ``y``: each scale's mean term (cs; SSIM at the last) and its
+    gradient from the fused kernels, chained through the halvings back to full size.
+
+    ``conv`` (``kernels.engine_ms.MSConvention``) names the halving: 'block' (Wang's) or
+    'zeros-before-odd' (pytorch_msssim's); one MS-SSIM per plane, negative terms clamped.
     ``d MS / d term_l = w_l term_l^(w_l - 1) prod_(m != l) max(term_m, 0)^w_m``, zero where a
     clamped term is not positive (there MS-SSIM does not depend on it).
 
     Returns
     -------
     values : ndarray (P,), float64
-    grad : ndarray (P, H, W), ``wdt``
+    grad : ndarray, ``y``'s shape, ``wdt``
     """
+    if conv.downsample not in ("block", "zeros-before-odd") or conv.pool_channels or conv.negative != "clamp":
+        raise ValueError(f"the MS-SSIM gradient is written for Wang's and pytorch_msssim's conventions, not "
+                         f"{conv.name!r}")
     levels = len(level_weights)
-    xs, ys = x3, y3
+    xs, ys = x, y
     terms, grads, shapes = [], [], []
     for level in range(levels):
-        means, grad = ssim_gradient_2d(xs, ys, weights, consts, wdt, cs_only=level < levels - 1, backend=backend)
+        cs_only = level < levels - 1
+        if xs.ndim == 3:
+            means, grad = ssim_gradient_2d(xs, ys, weights, consts, wdt, cs_only=cs_only, backend=backend)
+        else:
+            means, grad = ssim_gradient_3d(xs, ys, weights, consts, wdt, cs_only=cs_only)
         terms.append(means)
         grads.append(grad)
         shapes.append(xs.shape)
-        if level < levels - 1:
-            xs, ys = (halve(a[:, None, None], 2, wdt)[:, 0, 0] for a in (xs, ys))
+        if cs_only:
+            xs, ys = _halved(xs, conv, wdt), _halved(ys, conv, wdt)
     clamped = [np.maximum(t, 0.0) for t in terms]
     values = np.prod([c ** w for c, w in zip(clamped, level_weights)], axis=0)
     total = None
@@ -157,8 +196,8 @@ def ms_ssim_gradient_2d(x3, y3, weights, consts, level_weights, wdt, backend="cp
         w = level_weights[level]
         with np.errstate(divide="ignore", invalid="ignore"):
             coef = np.where(terms[level] > 0, w * clamped[level] ** (w - 1) * others, 0.0)
-        share = grads[level] * coef.astype(wdt)[:, None, None]
-        total = share if total is None else share + _upsample2_transposed(total, shapes[level])
+        share = grads[level] * coef.astype(wdt).reshape((-1,) + (1,) * (x.ndim - 1))
+        total = share if total is None else share + _halving_transposed(total, shapes[level], conv.downsample)
     return values, total.astype(wdt, copy=False)
 
 

@@ -63,7 +63,7 @@ CONVENTIONS = {c.name: c for c in [
 ]}
 
 
-def _halve(a5, conv, spatial_ndim, wdt):
+def halve_by(a5, conv, spatial_ndim, wdt):
     """One halving of a 5-D host array by the convention's rule, in the work dtype."""
     axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
     if conv.downsample == "zeros-before-odd":
@@ -132,7 +132,7 @@ def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, con
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend)
             terms.append(means[..., 0] if level == levels - 1 else means[..., 1])
         if level < levels - 1:
-            xs, ys = _halve(xs, conv, spatial_ndim, wdt), _halve(ys, conv, spatial_ndim, wdt)
+            xs, ys = halve_by(xs, conv, spatial_ndim, wdt), halve_by(ys, conv, spatial_ndim, wdt)
     t = np.stack(terms)  # (levels, N, C)
     if conv.pool_channels:
         t = t.mean(axis=2)

@@ -13,9 +13,11 @@ import numpy as np
 from .._types import ArrayLike, Backend, DataRange  # noqa: F401
 
 from ..conventions import checks as v
+from ..conventions import presets
 from ..kernels.engine import raise_if_nonfinite
-from ..kernels.engine_gradient import (avanaki_gradient, device_gradient_2d, ms_ssim_gradient_2d, ssim_gradient,
+from ..kernels.engine_gradient import (avanaki_gradient, device_gradient_2d, ms_ssim_gradient, ssim_gradient,
                                        ssim_gradient_2d, ssim_gradient_3d)
+from ..kernels.engine_ms import CONVENTIONS, WANG
 from ._arguments import _doc, _prepare
 from .multiscale import MS_SSIM_WEIGHTS
 
@@ -185,21 +187,26 @@ def ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 
 
 
 @_doc
-def ms_ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None,
+def ms_ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 2, data_range: DataRange = None,
                                 weights: Sequence[float] = MS_SSIM_WEIGHTS, channel_axis: int | None = None,
                                 win_size: int = 11, sigma: float = 1.5, gaussian: bool = True, K1: float = 0.01,
-                                K2: float = 0.03, sample_covariance: bool = False,
-                                backend: Backend = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """MS-SSIM of each pair of a stack of 2-D images and its gradient with respect to ``y``.
+                                K2: float = 0.03, sample_covariance: bool = False, backend: Backend = "auto",
+                                preset: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MS-SSIM of each pair of a stack and its gradient with respect to ``y``.
 
     Parameters
     ----------
     x, y : array_like
-        Stacks of 2-D pairs along axis 0, as for `ms_ssim_batch` (e.g. (N, H, W), or
-        (N, H, W, 3) with ``channel_axis=-1``).
+        Stacks of pairs along axis 0, as for `ms_ssim_batch` (e.g. (N, H, W), or
+        (N, H, W, 3) with ``channel_axis=-1``, or volumes (N, D, H, W) with
+        ``spatial_ndim=3``).
+    spatial_ndim : {2, 3}
+        Spatial axes per pair.
     weights : sequence of float
         The scales' exponents (default Wang et al.'s five).
     {options}
+        For the gradient: None, 'wang' or 'pytorch_msssim' (whose halving pads an odd
+        side with a zero before its first sample).
 
     Returns
     -------
@@ -213,7 +220,7 @@ def ms_ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataR
     Raises
     ------
     ValueError, TypeError
-        As for `ms_ssim_batch`; for volumes (the 3-D gradient is not written yet).
+        As for `ms_ssim_batch`; for a preset whose MS-SSIM gradient is not written.
 
     Examples
     --------
@@ -226,15 +233,21 @@ def ms_ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataR
     """
     if v.is_device_array(x) or v.is_device_array(y):
         raise TypeError("the MS-SSIM gradient takes host (NumPy) arrays (or CPU tensors)")
+    if spatial_ndim not in (2, 3):
+        raise ValueError(f"spatial_ndim must be 2 or 3, got {spatial_ndim!r}")
+    if preset not in (None, "wang", "pytorch_msssim"):
+        raise ValueError(f"the MS-SSIM gradient supports preset None, 'wang' or 'pytorch_msssim', got {preset!r}")
+    conv = CONVENTIONS[presets.get(preset).ms_convention] if preset is not None else WANG
     levels = v.check_level_weights(weights)
-    job = _prepare(x, y, batch=True, spatial_ndim=2, channel_axis=channel_axis, data_range=data_range,
+    job = _prepare(x, y, batch=True, spatial_ndim=spatial_ndim, channel_axis=channel_axis, data_range=data_range,
                    win_size=win_size, sigma=sigma, gaussian=gaussian, K1=K1, K2=K2,
-                   sample_covariance=sample_covariance, backend=backend, preset=None, ms=True)
+                   sample_covariance=sample_covariance, backend=backend, preset=preset, ms=True)
     v.check_ms_extent(job.x5.shape, win_size, job.nd, len(levels))
-    N, C, _, H, W = job.x5.shape
-    values, grad = ms_ssim_gradient_2d(job.x5.reshape(N * C, H, W), job.y5.reshape(N * C, H, W), job.weights,
-                                       job.consts.astype(np.float64), levels, np.dtype(job.consts.dtype),
-                                       backend=job.backend)
+    N, C = job.x5.shape[:2]
+    planes = (N * C,) + (job.x5.shape[3:] if job.nd == 2 else job.x5.shape[2:])
+    values, grad = ms_ssim_gradient(job.x5.reshape(planes), job.y5.reshape(planes), job.weights,
+                                    job.consts.astype(np.float64), levels, np.dtype(job.consts.dtype), conv=conv,
+                                    backend=job.backend if job.nd == 2 else "cpu")
     values = values.reshape(N, C).mean(axis=1)
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")

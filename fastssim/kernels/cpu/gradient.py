@@ -90,11 +90,11 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_3d(x, y, w, shx, shy, consts, d_my, d_eyy, d_exy, plane_sums):
+def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
     """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its k input
     planes are filtered along D into five float64 moment planes (one buffer per task), then
-    down the columns and along the rows as in 2-D. ``plane_sums[p, d]``: the sum of SSIM over
-    valid plane d."""
+    down the columns and along the rows as in 2-D. ``plane_sums[p, d]``: the sum of SSIM (of
+    the contrast-structure term with ``cs_only``) over valid plane d."""
     P, D, H, W = x.shape
     k = w.shape[0]
     Dv = D - k + 1
@@ -135,8 +135,11 @@ def grad_maps_3d(x, y, w, shx, shy, consts, d_my, d_eyy, d_exy, plane_sums):
                     for j in range(Wv):
                         hm[c, j] += wt * vm[c, j + t]
             for j in range(Wv):
-                s, g0, g1, g2 = _ssim_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], sx, sy,
-                                                 c1d, c2d, cnd)
+                if cs_only:
+                    s, g0, g1, g2 = _cs_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], c2d, cnd)
+                else:
+                    s, g0, g1, g2 = _ssim_grad_terms(hm[0, j], hm[1, j], hm[2, j], hm[3, j], hm[4, j], sx, sy,
+                                                     c1d, c2d, cnd)
                 d_my[p, d, i, j] = g0
                 d_eyy[p, d, i, j] = g1
                 d_exy[p, d, i, j] = g2

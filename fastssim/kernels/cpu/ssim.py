@@ -110,8 +110,9 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
     wh, ww : tuple of float
         Window weights along H and W (work dtype).
     consts : ndarray
-        ``[C1, C2, cov_norm, cs_floor, want_cs]`` in the work dtype (``want_cs`` nonzero: also sum
-        the contrast-structure term).
+        ``[C1, C2, cov_norm, cs_floor, want_cs, shift]`` in the work dtype (``want_cs`` nonzero:
+        also sum the contrast-structure term; ``shift`` 0: raw moments, for a window whose taps do
+        not sum to 1, else 1: moments shifted by the task's level).
     band_h, band_w : int
         Output rows and columns per task.
     out_sum : ndarray, float64, (N * C * nbh * nbw * L, 4)
@@ -239,9 +240,9 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
     for j in range(lin * L):
         level[0, j % L] += np.float64(xr[j])
         level[1, j % L] += np.float64(yr[j])
-    for q in range(L):
-        sh[0, q] = level[0, q] / lin
-        sh[1, q] = level[1, q] / lin
+    for q in range(L):  # consts[5] = 0: no shift, raw moments (a window whose taps do not sum to 1)
+        sh[0, q] = level[0, q] / lin * consts[5]
+        sh[1, q] = level[1, q] / lin * consts[5]
     shx = shift_of(lanes, sh[0], lin)
     shy = shift_of(lanes, sh[1], lin)
     lane_sums = np.zeros(nS if lanes is not None else 1)  # float64 column sums, interleaved

@@ -1,0 +1,143 @@
+"""SSIM and MS-SSIM of each plane of two tensors as a PyTorch custom operator, with its
+autograd formula and its fake (meta) implementation, so that eager code, autograd and
+``torch.compile(..., fullgraph=True)`` all call fastssim's kernels the same way.
+
+``planes(x, y, taps=..., data_range=..., ...)`` takes (P, H, W) or (P, D, H, W) tensors (the
+drop-ins reshape (N, C, ...) to planes) and returns each plane's value, float64, differentiable
+in ``x`` and ``y``. The operator ``fastssim::planes`` computes the values and, when a
+gradient will be wanted, the gradients in the same pass (`fastssim.metrics.planes`); its
+backward only scales them. Tensors on a GPU are computed on the host and their gradients are
+copied back.
+
+Needs PyTorch 2.4 or later (``torch.library.custom_op``).
+"""
+
+import numpy as np
+
+from ..metrics.planes import ms_ssim_planes, ssim_planes
+
+try:
+    import torch as _torch
+except ImportError:  # the drop-ins explain what to install
+    _torch = None  # type: ignore[assignment]
+
+__all__ = ["planes", "work_dtype"]
+
+_OP = "fastssim::planes"
+
+
+def work_dtype(x, y):
+    """float64 when either tensor is float64, else float32 (float16, bfloat16 and integer input
+    are computed in float32)."""
+    return _torch.float64 if _torch.float64 in (x.dtype, y.dtype) else _torch.float32
+
+
+def _host(t, work):
+    return t.detach().to("cpu", work).contiguous().numpy()
+
+
+def _window(taps, work):
+    """The 1-D taps (float64 NumPy) of a window tensor (k,) or (R, k) whose rows are equal (one
+    window per channel, as conv-based libraries hold it), rounded to the work dtype first."""
+    rows = taps.detach().to("cpu").reshape(-1, taps.shape[-1])
+    if not bool((rows == rows[:1]).all()):
+        raise ValueError("the window must be the same for every channel: fastssim applies one window to every "
+                         "channel")
+    return rows[0].to(work).to(_torch.float64).numpy()
+
+
+def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx, need_gy):
+    """(values float64 (P,), grad_x or an empty tensor, grad_y or an empty tensor) on x's device."""
+    work = work_dtype(x, y)
+    xa, ya = _host(x, work), _host(y, work)
+    taps = _window(taps, work)
+    options = dict(spatial_ndim=x.dim() - 1, taps=taps, data_range=data_range, K1=K1, K2=K2)
+    if level_weights:
+        def fn(a, b, gradient):
+            return ms_ssim_planes(a, b, level_weights=level_weights, convention=convention, gradient=gradient,
+                                  **options)
+    else:
+        def fn(a, b, gradient):
+            return ssim_planes(a, b, gradient=gradient, **options)
+    values, gy = fn(xa, ya, need_gy)
+    gx = fn(ya, xa, True)[1] if need_gx else None  # SSIM and MS-SSIM are symmetric in x and y
+
+    def out(g):  # an operator's outputs are distinct tensors: one empty tensor each
+        return x.new_empty(0, dtype=work) if g is None else _torch.from_numpy(np.ascontiguousarray(g)).to(x.device)
+
+    return _torch.from_numpy(values).to(x.device), out(gx), out(gy)
+
+
+def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx, need_gy):
+    work = work_dtype(x, y)
+
+    def out(need):
+        return x.new_empty(x.shape if need else (0,), dtype=work)
+
+    return x.new_empty(x.shape[0], dtype=_torch.float64), out(need_gx), out(need_gy)
+
+
+def _setup_context(ctx, inputs, output):
+    ctx.save_for_backward(output[1], output[2])
+    ctx.dtypes = (inputs[0].dtype, inputs[1].dtype)
+    ctx.shape = tuple(inputs[0].shape)
+
+
+def _backward(ctx, grad_values, _grad_gx, _grad_gy):
+    scale = grad_values.reshape((-1,) + (1,) * (len(ctx.shape) - 1))
+    out = []
+    for g, dtype in zip(ctx.saved_tensors, ctx.dtypes):
+        out.append(None if g.numel() == 0 else (g * scale.to(g.dtype)).to(dtype))
+    return (out[0], out[1]) + (None,) * 8
+
+
+if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library, "custom_op"):
+    Tensor = _torch.Tensor
+
+    def _planes_op(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
+                   level_weights: list[float], convention: str, need_gx: bool,
+                   need_gy: bool) -> tuple[Tensor, Tensor, Tensor]:
+        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx, need_gy)
+
+    _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
+    _op.register_fake(_fake)
+    _op.register_autograd(_backward, setup_context=_setup_context)
+else:  # pragma: no cover - torch missing or older than 2.4
+    _op = None  # type: ignore[assignment]
+
+
+def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang"):
+    """Each plane's SSIM (MS-SSIM with ``level_weights``), float64, shape (P,), differentiable.
+
+    Parameters
+    ----------
+    x, y : torch.Tensor
+        (P, H, W) or (P, D, H, W), one shape, on one device.
+    taps : torch.Tensor
+        The 1-D window (odd length), along every spatial axis: (k,), or (R, k) with equal rows
+        (a tensor, so that a compiled graph does not read its values).
+    data_range, K1, K2 : float
+    level_weights : sequence of float
+        MS-SSIM's exponents, one per scale; empty for SSIM.
+    convention : {'wang', 'pytorch_msssim'}
+        MS-SSIM's halving (see `fastssim.metrics.planes.ms_ssim_planes`).
+
+    Returns
+    -------
+    torch.Tensor, float64, (P,), on ``x``'s device
+
+    Raises
+    ------
+    ImportError
+        Without PyTorch 2.4 or later.
+    ValueError
+        As `fastssim.metrics.planes.ssim_planes`, and for a window whose rows differ.
+    """
+    if _op is None:
+        raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
+    grad = _torch.is_grad_enabled()
+    need_gx = bool(grad and x.requires_grad)
+    need_gy = bool(grad and y.requires_grad)
+    values, _, _ = _op(x, y, taps, float(data_range), float(K1), float(K2),
+                       [float(w) for w in level_weights], str(convention), need_gx, need_gy)
+    return values

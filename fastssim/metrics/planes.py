@@ -1,0 +1,128 @@
+"""SSIM and MS-SSIM of each plane (or volume) of two stacks, with a window given by its taps:
+the entry the drop-ins for other libraries (`fastssim.integrations`) compute through.
+
+Another library's window is its own numbers (pytorch_msssim's Gaussian taps are float32
+values, a user may pass a window tensor), and its channels are reduced by its own rule after
+each plane's value is known (a ReLU per channel, then a mean). So these take the taps, return one
+value per plane of a (P, H, W) or (P, D, H, W) stack and, on request, the gradient of each
+plane's value with respect to ``y``; the caller reduces them. The stacks are float32 or float64
+(the work dtype is theirs); the arguments are checked here, the numbers come from the kernels.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..conventions import checks as v
+from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
+from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d
+from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
+
+__all__ = ["ssim_planes", "ms_ssim_planes"]
+
+
+def _checked(x, y, spatial_ndim, taps, data_range, K1, K2):
+    """The stacks as C-contiguous float arrays, the taps (float64) and the kernel constants."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape or x.ndim != spatial_ndim + 1:
+        raise ValueError(f"expected two stacks of {spatial_ndim}-D planes of one shape, got {x.shape} and {y.shape}")
+    wdt = np.dtype(np.float64) if np.float64 in (x.dtype, y.dtype) else np.dtype(np.float32)
+    x = np.ascontiguousarray(x, dtype=wdt)
+    y = np.ascontiguousarray(y, dtype=wdt)
+    w = np.asarray(taps, dtype=np.float64).reshape(-1)
+    if w.size % 2 == 0 or not np.isfinite(w).all():
+        raise ValueError(f"the window needs an odd number of finite taps, got {w.size}")
+    small = [n for n in x.shape[1:] if n < w.size]
+    if small:
+        raise ValueError(f"every spatial side must be at least the window's {w.size} taps; got planes of shape "
+                         f"{x.shape[1:]}: pass larger images or a smaller window")
+    v.check_options(int(w.size), 1.5, K1, K2, "cpu")
+    consts = kernel_constants(float(data_range), K1, K2, 1.0, wdt)
+    return x, y, w, consts
+
+
+def _five(a, spatial_ndim):
+    return a[:, None, None] if spatial_ndim == 2 else a[:, None]
+
+
+def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
+                K2: float = 0.03, gradient: bool = False):
+    """Mean SSIM over the 'valid' region of each plane, and its gradient with respect to ``y``.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        Stacks (P, H, W) (``spatial_ndim=2``) or (P, D, H, W) (3), float32 or float64 (the
+        work dtype: float64 if either is).
+    spatial_ndim : {2, 3}
+    taps : sequence of float
+        The 1-D window, applied along every spatial axis (odd length; used as given).
+    data_range, K1, K2 : float
+        As for `fastssim.ssim`.
+    gradient : bool
+        Also return ``d values[p] / d y[p]``.
+
+    Returns
+    -------
+    values : ndarray, float64, (P,)
+    grad : ndarray of ``y``'s shape in the work dtype, or None
+
+    Raises
+    ------
+    ValueError
+        For stacks of different shapes, a side shorter than the window, an even window, and
+        a value that is not finite (the diagnosed cause, naming the plane).
+    """
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2)
+    grad = None
+    if not gradient:
+        means, _ = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts, want_cs=False)
+        values = means[:, 0, 0]
+    elif spatial_ndim == 2:
+        values, grad = ssim_gradient_2d(x, y, w, consts.astype(np.float64), consts.dtype)
+    else:
+        values, grad = ssim_gradient_3d(x, y, w, consts.astype(np.float64), consts.dtype)
+    raise_if_nonfinite(values, x, y, K1, K2, what="plane")
+    return values, grad
+
+
+def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float,
+                   level_weights: Sequence[float], convention: str = "wang", K1: float = 0.01, K2: float = 0.03,
+                   gradient: bool = False):
+    """MS-SSIM of each plane (one per plane, negative terms clamped to 0) and its gradient.
+
+    Parameters
+    ----------
+    x, y, spatial_ndim, taps, data_range, K1, K2, gradient
+        As for `ssim_planes`.
+    level_weights : sequence of float
+        One exponent per scale.
+    convention : {'wang', 'pytorch_msssim'}
+        The halving between scales (`fastssim.kernels.engine_ms.CONVENTIONS`): 2x2 block
+        means with an odd edge averaged with itself, or with a zero before an odd side's first
+        sample (pytorch_msssim's padded average pooling).
+
+    Returns
+    -------
+    values : ndarray, float64, (P,)
+    grad : ndarray of ``y``'s shape in the work dtype, or None
+
+    Raises
+    ------
+    ValueError
+        As `ssim_planes`, and for planes too small for the coarsest scale.
+    """
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2)
+    levels = v.check_level_weights(level_weights)
+    if convention not in ("wang", "pytorch_msssim"):
+        raise ValueError(f"convention must be 'wang' or 'pytorch_msssim', got {convention!r}")
+    conv = CONVENTIONS[convention]
+    x5, y5 = _five(x, spatial_ndim), _five(y, spatial_ndim)
+    v.check_ms_extent(x5.shape, w.size, spatial_ndim, len(levels))
+    grad = None
+    if gradient:
+        values, grad = ms_ssim_gradient(x, y, w, consts.astype(np.float64), levels, consts.dtype, conv=conv)
+    else:
+        values = ms_ssim_convention(x5, y5, spatial_ndim, w, consts, levels, conv)[:, 0]
+    raise_if_nonfinite(values, x, y, K1, K2, what="plane")
+    return values, grad

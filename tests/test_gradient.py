@@ -203,6 +203,60 @@ def test_ms_ssim_gradient_equals_pytorch_msssim(rgb_img):
     assert np.abs(grads - Y.grad.numpy()).max() <= 1e-10 * np.abs(grads).max()
 
 
+def test_ms_ssim_gradient_pytorch_msssim_halving_and_volumes():
+    """The gradient through pytorch_msssim's halving (a zero before an odd side's first sample)
+    and through the 2x2x2 halving of volumes: equal to central differences of the forward
+    value, on odd sizes at every scale."""
+    rng = np.random.default_rng(9)
+    cam = camera().astype(np.float64) / 255
+    x = cam[None, 13:194, 31:220]  # 181 x 189: odd at the first halving
+    y = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    values, grads = fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0, preset="pytorch_msssim")
+    assert values[0] == pytest.approx(fastssim.ms_ssim(x[0], y[0], data_range=1.0, preset="pytorch_msssim"),
+                                      abs=1e-13)
+    points = [(0, 0), (90, 94), (180, 188), (1, 187), (179, 2)]
+    fd = _finite_differences(lambda a: fastssim.ms_ssim(x[0], a, data_range=1.0, preset="pytorch_msssim"), y[0],
+                             points)
+    np.testing.assert_allclose([grads[0][p] for p in points], fd, rtol=1e-4, atol=3e-10)
+    vol = np.stack([cam[i:i + 27, 100:125] for i in range(0, 189, 9)])  # 21 x 27 x 25
+    noisy = np.clip(vol + rng.normal(0, 0.05, vol.shape), 0, 1)
+    for preset in (None, "pytorch_msssim"):
+        kw = dict(data_range=1.0, weights=(0.4, 0.6), preset=preset)
+        values, grads = fastssim.ms_ssim_batch_with_gradient(vol[None], noisy[None], spatial_ndim=3, **kw)
+        assert values[0] == pytest.approx(fastssim.ms_ssim(vol, noisy, **kw), abs=1e-13)
+        points = [(0, 0, 0), (10, 13, 12), (20, 26, 24), (20, 0, 24)]
+        fd = _finite_differences(lambda a: fastssim.ms_ssim(vol, a, **kw), noisy, points)
+        np.testing.assert_allclose([grads[0][p] for p in points], fd, rtol=1e-4, atol=3e-10)
+    with pytest.raises(ValueError, match="supports preset"):
+        fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0, preset="torchmetrics")
+
+
+def test_a_window_that_does_not_sum_to_one_is_taken_as_it_is():
+    """Taps that sum to 1 only within float32 rounding (another library's window): the fused
+    kernels' values and gradient equal the raw-moment definition in float64 (a shift by the
+    plane's level would not cancel)."""
+    from fastssim.kernels.engine import kernel_constants, ssim_map_separable
+    from fastssim.metrics.planes import ssim_planes
+
+    g = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2)
+    taps = (g / g.sum()).astype(np.float32).astype(np.float64) * (1 + 3e-7)
+    cam = camera().astype(np.float64) / 255
+    x = np.stack([cam[:60, :70], cam[200:260, 300:370]])
+    y = np.clip(x + np.random.default_rng(10).normal(0, 0.02, x.shape), 0, 1)
+    consts = kernel_constants(1.0, 0.01, 0.03, 1.0, np.dtype(np.float64))
+    exact = ssim_map_separable(x[:, None, None], y[:, None, None], 2, taps, consts, shift=False).mean(axis=(1, 2, 3, 4))
+    values, _ = ssim_planes(x, y, spatial_ndim=2, taps=taps, data_range=1.0)
+    np.testing.assert_allclose(values, exact, rtol=0, atol=1e-13)
+    values, grad = ssim_planes(x, y, spatial_ndim=2, taps=taps, data_range=1.0, gradient=True)
+    np.testing.assert_allclose(values, exact, rtol=0, atol=1e-13)
+    points = [(0, 0), (30, 35), (59, 69)]
+    fd = _finite_differences(lambda a: ssim_planes(x[1:], a[None], spatial_ndim=2, taps=taps, data_range=1.0)[0][0],
+                             y[1], points)
+    np.testing.assert_allclose([grad[1][p] for p in points], fd, rtol=1e-4, atol=3e-10)
+    shifted, _ = ssim_planes(x, y, spatial_ndim=2, taps=taps / taps.sum(), data_range=1.0)
+    assert np.abs(shifted - values).max() > 1e-8  # the unnormalised window changes the number
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gradients_on_the_gpu_equal_the_cpus(dtype):
     """The CUDA gradient kernels (the simulator where no GPU is present: small crops) compute

@@ -132,7 +132,15 @@ def test_ms_ssim_and_its_loss_module():
     loss = MSSSIMLoss(data_range=1.0)(pred, torch.from_numpy(x).float())
     loss.backward()
     assert pred.grad.dtype == torch.float32 and loss.item() == pytest.approx(1 - ours.item(), abs=1e-5)
-    with pytest.raises(ValueError, match=r"expected two \(N, C, H, W\) tensors"):
+    vol = np.stack([x[0, 0, i:i + 40, :50] for i in range(0, 110, 5)])[None]  # 22 x 40 x 50: two scales
+    noisy = np.clip(vol + np.random.default_rng(3).normal(0, 0.05, vol.shape), 0, 1)
+    V = torch.from_numpy(noisy).requires_grad_()
+    value = ms_ssim(torch.from_numpy(vol)[None], V[None], data_range=1.0, weights=(0.5, 0.5))
+    value.backward()
+    ref, grad = fastssim.ms_ssim_batch_with_gradient(vol, noisy, spatial_ndim=3, data_range=1.0, weights=(0.5, 0.5))
+    assert value.item() == pytest.approx(ref[0], abs=1e-13)
+    assert torch.allclose(V.grad, torch.from_numpy(grad), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="exceeds the image extent"):
         ms_ssim(torch.zeros(1, 1, 4, 170, 170), torch.zeros(1, 1, 4, 170, 170), data_range=1.0)
     with pytest.raises(ValueError, match="161"):
         ms_ssim(torch.rand(1, 1, 100, 100), torch.rand(1, 1, 100, 100), data_range=1.0)

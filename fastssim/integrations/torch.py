@@ -1,23 +1,28 @@
-"""SSIM and MS-SSIM as PyTorch losses: ``ssim``, ``ms_ssim`` (autograd functions) and the
+"""SSIM and MS-SSIM as PyTorch losses: ``ssim``, ``ms_ssim`` (differentiable functions) and the
 ``SSIMLoss``, ``MSSSIMLoss`` modules.
 
-Needs PyTorch (``pip install 'fastssim[torch]'``). Tensors are (N, C, H, W) or (N, C, D, H, W)
-(MS-SSIM: 2-D); the value and the exact gradient of each image's SSIM come from
-`fastssim.ssim_batch_with_gradient` / `fastssim.ms_ssim_batch_with_gradient` (fused CPU kernels
-for 2-D), in float32 for float32,
-float16 and bfloat16 tensors (the gradient returned in the tensor's dtype) and in float64 for
-float64 ones. CUDA tensors (SSIM of (N, C, H, W)) are read in place by the CUDA gradient kernels
-and their gradients stay on the device (the tensors are synchronised with PyTorch's current
-stream first; only the per-image sums come to the host); other CUDA inputs (volumes, MS-SSIM)
-are computed on the host and their gradients copied back. The CUDA path has been run only
-under Numba's simulator, with device arrays, not yet with CUDA tensors on a GPU.
+Needs PyTorch (``pip install 'fastssim[torch]'``). Tensors are (N, C, H, W) or (N, C, D, H, W).
+Each image's value is the mean of its channels' values, computed by the ``fastssim::planes``
+custom operator (`fastssim.integrations.torch_ops`): the forward kernels alone when no input
+needs a gradient, else the fused gradient kernels, which give the value and the exact gradient
+for each input that needs one in one pass; ``torch.compile(..., fullgraph=True)`` traces it
+without a graph break. float32, float16 and bfloat16 tensors are computed in float32 (the
+gradient returned in the tensor's dtype), float64 ones in float64. CUDA tensors (SSIM of (N, C,
+H, W)) are read in place by the CUDA gradient kernels and their gradients stay on the device (the
+tensors are synchronised with PyTorch's current stream first; only the per-image sums come to
+the host); other CUDA inputs (volumes, MS-SSIM) are computed on the host and their gradients
+copied back. The CUDA path has been run only under Numba's simulator, with device arrays, not
+yet with CUDA tensors on a GPU.
 """
 
 import numpy as np
 
+from ..conventions import checks as v
 from ..conventions import data_range as dr
+from ..kernels.math import window_weights
 from ..metrics.gradient import ms_ssim_batch_with_gradient, ssim_batch_with_gradient
 from ..metrics.multiscale import MS_SSIM_WEIGHTS
+from .torch_ops import planes
 
 try:
     import torch as _torch
@@ -94,6 +99,18 @@ def _check(x, y, reduction, dims=(4, 5), win_size=11):
                          "x.permute(0, 3, 1, 2) (and the same for y)")
 
 
+def _per_image(x, y, data_range, win_size, sigma, gaussian, K1, K2, level_weights=()):
+    """Each image's value (the mean over its channels), differentiable, through the
+    ``fastssim::planes`` operator; in ``y``'s dtype (the default dtype for integer tensors)."""
+    v.check_options(win_size, sigma, K1, K2, "cpu")
+    taps = _torch.from_numpy(window_weights(win_size, sigma, gaussian).copy())
+    N, C = x.shape[:2]
+    values = planes(x.reshape((N * C,) + tuple(x.shape[2:])), y.reshape((N * C,) + tuple(y.shape[2:])), taps=taps,
+                    data_range=data_range, K1=K1, K2=K2, level_weights=level_weights)
+    out = y.dtype if y.dtype.is_floating_point else _torch.get_default_dtype()
+    return values.reshape(N, C).mean(1).to(out)
+
+
 def _range(data_range, owner):
     """A data range the caller gave: a positive finite number (there is no default)."""
     if data_range is None:
@@ -143,21 +160,26 @@ def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2
     torch.Size([2, 1, 32, 32])
     """
     _check(x, y, reduction, win_size=win_size)
-    options = dict(spatial_ndim=x.dim() - 2, channel_axis=0, data_range=_range(data_range, "ssim"), win_size=win_size,
-                   sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
-    values = SSIMFunction.apply(x, y, options)
+    L = _range(data_range, "ssim")
+    if x.is_cuda and y.is_cuda and x.dim() == 4:  # the CUDA gradient kernels read the tensors in place
+        options = dict(spatial_ndim=2, channel_axis=0, data_range=L, win_size=win_size, sigma=sigma,
+                       gaussian=gaussian, K1=K1, K2=K2)
+        values = SSIMFunction.apply(x, y, options)
+    else:  # the fastssim::planes operator: forward kernels alone when no gradient is wanted
+        values = _per_image(x, y, L, win_size, sigma, gaussian, K1, K2)
     return values.mean() if reduction == "mean" else values
 
 
 def ms_ssim(x, y, *, data_range, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03,
             reduction="mean"):
-    """Differentiable MS-SSIM of two (N, C, H, W) tensors (every side at least 161 for the
-    default five scales and 11 taps); parameters and result as for `ssim`, ``weights`` as for
-    `fastssim.ms_ssim`. Equal to pytorch_msssim's ``ms_ssim`` and its gradient on even sizes."""
-    _check(x, y, reduction, dims=(4,), win_size=win_size)
-    options = dict(channel_axis=0, data_range=_range(data_range, "ms_ssim"), weights=tuple(weights), win_size=win_size,
-                   sigma=sigma, gaussian=gaussian, K1=K1, K2=K2)
-    values = SSIMFunction.apply(x, y, options, ms_ssim_batch_with_gradient)
+    """Differentiable MS-SSIM of two (N, C, H, W) or (N, C, D, H, W) tensors (every side at least
+    161 for the default five scales and 11 taps); parameters and result as for `ssim`,
+    ``weights`` as for `fastssim.ms_ssim` (Wang's halving: an odd side's last sample averaged
+    with itself). Equal to pytorch_msssim's ``ms_ssim`` and its gradient on even sizes; for its
+    numbers on every size use `fastssim.compat.pytorch_msssim`."""
+    _check(x, y, reduction, win_size=win_size)
+    L = _range(data_range, "ms_ssim")
+    values = _per_image(x, y, L, win_size, sigma, gaussian, K1, K2, level_weights=v.check_level_weights(weights))
     return values.mean() if reduction == "mean" else values
 
 

@@ -66,7 +66,7 @@ CONVENTIONS = {c.name: c for c in [
 def halve_by(a5, conv, spatial_ndim, wdt):
     """One halving of a 5-D host array by the convention's rule, in the work dtype."""
     axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
-    if conv.downsample == "zeros-before-odd":
+    if conv.downsample == "zeros-before-odd" and any(a5.shape[ax] % 2 for ax in axes):  # np.pad always copies
         a5 = np.pad(a5, [(a5.shape[ax] % 2, 0) if ax in axes else (0, 0) for ax in range(5)])
     if conv.downsample == "start-if-odd" and any(a5.shape[ax] % 2 for ax in axes):
         a5 = np.pad(a5, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")

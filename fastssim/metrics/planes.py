@@ -32,10 +32,7 @@ def _checked(x, y, spatial_ndim, taps, data_range, K1, K2):
     w = np.asarray(taps, dtype=np.float64).reshape(-1)
     if w.size % 2 == 0 or not np.isfinite(w).all():
         raise ValueError(f"the window needs an odd number of finite taps, got {w.size}")
-    small = [n for n in x.shape[1:] if n < w.size]
-    if small:
-        raise ValueError(f"every spatial side must be at least the window's {w.size} taps; got planes of shape "
-                         f"{x.shape[1:]}: pass larger images or a smaller window")
+    v.check_extent(_five(x, spatial_ndim).shape, w.size, spatial_ndim, channel_axis=0)
     v.check_options(int(w.size), 1.5, K1, K2, "cpu")
     consts = kernel_constants(float(data_range), K1, K2, 1.0, wdt)
     return x, y, w, consts

@@ -20,7 +20,7 @@ import numpy as np
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..kernels.math import window_weights
-from ..metrics.gradient import ms_ssim_batch_with_gradient, ssim_batch_with_gradient
+from ..metrics.gradient import ssim_batch_with_gradient
 from ..metrics.multiscale import MS_SSIM_WEIGHTS
 from .torch_ops import planes
 

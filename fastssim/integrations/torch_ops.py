@@ -36,21 +36,21 @@ def _host(t, work):
     return t.detach().to("cpu", work).contiguous().numpy()
 
 
-def _window(taps, work):
-    """The 1-D taps (float64 NumPy) of a window tensor (k,) or (R, k) whose rows are equal (one
-    window per channel, as conv-based libraries hold it), rounded to the work dtype first."""
-    rows = taps.detach().to("cpu").reshape(-1, taps.shape[-1])
+def _window(taps):
+    """The 1-D taps (float64 NumPy, the tensor's numbers as they are) of a window tensor (k,) or
+    (R, k) whose rows are equal (one window per channel, as conv-based libraries hold it)."""
+    rows = taps.detach().to("cpu", _torch.float64).reshape(-1, taps.shape[-1])
     if not bool((rows == rows[:1]).all()):
         raise ValueError("the window must be the same for every channel: fastssim applies one window to every "
                          "channel")
-    return rows[0].to(work).to(_torch.float64).numpy()
+    return rows[0].numpy()
 
 
-def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx, need_gy):
+def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, need_gx, need_gy):
     """(values float64 (P,), grad_x or an empty tensor, grad_y or an empty tensor) on x's device."""
     work = work_dtype(x, y)
     xa, ya = _host(x, work), _host(y, work)
-    taps = _window(taps, work)
+    taps = _window(taps)
     options = dict(spatial_ndim=x.dim() - 1, taps=taps, data_range=data_range, K1=K1, K2=K2)
     if level_weights:
         def fn(a, b, gradient):
@@ -58,7 +58,7 @@ def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx,
                                   **options)
     else:
         def fn(a, b, gradient):
-            return ssim_planes(a, b, gradient=gradient, **options)
+            return ssim_planes(a, b, gradient=gradient, cs_only=cs_only, **options)
     values, gy = fn(xa, ya, need_gy)
     gx = fn(ya, xa, True)[1] if need_gx else None  # SSIM and MS-SSIM are symmetric in x and y
 
@@ -68,7 +68,7 @@ def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx,
     return _torch.from_numpy(values).to(x.device), out(gx), out(gy)
 
 
-def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx, need_gy):
+def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, need_gx, need_gy):
     work = work_dtype(x, y)
 
     def out(need):
@@ -88,16 +88,16 @@ def _backward(ctx, grad_values, _grad_gx, _grad_gy):
     out = []
     for g, dtype in zip(ctx.saved_tensors, ctx.dtypes):
         out.append(None if g.numel() == 0 else (g * scale.to(g.dtype)).to(dtype))
-    return (out[0], out[1]) + (None,) * 8
+    return (out[0], out[1]) + (None,) * 9
 
 
 if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library, "custom_op"):
     Tensor = _torch.Tensor
 
     def _planes_op(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
-                   level_weights: list[float], convention: str, need_gx: bool,
+                   level_weights: list[float], convention: str, cs_only: bool, need_gx: bool,
                    need_gy: bool) -> tuple[Tensor, Tensor, Tensor]:
-        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, need_gx, need_gy)
+        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, need_gx, need_gy)
 
     _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
     _op.register_fake(_fake)
@@ -106,7 +106,7 @@ else:  # pragma: no cover - torch missing or older than 2.4
     _op = None  # type: ignore[assignment]
 
 
-def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang"):
+def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang", cs_only=False):
     """Each plane's SSIM (MS-SSIM with ``level_weights``), float64, shape (P,), differentiable.
 
     Parameters
@@ -121,6 +121,8 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
         MS-SSIM's exponents, one per scale; empty for SSIM.
     convention : {'wang', 'pytorch_msssim'}
         MS-SSIM's halving (see `fastssim.metrics.planes.ms_ssim_planes`).
+    cs_only : bool
+        SSIM's mean contrast-structure term instead of SSIM (without ``level_weights``).
 
     Returns
     -------
@@ -139,5 +141,5 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
     need_gx = bool(grad and x.requires_grad)
     need_gy = bool(grad and y.requires_grad)
     values, _, _ = _op(x, y, taps, float(data_range), float(K1), float(K2),
-                       [float(w) for w in level_weights], str(convention), need_gx, need_gy)
+                       [float(w) for w in level_weights], str(convention), bool(cs_only), need_gx, need_gy)
     return values

@@ -18,7 +18,7 @@ from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
 from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d
 from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
 
-__all__ = ["ssim_planes", "ms_ssim_planes"]
+__all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes"]
 
 
 def _checked(x, y, spatial_ndim, taps, data_range, K1, K2):
@@ -43,7 +43,7 @@ def _five(a, spatial_ndim):
 
 
 def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
-                K2: float = 0.03, gradient: bool = False):
+                K2: float = 0.03, gradient: bool = False, cs_only: bool = False):
     """Mean SSIM over the 'valid' region of each plane, and its gradient with respect to ``y``.
 
     Parameters
@@ -58,6 +58,9 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
         As for `fastssim.ssim`.
     gradient : bool
         Also return ``d values[p] / d y[p]``.
+    cs_only : bool
+        The mean contrast-structure term ``(2 vxy + C2) / (vx + vy + C2)`` instead (MS-SSIM's
+        per-scale term).
 
     Returns
     -------
@@ -73,12 +76,13 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
     x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2)
     grad = None
     if not gradient:
-        means, _ = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts, want_cs=False)
-        values = means[:, 0, 0]
+        means, _ = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts,
+                              want_cs=cs_only)
+        values = means[:, 0, 1 if cs_only else 0]
     elif spatial_ndim == 2:
-        values, grad = ssim_gradient_2d(x, y, w, consts.astype(np.float64), consts.dtype)
+        values, grad = ssim_gradient_2d(x, y, w, consts.astype(np.float64), consts.dtype, cs_only=cs_only)
     else:
-        values, grad = ssim_gradient_3d(x, y, w, consts.astype(np.float64), consts.dtype)
+        values, grad = ssim_gradient_3d(x, y, w, consts.astype(np.float64), consts.dtype, cs_only=cs_only)
     raise_if_nonfinite(values, x, y, K1, K2, what="plane")
     return values, grad
 
@@ -123,3 +127,13 @@ def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range
         values = ms_ssim_convention(x5, y5, spatial_ndim, w, consts, levels, conv)[:, 0]
     raise_if_nonfinite(values, x, y, K1, K2, what="plane")
     return values, grad
+
+
+def ssim_map_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
+                    K2: float = 0.03):
+    """The 'valid' SSIM map of each plane, shape (P, Ho, Wo) or (P, Do, Ho, Wo), in the work
+    dtype; arguments and errors as for `ssim_planes` (no gradient)."""
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2)
+    _, smap = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts, want_map=True,
+                         want_cs=False)
+    return smap[:, 0, 0] if spatial_ndim == 2 else smap[:, 0]

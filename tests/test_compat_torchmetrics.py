@@ -1,0 +1,203 @@
+"""``fastssim.compat.torchmetrics`` against the installed torchmetrics over its parameters, on real
+images. torchmetrics' sdist ships no tests, so this is the proof that it is a drop-in: values
+(float64: 1e-12; float32: torchmetrics' float64 result to 2e-6, which its own float32 misses by up
+to 5e-5), gradients for both inputs, the second outputs, MS-SSIM, the metric classes' protocol,
+2-D and 3-D, odd sizes, every reduction, half precision, errors and torch.compile."""
+
+import numpy as np
+import pytest
+
+from images import colour, grey, jpeg, need, noise
+
+torch = pytest.importorskip("torch", reason="the torchmetrics drop-in needs PyTorch")
+ft = pytest.importorskip("fastssim.compat.torchmetrics")
+
+
+def _batch(dtype=torch.float64):
+    """Three distortions of two odd-sized crops of the colour photograph: (6, 3, 181, 203) in [0, 1]."""
+    xs, ys = [], []
+    for crop in [(slice(37, 218), slice(101, 304)), (slice(300, 481), slice(0, 203))]:
+        a = colour()[crop]
+        for b in (jpeg(a, 10), noise(a, 25.0), np.ascontiguousarray(a[::-1])):
+            xs.append(a.transpose(2, 0, 1))
+            ys.append(b.transpose(2, 0, 1))
+    return (torch.from_numpy(np.stack(ys)).to(dtype) / 255, torch.from_numpy(np.stack(xs)).to(dtype) / 255)
+
+
+def _volume(dtype=torch.float64):
+    g = grey()
+    vol = np.stack([g[100 + 3 * i:157 + 3 * i, 150 + 2 * i:211 + 2 * i] for i in range(23)])  # 23 x 57 x 61
+    return (torch.from_numpy(noise(vol, 15.0))[None, None].to(dtype) / 255,
+            torch.from_numpy(vol)[None, None].to(dtype) / 255)
+
+
+def _tm():
+    need("torchmetrics")
+    import torchmetrics.functional.image as tf
+
+    return tf
+
+
+SSIM_OPTIONS = [dict(), dict(data_range=1.0), dict(data_range=(0.1, 0.9)), dict(sigma=2.0, data_range=1.0),
+                dict(gaussian_kernel=False, kernel_size=7), dict(k1=0.02, k2=0.05, data_range=1.0),
+                dict(reduction="none"), dict(reduction="sum"), dict(reduction=None)]
+
+
+@pytest.mark.parametrize("options", SSIM_OPTIONS, ids=[str(o) for o in SSIM_OPTIONS])
+def test_ssim_values(options):
+    tf = _tm()
+    p, t = _batch()
+    ref = tf.structural_similarity_index_measure(p, t, **options)
+    ours = ft.structural_similarity_index_measure(p, t, **options)
+    assert ours.dtype == ref.dtype and ours.shape == ref.shape
+    assert torch.allclose(ours, ref, rtol=0, atol=1e-12)
+    ref64 = ref
+    ours32 = ft.structural_similarity_index_measure(p.float(), t.float(), **options)
+    assert ours32.dtype == torch.float32
+    assert torch.allclose(ours32.double(), ref64, rtol=0, atol=2e-6 * (6 if options.get("reduction") == "sum" else 1))
+
+
+def test_second_outputs():
+    tf = _tm()
+    p, t = _batch()
+    for key in ("return_contrast_sensitivity", "return_full_image"):
+        ref = tf.structural_similarity_index_measure(p, t, data_range=1.0, **{key: True})
+        ours = ft.structural_similarity_index_measure(p, t, data_range=1.0, **{key: True})
+        assert ours[1].shape == ref[1].shape and ours[1].dtype == ref[1].dtype
+        assert torch.allclose(ours[0], ref[0], rtol=0, atol=1e-12)
+        assert torch.allclose(ours[1], ref[1], rtol=0, atol=1e-10)
+
+
+def test_volumes():
+    tf = _tm()
+    p, t = _volume()
+    for options in (dict(), dict(data_range=1.0, return_contrast_sensitivity=True)):
+        ref = tf.structural_similarity_index_measure(p, t, **options)
+        ours = ft.structural_similarity_index_measure(p, t, **options)
+        for r, o in zip(ref if isinstance(ref, tuple) else [ref], ours if isinstance(ours, tuple) else [ours]):
+            assert torch.allclose(o, r, rtol=0, atol=1e-12)
+    assert torch.allclose(ft.multiscale_structural_similarity_index_measure(p, t, betas=(0.5, 0.5)),
+                          tf.multiscale_structural_similarity_index_measure(p, t, betas=(0.5, 0.5)), rtol=0,
+                          atol=1e-12)
+
+
+MS_OPTIONS = [dict(), dict(data_range=1.0), dict(normalize=None), dict(normalize="simple"),
+              dict(betas=(0.3, 0.3, 0.4)), dict(reduction="none"), dict(gaussian_kernel=False, kernel_size=7)]
+
+
+@pytest.mark.parametrize("options", MS_OPTIONS, ids=[str(o) for o in MS_OPTIONS])
+def test_ms_ssim_values(options):
+    """181 x 203: the halving drops an odd last row or column at every scale."""
+    tf = _tm()
+    p, t = _batch()
+    ref = tf.multiscale_structural_similarity_index_measure(p, t, **options)
+    ours = ft.multiscale_structural_similarity_index_measure(p, t, **options)
+    assert ours.shape == ref.shape and torch.allclose(ours, ref, rtol=0, atol=1e-12)
+    ours32 = ft.multiscale_structural_similarity_index_measure(p.float(), t.float(), **options)
+    assert torch.allclose(ours32.double(), ref, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("fn", ["structural_similarity_index_measure",
+                                "multiscale_structural_similarity_index_measure"])
+def test_gradients_for_both_inputs(fn):
+    """With the data range given (torchmetrics then differentiates nothing else): the same
+    gradients for preds and target as torchmetrics' autograd, float64."""
+    tf = _tm()
+    p, t = _batch()
+    grads = []
+    for impl in (tf, ft):
+        a, b = p.clone().requires_grad_(), t.clone().requires_grad_()
+        getattr(impl, fn)(a, b, data_range=1.0, reduction="sum").backward()
+        grads.append((a.grad, b.grad))
+    for r, o in zip(*grads):
+        assert (o - r).abs().max().item() <= 1e-9 * r.abs().max().item()
+
+
+def test_metric_classes_follow_torchmetrics_protocol():
+    """update over batches, compute, reset, forward: the original's numbers; the mean's state
+    is a running sum (a 0-d tensor), not a list of images."""
+    need("torchmetrics")
+    import torchmetrics.image as ti
+
+    p, t = _batch()
+    for cls, kw in (("StructuralSimilarityIndexMeasure", dict(data_range=1.0)),
+                    ("StructuralSimilarityIndexMeasure", dict(reduction="none")),
+                    ("StructuralSimilarityIndexMeasure", dict(data_range=1.0, return_full_image=True)),
+                    ("MultiScaleStructuralSimilarityIndexMeasure", dict(data_range=1.0)),
+                    ("MultiScaleStructuralSimilarityIndexMeasure", dict(reduction="sum", normalize="simple"))):
+        ref, ours = getattr(ti, cls)(**kw).double(), getattr(ft, cls)(**kw).double()
+        assert isinstance(ours, getattr(ti, cls))
+        for i in range(3):
+            step_ref = ref(p[2 * i:2 * i + 2], t[2 * i:2 * i + 2])  # forward: this batch's value
+            step = ours(p[2 * i:2 * i + 2], t[2 * i:2 * i + 2])
+            for r, o in zip(step_ref if isinstance(step_ref, tuple) else [step_ref],
+                            step if isinstance(step, tuple) else [step]):
+                assert torch.allclose(o, r, rtol=0, atol=1e-10)
+        for r, o in zip(*(c.compute() if isinstance(c.compute(), tuple) else [c.compute()] for c in (ref, ours))):
+            assert torch.allclose(o, r, rtol=0, atol=1e-10)
+        if kw.get("reduction", "elementwise_mean") != "none":
+            assert ours.similarity.dim() == 0
+            ours.reset()
+            ours.update(p[:1], t[:1])
+            assert ours.total.item() == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_and_autocast(dtype):
+    """float16/bfloat16 are computed in float32: identical images give exactly 1 and no value
+    exceeds 1 (torchmetrics' issue 1290); values are the float32 ones in the output dtype."""
+    p, t = _batch(torch.float32)
+    ph, th = p.to(dtype), t.to(dtype)
+    ours = ft.structural_similarity_index_measure(ph, th, data_range=1.0, reduction="none")
+    assert ours.dtype == dtype and (ours <= 1).all()
+    ref = ft.structural_similarity_index_measure(ph.float(), th.float(), data_range=1.0, reduction="none")
+    assert torch.allclose(ours.float(), ref.to(dtype).float(), rtol=0, atol=0)
+    assert ft.structural_similarity_index_measure(ph, ph, data_range=1.0).item() == 1.0
+    assert ft.multiscale_structural_similarity_index_measure(ph, ph, data_range=1.0).item() == 1.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = torch.nn.functional.conv2d(t, torch.eye(3)[:, :, None, None])
+        assert out.dtype == torch.bfloat16
+        assert ft.structural_similarity_index_measure(out, out, data_range=1.0).item() == 1.0
+
+
+def test_errors_name_the_problem():
+    p, t = _batch(torch.float32)
+    with pytest.raises(RuntimeError, match="same shape"):
+        ft.structural_similarity_index_measure(p, t[:, :, 1:])
+    with pytest.raises(ValueError, match="BxCxHxW"):
+        ft.structural_similarity_index_measure(p[0], t[0])
+    with pytest.raises(ValueError, match="odd positive"):
+        ft.structural_similarity_index_measure(p, t, gaussian_kernel=False, kernel_size=8)
+    with pytest.raises(ValueError, match="one sigma for every axis"):
+        ft.structural_similarity_index_measure(p, t, sigma=(1.5, 2.0))
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        ft.structural_similarity_index_measure(p, t, return_full_image=True, return_contrast_sensitivity=True)
+    with pytest.raises(ValueError, match="Reduction"):
+        ft.structural_similarity_index_measure(p, t, reduction="max")
+    with pytest.raises(ValueError, match="height must be larger"):
+        ft.multiscale_structural_similarity_index_measure(p[..., :120, :], t[..., :120, :])
+    with pytest.raises(ValueError, match="tuple"):
+        ft.multiscale_structural_similarity_index_measure(p, t, betas=[0.5, 0.5])
+    bad = t.clone()
+    bad[0, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        ft.structural_similarity_index_measure(p, bad, data_range=1.0)
+
+
+def test_torch_compile_fullgraph():
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 3, 3, padding=1, dtype=torch.float64)
+    p, t = _batch()
+
+    def loss(m):
+        return 1 - ft.multiscale_structural_similarity_index_measure(m(p), t, data_range=1.0)
+
+    eager = loss(model)
+    eager.backward()
+    grads = [q.grad.clone() for q in model.parameters()]
+    model.zero_grad()
+    value = torch.compile(loss, fullgraph=True, backend="aot_eager")(model)
+    value.backward()
+    assert value.item() == pytest.approx(eager.item(), abs=1e-14)
+    for g, q in zip(grads, model.parameters()):
+        assert torch.allclose(q.grad, g, rtol=0, atol=1e-12 * g.abs().max().item())

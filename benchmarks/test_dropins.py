@@ -3,7 +3,8 @@
     python -m benchmarks.test_dropins [--seconds 1.0]
     python -m pytest benchmarks/test_dropins.py -s      # a short run, the table printed
 
-For each workload: the original library's call, the same call through ``fastssim.compat.<library>``
+For each library (pytorch_msssim, torchmetrics) and workload: the original library's call, the
+same call through ``fastssim.compat.<library>``
 (only the import changed), and ``fastssim.torch`` called directly (what the drop-in costs over
 it); forward alone (no input needs a gradient) and forward + backward (the second input needs
 one, as a loss's prediction). float32 tensors; both libraries use all cores (torch's intra-op
@@ -46,40 +47,48 @@ def _call(fn, x, y, backward):
     return step
 
 
-def workloads():
-    """``(workload, implementation, pixels, call)``; ``call()`` returns the value."""
-    import fastssim.torch as fst
-    from fastssim.compat import pytorch_msssim as drop
+#: (library, its module, the drop-in's module, {metric: function name})
+LIBRARIES = [
+    ("pytorch_msssim", "pytorch_msssim", "fastssim.compat.pytorch_msssim", {"ssim": "ssim", "ms_ssim": "ms_ssim"}),
+    ("torchmetrics", "torchmetrics.functional.image", "fastssim.compat.torchmetrics",
+     {"ssim": "structural_similarity_index_measure", "ms_ssim": "multiscale_structural_similarity_index_measure"}),
+]
+CASES = [("ssim", (8, 3, 256, 256)), ("ssim", (1, 3, 1024, 1024)), ("ms_ssim", (4, 3, 512, 512)),
+         ("ssim", (1, 1, 64, 128, 128))]
 
-    try:
-        import pytorch_msssim as orig
-    except ImportError:
-        orig = None
-    cases = [
-        ("ssim", (8, 3, 256, 256)),
-        ("ssim", (1, 3, 1024, 1024)),
-        ("ms_ssim", (4, 3, 512, 512)),
-        ("ssim", (1, 1, 64, 128, 128)),
-    ]
+
+def workloads(libraries=None):
+    """``(workload, implementation, pixels, call)``; ``call()`` returns the value."""
+    import importlib
+
+    import fastssim.torch as fst
+
     out = []
-    for metric, shape in cases:
-        x, y = _images(shape)
-        pixels = int(np.prod(shape))
-        direct = getattr(fst, metric)
-        impls = [("fastssim.compat.pytorch_msssim", lambda a, b, f=getattr(drop, metric): f(a, b, data_range=1.0)),
-                 ("fastssim.torch", lambda a, b, f=direct: f(a, b, data_range=1.0))]
-        if orig is not None:
-            impls.insert(0, ("pytorch_msssim", lambda a, b, f=getattr(orig, metric): f(a, b, data_range=1.0)))
-        for backward in (False, True):
-            name = f"{metric} {'x'.join(map(str, shape))} {'fwd+bwd' if backward else 'fwd'}"
-            for impl, fn in impls:
-                out.append((name, impl, pixels, _call(fn, x, y, backward)))
+    for lib, module, dropin, names in LIBRARIES:
+        if libraries and lib not in libraries:
+            continue
+        try:
+            orig = importlib.import_module(module)
+        except ImportError:
+            orig = None
+        drop = importlib.import_module(dropin)
+        for metric, shape in CASES:
+            x, y = _images(shape)
+            pixels = int(np.prod(shape))
+            impls = [(dropin, lambda a, b, f=getattr(drop, names[metric]): f(a, b, data_range=1.0)),
+                     ("fastssim.torch", lambda a, b, f=getattr(fst, metric): f(a, b, data_range=1.0))]
+            if orig is not None:
+                impls.insert(0, (lib, lambda a, b, f=getattr(orig, names[metric]): f(a, b, data_range=1.0)))
+            for backward in (False, True):
+                name = f"{lib}: {metric} {'x'.join(map(str, shape))} {'fwd+bwd' if backward else 'fwd'}"
+                for impl, fn in impls:
+                    out.append((name, impl, pixels, _call(fn, x, y, backward)))
     return out
 
 
-def run(seconds=1.0):
+def run(seconds=1.0, libraries=None):
     rows = []
-    for name, impl, pixels, call in workloads():
+    for name, impl, pixels, call in workloads(libraries):
         t = float(np.median(warm_times(call, seconds)))
         rows.append(dict(workload=name, impl=impl, seconds=t, mpx=pixels / t / 1e6, value=call()))
     return rows
@@ -90,10 +99,11 @@ def table(rows):
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         same = {p["impl"]: p for p in rows if p["workload"] == r["workload"]}
+        lib = r["workload"].split(":")[0]
         ratio = direct = ""
-        if r["impl"] == "fastssim.compat.pytorch_msssim":
-            if "pytorch_msssim" in same:
-                ratio = f"{same['pytorch_msssim']['seconds'] / r['seconds']:.1f}x"
+        if r["impl"].startswith("fastssim.compat."):
+            if lib in same:
+                ratio = f"{same[lib]['seconds'] / r['seconds']:.1f}x"
             direct = f"{r['seconds'] / same['fastssim.torch']['seconds']:.2f}"
         lines.append(f"| {r['workload']} | {r['impl']} | {r['seconds'] * 1e3:.2f} | {r['mpx']:.0f} | "
                      f"{r['value']:.6f} | {ratio} | {direct} |")
@@ -101,21 +111,24 @@ def table(rows):
 
 
 def test_dropins_agree_and_table():
-    """A short run: the table printed; the drop-in gives the original's value (float32: 2e-6)."""
+    """A short run: the table printed; each drop-in gives its original's value (float32: 5e-5,
+    the originals' own float32 error)."""
     import pytest
 
     pytest.importorskip("torch")
     rows = run(seconds=0.1)
     print("\n" + table(rows))
     by = {(r["workload"], r["impl"]): r["value"] for r in rows}
-    for (w, impl), v in by.items():
-        if impl == "pytorch_msssim":
-            assert abs(v - by[(w, "fastssim.compat.pytorch_msssim")]) < 2e-6, (w, v)
+    for lib, _, dropin, _ in LIBRARIES:
+        for (w, impl), v in by.items():
+            if impl == lib:
+                assert abs(v - by[(w, dropin)]) < 5e-5, (w, v)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--only", nargs="*", help="libraries to run (default: all)")
     a = ap.parse_args(argv)
     import platform
 
@@ -124,7 +137,7 @@ def main(argv=None):
 
     print(f"{platform.machine()}, torch {torch.__version__} ({torch.get_num_threads()} threads), numba "
           f"{numba.__version__}; python -m benchmarks.test_dropins --seconds {a.seconds}", file=sys.stderr)
-    print(table(run(a.seconds)))
+    print(table(run(a.seconds, a.only)))
 
 
 if __name__ == "__main__":

@@ -140,6 +140,10 @@ def test_metric_classes_follow_torchmetrics_protocol():
             ours.reset()
             ours.update(p[:1], t[:1])
             assert ours.total.item() == 1
+        import pickle
+
+        again = pickle.loads(pickle.dumps(ours))  # checkpoints and worker processes pickle metrics
+        assert type(again) is type(ours) and torch.equal(again.total, ours.total)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -339,6 +339,8 @@ def _classes():
                 self.similarity += similarity.sum()
             self.total += preds.shape[0]
 
+    for cls in (StructuralSimilarityIndexMeasure, MultiScaleStructuralSimilarityIndexMeasure):
+        cls.__qualname__ = cls.__name__  # found by pickle as a module attribute (checkpoints, workers)
     return StructuralSimilarityIndexMeasure, MultiScaleStructuralSimilarityIndexMeasure
 
 

@@ -61,7 +61,7 @@ def fit(backend, *arrays, at=(200, 180), size=(30, 37), depth=11):
 
 
 #: How to run the tests that compare with a peer library: what .ci/run installs where it can.
-PEERS = ("pip install torch==2.13.0 pytorch_msssim torchmetrics kornia, then pip install --no-deps pyiqa "
+PEERS = ("pip install torch==2.13.0 pytorch_msssim torchmetrics kornia monai, then pip install --no-deps pyiqa "
          "(as .ci/run does; torch from a CPU wheel, not the multi-GB CUDA build)")
 
 

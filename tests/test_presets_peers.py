@@ -410,3 +410,30 @@ def test_pytorch_msssim_volume():
     ref = float(pm.ssim(torch.from_numpy(vol[None, None]), torch.from_numpy(dist[None, None]), data_range=255,
                         win=win))
     assert fastssim.ssim(vol, dist, preset="pytorch_msssim") == pytest.approx(ref, abs=1e-12)
+
+
+def test_fastmri_is_scikit_image_per_slice_with_the_volumes_max():
+    """fastMRI's ``evaluate.ssim(gt, pred)``: scikit-image's defaults on every slice along axis 0,
+    ``data_range=gt.max()`` of the whole volume, the slices' mean; on MRI-like magnitudes (an
+    offset and scale, so that max differs from max - min)."""
+    from skimage.metrics import structural_similarity
+
+    from images import grey
+
+    g = grey().astype(np.float64)
+    gt = np.stack([g[50 + 4 * i:250 + 4 * i, 100:281] for i in range(12)]) * 3.7 + 11
+    pred = np.clip(gt + np.random.default_rng(0).normal(0, 40, gt.shape), 0, None)
+    ref = np.mean([structural_similarity(gt[i], pred[i], data_range=gt.max()) for i in range(len(gt))])
+    assert fastssim.ssim(gt, pred, preset="fastmri") == pytest.approx(ref, abs=1e-12)
+    assert fastssim.ssim_slices(gt, pred, preset="fastmri").mean() == pytest.approx(ref, abs=1e-12)
+    # float32 volumes, as fastMRI reads them: scikit-image then computes in float32, fastssim in float64
+    gt32, pred32 = gt.astype(np.float32), pred.astype(np.float32)
+    ref32 = np.mean([structural_similarity(gt32[i], pred32[i], data_range=gt32.max()) for i in range(len(gt))])
+    assert fastssim.ssim(gt32, pred32, preset="fastmri") == pytest.approx(ref32, abs=1e-6)
+    # one slice: its own max (fastMRI passes the volume's: data_range=gt.max() does the same)
+    assert fastssim.ssim(gt[3], pred[3], preset="fastmri", data_range=gt.max()) == pytest.approx(
+        structural_similarity(gt[3], pred[3], data_range=gt.max()), abs=1e-12)
+    with pytest.raises(ValueError, match="slice by slice"):
+        fastssim.ssim_batch(gt[None], pred[None], spatial_ndim=3, preset="fastmri")
+    with pytest.raises(ValueError, match="not positive"):
+        fastssim.ssim(-gt, pred, preset="fastmri")

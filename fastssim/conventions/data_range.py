@@ -32,7 +32,7 @@ RULES = ("dtype", "ref", "pair")
 #: Old spellings, each with the rule it means.
 ALIASES = {"per-pair": "pair"}
 #: Rules whose value depends on the data, not only on the dtype.
-DATA_RULES = ("ref", "pair")
+DATA_RULES = ("ref", "pair", "ref-max")
 
 def check(value, *, error=ValueError, name="data_range", text=False):
     """``value`` as a float, a rule from `RULES`, or None; rules in any letter case, and with
@@ -116,6 +116,14 @@ def resolve(x, y, value, preset=None):
             )
         info = np.iinfo(x.dtype)
         return float(info.max) - float(info.min)
+    if rule == "ref-max":  # fastMRI: the reference's (ground truth volume's) maximum
+        top = float(np.max(x)) if x.size else 0.0
+        if not math.isfinite(top):
+            raise ValueError("the reference holds NaN or Inf, so its maximum (the data range) is undefined")
+        if top <= 0:
+            raise ValueError(f"the reference's maximum is {top:g}, so the data range 'ref-max' (fastMRI's "
+                             "gt.max()) is not positive; pass a number")
+        return top
     if rule in DATA_RULES:
         span = _span(x) if rule == "ref" else max(_span(x), _span(y))
         if not math.isfinite(span):

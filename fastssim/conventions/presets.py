@@ -55,6 +55,9 @@ class Preset:
     #: as on float64 input; 'input': the work dtype follows the input, as for calls without a
     #: preset (float32 for 8- and 16-bit integers and float32: twice the speed)
     precision: str = "input"
+    #: True: a volume is scored as its 2-D slices along axis 0, their SSIM averaged, with one data
+    #: range for the volume (fastMRI's evaluation); the 3-D window is not used
+    slices: bool = False
     #: what the preset was tested against (``fastssim presets`` prints it)
     tested: str = ""
 
@@ -80,6 +83,8 @@ class Preset:
             rng = "max(x.max()-x.min(), y.max()-y.min()) over the call's images"
         elif self.data_range == "dtype-max":
             rng = "the integer dtype's max, 1.0 for float input"
+        elif self.data_range == "ref-max":
+            rng = "the reference's max (of the whole volume)"
         elif self.data_range == "dtype-or-one":
             rng = "the integer dtype's range, 1.0 for float input"
         else:
@@ -103,6 +108,8 @@ class Preset:
             extra += "; each window's contrast-structure term clamped at 0"
         if self.precision == "float64":
             extra += "; computed in float64 for any input dtype"
+        if self.slices:
+            extra += "; a volume is scored slice by slice along axis 0 and the slices' SSIM averaged"
         return (f"{self.reproduces}: {window}, {cov} covariance, {region}, data range {rng} "
                 f"(unless data_range=), colour: {colour}{extra}{ms}{tested}")
 
@@ -116,6 +123,10 @@ PRESETS = {p.name: p for p in [
            precision="float64", tested="a transcription of ssim.m"),
     Preset("skimage", "skimage.metrics.structural_similarity defaults", win_size=7, gaussian=False,
            sample_covariance=True, precision="float64", tested="scikit-image"),
+    Preset("fastmri", "fastMRI's evaluate.ssim, the SSIM MRI reconstruction papers report: scikit-image's "
+           "defaults per slice, data_range the ground truth's max", win_size=7, gaussian=False, sample_covariance=True,
+           data_range="ref-max", slices=True, precision="float64",
+           tested="scikit-image per slice with data_range=gt.max(), as fastMRI's evaluate.ssim"),
     Preset("tensorflow", "tf.image.ssim / ssim_multiscale", ms_ssim=True, tested="the naive reference"),
     Preset("torchmetrics", "torchmetrics structural_similarity_index_measure and "
            "multiscale_structural_similarity_index_measure", region="same-reflect", data_range="pair",

@@ -134,6 +134,10 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
             )
     elif image_ndim - (ca is not None) != spatial_ndim:
         raise batch_axes_error(spatial_ndim, ca is not None, x.shape)
+    if preset is not None and presets.get(preset).slices and spatial_ndim == 3:
+        raise ValueError(f"preset {preset!r} scores a volume slice by slice (fastMRI's evaluation): call "
+                         f"fastssim.ssim(gt, pred, preset={preset!r}) or fastssim.ssim_slices(gt, pred, "
+                         f"preset={preset!r}), whose mean it is")
     if aniso is not None:
         if spatial_ndim != 2 or ms or len(aniso) != 2 or not all(
                 isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in aniso):

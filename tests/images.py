@@ -138,3 +138,23 @@ DISTORTIONS = {
 }
 
 
+def odd_batch():
+    """Three distortions (JPEG 10, noise 25, flipped) of two crops of the colour photograph with odd
+    sides: ``(clean, distorted)``, float64 (6, 3, 181, 203) in [0, 1], channels first (the drop-in
+    tests' batch)."""
+    xs, ys = [], []
+    for crop in [(slice(37, 218), slice(101, 304)), (slice(300, 481), slice(0, 203))]:
+        a = colour()[crop]
+        for b in (jpeg(a, 10), noise(a, 25.0), np.ascontiguousarray(a[::-1])):
+            xs.append(a.transpose(2, 0, 1))
+            ys.append(b.transpose(2, 0, 1))
+    return np.stack(xs) / 255, np.stack(ys) / 255
+
+
+def grey_volume_pair():
+    """A volume of shifted crops of the grey photograph (23 x 57 x 61) and its noisy copy:
+    ``(clean, noisy)``, float64 in [0, 1], (1, 1, D, H, W)."""
+    g = grey()
+    vol = np.stack([g[100 + 3 * i:157 + 3 * i, 150 + 2 * i:211 + 2 * i] for i in range(23)])
+    return vol[None, None] / 255, noise(vol, 15.0)[None, None] / 255
+

@@ -8,30 +8,23 @@ cumulative metric protocol, the loss, 2-D and 3-D, MS-SSIM on odd sizes."""
 
 import contextlib
 
-import numpy as np
 import pytest
 
-from images import colour, grey, jpeg, need, noise
+from images import grey_volume_pair, need, odd_batch
 
 torch = pytest.importorskip("torch", reason="the MONAI drop-in needs PyTorch")
 fmo = pytest.importorskip("fastssim.compat.monai")
 
 
 def _batch(dtype=torch.float64):
-    xs, ys = [], []
-    for crop in [(slice(37, 218), slice(101, 304)), (slice(300, 481), slice(0, 203))]:
-        a = colour()[crop]
-        for b in (jpeg(a, 10), noise(a, 25.0), np.ascontiguousarray(a[::-1])):
-            xs.append(a.transpose(2, 0, 1))
-            ys.append(b.transpose(2, 0, 1))
-    return (torch.from_numpy(np.stack(ys)).to(dtype) / 255, torch.from_numpy(np.stack(xs)).to(dtype) / 255)
+    """(preds, target): the distorted and the clean images of `images.odd_batch`."""
+    clean, distorted = odd_batch()
+    return torch.from_numpy(distorted).to(dtype), torch.from_numpy(clean).to(dtype)
 
 
 def _volume(dtype=torch.float64):
-    g = grey()
-    vol = np.stack([g[100 + 3 * i:157 + 3 * i, 150 + 2 * i:211 + 2 * i] for i in range(23)])  # 23 x 57 x 61
-    return (torch.from_numpy(noise(vol, 15.0))[None, None].to(dtype) / 255,
-            torch.from_numpy(vol)[None, None].to(dtype) / 255)
+    clean, noisy = grey_volume_pair()
+    return torch.from_numpy(noisy).to(dtype), torch.from_numpy(clean).to(dtype)
 
 
 @contextlib.contextmanager

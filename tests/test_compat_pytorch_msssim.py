@@ -5,7 +5,7 @@ and torch.compile. (pytorch_msssim's own test scripts: ``test_pytorch_msssim_sui
 import numpy as np
 import pytest
 
-from images import colour, grey, jpeg, need, noise
+from images import colour, grey, jpeg, need, noise, odd_batch
 
 torch = pytest.importorskip("torch", reason="the pytorch_msssim drop-in needs PyTorch")
 fm = pytest.importorskip("fastssim.compat.pytorch_msssim")
@@ -27,14 +27,8 @@ def _pair(crop=(slice(37, 218), slice(101, 304)), dtype=torch.float32, scale=1.0
 
 
 def _batch(dtype=torch.float32):
-    """Three distortions of two crops: (6, 3, 181, 203) in [0, 1]."""
-    xs, ys = [], []
-    for crop in [(slice(37, 218), slice(101, 304)), (slice(300, 481), slice(0, 203))]:
-        a = colour()[crop]
-        for b in (jpeg(a, 10), noise(a, 25.0), a[::-1].copy()):
-            xs.append(a.transpose(2, 0, 1))
-            ys.append(b.transpose(2, 0, 1))
-    return (torch.from_numpy(np.stack(xs)).to(dtype) / 255, torch.from_numpy(np.stack(ys)).to(dtype) / 255)
+    """(clean, distorted): `images.odd_batch`, (6, 3, 181, 203) in [0, 1]."""
+    return tuple(torch.from_numpy(a).to(dtype) for a in odd_batch())
 
 
 def _volume(dtype=torch.float64, depth=24):

@@ -184,12 +184,11 @@ def ms_ssim(X, Y, data_range=255, size_average=True, win_size=11, win_sigma=1.5,
 _Module = _torch.nn.Module if _torch is not None else object
 
 
-class SSIM(_Module):  # type: ignore[valid-type,misc]
-    """pytorch_msssim's ``SSIM`` module: ``SSIM(data_range=1.0, channel=3)(X, Y)``; the
-    arguments as for `ssim` (``channel`` and ``spatial_dims`` shape the window it holds)."""
+class _Windowed(_Module):  # type: ignore[valid-type,misc]
+    """What both modules hold, as pytorch_msssim's do: the window for ``channel`` channels and
+    ``spatial_dims`` axes, the range, the reduction and K."""
 
-    def __init__(self, data_range=255, size_average=True, win_size=11, win_sigma=1.5, channel=3, spatial_dims=2,
-                 K=(0.01, 0.03), nonnegative_ssim=False):
+    def __init__(self, data_range, size_average, win_size, win_sigma, channel, spatial_dims, K):
         _need_torch()
         super().__init__()
         self.win_size = win_size
@@ -197,6 +196,15 @@ class SSIM(_Module):  # type: ignore[valid-type,misc]
         self.size_average = size_average
         self.data_range = data_range
         self.K = K
+
+
+class SSIM(_Windowed):
+    """pytorch_msssim's ``SSIM`` module: ``SSIM(data_range=1.0, channel=3)(X, Y)``; the
+    arguments as for `ssim` (``channel`` and ``spatial_dims`` shape the window it holds)."""
+
+    def __init__(self, data_range=255, size_average=True, win_size=11, win_sigma=1.5, channel=3, spatial_dims=2,
+                 K=(0.01, 0.03), nonnegative_ssim=False):
+        super().__init__(data_range, size_average, win_size, win_sigma, channel, spatial_dims, K)
         self.nonnegative_ssim = nonnegative_ssim
 
     def forward(self, X, Y):
@@ -204,19 +212,13 @@ class SSIM(_Module):  # type: ignore[valid-type,misc]
                     nonnegative_ssim=self.nonnegative_ssim)
 
 
-class MS_SSIM(_Module):  # type: ignore[valid-type,misc]
+class MS_SSIM(_Windowed):
     """pytorch_msssim's ``MS_SSIM`` module; the arguments as for `ms_ssim`."""
 
     def __init__(self, data_range=255, size_average=True, win_size=11, win_sigma=1.5, channel=3, spatial_dims=2,
                  weights=None, K=(0.01, 0.03)):
-        _need_torch()
-        super().__init__()
-        self.win_size = win_size
-        self.win = _fspecial_gauss_1d(win_size, win_sigma).repeat([channel, 1] + [1] * spatial_dims)
-        self.size_average = size_average
-        self.data_range = data_range
+        super().__init__(data_range, size_average, win_size, win_sigma, channel, spatial_dims, K)
         self.weights = weights
-        self.K = K
 
     def forward(self, X, Y):
         return ms_ssim(X, Y, data_range=self.data_range, size_average=self.size_average, win=self.win,

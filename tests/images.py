@@ -158,3 +158,12 @@ def grey_volume_pair():
     vol = np.stack([g[100 + 3 * i:157 + 3 * i, 150 + 2 * i:211 + 2 * i] for i in range(23)])
     return vol[None, None] / 255, noise(vol, 15.0)[None, None] / 255
 
+
+def preds_target(pair, dtype):
+    """A ``(clean, distorted)`` pair of `odd_batch` or `grey_volume_pair` as torch tensors in
+    the order metrics take them, ``(preds, target)``: the distorted one first."""
+    import torch
+
+    clean, distorted = pair
+    return torch.from_numpy(distorted).to(dtype), torch.from_numpy(clean).to(dtype)
+

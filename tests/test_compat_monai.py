@@ -10,21 +10,18 @@ import contextlib
 
 import pytest
 
-from images import grey_volume_pair, need, odd_batch
+from images import grey_volume_pair, need, odd_batch, preds_target
 
 torch = pytest.importorskip("torch", reason="the MONAI drop-in needs PyTorch")
 fmo = pytest.importorskip("fastssim.compat.monai")
 
 
 def _batch(dtype=torch.float64):
-    """(preds, target): the distorted and the clean images of `images.odd_batch`."""
-    clean, distorted = odd_batch()
-    return torch.from_numpy(distorted).to(dtype), torch.from_numpy(clean).to(dtype)
+    return preds_target(odd_batch(), dtype)
 
 
 def _volume(dtype=torch.float64):
-    clean, noisy = grey_volume_pair()
-    return torch.from_numpy(noisy).to(dtype), torch.from_numpy(clean).to(dtype)
+    return preds_target(grey_volume_pair(), dtype)
 
 
 @contextlib.contextmanager

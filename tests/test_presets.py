@@ -320,3 +320,19 @@ def test_vmaf_preset(shape):
         import json
         got = json.load(open(f"{d}/out.json"))["frames"][0]["metrics"]["float_ssim"]
     assert fastssim.ssim(base, noisy, preset="vmaf") == pytest.approx(got, abs=2e-6)  # printed to 6 decimals
+
+
+@pytest.mark.parametrize("preset", ["piq", "vmaf"])
+def test_downsampling_presets_take_the_range_of_integer_input_before_downsampling(preset):
+    """piq's and libvmaf's presets downsample (512 px: f = 2) into float images; uint8 input keeps
+    its dtype's range, 255, as the same images scaled to [0, 1] with data_range=1.0 (piq's used to
+    be refused as float input without a data_range; libvmaf's range is fixed at 255)."""
+    from images import jpeg
+    x = colour()
+    y = jpeg(x, quality=15)
+    got = fastssim.ssim(x, y, channel_axis=-1, preset=preset)
+    scaled = fastssim.ssim(x / 255.0, y / 255.0, channel_axis=-1, preset=preset, data_range=1.0)
+    assert got == pytest.approx(scaled, abs=1e-9) and 0.5 < got < 0.95
+    if preset == "piq":  # float input still needs its range said
+        with pytest.raises(ValueError, match="data_range is required for floating-point input"):
+            fastssim.ssim(x / 255.0, y / 255.0, channel_axis=-1, preset=preset)

@@ -151,6 +151,10 @@ def transform(x, y, *, preset=None, y_channel=False, crop_border=0, channel_axis
     ca = None if channel_axis is None else channel_axis % (x.ndim - lead) + lead
     spatial = [ax for ax in range(lead, x.ndim) if ax != ca]
     x, y = conv.crop(x, crop_border, spatial), conv.crop(y, crop_border, spatial)
+    if p is not None and p.downsample and data_range is None and x.dtype.kind in "iu":
+        # the range of the integer images as given: downsampling makes them float, whose range
+        # no dtype says (piq's and MATLAB's presets on uint8 input)
+        data_range = dr.resolve(x, y, "dtype")
     if p is not None and p.downsample == "matlab2009":
         f = conv.matlab2009_factor([x.shape[ax] for ax in spatial])
         x, y = conv.matlab2009_downsample(x, f, spatial), conv.matlab2009_downsample(y, f, spatial)

@@ -18,8 +18,10 @@ import sys
 import numpy as np
 
 try:
+    from benchmarks import results
     from benchmarks.timing import warm_times
 except ImportError:  # run by pytest from benchmarks/ (on sys.path there)
+    import results  # type: ignore[no-redef]
     from timing import warm_times
 
 
@@ -94,6 +96,13 @@ def run(seconds=1.0, libraries=None):
     return rows
 
 
+NOTES = ("Each drop-in (``fastssim.compat.<library>``) against the library it replaces, float32 on the CPU, "
+         "torch on its default threads; medians of warm calls. fwd: a call without gradients; fwd+bwd: the "
+         "second input needs a gradient, as a loss's prediction does. 'drop-in vs direct' compares the "
+         "drop-in with calling ``fastssim.torch`` on the same tensors: what the library's conventions "
+         "around the kernels cost (torchmetrics' reflection padding is a PyTorch copy of both inputs).")
+
+
 def table(rows):
     lines = ["| workload | implementation | median ms | Mpx/s | value | drop-in vs original | drop-in vs direct |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -129,6 +138,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--only", nargs="*", help="libraries to run (default: all)")
+    ap.add_argument("--results", default=str(results.DIRECTORY), help="write the results file there ('' for none)")
     a = ap.parse_args(argv)
     import platform
 
@@ -137,7 +147,12 @@ def main(argv=None):
 
     print(f"{platform.machine()}, torch {torch.__version__} ({torch.get_num_threads()} threads), numba "
           f"{numba.__version__}; python -m benchmarks.test_dropins --seconds {a.seconds}", file=sys.stderr)
-    print(table(run(a.seconds, a.only)))
+    text = table(run(a.seconds, a.only))
+    print(text)
+    if not a.only:
+        results.write("test_dropins", "Drop-ins against their originals (PyTorch, CPU)", text,
+                      ["--seconds", str(a.seconds)], a.results, peers=("torch", "pytorch_msssim", "torchmetrics"),
+                      notes=NOTES)
 
 
 if __name__ == "__main__":

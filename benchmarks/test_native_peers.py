@@ -20,8 +20,10 @@ import sys
 import numpy as np
 
 try:
+    from benchmarks import results
     from benchmarks.timing import warm_times
 except ImportError:  # run by pytest from benchmarks/ (on sys.path there)
+    import results  # type: ignore[no-redef]
     from timing import warm_times
 
 
@@ -76,6 +78,12 @@ def run(seconds=1.0, sizes=(256, 1024, 4096)):
     return rows
 
 
+NOTES = ("fast-ssim (C++, AVX2, OpenMP) on scikit-image's convention and blazediff-ssim (Rust, SIMD, one "
+         "thread) on MATLAB's ssim.m (2009) with its automatic downsampling, fastssim on the same convention "
+         "in the same run; grey uint8, medians of warm calls. Each value is printed beside its time so that "
+         "like is compared with like.")
+
+
 def table(rows):
     lines = ["| workload | implementation | median ms | Mpx/s | value | fastssim speed-up |",
              "|---|---|---:|---:|---:|---:|"]
@@ -104,6 +112,7 @@ def test_native_peers_agree_and_table():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--results", default=str(results.DIRECTORY), help="write the results file there ('' for none)")
     a = ap.parse_args(argv)
     import platform
 
@@ -113,7 +122,10 @@ def main(argv=None):
           f"python -m benchmarks.test_native_peers --seconds {a.seconds}", file=sys.stderr)
     rows = run(a.seconds)
     print(f"threading layer: {numba.threading_layer()}")
-    print(table(rows))
+    text = table(rows)
+    print(text)
+    results.write("test_native_peers", "Native peers, each on its own convention (quiet)", text,
+                  ["--seconds", str(a.seconds)], a.results, peers=("fast-ssim", "blazediff-ssim"), notes=NOTES)
 
 
 if __name__ == "__main__":

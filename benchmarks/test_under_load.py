@@ -24,8 +24,10 @@ import time
 import numpy as np
 
 try:
+    from benchmarks import results
     from benchmarks.timing import warm_times
 except ImportError:  # run by pytest from benchmarks/ (on sys.path there)
+    import results  # type: ignore[no-redef]
     from timing import warm_times
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -179,6 +181,13 @@ def run(seconds=1.5, layers=("tbb", "omp"), torch_case=True, stream=sys.stderr):
     return rows
 
 
+NOTES = ("Every workload quiet and beside a busy process (``python -c 'while True: pass'``), on all threads "
+         "and on one, for each of Numba's threading layers, each in a fresh process; Mpx/s of the mean call "
+         "(a call that waits for a stalled thread counts in full). The last column, busy on all threads "
+         "against quiet on one thread, is the one to read: 1.0 means the busy neighbour costs no more than "
+         "its core's share. fast-ssim uses its own OpenMP threads whatever the layer.")
+
+
 def table(rows):
     """The rows as a markdown table: a line per workload, implementation and layer; Mpx/s (mean
     call) quiet and busy, on all threads and on one; busy all threads over quiet one thread."""
@@ -223,6 +232,7 @@ def main(argv=None):
     ap.add_argument("--layers", default="tbb,omp", help="Numba threading layers to compare")
     ap.add_argument("--no-torch", action="store_true", help="leave out the DataLoader case")
     ap.add_argument("--out", help="also write the rows here (JSON)")
+    ap.add_argument("--results", default=str(results.DIRECTORY), help="write the results file there ('' for none)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -235,7 +245,11 @@ def main(argv=None):
 
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; numba {numba.__version__}; "
           f"python -m benchmarks.test_under_load --seconds {a.seconds} --layers {a.layers}")
-    print(table(rows))
+    text = table(rows)
+    print(text)
+    results.write("test_under_load", "Beside a busy process", text,
+                  ["--seconds", str(a.seconds), "--layers", a.layers] + (["--no-torch"] if a.no_torch else []),
+                  a.results, peers=("tbb", "fast-ssim", "torch"), notes=NOTES)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(rows, f, indent=1)

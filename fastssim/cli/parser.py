@@ -211,3 +211,8 @@ def build():
     d.add_argument("--every", type=int, default=2, help="with --loss: draw every Nth step (default 2)")
     d.add_argument("--seed", type=int, default=0, help="with --loss: the starting noise's seed (default 0)")
     return p, {"score": s, "report": r, "map": mp, "presets": pr, "demo": d, "compile": c}
+
+
+def parser():
+    """The ``fastssim`` command's parser alone (what the docs' CLI reference is generated from)."""
+    return build()[0]

@@ -231,7 +231,7 @@ def figures(records, out):
     ax.scatter([single[i]["fastssim"] for i in preset_only], preset_only, facecolor="none", edgecolor="C0",
                zorder=3, label="its preset (the library not run here)")
     ax.set_yticks(range(len(single)), [r["short"] for r in single])
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(fontsize=8, loc="outside upper center", ncols=2)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.4)
     ax.set_xlabel("SSIM of the same pair (astronaut vs its JPEG at quality 15)")

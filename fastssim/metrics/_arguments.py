@@ -47,11 +47,12 @@ _OPTIONS_DOC = """
         Where to compute. 'auto': the GPU for GPU arrays, and for inputs of 4 Mpx or
         more when a GPU is present; else the CPU.
     preset : str, optional
-        Reproduce another implementation's numbers: 'wang' (the defaults), 'matlab',
-        'matlab2009', 'skimage', 'tensorflow', 'torchmetrics', 'basicsr' (see
-        ``fastssim.presets.PRESETS`` or ``fastssim presets``). A preset fixes the window,
-        covariance, averaged region, data range and colour handling: leave those
-        arguments at their defaults.
+        Reproduce another implementation's numbers, by its name: 'wang' (the defaults),
+        'matlab', 'matlab2009', 'matlab-ipt', 'skimage', 'fastmri', 'tensorflow',
+        'torchmetrics', 'pytorch_msssim', 'kornia', 'sewar', 'ffmpeg', 'piq', 'pyiqa',
+        'pyiqa-rgb', 'vmaf', 'basicsr' (``fastssim presets`` says what each fixes). A
+        preset fixes the window, covariance, averaged region, data range and colour
+        handling: leave those arguments at their defaults (those it leaves free excepted).
     y_channel : bool, optional
         Score the BT.601 luma (studio swing) of RGB input (``channel_axis`` must be set),
         as super-resolution papers do.

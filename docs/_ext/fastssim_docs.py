@@ -2,6 +2,7 @@
 
 - ``disagreement.md`` and two figures: every installed library's SSIM of one real pair beside the
   preset that reproduces it (``disagreement.py``; the build fails where they do not agree);
+- ``loss-demo/progress.gif``: ``fastssim demo --loss`` on its built-in image, for the training guide;
 - ``benchmarks.md``: one section per results file the benchmark scripts wrote in
   ``benchmarks/results/`` (the machine, versions, command and table of the last run of each).
 """
@@ -14,7 +15,8 @@ DOCS = HERE.parent
 RESULTS = DOCS.parent / "benchmarks" / "results"
 
 #: the order of the benchmarks page; a results file not named here comes after, by name
-ORDER = ["test_under_load", "test_dropins", "test_native_peers"]
+ORDER = ["test_cpu_ssim", "test_under_load", "first_call", "test_dropins", "test_cpu_gradient", "test_native_peers",
+         "test_presets"]
 
 
 def benchmarks_markdown(directory=RESULTS):
@@ -48,6 +50,18 @@ def generate(app):
     records = disagreement.compute()
     _write(out / "disagreement.md", disagreement.markdown(records))
     disagreement.figures(records, out)
+    _loss_demo(out / "loss-demo")
+
+
+def _loss_demo(workdir):
+    """The GIF ``fastssim demo --loss`` writes (noise optimised towards the built-in image by SSIM's
+    gradient), and the SSIM it reached, for the training guide."""
+    from fastssim.cli import loss_demo
+
+    reached, steps, value, gif = loss_demo.run(loss_demo.builtin_target(), str(workdir), out=lambda line: None)
+    if not reached:
+        raise RuntimeError(f"the loss demo did not reach its goal: SSIM {value:.4f} after {steps} steps")
+    _write(workdir / "result.md", f"The demo reached SSIM {value:.3f} at step {steps}.\n")
 
 
 def _write(path, text):

@@ -102,6 +102,23 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
     _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
     _op.register_fake(_fake)
     _op.register_autograd(_backward, setup_context=_setup_context)
+
+    class _Eager(_torch.autograd.Function):
+        """The operator's computation and autograd formula for eager calls on real tensors.
+        A custom operator's first eager call imports ``torch._dynamo`` (about 1.2 s) to
+        disable it around the implementation; eager code need not pay that."""
+
+        @staticmethod
+        def forward(ctx, x, y, *args):
+            values, gx, gy = _compute(x, y, *args)
+            _setup_context(ctx, (x, y), (values, gx, gy))
+            return values
+
+        @staticmethod
+        def backward(ctx, grad_values):
+            return _backward(ctx, grad_values, None, None)
+
+    from torch._subclasses.fake_tensor import FakeTensor as _FakeTensor
 else:  # pragma: no cover - torch missing or older than 2.4
     _op = None  # type: ignore[assignment]
 
@@ -140,6 +157,17 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
     grad = _torch.is_grad_enabled()
     need_gx = bool(grad and x.requires_grad)
     need_gy = bool(grad and y.requires_grad)
-    values, _, _ = _op(x, y, taps, float(data_range), float(K1), float(K2),
-                       [float(w) for w in level_weights], str(convention), bool(cs_only), need_gx, need_gy)
+    args = (float(data_range), float(K1), float(K2), [float(w) for w in level_weights], str(convention),
+            bool(cs_only), need_gx, need_gy)
+    if _eager(x, y, taps):
+        return _Eager.apply(x, y, taps, *args)
+    values, _, _ = _op(x, y, taps, *args)
     return values
+
+
+def _eager(*tensors):
+    """Whether a call runs eagerly on real tensors (not traced by torch.compile, not fake or meta
+    tensors), so that `_Eager` may compute it without the operator's dispatch."""
+    if _torch.compiler.is_compiling():
+        return False
+    return not any(isinstance(t, _FakeTensor) or t.device.type == "meta" for t in tensors)

@@ -192,10 +192,10 @@ def score_pairs(pairs, *, data_range=None, slices=None, alpha="drop", max_pixels
         A chunk a zarr array needs that its store lacks: an error row naming it (default), or
         the array's fill value, as ``--missing-chunks``.
 
-    Yields
-    ------
-    pyarrow.RecordBatch
-        With the columns of the output schema; ``ref`` and ``dist`` are the
+    Returns
+    -------
+    iterator of pyarrow.RecordBatch
+        Record batches with the columns of the output schema; ``ref`` and ``dist`` are the
         paths, or the pair's index for arrays. Rows come in completion order.
 
     Raises
@@ -259,6 +259,8 @@ def score_dataset(pairs, out, *, data_range=None, slices=None, alpha="drop", max
         Score on this Dask cluster's workers (``fastssim[dask]``), in chunks of ``chunk_pairs``
         pairs (default 500), each committed once as one part. The workers must read the files
         and ``out`` at the same paths.
+    chunk_pairs : int, optional
+        Pairs per task and per part on a cluster (default 500, ``FASTSSIM_CHUNK_PAIRS``).
     data_range, slices, alpha, max_pixels, metrics, preset, y_channel, crop_border, channel_axis
         As for `score_pairs`.
     workers, timeout, backend, video, missing_chunks, ms_scales

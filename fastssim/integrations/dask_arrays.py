@@ -148,8 +148,26 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
          sample_covariance=False):
     """Mean SSIM of two dask arrays (2-D images or 3-D volumes), tile by tile.
 
-    Parameters and result as `fastssim.ssim`; ``x`` and ``y`` may be dask arrays of any
-    chunking (``y`` is rechunked to ``x``'s), or anything ``dask.array.asarray`` takes.
+    Parameters
+    ----------
+    x, y : dask.array.Array or array_like
+        Of one shape, any chunking (``y`` is rechunked to ``x``'s), or anything
+        ``dask.array.asarray`` takes.
+    data_range : float or 'dtype', optional
+        As for `fastssim.ssim`; the rules that read the data ('ref', 'pair') are refused for
+        arrays that may not fit in memory.
+    channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance
+        As for `fastssim.ssim`.
+
+    Returns
+    -------
+    float
+        Equal to `fastssim.ssim` of the arrays in memory to float rounding.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As `fastssim.ssim` (a non-finite value is located by its global index).
 
     Examples
     --------
@@ -180,7 +198,26 @@ def _downsample(a, spatial, dtype):
 
 def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11, sigma=1.5,
             gaussian=True, K1=0.01, K2=0.03, sample_covariance=False):
-    """Multi-scale SSIM of two dask arrays, each scale tile by tile. As `fastssim.ms_ssim`."""
+    """Multi-scale SSIM of two dask arrays, each scale tile by tile.
+
+    Parameters
+    ----------
+    x, y : dask.array.Array or array_like
+        Of one shape, any chunking (``y`` is rechunked to ``x``'s), or anything
+        ``dask.array.asarray`` takes.
+    data_range : float or 'dtype', optional
+        As for `fastssim.ssim`; the rules that read the data ('ref', 'pair') are refused for
+        arrays that may not fit in memory.
+    weights : sequence of float, optional
+        One exponent per scale, as `fastssim.ms_ssim` (Wang's five by default).
+    channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance
+        As for `fastssim.ssim`.
+
+    Returns
+    -------
+    float
+        Equal to `fastssim.ms_ssim` of the arrays in memory to float rounding.
+    """
     x, y, L, ca, spatial = _inputs(x, y, data_range, channel_axis, win_size, sigma, K1, K2)
     levels = v.check_level_weights(weights)
     nd = len(spatial)
@@ -205,7 +242,23 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
              K1=0.01, K2=0.03, sample_covariance=False):
     """The SSIM map as a lazy dask array, as `fastssim.ssim_map` computes it block by block.
 
-    ``mode='same'`` (the input's shape, edges mirrored) or ``'valid'`` (windows inside only).
+    Parameters
+    ----------
+    x, y : dask.array.Array or array_like
+        Of one shape, any chunking (``y`` is rechunked to ``x``'s), or anything
+        ``dask.array.asarray`` takes.
+    data_range : float or 'dtype', optional
+        As for `fastssim.ssim`; the rules that read the data ('ref', 'pair') are refused for
+        arrays that may not fit in memory.
+    mode : {'same', 'valid'}, optional
+        'same': the input's shape, edges mirrored; 'valid': the windows inside only.
+    channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance
+        As for `fastssim.ssim`.
+
+    Returns
+    -------
+    dask.array.Array
+        float64, lazy: each block computed with its halo when asked for.
     """
     _, da = _dask()
     if mode not in ("same", "valid"):
@@ -236,7 +289,18 @@ def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=
 
 
 def mse(x, y):
-    """Mean squared error of two dask arrays, in float64. As `fastssim.mse`."""
+    """Mean squared error of two dask arrays, in float64. As `fastssim.mse`.
+
+    Parameters
+    ----------
+    x, y : dask.array.Array or array_like
+        Of one shape, any chunking.
+
+    Returns
+    -------
+    float
+        The mean of ``(x - y) ** 2`` in float64.
+    """
     _, da = _dask()
     x, y = da.asarray(x), da.asarray(y)
     px, py = v.check_pair(_proxy(x), _proxy(y))
@@ -248,7 +312,20 @@ def mse(x, y):
 
 
 def psnr(x, y, *, data_range=None):
-    """Peak signal-to-noise ratio of two dask arrays, in dB. As `fastssim.psnr`."""
+    """Peak signal-to-noise ratio of two dask arrays, in dB. As `fastssim.psnr`.
+
+    Parameters
+    ----------
+    x, y : dask.array.Array or array_like
+        Of one shape, any chunking.
+    data_range : float or 'dtype', optional
+        The range L (default: the integer dtype's); the rules that read the data are refused.
+
+    Returns
+    -------
+    float
+        ``10 log10(L^2 / MSE)``; infinite for identical arrays.
+    """
     _, da = _dask()
     x, y = da.asarray(x), da.asarray(y)
     data_range = dr.check(data_range)

@@ -172,11 +172,35 @@ def ssim(x, y, *, data_range, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2
 
 def ms_ssim(x, y, *, data_range, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03,
             reduction="mean"):
-    """Differentiable MS-SSIM of two (N, C, H, W) or (N, C, D, H, W) tensors (every side at least
-    161 for the default five scales and 11 taps); parameters and result as for `ssim`,
-    ``weights`` as for `fastssim.ms_ssim` (Wang's halving: an odd side's last sample averaged
-    with itself). Equal to pytorch_msssim's ``ms_ssim`` and its gradient on even sizes; for its
-    numbers on every size use `fastssim.compat.pytorch_msssim`."""
+    """Differentiable MS-SSIM of two (N, C, H, W) or (N, C, D, H, W) tensors.
+
+    Wang's halving (an odd side's last sample averaged with itself): equal to pytorch_msssim's
+    ``ms_ssim`` and its gradient on even sizes; for its numbers on every size use
+    `fastssim.compat.pytorch_msssim`.
+
+    Parameters
+    ----------
+    x, y : torch.Tensor
+        Of one shape, every spatial side at least 161 for the default five scales and 11 taps.
+    data_range : float
+        The range L of the data (1.0 for images in [0, 1]).
+    weights : sequence of float, optional
+        One exponent per scale, as `fastssim.ms_ssim` (Wang's five by default).
+    win_size, sigma, gaussian, K1, K2
+        As for `fastssim.ssim`.
+    reduction : {'mean', 'none'}
+        As for `ssim`.
+
+    Returns
+    -------
+    torch.Tensor
+        On ``y``'s device, in ``y``'s dtype; a scalar, or (N,) with ``reduction='none'``.
+
+    Raises
+    ------
+    ValueError
+        For images too small for the scales, and as `ssim`.
+    """
     _check(x, y, reduction, win_size=win_size)
     L = _range(data_range, "ms_ssim")
     values = _per_image(x, y, L, win_size, sigma, gaussian, K1, K2, level_weights=v.check_level_weights(weights))
@@ -186,10 +210,16 @@ def ms_ssim(x, y, *, data_range, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5
 class SSIMLoss(_Module):  # type: ignore[valid-type,misc]
     """``1 - SSIM`` as a loss module: ``SSIMLoss(data_range=1.0)(prediction, target)``.
 
-    Parameters are those of `ssim`; ``reduction='none'`` gives one loss per image.
-    ``data_range`` has no default (as in the NumPy API for float input): it is the span of the
-    values, 1.0 for images in [0, 1] and 255.0 for [0, 255]; a wrong one changes SSIM silently,
-    the commonest way published SSIM scores go wrong.
+    Parameters
+    ----------
+    data_range : float
+        Required (as in the NumPy API for float input): the span of the values, 1.0 for images
+        in [0, 1] and 255.0 for [0, 255]; a wrong one changes SSIM silently, the commonest way
+        published SSIM scores go wrong.
+    win_size, sigma, gaussian, K1, K2
+        As for `fastssim.ssim`.
+    reduction : {'mean', 'none'}
+        'mean': one loss for the batch; 'none': one per image.
 
     Examples
     --------
@@ -215,8 +245,19 @@ class SSIMLoss(_Module):  # type: ignore[valid-type,misc]
 
 
 class MSSSIMLoss(_Module):  # type: ignore[valid-type,misc]
-    """``1 - MS-SSIM`` as a loss module: ``MSSSIMLoss(data_range=1.0)(prediction, target)``;
-    parameters those of `ms_ssim`, ``data_range`` without a default (see `SSIMLoss`)."""
+    """``1 - MS-SSIM`` as a loss module: ``MSSSIMLoss(data_range=1.0)(prediction, target)``.
+
+    Parameters
+    ----------
+    data_range : float
+        Required: the span of the values (see `SSIMLoss`).
+    weights : sequence of float, optional
+        One exponent per scale, as `ms_ssim`.
+    win_size, sigma, gaussian, K1, K2
+        As for `fastssim.ssim`.
+    reduction : {'mean', 'none'}
+        'mean': one loss for the batch; 'none': one per image.
+    """
 
     def __init__(self, data_range=None, weights=MS_SSIM_WEIGHTS, win_size=11, sigma=1.5, gaussian=True, K1=0.01,
                  K2=0.03, reduction="mean"):

@@ -61,8 +61,26 @@ _OPTIONS_DOC = """
 """
 
 
+def _options_doc(names):
+    """The entries of `_OPTIONS_DOC` for the parameters among ``names`` (an entry is its
+    ``name : type`` line and the indented lines under it)."""
+    entries, current = [], []
+    for line in _OPTIONS_DOC.strip("\n").splitlines():
+        if line.startswith("    ") and not line.startswith("        ") and current:
+            entries.append(current)
+            current = []
+        current.append(line)
+    entries.append(current)
+    kept = [e for e in entries if all(n.strip() in names for n in e[0].split(":")[0].split(","))]
+    return "".join(line + "\n" for e in kept for line in e)
+
+
 def _doc(f: F) -> F:
-    f.__doc__ = (f.__doc__ or "").replace("    {options}\n", _OPTIONS_DOC.lstrip("\n"))
+    """Put the shared option entries that ``f`` takes into its docstring's ``{options}``."""
+    import inspect
+
+    names = set(inspect.signature(f).parameters)
+    f.__doc__ = (f.__doc__ or "").replace("    {options}\n", _options_doc(names))
     return v.accepts_tensors(f)
 
 

@@ -141,6 +141,8 @@ def compile(which="common", *, only=None, workers=None, progress=sys.stderr):  #
         gradient.
     only : sequence of str, optional
         These kernel sets (names from `COMMON` and `EXTRA`) instead.
+    workers : int, optional
+        Processes compiling at once (default: the cores, at most one per kernel set).
     progress : file or None
         Where a line per compiled set is written (None: silent).
 

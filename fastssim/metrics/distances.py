@@ -101,6 +101,7 @@ def mse(x: ArrayLike, y: ArrayLike, *, backend: Backend = "auto", mask: ArrayLik
     Returns
     -------
     float
+        The mean of ``(x - y) ** 2``, in float64.
 
     Raises
     ------

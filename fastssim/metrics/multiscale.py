@@ -141,6 +141,7 @@ def ms_ssim_batch(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 2, data_ran
     Returns
     -------
     ndarray, float64, (N,)
+        Each pair's MS-SSIM.
 
     {ms_notes}
     Examples
@@ -185,6 +186,7 @@ def ms_ssim_slices(x: ArrayLike, y: ArrayLike, *, axis: int = 0, data_range: Dat
     Returns
     -------
     ndarray, float64, (x.shape[axis],)
+        Each slice's MS-SSIM.
 
     {ms_notes}
     Examples

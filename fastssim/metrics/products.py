@@ -35,6 +35,7 @@ def l2(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, backend: 
     Returns
     -------
     float
+        The value, computed from float64 sums.
 
     Raises
     ------
@@ -54,7 +55,21 @@ def l2(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, backend: 
 
 @v.accepts_tensors
 def l2_channels(x: ArrayLike, y: ArrayLike, *, channel_axis: int, backend: Backend = "auto") -> np.ndarray:
-    """`l2` of each channel along ``channel_axis``: ndarray of float64, (C,).
+    """`l2` of each channel along ``channel_axis``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape with a channel axis, any real dtype.
+    channel_axis : int
+        The axis that holds the channels.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
+
+    Returns
+    -------
+    ndarray of float64, (C,)
+        The distance of each channel's values as vectors.
 
     Examples
     --------
@@ -103,6 +118,7 @@ def cosine(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, backe
     Returns
     -------
     float
+        The value, computed from float64 sums.
 
     Raises
     ------
@@ -123,7 +139,21 @@ def cosine(x: ArrayLike, y: ArrayLike, *, channel_axis: int | None = None, backe
 
 @v.accepts_tensors
 def cosine_channels(x: ArrayLike, y: ArrayLike, *, channel_axis: int, backend: Backend = "auto") -> np.ndarray:
-    """`cosine` of each channel along ``channel_axis``: ndarray of float64, (C,).
+    """`cosine` of each channel along ``channel_axis``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Arrays of one shape with a channel axis, any real dtype.
+    channel_axis : int
+        The axis that holds the channels.
+    backend : {'auto', 'cpu', 'cuda'}, optional
+        Where to compute.
+
+    Returns
+    -------
+    ndarray of float64, (C,)
+        The cosine similarity of each channel's values as vectors.
 
     Examples
     --------

@@ -284,6 +284,7 @@ def dssim(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, channel_a
     Returns
     -------
     float
+        ``(1 - SSIM) / 2``: 0 for identical images.
 
     Examples
     --------

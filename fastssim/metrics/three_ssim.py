@@ -35,7 +35,20 @@ def _sobel_magnitude(a):
 
 
 def three_ssim_regions(x, y):
-    """Per-pixel class of a 2-D pair: 0 edge, 1 texture, 2 smooth (uint8, the images' shape)."""
+    """Per-pixel class of a 2-D pair for 3-SSIM's pooling: 0 edge, 1 texture, 2 smooth.
+
+    Parameters
+    ----------
+    x, y : array_like
+        The reference and the distorted image, 2-D, of one shape.
+
+    Returns
+    -------
+    ndarray of uint8
+        The images' shape: edge where either Sobel magnitude exceeds ``0.12 gmax`` (``gmax``
+        the reference's largest), smooth where the reference's is below ``0.06 gmax`` and the
+        distorted image's does not exceed ``0.12 gmax``, texture elsewhere.
+    """
     gx = _sobel_magnitude(np.asarray(x, np.float64))
     gy = _sobel_magnitude(np.asarray(y, np.float64))
     gmax = gx.max()

@@ -144,20 +144,35 @@ def _opts(L, ca, win_size, sigma, gaussian, K1, K2, sample_covariance):
                 sample_covariance=sample_covariance, backend="cpu")
 
 
-def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03,
-         sample_covariance=False):
-    """Mean SSIM of two dask arrays (2-D images or 3-D volumes), tile by tile.
-
-    Parameters
-    ----------
+_INPUTS_DOC = """\
     x, y : dask.array.Array or array_like
         Of one shape, any chunking (``y`` is rechunked to ``x``'s), or anything
         ``dask.array.asarray`` takes.
     data_range : float or 'dtype', optional
         As for `fastssim.ssim`; the rules that read the data ('ref', 'pair') are refused for
         arrays that may not fit in memory.
+"""
+_WINDOW_DOC = """\
     channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance
         As for `fastssim.ssim`.
+"""
+
+
+def _doc(f):
+    """Put the parameter entries the SSIM functions share into ``f``'s docstring."""
+    f.__doc__ = f.__doc__.replace("    {inputs}\n", _INPUTS_DOC).replace("    {window}\n", _WINDOW_DOC)
+    return f
+
+
+@_doc
+def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True, K1=0.01, K2=0.03,
+         sample_covariance=False):
+    """Mean SSIM of two dask arrays (2-D images or 3-D volumes), tile by tile.
+
+    Parameters
+    ----------
+    {inputs}
+    {window}
 
     Returns
     -------
@@ -196,22 +211,17 @@ def _downsample(a, spatial, dtype):
     return da.coarsen(np.mean, a.astype(np.float64), {i: 2 for i in spatial}).astype(dtype)
 
 
+@_doc
 def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None, win_size=11, sigma=1.5,
             gaussian=True, K1=0.01, K2=0.03, sample_covariance=False):
     """Multi-scale SSIM of two dask arrays, each scale tile by tile.
 
     Parameters
     ----------
-    x, y : dask.array.Array or array_like
-        Of one shape, any chunking (``y`` is rechunked to ``x``'s), or anything
-        ``dask.array.asarray`` takes.
-    data_range : float or 'dtype', optional
-        As for `fastssim.ssim`; the rules that read the data ('ref', 'pair') are refused for
-        arrays that may not fit in memory.
+    {inputs}
     weights : sequence of float, optional
         One exponent per scale, as `fastssim.ms_ssim` (Wang's five by default).
-    channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance
-        As for `fastssim.ssim`.
+    {window}
 
     Returns
     -------
@@ -238,22 +248,17 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
     return result
 
 
+@_doc
 def ssim_map(x, y, *, mode="same", data_range=None, channel_axis=None, win_size=11, sigma=1.5, gaussian=True,
              K1=0.01, K2=0.03, sample_covariance=False):
     """The SSIM map as a lazy dask array, as `fastssim.ssim_map` computes it block by block.
 
     Parameters
     ----------
-    x, y : dask.array.Array or array_like
-        Of one shape, any chunking (``y`` is rechunked to ``x``'s), or anything
-        ``dask.array.asarray`` takes.
-    data_range : float or 'dtype', optional
-        As for `fastssim.ssim`; the rules that read the data ('ref', 'pair') are refused for
-        arrays that may not fit in memory.
+    {inputs}
     mode : {'same', 'valid'}, optional
         'same': the input's shape, edges mirrored; 'valid': the windows inside only.
-    channel_axis, win_size, sigma, gaussian, K1, K2, sample_covariance
-        As for `fastssim.ssim`.
+    {window}
 
     Returns
     -------

@@ -94,8 +94,8 @@ def device_inputs(x5, y5, xd, yd):
     return out
 
 
-def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
-    """``[C1, C2, cov_norm, cs_floor]`` in the work dtype (``cs_floor``: see
+def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf, eps=0.0):
+    """``[C1, C2, cov_norm, cs_floor, eps]`` in the work dtype (``cs_floor`` and ``eps``: see
     ``kernels.math.ssim_terms``)."""
     try:
         c1, c2 = stabilisers(data_range, k1, k2)
@@ -107,7 +107,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf):
             f"data_range={data_range:g} makes C2 = (K2 L)^2 overflow {wdt}; pass the range your data "
             "can take (max - min), not a bound"
         )
-    return np.array([c1, c2, cov_norm, cs_floor], dtype=wdt)
+    return np.array([c1, c2, cov_norm, cs_floor, eps], dtype=wdt)
 
 
 def interleaved_lanes(xk, yk, spatial_ndim, plain):
@@ -201,7 +201,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     # a window whose taps do not sum to 1 (another library's float32 taps): the moments are
     # taken raw, since shifting them by a level is exact only for a window that sums to 1
     unit = abs(float(np.sum(weights)) - 1.0) <= 1e-14
-    consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0]))
+    consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0, consts[4]]))
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape

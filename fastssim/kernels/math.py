@@ -16,7 +16,7 @@ import numpy as np
 MOMENTS = 4
 
 
-def ssim_terms(mx, my, ess, edd, shx, shy, c1, c2, cov_norm, cs_floor):
+def ssim_terms(mx, my, ess, edd, shx, shy, c1, c2, cov_norm, cs_floor, eps):
     """SSIM of one window, and its contrast-structure term, from its filtered moments.
 
     Returns ``(ssim, cs)`` with ``cs = (2 vxy + C2) / (vx + vy + C2)`` (MS-SSIM's
@@ -47,6 +47,8 @@ def ssim_terms(mx, my, ess, edd, shx, shy, c1, c2, cov_norm, cs_floor):
 
     ``cs_floor`` bounds ``A2`` from below: ``-inf`` leaves it alone, ``0`` clamps each
     window's contrast-structure term at 0 before the product (pyiqa's per-pixel ReLU).
+    ``eps`` is added to SSIM's denominator ``B1 B2`` (kornia's ``eps``; 0 everywhere else, where
+    the sum is exact and the result unchanged); ``cs`` takes none.
     """
     vsum = cov_norm * (ess - mx * mx - my * my)  # vx + vy
     dm = mx - my
@@ -59,10 +61,10 @@ def ssim_terms(mx, my, ess, edd, shx, shy, c1, c2, cov_norm, cs_floor):
     b1 = a1 + du * du
     b2 = vsum + c2
     a2 = max(b2 - vd, cs_floor)
-    return (a1 * a2) / (b1 * b2), a2 / b2
+    return (a1 * a2) / (b1 * b2 + eps), a2 / b2
 
 
-def ssim_grad_terms(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
+def ssim_grad_terms(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm, eps):
     """SSIM of one window and its partial derivatives with respect to the filtered moments
     that depend on y: ``my = E[y']``, ``eyy = E[y'^2]`` and ``exy = E[x'y']``.
 
@@ -73,7 +75,9 @@ def ssim_grad_terms(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
     With ``vy = cn (eyy - my^2)``, ``vxy = cn (exy - mx my)`` and ``S = A1 A2 / (B1 B2)``:
     ``dS/dmy = (2 ux A2 - 2 cn mx A1) / (B1 B2) - S (2 uy / B1 - 2 cn my / B2)``,
     ``dS/deyy = -cn S / B2`` and ``dS/dexy = 2 cn A1 / (B1 B2)``; written without dividing
-    by ``A1`` or ``A2``, which may be 0.
+    by ``A1`` or ``A2``, which may be 0. With ``eps`` in the denominator (`ssim_terms`),
+    ``S = A1 A2 / (B1 B2 + eps)``: the terms through ``B1`` and ``B2`` gain the factor
+    ``B1 B2 / (B1 B2 + eps)``, exactly 1 when ``eps`` is 0.
     """
     ux = mx + shx
     uy = my + shy
@@ -84,10 +88,12 @@ def ssim_grad_terms(mx, my, exx, eyy, exy, shx, shy, c1, c2, cov_norm):
     a2 = 2.0 * vxy + c2
     b1 = ux * ux + uy * uy + c1
     b2 = vx + vy + c2
-    d = b1 * b2
+    d0 = b1 * b2
+    d = d0 + eps
     s = a1 * a2 / d
-    d_my = (2.0 * ux * a2 - 2.0 * cov_norm * mx * a1) / d - s * (2.0 * uy / b1 - 2.0 * cov_norm * my / b2)
-    d_eyy = -cov_norm * s / b2
+    r = d0 / d
+    d_my = (2.0 * ux * a2 - 2.0 * cov_norm * mx * a1) / d - s * (2.0 * uy / b1 - 2.0 * cov_norm * my / b2) * r
+    d_eyy = -cov_norm * s / b2 * r
     d_exy = 2.0 * cov_norm * a1 / d
     return s, d_my, d_eyy, d_exy
 

@@ -25,9 +25,10 @@ def grad_terms(ux, uy, exx, eyy, exy, consts, s, d_uy, d_eyy, d_exy):
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
+    eps = consts[4]
     for i in prange(ux.shape[0]):
         s[i], d_uy[i], d_eyy[i], d_exy[i] = _ssim_grad_terms(ux[i], uy[i], exx[i], eyy[i], exy[i], 0.0, 0.0,
-                                                             c1, c2, cn)
+                                                             c1, c2, cn, eps)
 
 
 @njit(**cfg.JIT_PARALLEL)
@@ -48,6 +49,7 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
     c1d = np.float64(consts[0])
     c2d = np.float64(consts[1])
     cnd = np.float64(consts[2])
+    epsd = np.float64(consts[4])
     for r in prange(P * Hv):
         p = r // Hv
         i = r % Hv
@@ -90,7 +92,7 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
             if cs_only:
                 s, g0, g1, g2 = _cs_grad_terms(h0[j], h1[j], h2[j], h3[j], h4[j], c2d, cnd)
             else:
-                s, g0, g1, g2 = _ssim_grad_terms(h0[j], h1[j], h2[j], h3[j], h4[j], sx, sy, c1d, c2d, cnd)
+                s, g0, g1, g2 = _ssim_grad_terms(h0[j], h1[j], h2[j], h3[j], h4[j], sx, sy, c1d, c2d, cnd, epsd)
             d_my[p, i, j] = g0
             d_eyy[p, i, j] = g1
             d_exy[p, i, j] = g2
@@ -112,6 +114,7 @@ def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_s
     c1d = np.float64(consts[0])
     c2d = np.float64(consts[1])
     cnd = np.float64(consts[2])
+    epsd = np.float64(consts[4])
     for r in prange(P * Dv):
         p = r // Dv
         d = r % Dv
@@ -168,7 +171,7 @@ def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_s
                 if cs_only:
                     s, g0, g1, g2 = _cs_grad_terms(h0[j], h1[j], h2[j], h3[j], h4[j], c2d, cnd)
                 else:
-                    s, g0, g1, g2 = _ssim_grad_terms(h0[j], h1[j], h2[j], h3[j], h4[j], sx, sy, c1d, c2d, cnd)
+                    s, g0, g1, g2 = _ssim_grad_terms(h0[j], h1[j], h2[j], h3[j], h4[j], sx, sy, c1d, c2d, cnd, epsd)
                 d_my[p, d, i, j] = g0
                 d_eyy[p, d, i, j] = g1
                 d_exy[p, d, i, j] = g2

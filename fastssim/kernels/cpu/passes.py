@@ -105,17 +105,18 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
     c2 = consts[1]
     cn = consts[2]
     floor = consts[3]
+    eps = consts[6]
     total = 0.0
     for j in range(n):
         v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
-                           at(shy, j), c1, c2, cn, floor)
+                           at(shy, j), c1, c2, cn, floor, eps)
         out[j] = v
         total = summed(shx, total, v)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):
             _, cs = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
-                                at(shy, j), c1, c2, cn, floor)
+                                at(shy, j), c1, c2, cn, floor, eps)
             total_cs = summed_cs(shx, total_cs, cs_cols, j, cs)
     return total, total_cs
 

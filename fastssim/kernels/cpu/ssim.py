@@ -110,9 +110,10 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
     wh, ww : tuple of float
         Window weights along H and W (work dtype).
     consts : ndarray
-        ``[C1, C2, cov_norm, cs_floor, want_cs, shift]`` in the work dtype (``want_cs`` nonzero:
-        also sum the contrast-structure term; ``shift`` 0: raw moments, for a window whose taps do
-        not sum to 1, else 1: moments shifted by the task's level).
+        ``[C1, C2, cov_norm, cs_floor, want_cs, shift, eps]`` in the work dtype (``want_cs``
+        nonzero: also sum the contrast-structure term; ``shift`` 0: raw moments, for a window whose
+        taps do not sum to 1, else 1: moments shifted by the task's level; ``eps``: see
+        ``kernels.math.ssim_terms``).
     band_h, band_w : int
         Output rows and columns per task.
     out_sum : ndarray, float64, (N * C * nbh * nbw * L, 4)

@@ -86,7 +86,7 @@ def grid_ssim_sums(x, y, size, step, cols, c1, c2, out):
                 exx = (sxx[i, j] + sxx[i, j + 1] + sxx[i + 1, j] + sxx[i + 1, j + 1]) / m
                 eyy = (syy[i, j] + syy[i, j + 1] + syy[i + 1, j] + syy[i + 1, j + 1]) / m
                 edd = (sdd[i, j] + sdd[i, j + 1] + sdd[i + 1, j] + sdd[i + 1, j + 1]) / m
-                acc += _ssim_terms(mx, my, exx + eyy, edd, 0.0, 0.0, c1, c2, 1.0, -np.inf)[0]
+                acc += _ssim_terms(mx, my, exx + eyy, edd, 0.0, 0.0, c1, c2, 1.0, -np.inf, 0.0)[0]
             out[n, c, r0 + i] = acc
 
 
@@ -94,6 +94,6 @@ def grid_ssim_sums(x, y, size, step, cols, c1, c2, out):
 def ssim_of_moments(m, shx, shy, consts, out):
     """``out[i]``: SSIM from the filtered moments ``m[:, i]`` (four flat float64 rows, as
     `kernels.math.ssim_terms` takes them: the N-d separable path's last step)."""
-    c1, c2, cn, floor = consts[0], consts[1], consts[2], consts[3]
+    c1, c2, cn, floor, eps = consts[0], consts[1], consts[2], consts[3], consts[4]
     for i in prange(out.shape[0]):
-        out[i] = _ssim_terms(m[0, i], m[1, i], m[2, i], m[3, i], shx, shy, c1, c2, cn, floor)[0]
+        out[i] = _ssim_terms(m[0, i], m[1, i], m[2, i], m[3, i], shx, shy, c1, c2, cn, floor, eps)[0]

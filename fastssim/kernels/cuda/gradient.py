@@ -47,7 +47,7 @@ def _grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, sums):
         s, g0, g1, g2 = _cs_grad_terms(m0, m1, m2, m3, m4, float64(consts[1]), float64(consts[2]))
     else:
         s, g0, g1, g2 = _ssim_grad_terms(m0, m1, m2, m3, m4, sx, sy, float64(consts[0]), float64(consts[1]),
-                                         float64(consts[2]))
+                                         float64(consts[2]), float64(consts[4]))
     d_my[p, i, j] = g0
     d_eyy[p, i, j] = g1
     d_exy[p, i, j] = g2

@@ -84,6 +84,7 @@ def ssim_kernel(k, kd, th, tw, work):
         cn = consts[2]
         floor = consts[3]
         zero = consts[4]
+        eps = consts[5]
 
         oh = oh0 + ty
         ow = ow0 + tx
@@ -163,7 +164,7 @@ def ssim_kernel(k, kd, th, tw, work):
                         a1 += wt * ring[sl, 1]
                         a2 += wt * ring[sl, 2]
                         a3 += wt * ring[sl, 3]
-                    v, cs = _ssim_terms(a0, a1, a2, a3, shx, shy, c1, c2, cn, floor)
+                    v, cs = _ssim_terms(a0, a1, a2, a3, shx, shy, c1, c2, cn, floor, eps)
                     if write_map:
                         out_map[n, c, od, oh, ow] = v
                     acc += v
@@ -234,7 +235,7 @@ def _grid_ssim(x, y, size, step, c1, c2, out):
     j = t % cols
     n, c, i, _ = _unravel4(t // cols, C, rows, 1)
     mx, my, exx, eyy, edd = _grid_window_means(x, y, n, c, i * step, j * step, size)
-    out[n, c, i, j] = _ssim_terms(mx, my, exx + eyy, edd, 0.0, 0.0, c1, c2, 1.0, -math.inf)[0]
+    out[n, c, i, j] = _ssim_terms(mx, my, exx + eyy, edd, 0.0, 0.0, c1, c2, 1.0, -math.inf, 0.0)[0]
 
 
 def grid_ssim_means(xd, yd, size, step, c1, c2):
@@ -285,7 +286,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, mask5=None
     dt = consts.dtype
     w = api().to_device(weights.astype(dt))
     wd = api().to_device(weights.astype(dt) if kd > 1 else np.ones(1, dt))
-    dconsts = api().to_device(np.concatenate([consts, np.zeros(1, dt)]))
+    dconsts = api().to_device(np.concatenate([consts[:4], np.zeros(1, dt), consts[4:5]]))
     part = api().device_array((nblocks, 4), dtype=np.float64)
     smap = api().device_array((N, C, Do, Ho, Wo) if want_map else (1, 1, 1, 1, 1), dtype=dt)
     if mask5 is not None:

@@ -66,3 +66,28 @@ def test_an_eager_call_does_not_import_dynamo():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_map_operator_eager_path_equals_the_operator_and_passes_opcheck():
+    """``fastssim::ssim_map`` (kornia's differentiable map): the eager autograd function and the
+    operator give the same map and the same gradients for a weighted sum of it; opcheck passes
+    for the map and its vector-Jacobian product."""
+    torch = need("torch")
+    from fastssim.integrations import torch_ops
+    X, Y, taps = _inputs(torch)
+    args = (1.0, 0.01, 0.03, 1e-12)
+    weight = None
+    got = []
+    for eager in (True, False):
+        x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
+        smap = torch_ops._EagerMap.apply(x, y, taps, *args) if eager else torch_ops._map_op(x, y, taps, *args)
+        if weight is None:
+            weight = torch.linspace(-1.0, 2.0, smap.numel(), dtype=smap.dtype).reshape(smap.shape)
+        (smap * weight).sum().backward()
+        got.append((smap.detach(), x.grad, y.grad))
+    for a, b in zip(*got):
+        assert torch.equal(a, b)
+    assert got[0][0].shape == (2, X.shape[1] - 10, X.shape[2] - 10)
+    assert got[0][1].abs().sum() > 0 and got[0][2].abs().sum() > 0
+    torch.library.opcheck(torch_ops._map_op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), taps) + args)
+    torch.library.opcheck(torch_ops._map_vjp_op, (X, Y, taps) + args + (weight, True, True))

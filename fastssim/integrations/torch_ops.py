@@ -14,16 +14,18 @@ Needs PyTorch 2.4 or later (``torch.library.custom_op``).
 
 import numpy as np
 
-from ..metrics.planes import ms_ssim_planes, ssim_planes
+from ..metrics.planes import ms_ssim_planes, ssim_map_planes, ssim_map_planes_vjp, ssim_planes
 
 try:
     import torch as _torch
 except ImportError:  # the drop-ins explain what to install
     _torch = None  # type: ignore[assignment]
 
-__all__ = ["planes", "work_dtype"]
+__all__ = ["planes", "ssim_map", "work_dtype"]
 
 _OP = "fastssim::planes"
+_MAP_OP = "fastssim::ssim_map"
+_MAP_VJP_OP = "fastssim::ssim_map_vjp"
 
 
 def work_dtype(x, y):
@@ -91,6 +93,55 @@ def _backward(ctx, grad_values, _grad_gx, _grad_gy):
     return (out[0], out[1]) + (None,) * 9
 
 
+def _map_compute(x, y, taps, data_range, K1, K2, eps):
+    """Each plane's 'valid' SSIM map, in the work dtype, on x's device."""
+    work = work_dtype(x, y)
+    smap = ssim_map_planes(_host(x, work), _host(y, work), spatial_ndim=x.dim() - 1, taps=_window(taps),
+                           data_range=data_range, K1=K1, K2=K2, eps=eps)
+    return _torch.from_numpy(smap).to(x.device)
+
+
+def _map_fake(x, y, taps, data_range, K1, K2, eps):
+    k = taps.shape[-1]
+    return x.new_empty((x.shape[0],) + tuple(n - k + 1 for n in x.shape[1:]), dtype=work_dtype(x, y))
+
+
+def _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, need_gy):
+    """The gradients of ``sum(upstream * map)`` with respect to x and y (an empty tensor for one
+    not needed), in the work dtype, on x's device."""
+    work = work_dtype(x, y)
+    xa, ya, up = _host(x, work), _host(y, work), _host(upstream, work)
+    options = dict(spatial_ndim=x.dim() - 1, taps=_window(taps), data_range=data_range, K1=K1, K2=K2, eps=eps)
+
+    def out(need, a, b):  # the map is symmetric in x and y: x's gradient is y's with the two swapped
+        if not need:
+            return x.new_empty(0, dtype=work)
+        return _torch.from_numpy(ssim_map_planes_vjp(a, b, up, **options)).to(x.device)
+
+    return out(need_gx, ya, xa), out(need_gy, xa, ya)
+
+
+def _map_vjp_fake(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, need_gy):
+    work = work_dtype(x, y)
+    return tuple(x.new_empty(x.shape if need else (0,), dtype=work) for need in (need_gx, need_gy))
+
+
+def _map_setup_context(ctx, inputs, output):
+    x, y, taps = inputs[:3]
+    ctx.save_for_backward(x, y, taps)
+    ctx.args = tuple(inputs[3:])
+
+
+def _map_backward_with(vjp):
+    def backward(ctx, grad_map):
+        x, y, taps = ctx.saved_tensors
+        needs = (bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1]))
+        gx, gy = vjp(x, y, taps, *ctx.args, grad_map.contiguous(), *needs)
+        out = [g.to(t.dtype) if need else None for g, t, need in ((gx, x, needs[0]), (gy, y, needs[1]))]
+        return (out[0], out[1]) + (None,) * (len(ctx.args) + 1)
+    return backward
+
+
 if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library, "custom_op"):
     Tensor = _torch.Tensor
 
@@ -102,6 +153,31 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
     _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
     _op.register_fake(_fake)
     _op.register_autograd(_backward, setup_context=_setup_context)
+
+    def _map_op_impl(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
+                     eps: float) -> Tensor:
+        return _map_compute(x, y, taps, data_range, K1, K2, eps)
+
+    def _map_vjp_impl(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float, eps: float,
+                      upstream: Tensor, need_gx: bool, need_gy: bool) -> tuple[Tensor, Tensor]:
+        return _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, need_gy)
+
+    _map_vjp_op = _torch.library.custom_op(_MAP_VJP_OP, mutates_args=())(_map_vjp_impl)
+    _map_vjp_op.register_fake(_map_vjp_fake)
+    _map_op = _torch.library.custom_op(_MAP_OP, mutates_args=())(_map_op_impl)
+    _map_op.register_fake(_map_fake)
+    _map_op.register_autograd(_map_backward_with(_map_vjp_op), setup_context=_map_setup_context)
+
+    class _EagerMap(_torch.autograd.Function):
+        """The map operator's computation and autograd formula for eager calls (see `_Eager`)."""
+
+        @staticmethod
+        def forward(ctx, x, y, taps, *args):
+            out = _map_compute(x, y, taps, *args)
+            _map_setup_context(ctx, (x, y, taps) + args, out)
+            return out
+
+        backward = staticmethod(_map_backward_with(_map_vjp_compute))
 
     class _Eager(_torch.autograd.Function):
         """The operator's computation and autograd formula for eager calls on real tensors.
@@ -120,7 +196,7 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
 
     from torch._subclasses.fake_tensor import FakeTensor as _FakeTensor
 else:  # pragma: no cover - torch missing or older than 2.4
-    _op = None  # type: ignore[assignment]
+    _op = _map_op = None  # type: ignore[assignment]
 
 
 def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang", cs_only=False):
@@ -163,6 +239,41 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
         return _Eager.apply(x, y, taps, *args)
     values, _, _ = _op(x, y, taps, *args)
     return values
+
+
+def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0):
+    """Each plane's 'valid' SSIM map, differentiable in ``x`` and ``y``.
+
+    Parameters
+    ----------
+    x, y : torch.Tensor
+        (P, H, W) or (P, D, H, W), one shape, on one device.
+    taps : torch.Tensor
+        The 1-D window (odd length), along every spatial axis, as for `planes`.
+    data_range, K1, K2 : float
+    eps : float
+        Added to each window's denominator (kornia's; 0 for Wang et al.'s SSIM).
+
+    Returns
+    -------
+    torch.Tensor
+        (P, H - k + 1, W - k + 1) or (P, D - k + 1, H - k + 1, W - k + 1), float64 when either
+        input is float64, else float32, on ``x``'s device. Its backward weights each window's
+        derivatives by the incoming gradient in the fused gradient kernels (no double backward).
+
+    Raises
+    ------
+    ImportError
+        Without PyTorch 2.4 or later.
+    ValueError
+        As `fastssim.metrics.planes.ssim_map_planes`, and for a window whose rows differ.
+    """
+    if _map_op is None:
+        raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
+    args = (float(data_range), float(K1), float(K2), float(eps))
+    if _eager(x, y, taps):
+        return _EagerMap.apply(x, y, taps, *args)
+    return _map_op(x, y, taps, *args)
 
 
 def _eager(*tensors):

@@ -122,6 +122,35 @@ def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
     return sums.sum(axis=1) / (Dv * Hv * Wv), grad
 
 
+def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
+    """The gradient with respect to ``y`` of ``sum(upstream * map)``, ``map`` each plane's
+    'valid' SSIM map of (P, H, W) stacks or (P, D, H, W) volumes: the fused kernels' derivative
+    maps weighted window by window by ``upstream`` (the map's shape, ``wdt``), then gathered
+    through the transposed window (scale 1). The vector-Jacobian product behind a
+    differentiable SSIM map (kornia's `ssim`); ``consts[4]`` is its ``eps``.
+
+    Returns
+    -------
+    grad : ndarray, ``y``'s shape, ``wdt``
+    """
+    nd = x.ndim - 1
+    shx, shy = _shifts(x, y, weights, wdt)
+    w = np.asarray(weights, dtype=wdt)
+    c = np.asarray(consts, dtype=wdt)
+    up = np.ascontiguousarray(upstream, dtype=wdt)
+    maps = [np.empty(up.shape, dtype=wdt) for _ in range(3)]
+    sums = np.empty(up.shape[:2], dtype=np.float64)
+    xr, yr = readonly(x), readonly(y)
+    forward, back = ((_cpu_gradient.grad_maps_2d, _cpu_gradient.grad_back_2d) if nd == 2 else
+                     (_cpu_gradient.grad_maps_3d, _cpu_gradient.grad_back_3d))
+    forward(xr, yr, w, shx, shy, c, False, *maps, sums)
+    for m in maps:
+        np.multiply(m, up, out=m)
+    grad = np.empty(x.shape, dtype=wdt)
+    back(xr, yr, w, shx, shy, *maps, wdt.type(1.0), grad)
+    return grad
+
+
 def _halved(a, conv, wdt):
     """One halving of (P, H, W) planes or (P, D, H, W) volumes by the convention's rule."""
     nd = a.ndim - 1

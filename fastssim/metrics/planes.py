@@ -15,13 +15,13 @@ import numpy as np
 
 from ..conventions import checks as v
 from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
-from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d
+from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d, ssim_map_vjp
 from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
 
-__all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes"]
+__all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes", "ssim_map_planes_vjp"]
 
 
-def _checked(x, y, spatial_ndim, taps, data_range, K1, K2):
+def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0):
     """The stacks as C-contiguous float arrays, the taps (float64) and the kernel constants."""
     x, y = np.asarray(x), np.asarray(y)
     if x.shape != y.shape or x.ndim != spatial_ndim + 1:
@@ -34,7 +34,9 @@ def _checked(x, y, spatial_ndim, taps, data_range, K1, K2):
         raise ValueError(f"the window needs an odd number of finite taps, got {w.size}")
     v.check_extent(_five(x, spatial_ndim).shape, w.size, spatial_ndim, channel_axis=0)
     v.check_options(int(w.size), 1.5, K1, K2, "cpu")
-    consts = kernel_constants(float(data_range), K1, K2, 1.0, wdt)
+    if not (eps >= 0.0 and eps < float(np.finfo(wdt).max)):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    consts = kernel_constants(float(data_range), K1, K2, 1.0, wdt, eps=float(eps))
     return x, y, w, consts
 
 
@@ -130,10 +132,44 @@ def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range
 
 
 def ssim_map_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
-                    K2: float = 0.03):
+                    K2: float = 0.03, eps: float = 0.0):
     """The 'valid' SSIM map of each plane, shape (P, Ho, Wo) or (P, Do, Ho, Wo), in the work
-    dtype; arguments and errors as for `ssim_planes` (no gradient)."""
-    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2)
+    dtype; arguments and errors as for `ssim_planes` (no gradient), and ``eps`` added to each
+    window's denominator (kornia's; 0: Wang et al.'s SSIM)."""
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps)
     _, smap = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts, want_map=True,
                          want_cs=False)
-    return smap[:, 0, 0] if spatial_ndim == 2 else smap[:, 0]
+    smap = smap[:, 0, 0] if spatial_ndim == 2 else smap[:, 0]
+    if not np.isfinite(smap).all():
+        raise_if_nonfinite(smap.reshape(smap.shape[0], -1).sum(axis=1), x, y, K1, K2, what="plane")
+    return smap
+
+
+def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[float], data_range: float,
+                        K1: float = 0.01, K2: float = 0.03, eps: float = 0.0):
+    """The gradient with respect to ``y`` of ``sum(upstream * ssim_map_planes(x, y, ...))``: the
+    vector-Jacobian product of the map (the map is symmetric in ``x`` and ``y``: swap them for
+    ``x``'s).
+
+    Parameters
+    ----------
+    x, y, spatial_ndim, taps, data_range, K1, K2, eps
+        As for `ssim_map_planes`.
+    upstream : ndarray
+        The map's shape: the weight of each window's SSIM.
+
+    Returns
+    -------
+    ndarray of ``y``'s shape, in the work dtype
+
+    Raises
+    ------
+    ValueError
+        As `ssim_map_planes`, and for an ``upstream`` of another shape than the map.
+    """
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps)
+    valid = x.shape[:1] + tuple(n - w.size + 1 for n in x.shape[1:])
+    up = np.asarray(upstream)
+    if up.shape != valid:
+        raise ValueError(f"upstream must have the map's shape {valid}, got {up.shape}")
+    return ssim_map_vjp(x, y, w, consts.astype(np.float64), consts.dtype, up)

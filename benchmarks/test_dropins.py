@@ -3,7 +3,7 @@
     python -m benchmarks.test_dropins [--seconds 1.0]
     python -m pytest benchmarks/test_dropins.py -s      # a short run, the table printed
 
-For each library (pytorch_msssim, torchmetrics) and workload: the original library's call, the
+For each library (pytorch_msssim, torchmetrics, kornia) and workload: the original library's call, the
 same call through ``fastssim.compat.<library>``
 (only the import changed), and ``fastssim.torch`` called directly (what the drop-in costs over
 it); forward alone (no input needs a gradient) and forward + backward (the second input needs
@@ -49,11 +49,17 @@ def _call(fn, x, y, backward):
     return step
 
 
-#: (library, its module, the drop-in's module, {metric: function name})
+#: (library, its module, the drop-in's module, {metric: function name}, keyword arguments); "ssim3d" names
+#: a library's function for volumes where it has its own
 LIBRARIES = [
-    ("pytorch_msssim", "pytorch_msssim", "fastssim.compat.pytorch_msssim", {"ssim": "ssim", "ms_ssim": "ms_ssim"}),
+    ("pytorch_msssim", "pytorch_msssim", "fastssim.compat.pytorch_msssim", {"ssim": "ssim", "ms_ssim": "ms_ssim"},
+     dict(data_range=1.0)),
     ("torchmetrics", "torchmetrics.functional.image", "fastssim.compat.torchmetrics",
-     {"ssim": "structural_similarity_index_measure", "ms_ssim": "multiscale_structural_similarity_index_measure"}),
+     {"ssim": "structural_similarity_index_measure", "ms_ssim": "multiscale_structural_similarity_index_measure"},
+     dict(data_range=1.0)),
+    # kornia's SSIM is a map; its loss, clamp((1 - SSIM) / 2, 0, 1) averaged, is what training code calls
+    ("kornia", "kornia.losses", "fastssim.compat.kornia.losses", {"ssim": "ssim_loss", "ssim3d": "ssim3d_loss"},
+     dict(window_size=11)),
 ]
 CASES = [("ssim", (8, 3, 256, 256)), ("ssim", (1, 3, 1024, 1024)), ("ms_ssim", (4, 3, 512, 512)),
          ("ssim", (1, 1, 64, 128, 128))]
@@ -66,7 +72,7 @@ def workloads(libraries=None):
     import fastssim.torch as fst
 
     out = []
-    for lib, module, dropin, names in LIBRARIES:
+    for lib, module, dropin, names, kwargs in LIBRARIES:
         if libraries and lib not in libraries:
             continue
         try:
@@ -75,16 +81,19 @@ def workloads(libraries=None):
             orig = None
         drop = importlib.import_module(dropin)
         for metric, shape in CASES:
+            name = names.get("ssim3d" if len(shape) == 5 and "ssim3d" in names else metric)
+            if name is None:
+                continue
             x, y = _images(shape)
             pixels = int(np.prod(shape))
-            impls = [(dropin, lambda a, b, f=getattr(drop, names[metric]): f(a, b, data_range=1.0)),
+            impls = [(dropin, lambda a, b, f=getattr(drop, name): f(a, b, **kwargs)),
                      ("fastssim.torch", lambda a, b, f=getattr(fst, metric): f(a, b, data_range=1.0))]
             if orig is not None:
-                impls.insert(0, (lib, lambda a, b, f=getattr(orig, names[metric]): f(a, b, data_range=1.0)))
+                impls.insert(0, (lib, lambda a, b, f=getattr(orig, name): f(a, b, **kwargs)))
             for backward in (False, True):
-                name = f"{lib}: {metric} {'x'.join(map(str, shape))} {'fwd+bwd' if backward else 'fwd'}"
+                label = f"{lib}: {name} {'x'.join(map(str, shape))} {'fwd+bwd' if backward else 'fwd'}"
                 for impl, fn in impls:
-                    out.append((name, impl, pixels, _call(fn, x, y, backward)))
+                    out.append((label, impl, pixels, _call(fn, x, y, backward)))
     return out
 
 
@@ -100,7 +109,9 @@ NOTES = ("Each drop-in (``fastssim.compat.<library>``) against the library it re
          "torch on its default threads; medians of warm calls. fwd: a call without gradients; fwd+bwd: the "
          "second input needs a gradient, as a loss's prediction does. 'drop-in vs direct' compares the "
          "drop-in with calling ``fastssim.torch`` on the same tensors: what the library's conventions "
-         "around the kernels cost (torchmetrics' reflection padding is a PyTorch copy of both inputs).")
+         "around the kernels cost (torchmetrics' and kornia's reflection padding is a PyTorch copy of both "
+         "inputs; kornia's loss is the mean of a map, whose backward weights the map by the incoming gradient). "
+         "kornia's rows are its loss, ``clamp((1 - SSIM) / 2, 0, 1)`` averaged, so their values are not SSIM.")
 
 
 def table(rows):
@@ -128,7 +139,7 @@ def test_dropins_agree_and_table():
     rows = run(seconds=0.1)
     print("\n" + table(rows))
     by = {(r["workload"], r["impl"]): r["value"] for r in rows}
-    for lib, _, dropin, _ in LIBRARIES:
+    for lib, _, dropin, _, _ in LIBRARIES:
         for (w, impl), v in by.items():
             if impl == lib:
                 assert abs(v - by[(w, dropin)]) < 5e-5, (w, v)
@@ -151,7 +162,7 @@ def main(argv=None):
     print(text)
     if not a.only:
         results.write("test_dropins", "Drop-ins against their originals (PyTorch, CPU)", text,
-                      ["--seconds", str(a.seconds)], a.results, peers=("torch", "pytorch_msssim", "torchmetrics"),
+                      ["--seconds", str(a.seconds)], a.results, peers=("torch", "pytorch_msssim", "torchmetrics", "kornia"),
                       notes=NOTES)
 
 

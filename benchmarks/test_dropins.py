@@ -86,10 +86,10 @@ def workloads(libraries=None):
                 continue
             x, y = _images(shape)
             pixels = int(np.prod(shape))
-            impls = [(dropin, lambda a, b, f=getattr(drop, name): f(a, b, **kwargs)),
+            impls = [(dropin, lambda a, b, f=getattr(drop, name), kw=kwargs: f(a, b, **kw)),
                      ("fastssim.torch", lambda a, b, f=getattr(fst, metric): f(a, b, data_range=1.0))]
             if orig is not None:
-                impls.insert(0, (lib, lambda a, b, f=getattr(orig, name): f(a, b, **kwargs)))
+                impls.insert(0, (lib, lambda a, b, f=getattr(orig, name), kw=kwargs: f(a, b, **kw)))
             for backward in (False, True):
                 label = f"{lib}: {name} {'x'.join(map(str, shape))} {'fwd+bwd' if backward else 'fwd'}"
                 for impl, fn in impls:

@@ -24,12 +24,13 @@ def _inputs(torch, dtype=None):
 
 @pytest.mark.parametrize("level_weights", [(), (0.5, 0.5)])
 def test_eager_path_equals_the_operator(level_weights):
+    """(SSIM's and MS-SSIM's values and gradients, bitwise.)"""
     torch = need("torch")
     from fastssim.integrations import torch_ops
     X, Y, taps = _inputs(torch)
     if level_weights:  # MS-SSIM needs two scales of windows
         X, Y = (torch.nn.functional.interpolate(t[None], scale_factor=2.5)[0] for t in (X, Y))
-    args = (1.0, 0.01, 0.03, list(level_weights), "wang", False)
+    args = (1.0, 0.01, 0.03, list(level_weights), "wang", False, 0)
     got = []
     for eager in (True, False):
         x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
@@ -51,8 +52,9 @@ def test_the_operator_passes_opcheck():
     torch = need("torch")
     from fastssim.integrations import torch_ops
     X, Y, taps = _inputs(torch)
-    torch.library.opcheck(torch_ops._op, (X.requires_grad_(), Y.requires_grad_(), taps, 1.0, 0.01, 0.03, [],
-                                          "wang", False, True, True))
+    for pad in (0, 3):
+        torch.library.opcheck(torch_ops._op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), taps, 1.0, 0.01,
+                                              0.03, [], "wang", False, pad, True, True))
 
 
 def test_an_eager_call_does_not_import_dynamo():
@@ -68,14 +70,15 @@ def test_an_eager_call_does_not_import_dynamo():
     assert out.stdout.strip() == "False"
 
 
-def test_map_operator_eager_path_equals_the_operator_and_passes_opcheck():
+@pytest.mark.parametrize("pad", [0, 5])
+def test_map_operator_eager_path_equals_the_operator_and_passes_opcheck(pad):
     """``fastssim::ssim_map`` (kornia's differentiable map): the eager autograd function and the
     operator give the same map and the same gradients for a weighted sum of it; opcheck passes
     for the map and its vector-Jacobian product."""
     torch = need("torch")
     from fastssim.integrations import torch_ops
     X, Y, taps = _inputs(torch)
-    args = (1.0, 0.01, 0.03, 1e-12)
+    args = (1.0, 0.01, 0.03, 1e-12, pad)
     weight = None
     got = []
     for eager in (True, False):
@@ -87,7 +90,40 @@ def test_map_operator_eager_path_equals_the_operator_and_passes_opcheck():
         got.append((smap.detach(), x.grad, y.grad))
     for a, b in zip(*got):
         assert torch.equal(a, b)
-    assert got[0][0].shape == (2, X.shape[1] - 10, X.shape[2] - 10)
+    assert got[0][0].shape == (2, X.shape[1] + 2 * pad - 10, X.shape[2] + 2 * pad - 10)
     assert got[0][1].abs().sum() > 0 and got[0][2].abs().sum() > 0
     torch.library.opcheck(torch_ops._map_op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), taps) + args)
     torch.library.opcheck(torch_ops._map_vjp_op, (X, Y, taps) + args + (weight, True, True))
+
+
+@pytest.mark.parametrize("spatial", [(41, 37), (13, 15, 17)])
+def test_reflection_read_in_place_equals_a_padded_copy(spatial):
+    """``pad``: the kernels' in-place reflection (the forward) and the host copy behind the
+    gradients equal PyTorch's 'reflect' padding followed by the 'valid' computation: values,
+    maps and the gradients for both inputs (through F.pad's own backward)."""
+    torch = need("torch")
+    from fastssim.integrations import torch_ops
+    gen = torch.Generator().manual_seed(3)
+    X = torch.rand((2,) + spatial, generator=gen, dtype=torch.float64)
+    Y = (X + 0.1 * torch.rand((2,) + spatial, generator=gen, dtype=torch.float64)).clamp(0, 1)
+    k, pad = 7, 3
+    taps = torch.exp(-0.5 * (torch.arange(k, dtype=torch.float64) - 3) ** 2 / 1.5 ** 2)
+    taps = taps / taps.sum()
+
+    def padded(t):
+        return torch.nn.functional.pad(t[:, None], [pad, pad] * len(spatial), mode="reflect")[:, 0]
+
+    for fn in (lambda a, b, p: torch_ops.planes(a, b, taps=taps, data_range=1.0, pad=p),
+               lambda a, b, p: torch_ops.ssim_map(a, b, taps=taps, data_range=1.0, pad=p)):
+        got, ref = [], []
+        for out, in_place in ((got, True), (ref, False)):
+            x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
+            v = fn(x, y, pad) if in_place else fn(padded(x), padded(y), 0)
+            weight = torch.linspace(-1, 2, v.numel(), dtype=v.dtype).reshape(v.shape)
+            (v * weight).sum().backward()
+            out.extend([v.detach(), x.grad, y.grad])
+        for a, b in zip(got, ref):
+            assert a.shape == b.shape
+            assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="longer than 3"):
+        torch_ops.planes(X[:, :3], Y[:, :3], taps=taps, data_range=1.0, pad=3)

@@ -31,7 +31,6 @@ from .torch_ops import ssim_map
 
 try:
     import torch as _torch
-    import torch.nn.functional as _F
 except ImportError:
     _torch = None  # type: ignore[assignment]
 
@@ -86,19 +85,17 @@ def _ssim_map(img1, img2, window_size, max_val, eps, padding, nd):
     out_dtype, work = _compute_dtypes(img1, img2)
     x, y = img1.to(work), img2.to(work)
     spatial = tuple(x.shape[2:])
-    r = window_size // 2
-    if padding == "same":
-        if min(spatial) <= r:
-            raise ValueError(f"padding='same' reflects the images by window_size // 2 = {r} samples, which needs every "
-                             f"spatial side longer than {r}; got {spatial}. Pass a smaller window_size")
-        if r:
-            x, y = (_F.pad(a, [r, r] * nd, mode="reflect") for a in (x, y))
-    elif min(spatial) < window_size:
+    r = window_size // 2 if padding == "same" else 0
+    if padding == "same" and min(spatial) <= r:
+        raise ValueError(f"padding='same' reflects the images by window_size // 2 = {r} samples, which needs every "
+                         f"spatial side longer than {r}; got {spatial}. Pass a smaller window_size")
+    if padding == "valid" and min(spatial) < window_size:
         raise ValueError(f"padding='valid' needs every spatial side at least window_size={window_size}, got "
                          f"{spatial} (kornia would return an empty map); pass larger images or padding='same'")
     B, C = x.shape[:2]
-    smap = ssim_map(x.reshape((B * C,) + tuple(x.shape[2:])), y.reshape((B * C,) + tuple(y.shape[2:])),
-                    taps=_taps(window_size), data_range=max_val, eps=float(eps))
+    # the reflection is read in place by the kernels (the forward) or padded on the host (the gradient)
+    smap = ssim_map(x.reshape((B * C,) + spatial), y.reshape((B * C,) + spatial), taps=_taps(window_size),
+                    data_range=max_val, eps=float(eps), pad=r)
     return smap.reshape((B, C) + tuple(smap.shape[1:])).to(out_dtype)
 
 

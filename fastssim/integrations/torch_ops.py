@@ -48,7 +48,7 @@ def _window(taps):
     return rows[0].numpy()
 
 
-def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, need_gx, need_gy):
+def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy):
     """(values float64 (P,), grad_x or an empty tensor, grad_y or an empty tensor) on x's device."""
     work = work_dtype(x, y)
     xa, ya = _host(x, work), _host(y, work)
@@ -60,7 +60,7 @@ def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only,
                                   **options)
     else:
         def fn(a, b, gradient):
-            return ssim_planes(a, b, gradient=gradient, cs_only=cs_only, **options)
+            return ssim_planes(a, b, gradient=gradient, cs_only=cs_only, pad=pad, **options)
     values, gy = fn(xa, ya, need_gy)
     gx = fn(ya, xa, True)[1] if need_gx else None  # SSIM and MS-SSIM are symmetric in x and y
 
@@ -70,7 +70,7 @@ def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only,
     return _torch.from_numpy(values).to(x.device), out(gx), out(gy)
 
 
-def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, need_gx, need_gy):
+def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy):
     work = work_dtype(x, y)
 
     def out(need):
@@ -90,28 +90,29 @@ def _backward(ctx, grad_values, _grad_gx, _grad_gy):
     out = []
     for g, dtype in zip(ctx.saved_tensors, ctx.dtypes):
         out.append(None if g.numel() == 0 else (g * scale.to(g.dtype)).to(dtype))
-    return (out[0], out[1]) + (None,) * 9
+    return (out[0], out[1]) + (None,) * 10
 
 
-def _map_compute(x, y, taps, data_range, K1, K2, eps):
+def _map_compute(x, y, taps, data_range, K1, K2, eps, pad):
     """Each plane's 'valid' SSIM map, in the work dtype, on x's device."""
     work = work_dtype(x, y)
     smap = ssim_map_planes(_host(x, work), _host(y, work), spatial_ndim=x.dim() - 1, taps=_window(taps),
-                           data_range=data_range, K1=K1, K2=K2, eps=eps)
+                           data_range=data_range, K1=K1, K2=K2, eps=eps, pad=pad)
     return _torch.from_numpy(smap).to(x.device)
 
 
-def _map_fake(x, y, taps, data_range, K1, K2, eps):
+def _map_fake(x, y, taps, data_range, K1, K2, eps, pad):
     k = taps.shape[-1]
-    return x.new_empty((x.shape[0],) + tuple(n - k + 1 for n in x.shape[1:]), dtype=work_dtype(x, y))
+    return x.new_empty((x.shape[0],) + tuple(n + 2 * pad - k + 1 for n in x.shape[1:]), dtype=work_dtype(x, y))
 
 
-def _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, need_gy):
+def _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, pad, upstream, need_gx, need_gy):
     """The gradients of ``sum(upstream * map)`` with respect to x and y (an empty tensor for one
     not needed), in the work dtype, on x's device."""
     work = work_dtype(x, y)
     xa, ya, up = _host(x, work), _host(y, work), _host(upstream, work)
-    options = dict(spatial_ndim=x.dim() - 1, taps=_window(taps), data_range=data_range, K1=K1, K2=K2, eps=eps)
+    options = dict(spatial_ndim=x.dim() - 1, taps=_window(taps), data_range=data_range, K1=K1, K2=K2, eps=eps,
+                   pad=pad)
 
     def out(need, a, b):  # the map is symmetric in x and y: x's gradient is y's with the two swapped
         if not need:
@@ -121,7 +122,7 @@ def _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, nee
     return out(need_gx, ya, xa), out(need_gy, xa, ya)
 
 
-def _map_vjp_fake(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, need_gy):
+def _map_vjp_fake(x, y, taps, data_range, K1, K2, eps, pad, upstream, need_gx, need_gy):
     work = work_dtype(x, y)
     return tuple(x.new_empty(x.shape if need else (0,), dtype=work) for need in (need_gx, need_gy))
 
@@ -146,21 +147,21 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
     Tensor = _torch.Tensor
 
     def _planes_op(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
-                   level_weights: list[float], convention: str, cs_only: bool, need_gx: bool,
+                   level_weights: list[float], convention: str, cs_only: bool, pad: int, need_gx: bool,
                    need_gy: bool) -> tuple[Tensor, Tensor, Tensor]:
-        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, need_gx, need_gy)
+        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy)
 
     _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
     _op.register_fake(_fake)
     _op.register_autograd(_backward, setup_context=_setup_context)
 
     def _map_op_impl(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
-                     eps: float) -> Tensor:
-        return _map_compute(x, y, taps, data_range, K1, K2, eps)
+                     eps: float, pad: int) -> Tensor:
+        return _map_compute(x, y, taps, data_range, K1, K2, eps, pad)
 
     def _map_vjp_impl(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float, eps: float,
-                      upstream: Tensor, need_gx: bool, need_gy: bool) -> tuple[Tensor, Tensor]:
-        return _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, upstream, need_gx, need_gy)
+                      pad: int, upstream: Tensor, need_gx: bool, need_gy: bool) -> tuple[Tensor, Tensor]:
+        return _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, pad, upstream, need_gx, need_gy)
 
     _map_vjp_op = _torch.library.custom_op(_MAP_VJP_OP, mutates_args=())(_map_vjp_impl)
     _map_vjp_op.register_fake(_map_vjp_fake)
@@ -199,7 +200,8 @@ else:  # pragma: no cover - torch missing or older than 2.4
     _op = _map_op = None  # type: ignore[assignment]
 
 
-def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang", cs_only=False):
+def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang", cs_only=False,
+           pad=0):
     """Each plane's SSIM (MS-SSIM with ``level_weights``), float64, shape (P,), differentiable.
 
     Parameters
@@ -216,6 +218,10 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
         MS-SSIM's halving (see `fastssim.metrics.planes.ms_ssim_planes`).
     cs_only : bool
         SSIM's mean contrast-structure term instead of SSIM (without ``level_weights``).
+    pad : int
+        Score the planes extended by ``pad`` samples of PyTorch's 'reflect' on each side of
+        every spatial axis (without ``level_weights``; read in place by the forward kernel, so
+        that a caller need not pad a copy); the gradient is of the planes themselves.
 
     Returns
     -------
@@ -230,18 +236,20 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
     """
     if _op is None:
         raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
+    if pad and level_weights:
+        raise ValueError("pad is for SSIM: MS-SSIM's scales are not padded")
     grad = _torch.is_grad_enabled()
     need_gx = bool(grad and x.requires_grad)
     need_gy = bool(grad and y.requires_grad)
     args = (float(data_range), float(K1), float(K2), [float(w) for w in level_weights], str(convention),
-            bool(cs_only), need_gx, need_gy)
+            bool(cs_only), int(pad), need_gx, need_gy)
     if _eager(x, y, taps):
         return _Eager.apply(x, y, taps, *args)
     values, _, _ = _op(x, y, taps, *args)
     return values
 
 
-def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0):
+def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0, pad=0):
     """Each plane's 'valid' SSIM map, differentiable in ``x`` and ``y``.
 
     Parameters
@@ -253,11 +261,14 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0):
     data_range, K1, K2 : float
     eps : float
         Added to each window's denominator (kornia's; 0 for Wang et al.'s SSIM).
+    pad : int
+        The map of the planes extended by ``pad`` samples of PyTorch's 'reflect' (as for
+        `planes`): ``pad = k // 2`` gives the map of the planes' size.
 
     Returns
     -------
     torch.Tensor
-        (P, H - k + 1, W - k + 1) or (P, D - k + 1, H - k + 1, W - k + 1), float64 when either
+        (P, H + 2 pad - k + 1, W + 2 pad - k + 1) or likewise with D, float64 when either
         input is float64, else float32, on ``x``'s device. Its backward weights each window's
         derivatives by the incoming gradient in the fused gradient kernels (no double backward).
 
@@ -270,7 +281,7 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0):
     """
     if _map_op is None:
         raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
-    args = (float(data_range), float(K1), float(K2), float(eps))
+    args = (float(data_range), float(K1), float(K2), float(eps), int(pad))
     if _eager(x, y, taps):
         return _EagerMap.apply(x, y, taps, *args)
     return _map_op(x, y, taps, *args)

@@ -107,6 +107,21 @@ def _window(gaussian_kernel, sigma, kernel_size, nd):
     return taps, pads
 
 
+def _in_place(pads, nd):
+    """The reflection's width when it is the same on every axis (then the kernels read it in
+    place, with no padded copy), else None."""
+    widths = set(pads[3 - nd:])
+    return widths.pop() if len(widths) == 1 else None
+
+
+def _padded_per_image(preds, target, taps, pads, L, k1, k2):
+    """`_per_image` of the images extended by torchmetrics' reflection."""
+    width = _in_place(pads, preds.dim() - 2)
+    if width is not None:
+        return _per_image(preds, target, taps, L, k1, k2, pad=width)
+    return _per_image(_reflect(preds, pads), _reflect(target, pads), taps, L, k1, k2)
+
+
 def _reflect(t, pads):
     if t.dim() == 4:
         return _F.pad(t, (pads[2], pads[2], pads[1], pads[1]), mode="reflect")
@@ -144,12 +159,13 @@ def _check_crop(pads, nd):
                          "axes by the window, which fastssim does not reproduce for the contrast term)")
 
 
-def _per_image(preds, target, taps, L, k1, k2, cs_only=False):
-    """Each image's mean over its channels of each plane's SSIM (or cs), (N,), float64."""
+def _per_image(preds, target, taps, L, k1, k2, cs_only=False, pad=0):
+    """Each image's mean over its channels of each plane's SSIM (or cs), (N,), float64; ``pad``:
+    of the planes extended by PyTorch's reflection, read in place (`torch_ops.planes`)."""
     N, C = preds.shape[:2]
     values = planes(preds.reshape((N * C,) + tuple(preds.shape[2:])),
                     target.reshape((N * C,) + tuple(target.shape[2:])), taps=taps, data_range=L, K1=k1, K2=k2,
-                    cs_only=cs_only)
+                    cs_only=cs_only, pad=pad)
     return values.reshape(N, C).mean(1)
 
 
@@ -176,12 +192,11 @@ def _update(preds, target, gaussian_kernel=True, sigma=1.5, kernel_size=11, data
     if return_contrast_sensitivity:
         _check_crop(pads, preds.dim() - 2)
     preds, target, L = _range(preds, target, data_range)
-    padded = [_reflect(t, pads) for t in (preds, target)]
-    sim = _per_image(*padded, taps, L, k1, k2).to(dtype)
+    sim = _padded_per_image(preds, target, taps, pads, L, k1, k2).to(dtype)
     if return_contrast_sensitivity:
         return sim, _per_image(preds, target, taps, L, k1, k2, cs_only=True).to(dtype)
     if return_full_image:
-        return sim, _full_image(*padded, taps, L, k1, k2).to(dtype)
+        return sim, _full_image(_reflect(preds, pads), _reflect(target, pads), taps, L, k1, k2).to(dtype)
     return sim
 
 
@@ -263,7 +278,7 @@ def _ms_update(preds, target, gaussian_kernel=True, sigma=1.5, kernel_size=11, d
     for level in range(len(betas)):
         p, t, L = _range(preds, target, data_range)
         if level == len(betas) - 1:
-            term = _per_image(_reflect(p, pads), _reflect(t, pads), taps, L, k1, k2)
+            term = _padded_per_image(p, t, taps, pads, L, k1, k2)
         else:
             term = _per_image(p, t, taps, L, k1, k2, cs_only=True)
         terms.append(_torch.relu(term) if normalize == "relu" else term)

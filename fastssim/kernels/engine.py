@@ -131,7 +131,7 @@ def interleaved_lanes(xk, yk, spatial_ndim, plain):
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=True, pad=0):
+               mask5=None, want_cs=True, pad=0, pad_mode="symmetric"):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -155,6 +155,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         Score the images extended by ``pad`` samples of symmetric reflection on each side of
         every spatial axis (scipy's 'reflect'), as `pad_same` would: the 'same' map. The CPU
         kernel reads the reflection in place; the GPU path pads a copy.
+    pad_mode : {'symmetric', 'reflect'}
+        The reflection, in NumPy's names: 'symmetric' repeats the edge sample (scipy's
+        'reflect', scikit-image's), 'reflect' does not (PyTorch's 'reflect'; needs every side
+        longer than ``pad``).
 
     Returns
     -------
@@ -165,7 +169,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     """
     if backend == "cuda":
         if pad:
-            x5, y5 = pad_same(x5, pad, spatial_ndim), pad_same(y5, pad, spatial_ndim)
+            x5, y5 = pad_same(x5, pad, spatial_ndim, pad_mode), pad_same(y5, pad, spatial_ndim, pad_mode)
         with GPU_LOCK:
             xd, yd = device_inputs(x5, y5, *devices)
             means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
@@ -201,7 +205,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     # a window whose taps do not sum to 1 (another library's float32 taps): the moments are
     # taken raw, since shifting them by a level is exact only for a window that sums to 1
     unit = abs(float(np.sum(weights)) - 1.0) <= 1e-14
-    consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0, consts[4]]))
+    mirror = 1 if pad_mode == "reflect" else 0
+    consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0, consts[4], mirror]))
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape

@@ -21,7 +21,7 @@ from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
 __all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes", "ssim_map_planes_vjp"]
 
 
-def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0):
+def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0, pad=0):
     """The stacks as C-contiguous float arrays, the taps (float64) and the kernel constants."""
     x, y = np.asarray(x), np.asarray(y)
     if x.shape != y.shape or x.ndim != spatial_ndim + 1:
@@ -32,7 +32,10 @@ def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0):
     w = np.asarray(taps, dtype=np.float64).reshape(-1)
     if w.size % 2 == 0 or not np.isfinite(w).all():
         raise ValueError(f"the window needs an odd number of finite taps, got {w.size}")
-    v.check_extent(_five(x, spatial_ndim).shape, w.size, spatial_ndim, channel_axis=0)
+    if pad and min(x.shape[1:]) <= pad:
+        raise ValueError(f"a reflection of {pad} samples needs every side longer than {pad}, got {x.shape[1:]}")
+    v.check_extent(tuple(n + 2 * pad if i > 0 else n for i, n in enumerate(_five(x, spatial_ndim).shape)), w.size,
+                   spatial_ndim, channel_axis=0)
     v.check_options(int(w.size), 1.5, K1, K2, "cpu")
     if not (eps >= 0.0 and eps < float(np.finfo(wdt).max)):
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
@@ -44,8 +47,35 @@ def _five(a, spatial_ndim):
     return a[:, None, None] if spatial_ndim == 2 else a[:, None]
 
 
+def _reflected(a, pad):
+    """The planes extended by ``pad`` samples of PyTorch's reflection (the edge not repeated)."""
+    return a if not pad else np.pad(a, [(0, 0)] + [(pad, pad)] * (a.ndim - 1), mode="reflect")
+
+
+def _reflection_transposed(g, pad):
+    """The transpose of `_reflected`: the gradient of the extended planes gathered back onto
+    the planes (each reflected sample's share added to the sample it copies)."""
+    if not pad:
+        return g
+    for ax in range(1, g.ndim):
+        n = g.shape[ax] - 2 * pad
+        inner = [slice(None)] * g.ndim
+        inner[ax] = slice(pad, pad + n)
+        out = g[tuple(inner)].copy()
+
+        def at(sl):
+            idx = [slice(None)] * g.ndim
+            idx[ax] = sl
+            return tuple(idx)
+
+        out[at(slice(1, pad + 1))] += np.flip(g[at(slice(0, pad))], axis=ax)
+        out[at(slice(n - 1 - pad, n - 1))] += np.flip(g[at(slice(pad + n, 2 * pad + n))], axis=ax)
+        g = out
+    return g
+
+
 def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
-                K2: float = 0.03, gradient: bool = False, cs_only: bool = False):
+                K2: float = 0.03, gradient: bool = False, cs_only: bool = False, pad: int = 0):
     """Mean SSIM over the 'valid' region of each plane, and its gradient with respect to ``y``.
 
     Parameters
@@ -63,6 +93,11 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
     cs_only : bool
         The mean contrast-structure term ``(2 vxy + C2) / (vx + vy + C2)`` instead (MS-SSIM's
         per-scale term).
+    pad : int
+        Score the planes extended by ``pad`` samples of PyTorch's reflection (the edge sample
+        not repeated) on each side of every spatial axis (torchmetrics' and kornia's 'same'
+        windows); read in place without a gradient, a padded copy with one (the gradient is of
+        the planes themselves).
 
     Returns
     -------
@@ -75,16 +110,17 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
         For stacks of different shapes, a side shorter than the window, an even window, and
         a value that is not finite (the diagnosed cause, naming the plane).
     """
-    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2)
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, pad=pad)
     grad = None
     if not gradient:
         means, _ = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts,
-                              want_cs=cs_only)
+                              want_cs=cs_only, pad=pad, pad_mode="reflect")
         values = means[:, 0, 1 if cs_only else 0]
-    elif spatial_ndim == 2:
-        values, grad = ssim_gradient_2d(x, y, w, consts.astype(np.float64), consts.dtype, cs_only=cs_only)
     else:
-        values, grad = ssim_gradient_3d(x, y, w, consts.astype(np.float64), consts.dtype, cs_only=cs_only)
+        fused = ssim_gradient_2d if spatial_ndim == 2 else ssim_gradient_3d
+        values, grad = fused(_reflected(x, pad), _reflected(y, pad), w, consts.astype(np.float64), consts.dtype,
+                             cs_only=cs_only)
+        grad = _reflection_transposed(grad, pad)
     raise_if_nonfinite(values, x, y, K1, K2, what="plane")
     return values, grad
 
@@ -132,13 +168,13 @@ def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range
 
 
 def ssim_map_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
-                    K2: float = 0.03, eps: float = 0.0):
-    """The 'valid' SSIM map of each plane, shape (P, Ho, Wo) or (P, Do, Ho, Wo), in the work
-    dtype; arguments and errors as for `ssim_planes` (no gradient), and ``eps`` added to each
-    window's denominator (kornia's; 0: Wang et al.'s SSIM)."""
-    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps)
+                    K2: float = 0.03, eps: float = 0.0, pad: int = 0):
+    """The 'valid' SSIM map of each plane (of the planes extended by ``pad``), shape (P, Ho, Wo)
+    or (P, Do, Ho, Wo), in the work dtype; arguments and errors as for `ssim_planes` (no
+    gradient), and ``eps`` added to each window's denominator (kornia's; 0: Wang et al.'s SSIM)."""
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps, pad)
     _, smap = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts, want_map=True,
-                         want_cs=False)
+                         want_cs=False, pad=pad, pad_mode="reflect")
     smap = smap[:, 0, 0] if spatial_ndim == 2 else smap[:, 0]
     if not np.isfinite(smap).all():
         raise_if_nonfinite(smap.reshape(smap.shape[0], -1).sum(axis=1), x, y, K1, K2, what="plane")
@@ -146,14 +182,14 @@ def ssim_map_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_rang
 
 
 def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[float], data_range: float,
-                        K1: float = 0.01, K2: float = 0.03, eps: float = 0.0):
+                        K1: float = 0.01, K2: float = 0.03, eps: float = 0.0, pad: int = 0):
     """The gradient with respect to ``y`` of ``sum(upstream * ssim_map_planes(x, y, ...))``: the
     vector-Jacobian product of the map (the map is symmetric in ``x`` and ``y``: swap them for
     ``x``'s).
 
     Parameters
     ----------
-    x, y, spatial_ndim, taps, data_range, K1, K2, eps
+    x, y, spatial_ndim, taps, data_range, K1, K2, eps, pad
         As for `ssim_map_planes`.
     upstream : ndarray
         The map's shape: the weight of each window's SSIM.
@@ -167,9 +203,10 @@ def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[flo
     ValueError
         As `ssim_map_planes`, and for an ``upstream`` of another shape than the map.
     """
-    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps)
-    valid = x.shape[:1] + tuple(n - w.size + 1 for n in x.shape[1:])
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps, pad)
+    valid = x.shape[:1] + tuple(n + 2 * pad - w.size + 1 for n in x.shape[1:])
     up = np.asarray(upstream)
     if up.shape != valid:
         raise ValueError(f"upstream must have the map's shape {valid}, got {up.shape}")
-    return ssim_map_vjp(x, y, w, consts.astype(np.float64), consts.dtype, up)
+    grad = ssim_map_vjp(_reflected(x, pad), _reflected(y, pad), w, consts.astype(np.float64), consts.dtype, up)
+    return _reflection_transposed(grad, pad)

@@ -70,13 +70,14 @@ def _float32_of_bits(typingctx, bits):
 
 
 @njit(**cfg.JIT)
-def sym(i, n):
+def sym(i, n, mirror):
     """Index ``i`` (``-n <= i < 2n``) of an axis of length ``n`` extended by symmetric reflection
-    (the edge sample repeated: scipy's 'reflect', NumPy's 'symmetric')."""
+    (``mirror`` 0: the edge sample repeated, scipy's 'reflect', NumPy's 'symmetric'; 1: not
+    repeated, PyTorch's and NumPy's 'reflect', for ``-n < i < 2n - 1``)."""
     if i < 0:
-        return -i - 1
+        return -i - 1 + mirror
     if i >= n:
-        return 2 * n - 1 - i
+        return 2 * n - 1 - i - mirror
     return i
 
 
@@ -221,38 +222,39 @@ def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd):
 
 
 @njit(**cfg.JIT)
-def _read_padded(image, W, n, c, d, h, lo, lin, j0, j1, out):
+def _read_padded(image, W, n, c, d, h, lo, lin, j0, j1, mirror, out):
     """Columns ``lo .. lo + lin - 1`` of a row of ``W`` extended by symmetric reflection: those
     inside the image (output ``j0 .. j1 - 1``) read as one segment, the at most ``pad`` beyond
     each edge one by one through the reflected index."""
     for j in range(j0):
-        read_row(image, n, c, d, h, sym(lo + j, W), 1, out, j)
+        read_row(image, n, c, d, h, sym(lo + j, W, mirror), 1, out, j)
     read_row(image, n, c, d, h, lo + j0, j1 - j0, out, j0)
     for j in range(j1, lin):
-        read_row(image, n, c, d, h, sym(lo + j, W), 1, out, j)
+        read_row(image, n, c, d, h, sym(lo + j, W, mirror), 1, out, j)
 
 
 @njit(**cfg.JIT)
-def _load_row_padded(x, y, W, n, c, d, h, w0, lin, pad, shx, shy, xr, yr, ss, dd):
+def _load_row_padded(x, y, W, n, c, d, h, w0, lin, pad, mirror, shx, shy, xr, yr, ss, dd):
     """`_load_row` of the images extended sideways by ``pad`` columns of symmetric reflection
     (``w0`` counts from the extended row's start; ``W``: the images' width)."""
     lo = w0 - pad  # the image column of output column 0 (negative on the left edge)
     j0 = min(max(0, -lo), lin)
     j1 = max(min(lin, W - lo), j0)
-    _read_padded(x, W, n, c, d, h, lo, lin, j0, j1, xr)
-    _read_padded(y, W, n, c, d, h, lo, lin, j0, j1, yr)
+    _read_padded(x, W, n, c, d, h, lo, lin, j0, j1, mirror, xr)
+    _read_padded(y, W, n, c, d, h, lo, lin, j0, j1, mirror, yr)
     _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
 @njit(**cfg.JIT)
-def load_row(x, y, shape, n, c, d, h, w0, lin, pad, pd, shx, shy, xr, yr, ss, dd):
+def load_row(x, y, shape, n, c, d, h, w0, lin, pad, pd, mirror, shx, shy, xr, yr, ss, dd):
     """Row ``h`` of plane ``d``, columns ``w0 .. w0 + lin - 1`` of the images (`describe`; both of
     ``shape``, N, C, D, H, W) extended by ``pad`` samples of symmetric reflection on each side
-    (``pd`` along D: ``pad`` for volumes, 0 for images; every index in extended coordinates),
+    (``pd`` along D: ``pad`` for volumes, 0 for images; every index in extended coordinates;
+    ``mirror``: the edge sample not repeated, see `sym`),
     converted to the work dtype of ``xr``, shifted by ``shx``/``shy``, with the sum of the
     squares and the squared difference."""
     if pad == 0:
         _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd)
     else:
-        _load_row_padded(x, y, shape[4], n, c, sym(d - pd, shape[2]), sym(h - pad, shape[3]), w0, lin, pad, shx,
-                         shy, xr, yr, ss, dd)
+        _load_row_padded(x, y, shape[4], n, c, sym(d - pd, shape[2], mirror), sym(h - pad, shape[3], mirror), w0,
+                         lin, pad, mirror, shx, shy, xr, yr, ss, dd)

@@ -110,10 +110,11 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
     wh, ww : tuple of float
         Window weights along H and W (work dtype).
     consts : ndarray
-        ``[C1, C2, cov_norm, cs_floor, want_cs, shift, eps]`` in the work dtype (``want_cs``
-        nonzero: also sum the contrast-structure term; ``shift`` 0: raw moments, for a window whose
-        taps do not sum to 1, else 1: moments shifted by the task's level; ``eps``: see
-        ``kernels.math.ssim_terms``).
+        ``[C1, C2, cov_norm, cs_floor, want_cs, shift, eps, mirror]`` in the work dtype
+        (``want_cs`` nonzero: also sum the contrast-structure term; ``shift`` 0: raw moments, for
+        a window whose taps do not sum to 1, else 1: moments shifted by the task's level; ``eps``:
+        see ``kernels.math.ssim_terms``; ``mirror`` nonzero: ``pad`` reflects without repeating
+        the edge sample, PyTorch's 'reflect').
     band_h, band_w : int
         Output rows and columns per task.
     out_sum : ndarray, float64, (N * C * nbh * nbw * L, 4)
@@ -127,7 +128,8 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
         1 for the windows to average in the masked sums.
     pad : int or None
         Score the images as if extended by ``pad`` samples of symmetric reflection on each side
-        of every spatial axis (the 'same' map, without a padded copy); None: as they are.
+        of every spatial axis (the 'same' map, without a padded copy; the reflection's kind is
+        ``consts[7]``); None: as they are.
     lanes : int or None
         ``L``: the last axis holds ``L`` interleaved channels, ``W * L`` samples (channel-last
         colour pixels, ``C == 1``), filtered together: every tap of the W filter is ``L`` samples
@@ -194,6 +196,7 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
     y = images[1]
     shape = images[2]
     dt = consts.dtype
+    mirror = 1 if consts[7] != 0 else 0  # the padding's reflection (see `_cpu_load.sym`)
     n, c, hb, wb = _unravel4(task, C, nbh, nbw)
     oh0 = hb * band_h
     oh1 = min(oh0 + band_h, Ho)
@@ -235,7 +238,7 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
         _load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, shift_of(lanes, sh[0], lin),
                   shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
     else:
-        load_row(x, y, shape, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, shift_of(lanes, sh[0], lin),
+        load_row(x, y, shape, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, mirror, shift_of(lanes, sh[0], lin),
                  shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
     level = np.zeros((2, L))
     for j in range(lin * L):
@@ -258,7 +261,7 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
             if pad is None:  # the common case straight to its loader
                 _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
             else:
-                load_row(x, y, shape, n, c, d, h, ow0, lin, pw, pd, shx, shy, xr, yr, ss, dd)
+                load_row(x, y, shape, n, c, d, h, ow0, lin, pw, pd, mirror, shx, shy, xr, yr, ss, dd)
             i = h - oh0
             slot = i % nslot
             _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)

@@ -70,10 +70,10 @@ SCRIPT = textwrap.dedent('''
     f64 = types.float64
     for inp, dt in ((types.uint8, types.float32), (types.float32, types.float32), (types.float64, types.float64)):
         x3, m3 = A(inp, 3, "A"), A(dt, 3, "C")
-        cuda.compile_ptx(g._grad_maps_2d.py_func, (x3, x3, A(dt, 1, "C"), A(f64, 1, "C"), A(f64, 1, "C"),
-                         A(f64, 1, "C"), types.boolean, m3, m3, m3, A(f64, 1, "C")), cc=(9, 0))
-        cuda.compile_ptx(g._grad_back_2d.py_func, (x3, x3, A(dt, 1, "C"), A(f64, 1, "C"), A(f64, 1, "C"),
-                         m3, m3, m3, f64, m3), cc=(9, 0))
+        cuda.compile_ptx(g._grad_maps_2d.py_func, (x3, x3, A(dt, 1, "C"), A(dt, 1, "C"), A(f64, 1, "C"),
+                         A(f64, 1, "C"), A(f64, 1, "C"), types.boolean, m3, m3, m3, A(f64, 1, "C")), cc=(9, 0))
+        cuda.compile_ptx(g._grad_back_2d.py_func, (x3, x3, A(dt, 1, "C"), A(dt, 1, "C"), A(f64, 1, "C"),
+                         A(f64, 1, "C"), m3, m3, m3, f64, m3), cc=(9, 0))
     print("OK")
 ''')
 

@@ -35,9 +35,9 @@ def test_eager_path_equals_the_operator(level_weights):
     for eager in (True, False):
         x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
         if eager:
-            values = torch_ops._Eager.apply(x, y, taps, *args, True, True)
+            values = torch_ops._Eager.apply(x, y, [taps], *args, True, True)
         else:
-            values = torch_ops._op(x, y, taps, *args, True, True)[0]
+            values = torch_ops._op(x, y, [taps], *args, True, True)[0]
         (values * torch.tensor([1.0, -2.0], dtype=values.dtype)).sum().backward()
         got.append((values.detach(), x.grad, y.grad))
     for a, b in zip(*got):
@@ -53,8 +53,8 @@ def test_the_operator_passes_opcheck():
     from fastssim.integrations import torch_ops
     X, Y, taps = _inputs(torch)
     for pad in (0, 3):
-        torch.library.opcheck(torch_ops._op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), taps, 1.0, 0.01,
-                                              0.03, [], "wang", False, pad, True, True))
+        torch.library.opcheck(torch_ops._op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), [taps], 1.0,
+                                              0.01, 0.03, [], "wang", False, pad, True, True))
 
 
 def test_an_eager_call_does_not_import_dynamo():
@@ -83,7 +83,7 @@ def test_map_operator_eager_path_equals_the_operator_and_passes_opcheck(pad):
     got = []
     for eager in (True, False):
         x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
-        smap = torch_ops._EagerMap.apply(x, y, taps, *args) if eager else torch_ops._map_op(x, y, taps, *args)
+        smap = torch_ops._EagerMap.apply(x, y, [taps], *args) if eager else torch_ops._map_op(x, y, [taps], *args)
         if weight is None:
             weight = torch.linspace(-1.0, 2.0, smap.numel(), dtype=smap.dtype).reshape(smap.shape)
         (smap * weight).sum().backward()
@@ -92,8 +92,8 @@ def test_map_operator_eager_path_equals_the_operator_and_passes_opcheck(pad):
         assert torch.equal(a, b)
     assert got[0][0].shape == (2, X.shape[1] + 2 * pad - 10, X.shape[2] + 2 * pad - 10)
     assert got[0][1].abs().sum() > 0 and got[0][2].abs().sum() > 0
-    torch.library.opcheck(torch_ops._map_op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), taps) + args)
-    torch.library.opcheck(torch_ops._map_vjp_op, (X, Y, taps) + args + (weight, True, True))
+    torch.library.opcheck(torch_ops._map_op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), [taps]) + args)
+    torch.library.opcheck(torch_ops._map_vjp_op, (X, Y, [taps]) + args + (weight, True, True))
 
 
 @pytest.mark.parametrize("spatial", [(41, 37), (13, 15, 17)])

@@ -16,9 +16,10 @@ PyTorch operations, differentiable in both inputs. What differs, on purpose:
 - MONAI computes in float32 with a float32 window; fastssim computes float32 input in float32
   with float64 sums and float64 input in float64, with the window in float64, so its values are
   the float64 result of MONAI's definition to about 1e-6 where MONAI's own are up to 1e-4 away on
-  images with flat regions;
-- anisotropic windows (a sequence of different ``win_size`` / ``kernel_sigma``) are refused with
-  a ValueError (fastssim's kernels take one window for every axis).
+  images with flat regions.
+
+Anisotropic windows (a sequence of different ``win_size`` / ``kernel_sigma``, one per spatial
+axis in their order, as MONAI takes them) are computed by the same kernels, a window per axis.
 
 For fastMRI's convention (7x7 uniform window, sample covariance, the ground truth's maximum as the
 data range, a volume scored slice by slice), which MRI reconstruction papers report, use
@@ -50,20 +51,27 @@ def _per_axis(value, nd):
 
 
 def _taps(kernel_type, kernel_size, kernel_sigma, nd):
-    """One window for every axis, float64 taps."""
+    """The window, float64 taps: one tensor for every axis, or a list of one per spatial axis in
+    their order (MONAI's ``win_size`` and ``kernel_sigma`` sequences: an anisotropic window)."""
     ks, sig = _per_axis(kernel_size, nd), _per_axis(kernel_sigma, nd)
     kind = str(getattr(kernel_type, "value", kernel_type)).lower()
     if kind not in ("gaussian", "uniform"):
         raise ValueError(f"kernel_type must be 'gaussian' or 'uniform', got {kernel_type!r}")
-    if len(set(ks)) != 1 or (kind == "gaussian" and len(set(sig)) != 1):
-        raise ValueError(f"fastssim's MONAI drop-in takes one window for every axis, got win_size={ks}, "
-                         f"kernel_sigma={sig} (fastssim's kernels apply one window along every axis)")
-    k = int(ks[0])
-    if kind == "uniform":
-        return _torch.full((k,), 1.0 / k, dtype=_torch.float64)
-    dist = _torch.arange(start=(1 - k) / 2, end=(1 + k) / 2, step=1, dtype=_torch.float64)
-    g = _torch.exp(-_torch.pow(dist / float(sig[0]), 2) / 2)
-    return g / g.sum()
+    if len(ks) != nd or (kind == "gaussian" and len(sig) != nd):
+        raise ValueError(f"win_size and kernel_sigma need one value or {nd} (one per spatial axis), got {ks} and "
+                         f"{sig}")
+
+    def one(k, s):
+        k = int(k)
+        if kind == "uniform":
+            return _torch.full((k,), 1.0 / k, dtype=_torch.float64)
+        dist = _torch.arange(start=(1 - k) / 2, end=(1 + k) / 2, step=1, dtype=_torch.float64)
+        g = _torch.exp(-_torch.pow(dist / float(s), 2) / 2)
+        return g / g.sum()
+
+    if len(set(ks)) == 1 and (kind == "uniform" or len(set(sig)) == 1):
+        return one(ks[0], sig[0])
+    return [one(k, s) for k, s in zip(ks, sig)]
 
 
 def _plain(t):
@@ -98,8 +106,8 @@ def _ssim_and_cs(y_pred, y, spatial_dims, kernel_size, kernel_sigma, data_range=
     Raises
     ------
     ValueError
-        For tensors of different shapes, anisotropic windows, sides shorter than the window and
-        values that are not finite.
+        For tensors of different shapes, sides shorter than the window and values that are not
+        finite.
     """
     _need_torch()
     if y.shape != y_pred.shape:
@@ -118,8 +126,8 @@ def compute_ms_ssim(y_pred, y, spatial_dims, data_range=1.0, kernel_type="gaussi
     Raises
     ------
     ValueError
-        As MONAI (wrong rank; images too small for the scales), for anisotropic windows, sides
-        shorter than the window and values that are not finite.
+        As MONAI (wrong rank; images too small for the scales), for sides shorter than the
+        window and values that are not finite.
     """
     _need_torch()
     _check_dims(y_pred, spatial_dims)

@@ -39,13 +39,26 @@ def _host(t, work):
 
 
 def _window(taps):
-    """The 1-D taps (float64 NumPy, the tensor's numbers as they are) of a window tensor (k,) or
-    (R, k) whose rows are equal (one window per channel, as conv-based libraries hold it)."""
-    rows = taps.detach().to("cpu", _torch.float64).reshape(-1, taps.shape[-1])
+    """The window as the metrics layer takes it (float64 NumPy, the tensors' numbers as they are):
+    ``taps`` is a list of one tensor, (k,) or (R, k) with equal rows (one window per channel, as
+    conv-based libraries hold it), the window along every axis; or of one (k_i,) tensor per
+    spatial axis (an anisotropic window: a list of arrays)."""
+    if len(taps) > 1:
+        return [t.detach().to("cpu", _torch.float64).reshape(-1).numpy() for t in taps]
+    rows = taps[0].detach().to("cpu", _torch.float64).reshape(-1, taps[0].shape[-1])
     if not bool((rows == rows[:1]).all()):
         raise ValueError("the window must be the same for every channel: fastssim applies one window to every "
                          "channel")
     return rows[0].numpy()
+
+
+def _sizes(taps, nd):
+    """The window's length along each of ``nd`` axes."""
+    return [t.shape[-1] for t in taps] if len(taps) > 1 else [taps[0].shape[-1]] * nd
+
+
+def _as_list(taps):
+    return list(taps) if isinstance(taps, (list, tuple)) else [taps]
 
 
 def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy):
@@ -83,6 +96,23 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(output[1], output[2])
     ctx.dtypes = (inputs[0].dtype, inputs[1].dtype)
     ctx.shape = tuple(inputs[0].shape)
+    ctx.lists = _lists(inputs)
+
+
+def _lists(inputs):
+    """{position: length} of the inputs that an operator's backward answers with a list: lists of
+    tensors, and empty lists (PyTorch takes a list of floats as one constant)."""
+    return {i: len(v) for i, v in enumerate(inputs) if isinstance(v, (list, tuple))
+            and all(isinstance(e, _torch.Tensor) for e in v)}
+
+
+def _for_the_operator(backward):
+    """An operator's backward returns a list of gradients (None) for each list it takes (the
+    window tensors, MS-SSIM's exponents), where an autograd function's returns one None."""
+    def op_backward(ctx, *grads):
+        out = backward(ctx, *grads)
+        return tuple([None] * ctx.lists[i] if i in ctx.lists else g for i, g in enumerate(out))
+    return op_backward
 
 
 def _backward(ctx, grad_values, _grad_gx, _grad_gy):
@@ -102,8 +132,9 @@ def _map_compute(x, y, taps, data_range, K1, K2, eps, pad):
 
 
 def _map_fake(x, y, taps, data_range, K1, K2, eps, pad):
-    k = taps.shape[-1]
-    return x.new_empty((x.shape[0],) + tuple(n + 2 * pad - k + 1 for n in x.shape[1:]), dtype=work_dtype(x, y))
+    ks = _sizes(taps, x.dim() - 1)
+    return x.new_empty((x.shape[0],) + tuple(n + 2 * pad - k + 1 for n, k in zip(x.shape[1:], ks)),
+                       dtype=work_dtype(x, y))
 
 
 def _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, pad, upstream, need_gx, need_gy):
@@ -129,13 +160,14 @@ def _map_vjp_fake(x, y, taps, data_range, K1, K2, eps, pad, upstream, need_gx, n
 
 def _map_setup_context(ctx, inputs, output):
     x, y, taps = inputs[:3]
-    ctx.save_for_backward(x, y, taps)
+    ctx.save_for_backward(x, y, *taps)
+    ctx.lists = _lists(inputs)
     ctx.args = tuple(inputs[3:])
 
 
 def _map_backward_with(vjp):
     def backward(ctx, grad_map):
-        x, y, taps = ctx.saved_tensors
+        x, y, *taps = ctx.saved_tensors
         needs = (bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1]))
         gx, gy = vjp(x, y, taps, *ctx.args, grad_map.contiguous(), *needs)
         out = [g.to(t.dtype) if need else None for g, t, need in ((gx, x, needs[0]), (gy, y, needs[1]))]
@@ -146,20 +178,20 @@ def _map_backward_with(vjp):
 if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library, "custom_op"):
     Tensor = _torch.Tensor
 
-    def _planes_op(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
+    def _planes_op(x: Tensor, y: Tensor, taps: list[Tensor], data_range: float, K1: float, K2: float,
                    level_weights: list[float], convention: str, cs_only: bool, pad: int, need_gx: bool,
                    need_gy: bool) -> tuple[Tensor, Tensor, Tensor]:
         return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy)
 
     _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
     _op.register_fake(_fake)
-    _op.register_autograd(_backward, setup_context=_setup_context)
+    _op.register_autograd(_for_the_operator(_backward), setup_context=_setup_context)
 
-    def _map_op_impl(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float,
+    def _map_op_impl(x: Tensor, y: Tensor, taps: list[Tensor], data_range: float, K1: float, K2: float,
                      eps: float, pad: int) -> Tensor:
         return _map_compute(x, y, taps, data_range, K1, K2, eps, pad)
 
-    def _map_vjp_impl(x: Tensor, y: Tensor, taps: Tensor, data_range: float, K1: float, K2: float, eps: float,
+    def _map_vjp_impl(x: Tensor, y: Tensor, taps: list[Tensor], data_range: float, K1: float, K2: float, eps: float,
                       pad: int, upstream: Tensor, need_gx: bool, need_gy: bool) -> tuple[Tensor, Tensor]:
         return _map_vjp_compute(x, y, taps, data_range, K1, K2, eps, pad, upstream, need_gx, need_gy)
 
@@ -167,7 +199,7 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
     _map_vjp_op.register_fake(_map_vjp_fake)
     _map_op = _torch.library.custom_op(_MAP_OP, mutates_args=())(_map_op_impl)
     _map_op.register_fake(_map_fake)
-    _map_op.register_autograd(_map_backward_with(_map_vjp_op), setup_context=_map_setup_context)
+    _map_op.register_autograd(_for_the_operator(_map_backward_with(_map_vjp_op)), setup_context=_map_setup_context)
 
     class _EagerMap(_torch.autograd.Function):
         """The map operator's computation and autograd formula for eager calls (see `_Eager`)."""
@@ -188,7 +220,7 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
         @staticmethod
         def forward(ctx, x, y, *args):
             values, gx, gy = _compute(x, y, *args)
-            _setup_context(ctx, (x, y), (values, gx, gy))
+            _setup_context(ctx, (x, y) + args, (values, gx, gy))
             return values
 
         @staticmethod
@@ -208,9 +240,10 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
     ----------
     x, y : torch.Tensor
         (P, H, W) or (P, D, H, W), one shape, on one device.
-    taps : torch.Tensor
+    taps : torch.Tensor, or a sequence of them
         The 1-D window (odd length), along every spatial axis: (k,), or (R, k) with equal rows
-        (a tensor, so that a compiled graph does not read its values).
+        (a tensor, so that a compiled graph does not read its values); or one (k_i,) tensor per
+        spatial axis, in their order (an anisotropic window).
     data_range, K1, K2 : float
     level_weights : sequence of float
         MS-SSIM's exponents, one per scale; empty for SSIM.
@@ -243,7 +276,8 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
     need_gy = bool(grad and y.requires_grad)
     args = (float(data_range), float(K1), float(K2), [float(w) for w in level_weights], str(convention),
             bool(cs_only), int(pad), need_gx, need_gy)
-    if _eager(x, y, taps):
+    taps = _as_list(taps)
+    if _eager(x, y, *taps):
         return _Eager.apply(x, y, taps, *args)
     values, _, _ = _op(x, y, taps, *args)
     return values
@@ -256,8 +290,8 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0, pad=0):
     ----------
     x, y : torch.Tensor
         (P, H, W) or (P, D, H, W), one shape, on one device.
-    taps : torch.Tensor
-        The 1-D window (odd length), along every spatial axis, as for `planes`.
+    taps : torch.Tensor, or a sequence of them
+        The window, as for `planes`.
     data_range, K1, K2 : float
     eps : float
         Added to each window's denominator (kornia's; 0 for Wang et al.'s SSIM).
@@ -282,7 +316,8 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0, pad=0):
     if _map_op is None:
         raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
     args = (float(data_range), float(K1), float(K2), float(eps), int(pad))
-    if _eager(x, y, taps):
+    taps = _as_list(taps)
+    if _eager(x, y, *taps):
         return _EagerMap.apply(x, y, taps, *args)
     return _map_op(x, y, taps, *args)
 

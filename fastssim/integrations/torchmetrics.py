@@ -31,8 +31,11 @@ differs, on purpose:
   the pixels holding them);
 - the variances are not clamped at 0 one by one (fastssim's kernels keep ``vx + vy`` exact;
   a clamp changes a window only where rounding made a variance negative);
-- the full image (``return_full_image``) carries no gradient; anisotropic windows (a sequence
-  of different ``sigma`` or ``kernel_size``) are refused with a ValueError.
+- the full image (``return_full_image``) carries no gradient.
+
+Anisotropic windows (a sequence of different ``sigma`` or ``kernel_size``) are computed by the
+same kernels, a window per axis; their reflection is then a PyTorch copy where its widths
+differ between axes.
 """
 
 from collections.abc import Sequence
@@ -79,8 +82,10 @@ def _per_axis(value, nd, name):
 
 
 def _window(gaussian_kernel, sigma, kernel_size, nd):
-    """The 1-D taps, float64 (torchmetrics builds them in the input's dtype: float64 for float64
-    input, the same numbers), and the reflection widths (D, H, W order) of its padding."""
+    """The taps, float64 (torchmetrics builds them in the input's dtype: float64 for float64
+    input, the same numbers): one tensor for every axis, or a list of one per spatial axis (a
+    ``sigma`` or ``kernel_size`` sequence of different values); and the reflection widths of its
+    padding (see `_reflect`)."""
     dtype = _torch.float64
     ks = _per_axis(kernel_size, nd, "kernel_size")
     sig = _per_axis(sigma, nd, "sigma")
@@ -89,22 +94,22 @@ def _window(gaussian_kernel, sigma, kernel_size, nd):
     if any(s <= 0 for s in sig):
         raise ValueError(f"Expected `sigma` to have positive number. Got {sig}.")
     if gaussian_kernel:
-        if len(set(sig)) != 1:
-            raise ValueError(f"fastssim's torchmetrics drop-in takes one sigma for every axis, got {sig}; for "
-                             "torchmetrics' anisotropic window use fastssim.ssim(..., preset='torchmetrics', "
-                             "sigma=(sh, sw)) or torchmetrics itself")
-        size = int(3.5 * sig[0] + 0.5) * 2 + 1
-        dist = _torch.arange((1 - size) / 2, (1 + size) / 2, step=1, dtype=dtype)
-        g = _torch.exp(-_torch.pow(dist / sig[0], 2) / 2)
-        taps = g / g.sum()
-        pad = (size - 1) // 2
-        pads = [(ks[2] - 1) // 2 if nd == 3 else None, pad, pad]  # torchmetrics pads D by kernel_size
+        sizes = [int(3.5 * s + 0.5) * 2 + 1 for s in sig]
+
+        def one(size, s):
+            dist = _torch.arange((1 - size) / 2, (1 + size) / 2, step=1, dtype=dtype)
+            g = _torch.exp(-_torch.pow(dist / s, 2) / 2)
+            return g / g.sum()
+
+        wins = [one(size, s) for size, s in zip(sizes, sig)]
+        # H and W reflect by the Gaussian's radius; torchmetrics pads D by kernel_size
+        pads = [(ks[2] - 1) // 2 if nd == 3 else None, (sizes[0] - 1) // 2, (sizes[1] - 1) // 2]
+        isotropic = len(set(sig)) == 1
     else:
-        if len(set(ks)) != 1:
-            raise ValueError(f"fastssim's torchmetrics drop-in takes one kernel_size for every axis, got {ks}")
-        taps = _torch.full((ks[0],), 1.0 / ks[0], dtype=dtype)
-        pads = [(ks[0] - 1) // 2] * 3
-    return taps, pads
+        wins = [_torch.full((k,), 1.0 / k, dtype=dtype) for k in ks]
+        pads = [(ks[2] - 1) // 2 if nd == 3 else None, (ks[0] - 1) // 2, (ks[1] - 1) // 2]
+        isotropic = len(set(ks)) == 1
+    return (wins[0] if isotropic else wins), pads
 
 
 def _in_place(pads, nd):
@@ -175,8 +180,8 @@ def _full_image(preds, target, taps, L, k1, k2):
     N, C = preds.shape[:2]
     work = _torch.float64 if preds.dtype == _torch.float64 else _torch.float32
     a, b = (t.detach().to("cpu", work).reshape((N * C,) + tuple(t.shape[2:])).numpy() for t in (preds, target))
-    smap = ssim_map_planes(a, b, spatial_ndim=preds.dim() - 2, taps=taps.numpy(), data_range=L,
-                           K1=k1, K2=k2)
+    window = [t.numpy() for t in taps] if isinstance(taps, list) else taps.numpy()
+    smap = ssim_map_planes(a, b, spatial_ndim=preds.dim() - 2, taps=window, data_range=L, K1=k1, K2=k2)
     return _torch.from_numpy(smap).reshape((N, C) + smap.shape[1:]).to(preds.device)
 
 
@@ -234,7 +239,7 @@ def structural_similarity_index_measure(preds, target, gaussian_kernel=True, sig
     Raises
     ------
     ValueError, RuntimeError
-        As torchmetrics, for anisotropic windows, and for values that are not finite.
+        As torchmetrics, and for values that are not finite.
 
     Examples
     --------

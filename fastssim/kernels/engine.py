@@ -130,6 +130,23 @@ def interleaved_lanes(xk, yk, spatial_ndim, plain):
     return C
 
 
+def axis_windows(weights, spatial_ndim):
+    """The 1-D window along each of the last ``spatial_ndim`` axes, in their order (float64):
+    ``weights`` is one window for every axis, or a list or tuple of one per axis (an
+    anisotropic window)."""
+    if isinstance(weights, (list, tuple)):
+        if len(weights) != spatial_ndim:
+            raise ValueError(f"expected one window per spatial axis ({spatial_ndim}), got {len(weights)}")
+        return tuple(np.asarray(w, dtype=np.float64).reshape(-1) for w in weights)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    return (w,) * spatial_ndim
+
+
+def sums_to_one(weights, spatial_ndim):
+    """Whether every axis's window sums to 1 (then the kernels may shift the moments by a level)."""
+    return all(abs(float(np.sum(w)) - 1.0) <= 1e-14 for w in axis_windows(weights, spatial_ndim))
+
+
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
                mask5=None, want_cs=True, pad=0, pad_mode="symmetric"):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
@@ -140,8 +157,9 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         Kernel inputs (dtype read directly by the kernel).
     spatial_ndim : int
         2 (``D == 1``) or 3.
-    weights : ndarray
-        1-D window weights (float64), applied along every spatial axis.
+    weights : ndarray, or a list of ndarray
+        1-D window weights (float64), applied along every spatial axis, or one window per spatial
+        axis (`axis_windows`; the CPU only).
     consts : ndarray
         From ``kernel_constants``; its dtype is the work dtype.
     want_map : bool
@@ -167,7 +185,12 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         the mean SSIM over the masked windows and their number.
     smap : ndarray or None
     """
+    wins = axis_windows(weights, spatial_ndim)
     if backend == "cuda":
+        if any(w.shape != wins[0].shape or not np.array_equal(w, wins[0]) for w in wins):
+            raise ValueError("the CUDA kernels take one window for every axis; use backend='cpu' for an anisotropic "
+                             "window")
+        weights = wins[0]
         if pad:
             x5, y5 = pad_same(x5, pad, spatial_ndim, pad_mode), pad_same(y5, pad, spatial_ndim, pad_mode)
         with GPU_LOCK:
@@ -179,15 +202,16 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     xk = x5.transpose(perm)
     yk = y5.transpose(perm)
     N, C, D, H, W = xk.shape
-    k = weights.shape[0]
-    win = tuple(wdt.type(v) for v in weights)
+    cast = [tuple(wdt.type(v) for v in w) for w in wins]
+    wd = cast[0] if spatial_ndim == 3 else None
+    wh, ww = cast[-2], cast[-1]
     if spatial_ndim == 3:
         band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
-        Do = D + 2 * pad - k + 1
+        Do = D + 2 * pad - len(wd) + 1
     else:
         band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
         Do = D
-    Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
+    Ho, Wo = H + 2 * pad - len(wh) + 1, W + 2 * pad - len(ww) + 1
     plain = not (pad or want_map or mask5 is not None)
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
@@ -204,7 +228,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
     # a window whose taps do not sum to 1 (another library's float32 taps): the moments are
     # taken raw, since shifting them by a level is exact only for a window that sums to 1
-    unit = abs(float(np.sum(weights)) - 1.0) <= 1e-14
+    unit = sums_to_one(wins, spatial_ndim)
     mirror = 1 if pad_mode == "reflect" else 0
     consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0, consts[4], mirror]))
     # the images as addresses and strides: one specialization for every dtype and layout; options
@@ -212,7 +236,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     images = _cpu_load.descriptions(3)  # x, y, the shape
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
-    _cpu.ssim_sums(images, win if spatial_ndim == 3 else None, win, win, consts, band_h, band_w, sums, smap, mk,
+    _cpu.ssim_sums(images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk,
                    pad or None, lanes)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
@@ -246,9 +270,9 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
 
 def _valid_shape(shape5, weights, spatial_ndim):
     """(Do, Ho, Wo) of the 'valid' map of 5-D inputs in the caller's axis order."""
-    k = len(weights)
+    ks = [len(w) for w in axis_windows(weights, spatial_ndim)]
     D, H, W = shape5[2:]
-    return (D - k + 1 if spatial_ndim == 3 else D, H - k + 1, W - k + 1)
+    return (D - ks[0] + 1 if spatial_ndim == 3 else D, H - ks[-2] + 1, W - ks[-1] + 1)
 
 
 def downsampled_shape(shape5, spatial_ndim):
@@ -360,7 +384,7 @@ def separable_filter(a, weights, spatial_ndim):
     """'valid' filtering of the last ``spatial_ndim`` axes of ``a`` (any number), in float64:
     one 1-D pass per axis. ``weights``: one 1-D array for every axis, or a list of one per
     axis (in the axes' order: an anisotropic window)."""
-    per_axis = isinstance(weights, list)
+    per_axis = isinstance(weights, (list, tuple))
     for i, ax in enumerate(range(a.ndim - 1, a.ndim - 1 - spatial_ndim, -1)):
         w = tuple(float(v) for v in (weights[-1 - i] if per_axis else weights))
         src = np.swapaxes(a, ax, -1)

@@ -10,7 +10,7 @@ float64 intermediates.
 import numpy as np
 
 from .cpu import gradient as _cpu_gradient
-from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
+from .engine import GPU_LOCK, _cuda, axis_windows, pad_same, readonly, separable_filter, sums_to_one
 from .engine_ms import WANG, halve_by
 
 
@@ -38,9 +38,10 @@ def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
     s, d_uy, d_eyy, d_exy = (np.empty(flat[0].shape[0]) for _ in range(4))
     _cpu_gradient.grad_terms(*flat, consts.astype(np.float64), s, d_uy, d_eyy, d_exy)
     n_valid = int(np.prod(shape[2:]))
-    r = len(weights) - 1
-    pads = [(0, 0), (0, 0), (r, r) if spatial_ndim == 3 else (0, 0), (r, r), (r, r)]
-    back = weights[::-1]
+    wins = axis_windows(weights, spatial_ndim)
+    r = [len(w) - 1 for w in wins]
+    pads = [(0, 0), (0, 0), (r[0], r[0]) if spatial_ndim == 3 else (0, 0), (r[-2], r[-2]), (r[-1], r[-1])]
+    back = [w[::-1] for w in wins]
 
     def transposed(m):
         return separable_filter(np.pad(m.reshape(shape), pads), back, spatial_ndim)
@@ -53,7 +54,7 @@ def _shifts(x, y, weights, wdt):
     """Each plane's level, by which the fused kernels shift the moments (float64 buffers); zero
     for a window whose taps do not sum to 1, where a shift would not cancel (raw moments)."""
     axes = tuple(range(1, x.ndim))
-    if abs(float(np.sum(weights)) - 1.0) > 1e-14:
+    if not sums_to_one(weights, x.ndim - 1):
         return np.zeros(x.shape[0], dtype=wdt), np.zeros(x.shape[0], dtype=wdt)
     return (x.mean(axis=axes, dtype=np.float64).astype(wdt), y.mean(axis=axes, dtype=np.float64).astype(wdt))
 
@@ -76,8 +77,8 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
     grad : ndarray (P, H, W), ``wdt``
     """
     P, H, W = x3.shape
-    k = len(weights)
-    Hv, Wv = H - k + 1, W - k + 1
+    wins = axis_windows(weights, 2)
+    Hv, Wv = H - len(wins[0]) + 1, W - len(wins[1]) + 1
     shx, shy = _shifts(x3, y3, weights, wdt)
     if backend == "cuda":
         with GPU_LOCK:
@@ -85,16 +86,16 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
 
             cu = _cuda()
             xd, yd = (cu.api().to_device(np.ascontiguousarray(a)) for a in (x3, y3))
-            sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, np.asarray(weights), consts, shx, shy, wdt, cs_only)
+            sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, wins, consts, shx, shy, wdt, cs_only)
             return sums / (Hv * Wv), grad.copy_to_host()
-    w = np.asarray(weights, dtype=wdt)
+    wh, ww = (np.asarray(w, dtype=wdt) for w in wins)
     c = np.asarray(consts, dtype=wdt)
     maps = [np.empty((P, Hv, Wv), dtype=wdt) for _ in range(3)]
     row_sums = np.empty((P, Hv), dtype=np.float64)
     xr, yr = readonly(x3), readonly(y3)
-    _cpu_gradient.grad_maps_2d(xr, yr, w, shx, shy, c, cs_only, *maps, row_sums)
+    _cpu_gradient.grad_maps_2d(xr, yr, wh, ww, shx, shy, c, cs_only, *maps, row_sums)
     grad = np.empty((P, H, W), dtype=wdt)
-    _cpu_gradient.grad_back_2d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Hv * Wv)), grad)
+    _cpu_gradient.grad_back_2d(xr, yr, wh, ww, shx, shy, *maps, wdt.type(1.0 / (Hv * Wv)), grad)
     return row_sums.sum(axis=1) / (Hv * Wv), grad
 
 
@@ -109,16 +110,15 @@ def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
     grad : ndarray (P, D, H, W), ``wdt``
     """
     P, D, H, W = x4.shape
-    k = len(weights)
-    Dv, Hv, Wv = D - k + 1, H - k + 1, W - k + 1
+    wins = [np.asarray(w, dtype=wdt) for w in axis_windows(weights, 3)]
+    Dv, Hv, Wv = D - len(wins[0]) + 1, H - len(wins[1]) + 1, W - len(wins[2]) + 1
     shx, shy = _shifts(x4, y4, weights, wdt)
-    w = np.asarray(weights, dtype=wdt)
     maps = [np.empty((P, Dv, Hv, Wv), dtype=wdt) for _ in range(3)]
     sums = np.empty((P, Dv), dtype=np.float64)
     xr, yr = readonly(x4), readonly(y4)
-    _cpu_gradient.grad_maps_3d(xr, yr, w, shx, shy, np.asarray(consts, dtype=wdt), cs_only, *maps, sums)
+    _cpu_gradient.grad_maps_3d(xr, yr, *wins, shx, shy, np.asarray(consts, dtype=wdt), cs_only, *maps, sums)
     grad = np.empty((P, D, H, W), dtype=wdt)
-    _cpu_gradient.grad_back_3d(xr, yr, w, shx, shy, *maps, wdt.type(1.0 / (Dv * Hv * Wv)), grad)
+    _cpu_gradient.grad_back_3d(xr, yr, *wins, shx, shy, *maps, wdt.type(1.0 / (Dv * Hv * Wv)), grad)
     return sums.sum(axis=1) / (Dv * Hv * Wv), grad
 
 
@@ -135,7 +135,7 @@ def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
     """
     nd = x.ndim - 1
     shx, shy = _shifts(x, y, weights, wdt)
-    w = np.asarray(weights, dtype=wdt)
+    wins = [np.asarray(w, dtype=wdt) for w in axis_windows(weights, nd)]
     c = np.asarray(consts, dtype=wdt)
     up = np.ascontiguousarray(upstream, dtype=wdt)
     maps = [np.empty(up.shape, dtype=wdt) for _ in range(3)]
@@ -143,11 +143,11 @@ def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
     xr, yr = readonly(x), readonly(y)
     forward, back = ((_cpu_gradient.grad_maps_2d, _cpu_gradient.grad_back_2d) if nd == 2 else
                      (_cpu_gradient.grad_maps_3d, _cpu_gradient.grad_back_3d))
-    forward(xr, yr, w, shx, shy, c, False, *maps, sums)
+    forward(xr, yr, *wins, shx, shy, c, False, *maps, sums)
     for m in maps:
         np.multiply(m, up, out=m)
     grad = np.empty(x.shape, dtype=wdt)
-    back(xr, yr, w, shx, shy, *maps, wdt.type(1.0), grad)
+    back(xr, yr, *wins, shx, shy, *maps, wdt.type(1.0), grad)
     return grad
 
 
@@ -276,8 +276,8 @@ def device_gradient_2d(devices, x3, y3, weights, consts, channels, shape):
     with GPU_LOCK:
         xd = cu.launchable(cu.device_view(devices[0], x3))
         yd = cu.launchable(cu.device_view(devices[1], y3))
-        sums, grad = cu_gradient.ssim_gradient_2d(xd, yd, weights, consts.astype(np.float64), zero, zero,
-                                                  np.dtype(consts.dtype), False, scale=1.0 / channels)
-    k = len(weights)
-    values = (sums / ((H - k + 1) * (W - k + 1))).reshape(-1, channels).mean(axis=1)
+        sums, grad = cu_gradient.ssim_gradient_2d(xd, yd, axis_windows(weights, 2), consts.astype(np.float64), zero,
+                                                  zero, np.dtype(consts.dtype), False, scale=1.0 / channels)
+    wins = axis_windows(weights, 2)
+    values = (sums / ((H - len(wins[0]) + 1) * (W - len(wins[1]) + 1))).reshape(-1, channels).mean(axis=1)
     return values, cu.reshaped(grad, shape)

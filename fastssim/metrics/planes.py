@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..conventions import checks as v
-from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
+from ..kernels.engine import axis_windows, kernel_constants, raise_if_nonfinite, ssim_means
 from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d, ssim_map_vjp
 from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
 
@@ -29,18 +29,36 @@ def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0, pad=0):
     wdt = np.dtype(np.float64) if np.float64 in (x.dtype, y.dtype) else np.dtype(np.float32)
     x = np.ascontiguousarray(x, dtype=wdt)
     y = np.ascontiguousarray(y, dtype=wdt)
-    w = np.asarray(taps, dtype=np.float64).reshape(-1)
-    if w.size % 2 == 0 or not np.isfinite(w).all():
-        raise ValueError(f"the window needs an odd number of finite taps, got {w.size}")
+    w = _windows(taps, spatial_ndim)
+    wins = axis_windows(w, spatial_ndim)
+    for a in wins:
+        if a.size % 2 == 0 or not np.isfinite(a).all():
+            raise ValueError(f"the window needs an odd number of finite taps, got {a.size}")
     if pad and min(x.shape[1:]) <= pad:
         raise ValueError(f"a reflection of {pad} samples needs every side longer than {pad}, got {x.shape[1:]}")
-    v.check_extent(tuple(n + 2 * pad if i > 0 else n for i, n in enumerate(_five(x, spatial_ndim).shape)), w.size,
-                   spatial_ndim, channel_axis=0)
-    v.check_options(int(w.size), 1.5, K1, K2, "cpu")
+    sides = tuple(n + 2 * pad for n in x.shape[1:])
+    if any(n < a.size for n, a in zip(sides, wins)):
+        raise ValueError(f"win_size={'x'.join(str(a.size) for a in wins)} exceeds the image extent {sides}: every "
+                         "spatial axis must be at least as long as its window; pass a smaller odd win_size")
+    v.check_options(max(a.size for a in wins), 1.5, K1, K2, "cpu")
     if not (eps >= 0.0 and eps < float(np.finfo(wdt).max)):
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
     consts = kernel_constants(float(data_range), K1, K2, 1.0, wdt, eps=float(eps))
     return x, y, w, consts
+
+
+def _windows(taps, spatial_ndim):
+    """``taps`` as the kernels take it: one 1-D float64 window for every axis, or a list of one
+    per axis (an anisotropic window; equal windows become one)."""
+    if isinstance(taps, (list, tuple)) and len(taps) and all(np.ndim(t) == 1 for t in taps):
+        wins = [np.asarray(t, dtype=np.float64).reshape(-1) for t in taps]
+        if len(wins) != spatial_ndim:
+            raise ValueError(f"an anisotropic window needs one window per spatial axis ({spatial_ndim}), got "
+                             f"{len(wins)}")
+        if all(a.shape == wins[0].shape and np.array_equal(a, wins[0]) for a in wins):
+            return wins[0]
+        return wins
+    return np.asarray(taps, dtype=np.float64).reshape(-1)
 
 
 def _five(a, spatial_ndim):
@@ -157,7 +175,7 @@ def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range
         raise ValueError(f"convention must be 'wang' or 'pytorch_msssim', got {convention!r}")
     conv = CONVENTIONS[convention]
     x5, y5 = _five(x, spatial_ndim), _five(y, spatial_ndim)
-    v.check_ms_extent(x5.shape, w.size, spatial_ndim, len(levels))
+    v.check_ms_extent(x5.shape, max(a.size for a in axis_windows(w, spatial_ndim)), spatial_ndim, len(levels))
     grad = None
     if gradient:
         values, grad = ms_ssim_gradient(x, y, w, consts.astype(np.float64), levels, consts.dtype, conv=conv)
@@ -204,7 +222,7 @@ def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[flo
         As `ssim_map_planes`, and for an ``upstream`` of another shape than the map.
     """
     x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps, pad)
-    valid = x.shape[:1] + tuple(n + 2 * pad - w.size + 1 for n in x.shape[1:])
+    valid = x.shape[:1] + tuple(n + 2 * pad - a.size + 1 for n, a in zip(x.shape[1:], axis_windows(w, spatial_ndim)))
     up = np.asarray(upstream)
     if up.shape != valid:
         raise ValueError(f"upstream must have the map's shape {valid}, got {up.shape}")

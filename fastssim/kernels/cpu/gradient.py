@@ -32,20 +32,22 @@ def grad_terms(ux, uy, exx, eyy, exy, consts, s, d_uy, d_eyy, d_exy):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sums):
+def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sums):
     """The fused gradient's forward pass over planes (P, H, W): for each valid window, SSIM's
     derivatives with respect to the shifted moments (``kernels.math.ssim_grad_terms``) into the
     (P, Hv, Wv) maps (their dtype), and ``row_sums[p, i]``, the sum of SSIM over valid row i.
 
     ``cs_only``: the contrast-structure term instead (``kernels.math.cs_grad_terms``, MS-SSIM's
-    per-scale term). One output row per task: the k input rows are loaded and shifted, filtered down the
-    columns into five moment rows, then along the row, all in float64 (row buffers only: the
-    moments' cancellation is where float32 loses digits); no full-size intermediate.
+    per-scale term). One output row per task: the kh input rows are loaded and shifted, filtered down
+    the columns into five moment rows (window ``wh``), then along the row (``ww``), all in float64
+    (row buffers only: the moments' cancellation is where float32 loses digits); no full-size
+    intermediate.
     """
     P, H, W = x.shape
-    k = w.shape[0]
-    Hv = H - k + 1
-    Wv = W - k + 1
+    kh = wh.shape[0]
+    kw = ww.shape[0]
+    Hv = H - kh + 1
+    Wv = W - kw + 1
     c1d = np.float64(consts[0])
     c2d = np.float64(consts[1])
     cnd = np.float64(consts[2])
@@ -62,8 +64,8 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
         v2 = np.zeros(W)
         v3 = np.zeros(W)
         v4 = np.zeros(W)
-        for t in range(k):
-            wt = np.float64(w[t])
+        for t in range(kh):
+            wt = np.float64(wh[t])
             xrow = x[p, i + t]
             yrow = y[p, i + t]
             for j in range(W):
@@ -79,8 +81,8 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
         h2 = np.zeros(Wv)
         h3 = np.zeros(Wv)
         h4 = np.zeros(Wv)
-        for t in range(k):  # along the row: taps outside, columns inside (vectorised)
-            wt = np.float64(w[t])
+        for t in range(kw):  # along the row: taps outside, columns inside (vectorised)
+            wt = np.float64(ww[t])
             for j in range(Wv):
                 h0[j] += wt * v0[j + t]
                 h1[j] += wt * v1[j + t]
@@ -101,16 +103,19 @@ def grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, row_sum
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
-    """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its k input
-    planes are filtered along D into five float64 moment planes (one buffer per task), then
-    down the columns and along the rows as in 2-D. ``plane_sums[p, d]``: the sum of SSIM (of
-    the contrast-structure term with ``cs_only``) over valid plane d."""
+def grad_maps_3d(x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
+    """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its kd input
+    planes are filtered along D (window ``wd``) into five float64 moment planes (one buffer per
+    task), then down the columns (``wh``) and along the rows (``ww``) as in 2-D.
+    ``plane_sums[p, d]``: the sum of SSIM (of the contrast-structure term with ``cs_only``) over
+    valid plane d."""
     P, D, H, W = x.shape
-    k = w.shape[0]
-    Dv = D - k + 1
-    Hv = H - k + 1
-    Wv = W - k + 1
+    kd = wd.shape[0]
+    kh = wh.shape[0]
+    kw = ww.shape[0]
+    Dv = D - kd + 1
+    Hv = H - kh + 1
+    Wv = W - kw + 1
     c1d = np.float64(consts[0])
     c2d = np.float64(consts[1])
     cnd = np.float64(consts[2])
@@ -126,8 +131,8 @@ def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_s
         b2 = np.zeros((H, W))
         b3 = np.zeros((H, W))
         b4 = np.zeros((H, W))
-        for t in range(k):
-            wt = np.float64(w[t])
+        for t in range(kd):
+            wt = np.float64(wd[t])
             for i in range(H):
                 xrow = x[p, d + t, i]
                 yrow = y[p, d + t, i]
@@ -146,8 +151,8 @@ def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_s
             v2 = np.zeros(W)
             v3 = np.zeros(W)
             v4 = np.zeros(W)
-            for t in range(k):
-                wt = np.float64(w[t])
+            for t in range(kh):
+                wt = np.float64(wh[t])
                 for j in range(W):
                     v0[j] += wt * b0[i + t, j]
                     v1[j] += wt * b1[i + t, j]
@@ -159,8 +164,8 @@ def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_s
             h2 = np.zeros(Wv)
             h3 = np.zeros(Wv)
             h4 = np.zeros(Wv)
-            for t in range(k):
-                wt = np.float64(w[t])
+            for t in range(kw):
+                wt = np.float64(ww[t])
                 for j in range(Wv):
                     h0[j] += wt * v0[j + t]
                     h1[j] += wt * v1[j + t]
@@ -180,49 +185,51 @@ def grad_maps_3d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_s
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_back_3d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
+def grad_back_3d(x, y, wd, wh, ww, shx, shy, d_my, d_eyy, d_exy, scale, grad):
     """`grad_back_2d` for volumes: one output plane per task; the maps' planes it sees are
     gathered along D into one (3, Hv, Wv) buffer, then transposed down the columns and along
     the rows, row by row."""
     P, D, H, W = x.shape
-    k = w.shape[0]
-    Dv = D - k + 1
-    Hv = H - k + 1
-    Wv = W - k + 1
+    kd = wd.shape[0]
+    kh = wh.shape[0]
+    kw = ww.shape[0]
+    Dv = D - kd + 1
+    Hv = H - kh + 1
+    Wv = W - kw + 1
     for r in prange(P * D):
         p = r // D
         q = r % D
         sx = shx[p]
         sy = shy[p]
-        tb0 = np.zeros((Hv, Wv), dtype=w.dtype)
-        tb1 = np.zeros((Hv, Wv), dtype=w.dtype)
-        tb2 = np.zeros((Hv, Wv), dtype=w.dtype)
-        for t in range(k):
+        tb0 = np.zeros((Hv, Wv), dtype=ww.dtype)
+        tb1 = np.zeros((Hv, Wv), dtype=ww.dtype)
+        tb2 = np.zeros((Hv, Wv), dtype=ww.dtype)
+        for t in range(kd):
             dd = q - t
             if dd >= 0 and dd < Dv:
-                wt = w[t]
+                wt = wd[t]
                 for i in range(Hv):
                     for j in range(Wv):
                         tb0[i, j] += wt * d_my[p, dd, i, j]
                         tb1[i, j] += wt * d_eyy[p, dd, i, j]
                         tb2[i, j] += wt * d_exy[p, dd, i, j]
         for row in range(H):
-            t0 = np.zeros(Wv, dtype=w.dtype)
-            t1 = np.zeros(Wv, dtype=w.dtype)
-            t2 = np.zeros(Wv, dtype=w.dtype)
-            for t in range(k):
+            t0 = np.zeros(Wv, dtype=ww.dtype)
+            t1 = np.zeros(Wv, dtype=ww.dtype)
+            t2 = np.zeros(Wv, dtype=ww.dtype)
+            for t in range(kh):
                 i = row - t
                 if i >= 0 and i < Hv:
-                    wt = w[t]
+                    wt = wh[t]
                     for j in range(Wv):
                         t0[j] += wt * tb0[i, j]
                         t1[j] += wt * tb1[i, j]
                         t2[j] += wt * tb2[i, j]
-            h0 = np.zeros(W, dtype=w.dtype)
-            h1 = np.zeros(W, dtype=w.dtype)
-            h2 = np.zeros(W, dtype=w.dtype)
-            for t in range(k):
-                wt = w[t]
+            h0 = np.zeros(W, dtype=ww.dtype)
+            h1 = np.zeros(W, dtype=ww.dtype)
+            h2 = np.zeros(W, dtype=ww.dtype)
+            for t in range(kw):
+                wt = ww[t]
                 for j in range(Wv):
                     h0[t + j] += wt * t0[j]
                     h1[t + j] += wt * t1[j]
@@ -233,36 +240,38 @@ def grad_back_3d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
+def grad_back_2d(x, y, wh, ww, shx, shy, d_my, d_eyy, d_exy, scale, grad):
     """The fused gradient's backward pass: ``grad = (F^T d_my + 2 y' F^T d_eyy + x' F^T d_exy)
     * scale`` over planes (P, H, W), F^T the transposed 'valid' filter (a full correlation
-    with the mirrored window, zero outside the maps). One output row per task."""
+    with the mirrored window, ``wh`` down the columns and ``ww`` along the rows, zero outside
+    the maps). One output row per task."""
     P, H, W = x.shape
-    k = w.shape[0]
-    Hv = H - k + 1
-    Wv = W - k + 1
+    kh = wh.shape[0]
+    kw = ww.shape[0]
+    Hv = H - kh + 1
+    Wv = W - kw + 1
     for r in prange(P * H):
         p = r // H
         q = r % H
         # one 1-D buffer per map (vectorised column loops, as in grad_maps_2d)
-        t0 = np.zeros(Wv, dtype=w.dtype)
-        t1 = np.zeros(Wv, dtype=w.dtype)
-        t2 = np.zeros(Wv, dtype=w.dtype)
-        for t in range(k):
+        t0 = np.zeros(Wv, dtype=ww.dtype)
+        t1 = np.zeros(Wv, dtype=ww.dtype)
+        t2 = np.zeros(Wv, dtype=ww.dtype)
+        for t in range(kh):
             i = q - t
             if i >= 0 and i < Hv:
-                wt = w[t]
+                wt = wh[t]
                 for j in range(Wv):
                     t0[j] += wt * d_my[p, i, j]
                     t1[j] += wt * d_eyy[p, i, j]
                     t2[j] += wt * d_exy[p, i, j]
         sx = shx[p]
         sy = shy[p]
-        h0 = np.zeros(W, dtype=w.dtype)
-        h1 = np.zeros(W, dtype=w.dtype)
-        h2 = np.zeros(W, dtype=w.dtype)
-        for t in range(k):  # the transposed filter along the row: out[t + j] += w[t] tv[j]
-            wt = w[t]
+        h0 = np.zeros(W, dtype=ww.dtype)
+        h1 = np.zeros(W, dtype=ww.dtype)
+        h2 = np.zeros(W, dtype=ww.dtype)
+        for t in range(kw):  # the transposed filter along the row: out[t + j] += w[t] tv[j]
+            wt = ww[t]
             for j in range(Wv):
                 h0[t + j] += wt * t0[j]
                 h1[t + j] += wt * t1[j]

@@ -18,12 +18,13 @@ _cs_grad_terms = cuda.jit(device=True)(cs_grad_terms)
 
 
 @cuda.jit
-def _grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, sums):
+def _grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, sums):
     """``_cpu.grad_maps_2d`` on the GPU: a thread per valid window (p, i, j) sums its moments
-    over the k x k window (float64), writes SSIM's (or cs's) derivatives into the maps and
+    over the kh x kw window (float64), writes SSIM's (or cs's) derivatives into the maps and
     adds its SSIM to ``sums[p]`` (float64)."""
     P, Hv, Wv = d_my.shape
-    k = w.shape[0]
+    kh = wh.shape[0]
+    kw = ww.shape[0]
     r = cuda.grid(1)
     if r >= P * Hv * Wv:
         return
@@ -33,9 +34,9 @@ def _grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, sums):
     sx = float64(shx[p])
     sy = float64(shy[p])
     m0 = m1 = m2 = m3 = m4 = 0.0
-    for t1 in range(k):
-        for t2 in range(k):
-            wt = float64(w[t1]) * float64(w[t2])
+    for t1 in range(kh):
+        for t2 in range(kw):
+            wt = float64(wh[t1]) * float64(ww[t2])
             a = float64(x[p, i + t1, j + t2]) - sx
             b = float64(y[p, i + t1, j + t2]) - sy
             m0 += wt * a
@@ -55,12 +56,13 @@ def _grad_maps_2d(x, y, w, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, sums):
 
 
 @cuda.jit
-def _grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
+def _grad_back_2d(x, y, wh, ww, shx, shy, d_my, d_eyy, d_exy, scale, grad):
     """``_cpu.grad_back_2d`` on the GPU: a thread per pixel gathers the three maps through the
-    transposed k x k window and combines them."""
+    transposed kh x kw window and combines them."""
     P, H, W = grad.shape
     Hv, Wv = d_my.shape[1], d_my.shape[2]
-    k = w.shape[0]
+    kh = wh.shape[0]
+    kw = ww.shape[0]
     r = cuda.grid(1)
     if r >= P * H * W:
         return
@@ -68,13 +70,13 @@ def _grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
     q = (r // W) % H
     c = r % W
     t0 = t1 = t2 = 0.0
-    for a in range(k):
+    for a in range(kh):
         i = q - a
         if i >= 0 and i < Hv:
-            for b in range(k):
+            for b in range(kw):
                 j = c - b
                 if j >= 0 and j < Wv:
-                    wt = float64(w[a]) * float64(w[b])
+                    wt = float64(wh[a]) * float64(ww[b])
                     t0 += wt * d_my[p, i, j]
                     t1 += wt * d_eyy[p, i, j]
                     t2 += wt * d_exy[p, i, j]
@@ -85,21 +87,22 @@ def _grad_back_2d(x, y, w, shx, shy, d_my, d_eyy, d_exy, scale, grad):
 
 def ssim_gradient_2d(x3, y3, weights, consts, shx, shy, wdt, cs_only, scale=1.0):
     """``kernels.engine_gradient.ssim_gradient_2d`` on the GPU: ``(sums (P,) float64 on the host, grad (P, H, W)
-    device array in wdt, times ``scale``)``; x3/y3 are device arrays of planes. The sums'
-    copy to the host waits for both kernels, so the gradient is complete when this returns."""
+    device array in wdt, times ``scale``)``; x3/y3 are device arrays of planes, ``weights`` the
+    windows along H and W. The sums' copy to the host waits for both kernels, so the gradient is
+    complete when this returns."""
     P, H, W = x3.shape
-    k = weights.shape[0]
-    Hv, Wv = H - k + 1, W - k + 1
+    wh_, ww_ = weights
+    Hv, Wv = H - len(wh_) + 1, W - len(ww_) + 1
     cu = api()
-    w = cu.to_device(np.asarray(weights, wdt))
+    wh, ww = cu.to_device(np.asarray(wh_, wdt)), cu.to_device(np.asarray(ww_, wdt))
     maps = [cu.device_array((P, Hv, Wv), dtype=wdt) for _ in range(3)]
     sums = cu.to_device(np.zeros(P))
     dsx, dsy = cu.to_device(np.asarray(shx, np.float64)), cu.to_device(np.asarray(shy, np.float64))
     nt = cfg.CUDA_REDUCE_THREADS
     n = P * Hv * Wv
-    _grad_maps_2d[-(-n // nt), nt](x3, y3, w, dsx, dsy, cu.to_device(np.asarray(consts, np.float64)), cs_only,
+    _grad_maps_2d[-(-n // nt), nt](x3, y3, wh, ww, dsx, dsy, cu.to_device(np.asarray(consts, np.float64)), cs_only,
                                    *maps, sums)
     grad = cu.device_array((P, H, W), dtype=wdt)
     n = P * H * W
-    _grad_back_2d[-(-n // nt), nt](x3, y3, w, dsx, dsy, *maps, scale / (Hv * Wv), grad)
+    _grad_back_2d[-(-n // nt), nt](x3, y3, wh, ww, dsx, dsy, *maps, scale / (Hv * Wv), grad)
     return sums.copy_to_host(), grad

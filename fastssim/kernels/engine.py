@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import config as cfg
 from .cpu import load as _cpu_load, ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
-from .math import stabilisers
+from .math import axis_windows, stabilisers, sums_to_one
 from .arrays import KERNEL_DTYPES, is_device_array, spatial_order
 from .diagnose import diagnose_nonfinite
 
@@ -130,23 +130,6 @@ def interleaved_lanes(xk, yk, spatial_ndim, plain):
     return C
 
 
-def axis_windows(weights, spatial_ndim):
-    """The 1-D window along each of the last ``spatial_ndim`` axes, in their order (float64):
-    ``weights`` is one window for every axis, or a list or tuple of one per axis (an
-    anisotropic window)."""
-    if isinstance(weights, (list, tuple)):
-        if len(weights) != spatial_ndim:
-            raise ValueError(f"expected one window per spatial axis ({spatial_ndim}), got {len(weights)}")
-        return tuple(np.asarray(w, dtype=np.float64).reshape(-1) for w in weights)
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    return (w,) * spatial_ndim
-
-
-def sums_to_one(weights, spatial_ndim):
-    """Whether every axis's window sums to 1 (then the kernels may shift the moments by a level)."""
-    return all(abs(float(np.sum(w)) - 1.0) <= 1e-14 for w in axis_windows(weights, spatial_ndim))
-
-
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
                mask5=None, want_cs=True, pad=0, pad_mode="symmetric"):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
@@ -202,9 +185,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     xk = x5.transpose(perm)
     yk = y5.transpose(perm)
     N, C, D, H, W = xk.shape
-    cast = [tuple(wdt.type(v) for v in w) for w in wins]
-    wd = cast[0] if spatial_ndim == 3 else None
-    wh, ww = cast[-2], cast[-1]
+    wd, wh, ww = ((None,) if spatial_ndim == 2 else ()) + tuple(tuple(wdt.type(v) for v in w) for w in wins)
     if spatial_ndim == 3:
         band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
         Do = D + 2 * pad - len(wd) + 1
@@ -229,8 +210,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     # a window whose taps do not sum to 1 (another library's float32 taps): the moments are
     # taken raw, since shifting them by a level is exact only for a window that sums to 1
     unit = sums_to_one(wins, spatial_ndim)
-    mirror = 1 if pad_mode == "reflect" else 0
-    consts = np.append(consts[:4], consts.dtype.type([1 if want_cs else 0, 1 if unit else 0, consts[4], mirror]))
+    flags = [1 if want_cs else 0, 1 if unit else 0, consts[4], 1 if pad_mode == "reflect" else 0]
+    consts = np.append(consts[:4], consts.dtype.type(flags))  # see _cpu.ssim_sums
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape

@@ -10,7 +10,8 @@ float64 intermediates.
 import numpy as np
 
 from .cpu import gradient as _cpu_gradient
-from .engine import GPU_LOCK, _cuda, axis_windows, pad_same, readonly, separable_filter, sums_to_one
+from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
+from .math import axis_windows, sums_to_one
 from .engine_ms import WANG, halve_by
 
 

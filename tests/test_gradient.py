@@ -121,6 +121,72 @@ def test_fused_gradient_equals_the_separable_path_and_float32_stays_close(name, 
     assert np.abs(g32 - want).max() <= 1e-5 * np.abs(want).max()  # float32 work, float64 moments
 
 
+@pytest.mark.parametrize("win_size", [3, 5, 11])
+def test_fused_gradient_over_many_bands_and_short_windows(win_size):
+    """Planes cut into several bands of rows and of columns, each with a remainder (140 x 610), and
+    windows under four taps (their ring filters one output row per sweep): the separable path's
+    numbers, float64 and float32."""
+    from fastssim import config as cfg
+
+    x = camera()[:140].astype(np.float64) / 255
+    x = np.concatenate([x, x[:, ::-1][:, :98]], axis=1)  # 140 x 610
+    assert x.shape[0] - win_size + 1 > cfg.GRAD_BAND_H and x.shape[1] - win_size + 1 > 2 * cfg.GRAD_BAND_W
+    y = np.clip(x + np.random.default_rng(12).normal(0, 0.05, x.shape), 0, 1).astype(np.float32).astype(np.float64)
+    x = x.astype(np.float32).astype(np.float64)
+    want_value, want = _separable_reference(x, y, win_size=win_size)
+    value, grad = fastssim.ssim_with_gradient(x, y, data_range=1.0, win_size=win_size)
+    assert value == pytest.approx(want_value, rel=1e-13)
+    assert np.abs(grad - want).max() <= 1e-12 * np.abs(want).max()
+    v32, g32 = fastssim.ssim_with_gradient(x.astype(np.float32), y.astype(np.float32), data_range=1.0,
+                                           win_size=win_size)
+    assert v32 == pytest.approx(want_value, rel=1e-6)
+    assert np.abs(g32 - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_successive_gradients_share_no_memory_and_the_kept_buffers_stay_under_their_cap(monkeypatch):
+    """The derivative maps' buffers are kept per thread for the next call: a gradient returned
+    earlier is not touched by later calls, and what is kept stays under ``GRAD_SCRATCH_BYTES``
+    (larger maps are allocated each time), with the same numbers either way."""
+    from fastssim import config as cfg
+    from fastssim.kernels import engine_gradient
+
+    rng = np.random.default_rng(13)
+    pairs = [(rng.random(shape, dtype=np.float32), rng.random(shape, dtype=np.float32))
+             for shape in ((60, 70), (60, 70), (90, 40), (200, 210))]
+    first = [fastssim.ssim_with_gradient(a, b, data_range=1.0) for a, b in pairs]
+    kept = [g.copy() for _, g in first]
+    again = [fastssim.ssim_with_gradient(a, b, data_range=1.0) for a, b in pairs[::-1]][::-1]
+    for (v0, g0), g_kept, (v1, g1) in zip(first, kept, again):
+        assert np.array_equal(g0, g_kept) and np.array_equal(g1, g0) and v1 == v0
+        assert not any(np.shares_memory(g0, g) for _, g in again)
+    maps_bytes = 3 * 4 * (60 - 10) * (70 - 10)  # the first shape's three float32 maps
+    monkeypatch.setattr(cfg, "GRAD_SCRATCH_BYTES", maps_bytes)
+    engine_gradient._SCRATCH.maps = {}
+    for (a, b), (v0, g0) in zip(pairs, first):
+        v, g = fastssim.ssim_with_gradient(a, b, data_range=1.0)
+        assert v == v0 and np.array_equal(g, g0)
+        held = sum(3 * m[0].nbytes for m in engine_gradient._SCRATCH.maps.values())
+        assert held <= maps_bytes
+    # (90, 40)'s maps fit beside nothing else: the first shape's were dropped for them; (200, 210)'s exceed the cap
+    assert list(engine_gradient._SCRATCH.maps) == [((1, 80, 30), "<f4")]
+
+
+def test_gradients_computed_in_threads_at_once_equal_the_serial_ones():
+    """Each thread keeps its own map buffers: calls from several threads at once, of one shape and
+    of several, give bitwise the numbers of the same calls made one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(14)
+    pairs = [(rng.random(shape, dtype=np.float32), rng.random(shape, dtype=np.float32))
+             for shape in [(128, 128)] * 4 + [(100, 150), (150, 100)] * 2]
+    serial = [fastssim.ssim_with_gradient(a, b, data_range=1.0) for a, b in pairs]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            threaded = list(pool.map(lambda p: fastssim.ssim_with_gradient(*p, data_range=1.0), pairs))
+            for (v0, g0), (v1, g1) in zip(serial, threaded):
+                assert v1 == v0 and np.array_equal(g1, g0)
+
+
 def test_fused_gradient_memory_is_a_few_inputs():
     """float32 input: three derivative maps and the gradient in float32, no float64 copies (the
     unfused path needed about 40 times the input)."""

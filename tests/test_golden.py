@@ -1,7 +1,10 @@
 """Every number the package computes is the one recorded before a change (tests/golden/values.npz,
 written by ``python tests/golden/cases.py --write`` at a16c275's package, before the layout and
 convention changes of issue 35; the cases of the six presets that compute in float64 whatever the
-input, as the implementations they reproduce, re-recorded when they did, issue 37): bitwise on the machine kind that recorded it (one ulp allowed,
+input, as the implementations they reproduce, re-recorded when they did, issue 37; the five gradient cases
+re-recorded when the fused gradient kernels took the forward's layout, issue 37, computed with
+``NUMBA_CPU_NAME=znver4`` on a host LLVM names otherwise, so that they are that machine kind's code
+and the other values, recomputed alike, stayed bitwise): bitwise on the machine kind that recorded it (one ulp allowed,
 for the three float64 values that depend on the compile context: `MAX_ULP`), to 1e-6 elsewhere
 (another CPU's vector width may sum in another order); the CUDA backend (simulated in CI) to its
 tolerance against its own recorded values and the CPU's."""

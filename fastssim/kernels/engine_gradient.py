@@ -97,8 +97,8 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
             sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, wins, consts, shx, shy, wdt, cs_only)
             return sums / (Hv * Wv), grad.copy_to_host()
     xr, yr = readonly(x3), readonly(y3)
-    sums, maps = _maps_2d(xr, yr, wins, shx, shy, consts, wdt, cs_only)
-    return sums / (Hv * Wv), _back_2d(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0 / (Hv * Wv)))
+    sums, maps = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only)
+    return sums / (Hv * Wv), _back(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0 / (Hv * Wv)))
 
 
 #: Per thread: the derivative maps' buffers by (shape, dtype) (`_scratch_maps`).
@@ -125,49 +125,53 @@ def _scratch_maps(shape, wdt):
     return kept[key]
 
 
-def _maps_2d(xr, yr, wins, shx, shy, consts, wdt, cs_only):
-    """``_cpu_gradient.grad_maps_2d`` over (P, H, W) planes: each plane's sum of SSIM (float64)
-    and the three derivative maps (P, Hv, Wv) in ``wdt``."""
-    P, H, W = xr.shape
-    Hv, Wv = H - len(wins[0]) + 1, W - len(wins[1]) + 1
+def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only):
+    """``_cpu_gradient.grad_maps_2d`` over (P, H, W) planes, or ``grad_maps_3d`` over (P, D, H, W)
+    volumes: each one's sum of SSIM (float64) and the three derivative maps of the valid size in
+    ``wdt`` (kept buffers: `_scratch_maps`)."""
+    valid = tuple(n - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
     taps = [tuple(float(v) for v in np.asarray(w, dtype=wdt)) for w in wins]  # float64, wdt's values
-    bh, bw = cfg.GRAD_BAND_H, cfg.GRAD_BAND_W
-    maps = _scratch_maps((P, Hv, Wv), wdt)
-    sums = np.empty((P, -(-Hv // bh) * -(-Wv // bw)), dtype=np.float64)
-    _cpu_gradient.grad_maps_2d(xr, yr, *taps, shx, shy, np.asarray(consts, dtype=wdt), cs_only, bh, bw, *maps, sums)
+    maps = _scratch_maps((xr.shape[0],) + valid, wdt)
+    c = np.asarray(consts, dtype=wdt)
+    if xr.ndim == 3:
+        bh, bw = cfg.GRAD_BAND_H, cfg.GRAD_BAND_W
+        sums = np.empty((xr.shape[0], -(-valid[0] // bh) * -(-valid[1] // bw)), dtype=np.float64)
+        _cpu_gradient.grad_maps_2d(xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums)
+    else:
+        sums = np.empty((xr.shape[0], valid[0]), dtype=np.float64)
+        _cpu_gradient.grad_maps_3d(xr, yr, *taps, shx, shy, c, cs_only, *maps, sums)
     return sums.sum(axis=1), maps
 
 
-def _back_2d(xr, yr, wins, shx, shy, maps, wdt, scale):
-    """``_cpu_gradient.grad_back_2d``: the gradient (P, H, W) in ``wdt`` from the derivative maps."""
+def _back(xr, yr, wins, shx, shy, maps, wdt, scale):
+    """``_cpu_gradient.grad_back_2d`` (planes) or ``grad_back_3d`` (volumes): the gradient, the shape
+    of ``xr`` in ``wdt``, from the derivative maps, times ``scale``."""
     reversed_taps = [tuple(wdt.type(v) for v in np.asarray(w, dtype=wdt)[::-1]) for w in wins]
     grad = np.empty(xr.shape, dtype=wdt)
-    _cpu_gradient.grad_back_2d(xr, yr, *reversed_taps, shx, shy, *maps, scale, cfg.GRAD_BAND_H, cfg.GRAD_BAND_W,
-                               grad)
+    if xr.ndim == 3:
+        _cpu_gradient.grad_back_2d(xr, yr, *reversed_taps, shx, shy, *maps, scale, cfg.GRAD_BAND_H,
+                                   cfg.GRAD_BAND_W, grad)
+    else:
+        _cpu_gradient.grad_back_3d(xr, yr, *reversed_taps, shx, shy, *maps, scale, grad)
     return grad
 
 
 def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
     """`ssim_gradient_2d` for volumes (P, D, H, W) on the CPU (``_cpu_gradient.grad_maps_3d``,
     ``_cpu_gradient.grad_back_3d``): the same terms, three derivative maps of the valid size and the
-    gradient in ``wdt``, one float64 moment buffer of a plane per task; ``cs_only`` as there.
+    gradient in ``wdt``, four float64 moment planes per task; ``cs_only`` as there.
 
     Returns
     -------
     means : ndarray (P,), float64
     grad : ndarray (P, D, H, W), ``wdt``
     """
-    P, D, H, W = x4.shape
-    wins = [np.asarray(w, dtype=wdt) for w in axis_windows(weights, 3)]
-    Dv, Hv, Wv = D - len(wins[0]) + 1, H - len(wins[1]) + 1, W - len(wins[2]) + 1
+    wins = axis_windows(weights, 3)
+    n = int(np.prod([s - len(w) + 1 for s, w in zip(x4.shape[1:], wins)]))
     shx, shy = _shifts(x4, y4, weights, wdt)
-    maps = _scratch_maps((P, Dv, Hv, Wv), wdt)
-    sums = np.empty((P, Dv), dtype=np.float64)
     xr, yr = readonly(x4), readonly(y4)
-    _cpu_gradient.grad_maps_3d(xr, yr, *wins, shx, shy, np.asarray(consts, dtype=wdt), cs_only, *maps, sums)
-    grad = np.empty((P, D, H, W), dtype=wdt)
-    _cpu_gradient.grad_back_3d(xr, yr, *wins, shx, shy, *maps, wdt.type(1.0 / (Dv * Hv * Wv)), grad)
-    return sums.sum(axis=1) / (Dv * Hv * Wv), grad
+    sums, maps = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only)
+    return sums / n, _back(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0 / n))
 
 
 def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
@@ -181,25 +185,14 @@ def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
     -------
     grad : ndarray, ``y``'s shape, ``wdt``
     """
-    nd = x.ndim - 1
     shx, shy = _shifts(x, y, weights, wdt)
     up = np.ascontiguousarray(upstream, dtype=wdt)
     xr, yr = readonly(x), readonly(y)
-    if nd == 2:
-        wins = axis_windows(weights, 2)
-        _, maps = _maps_2d(xr, yr, wins, shx, shy, consts, wdt, False)
-        for m in maps:
-            np.multiply(m, up, out=m)
-        return _back_2d(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0))
-    wins = [np.asarray(w, dtype=wdt) for w in axis_windows(weights, nd)]
-    maps = _scratch_maps(up.shape, wdt)
-    sums = np.empty(up.shape[:2], dtype=np.float64)
-    _cpu_gradient.grad_maps_3d(xr, yr, *wins, shx, shy, np.asarray(consts, dtype=wdt), False, *maps, sums)
+    wins = axis_windows(weights, x.ndim - 1)
+    _, maps = _maps(xr, yr, wins, shx, shy, consts, wdt, False)
     for m in maps:
         np.multiply(m, up, out=m)
-    grad = np.empty(x.shape, dtype=wdt)
-    _cpu_gradient.grad_back_3d(xr, yr, *wins, shx, shy, *maps, wdt.type(1.0), grad)
-    return grad
+    return _back(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0))
 
 
 def _halved(a, conv, wdt):

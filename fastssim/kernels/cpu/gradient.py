@@ -91,9 +91,9 @@ def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, 
     the taps unroll). ``cs_only``: the contrast-structure term instead (``kernels.math.cs_grad_terms``,
     MS-SSIM's per-scale term). The layout of the forward SSIM kernel (`_cpu.ssim_sums`), in
     float64 (the derivatives of a flat region are where float32 moments lose digits): a task
-    streams its input rows once, shifts them by the plane's level, filters the four moments
-    along W into a ring of rows, and down the ring four output rows per sweep; no full-size
-    intermediate. Task boundaries depend on the shape only."""
+    streams its input rows once, shifts them by the plane's level and forms the four moments
+    (`_moment_row` does the rest). No full-size intermediate; task boundaries depend on the shape
+    only."""
     P, H, W = x.shape
     Hv = H - len(wh) + 1
     Wv = W - len(ww) + 1
@@ -111,23 +111,15 @@ def _maps_task(task, nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, c
     """Task ``task`` of `grad_maps_2d` (whose arguments it takes)."""
     kh = len(wh)
     kw = len(ww)
-    Hv, Wv = d_my.shape[1], d_my.shape[2]
-    p, b, oh0, bh, ow0, bw = _task_box(task, nbh, nbw, band_h, band_w, Hv, Wv)
+    p, b, oh0, bh, ow0, bw = _task_box(task, nbh, nbw, band_h, band_w, d_my.shape[1], d_my.shape[2])
     lin = bw + kw - 1
     sx = np.float64(shx[p])
     sy = np.float64(shy[p])
-    c1 = np.float64(consts[0])
-    c2 = np.float64(consts[1])
-    cn = np.float64(consts[2])
-    eps = np.float64(consts[4])
     xa = np.empty(lin)
     yb = np.empty(lin)
     ss = np.empty(lin)
     dd = np.empty(lin)
-    g, nslot = _ring(kh)
-    n4 = MOMENTS * bw
-    ring = np.empty((nslot, 1, n4 + 24))  # padded rows: see `_cpu.ssim_sums`
-    vbuf = np.empty((1, 4, n4))
+    ring, vbuf = _rings(kh, bw)
     acc = 0.0
     for i in range(bh + kh - 1):
         xrow = x[p, oh0 + i, ow0:ow0 + lin]
@@ -140,168 +132,112 @@ def _maps_task(task, nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, c
             yb[j] = c
             ss[j] = a * a + c * c
             dd[j] = e * e
-        slot = i % nslot
-        _filter_row(xa, ww, ring[slot, 0, :bw], bw, 1)
-        _filter_row(yb, ww, ring[slot, 0, bw:2 * bw], bw, 1)
-        _filter_row(ss, ww, ring[slot, 0, 2 * bw:3 * bw], bw, 1)
-        _filter_row(dd, ww, ring[slot, 0, 3 * bw:4 * bw], bw, 1)
-        o, nout = _due(i, kh, bh, g)
-        if nout == 0:
-            continue
-        _down(ring, wh, o, n4, vbuf)
-        for q in range(nout):
-            v = vbuf[0, q]
-            m0 = d_my[p, oh0 + o + q, ow0:ow0 + bw]
-            m1 = d_eyy[p, oh0 + o + q, ow0:ow0 + bw]
-            m2 = d_exy[p, oh0 + o + q, ow0:ow0 + bw]
-            if cs_only:
-                for j in range(bw):
-                    s, g0, g1, g2 = _cs_grad_terms(v[j], v[bw + j], v[2 * bw + j], v[3 * bw + j], c2, cn)
-                    m0[j] = g0
-                    m1[j] = g1
-                    m2[j] = g2
-                    acc += s
-            else:
-                for j in range(bw):
-                    s, g0, g1, g2 = _ssim_grad_terms(v[j], v[bw + j], v[2 * bw + j], v[3 * bw + j], sx, sy, c1, c2,
-                                                     cn, eps)
-                    m0[j] = g0
-                    m1[j] = g1
-                    m2[j] = g2
-                    acc += s
+        acc += _moment_row(i, xa, yb, ss, dd, wh, ww, bh, bw, ring, vbuf, d_my[p], d_eyy[p], d_exy[p], oh0, ow0, sx,
+                           sy, consts, cs_only)
     sums[p, b] = acc
+
+
+@njit(inline="always", **cfg.JIT)
+def _rings(kh, bw):
+    """The ring of rows (float64, the four moments side by side, rows padded: see `_cpu.ssim_sums`)
+    and the buffer of filtered rows of `_moment_row`, for a window of ``kh`` rows and ``bw`` outputs
+    per row."""
+    _, nslot = _ring(kh)
+    return np.empty((nslot, 1, MOMENTS * bw + 24)), np.empty((1, 4, MOMENTS * bw))
+
+
+@njit(**cfg.JIT)
+def _moment_row(i, a, b, c, d, wh, ww, bh, bw, ring, vbuf, m0, m1, m2, r0, c0, sx, sy, consts, cs_only):
+    """Input row ``i`` of a band of ``bh`` output rows by ``bw`` columns, as its four moments
+    (float64 rows ``a, b, c, d`` of ``bw + len(ww) - 1``: x', y', x'^2 + y'^2, (x' - y')^2): filtered
+    along the row into the ring (`_rings`); when it completes output rows, they are filtered down
+    the ring (`_down`) and through SSIM's derivatives (or cs's with ``cs_only``) into rows ``r0 + o
+    ..`` and columns ``c0 .. c0 + bw`` of the maps ``m0, m1, m2`` (2-D). Returns the sum of SSIM (of
+    cs) over those outputs."""
+    kh = len(wh)
+    g, nslot = _ring(kh)
+    slot = i % nslot
+    _filter_row(a, ww, ring[slot, 0, :bw], bw, 1)
+    _filter_row(b, ww, ring[slot, 0, bw:2 * bw], bw, 1)
+    _filter_row(c, ww, ring[slot, 0, 2 * bw:3 * bw], bw, 1)
+    _filter_row(d, ww, ring[slot, 0, 3 * bw:4 * bw], bw, 1)
+    o, nout = _due(i, kh, bh, g)
+    acc = 0.0
+    if nout == 0:
+        return acc
+    _down(ring, wh, o, MOMENTS * bw, vbuf)
+    c1 = np.float64(consts[0])
+    c2 = np.float64(consts[1])
+    cn = np.float64(consts[2])
+    eps = np.float64(consts[4])
+    for q in range(nout):
+        v = vbuf[0, q]
+        t0 = m0[r0 + o + q, c0:c0 + bw]
+        t1 = m1[r0 + o + q, c0:c0 + bw]
+        t2 = m2[r0 + o + q, c0:c0 + bw]
+        if cs_only:
+            for j in range(bw):
+                s, g0, g1, g2 = _cs_grad_terms(v[j], v[bw + j], v[2 * bw + j], v[3 * bw + j], c2, cn)
+                t0[j] = g0
+                t1[j] = g1
+                t2[j] = g2
+                acc += s
+        else:
+            for j in range(bw):
+                s, g0, g1, g2 = _ssim_grad_terms(v[j], v[bw + j], v[2 * bw + j], v[3 * bw + j], sx, sy, c1, c2, cn,
+                                                 eps)
+                t0[j] = g0
+                t1[j] = g1
+                t2[j] = g2
+                acc += s
+    return acc
 
 
 @njit(**cfg.JIT_PARALLEL)
 def grad_maps_3d(x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
-    """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its kd input
-    planes are filtered along D (window ``wd``) into the four float64 moment planes (one buffer per
-    task), then down the columns (``wh``) and along the rows (``ww``) as in 2-D.
-    ``plane_sums[p, d]``: the sum of SSIM (of the contrast-structure term with ``cs_only``) over
-    valid plane d."""
+    """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its ``len(wd)``
+    input planes are shifted and filtered along D into the four float64 moment planes (one buffer
+    each per task), whose rows then go through `_moment_row` as a 2-D band's do (the whole plane
+    one band). ``plane_sums[p, d]``: the sum of SSIM (of cs with ``cs_only``) over valid plane d.
+    ``wd``, ``wh``, ``ww``: tuples of float64."""
     P, D, H, W = x.shape
-    kd = wd.shape[0]
-    kh = wh.shape[0]
-    kw = ww.shape[0]
-    Dv = D - kd + 1
-    Hv = H - kh + 1
-    Wv = W - kw + 1
-    c1d = np.float64(consts[0])
-    c2d = np.float64(consts[1])
-    cnd = np.float64(consts[2])
-    epsd = np.float64(consts[4])
+    Dv = D - len(wd) + 1
     for r in prange(P * Dv):
-        p = r // Dv
-        d = r % Dv
-        sx = np.float64(shx[p])
-        sy = np.float64(shy[p])
-        # one buffer per moment (vectorised column loops, as in grad_maps_2d)
-        b0 = np.zeros((H, W))
-        b1 = np.zeros((H, W))
-        b2 = np.zeros((H, W))
-        b3 = np.zeros((H, W))
-        for t in range(kd):
-            wt = np.float64(wd[t])
-            for i in range(H):
-                xrow = x[p, d + t, i]
-                yrow = y[p, d + t, i]
-                for j in range(W):
-                    xa = np.float64(xrow[j]) - sx
-                    yb = np.float64(yrow[j]) - sy
-                    e = xa - yb
-                    b0[i, j] += wt * xa
-                    b1[i, j] += wt * yb
-                    b2[i, j] += wt * (xa * xa + yb * yb)
-                    b3[i, j] += wt * (e * e)
-        acc = 0.0
-        for i in range(Hv):
-            v0 = np.zeros(W)
-            v1 = np.zeros(W)
-            v2 = np.zeros(W)
-            v3 = np.zeros(W)
-            for t in range(kh):
-                wt = np.float64(wh[t])
-                for j in range(W):
-                    v0[j] += wt * b0[i + t, j]
-                    v1[j] += wt * b1[i + t, j]
-                    v2[j] += wt * b2[i + t, j]
-                    v3[j] += wt * b3[i + t, j]
-            h0 = np.zeros(Wv)
-            h1 = np.zeros(Wv)
-            h2 = np.zeros(Wv)
-            h3 = np.zeros(Wv)
-            for t in range(kw):
-                wt = np.float64(ww[t])
-                for j in range(Wv):
-                    h0[j] += wt * v0[j + t]
-                    h1[j] += wt * v1[j + t]
-                    h2[j] += wt * v2[j + t]
-                    h3[j] += wt * v3[j + t]
-            for j in range(Wv):
-                if cs_only:
-                    s, g0, g1, g2 = _cs_grad_terms(h0[j], h1[j], h2[j], h3[j], c2d, cnd)
-                else:
-                    s, g0, g1, g2 = _ssim_grad_terms(h0[j], h1[j], h2[j], h3[j], sx, sy, c1d, c2d, cnd, epsd)
-                d_my[p, d, i, j] = g0
-                d_eyy[p, d, i, j] = g1
-                d_exy[p, d, i, j] = g2
-                acc += s
-        plane_sums[p, d] = acc
+        _maps_plane(np.int64(r), x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums)
 
 
-@njit(**cfg.JIT_PARALLEL)
-def grad_back_3d(x, y, wd, wh, ww, shx, shy, d_my, d_eyy, d_exy, scale, grad):
-    """`grad_back_2d` for volumes: one output plane per task; the maps' planes it sees are
-    gathered along D into one (3, Hv, Wv) buffer, then transposed down the columns and along
-    the rows, row by row."""
+@njit(**cfg.JIT)
+def _maps_plane(r, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
+    """Task ``r`` of `grad_maps_3d` (whose arguments it takes)."""
     P, D, H, W = x.shape
-    kd = wd.shape[0]
-    kh = wh.shape[0]
-    kw = ww.shape[0]
-    Dv = D - kd + 1
-    Hv = H - kh + 1
-    Wv = W - kw + 1
-    for r in prange(P * D):
-        p = r // D
-        q = r % D
-        sx = shx[p]
-        sy = shy[p]
-        tb0 = np.zeros((Hv, Wv), dtype=ww.dtype)
-        tb1 = np.zeros((Hv, Wv), dtype=ww.dtype)
-        tb2 = np.zeros((Hv, Wv), dtype=ww.dtype)
-        for t in range(kd):
-            dd = q - t
-            if dd >= 0 and dd < Dv:
-                wt = wd[t]
-                for i in range(Hv):
-                    for j in range(Wv):
-                        tb0[i, j] += wt * d_my[p, dd, i, j]
-                        tb1[i, j] += wt * d_eyy[p, dd, i, j]
-                        tb2[i, j] += wt * d_exy[p, dd, i, j]
-        for row in range(H):
-            t0 = np.zeros(Wv, dtype=ww.dtype)
-            t1 = np.zeros(Wv, dtype=ww.dtype)
-            t2 = np.zeros(Wv, dtype=ww.dtype)
-            for t in range(kh):
-                i = row - t
-                if i >= 0 and i < Hv:
-                    wt = wh[t]
-                    for j in range(Wv):
-                        t0[j] += wt * tb0[i, j]
-                        t1[j] += wt * tb1[i, j]
-                        t2[j] += wt * tb2[i, j]
-            h0 = np.zeros(W, dtype=ww.dtype)
-            h1 = np.zeros(W, dtype=ww.dtype)
-            h2 = np.zeros(W, dtype=ww.dtype)
-            for t in range(kw):
-                wt = ww[t]
-                for j in range(Wv):
-                    h0[t + j] += wt * t0[j]
-                    h1[t + j] += wt * t1[j]
-                    h2[t + j] += wt * t2[j]
-            for c in range(W):
-                yb = y[p, q, row, c] - sy
-                grad[p, q, row, c] = (h0[c] + (yb + yb) * h1[c] + (x[p, q, row, c] - sx) * h2[c]) * scale
+    Dv, Hv, Wv = d_my.shape[1], d_my.shape[2], d_my.shape[3]
+    p = r // Dv
+    d = r % Dv
+    sx = np.float64(shx[p])
+    sy = np.float64(shy[p])
+    b0 = np.zeros((H, W))
+    b1 = np.zeros((H, W))
+    b2 = np.zeros((H, W))
+    b3 = np.zeros((H, W))
+    for t in range(len(wd)):
+        wt = wd[t]
+        for i in range(H):
+            xrow = x[p, d + t, i]
+            yrow = y[p, d + t, i]
+            for j in range(W):
+                xa = np.float64(xrow[j]) - sx
+                yb = np.float64(yrow[j]) - sy
+                e = xa - yb
+                b0[i, j] += wt * xa
+                b1[i, j] += wt * yb
+                b2[i, j] += wt * (xa * xa + yb * yb)
+                b3[i, j] += wt * (e * e)
+    ring, vbuf = _rings(len(wh), Wv)
+    acc = 0.0
+    for i in range(H):
+        acc += _moment_row(i, b0[i], b1[i], b2[i], b3[i], wh, ww, Hv, Wv, ring, vbuf, d_my[p, d], d_eyy[p, d],
+                           d_exy[p, d], 0, 0, sx, sy, consts, cs_only)
+    plane_sums[p, d] = acc
 
 
 @njit(**cfg.JIT_PARALLEL)
@@ -310,29 +246,67 @@ def grad_back_2d(x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band
     * scale`` over planes (P, H, W), F^T the transposed 'valid' filter: a full correlation with
     the mirrored window (``rh`` down the columns, ``rw`` along the rows: the windows reversed,
     tuples of the maps' dtype), zero outside the maps. Tasks: bands of ``band_h`` x ``band_w``
-    pixels; a task gathers the three maps' rows it needs into a ring (zeros outside), filters
-    them down four output rows per sweep and along each row, as `grad_maps_2d` filters."""
+    pixels (`_back_band`)."""
     P, H, W = x.shape
     nbh = (H + band_h - 1) // band_h
     nbw = (W + band_w - 1) // band_w
     for task in prange(P * nbh * nbw):
-        _back_task(np.int64(task), nbh, nbw, band_h, band_w, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale,
-                   grad)
+        p, _, q0, bh, c0, bw = _task_box(np.int64(task), nbh, nbw, band_h, band_w, H, W)
+        _back_band(d_my[p], d_eyy[p], d_exy[p], x[p], y[p], rh, rw, shx[p], shy[p], scale, q0, bh, c0, bw, grad[p])
+
+
+@njit(**cfg.JIT_PARALLEL)
+def grad_back_3d(x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad):
+    """`grad_back_2d` for volumes (P, D, H, W): one output plane per task; the maps' planes it sees
+    are gathered along D (``rd``, the reversed window) into three planes, which `_back_band` takes
+    as a 2-D band (the whole plane)."""
+    P, D, H, W = x.shape
+    for r in prange(P * D):
+        _back_plane(np.int64(r), x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad)
 
 
 @njit(**cfg.JIT)
-def _back_task(task, nbh, nbw, band_h, band_w, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad):
-    """Task ``task`` of `grad_back_2d` (whose arguments it takes)."""
-    P, H, W = x.shape
+def _back_plane(r, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad):
+    """Task ``r`` of `grad_back_3d` (whose arguments it takes)."""
+    P, D, H, W = x.shape
+    kd = len(rd)
+    Dv, Hv, Wv = d_my.shape[1], d_my.shape[2], d_my.shape[3]
+    p = r // D
+    q = r % D
+    dt = d_my.dtype
+    t0 = np.zeros((Hv, Wv), dtype=dt)
+    t1 = np.zeros((Hv, Wv), dtype=dt)
+    t2 = np.zeros((Hv, Wv), dtype=dt)
+    for t in range(kd):  # output plane q sees map plane q - kd + 1 + t, weight rd[t]
+        dd = q - kd + 1 + t
+        if dd >= 0 and dd < Dv:
+            wt = rd[t]
+            for i in range(Hv):
+                a0 = d_my[p, dd, i]
+                a1 = d_eyy[p, dd, i]
+                a2 = d_exy[p, dd, i]
+                for j in range(Wv):
+                    t0[i, j] += wt * a0[j]
+                    t1[i, j] += wt * a1[j]
+                    t2[i, j] += wt * a2[j]
+    _back_band(t0, t1, t2, x[p, q], y[p, q], rh, rw, shx[p], shy[p], scale, 0, H, 0, W, grad[p, q])
+
+
+@njit(**cfg.JIT)
+def _back_band(m0, m1, m2, xp, yp, rh, rw, sx, sy, scale, q0, bh, c0, bw, out):
+    """Rows ``q0 .. q0 + bh`` and columns ``c0 .. c0 + bw`` of one plane's gradient ``out`` (2-D)
+    from its three derivative maps ``m0, m1, m2`` (2-D, the valid size) and the plane's images
+    ``xp``, ``yp``: the maps' rows the band needs are gathered into a ring (zeros outside the maps),
+    filtered down it four output rows per sweep (``rh``), then along each row (``rw``), as
+    `grad_maps_2d` filters."""
     kh = len(rh)
     kw = len(rw)
-    Hv, Wv = d_my.shape[1], d_my.shape[2]
-    p, b, q0, bh, c0, bw = _task_box(task, nbh, nbw, band_h, band_w, H, W)
+    Hv, Wv = m0.shape
     lin = bw + kw - 1  # the maps' columns c0 - kw + 1 .. c0 + bw - 1
-    m0 = c0 - kw + 1
-    ja = max(0, -m0)  # the ones inside the maps
-    jb = min(lin, Wv - m0)
-    dt = d_my.dtype
+    m_0 = c0 - kw + 1
+    ja = max(0, -m_0)  # the ones inside the maps
+    jb = min(lin, Wv - m_0)
+    dt = m0.dtype
     zero = scale - scale
     g, nslot = _ring(kh)
     n3 = 3 * lin
@@ -341,8 +315,6 @@ def _back_task(task, nbh, nbw, band_h, band_w, x, y, rh, rw, shx, shy, d_my, d_e
     h0 = np.empty(bw, dt)
     h1 = np.empty(bw, dt)
     h2 = np.empty(bw, dt)
-    sx = shx[p]
-    sy = shy[p]
     for i in range(bh + kh - 1):
         r = q0 - kh + 1 + i  # the maps' row
         dst = ring[(i % nslot), 0]
@@ -352,9 +324,9 @@ def _back_task(task, nbh, nbw, band_h, band_w, x, y, rh, rw, shx, shy, d_my, d_e
         else:
             for u in range(lin):
                 inside = u >= ja and u < jb
-                dst[u] = d_my[p, r, m0 + u] if inside else zero
-                dst[lin + u] = d_eyy[p, r, m0 + u] if inside else zero
-                dst[2 * lin + u] = d_exy[p, r, m0 + u] if inside else zero
+                dst[u] = m0[r, m_0 + u] if inside else zero
+                dst[lin + u] = m1[r, m_0 + u] if inside else zero
+                dst[2 * lin + u] = m2[r, m_0 + u] if inside else zero
         o, nout = _due(i, kh, bh, g)
         if nout == 0:
             continue
@@ -364,9 +336,9 @@ def _back_task(task, nbh, nbw, band_h, band_w, x, y, rh, rw, shx, shy, d_my, d_e
             _filter_row(v[:lin], rw, h0, bw, 1)
             _filter_row(v[lin:2 * lin], rw, h1, bw, 1)
             _filter_row(v[2 * lin:], rw, h2, bw, 1)
-            xrow = x[p, q0 + o + q, c0:c0 + bw]
-            yrow = y[p, q0 + o + q, c0:c0 + bw]
-            out = grad[p, q0 + o + q, c0:c0 + bw]
+            xrow = xp[q0 + o + q, c0:c0 + bw]
+            yrow = yp[q0 + o + q, c0:c0 + bw]
+            res = out[q0 + o + q, c0:c0 + bw]
             for j in range(bw):
                 yc = yrow[j] - sy
-                out[j] = (h0[j] + (yc + yc) * h1[j] + (xrow[j] - sx) * h2[j]) * scale
+                res[j] = (h0[j] + (yc + yc) * h1[j] + (xrow[j] - sx) * h2[j]) * scale

@@ -138,6 +138,36 @@ def test_losses_and_modules(reduction):
         assert isinstance(ours, torch.nn.Module)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_reduced_losses_and_their_gradients(dtype, padding, reduction):
+    """'mean' and 'sum' take each plane's mean SSIM from the planes operator, with no map: kornia's
+    loss and its gradients for both inputs, 2-D and 3-D, and for anticorrelated images, whose
+    windows' SSIM is negative (kornia's clamp binds for no window, either way)."""
+    kornia = need("kornia")
+    x, y = _batch()
+    v, w = _volume()
+    anti = x[:2], 1.0 - x[:2]
+    cases = [(kornia.losses.ssim_loss, fk.losses.ssim_loss, x, y, 11),
+             (kornia.losses.ssim_loss, fk.losses.ssim_loss, *anti, 7),
+             (kornia.losses.ssim3d_loss, fk.losses.ssim3d_loss, v, w, 5)]
+    one = torch.ones((), dtype=torch.float64)
+    for ref_fn, our_fn, a, b, k in cases:
+        kw = dict(window_size=k, max_val=1.0, eps=1e-12, reduction=reduction, padding=padding)
+        smap = kornia.metrics.ssim(a, b, k, padding=padding) if a.dim() == 4 else None
+        if smap is not None and a is anti[0]:
+            assert smap.min().item() < -0.5  # the case it is there for
+        ref, rgx, rgy = _with_grads(ref_fn, a, b, torch.float64, one, **kw)
+        got, gx, gy = _with_grads(our_fn, a, b, dtype, one, **kw)
+        assert got.dtype == dtype and got.shape == ref.shape == ()
+        n = 1 if reduction == "mean" else ref_fn(a, b, **dict(kw, reduction="none")).numel()
+        assert abs(got.item() - ref.item()) <= MEAN_TOL[dtype] / 2 * n
+        for g, r in ((gx, rgx), (gy, rgy)):
+            assert g.dtype == dtype and g.shape == r.shape
+            assert (g.double() - r).abs().max().item() <= GRAD_TOL[dtype] * r.abs().max().item()
+
+
 def test_metric_modules():
     kornia = need("kornia")
     x, y = _batch()
@@ -205,25 +235,26 @@ def test_errors_name_the_problem():
 
 
 def test_torch_compile_fullgraph_matches_eager():
-    """A model trained with the drop-in's SSIMLoss traces without graph breaks (the map is the
-    ``fastssim::ssim_map`` operator) and gives the eager value and gradients."""
+    """A model trained with the drop-in's SSIMLoss traces without graph breaks (its mean is the
+    ``fastssim::planes`` operator; the map, with ``reduction='none'``, ``fastssim::ssim_map``) and
+    gives the eager value and gradients."""
     torch.manual_seed(0)
     model = torch.nn.Conv2d(3, 3, 3, padding=1, dtype=torch.float64)
     x, y = (t[:2] for t in _batch())
-    criterion = fk.losses.SSIMLoss(7)
+    for criterion in (fk.losses.SSIMLoss(7), lambda a, b: fk.losses.ssim_loss(a, b, 7, reduction="none").mean()):
+        def loss(m):
+            return criterion(m(x), y)
 
-    def loss(m):
-        return criterion(m(x), y)
-
-    eager = loss(model)
-    eager.backward()
-    grads = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    value = torch.compile(loss, fullgraph=True, backend="aot_eager")(model)
-    value.backward()
-    assert value.item() == eager.item()
-    for g, p in zip(grads, model.parameters()):
-        assert torch.equal(p.grad, g)
+        model.zero_grad()
+        eager = loss(model)
+        eager.backward()
+        grads = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        value = torch.compile(loss, fullgraph=True, backend="aot_eager")(model)
+        value.backward()
+        assert value.item() == eager.item()
+        for g, p in zip(grads, model.parameters()):
+            assert torch.equal(p.grad, g)
 
 
 def test_autocast_bfloat16():

@@ -30,7 +30,7 @@ def test_eager_path_equals_the_operator(level_weights):
     X, Y, taps = _inputs(torch)
     if level_weights:  # MS-SSIM needs two scales of windows
         X, Y = (torch.nn.functional.interpolate(t[None], scale_factor=2.5)[0] for t in (X, Y))
-    args = (1.0, 0.01, 0.03, list(level_weights), "wang", False, 0)
+    args = (1.0, 0.01, 0.03, list(level_weights), "wang", False, 0, 0.0)
     got = []
     for eager in (True, False):
         x, y = X.clone().requires_grad_(), Y.clone().requires_grad_()
@@ -52,9 +52,9 @@ def test_the_operator_passes_opcheck():
     torch = need("torch")
     from fastssim.integrations import torch_ops
     X, Y, taps = _inputs(torch)
-    for pad in (0, 3):
+    for pad, eps in ((0, 0.0), (3, 0.0), (3, 1e-3)):
         torch.library.opcheck(torch_ops._op, (X.clone().requires_grad_(), Y.clone().requires_grad_(), [taps], 1.0,
-                                              0.01, 0.03, [], "wang", False, pad, True, True))
+                                              0.01, 0.03, [], "wang", False, pad, eps, True, True))
 
 
 def test_an_eager_call_does_not_import_dynamo():
@@ -127,3 +127,16 @@ def test_reflection_read_in_place_equals_a_padded_copy(spatial):
             assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="longer than 3"):
         torch_ops.planes(X[:, :3], Y[:, :3], taps=taps, data_range=1.0, pad=3)
+
+
+def test_padding_and_eps_are_refused_for_ms_ssim():
+    """``pad`` and ``eps`` belong to SSIM (the drop-ins' 'same' windows, kornia's eps); MS-SSIM's
+    scales take neither, and a call that gives them is refused, not scored without them."""
+    torch = need("torch")
+    from fastssim.integrations import torch_ops
+    X, Y, taps = _inputs(torch)
+    for extra in (dict(pad=2), dict(eps=1e-12)):
+        with pytest.raises(ValueError, match="pad and eps are for SSIM"):
+            torch_ops.planes(X, Y, taps=taps, data_range=1.0, level_weights=[0.5, 0.5], **extra)
+    value = torch_ops.planes(X, Y, taps=taps, data_range=1.0, eps=1e-3)
+    assert torch.all(value < torch_ops.planes(X, Y, taps=taps, data_range=1.0))  # eps lowers every plane's SSIM

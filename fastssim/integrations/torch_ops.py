@@ -61,7 +61,7 @@ def _as_list(taps):
     return list(taps) if isinstance(taps, (list, tuple)) else [taps]
 
 
-def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy):
+def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, eps, need_gx, need_gy):
     """(values float64 (P,), grad_x or an empty tensor, grad_y or an empty tensor) on x's device."""
     work = work_dtype(x, y)
     xa, ya = _host(x, work), _host(y, work)
@@ -73,7 +73,7 @@ def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only,
                                   **options)
     else:
         def fn(a, b, gradient):
-            return ssim_planes(a, b, gradient=gradient, cs_only=cs_only, pad=pad, **options)
+            return ssim_planes(a, b, gradient=gradient, cs_only=cs_only, pad=pad, eps=eps, **options)
     values, gy = fn(xa, ya, need_gy)
     gx = fn(ya, xa, True)[1] if need_gx else None  # SSIM and MS-SSIM are symmetric in x and y
 
@@ -83,7 +83,7 @@ def _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only,
     return _torch.from_numpy(values).to(x.device), out(gx), out(gy)
 
 
-def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy):
+def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, eps, need_gx, need_gy):
     work = work_dtype(x, y)
 
     def out(need):
@@ -120,7 +120,7 @@ def _backward(ctx, grad_values, _grad_gx, _grad_gy):
     out = []
     for g, dtype in zip(ctx.saved_tensors, ctx.dtypes):
         out.append(None if g.numel() == 0 else (g * scale.to(g.dtype)).to(dtype))
-    return (out[0], out[1]) + (None,) * 10
+    return (out[0], out[1]) + (None,) * 11
 
 
 def _map_compute(x, y, taps, data_range, K1, K2, eps, pad):
@@ -179,9 +179,10 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
     Tensor = _torch.Tensor
 
     def _planes_op(x: Tensor, y: Tensor, taps: list[Tensor], data_range: float, K1: float, K2: float,
-                   level_weights: list[float], convention: str, cs_only: bool, pad: int, need_gx: bool,
+                   level_weights: list[float], convention: str, cs_only: bool, pad: int, eps: float, need_gx: bool,
                    need_gy: bool) -> tuple[Tensor, Tensor, Tensor]:
-        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, need_gx, need_gy)
+        return _compute(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pad, eps, need_gx,
+                        need_gy)
 
     _op = _torch.library.custom_op(_OP, mutates_args=())(_planes_op)
     _op.register_fake(_fake)
@@ -233,7 +234,7 @@ else:  # pragma: no cover - torch missing or older than 2.4
 
 
 def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang", cs_only=False,
-           pad=0):
+           pad=0, eps=0.0):
     """Each plane's SSIM (MS-SSIM with ``level_weights``), float64, shape (P,), differentiable.
 
     Parameters
@@ -255,6 +256,9 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
         Score the planes extended by ``pad`` samples of PyTorch's 'reflect' on each side of
         every spatial axis (without ``level_weights``; read in place by the forward kernel, so
         that a caller need not pad a copy); the gradient is of the planes themselves.
+    eps : float
+        Added to each window's denominator (kornia's; without ``level_weights``), as in
+        `fastssim.metrics.planes.ssim_planes`.
 
     Returns
     -------
@@ -269,13 +273,13 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
     """
     if _op is None:
         raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
-    if pad and level_weights:
-        raise ValueError("pad is for SSIM: MS-SSIM's scales are not padded")
+    if (pad or eps) and level_weights:
+        raise ValueError("pad and eps are for SSIM: MS-SSIM's scales are not padded and take no eps")
     grad = _torch.is_grad_enabled()
     need_gx = bool(grad and x.requires_grad)
     need_gy = bool(grad and y.requires_grad)
     args = (float(data_range), float(K1), float(K2), [float(w) for w in level_weights], str(convention),
-            bool(cs_only), int(pad), need_gx, need_gy)
+            bool(cs_only), int(pad), float(eps), need_gx, need_gy)
     taps = _as_list(taps)
     if _eager(x, y, *taps):
         return _Eager.apply(x, y, taps, *args)

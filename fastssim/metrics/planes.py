@@ -96,7 +96,7 @@ def _reflection_transposed(g, pad):
 
 
 def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
-                K2: float = 0.03, gradient: bool = False, cs_only: bool = False, pad: int = 0):
+                K2: float = 0.03, gradient: bool = False, cs_only: bool = False, pad: int = 0, eps: float = 0.0):
     """Mean SSIM over the 'valid' region of each plane, and its gradient with respect to ``y``.
 
     Parameters
@@ -119,6 +119,9 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
         not repeated) on each side of every spatial axis (torchmetrics' and kornia's 'same'
         windows); read in place without a gradient, a padded copy with one (the gradient is of
         the planes themselves).
+    eps : float
+        Added to each window's denominator ``B1 B2`` (kornia's; 0: Wang et al.'s SSIM; the
+        contrast-structure term takes none).
 
     Returns
     -------
@@ -131,7 +134,7 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
         For stacks of different shapes, a side shorter than the window, an even window, and
         a value that is not finite (the diagnosed cause, naming the plane).
     """
-    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, pad=pad)
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps, pad)
     grad = None
     if not gradient:
         means, _ = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts,

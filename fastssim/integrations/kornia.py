@@ -189,8 +189,8 @@ def _loss(img1, img2, window_size, max_val, eps, padding, nd, reduction):
     if reduction == "none":
         return _torch.clamp((1.0 - _ssim_map(img1, img2, window_size, max_val, eps, padding, nd)) / 2, min=0, max=1)
     x, y, r, out_dtype, shape = _prepared(img1, img2, window_size, max_val, padding, nd)
-    if reduction not in ("mean", "sum"):
-        raise NotImplementedError(f"Invalid reduction option {reduction!r}: use 'mean', 'sum' or 'none'")
+    if reduction not in REDUCTIONS:
+        raise NotImplementedError(f"Invalid reduction option {reduction!r}: use one of {', '.join(REDUCTIONS)}")
     values = planes(x, y, taps=_taps(window_size), data_range=max_val, eps=float(eps), pad=r)
     loss = (1.0 - values.mean()) / 2
     if reduction == "sum":

@@ -233,6 +233,10 @@ else:  # pragma: no cover - torch missing or older than 2.4
     _op = _map_op = None  # type: ignore[assignment]
 
 
+#: Why an operator is missing (both raise it): no PyTorch, or one without ``torch.library.custom_op``.
+_NEEDS_TORCH = "fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'"
+
+
 def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), convention="wang", cs_only=False,
            pad=0, eps=0.0):
     """Each plane's SSIM (MS-SSIM with ``level_weights``), float64, shape (P,), differentiable.
@@ -272,7 +276,7 @@ def planes(x, y, *, taps, data_range, K1=0.01, K2=0.03, level_weights=(), conven
         As `fastssim.metrics.planes.ssim_planes`, and for a window whose rows differ.
     """
     if _op is None:
-        raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
+        raise ImportError(_NEEDS_TORCH)
     if (pad or eps) and level_weights:
         raise ValueError("pad and eps are for SSIM: MS-SSIM's scales are not padded and take no eps")
     grad = _torch.is_grad_enabled()
@@ -318,7 +322,7 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0, pad=0):
         As `fastssim.metrics.planes.ssim_map_planes`, and for a window whose rows differ.
     """
     if _map_op is None:
-        raise ImportError("fastssim's PyTorch drop-ins need PyTorch 2.4 or later: pip install 'fastssim[torch]'")
+        raise ImportError(_NEEDS_TORCH)
     args = (float(data_range), float(K1), float(K2), float(eps), int(pad))
     taps = _as_list(taps)
     if _eager(x, y, *taps):

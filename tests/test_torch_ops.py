@@ -140,3 +140,47 @@ def test_padding_and_eps_are_refused_for_ms_ssim():
             torch_ops.planes(X, Y, taps=taps, data_range=1.0, level_weights=[0.5, 0.5], **extra)
     value = torch_ops.planes(X, Y, taps=taps, data_range=1.0, eps=1e-3)
     assert torch.all(value < torch_ops.planes(X, Y, taps=taps, data_range=1.0))  # eps lowers every plane's SSIM
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 64, 70), (1, 2, 33, 17), (2, 1, 9, 16, 15), (1, 1, 7, 6, 5)])
+def test_avg_pool2_is_pytorchs_pooling_in_values_and_gradients(shape):
+    """The drop-ins' MS-SSIM halving (`torch_ops.avg_pool2`, fastssim's kernel): PyTorch's
+    ``avg_pool2d``/``avg_pool3d`` bitwise in 2-D and within one rounding in 3-D (the eight
+    samples added in another order), odd sides' last samples dropped, on a real image's
+    values; its gradient is the pooling's, bitwise, and it is differentiable twice."""
+    torch = need("torch")
+    from fastssim.integrations.torch_ops import avg_pool2
+    img = grey().astype(np.float64) / 255.0
+    n = int(np.prod(shape))
+    base = img.reshape(-1)[:n].reshape(shape)
+    pool = torch.nn.functional.avg_pool2d if len(shape) == 4 else torch.nn.functional.avg_pool3d
+    for dtype in (torch.float32, torch.float64):
+        x = torch.from_numpy(base).to(dtype).requires_grad_()
+        got, want = avg_pool2(x), pool(x, 2)
+        assert got.shape == want.shape and got.dtype == dtype
+        ulp = float(torch.finfo(dtype).eps)
+        if len(shape) == 4:
+            assert torch.equal(got, want)
+        else:
+            assert float((got - want).detach().abs().max()) <= ulp and float(got.detach().abs().sum()) > 0
+        up = torch.from_numpy(np.linspace(-1.0, 2.0, got.numel()).reshape(got.shape)).to(dtype)
+        g_got, = torch.autograd.grad(got, x, up)
+        g_want, = torch.autograd.grad(want, x, up)
+        assert torch.equal(g_got, g_want)
+        # the dropped odd edges get no gradient, the others a quarter (eighth) of theirs
+        assert float(g_got.abs().sum()) > 0
+    x = torch.from_numpy(base[..., :5, :6]).requires_grad_()
+    assert torch.autograd.gradcheck(avg_pool2, (x,)) and torch.autograd.gradgradcheck(avg_pool2, (x,))
+
+
+def test_avg_pool2_leaves_what_it_does_not_halve_to_pytorch():
+    """Integer tensors, sides shorter than 2 and meta tensors go to PyTorch's pooling (its
+    result or its own error), so the drop-ins keep PyTorch's behaviour there."""
+    torch = need("torch")
+    from fastssim.integrations.torch_ops import avg_pool2
+    meta = torch.empty(2, 3, 9, 8, device="meta")
+    assert avg_pool2(meta).shape == (2, 3, 4, 4) and avg_pool2(meta).device.type == "meta"
+    with pytest.raises(RuntimeError):
+        avg_pool2(torch.ones(1, 1, 1, 8))  # PyTorch's: the output would be empty
+    half = torch.from_numpy(grey()[:8, :10].astype(np.float32)).to(torch.bfloat16)[None, None]
+    assert torch.equal(avg_pool2(half), torch.nn.functional.avg_pool2d(half, 2))

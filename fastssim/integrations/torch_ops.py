@@ -14,14 +14,14 @@ Needs PyTorch 2.4 or later (``torch.library.custom_op``).
 
 import numpy as np
 
-from ..metrics.planes import ms_ssim_planes, ssim_map_planes, ssim_map_planes_vjp, ssim_planes
+from ..metrics.planes import halve_planes, ms_ssim_planes, ssim_map_planes, ssim_map_planes_vjp, ssim_planes
 
 try:
     import torch as _torch
 except ImportError:  # the drop-ins explain what to install
     _torch = None  # type: ignore[assignment]
 
-__all__ = ["planes", "ssim_map", "work_dtype"]
+__all__ = ["planes", "ssim_map", "avg_pool2", "work_dtype"]
 
 _OP = "fastssim::planes"
 _MAP_OP = "fastssim::ssim_map"
@@ -228,6 +228,30 @@ if _torch is not None and hasattr(_torch, "library") and hasattr(_torch.library,
         def backward(ctx, grad_values):
             return _backward(ctx, grad_values, None, None)
 
+    class _Halve(_torch.autograd.Function):
+        """`avg_pool2`'s kernel path: forward by `halve_planes`, backward each mean's gradient
+        spread over its samples (PyTorch operations, so that it is differentiable again)."""
+
+        @staticmethod
+        def forward(ctx, t):
+            nd = t.dim() - 2
+            planes_ = t.detach().contiguous().numpy().reshape((-1,) + tuple(t.shape[2:]))
+            ctx.shape = tuple(t.shape)
+            out = halve_planes(planes_, spatial_ndim=nd)
+            return _torch.from_numpy(out).reshape(tuple(t.shape[:2]) + out.shape[1:])
+
+        @staticmethod
+        def backward(ctx, g):
+            nd = len(ctx.shape) - 2
+            lead = g.shape[:2]
+            spread = g.reshape(lead + sum(((n, 1) for n in g.shape[2:]), ()))
+            spread = spread.expand(lead + sum(((n, 2) for n in g.shape[2:]), ()))
+            up = spread.reshape(lead + tuple(2 * n for n in g.shape[2:])) * (0.5 ** nd)
+            odd = []
+            for n in reversed(ctx.shape[2:]):  # F.pad lists the last axis first
+                odd += [0, n % 2]
+            return _torch.nn.functional.pad(up, odd) if any(odd) else up
+
     from torch._subclasses.fake_tensor import FakeTensor as _FakeTensor
 else:  # pragma: no cover - torch missing or older than 2.4
     _op = _map_op = None  # type: ignore[assignment]
@@ -328,6 +352,18 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0, pad=0):
     if _eager(x, y, *taps):
         return _EagerMap.apply(x, y, taps, *args)
     return _map_op(x, y, taps, *args)
+
+
+def avg_pool2(t):
+    """PyTorch's ``avg_pool2d(t, 2)`` of (N, C, H, W), ``avg_pool3d(t, 2)`` of (N, C, D, H, W)
+    tensors (an odd side's last sample dropped), differentiable. Eager float32 and float64
+    tensors on the CPU are halved by fastssim's kernel (`fastssim.metrics.planes.halve_planes`,
+    about 8x PyTorch's pooling); others, and traced calls, by PyTorch's pooling."""
+    if _torch.is_tensor(t) and t.device.type == "cpu" and t.dtype in (_torch.float32, _torch.float64) \
+            and min(t.shape[2:], default=0) >= 2 and _eager(t):
+        return _Halve.apply(t)
+    pool = _torch.nn.functional.avg_pool2d if t.dim() == 4 else _torch.nn.functional.avg_pool3d
+    return pool(t, 2)
 
 
 def _eager(*tensors):

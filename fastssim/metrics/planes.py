@@ -17,9 +17,9 @@ from ..conventions import checks as v
 from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
 from ..kernels.math import axis_windows
 from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d, ssim_map_vjp
-from ..kernels.engine_ms import CONVENTIONS, ms_ssim_convention
+from ..kernels.engine_ms import CONVENTIONS, halve_by, ms_ssim_convention
 
-__all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes", "ssim_map_planes_vjp"]
+__all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes", "ssim_map_planes_vjp", "halve_planes"]
 
 
 def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0, pad=0):
@@ -234,3 +234,31 @@ def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[flo
         raise ValueError(f"upstream must have the map's shape {valid}, got {up.shape}")
     grad = ssim_map_vjp(_reflected(x, pad), _reflected(y, pad), w, consts.astype(np.float64), consts.dtype, up)
     return _reflection_transposed(grad, pad)
+
+
+def halve_planes(a, *, spatial_ndim: int):
+    """The 2x2 (2x2x2) means of each plane (volume) of a stack, an odd side's last sample dropped:
+    PyTorch's ``avg_pool2d(a, 2)`` (``avg_pool3d``) by fastssim's halving kernel. Its 2-D means
+    are PyTorch's bitwise; 3-D ones add their eight samples in another order (within 1 ulp).
+
+    Parameters
+    ----------
+    a : ndarray, float32 or float64
+        (P, H, W) or (P, D, H, W).
+    spatial_ndim : {2, 3}
+
+    Returns
+    -------
+    ndarray, ``a``'s dtype, (P, H // 2, W // 2) or (P, D // 2, H // 2, W // 2)
+
+    Raises
+    ------
+    ValueError
+        For another shape or dtype, or a side shorter than 2.
+    """
+    a = np.asarray(a)
+    if a.ndim != spatial_ndim + 1 or a.dtype not in (np.float32, np.float64) or min(a.shape[1:]) < 2:
+        raise ValueError(f"expected a float32 or float64 stack of {spatial_ndim}-D planes with sides of at least 2, "
+                         f"got {a.dtype} {a.shape}")
+    out = halve_by(_five(a, spatial_ndim), CONVENTIONS["torchmetrics"], spatial_ndim, a.dtype)
+    return out[:, 0, 0] if spatial_ndim == 2 else out[:, 0]

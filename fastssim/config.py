@@ -27,6 +27,12 @@ FASTMATH = {"reassoc", "contract", "nsz"}
 #: ``NUMBA_CACHE_DIR``), so that a second process does not recompile.
 CACHE = os.environ.get("FASTSSIM_NO_CACHE", "") == ""
 
+#: A cold call that needs two kernels compiles the second in a helper Python process while this
+#: process compiles the first (`kernels.ahead`); ``FASTSSIM_COMPILE_AHEAD=0`` compiles both here.
+COMPILE_AHEAD = os.environ.get("FASTSSIM_COMPILE_AHEAD", "1") != "0"
+#: Seconds a call waits for such a helper before compiling the kernel itself.
+COMPILE_AHEAD_WAIT_S = float(os.environ.get("FASTSSIM_COMPILE_AHEAD_WAIT", "120"))
+
 #: Options for serial kernels and for helpers called from the parallel kernels.
 JIT: dict[str, Any] = dict(nogil=True, cache=CACHE, fastmath=FASTMATH, error_model="numpy")
 

@@ -142,3 +142,86 @@ def test_one_kernel_specialisation_for_every_input_dtype(tmp_path):
             assert 0.3 < values[0] < 1
     assert runs[1]["values"] == runs[0]["values"]
     assert runs[1]["compiled"] == 0 < runs[0]["compiled"]  # the second process compiled nothing
+
+
+AHEAD = """
+import json, sys
+import numpy as np
+from numba.core import event
+import fastssim
+
+compiled = []
+
+
+class Seen(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", Seen())
+x, y = np.load(sys.argv[1]), np.load(sys.argv[2])
+value, grad = fastssim.ssim_with_gradient(x / np.float32(255), y / np.float32(255), data_range=1.0)
+ms = fastssim.ms_ssim(x, y)
+np.save(sys.argv[3], grad)
+print(json.dumps(dict(compiled=compiled, value=value, ms=ms)))
+"""
+
+
+def test_a_cold_call_compiles_its_second_kernel_in_a_helper_process(tmp_path):
+    """On a cold cache, the gradient's backward pass and MS-SSIM's halving are compiled by a helper
+    process while the call compiles its first kernel (`fastssim.kernels.ahead`): the call itself
+    compiles only the first and loads the second from the cache, and its numbers are those of a
+    process that compiled both itself (``FASTSSIM_COMPILE_AHEAD=0``, the control, where the
+    listener sees both compiled). A real photograph and its JPEG copy, float32 work."""
+    from images import grey, jpeg
+
+    x = grey()[:176, :200]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", jpeg(x, quality=20))
+    got = {}
+    for ahead in ("1", "0"):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / f"cache-{ahead}"), FASTSSIM_COMPILE_AHEAD=ahead)
+        r = run(["-c", AHEAD, str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), str(tmp_path / f"g{ahead}.npy")], env)
+        assert r.returncode == 0, r.stderr
+        got[ahead] = json.loads(r.stdout.strip().splitlines()[-1])
+    for first in ("grad_maps_2d", "ssim_sums"):
+        assert first in got["1"]["compiled"] and first in got["0"]["compiled"]
+    for second in ("grad_back_2d", "downsample2"):
+        assert second not in got["1"]["compiled"], got["1"]["compiled"]
+        assert second in got["0"]["compiled"]
+    assert got["1"]["value"] == got["0"]["value"] and got["1"]["ms"] == got["0"]["ms"]
+    assert 0.3 < got["1"]["value"] < 0.99 and 0.3 < got["1"]["ms"] < 0.99
+    g1, g0 = np.load(tmp_path / "g1.npy"), np.load(tmp_path / "g0.npy")
+    assert g1.dtype == np.float32 and np.array_equal(g1, g0) and np.abs(g1).max() > 0
+
+
+def test_no_helper_where_it_cannot_save_time_and_a_late_one_is_stopped(monkeypatch):
+    """`ahead.start` starts nothing for a specialisation this process has compiled already, when
+    turned off, or inside a helper; `Pending.wait` stops a helper that outlives
+    ``COMPILE_AHEAD_WAIT_S`` and returns (the call then compiles the kernel itself)."""
+    import time
+
+    from fastssim import config as cfg
+    from fastssim.kernels import ahead
+    from fastssim.kernels.engine import halving_call
+
+    x5 = np.arange(2 * 6 * 8, dtype=np.float32).reshape(1, 2, 1, 6, 8)
+    kernel, args, held = halving_call(x5, 2, np.dtype(np.float32))
+    kernel(*args)  # compiled (or loaded) in this process now
+    assert ahead.start(kernel, args).proc is None
+    monkeypatch.setattr(kernel, "overloads", {})  # as if cold: only the switches below stop it
+    monkeypatch.setattr(ahead, "_cached", lambda d, s: False)
+    monkeypatch.setattr(cfg, "COMPILE_AHEAD", False)
+    assert ahead.start(kernel, args).proc is None
+    monkeypatch.setattr(cfg, "COMPILE_AHEAD", True)
+    monkeypatch.setenv("FASTSSIM_AHEAD_HELPER", "1")
+    assert ahead.start(kernel, args).proc is None
+    slow = ahead.Pending(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+    monkeypatch.setattr(cfg, "COMPILE_AHEAD_WAIT_S", 0.5)
+    proc, t = slow.proc, time.perf_counter()
+    slow.wait()
+    assert time.perf_counter() - t < 30 and proc.poll() is not None and slow.proc is None
+    slow.wait()  # a second wait has nothing to wait for

@@ -264,54 +264,28 @@ def downsampled_shape(shape5, spatial_ndim):
 def halve(a5, spatial_ndim, wdt, out=None):
     """The 2x2 (2x2x2) block means of a 5-D host array, in ``wdt`` (`_cpu_reduce.downsample2`:
     any dtype and layout read in place, float16 decoded row by row), into ``out`` if given."""
+    kernel, args, held = halving_call(a5, spatial_ndim, wdt, out)
+    kernel(*args)
+    del held  # alive until here: the kernel read it
+    return args[2]
+
+
+def halving_call(a5, spatial_ndim, wdt, out=None):
+    """``(kernel, args, held)`` of `halve`: ``args[2]`` the output (new unless ``out`` is given);
+    ``held`` the array the description points to (``a5`` or a copy), to keep alive while the
+    kernel runs."""
     if out is None:
         out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
     row_kind = _ROWS_32 if a5.dtype.itemsize <= 2 or a5.dtype == np.float32 else _ROWS_64
     images = _cpu_load.descriptions(3)  # the image, its shape in row 2
-    a5 = _cpu_load.describe(a5, row_kind.dtype, images[0])  # held while the kernel reads it
-    images[2, :5] = a5.shape
-    _cpu_reduce.downsample2(images, spatial_ndim == 3, out, row_kind)
-    return out
+    described = _cpu_load.describe(a5, row_kind.dtype, images[0])
+    images[2, :5] = described.shape
+    return _cpu_reduce.downsample2, (images, spatial_ndim == 3, out, row_kind), described
 
 
 #: The row types of `halve` (see `_cpu_reduce.downsample2`), as empty arrays: typed by the
 #: dispatcher's fast path, where a dtype object is not.
 _ROWS_32, _ROWS_64 = np.empty(0, np.float32), np.empty(0, np.float64)
-
-
-def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",
-                  devices=(None, None)):
-    """MS-SSIM of every (pair, channel) plane, shape (N, C).
-
-    Scale ``l`` contributes its mean contrast-structure term (the last scale its
-    mean SSIM), clamped at 0, to the power ``level_weights[l]``; between scales
-    both images are halved by 2x2 (2x2x2) block means.
-    """
-    levels = len(level_weights)
-    terms = []
-    if backend == "cuda":
-        cu = _cuda()
-        with GPU_LOCK:
-            xd, yd = device_inputs(x5, y5, *devices)
-            for level in range(levels):
-                means, _ = cu.ssim_means(xd, yd, spatial_ndim, weights, consts)
-                terms.append(means)
-                if level < levels - 1:
-                    xd = cu.downsample2(xd, spatial_ndim, consts.dtype)
-                    yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
-    else:
-        xs, ys = x5, y5
-        for level in range(levels):
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts)
-            terms.append(means)
-            if level < levels - 1:
-                xs, ys = halve(xs, spatial_ndim, consts.dtype), halve(ys, spatial_ndim, consts.dtype)
-    value = np.ones(terms[0].shape[:2])
-    for level, (means, w) in enumerate(zip(terms, level_weights)):
-        term = means[..., 0] if level == levels - 1 else means[..., 1]
-        value = value * np.maximum(term, 0.0) ** w
-    # a NaN term (NaN input) must stay NaN: np.maximum keeps NaN
-    return value
 
 
 def pad_same(a, radius, spatial_ndim, mode="symmetric"):

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from .. import config as cfg
+from . import ahead
 from .cpu import gradient as _cpu_gradient
 from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
 from .math import axis_windows, sums_to_one
@@ -96,9 +97,8 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
             xd, yd = (cu.api().to_device(np.ascontiguousarray(a)) for a in (x3, y3))
             sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, wins, consts, shx, shy, wdt, cs_only)
             return sums / (Hv * Wv), grad.copy_to_host()
-    xr, yr = readonly(x3), readonly(y3)
-    sums, maps = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only)
-    return sums / (Hv * Wv), _back(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0 / (Hv * Wv)))
+    sums, grad = _fused(readonly(x3), readonly(y3), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / (Hv * Wv)))
+    return sums / (Hv * Wv), grad
 
 
 #: Per thread: the derivative maps' buffers by (shape, dtype) (`_scratch_maps`).
@@ -125,13 +125,30 @@ def _scratch_maps(shape, wdt):
     return kept[key]
 
 
-def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only):
-    """``_cpu_gradient.grad_maps_2d`` over (P, H, W) planes, or ``grad_maps_3d`` over (P, D, H, W)
-    volumes: each one's sum of SSIM (float64) and the three derivative maps of the valid size in
-    ``wdt`` (kept buffers: `_scratch_maps`)."""
+def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None):
+    """The fused gradient's two passes over (P, H, W) planes or (P, D, H, W) volumes: each one's
+    sum of SSIM (float64) and the gradient, the shape of ``xr`` in ``wdt``, times ``scale``;
+    ``upstream``: the derivative maps weighted by it window by window first (`ssim_map_vjp`).
+    On a cold first call the backward pass is compiled in a helper process meanwhile
+    (`kernels.ahead`)."""
     valid = tuple(n - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
-    taps = [tuple(float(v) for v in np.asarray(w, dtype=wdt)) for w in wins]  # float64, wdt's values
     maps = _scratch_maps((xr.shape[0],) + valid, wdt)
+    back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale)
+    pending = ahead.start(back, back_args)
+    sums = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps)
+    if upstream is not None:
+        for m in maps:
+            np.multiply(m, upstream, out=m)
+    pending.wait()
+    back(*back_args)
+    return sums, back_args[-1]
+
+
+def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps):
+    """``_cpu_gradient.grad_maps_2d`` over (P, H, W) planes, or ``grad_maps_3d`` over (P, D, H, W)
+    volumes, into ``maps`` (three of the ``valid`` size in ``wdt``, `_scratch_maps`): each one's
+    sum of SSIM (float64)."""
+    taps = [tuple(float(v) for v in np.asarray(w, dtype=wdt)) for w in wins]  # float64, wdt's values
     c = np.asarray(consts, dtype=wdt)
     if xr.ndim == 3:
         bh, bw = cfg.GRAD_BAND_H, cfg.GRAD_BAND_W
@@ -140,20 +157,19 @@ def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only):
     else:
         sums = np.empty((xr.shape[0], valid[0]), dtype=np.float64)
         _cpu_gradient.grad_maps_3d(xr, yr, *taps, shx, shy, c, cs_only, *maps, sums)
-    return sums.sum(axis=1), maps
+    return sums.sum(axis=1)
 
 
-def _back(xr, yr, wins, shx, shy, maps, wdt, scale):
-    """``_cpu_gradient.grad_back_2d`` (planes) or ``grad_back_3d`` (volumes): the gradient, the shape
-    of ``xr`` in ``wdt``, from the derivative maps, times ``scale``."""
+def _back_call(xr, yr, wins, shx, shy, maps, wdt, scale):
+    """``(kernel, args)`` of the backward pass, ``_cpu_gradient.grad_back_2d`` (planes) or
+    ``grad_back_3d`` (volumes), from the derivative maps; its last argument receives the
+    gradient, the shape of ``xr`` in ``wdt``, times ``scale``."""
     reversed_taps = [tuple(wdt.type(v) for v in np.asarray(w, dtype=wdt)[::-1]) for w in wins]
     grad = np.empty(xr.shape, dtype=wdt)
     if xr.ndim == 3:
-        _cpu_gradient.grad_back_2d(xr, yr, *reversed_taps, shx, shy, *maps, scale, cfg.GRAD_BAND_H,
-                                   cfg.GRAD_BAND_W, grad)
-    else:
-        _cpu_gradient.grad_back_3d(xr, yr, *reversed_taps, shx, shy, *maps, scale, grad)
-    return grad
+        return _cpu_gradient.grad_back_2d, (xr, yr, *reversed_taps, shx, shy, *maps, scale, cfg.GRAD_BAND_H,
+                                            cfg.GRAD_BAND_W, grad)
+    return _cpu_gradient.grad_back_3d, (xr, yr, *reversed_taps, shx, shy, *maps, scale, grad)
 
 
 def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
@@ -169,9 +185,8 @@ def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
     wins = axis_windows(weights, 3)
     n = int(np.prod([s - len(w) + 1 for s, w in zip(x4.shape[1:], wins)]))
     shx, shy = _shifts(x4, y4, weights, wdt)
-    xr, yr = readonly(x4), readonly(y4)
-    sums, maps = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only)
-    return sums / n, _back(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0 / n))
+    sums, grad = _fused(readonly(x4), readonly(y4), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / n))
+    return sums / n, grad
 
 
 def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
@@ -187,12 +202,8 @@ def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
     """
     shx, shy = _shifts(x, y, weights, wdt)
     up = np.ascontiguousarray(upstream, dtype=wdt)
-    xr, yr = readonly(x), readonly(y)
     wins = axis_windows(weights, x.ndim - 1)
-    _, maps = _maps(xr, yr, wins, shx, shy, consts, wdt, False)
-    for m in maps:
-        np.multiply(m, up, out=m)
-    return _back(xr, yr, wins, shx, shy, maps, wdt, wdt.type(1.0))
+    return _fused(readonly(x), readonly(y), wins, shx, shy, consts, wdt, False, wdt.type(1.0), upstream=up)[1]
 
 
 def _halved(a, conv, wdt):

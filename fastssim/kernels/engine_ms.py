@@ -2,7 +2,7 @@
 region the last scale averages, whether channels are pooled before the product, how negative
 terms are treated, and where the data range comes from.
 
-Wang's convention (``kernels.engine.ms_ssim_means``) keeps its fused path on both backends. The others
+Wang's convention (`ms_ssim_means`) keeps its fused path on both backends. The others
 run each scale's SSIM through the same kernels (``ssim_means``, either backend) and do the
 halving on the host with the same 2x2-mean kernel, after the padding or cropping that makes it
 the library's rule.
@@ -14,7 +14,8 @@ import warnings
 
 import numpy as np
 
-from .engine import halve, pad_same, ssim_means
+from . import ahead
+from .engine import GPU_LOCK, _cuda, device_inputs, halve, halving_call, pad_same, ssim_means
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,54 @@ CONVENTIONS = {c.name: c for c in [
     MSConvention("sewar", downsample="before", mix_channels=True, pool_channels=True, negative="complex",
                  fewer_scales=True),
 ]}
+
+
+def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",
+                  devices=(None, None)):
+    """MS-SSIM of every (pair, channel) plane, shape (N, C).
+
+    Scale ``l`` contributes its mean contrast-structure term (the last scale its
+    mean SSIM), clamped at 0, to the power ``level_weights[l]``; between scales
+    both images are halved by 2x2 (2x2x2) block means.
+    """
+    levels = len(level_weights)
+    terms = []
+    if backend == "cuda":
+        cu = _cuda()
+        with GPU_LOCK:
+            xd, yd = device_inputs(x5, y5, *devices)
+            for level in range(levels):
+                means, _ = cu.ssim_means(xd, yd, spatial_ndim, weights, consts)
+                terms.append(means)
+                if level < levels - 1:
+                    xd = cu.downsample2(xd, spatial_ndim, consts.dtype)
+                    yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
+    else:
+        xs, ys = x5, y5
+        pending = halving_ahead(x5, spatial_ndim, consts.dtype, levels)
+        for level in range(levels):
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts)
+            terms.append(means)
+            if level < levels - 1:
+                pending.wait()
+                xs, ys = halve(xs, spatial_ndim, consts.dtype), halve(ys, spatial_ndim, consts.dtype)
+    value = np.ones(terms[0].shape[:2])
+    for level, (means, w) in enumerate(zip(terms, level_weights)):
+        term = means[..., 0] if level == levels - 1 else means[..., 1]
+        value = value * np.maximum(term, 0.0) ** w
+    # a NaN term (NaN input) must stay NaN: np.maximum keeps NaN
+    return value
+
+
+def halving_ahead(a5, spatial_ndim, wdt, levels=2):
+    """On a cold first call, compile the halving kernel (`kernels.engine.halve`) of ``a5``'s
+    dtype in a helper process while the first scale's SSIM compiles here (`kernels.ahead`):
+    its arguments' types do not depend on ``a5``'s layout, so a small stand-in types them.
+    Returns the `ahead.Pending` to wait on before the first halving."""
+    if levels < 2:
+        return ahead.Pending()
+    kernel, args, _ = halving_call(np.empty((1, 1, 1, 2, 2), a5.dtype), spatial_ndim, wdt)
+    return ahead.start(kernel, args)
 
 
 def halve_by(a5, conv, spatial_ndim, wdt):
@@ -122,6 +171,7 @@ def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, con
     levels = len(level_weights)
     xs, ys = x5, y5
     terms = []
+    pending = halving_ahead(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
     for level in range(levels):
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
         if level == levels - 1 and conv.last == "same-reflect":
@@ -132,6 +182,7 @@ def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, con
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend)
             terms.append(means[..., 0] if level == levels - 1 else means[..., 1])
         if level < levels - 1:
+            pending.wait()
             xs, ys = halve_by(xs, conv, spatial_ndim, wdt), halve_by(ys, conv, spatial_ndim, wdt)
     t = np.stack(terms)  # (levels, N, C)
     if conv.pool_channels:

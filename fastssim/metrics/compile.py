@@ -105,13 +105,21 @@ class _Counter:
 
 
 def _work(names):
-    """In a worker: compile ``names``; ``[(name, seconds, compiled specialisations)]``."""
+    """In a worker: compile ``names``; ``[(name, seconds, compiled specialisations)]``. The workers
+    are the parallelism here: each compiles its sets itself, with no helper processes of its own
+    (`kernels.ahead`), so that every specialisation is counted where it is compiled."""
+    from .. import config as cfg
+
     out = []
-    for name in names:
-        t = time.perf_counter()
-        with _Counter() as c:
-            _call(name)
-        out.append((name, time.perf_counter() - t, c.count))
+    before, cfg.COMPILE_AHEAD = cfg.COMPILE_AHEAD, False
+    try:
+        for name in names:
+            t = time.perf_counter()
+            with _Counter() as c:
+                _call(name)
+            out.append((name, time.perf_counter() - t, c.count))
+    finally:
+        cfg.COMPILE_AHEAD = before
     return out
 
 

@@ -2,7 +2,7 @@
 in Wang's convention or another library's (``preset=``).
 
 The arguments are checked by ``_arguments._prepare``, as for SSIM; the scales are computed by
-``kernels.engine.ms_ssim_means`` (Wang's convention) or ``kernels.engine_ms`` (the others).
+``kernels.engine_ms.ms_ssim_means`` (Wang's convention) or ``kernels.engine_ms`` (the others).
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from .._types import ArrayLike, Backend, DataRange  # noqa: F401
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..conventions import presets
-from ..kernels.engine import kernel_constants, ms_ssim_means, raise_if_nonfinite
-from ..kernels.engine_ms import CONVENTIONS, WANG, ms_ssim_convention, scales_that_fit
+from ..kernels.engine import kernel_constants, raise_if_nonfinite
+from ..kernels.engine_ms import CONVENTIONS, WANG, ms_ssim_convention, ms_ssim_means, scales_that_fit
 from ._arguments import F, _doc, _prepare
 from .slices import _slice_views
 from .structural import _pair_by_pair

@@ -1,0 +1,103 @@
+"""Compiling a kernel's specialisation in a helper process while this process compiles another.
+
+A cold call that needs two kernels (the gradient's forward and backward passes, MS-SSIM's SSIM
+and its halving) would compile them one after the other: Numba compiles one function at a time
+per process. `start` hands the second kernel's specialisation, its argument types, to a helper
+Python process (``python -m fastssim.kernels.ahead``), which compiles it into Numba's disk cache
+while this process compiles the first; `Pending.wait` waits for the helper, and the call then
+loads the specialisation from the cache (a miss simply compiles it here, as before).
+
+Nothing is started when the specialisation is compiled in this process already or is in the
+cache, when caching is off, with fewer than two usable cores, in a frozen application or a
+helper, or with ``FASTSSIM_COMPILE_AHEAD=0`` (`config.COMPILE_AHEAD`). A helper that fails or
+outlives ``config.COMPILE_AHEAD_WAIT_S`` is stopped and costs nothing else.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+
+from numba import typeof
+from numba.core.typing.typeof import Purpose
+
+from .. import config as cfg
+
+__all__ = ["start", "Pending"]
+
+#: Set in a helper's environment: a helper starts no helpers of its own.
+_IN_HELPER = "FASTSSIM_AHEAD_HELPER"
+
+
+class Pending:
+    """A specialisation being compiled elsewhere (or nothing: ``proc`` None)."""
+
+    def __init__(self, proc=None):
+        self.proc = proc
+
+    def wait(self):
+        """Wait for the helper (at most ``config.COMPILE_AHEAD_WAIT_S``; then it is stopped)."""
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        try:
+            proc.wait(timeout=cfg.COMPILE_AHEAD_WAIT_S)
+        except BaseException:  # the timeout, or an interrupt: the caller compiles or stops
+            proc.kill()
+            proc.wait()
+            if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+                raise
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _cached(dispatcher, sig):
+    """Whether Numba's disk cache holds ``sig`` for ``dispatcher`` (its index, as a call reads it)."""
+    cache = dispatcher._cache
+    key = cache._index_key(sig, dispatcher.targetctx.codegen())
+    return key in cache._cache_file._load_index()
+
+
+def start(dispatcher, args):
+    """Compile ``dispatcher``'s specialisation for ``args`` (the arguments it will be called
+    with; only their types are used) in a helper process, when that can save time.
+
+    Returns
+    -------
+    Pending
+        Call its ``wait()`` before calling ``dispatcher(*args)``.
+    """
+    if not (cfg.COMPILE_AHEAD and cfg.CACHE) or os.environ.get(_IN_HELPER) or getattr(sys, "frozen", False) \
+            or not sys.executable or _cores() < 2:
+        return Pending()
+    try:
+        sig = tuple(typeof(a, Purpose.argument) for a in args)
+        if sig in dispatcher.overloads or _cached(dispatcher, sig):
+            return Pending()
+        payload = pickle.dumps((dispatcher.py_func.__module__, dispatcher.py_func.__name__, sig))
+        proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, **{_IN_HELPER: "1"}))
+        proc.stdin.write(payload)
+        proc.stdin.close()
+    except (OSError, AttributeError, TypeError, ValueError, pickle.PicklingError):
+        # no process to start, or a Numba whose cache is laid out otherwise: compile here
+        return Pending()
+    return Pending(proc)
+
+
+def _helper():
+    """The helper: compile the specialisation read from stdin into the disk cache."""
+    import importlib
+
+    module, name, sig = pickle.loads(sys.stdin.buffer.read())
+    getattr(importlib.import_module(module), name).compile(sig)
+
+
+if __name__ == "__main__":
+    _helper()

@@ -63,6 +63,15 @@ def _cached(dispatcher, sig):
     return key in cache._cache_file._load_index()
 
 
+def _helper_env():
+    """This process's environment, marked as a helper's, with the directory this fastssim was
+    imported from first on the path: the helper compiles these sources (a cache entry is keyed by
+    them), even where this process found the package through a path it set itself."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, **{_IN_HELPER: "1"})
+
+
 def start(dispatcher, args):
     """Compile ``dispatcher``'s specialisation for ``args`` (the arguments it will be called
     with; only their types are used) in a helper process, when that can save time.
@@ -81,8 +90,7 @@ def start(dispatcher, args):
             return Pending()
         payload = pickle.dumps((dispatcher.py_func.__module__, dispatcher.py_func.__name__, sig))
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, **{_IN_HELPER: "1"}))
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_helper_env())
         proc.stdin.write(payload)
         proc.stdin.close()
     except (OSError, AttributeError, TypeError, ValueError, pickle.PicklingError):

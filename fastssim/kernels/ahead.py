@@ -2,7 +2,7 @@
 
 A cold call that needs two kernels (the gradient's forward and backward passes, MS-SSIM's SSIM
 and its halving) would compile them one after the other: Numba compiles one function at a time
-per process. `start` hands the second kernel's specialisation, its argument types, to a helper
+per process. `start` hands the later kernels' specialisations, their argument types, to a helper
 Python process (``python -m fastssim.kernels.ahead``), which compiles it into Numba's disk cache
 while this process compiles the first; `Pending.wait` waits for the helper, and the call then
 loads the specialisation from the cache (a miss simply compiles it here, as before).
@@ -72,23 +72,28 @@ def _helper_env():
     return dict(os.environ, PYTHONPATH=path, **{_IN_HELPER: "1"})
 
 
-def start(dispatcher, args):
-    """Compile ``dispatcher``'s specialisation for ``args`` (the arguments it will be called
-    with; only their types are used) in a helper process, when that can save time.
+def start(*calls):
+    """Compile each ``(dispatcher, args)`` of ``calls`` (the arguments it will be called with; only
+    their types are used) in one helper process, in order, when that can save time: those this
+    process has compiled, or the cache holds, are left out.
 
     Returns
     -------
     Pending
-        Call its ``wait()`` before calling ``dispatcher(*args)``.
+        Call its ``wait()`` before calling the first of them.
     """
     if not (cfg.COMPILE_AHEAD and cfg.CACHE) or os.environ.get(_IN_HELPER) or getattr(sys, "frozen", False) \
             or not sys.executable or _cores() < 2:
         return Pending()
     try:
-        sig = tuple(typeof(a, Purpose.argument) for a in args)
-        if sig in dispatcher.overloads or _cached(dispatcher, sig):
+        todo = []
+        for dispatcher, args in calls:
+            sig = tuple(typeof(a, Purpose.argument) for a in args)
+            if sig not in dispatcher.overloads and not _cached(dispatcher, sig):
+                todo.append((dispatcher.py_func.__module__, dispatcher.py_func.__name__, sig))
+        if not todo:
             return Pending()
-        payload = pickle.dumps((dispatcher.py_func.__module__, dispatcher.py_func.__name__, sig))
+        payload = pickle.dumps(todo)
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_helper_env())
         proc.stdin.write(payload)
@@ -100,11 +105,11 @@ def start(dispatcher, args):
 
 
 def _helper():
-    """The helper: compile the specialisation read from stdin into the disk cache."""
+    """The helper: compile the specialisations read from stdin into the disk cache, in order."""
     import importlib
 
-    module, name, sig = pickle.loads(sys.stdin.buffer.read())
-    getattr(importlib.import_module(module), name).compile(sig)
+    for module, name, sig in pickle.loads(sys.stdin.buffer.read()):
+        getattr(importlib.import_module(module), name).compile(sig)
 
 
 if __name__ == "__main__":

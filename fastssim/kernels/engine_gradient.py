@@ -16,7 +16,7 @@ from . import ahead
 from .cpu import gradient as _cpu_gradient
 from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
 from .math import axis_windows, sums_to_one
-from .engine_ms import WANG, halve_by
+from .engine_ms import WANG, halve_by, halving_stand_in
 
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
@@ -134,7 +134,7 @@ def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None):
     valid = tuple(n - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
     maps = _scratch_maps((xr.shape[0],) + valid, wdt)
     back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale)
-    pending = ahead.start(back, back_args)
+    pending = ahead.start((back, back_args))
     sums = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps)
     if upstream is not None:
         for m in maps:
@@ -261,6 +261,9 @@ def ms_ssim_gradient(x, y, weights, consts, level_weights, wdt, conv=WANG, backe
     levels = len(level_weights)
     xs, ys = x, y
     terms, grads, shapes = [], [], []
+    # cold: the halving compiles in a helper of its own, beside the first scale's (`kernels.ahead`)
+    halving = ahead.start(halving_stand_in(x.dtype, x.ndim - 1, wdt)) if levels > 1 and backend == "cpu" \
+        else ahead.Pending()
     for level in range(levels):
         cs_only = level < levels - 1
         if xs.ndim == 3:
@@ -271,6 +274,7 @@ def ms_ssim_gradient(x, y, weights, consts, level_weights, wdt, conv=WANG, backe
         grads.append(grad)
         shapes.append(xs.shape)
         if cs_only:
+            halving.wait()
             xs, ys = _halved(xs, conv, wdt), _halved(ys, conv, wdt)
     clamped = [np.maximum(t, 0.0) for t in terms]
     values = np.prod([c ** w for c, w in zip(clamped, level_weights)], axis=0)

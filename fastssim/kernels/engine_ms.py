@@ -108,8 +108,13 @@ def halving_ahead(a5, spatial_ndim, wdt, levels=2):
     Returns the `ahead.Pending` to wait on before the first halving."""
     if levels < 2:
         return ahead.Pending()
-    kernel, args, _ = halving_call(np.empty((1, 1, 1, 2, 2), a5.dtype), spatial_ndim, wdt)
-    return ahead.start(kernel, args)
+    return ahead.start(halving_stand_in(a5.dtype, spatial_ndim, wdt))
+
+
+def halving_stand_in(dtype, spatial_ndim, wdt):
+    """``(kernel, args)`` typed as `kernels.engine.halve` of an array of ``dtype`` (any layout)."""
+    kernel, args, _ = halving_call(np.empty((1, 1, 1, 2, 2), dtype), spatial_ndim, wdt)
+    return kernel, args
 
 
 def halve_by(a5, conv, spatial_ndim, wdt):

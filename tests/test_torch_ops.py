@@ -184,3 +184,30 @@ def test_avg_pool2_leaves_what_it_does_not_halve_to_pytorch():
         avg_pool2(torch.ones(1, 1, 1, 8))  # PyTorch's: the output would be empty
     half = torch.from_numpy(grey()[:8, :10].astype(np.float32)).to(torch.bfloat16)[None, None]
     assert torch.equal(avg_pool2(half), torch.nn.functional.avg_pool2d(half, 2))
+
+
+@pytest.mark.parametrize("width", [1024, 1030, 9])
+def test_reflection_wider_than_the_window_read_in_place(width):
+    """A reflection wider than the window's radius (torchmetrics pads by its ``kernel_size``
+    whatever the Gaussian's own length): where the row's segment in a task does not hold every
+    reflected column (a last column band that starts past the image's last column, width 1024
+    with 512-column bands; or a row barely longer than the reflection), the kernel reads those
+    samples itself. Values equal PyTorch's 'reflect' padding followed by the 'valid' SSIM, on a
+    real photograph's rows, float32 and float64."""
+    torch = need("torch")
+    from fastssim.integrations import torch_ops
+    img = grey().astype(np.float64) / 255.0
+    rows = np.concatenate([img[9 * i:9 * i + 9] for i in range(3)], axis=1)[:, :width]  # 9 rows: longer than the reflection
+    X = torch.from_numpy(np.stack([rows, rows[::-1]]))
+    Y = torch.from_numpy(np.stack([rows[:, ::-1], rows]).copy())
+    k, pad = 3, 7
+    taps = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+    for dtype in (torch.float64, torch.float32):
+        x, y = X.to(dtype), Y.to(dtype)
+        got = torch_ops.ssim_map(x, y, taps=taps, data_range=1.0, pad=pad)
+        ref = torch_ops.ssim_map(*(torch.nn.functional.pad(t[:, None], [pad] * 4, mode="reflect")[:, 0]
+                                   for t in (x, y)), taps=taps, data_range=1.0)
+        assert got.shape == ref.shape == (2, 9 + 2 * pad - k + 1, width + 2 * pad - k + 1)
+        tol = dict(rtol=1e-12, atol=1e-14) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+        assert torch.allclose(got, ref, **tol)
+        assert float(got.min()) < 0.9  # the flipped rows differ: not a map of ones

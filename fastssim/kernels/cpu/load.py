@@ -225,10 +225,21 @@ def _load_row(x, y, n, c, d, h, w0, lin, shx, shy, xr, yr, ss, dd):
 def _read_padded(image, W, n, c, d, h, lo, lin, j0, j1, mirror, out):
     """Columns ``lo .. lo + lin - 1`` of a row of ``W`` extended by symmetric reflection: those
     inside the image (output ``j0 .. j1 - 1``) read as one segment, the at most ``pad`` beyond
-    each edge one by one through the reflected index."""
+    each edge copied from it through the reflected index when the segment holds every reflected
+    column (always for a reflection no wider than the window's radius), else read one by one.
+    (Reading every edge sample alone through the reader, or a loop that may call the reader per
+    sample, cost 11-17% of a 'same' SSIM at 256^2.)"""
+    read_row(image, n, c, d, h, lo + j0, j1 - j0, out, j0)
+    # the farthest reflected columns: of output 0 on the left, of output lin - 1 on the right
+    inside = (j0 == 0 or sym(lo, W, mirror) - lo < j1) and (j1 == lin or sym(lo + lin - 1, W, mirror) - lo >= j0)
+    if inside:
+        for j in range(j0):
+            out[j] = out[sym(lo + j, W, mirror) - lo]
+        for j in range(j1, lin):
+            out[j] = out[sym(lo + j, W, mirror) - lo]
+        return
     for j in range(j0):
         read_row(image, n, c, d, h, sym(lo + j, W, mirror), 1, out, j)
-    read_row(image, n, c, d, h, lo + j0, j1 - j0, out, j0)
     for j in range(j1, lin):
         read_row(image, n, c, d, h, sym(lo + j, W, mirror), 1, out, j)
 

@@ -425,3 +425,27 @@ def test_map_png_and_npy(tmp_path):
     assert iio.imread(tmp_path / "v.png").shape[0] >= 256  # enlarged to be visible
     bad = cli("map", tmp_path / "r.png", tmp_path / "missing.png", "-o", tmp_path / "x.png")
     assert bad.returncode == 1 and "file not found" in bad.stderr
+
+
+def test_a_cold_demo_compiles_its_two_kinds_of_kernels_in_helpers(tmp_path):
+    """On an empty cache the demo compiles its colour-image and volume kernels in two helper
+    processes while it writes the data (each scoring a small pair of its kind with ``fastssim
+    score``), so its own scoring finds every kernel cached and compiles nothing (the scorer's
+    compile notice stays silent), and the table is the same as when the scorer compiles them
+    itself (``FASTSSIM_COMPILE_AHEAD=0``, where the notice appears: the check is not blind); the
+    helpers' samples are removed."""
+    tables = {}
+    for ahead in ("1", "0"):
+        tmp = tmp_path / f"tmp{ahead}"
+        tmp.mkdir()
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / f"cache{ahead}"), FASTSSIM_COMPILE_AHEAD=ahead,
+                   TMPDIR=str(tmp))
+        r = subprocess.run([sys.executable, "-m", "fastssim.cli", "demo", "--images", "1"], capture_output=True,
+                           text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr
+        tables[ahead] = r.stdout
+        assert os.listdir(tmp) == []
+        background = "compiling the kernels in the background" in r.stderr
+        scorer = "compiling SSIM kernels for this kind of input" in r.stderr
+        assert (background, scorer) == ((True, False) if ahead == "1" else (False, True)), r.stderr
+    assert tables["1"] == tables["0"] and "noise" in tables["1"]

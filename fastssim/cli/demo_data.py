@@ -70,3 +70,19 @@ def make_dataset(root, n_images=24, n_volumes=3, size=256, seed=0):
         np.save(os.path.join(dirs["noise"], name), np.clip(vol + rng.normal(0, 10, vol.shape), 0, 255).astype(np.uint8))
         np.save(os.path.join(dirs["jpeg"], name), np.stack([_jpeg(s, 30) for s in vol]))
     return {m: d for m, d in dirs.items() if m != "ref"}, dirs["ref"]
+
+
+def make_samples(root):
+    """Write one small pair of each kind the demo scores under ``root``: an RGB PNG pair and a
+    uint8 .npy volume pair, as `make_dataset` writes them. Returns ``[(ref, dist), ...]``."""
+    rng = np.random.default_rng(1)
+    os.makedirs(root, exist_ok=True)
+    img = _image(rng, 48)
+    vol = np.clip(100 + rng.normal(0, 30, (16, 24, 24)), 0, 255).astype(np.uint8)
+    pairs = [(os.path.join(root, "a.png"), os.path.join(root, "b.png")),
+             (os.path.join(root, "a.npy"), os.path.join(root, "b.npy"))]
+    iio.imwrite(pairs[0][0], img)
+    iio.imwrite(pairs[0][1], _jpeg(img, 30))
+    np.save(pairs[1][0], vol)
+    np.save(pairs[1][1], np.clip(vol + rng.normal(0, 10, vol.shape), 0, 255).astype(np.uint8))
+    return pairs

@@ -23,7 +23,7 @@ from numba.core.typing.typeof import Purpose
 
 from .. import config as cfg
 
-__all__ = ["start", "Pending"]
+__all__ = ["start", "Pending", "enabled", "helper_env"]
 
 #: Set in a helper's environment: a helper starts no helpers of its own.
 _IN_HELPER = "FASTSSIM_AHEAD_HELPER"
@@ -56,6 +56,13 @@ def _cores():
         return os.cpu_count() or 1
 
 
+def enabled():
+    """Whether helper processes may compile here: caching on, ``FASTSSIM_COMPILE_AHEAD`` not 0, not
+    in a helper or a frozen application, and at least two usable cores."""
+    return bool(cfg.COMPILE_AHEAD and cfg.CACHE and not os.environ.get(_IN_HELPER)
+                and not getattr(sys, "frozen", False) and sys.executable and _cores() >= 2)
+
+
 def _cached(dispatcher, sig):
     """Whether Numba's disk cache holds ``sig`` for ``dispatcher`` (its index, as a call reads it)."""
     cache = dispatcher._cache
@@ -63,7 +70,7 @@ def _cached(dispatcher, sig):
     return key in cache._cache_file._load_index()
 
 
-def _helper_env():
+def helper_env():
     """This process's environment, marked as a helper's, with the directory this fastssim was
     imported from first on the path: the helper compiles these sources (a cache entry is keyed by
     them), even where this process found the package through a path it set itself."""
@@ -82,8 +89,7 @@ def start(*calls):
     Pending
         Call its ``wait()`` before calling the first of them.
     """
-    if not (cfg.COMPILE_AHEAD and cfg.CACHE) or os.environ.get(_IN_HELPER) or getattr(sys, "frozen", False) \
-            or not sys.executable or _cores() < 2:
+    if not enabled():
         return Pending()
     try:
         todo = []
@@ -95,7 +101,7 @@ def start(*calls):
             return Pending()
         payload = pickle.dumps(todo)
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_helper_env())
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=helper_env())
         proc.stdin.write(payload)
         proc.stdin.close()
     except (OSError, AttributeError, TypeError, ValueError, pickle.PicklingError):

@@ -3,8 +3,8 @@
 A cold call that needs two kernels (the gradient's forward and backward passes, MS-SSIM's SSIM
 and its halving) would compile them one after the other: Numba compiles one function at a time
 per process. `start` hands the later kernels' specialisations, their argument types, to a helper
-Python process (``python -m fastssim.kernels.ahead``), which compiles it into Numba's disk cache
-while this process compiles the first; `Pending.wait` waits for the helper, and the call then
+Python process (``python -m fastssim.kernels.ahead``), which compiles them into Numba's disk
+cache while this process compiles the first; `Pending.wait` waits for the helper, and the call then
 loads the specialisation from the cache (a miss simply compiles it here, as before).
 
 Nothing is started when the specialisation is compiled in this process already or is in the
@@ -102,10 +102,15 @@ def start(*calls):
         payload = pickle.dumps(todo)
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=helper_env())
-        proc.stdin.write(payload)
-        proc.stdin.close()
     except (OSError, AttributeError, TypeError, ValueError, pickle.PicklingError):
         # no process to start, or a Numba whose cache is laid out otherwise: compile here
+        return Pending()
+    try:
+        proc.stdin.write(payload)
+        proc.stdin.close()
+    except OSError:  # the helper is gone already
+        proc.kill()
+        proc.wait()
         return Pending()
     return Pending(proc)
 

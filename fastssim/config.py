@@ -9,8 +9,11 @@ exactly 1.0). ``reassoc`` lets the per-row float64 reductions vectorise;
 ``contract`` allows fused multiply-adds. ``error_model="numpy"`` drops Python's
 division-by-zero checks, which would stop the pixel loops from vectorising.
 
-Numba keys its disk cache on the file that defines each kernel: after editing
-``kernels/math.py`` or this module in a source checkout, delete the ``__pycache__/*.nb*`` files under ``fastssim/``.
+Numba keys its disk cache on the file that defines each kernel, not on the files of the helpers
+compiled into it: after editing this module or any kernel helper (``kernels/math.py``,
+``kernels/cpu/load.py``, ``passes.py``, ...) in a source checkout, delete the ``__pycache__/*.nb*``
+files under ``fastssim/``, or a kernel loaded from the cache still runs the old helper. (An
+install or upgrade writes every source anew, which invalidates the whole cache.)
 """
 
 import os

@@ -41,12 +41,18 @@ class _Warming:
             for p in self.procs:
                 p.wait()
         except BaseException:
-            for p in self.procs:
-                p.kill()
+            self.stop()
             raise
-        finally:
-            if self.root:
-                shutil.rmtree(self.root, ignore_errors=True)
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def stop(self):
+        """Stop the helpers at once and remove their samples (an interrupt, or a failure)."""
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        if self.root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _warm_up_elsewhere():
@@ -98,8 +104,10 @@ def demo(args, sub):
         warming = _warm_up_elsewhere()
         try:
             dists, ref = make_dataset(os.path.join(work, "data"), n_images=args.images)
-        finally:
-            warming.wait()
+        except BaseException:  # an interrupt is honoured at once: the helpers are stopped, not awaited
+            warming.stop()
+            raise
+        warming.wait()
         out = os.path.join(work, "scores")
         code = _main(["score", ref, "-o", out, "--overwrite"] + [f"--dist={m}={d}" for m, d in sorted(dists.items())])
         if code == EXIT_USAGE:

@@ -449,3 +449,38 @@ def test_a_cold_demo_compiles_its_two_kinds_of_kernels_in_helpers(tmp_path):
         scorer = "compiling SSIM kernels for this kind of input" in r.stderr
         assert (background, scorer) == ((True, False) if ahead == "1" else (False, True)), r.stderr
     assert tables["1"] == tables["0"] and "noise" in tables["1"]
+
+
+def test_an_interrupt_while_the_demo_writes_its_data_stops_its_helpers_at_once(tmp_path):
+    """SIGINT to the demo alone (not its process group) while it writes 200 images and its helper
+    processes compile: it exits with 130 at once (the helpers are stopped, not awaited), says that
+    nothing was scored, and leaves no helper running and nothing in its temporary directory."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), TMPDIR=str(tmp))
+    proc = subprocess.Popen([sys.executable, "-m", "fastssim.cli", "demo", "--images", "200"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("fastssim-demo-samples-" in d for d in os.listdir(tmp)):
+        time.sleep(0.05)  # the helpers have their samples: they are running
+    assert any("fastssim-demo-samples-" in d for d in os.listdir(tmp)), "the helpers never started"
+    time.sleep(0.5)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.monotonic() - t < 3, err
+    assert "stopped by SIGINT before anything was scored" in err
+    assert _running_with(str(tmp)) == [] and os.listdir(tmp) == []
+
+
+def _running_with(text):
+    """The processes whose command line holds ``text`` (Linux's /proc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text in f.read().decode(errors="replace"):
+                    found.append(pid)
+        except OSError:  # gone meanwhile
+            continue
+    return found

@@ -215,14 +215,20 @@ def test_no_helper_where_it_cannot_save_time_and_a_late_one_is_stopped(monkeypat
     x5 = np.arange(2 * 6 * 8, dtype=np.float32).reshape(1, 2, 1, 6, 8)
     kernel, args, held = halving_call(x5, 2, np.dtype(np.float32))
     kernel(*args)  # compiled (or loaded) in this process now
-    assert ahead.start(kernel, args).proc is None
+    assert ahead.start((kernel, args)).proc is None
     monkeypatch.setattr(kernel, "overloads", {})  # as if cold: only the switches below stop it
     monkeypatch.setattr(ahead, "_cached", lambda d, s: False)
     monkeypatch.setattr(cfg, "COMPILE_AHEAD", False)
-    assert ahead.start(kernel, args).proc is None
+    assert ahead.start((kernel, args)).proc is None
     monkeypatch.setattr(cfg, "COMPILE_AHEAD", True)
     monkeypatch.setenv("FASTSSIM_AHEAD_HELPER", "1")
-    assert ahead.start(kernel, args).proc is None
+    assert ahead.start((kernel, args)).proc is None
+    monkeypatch.delenv("FASTSSIM_AHEAD_HELPER")
+    started = ahead.start((kernel, args))  # the control: with every switch on, a helper starts
+    assert (started.proc is not None) == (ahead._cores() >= 2)  # (one core: none, by design)
+    if started.proc is not None:
+        started.proc.kill()
+        started.proc.wait()
     slow = ahead.Pending(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
     monkeypatch.setattr(cfg, "COMPILE_AHEAD_WAIT_S", 0.5)
     proc, t = slow.proc, time.perf_counter()

@@ -7,10 +7,11 @@ Python process (``python -m fastssim.kernels.ahead``), which compiles them into 
 cache while this process compiles the first; `Pending.wait` waits for the helper, and the call then
 loads the specialisation from the cache (a miss simply compiles it here, as before).
 
-Nothing is started when the specialisation is compiled in this process already or is in the
-cache, when caching is off, with fewer than two usable cores, in a frozen application or a
-helper, or with ``FASTSSIM_COMPILE_AHEAD=0`` (`config.COMPILE_AHEAD`). A helper that fails or
-outlives ``config.COMPILE_AHEAD_WAIT_S`` is stopped and costs nothing else.
+Nothing is started when the kernel has a specialisation in this process already (checked first
+and cheaply, since every call asks), when the one asked for is in the cache, when caching is off,
+with fewer than two usable cores, in a frozen application or a helper, or with
+``FASTSSIM_COMPILE_AHEAD=0`` (`config.COMPILE_AHEAD`). A helper that fails or outlives
+``config.COMPILE_AHEAD_WAIT_S`` is stopped and costs nothing else.
 """
 
 import os
@@ -23,7 +24,7 @@ from numba.core.typing.typeof import Purpose
 
 from .. import config as cfg
 
-__all__ = ["start", "Pending", "enabled", "helper_env"]
+__all__ = ["start", "Pending", "cold", "enabled", "helper_env"]
 
 #: Set in a helper's environment: a helper starts no helpers of its own.
 _IN_HELPER = "FASTSSIM_AHEAD_HELPER"
@@ -63,6 +64,13 @@ def enabled():
                 and not getattr(sys, "frozen", False) and sys.executable and _cores() >= 2)
 
 
+def cold(dispatcher):
+    """Whether a helper may compile for ``dispatcher``: it has no specialisation in this process
+    yet (a cheap test, made on every call: the helpers are for a process's first call of a
+    kernel; a later new specialisation compiles here) and helpers are `enabled`."""
+    return not dispatcher.overloads and enabled()
+
+
 def _cached(dispatcher, sig):
     """Whether Numba's disk cache holds ``sig`` for ``dispatcher`` (its index, as a call reads it)."""
     cache = dispatcher._cache
@@ -89,7 +97,8 @@ def start(*calls):
     Pending
         Call its ``wait()`` before calling the first of them.
     """
-    if not enabled():
+    calls = [(dispatcher, args) for dispatcher, args in calls if cold(dispatcher)]
+    if not calls:  # the common case, every call after a process's first: no typing, no syscall
         return Pending()
     try:
         todo = []

@@ -16,7 +16,7 @@ from . import ahead
 from .cpu import gradient as _cpu_gradient
 from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
 from .math import axis_windows, sums_to_one
-from .engine_ms import WANG, halve_by, halving_stand_in
+from .engine_ms import WANG, halve_by, halving_ahead
 
 
 def ssim_gradient(x5, y5, spatial_ndim, weights, consts):
@@ -262,8 +262,7 @@ def ms_ssim_gradient(x, y, weights, consts, level_weights, wdt, conv=WANG, backe
     xs, ys = x, y
     terms, grads, shapes = [], [], []
     # cold: the halving compiles in a helper of its own, beside the first scale's (`kernels.ahead`)
-    halving = ahead.start(halving_stand_in(x.dtype, x.ndim - 1, wdt)) if levels > 1 and backend == "cpu" \
-        else ahead.Pending()
+    halving = halving_ahead(x, x.ndim - 1, wdt, levels) if backend == "cpu" else ahead.Pending()
     for level in range(levels):
         cs_only = level < levels - 1
         if xs.ndim == 3:

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from . import ahead
+from .cpu import reduce as _cpu_reduce
 from .engine import GPU_LOCK, _cuda, device_inputs, halve, halving_call, pad_same, ssim_means
 
 
@@ -106,7 +107,7 @@ def halving_ahead(a5, spatial_ndim, wdt, levels=2):
     dtype in a helper process while the first scale's SSIM compiles here (`kernels.ahead`):
     its arguments' types do not depend on ``a5``'s layout, so a small stand-in types them.
     Returns the `ahead.Pending` to wait on before the first halving."""
-    if levels < 2:
+    if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
         return ahead.Pending()
     return ahead.start(halving_stand_in(a5.dtype, spatial_ndim, wdt))
 

@@ -149,3 +149,24 @@ def test_an_output_of_distinct_pairs_passes_the_audit(tmp_path):
     audit(str(out))  # the same paths under another method are other pairs
     r = cli("report", out)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_part_is_read_as_pyarrow_reads_it_with_the_schema(tmp_path):
+    """`read_part` (one file, on this thread) gives what ``pq.read_table(schema=SCHEMA)`` gives: all
+    columns or some, in the schema's types and order; a column the part lacks (a part of an older
+    run) is null, and a part that is not Parquet is named as damaged."""
+    from fastssim.batch.schema import SCHEMA
+    from fastssim.batch.writer import read_part
+
+    out, part = _scored(tmp_path)
+    for columns in (None, ["ssim", "ref"], ["status"]):
+        assert read_part(str(part), columns).equals(pq.read_table(part, schema=SCHEMA, columns=columns))
+    t = pq.read_table(part)
+    older = t.drop_columns(["psnr", "dataset"])
+    pq.write_table(older.replace_schema_metadata(t.schema.metadata), tmp_path / "older.parquet")
+    got = read_part(str(tmp_path / "older.parquet"), ["ref", "psnr", "dataset"])
+    assert got.equals(pq.read_table(tmp_path / "older.parquet", schema=SCHEMA, columns=["ref", "psnr", "dataset"]))
+    assert got.column("psnr").null_count == t.num_rows and got.column("ref").equals(t.column("ref"))
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not a part")
+    with pytest.raises(OutputError, match="bad.parquet.*the part is damaged"):
+        read_part(str(tmp_path / "bad.parquet"))

@@ -206,6 +206,39 @@ def test_several_directories_are_joined_only_when_comparable(scored, tmp_path):
     assert r.returncode == 2 and "--format latex is for the --by-dataset table" in r.stderr
 
 
+_THREADS = """
+import contextlib, io, json, os, sys, time
+import numpy, pyarrow, pyarrow.parquet, scipy.stats  # their own (BLAS) threads start here, before the count
+from fastssim.cli import main
+
+def threads():
+    return {t: open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")}
+
+before = threads()
+out = sys.argv[1]
+with contextlib.redirect_stdout(io.StringIO()):
+    codes = [main(["report", out, *extra]) for extra in ([], ["--by-dataset"], ["--baseline", "a"])]
+for _ in range(40):  # a joined Python thread (the paired report's pool) may take a moment to exit
+    started = sorted(n for t, n in threads().items() if t not in before and n != "jemalloc_bg_thd")
+    if not started:
+        break
+    time.sleep(0.05)
+print(json.dumps([codes, started]))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_reading_results_leaves_no_arrow_thread_running(scored):
+    """A report reads every part on its own thread: a thread of Arrow's pools still alive when a
+    short command exits can abort it (SIGABRT, "terminate called without an active exception";
+    seen once in CI on a report that ended on an error). pq.read_table's read-ahead left four, and
+    Table.group_by's threaded plan three."""
+    r = subprocess.run([sys.executable, "-c", _THREADS, str(scored)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    codes, started = json.loads(r.stdout)
+    assert codes == [0, 0, 0] and started == []
+
+
 def test_figures_are_written_with_their_axes(scored, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from fastssim.report import plots

@@ -20,7 +20,7 @@ import sys
 from .. import config as cfg
 from .options import ConfigError
 from .rows import _Warnings, stream_rows, warm_up
-from .writer import SCHEMA_VERSION, ResultWriter, committed, write_part
+from .writer import SCHEMA_VERSION, ResultWriter, committed, read_part, write_part
 
 #: The Dask resource a GPU task asks for (dask-cuda workers, or ``dask worker --resources GPU=1``).
 GPU_RESOURCE = "GPU"
@@ -76,9 +76,7 @@ def score_chunk(job, pairs, out, params, name, timeout):
     """
     path = os.path.join(out, name)
     if os.path.exists(path):
-        import pyarrow.parquet as pq
-
-        status = pq.read_table(path, columns=["status"]).column("status").to_pylist()
+        status = read_part(path, ["status"]).column("status").to_pylist()
         return {"name": name, "rows": len(status), "errors": status.count("error"),
                 "partial": status.count("partial"), "warning": None, "low_range": 0, "again": True}
     warnings = _Warnings(quiet=True)

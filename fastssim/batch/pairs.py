@@ -244,7 +244,10 @@ def read_manifest(path, root):
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    if path.lower().endswith(".parquet"):
+    if path.lower().endswith(".parquet") and os.path.isfile(path):
+        with pq.ParquetFile(path, pre_buffer=False) as pf:  # no read-ahead thread left behind (see writer.read_part)
+            table = pf.read(use_threads=False)
+    elif path.lower().endswith(".parquet"):
         table = pq.read_table(path)
     else:
         table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(

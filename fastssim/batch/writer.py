@@ -47,26 +47,15 @@ def _parts(out):
 
 
 def read_part(path, columns=None):
-    """One part as a table of ``columns`` (default all) in `SCHEMA`'s types and order; a column
-    the part lacks is null.
-
-    Read by the file's own reader on this thread, not by ``pq.read_table``: that one scans through
-    Arrow's dataset layer, whose read-ahead may still hold a thread of Arrow's pool when a short
-    command exits, which then aborts the process ("terminate called without an active
-    exception", Arrow issues 39862 and 45017; seen once here, a report that ended on an error).
-    It is also faster on the small parts a run writes (0.58 against 0.94 ms).
-
-    Raises
-    ------
-    OutputError
-        The part cannot be read, naming it and the fix.
-    """
+    """One part as a table of ``columns`` (default all) in `SCHEMA`'s types and order (a column
+    the part lacks is null); OutputError naming a part that cannot be read, and the fix. Read on
+    this thread, not by ``pq.read_table``, whose read-ahead threads may outlive a short command
+    and abort it at exit (Arrow issues 39862, 45017; seen once in CI)."""
     fields = [SCHEMA.field(c) for c in (SCHEMA.names if columns is None else columns)]
     try:
         with pq.ParquetFile(path, pre_buffer=False) as pf:
-            have = set(pf.schema_arrow.names)
-            table = pf.read(columns=[f.name for f in fields if f.name in have], use_threads=False)
-        return pa.table([table.column(f.name).cast(f.type) if f.name in have else pa.nulls(table.num_rows, f.type)
+            t = pf.read(columns=[f.name for f in fields if f.name in pf.schema_arrow.names], use_threads=False)
+        return pa.table([t.column(f.name).cast(f.type) if f.name in t.column_names else pa.nulls(t.num_rows, f.type)
                          for f in fields], schema=pa.schema(fields))
     except (OSError, pa.ArrowException, ValueError) as e:
         raise OutputError(f"cannot read {path}: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}; "

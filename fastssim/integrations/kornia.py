@@ -25,8 +25,10 @@ see it. float64 tensors agree with kornia to about 1e-14. What differs, on purpo
   within about 1.5e-4 per pixel and its mean within 1e-6, where kornia's own float32 map is up
   to 5e-4 from it (measured on photographs);
 - bad arguments raise ValueError (kornia raises its own ``BaseError`` for a bad ``padding`` or
-  an even ``window_size``, and returns an empty map for a 'valid' window larger than the image);
-- the map's backward is not itself differentiable (no double backward).
+  an even ``window_size``, and returns an empty map for a 'valid' window larger than the image).
+
+Gradients of gradients (``create_graph=True``) go through PyTorch operations
+(`fastssim.integrations.torch_reference`), as kornia's do.
 """
 
 import math

@@ -70,11 +70,15 @@ class SSIMFunction(_Function):  # type: ignore[valid-type,misc]
         grad_x = fn(ya, xa, **options)[1] if ctx.needs_input_grad[0] else None  # both are symmetric
         ctx.grads = (grad_x, grad_y)
         ctx.meta = [(t.device, t.dtype) for t in (x, y)]
+        ctx.save_for_backward(x, y)
+        ctx.options, ctx.fn = options, fn
         out = y.dtype if y.dtype.is_floating_point else _torch.get_default_dtype()
         return _torch.from_numpy(values).to(device=y.device, dtype=out)
 
     @staticmethod
     def backward(ctx, grad_output):
+        if _torch.is_grad_enabled():  # create_graph=True: gradients that can be differentiated again
+            return tuple(_second_order(ctx, grad_output)) + (None, None)
         out = []
         for g, (device, dtype), needed in zip(ctx.grads, ctx.meta, ctx.needs_input_grad[:2]):
             if not needed:
@@ -84,6 +88,29 @@ class SSIMFunction(_Function):  # type: ignore[valid-type,misc]
             g = _torch.from_numpy(g) if isinstance(g, np.ndarray) else _torch.as_tensor(g, device=device)
             out.append(g.to(device=device, dtype=dtype) * scale)
         return out[0], out[1], None, None
+
+
+def _second_order(ctx, grad_output):
+    """`SSIMFunction`'s gradients as a graph of PyTorch operations (`torch_reference`), for SSIM
+    with the options `ssim` passes; anything else is refused rather than differentiated as if
+    its gradient were constant."""
+    from . import torch_reference as ref
+
+    x, y = ctx.saved_tensors
+    o = ctx.options
+    known = {"spatial_ndim", "channel_axis", "data_range", "win_size", "sigma", "gaussian", "K1", "K2"}
+    if ctx.fn is not ssim_batch_with_gradient or set(o) - known or o.get("channel_axis") != 0:
+        raise RuntimeError("SSIMFunction's backward is not differentiable for these options; for gradients of "
+                           "gradients (create_graph=True) call fastssim.torch.ssim or ms_ssim")
+    taps = [_torch.from_numpy(window_weights(o.get("win_size", 11), o.get("sigma", 1.5), o.get("gaussian", True)))]
+
+    def per_image(a, b):
+        n, c = a.shape[:2]
+        v = ref.planes(a.reshape((n * c,) + tuple(a.shape[2:])), b.reshape((n * c,) + tuple(b.shape[2:])), taps,
+                       float(o["data_range"]), o.get("K1", 0.01), o.get("K2", 0.03), (), "wang", False, 0, 0.0)
+        return v.reshape(n, c).mean(1)
+
+    return ref.gradients(per_image, (x, y), ctx.needs_input_grad[:2], grad_output)
 
 
 def _check(x, y, reduction, dims=(4, 5), win_size=11):

@@ -6,8 +6,10 @@ autograd formula and its fake (meta) implementation, so that eager code, autogra
 drop-ins reshape (N, C, ...) to planes) and returns each plane's value, float64, differentiable
 in ``x`` and ``y``. The operator ``fastssim::planes`` computes the values and, when a
 gradient will be wanted, the gradients in the same pass (`fastssim.metrics.planes`); its
-backward only scales them. Tensors on a GPU are computed on the host and their gradients are
-copied back.
+backward only scales them. A backward that builds a graph (``create_graph=True``: gradients of
+gradients) differentiates the same SSIM written in PyTorch operations (`torch_reference`)
+instead, so that the second-order terms are there rather than silently missing. Tensors on a
+GPU are computed on the host and their gradients are copied back.
 
 Needs PyTorch 2.4 or later (``torch.library.custom_op``).
 """
@@ -93,10 +95,12 @@ def _fake(x, y, taps, data_range, K1, K2, level_weights, convention, cs_only, pa
 
 
 def _setup_context(ctx, inputs, output):
-    ctx.save_for_backward(output[1], output[2])
+    ctx.save_for_backward(output[1], output[2], inputs[0], inputs[1], *inputs[2])
     ctx.dtypes = (inputs[0].dtype, inputs[1].dtype)
     ctx.shape = tuple(inputs[0].shape)
     ctx.lists = _lists(inputs)
+    ctx.args = tuple(inputs[3:11])  # data_range .. eps, as `torch_reference.planes` takes them
+    ctx.needs = tuple(inputs[11:13])
 
 
 def _lists(inputs):
@@ -116,9 +120,15 @@ def _for_the_operator(backward):
 
 
 def _backward(ctx, grad_values, _grad_gx, _grad_gy):
+    gx, gy, x, y, *taps = ctx.saved_tensors
+    if _torch.is_grad_enabled():  # create_graph=True: gradients that can be differentiated again
+        from . import torch_reference as ref
+
+        out = ref.gradients(lambda a, b: ref.planes(a, b, taps, *ctx.args), (x, y), ctx.needs, grad_values)
+        return (out[0], out[1]) + (None,) * 11
     scale = grad_values.reshape((-1,) + (1,) * (len(ctx.shape) - 1))
     out = []
-    for g, dtype in zip(ctx.saved_tensors, ctx.dtypes):
+    for g, dtype in zip((gx, gy), ctx.dtypes):
         out.append(None if g.numel() == 0 else (g * scale.to(g.dtype)).to(dtype))
     return (out[0], out[1]) + (None,) * 11
 
@@ -169,6 +179,11 @@ def _map_backward_with(vjp):
     def backward(ctx, grad_map):
         x, y, *taps = ctx.saved_tensors
         needs = (bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1]))
+        if _torch.is_grad_enabled():  # create_graph=True: gradients that can be differentiated again
+            from . import torch_reference as ref
+
+            out = ref.gradients(lambda a, b: ref.ssim_map(a, b, taps, *ctx.args), (x, y), needs, grad_map)
+            return (out[0], out[1]) + (None,) * (len(ctx.args) + 1)
         gx, gy = vjp(x, y, taps, *ctx.args, grad_map.contiguous(), *needs)
         out = [g.to(t.dtype) if need else None for g, t, need in ((gx, x, needs[0]), (gy, y, needs[1]))]
         return (out[0], out[1]) + (None,) * (len(ctx.args) + 1)
@@ -336,7 +351,8 @@ def ssim_map(x, y, *, taps, data_range, K1=0.01, K2=0.03, eps=0.0, pad=0):
     torch.Tensor
         (P, H + 2 pad - k + 1, W + 2 pad - k + 1) or likewise with D, float64 when either
         input is float64, else float32, on ``x``'s device. Its backward weights each window's
-        derivatives by the incoming gradient in the fused gradient kernels (no double backward).
+        derivatives by the incoming gradient in the fused gradient kernels; a backward that
+        builds a graph (``create_graph=True``) differentiates `torch_reference.ssim_map` instead.
 
     Raises
     ------

@@ -37,13 +37,20 @@ def _images(shape, seed=0):
     return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
 
 
-def _call(fn, x, y, backward):
-    if not backward:
+def _call(fn, x, y, mode):
+    """A call of ``fn`` as ``mode`` says: 'fwd' (no gradient), 'fwd+bwd' (y's gradient), 'penalty'
+    (a gradient penalty: ``v + |dv/dy|^2`` differentiated, a second derivative)."""
+    import torch
+
+    if mode == "fwd":
         return lambda: float(fn(x, y))
 
     def step():
         yy = y.detach().requires_grad_()
         v = fn(x, yy)
+        if mode == "penalty":
+            (g,) = torch.autograd.grad(v, yy, create_graph=True)
+            v = v + g.square().sum()
         v.backward()
         return float(v.detach())
     return step
@@ -80,7 +87,7 @@ def workloads(libraries=None):
         except ImportError:
             orig = None
         drop = importlib.import_module(dropin)
-        for metric, shape in CASES:
+        for i, (metric, shape) in enumerate(CASES):
             name = names.get("ssim3d" if len(shape) == 5 and "ssim3d" in names else metric)
             if name is None:
                 continue
@@ -90,10 +97,10 @@ def workloads(libraries=None):
                      ("fastssim.torch", lambda a, b, f=getattr(fst, metric): f(a, b, data_range=1.0))]
             if orig is not None:
                 impls.insert(0, (lib, lambda a, b, f=getattr(orig, name), kw=kwargs: f(a, b, **kw)))
-            for backward in (False, True):
-                label = f"{lib}: {name} {'x'.join(map(str, shape))} {'fwd+bwd' if backward else 'fwd'}"
+            for mode in ("fwd", "fwd+bwd") + (("penalty",) if i == 0 else ()):
+                label = f"{lib}: {name} {'x'.join(map(str, shape))} {mode}"
                 for impl, fn in impls:
-                    out.append((label, impl, pixels, _call(fn, x, y, backward)))
+                    out.append((label, impl, pixels, _call(fn, x, y, mode)))
     return out
 
 
@@ -107,7 +114,9 @@ def run(seconds=1.0, libraries=None):
 
 NOTES = ("Each drop-in (``fastssim.compat.<library>``) against the library it replaces, float32 on the CPU, "
          "torch on its default threads; medians of warm calls. fwd: a call without gradients; fwd+bwd: the "
-         "second input needs a gradient, as a loss's prediction does. 'drop-in vs direct' compares the "
+         "second input needs a gradient, as a loss's prediction does; penalty: a gradient penalty, the value plus the "
+         "squared norm of its gradient differentiated (a second derivative: fastssim's backward then runs "
+         "PyTorch operations, ``fastssim.integrations.torch_reference``). 'drop-in vs direct' compares the "
          "drop-in with calling ``fastssim.torch`` on the same tensors: what the library's conventions "
          "around the kernels cost (torchmetrics' and kornia's reflection padding is a PyTorch copy of both "
          "inputs; kornia's loss is the mean of a map, whose backward weights the map by the incoming gradient). "

@@ -28,22 +28,23 @@ def _windows(taps, nd, dtype, device):
 
 
 def _filter(t, wins):
-    """``t`` (P, 1, *spatial) filtered by one window along each spatial axis, 'valid'."""
-    nd = len(wins)
+    """``t`` (P, M, *spatial) filtered by one window along each spatial axis, 'valid', each of
+    its P x M maps alone: one depthwise convolution of P x M channels per axis (with the taps
+    repeated; 2-3x faster here, forward and backward, than a batch of P images of M groups)."""
+    nd, lead = len(wins), t.shape[:2]
     conv = F.conv2d if nd == 2 else F.conv3d
-    for axis, w in enumerate(wins):
-        shape = [1, 1] + [1] * nd
-        shape[2 + axis] = w.numel()
-        t = conv(t, w.reshape(shape))
-    return t
+    t = t.reshape((1, lead[0] * lead[1]) + tuple(t.shape[2:]))
+    for axis in range(nd):
+        shape = [1] * nd
+        shape[axis] = wins[axis].numel()
+        t = conv(t, wins[axis].reshape(1, 1, *shape).expand(t.shape[1], 1, *shape), groups=t.shape[1])
+    return t.reshape(tuple(lead) + tuple(t.shape[2:]))
 
 
 def _terms(x, y, wins, c1, c2, eps):
     """Each window's SSIM and contrast-structure term, (P, 1, *valid)."""
-    mx, my = _filter(x, wins), _filter(y, wins)
-    vx = _filter(x * x, wins) - mx * mx
-    vy = _filter(y * y, wins) - my * my
-    vxy = _filter(x * y, wins) - mx * my
+    mx, my, exx, eyy, exy = _filter(torch.cat([x, y, x * x, y * y, x * y], 1), wins).split(1, 1)
+    vx, vy, vxy = exx - mx * mx, eyy - my * my, exy - mx * my
     a2 = 2 * vxy + c2
     b2 = vx + vy + c2
     ssim = (2 * mx * my + c1) * a2 / ((mx * mx + my * my + c1) * b2 + eps)

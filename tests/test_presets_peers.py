@@ -29,20 +29,23 @@ def _nchw(torch, a):
 def test_kornia(win_size):
     torch = need("torch")
     kornia = need("kornia")
-    for crop in ((256, 288), (201, 237)):  # odd sizes too
-        x, y = _pair(crop=crop)
+    letterboxed = _pair()
+    for a in letterboxed:
+        a[:40] = 0  # a black band, as letterboxed frames have: there kornia's eps moves SSIM
+    for x, y in (_pair(crop=(256, 288)), _pair(crop=(201, 237)), letterboxed):  # odd sizes too
         X, Y = _nchw(torch, x), _nchw(torch, y)
         got = fastssim.ssim(x, y, channel_axis=-1, preset="kornia", data_range=1.0, win_size=win_size)
-        # kornia adds eps (1e-12) to the denominator; with eps=0 the numbers are the same
-        assert got == pytest.approx(float(kornia.metrics.ssim(X, Y, win_size, max_val=1.0, eps=0.0).mean()), abs=1e-12)
-        assert got == pytest.approx(float(kornia.metrics.ssim(X, Y, win_size, max_val=1.0).mean()), abs=1e-7)
-        loss = float(kornia.losses.ssim_loss(X, Y, win_size, max_val=1.0, eps=0.0))
+        assert got == pytest.approx(float(kornia.metrics.ssim(X, Y, win_size, max_val=1.0).mean()), abs=1e-12)
+        loss = float(kornia.losses.ssim_loss(X, Y, win_size, max_val=1.0))
         assert fastssim.dssim(x, y, channel_axis=-1, preset="kornia", data_range=1.0,
                               win_size=win_size) == pytest.approx(loss, abs=1e-12)
+    # the black band's windows are where kornia's eps (1e-12) counts: without it, 4e-6 away
+    without = float(kornia.metrics.ssim(X, Y, win_size, max_val=1.0, eps=0.0).mean())
+    assert abs(got - without) > 1e-7
     # uint8 data with kornia's max_val=255 (kornia does not rescale)
     x8, y8 = _pair(np.uint8, (256, 288))
-    ref = float(kornia.metrics.ssim(_nchw(torch, x8).double(), _nchw(torch, y8).double(), win_size, max_val=255.0,
-                                    eps=0.0).mean())
+    ref = float(kornia.metrics.ssim(_nchw(torch, x8).double(), _nchw(torch, y8).double(), win_size,
+                                    max_val=255.0).mean())
     assert fastssim.ssim(x8, y8, channel_axis=-1, preset="kornia", win_size=win_size) == pytest.approx(ref, abs=1e-6)
 
 
@@ -52,8 +55,9 @@ def test_kornia_volumes():
     v = colour()[100:140, 200:250].astype(np.float64) / 255
     vol = np.stack([v[..., 0], v[..., 1], v[..., 2], v.mean(axis=2)] * 3)  # a (12, 40, 50) volume
     dist = np.clip(vol + np.random.default_rng(4).normal(0, 0.05, vol.shape), 0, 1)
+    vol[:, :, :9] = dist[:, :, :9] = 0  # a black side: where kornia's eps counts
     ref = float(kornia.metrics.ssim3d(torch.from_numpy(vol[None, None]), torch.from_numpy(dist[None, None]), 5,
-                                      max_val=1.0, eps=0.0).mean())
+                                      max_val=1.0).mean())
     assert fastssim.ssim(vol, dist, preset="kornia", win_size=5, data_range=1.0) == pytest.approx(ref, abs=1e-12)
 
 

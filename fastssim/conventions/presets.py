@@ -47,6 +47,10 @@ class Preset:
     #: each window's contrast-structure term floored here before the product (0: pyiqa's
     #: per-pixel ReLU; -inf: none)
     cs_floor: float = -math.inf
+    #: added to each window's SSIM denominator (kornia's ``eps``, 1e-12; 0: Wang et al.'s SSIM).
+    #: It moves windows whose denominator is small: two black images score 0.99998889 at a data
+    #: range of 1, as kornia's, and the mean over a half-black image moves by about 4e-6
+    eps: float = 0.0
     #: explicit 1-D window taps (float32 numbers, not renormalised) that replace the Gaussian
     #: the other fields describe (libvmaf's iqa window, printed to 6 decimals in its source)
     taps: tuple | None = None
@@ -106,6 +110,8 @@ class Preset:
         tested = f" [tested against {self.tested}]" if self.tested else ""
         if self.cs_floor == 0:
             extra += "; each window's contrast-structure term clamped at 0"
+        if self.eps:
+            extra += f"; {self.eps:g} added to each window's denominator"
         if self.precision == "float64":
             extra += "; computed in float64 for any input dtype"
         if self.slices:
@@ -136,7 +142,7 @@ PRESETS = {p.name: p for p in [
            ms_ssim=True, ms_convention="pytorch_msssim",
            tested="pytorch_msssim 1.0 (to 1e-6: its window's taps are float32 numbers, fastssim's float64)"),
     Preset("kornia", "kornia.metrics.ssim / ssim3d (mean of the map; kornia.losses.ssim_loss is DSSIM)",
-           region="same-reflect", free=("win_size",), tested="kornia"),
+           region="same-reflect", free=("win_size",), eps=1e-12, tested="kornia"),
     Preset("sewar", "sewar.full_ref.ssim / msssim", gaussian=False, data_range="dtype-max", ms_ssim=True,
            ms_convention="sewar", ms_gaussian=True, precision="float64", tested="sewar"),
     Preset("ffmpeg", "ffmpeg's ssim filter (x264's SSIM; per plane, 'All' of equal planes = the mean)", win_size=8,

@@ -201,8 +201,8 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         job.raw = "shifted"
     n = win_size ** spatial_ndim
     cov_norm = n / (n - 1) if sample_covariance and n > 1 else 1.0
-    cs_floor = presets.get(preset).cs_floor if preset is not None else -np.inf
-    job.consts = kernel_constants(L, K1, K2, cov_norm, wdt, cs_floor)
+    p = presets.get(preset) if preset is not None else None
+    job.consts = kernel_constants(L, K1, K2, cov_norm, wdt, p.cs_floor if p else -np.inf, p.eps if p else 0.0)
     job.x = devices[0] if devices[0] is not None else x
     job.y = devices[1] if devices[1] is not None else y
     job.ca, job.nd, job.devices = ca, spatial_ndim, devices

@@ -188,6 +188,27 @@ def test_a_gradient_built_for_differentiation_equals_the_kernels():
             assert float((g.detach() - h).abs().max()) <= 1e-12 * float(h.abs().max())
 
 
+def test_autocast_does_not_lower_the_differentiable_gradient():
+    """A gradient penalty computed inside ``torch.autocast`` (CPU bfloat16): the recomputation in
+    the backward stays in float32, as the kernels do (its convolutions autocast to bfloat16 moved
+    the gradient by 13%)."""
+    import fastssim.torch as ft
+
+    x, y = (t.float() for t in _photo((2, 3, 40, 40)))
+
+    def grad(autocast, create_graph):
+        yy = y.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            (g,) = torch.autograd.grad(ft.ssim(x, yy, data_range=1.0), yy, create_graph=create_graph)
+        return g
+
+    plain = grad(False, False)
+    for autocast in (False, True):
+        g = grad(autocast, True)
+        assert g.dtype == torch.float32 and g.requires_grad
+        assert float((g.detach() - plain).abs().max()) <= 1e-4 * float(plain.abs().max())
+
+
 @pytest.mark.parametrize("which", ["ssim", "ms_ssim", "map", "autograd.SSIMFunction"])
 def test_gradgradcheck(which):
     from torch.autograd import gradgradcheck

@@ -167,18 +167,22 @@ xf, yf = x / np.float32(255), y / np.float32(255)
 ms_values, ms_grad = fastssim.ms_ssim_batch_with_gradient(xf[None], yf[None], data_range=1.0)
 value, grad = fastssim.ssim_with_gradient(xf, yf, data_range=1.0)
 ms = fastssim.ms_ssim(x, y)
+from fastssim.batch.pair_metrics import score_arrays
+row = score_arrays(x, y, metrics=("ssim", "psnr", "mse"))
 np.save(sys.argv[3], np.stack([grad, ms_grad[0]]))
-print(json.dumps(dict(compiled=compiled, value=value, ms=ms, ms_values=ms_values.tolist())))
+print(json.dumps(dict(compiled=compiled, value=value, ms=ms, ms_values=ms_values.tolist(),
+                      row=[row["ssim"], row["psnr"], row["mse"]])))
 """
 
 
 def test_a_cold_call_compiles_its_second_kernel_in_a_helper_process(tmp_path):
-    """On a cold cache, the gradient's backward pass and MS-SSIM's halving are compiled by helper
-    processes while the call compiles its first kernel (`fastssim.kernels.ahead`): the process
-    itself compiles only the first kernels (the MS-SSIM loss's forward pass, then the uint8
-    MS-SSIM's SSIM) and loads the others from the cache, and its numbers are those of a process
-    that compiled all of them itself (``FASTSSIM_COMPILE_AHEAD=0``, the control, where the
-    listener sees them compiled). A real photograph and its JPEG copy, float32 work."""
+    """On a cold cache, the gradient's backward pass, MS-SSIM's halving and a scored pair's MSE
+    are compiled by helper processes while the call compiles its first kernel
+    (`fastssim.kernels.ahead`): the process itself compiles only the first kernels (the MS-SSIM
+    loss's forward pass, then the uint8 MS-SSIM's SSIM) and loads the others from the cache, and
+    its numbers are those of a process that compiled all of them itself
+    (``FASTSSIM_COMPILE_AHEAD=0``, the control, where the listener sees them compiled). A real
+    photograph and its JPEG copy, float32 work."""
     from images import grey, jpeg
 
     x = grey()[:176, :200]
@@ -192,12 +196,14 @@ def test_a_cold_call_compiles_its_second_kernel_in_a_helper_process(tmp_path):
         got[ahead] = json.loads(r.stdout.strip().splitlines()[-1])
     for first in ("grad_maps_2d", "ssim_sums"):
         assert first in got["1"]["compiled"] and first in got["0"]["compiled"]
-    for second in ("grad_back_2d", "downsample2"):
+    for second in ("grad_back_2d", "downsample2", "squared_error_sums"):
         assert second not in got["1"]["compiled"], got["1"]["compiled"]
         assert second in got["0"]["compiled"]
-    for key in ("value", "ms", "ms_values"):
+    for key in ("value", "ms", "ms_values", "row"):
         assert got["1"][key] == got["0"][key], key
     assert 0.3 < got["1"]["value"] < 0.99 and 0.3 < got["1"]["ms"] < 0.99 and 0.3 < got["1"]["ms_values"][0] < 0.99
+    assert got["1"]["row"][0] == fastssim.ssim(x, jpeg(x, quality=20))
+    assert got["1"]["row"][2] == fastssim.mse(x, jpeg(x, quality=20)) > 0
     g1, g0 = np.load(tmp_path / "g1.npy"), np.load(tmp_path / "g0.npy")
     assert g1.dtype == np.float32 and np.array_equal(g1, g0) and np.abs(g1).max(axis=(1, 2)).min() > 0
 

@@ -303,9 +303,16 @@ def squared_error_means(x5, y5, backend="cpu", devices=(None, None)):
 
             return errors.squared_error_means(*device_inputs(x5, y5, *devices))
     N, C, D, H, W = x5.shape
-    sums = np.empty(N * C * D * H, dtype=np.float64)
-    _cpu_reduce.squared_error_sums(readonly(x5), readonly(y5), sums)
-    return sums.reshape(N, -1).sum(axis=1) / (C * D * H * W)
+    kernel, args = squared_error_call(x5, y5)
+    kernel(*args)
+    return args[-1].reshape(N, -1).sum(axis=1) / (C * D * H * W)
+
+
+def squared_error_call(x5, y5):
+    """The CPU error kernel's call on 5-D views, ``(kernel, args)``: its per-row sums go to
+    ``args[-1]`` (also what `kernels.ahead` compiles it for)."""
+    N, C, D, H, W = x5.shape
+    return _cpu_reduce.squared_error_sums, (readonly(x5), readonly(y5), np.empty(N * C * D * H, dtype=np.float64))
 
 
 def product_sums(x5, y5, backend="cpu", devices=(None, None)):

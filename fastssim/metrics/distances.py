@@ -14,7 +14,9 @@ from .._types import ArrayLike, Backend, DataRange  # noqa: F401
 from ..kernels.cpu import reduce as _cpu_reduce
 from ..conventions import checks as v
 from ..conventions import data_range as dr
-from ..kernels.engine import product_sums, raise_if_nonfinite, readonly, resolve_backend, squared_error_means
+from ..kernels import ahead
+from ..kernels.engine import (product_sums, raise_if_nonfinite, readonly, resolve_backend, squared_error_call,
+                              squared_error_means)
 from ..kernels.math import psnr_from_mse
 
 __all__ = ["mse", "psnr", "mse_batch"]
@@ -25,6 +27,19 @@ def _flat5(a):
     if a.ndim <= 5:
         return a.reshape((1,) * (5 - a.ndim) + a.shape)
     return a.reshape((1, 1, 1, -1, a.shape[-1]))
+
+
+def mse_ahead(x, y, backend="auto"):
+    """On a process's first MSE, its kernel compiled for ``x`` and ``y`` in a helper process
+    (`kernels.ahead`) while a slower one (SSIM's) compiles here: the `ahead.Pending` to wait on
+    before `mse` of the same arrays. Nothing starts for GPU arrays or the GPU backend, inputs the
+    call would convert first, or a kernel already compiled or cached."""
+    if not ahead.cold(_cpu_reduce.squared_error_sums) or v.is_device_array(x) or v.is_device_array(y):
+        return ahead.Pending()
+    if x.shape != y.shape or x.dtype != y.dtype or x.dtype not in v.HOST_KERNEL_DTYPES \
+            or resolve_backend(backend, None, None, x.size) != "cpu":
+        return ahead.Pending()  # the call itself says what is wrong, or converts (a copy) first
+    return ahead.start(squared_error_call(*_rows5(*v.without_common_offset(x, y))))
 
 
 def _masked_mse(x, y, mask, channel_axis):

@@ -39,7 +39,13 @@ def mse_ahead(x, y, backend="auto"):
     if x.shape != y.shape or x.dtype != y.dtype or x.dtype not in v.HOST_KERNEL_DTYPES \
             or resolve_backend(backend, None, None, x.size) != "cpu":
         return ahead.Pending()  # the call itself says what is wrong, or converts (a copy) first
-    return ahead.start(squared_error_call(*_rows5(*v.without_common_offset(x, y))))
+    return ahead.start(squared_error_call(*_host_views(x, y)))
+
+
+def _host_views(x, y):
+    """The 5-D views of host arrays that `_mse` gives the error kernel (64-bit integers beyond
+    2^53 shifted, other dtypes converted to float64 first)."""
+    return _rows5(*v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64)))
 
 
 def _masked_mse(x, y, mask, channel_axis):
@@ -82,11 +88,8 @@ def _mse(x, y, backend, mask=None, channel_axis=None):
         v.check_device_dtypes(x, y, devices)
         if x.ndim > 5:
             raise ValueError(f"GPU arrays with more than 5 axes are not supported, got shape {x.shape}")
-        xk, yk = x, y
-    else:
-        xk, yk = v.kernel_inputs(*v.without_common_offset(x, y), np.dtype(np.float64))
     where = resolve_backend(backend, *devices, x.size)
-    x5, y5 = (_flat5(xk), _flat5(yk)) if devices != (None, None) else _rows5(xk, yk)  # GPU: views of any strides
+    x5, y5 = (_flat5(x), _flat5(y)) if devices != (None, None) else _host_views(x, y)  # GPU: views of any strides
     value = squared_error_means(x5, y5, backend=where, devices=devices)[0]
     xs = devices[0] if devices[0] is not None else x
     ys = devices[1] if devices[1] is not None else y

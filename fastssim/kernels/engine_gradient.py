@@ -262,7 +262,8 @@ def ms_ssim_gradient(x, y, weights, consts, level_weights, wdt, conv=WANG, backe
     xs, ys = x, y
     terms, grads, shapes = [], [], []
     # cold: the halving compiles in a helper of its own, beside the first scale's (`kernels.ahead`)
-    halving = halving_ahead(x, x.ndim - 1, wdt, levels) if backend == "cpu" else ahead.Pending()
+    first = _cpu_gradient.grad_maps_2d if x.ndim == 3 else _cpu_gradient.grad_maps_3d
+    halving = halving_ahead(x, x.ndim - 1, wdt, levels, beside=first) if backend == "cpu" else ahead.Pending()
     for level in range(levels):
         cs_only = level < levels - 1
         if xs.ndim == 3:

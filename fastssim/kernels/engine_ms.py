@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from . import ahead
-from .cpu import reduce as _cpu_reduce
+from .cpu import reduce as _cpu_reduce, ssim as _cpu
 from .engine import GPU_LOCK, _cuda, device_inputs, halve, halving_call, pad_same, ssim_means
 
 
@@ -102,14 +102,14 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
     return value
 
 
-def halving_ahead(a5, spatial_ndim, wdt, levels=2):
+def halving_ahead(a5, spatial_ndim, wdt, levels=2, beside=None):
     """On a cold first call, compile the halving kernel (`kernels.engine.halve`) of ``a5``'s
-    dtype in a helper process while the first scale's SSIM compiles here (`kernels.ahead`):
-    its arguments' types do not depend on ``a5``'s layout, so a small stand-in types them.
-    Returns the `ahead.Pending` to wait on before the first halving."""
+    dtype in a helper process while the first scale's kernel (``beside``: SSIM's by default)
+    compiles here (`kernels.ahead`): its arguments' types do not depend on ``a5``'s layout, so a
+    small stand-in types them. Returns the `ahead.Pending` to wait on before the first halving."""
     if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
         return ahead.Pending()
-    return ahead.start(halving_stand_in(a5.dtype, spatial_ndim, wdt))
+    return ahead.start(halving_stand_in(a5.dtype, spatial_ndim, wdt), beside=beside or _cpu.ssim_sums)
 
 
 def halving_stand_in(dtype, spatial_ndim, wdt):

@@ -7,6 +7,9 @@ their ratio. For a change that should not move kernel speed (a refactor), the ra
 within the noise of a shared machine.
 
     python -m benchmarks.ab_versions [--base a16c275] [--rounds 15] [--only 'ssim 128']
+
+'same value' says whether the two give the same numbers bit for bit: a change of the kernels' task
+bands moves float32 results within their rounding (the tasks' shifts come from other rows).
 """
 
 import argparse
@@ -49,7 +52,16 @@ def workloads():
     vd = (v + 0.05 * rng.standard_normal(v.shape)).astype(np.float32)
     f = (g / 255).astype(np.float32)
     fd = (gd / 255).astype(np.float32)
-    return [
+    small = [(n, g[:n, :n], gd[:n, :n]) for n in (128, 192, 256)]
+    b64 = rng.integers(0, 256, (1024, 64, 64, 3), dtype=np.uint8)
+    b64d = np.clip(b64 + rng.normal(0, 12, b64.shape), 0, 255).astype(np.uint8)
+    b128 = rng.integers(0, 256, (256, 128, 128), dtype=np.uint8)
+    b128d = np.clip(b128 + rng.normal(0, 12, b128.shape), 0, 255).astype(np.uint8)
+    return [(f"ssim {n}^2 uint8", a.size, lambda m, a=a, b=b: m.ssim(a, b)) for n, a, b in small] + [
+        ("ms_ssim 512^2 float32", f[:512, :512].size, lambda m: m.ms_ssim(f[:512, :512], fd[:512, :512], data_range=1.0)),
+        ("ssim_batch 1024 x 64^2 RGB uint8", b64.size // 3, lambda m: m.ssim_batch(b64, b64d, channel_axis=-1)),
+        ("ssim_batch 256 x 128^2 uint8", b128.size, lambda m: m.ssim_batch(b128, b128d)),
+    ] + [
         ("ssim 1024^2 uint8", g.size, lambda m: m.ssim(g, gd)),
         ("ssim 1024^2 float32", g.size, lambda m: m.ssim(f, fd, data_range=1.0)),
         ("ssim 512^2 RGB uint8", c.size, lambda m: m.ssim(c, cd, channel_axis=-1)),

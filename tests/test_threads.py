@@ -103,6 +103,48 @@ def test_values_do_not_depend_on_the_thread_count():
         np.testing.assert_array_equal(a, b)
 
 
+def test_row_bands_are_even_and_never_more_than_before():
+    """The 2-D kernel's tasks (`engine.band_rows_2d`): as many row bands as ``BAND_H_2D`` rows
+    make, never more (each band filters ``win_size - 1`` rows more than it outputs), of heights
+    that differ by less than their number (a 182-row map was 128 + 54 rows: one thread did 70%)."""
+    from fastssim import config as cfg
+    from fastssim.kernels.engine import band_rows_2d
+
+    B = cfg.BAND_H_2D
+    for Ho in range(1, 5 * B + 2):
+        band = band_rows_2d(Ho)
+        count = -(-Ho // band)
+        assert count == -(-Ho // B), Ho
+        assert band <= B
+        last = Ho - (count - 1) * band
+        assert 0 < last and band - last < count, (Ho, band, last)
+    assert band_rows_2d(182) == 91 and band_rows_2d(B) == B and band_rows_2d(B + 1) == B // 2 + 1
+
+
+def test_taps_follow_the_window_values_not_the_array():
+    """The kernel's taps are made once per window (`engine._kernel_taps`, keyed by the window's
+    values): a window array changed in place, or another window, gives other values; the same
+    values in another array, the same."""
+    rng = np.random.default_rng(5)
+    x = rng.random((60, 70))
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1)
+    from fastssim.kernels import engine
+    from fastssim.kernels.math import window_weights
+
+    consts = engine.kernel_constants(1.0, 0.01, 0.03, 1.0, np.dtype(np.float64))
+    x5, y5 = x[None, None, None], y[None, None, None]
+    w = window_weights(7, 1.5, True)
+    first = engine.ssim_means(x5, y5, 2, w, consts)[0]
+    np.testing.assert_array_equal(engine.ssim_means(x5, y5, 2, w.copy(), consts)[0], first)
+    w[:] = window_weights(7, 1.0, True)  # the same array, other values
+    changed = engine.ssim_means(x5, y5, 2, w, consts)[0]
+    assert abs(changed[0, 0, 0] - first[0, 0, 0]) > 1e-4
+    np.testing.assert_allclose(changed[..., 0], fastssim.ssim(x, y, data_range=1.0, win_size=7, sigma=1.0), rtol=1e-12)
+    rows = [window_weights(7, 1.0, True), window_weights(5, 1.0, True)]  # anisotropic: H and W differ
+    aniso = engine.ssim_means(x5, y5, 2, rows, consts)[0]
+    assert aniso[0, 0, 0] != changed[0, 0, 0]
+
+
 LOADER = """
 import json, numpy as np, fastssim, torch.utils.data as tud
 

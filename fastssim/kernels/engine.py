@@ -4,6 +4,7 @@ The public functions (``metrics``) check their arguments and call these; these
 pick the kernel layout, launch the kernels and reduce their partial sums.
 """
 
+import functools
 import math
 import threading
 
@@ -130,6 +131,26 @@ def interleaved_lanes(xk, yk, spatial_ndim, plain):
     return C
 
 
+def band_rows_2d(Ho):
+    """Output rows per task of the 2-D SSIM kernel for a map of ``Ho`` rows: as many bands as
+    ``config.BAND_H_2D`` rows make (so as many extra ``win_size - 1`` input rows), of even heights:
+    182 rows were 128 + 54, one thread doing 70%. Of the shape only (a batch equals its pairs)."""
+    bands = -(-Ho // cfg.BAND_H_2D)
+    return -(-Ho // bands) if bands > 0 else cfg.BAND_H_2D
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_taps(windows, work_char):
+    """``((wd, wh, ww), unit)`` for `ssim_means`'s kernel from the bytes of each axis's float64 window:
+    the taps as tuples of the work dtype (``wd`` None for 2-D), and whether every window sums to 1
+    (else the moments are raw: a shift by a level is exact only then, not for another library's
+    float32 taps). Made once per window and dtype (per call, it was 10 of a 64^2 call's 54 us)."""
+    wins = [np.frombuffer(b, np.float64) for b in windows]
+    t = np.dtype(work_char).type
+    taps = ((None,) if len(wins) == 2 else ()) + tuple(tuple(t(v) for v in w) for w in wins)
+    return taps, sums_to_one(wins, len(wins))
+
+
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
                mask5=None, want_cs=True, pad=0, pad_mode="symmetric"):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
@@ -185,14 +206,14 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     xk = x5.transpose(perm)
     yk = y5.transpose(perm)
     N, C, D, H, W = xk.shape
-    wd, wh, ww = ((None,) if spatial_ndim == 2 else ()) + tuple(tuple(wdt.type(v) for v in w) for w in wins)
+    (wd, wh, ww), unit = _kernel_taps(tuple(w.tobytes() for w in wins), wdt.char)
     if spatial_ndim == 3:
         band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
         Do = D + 2 * pad - len(wd) + 1
-    else:
-        band_h, band_w = cfg.BAND_H_2D, cfg.BAND_W_2D
-        Do = D
     Ho, Wo = H + 2 * pad - len(wh) + 1, W + 2 * pad - len(ww) + 1
+    if spatial_ndim == 2:
+        band_h, band_w = band_rows_2d(Ho), cfg.BAND_W_2D
+        Do = D
     plain = not (pad or want_map or mask5 is not None)
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
@@ -207,9 +228,6 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         # read-only, so that every masked call has the same specialization
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
-    # a window whose taps do not sum to 1 (another library's float32 taps): the moments are
-    # taken raw, since shifting them by a level is exact only for a window that sums to 1
-    unit = sums_to_one(wins, spatial_ndim)
     flags = [1 if want_cs else 0, 1 if unit else 0, consts[4], 1 if pad_mode == "reflect" else 0]
     consts = np.append(consts[:4], consts.dtype.type(flags))  # see _cpu.ssim_sums
     # the images as addresses and strides: one specialization for every dtype and layout; options

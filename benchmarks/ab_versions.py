@@ -42,6 +42,13 @@ def old_package(commit, where):
     return fastssim_old
 
 
+def _skimage_dropin(m):
+    """``structural_similarity`` of the scikit-image drop-in of package ``m`` (new or old)."""
+    import importlib
+
+    return importlib.import_module(m.__name__ + ".compat.skimage").structural_similarity
+
+
 def workloads():
     rng = np.random.default_rng(0)
     g = rng.integers(0, 256, (1024, 1024), dtype=np.uint8)
@@ -61,6 +68,12 @@ def workloads():
         ("ms_ssim 512^2 float32", f[:512, :512].size, lambda m: m.ms_ssim(f[:512, :512], fd[:512, :512], data_range=1.0)),
         ("ssim_batch 1024 x 64^2 RGB uint8", b64.size // 3, lambda m: m.ssim_batch(b64, b64d, channel_axis=-1)),
         ("ssim_batch 256 x 128^2 uint8", b128.size, lambda m: m.ssim_batch(b128, b128d)),
+        # a uniform window on 8-bit images (exact integer sums since issue 37): fast-ssim's convention,
+        # scikit-image's preset and drop-in (both float64 before)
+        ("ssim 1024^2 uint8 7x7 uniform", g.size, lambda m: m.ssim(g, gd, win_size=7, gaussian=False,
+                                                                   sample_covariance=True)),
+        ("ssim 1024^2 uint8 preset='skimage'", g.size, lambda m: m.ssim(g, gd, preset="skimage")),
+        ("compat.skimage 1024^2 uint8", g.size, lambda m: _skimage_dropin(m)(g, gd)),
     ] + [
         ("ssim 1024^2 uint8", g.size, lambda m: m.ssim(g, gd)),
         ("ssim 1024^2 float32", g.size, lambda m: m.ssim(f, fd, data_range=1.0)),

@@ -1,8 +1,9 @@
 """Time each stage of the CPU SSIM kernel on its own, one thread, in a compiled loop:
 
-    python benchmarks/kernel_stages.py [ROW_LENGTH]
+    python benchmarks/kernel_stages.py [ROW_LENGTH [TAPS [uniform]]]
 
-Each stage is called many times on one task row (512 columns by default, float32, 11 taps) and its
+Each stage is called many times on one task row (512 columns by default, float32, 11 Gaussian taps;
+``512 7 uniform`` for scikit-image's default window) and its
 time per output pixel is printed, with cycles at an assumed 3 GHz for scale (this machine has no
 hardware counters to read). Used for the README's "where the CPU time goes".
 """
@@ -94,9 +95,9 @@ def _described(x5, y5):
     return images
 
 
-def main(n=512):
+def main(n=512, taps=11, gaussian=True):
     rng = np.random.default_rng(0)
-    w = tuple(np.float32(v) for v in window_weights(11, 1.5, True))
+    w = tuple(np.float32(v) for v in window_weights(taps, 1.5, gaussian))
     f32 = np.float32
     src, dst = rng.random(n + 10, dtype=f32), np.empty(n, f32)
     # rings as the kernel holds them: a row is the four moments side by side (MOMENTS * n + 24)
@@ -106,7 +107,9 @@ def main(n=512):
     vbuf, out, out2 = np.empty((1, 4, MOMENTS * n), f32), np.empty(n, f32), np.empty(n, f32)
     outs = np.empty((4, n), f32)
     rows = [rng.random(n + 10, dtype=f32) for _ in range(MOMENTS)]
-    consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs], f32) for cs in (0, 1)}
+    # the kernel's eight constants (`kernels.cpu.ssim.ssim_sums`): C1, C2, cov_norm, cs_floor, want_cs, shift,
+    # eps, mirror (five, as before, left eps to whatever followed the array)
+    consts = {cs: np.array([1e-4, 9e-4, 1.0, -np.inf, cs, 1, 0, 0], f32) for cs in (0, 1)}
     x5 = rng.random((1, 1, 1, 64, n + 10), dtype=f32)
     u8 = (x5 * 255).astype(np.uint8)
     y5, u8d = x5.copy(), u8.copy()  # held while the stages run: the kernel reads them by address
@@ -134,4 +137,5 @@ def main(n=512):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 512)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 512, int(sys.argv[2]) if len(sys.argv) > 2 else 11,
+         sys.argv[3:4] != ["uniform"])

@@ -104,11 +104,11 @@ def test_values_do_not_depend_on_the_thread_count():
 
 
 def test_row_bands_are_even_and_never_more_than_before():
-    """The 2-D kernel's tasks (`engine.band_rows_2d`): as many row bands as ``BAND_H_2D`` rows
+    """The 2-D kernel's tasks (`kernels.arrays.band_rows_2d`): as many row bands as ``BAND_H_2D`` rows
     make, never more (each band filters ``win_size - 1`` rows more than it outputs), of heights
     that differ by less than their number (a 182-row map was 128 + 54 rows: one thread did 70%)."""
     from fastssim import config as cfg
-    from fastssim.kernels.engine import band_rows_2d
+    from fastssim.kernels.arrays import band_rows_2d
 
     B = cfg.BAND_H_2D
     for Ho in range(1, 5 * B + 2):

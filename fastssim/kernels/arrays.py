@@ -1,8 +1,10 @@
 """What the kernels know about arrays: the dtypes they read in place, GPU arrays by their
 ``__cuda_array_interface__`` (metadata only: no CUDA import), the spatial order that streams
-rows."""
+rows, the row bands of a 2-D task."""
 
 import numpy as np
+
+from .. import config as cfg
 
 #: dtypes the kernels read directly; anything else is converted at the boundary.
 #: What the CUDA kernels read in place.
@@ -38,3 +40,11 @@ def spatial_order(x5, spatial_ndim):
     axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
     order = sorted(axes, key=lambda ax: -abs(x5.strides[ax]))
     return tuple(ax for ax in range(5) if ax not in axes) + tuple(order)
+
+
+def band_rows_2d(Ho):
+    """Output rows per task of the 2-D SSIM kernel for a map of ``Ho`` rows: as many bands as
+    ``config.BAND_H_2D`` rows make (so as many extra ``win_size - 1`` input rows), of even heights:
+    182 rows were 128 + 54, one thread doing 70%. Of the shape only (a batch equals its pairs)."""
+    bands = -(-Ho // cfg.BAND_H_2D)
+    return -(-Ho // bands) if bands > 0 else cfg.BAND_H_2D

@@ -12,9 +12,10 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import config as cfg
+from . import exact as _exact
 from .cpu import load as _cpu_load, ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
 from .math import axis_windows, stabilisers, sums_to_one
-from .arrays import KERNEL_DTYPES, is_device_array, spatial_order
+from .arrays import KERNEL_DTYPES, band_rows_2d, is_device_array, spatial_order
 from .diagnose import diagnose_nonfinite
 
 
@@ -131,14 +132,6 @@ def interleaved_lanes(xk, yk, spatial_ndim, plain):
     return C
 
 
-def band_rows_2d(Ho):
-    """Output rows per task of the 2-D SSIM kernel for a map of ``Ho`` rows: as many bands as
-    ``config.BAND_H_2D`` rows make (so as many extra ``win_size - 1`` input rows), of even heights:
-    182 rows were 128 + 54, one thread doing 70%. Of the shape only (a batch equals its pairs)."""
-    bands = -(-Ho // cfg.BAND_H_2D)
-    return -(-Ho // bands) if bands > 0 else cfg.BAND_H_2D
-
-
 @functools.lru_cache(maxsize=64)
 def _kernel_taps(windows, work_char):
     """``((wd, wh, ww), unit)`` for `ssim_means`'s kernel from the bytes of each axis's float64 window:
@@ -218,6 +211,9 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
         xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
+    exact = None if lanes else _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
+    if exact is not None:  # 8-bit images, a uniform window: exact integer sums in float32 (`kernels.exact`)
+        wdt, wh, ww, unit = np.dtype(np.float32), _exact.unit_taps(len(wh)), _exact.unit_taps(len(ww)), False
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
     sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
@@ -229,14 +225,13 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
     flags = [1 if want_cs else 0, 1 if unit else 0, consts[4], 1 if pad_mode == "reflect" else 0]
-    consts = np.append(consts[:4], consts.dtype.type(flags))  # see _cpu.ssim_sums
+    consts = np.array([*consts[:4], *flags], dtype=wdt)  # see _cpu.ssim_sums
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
-    _cpu.ssim_sums(images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk,
-                   pad or None, lanes)
+    _cpu.ssim_sums(images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
     else:

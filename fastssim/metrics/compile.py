@@ -22,8 +22,8 @@ import numpy as np
 #: COMMON: the dtypes and layouts most data come in; the rest with ``--all``.
 COMMON = ("ssim-uint8", "ssim-uint8-rgb", "ssim-uint16", "ssim-float32", "ssim-float64", "ssim-float32-volume",
           "ms_ssim-uint8", "ssim_map-float32", "psnr-uint8", "gradient-float32")
-EXTRA = ("ssim-int16", "ssim-int32", "ssim-float16", "ssim-uint8-volume", "ssim-uint8-mask", "ms_ssim-float32",
-         "ms_ssim-uint8-rgb", "l2-cosine-uint8", "ssim-ffmpeg", "gradient-float32-volume")
+EXTRA = ("ssim-int16", "ssim-int32", "ssim-float16", "ssim-uint8-volume", "ssim-uint8-mask", "ssim-uint8-uniform",
+         "ms_ssim-float32", "ms_ssim-uint8-rgb", "l2-cosine-uint8", "ssim-ffmpeg", "gradient-float32-volume")
 
 
 def _pair(dtype, shape, seed=0):
@@ -50,6 +50,8 @@ def _call(name):
     elif name == "ssim-uint8-mask":
         x, y = _pair("uint8", img)
         fs.ssim(x, y, mask=x > 100)
+    elif name == "ssim-uint8-uniform":  # scikit-image's window: exact integer sums (`kernels.exact`)
+        fs.ssim(*_pair("uint8", img), win_size=7, gaussian=False)
     elif name == "ssim-ffmpeg":
         fs.ssim(*_pair("uint8", img), preset="ffmpeg")
     elif kind == "ssim":

@@ -255,3 +255,75 @@ def _combine_rows_impl(ring, w, base, row, n, consts, shx, shy, outs, nout, vbuf
             return _combine_ssim2(ring, w, base, row, n, consts, shx, shy, outs[0], outs[1], vbuf, cs_cols)
         return _combine_ssim(ring, w, base, row, n, consts, shx, shy, outs[0], vbuf, cs_cols)
     return pairs
+
+
+@njit(inline="always", **cfg.JIT_ORDERED)
+def _box_sums(ring, w, base, row, j):
+    """Outputs ``base .. base + 3`` of a box (the sum of ``len(w)`` slots, ``w`` read for its length
+    only) at element ``j`` of a row of moments, in a ring of ``len(w) + 3`` slots: the first summed,
+    the next three each from the one before, one slot out and one in (2 additions an output instead
+    of ``len(w)``). Exact for the integer sums `_combine_box4` takes: each partial sum is an integer
+    no larger than a window's, and the order is as written (no reassociation)."""
+    k = len(w)
+    K = k + 3
+    s0 = ring[base % K, row, j]
+    for t in range(1, k):
+        s0 += ring[(base + t) % K, row, j]
+    s1 = (s0 - ring[base % K, row, j]) + ring[(base + k) % K, row, j]
+    s2 = (s1 - ring[(base + 1) % K, row, j]) + ring[(base + k + 1) % K, row, j]
+    s3 = (s2 - ring[(base + 2) % K, row, j]) + ring[(base + k + 2) % K, row, j]
+    return s0, s1, s2, s3
+
+
+@njit(**cfg.JIT_ORDERED)
+def _box_rows(ring, w, base, row, n, vbuf):
+    """`_box_sums` over a row of the ``MOMENTS`` moments into ``vbuf[0, :4]``."""
+    for j in range(MOMENTS * n):
+        s0, s1, s2, s3 = _box_sums(ring, w, base, row, j)
+        vbuf[0, 0, j] = s0
+        vbuf[0, 1, j] = s1
+        vbuf[0, 2, j] = s2
+        vbuf[0, 3, j] = s3
+
+
+@njit(**cfg.JIT)
+def _formula_row_exact(sums, n, exact, want_cs, out):
+    """The SSIM formula in float64 over a row of window sums ``sums[m * n + j]`` (moments not
+    shifted, the window's weights all 1): each moment is its sum times ``exact[0]`` (1 / the
+    window's size), and ``exact[1:6]`` are C1, C2, cov_norm, cs_floor and eps in float64. Writes
+    the row of SSIM to ``out`` (in its dtype) and returns the float64 row sums of SSIM and, when
+    ``want_cs``, of the contrast-structure term (else 0)."""
+    inv = exact[0]
+    c1 = exact[1]
+    c2 = exact[2]
+    cn = exact[3]
+    floor = exact[4]
+    eps = exact[5]
+    zero = inv - inv
+    total = 0.0
+    total_cs = 0.0
+    for j in range(n):
+        v, cs = _ssim_terms(np.float64(sums[j]) * inv, np.float64(sums[n + j]) * inv,
+                            np.float64(sums[2 * n + j]) * inv, np.float64(sums[3 * n + j]) * inv, zero, zero,
+                            c1, c2, cn, floor, eps)
+        out[j] = v
+        total += v
+        if want_cs:
+            total_cs += cs
+    return total, total_cs
+
+
+@njit(**cfg.JIT)
+def combine_box4(ring, w, base, row, n, exact, want_cs, outs, nout, vbuf):
+    """The last pass of a uniform window over exact integer sums (8-bit images, `ssim_sums`'s
+    ``exact``) and the float64 formula, for ``nout`` (up to four) consecutive outputs ``base ..``
+    of a ring of ``len(w) + 3`` slots: writes the rows of SSIM to ``outs`` and returns their
+    sums (`_combine_ssim4`'s contract)."""
+    _box_rows(ring, w, base, row, n, vbuf)
+    total = 0.0
+    total_cs = 0.0
+    for q in range(nout):
+        a, b = _formula_row_exact(vbuf[0, q], n, exact, want_cs, outs[q])
+        total += a
+        total_cs += b
+    return total, total_cs

@@ -43,7 +43,7 @@ from numba.extending import overload
 
 from ... import config as cfg
 from .load import _load_row, load_row
-from .passes import MOMENTS, _combine, _combine2, _filter_row, combine_rows
+from .passes import MOMENTS, _combine, _combine2, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -95,7 +95,7 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes):
+def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
@@ -136,12 +136,20 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
         on, the other passes work sample by sample, each channel shifted by its own level, and
         the sums (SSIM and contrast-structure) are kept per channel. For 2-D images without
         ``pad``, mask or map (the caller's check). None: one image per row.
+    exact : ndarray, float64, or None
+        Exact window sums of 8-bit images: ``[1 / window size, C1, C2, cov_norm, cs_floor, eps]``.
+        The caller passes windows of taps 1 (a uniform window of at least four taps per axis, at most
+        121 in all), float32 work and raw moments (``shift`` 0): every window sum of ``x``, ``y``,
+        ``x^2 + y^2`` and ``(x - y)^2`` is then an integer below 2^24, exact in float32 in any order;
+        the last pass is a box of running sums (`passes.combine_box4`) and the formula runs in
+        float64 with these constants. For 2-D images without ``pad``, mask, map or ``lanes``.
+        None: the weighted passes.
 
     Notes
     -----
     One specialization serves every input dtype and layout (the images are numbers; the row
     reader branches on the dtype). Every option that most calls do not use is None unless used
-    (``wd``, ``out_map``, ``mask``, ``pad``, ``lanes``): Numba settles a test ``arg is None`` on
+    (``wd``, ``out_map``, ``mask``, ``pad``, ``lanes``, ``exact``): Numba settles a test ``arg is None`` on
     an argument when compiling and drops the branch it rules out, so the plain 2-D call
     compiles none of the volume, map, mask or padding code (each option used is a
     specialization of its own, compiled on first use). ``pad`` and ``lanes`` are numbers, not
@@ -183,12 +191,12 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
         # cast so that the task compiles once: the loop is typed with a signed index, then
         # lowered with an unsigned one, and each would be a specialization.
         _ssim_task(np.int64(task), geometry, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map,
-                   mask, pad, lanes)
+                   mask, pad, lanes, exact)
 
 
 @njit(**cfg.JIT)
 def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
-               lanes):
+               lanes, exact):
     """Task ``task`` of `ssim_sums` (whose arguments it takes; ``geometry``: the extents and
     window lengths that `ssim_sums` derived from them)."""
     L, C, D, Ho, Wo, nbh, nbw, kd, kh, kw, pw, pd = geometry
@@ -280,7 +288,10 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
             o, nout = _due(i, kh, bh, g)
             if nout == 0:
                 continue
-            t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
+            if exact is None:
+                t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
+            else:  # integer window sums, running along H (the caller's windows have four taps or more)
+                t_ssim, t_cs = combine_box4(rows, wh, o, 0, nS, exact, consts[4] != 0, srows, nout, vbuf)
             acc += t_ssim
             acc_cs += t_cs
             if lanes is not None:  # the channels' sums are taken apart at the end

@@ -1,0 +1,153 @@
+"""Exact window sums for 8-bit images under a uniform window (`fastssim.kernels.exact`): the same
+numbers as a float64 computation on real and binary images, scikit-image's to 1e-12 through its
+preset, at the bound of the float32 sums; taken only where they are exact."""
+
+import numpy as np
+import pytest
+
+import fastssim
+import naive
+from fastssim.kernels import engine
+from fastssim.kernels.cpu import ssim as cpu_ssim
+from fastssim.kernels.math import window_weights
+from fastssim.compat.skimage import structural_similarity
+from images import brighter, camera, colour, grey, heavy_noise, jpeg, noise
+
+UNIFORM = dict(gaussian=False, sample_covariance=True)
+
+
+def _binary():
+    """scikit-image's horse silhouette (0/255) and a near-binary text page: the float32 path's
+    worst cases (flat windows far from a task's level)."""
+    from skimage import data
+
+    horse = np.where(data.horse(), 0, 255).astype(np.uint8)
+    text = data.text()
+    return horse, text
+
+
+@pytest.fixture
+def exact_calls(monkeypatch):
+    """The ``exact`` argument of every SSIM kernel call (None: the weighted passes)."""
+    seen = []
+    kernel = cpu_ssim.ssim_sums
+
+    def recording(*args):
+        seen.append(args[-1])
+        return kernel(*args)
+
+    monkeypatch.setattr(cpu_ssim, "ssim_sums", recording)
+    return seen
+
+
+def _pairs():
+    g, cam = grey(), camera()
+    horse, text = _binary()
+    return [("astronaut/noise", g, noise(g, 12.0)), ("astronaut/jpeg", g, jpeg(g)),
+            ("camera/heavy-noise", cam, heavy_noise(cam)), ("camera/brighter", cam, brighter(cam)),
+            ("horse/noise", horse, noise(horse, 20.0)), ("horse/flipped", horse, horse[::-1].copy()),
+            ("text/blur", text, noise(text, 5.0, seed=3))]
+
+
+def _with_float64_constants(a, b, win_size, sample_covariance=True, wins=None):
+    """The kernels' mean SSIM of two uint8 images with float64 constants (as a float64 preset
+    has them), a uniform window of ``win_size`` taps (or the windows ``wins``, one per axis)."""
+    n = win_size * win_size
+    consts = engine.kernel_constants(255.0, 0.01, 0.03, n / (n - 1) if sample_covariance else 1.0,
+                                     np.dtype(np.float64))
+    w = wins or window_weights(win_size, 1.5, False)
+    return engine.ssim_means(a[None, None, None], b[None, None, None], 2, w, consts, want_cs=False)[0][0, 0, 0]
+
+
+@pytest.mark.parametrize("win_size", [5, 7, 11])
+def test_equal_to_float64_on_real_and_binary_images(win_size, exact_calls):
+    """With float64 constants (scikit-image's preset and drop-in have them) each value is the float64
+    computation's to 1e-12 (naive SciPy filters, an independent float64 oracle)."""
+    for name, a, b in _pairs():
+        want = naive.ssim(a, b, 255.0, win_size=win_size, **UNIFORM)
+        got = _with_float64_constants(a, b, win_size)
+        assert abs(got - want) < 1e-12, (name, got - want)
+        if win_size == 7:
+            assert abs(fastssim.ssim(a, b, preset="skimage") - want) < 1e-12, name
+            assert abs(structural_similarity(a, b) - want) < 1e-12, name
+    assert len(exact_calls) == (3 if win_size == 7 else 1) * len(_pairs())
+    assert all(e is not None for e in exact_calls)
+
+
+def test_at_the_bound_of_the_float32_sums():
+    """11x11 windows of 0 against 255 and of 255 against 255: sums of up to 121 * 2 * 255^2,
+    just under 2^24; the values are the float64 computation's."""
+    zeros, full = np.zeros((40, 50), np.uint8), np.full((40, 50), 255, np.uint8)
+    checker = (np.indices((40, 50)).sum(0) % 2 * 255).astype(np.uint8)
+    for a, b in [(zeros, full), (full, full), (checker, full), (checker, 255 - checker)]:
+        want = naive.ssim(a, b, 255.0, win_size=11, **UNIFORM)
+        assert abs(_with_float64_constants(a, b, 11) - want) < 1e-12
+
+
+def test_anisotropic_and_plain_uniform_windows(exact_calls):
+    """A 7 x 5 uniform window (the kernel's windows per axis) and the population covariance: the
+    float64 computation's values."""
+    g = grey()
+    wins = [window_weights(7, 1.5, False), window_weights(5, 1.5, False)]
+    got = _with_float64_constants(g, jpeg(g), 7, sample_covariance=False, wins=wins)
+    a, b = g.astype(np.float64), jpeg(g).astype(np.float64)
+    from scipy import ndimage
+
+    def f(t):
+        return ndimage.uniform_filter(t, size=(7, 5), mode="reflect")[3:-3, 2:-2]
+
+    ux, uy = f(a), f(b)
+    vx, vy, vxy = f(a * a) - ux * ux, f(b * b) - uy * uy, f(a * b) - ux * uy
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    want = (((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))).mean()
+    assert abs(got - want) < 1e-12
+    assert exact_calls[-1] is not None
+
+
+def test_batches_equal_their_pairs_and_rgb_planes():
+    """A batch's values are each pair's alone, bit for bit; colour planes (channel first) too."""
+    pairs = _pairs()[:4]
+    x = np.stack([p[1][:256, :256] for p in pairs])
+    y = np.stack([p[2][:256, :256] for p in pairs])
+    batch = fastssim.ssim_batch(x, y, preset="skimage")
+    np.testing.assert_array_equal(batch, [fastssim.ssim(a, b, preset="skimage") for a, b in zip(x, y)])
+    rgb = colour()[:200, :220]
+    planar, other = np.moveaxis(rgb, -1, 0), np.moveaxis(noise(rgb, 10.0), -1, 0)
+    got = fastssim.ssim(planar, other, channel_axis=0, preset="skimage")
+    want = np.mean([naive.ssim(planar[c], other[c], 255.0, win_size=7, **UNIFORM) for c in range(3)])
+    assert abs(got - want) < 1e-12
+
+
+@pytest.mark.parametrize("case", ["float32", "uint16", "gaussian", "3x3", "13x13", "map", "mask", "volume",
+                                  "rgb-last"])
+def test_taken_only_where_exact(case, exact_calls):
+    """Calls that compute in float32 (their weighted passes measured faster), other dtypes,
+    Gaussian windows, windows under four taps or over 121 samples, maps, masks, volumes and
+    channel-last colour (filtered interleaved) keep the weighted passes, with the same values."""
+    g = grey()[:160, :170]
+    h = noise(g, 15.0)
+    want = naive.ssim(g, h, 255.0, win_size=7, **UNIFORM)
+    if case == "float32":
+        assert abs(fastssim.ssim(g, h, win_size=7, **UNIFORM) - want) < 1e-5
+    elif case == "uint16":
+        got = _with_float64_constants(g.astype(np.uint16), h.astype(np.uint16), 7)
+        assert abs(got - want) < 1e-12
+    elif case == "gaussian":
+        fastssim.ssim(g, h, preset="wang")
+    elif case in ("3x3", "13x13"):
+        k = int(case.split("x")[0])
+        got = _with_float64_constants(g, h, k)
+        assert abs(got - naive.ssim(g, h, 255.0, win_size=k, **UNIFORM)) < 1e-12
+    elif case == "map":
+        value, smap = structural_similarity(g, h, full=True)
+        exact_calls.pop(0)  # the mean is computed alone, exactly; the map by the weighted passes
+        assert abs(value - want) < 1e-12 and abs(smap[3:-3, 3:-3].mean() - want) < 1e-12
+    elif case == "mask":
+        fastssim.ssim(g, h, preset="skimage", mask=np.ones(g.shape, bool))
+    elif case == "volume":
+        v = np.stack([g[:40, :40]] * 12)
+        fastssim.ssim(v, noise(v, 10.0), preset="skimage")
+    else:
+        rgb = colour()[:150, :160]
+        fastssim.ssim(rgb, noise(rgb, 10.0), channel_axis=-1, preset="skimage")
+    assert exact_calls and all(e is None for e in exact_calls), case

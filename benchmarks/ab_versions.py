@@ -74,6 +74,7 @@ def workloads():
                                                                    sample_covariance=True)),
         ("ssim 1024^2 uint8 preset='skimage'", g.size, lambda m: m.ssim(g, gd, preset="skimage")),
         ("compat.skimage 1024^2 uint8", g.size, lambda m: _skimage_dropin(m)(g, gd)),
+        ("compat.skimage 512^2 RGB uint8", c.size // 3, lambda m: _skimage_dropin(m)(c, cd, channel_axis=-1)),
     ] + [
         ("ssim 1024^2 uint8", g.size, lambda m: m.ssim(g, gd)),
         ("ssim 1024^2 float32", g.size, lambda m: m.ssim(f, fd, data_range=1.0)),

@@ -104,26 +104,31 @@ def test_anisotropic_and_plain_uniform_windows(exact_calls):
     assert exact_calls[-1] is not None
 
 
-def test_batches_equal_their_pairs_and_rgb_planes():
-    """A batch's values are each pair's alone, bit for bit; colour planes (channel first) too."""
+def test_batches_equal_their_pairs_and_colour(exact_calls):
+    """A batch's values are each pair's alone, bit for bit; colour, channel first or channel last
+    (interleaved), is the float64 computation's per channel."""
     pairs = _pairs()[:4]
     x = np.stack([p[1][:256, :256] for p in pairs])
     y = np.stack([p[2][:256, :256] for p in pairs])
     batch = fastssim.ssim_batch(x, y, preset="skimage")
     np.testing.assert_array_equal(batch, [fastssim.ssim(a, b, preset="skimage") for a, b in zip(x, y)])
-    rgb = colour()[:200, :220]
-    planar, other = np.moveaxis(rgb, -1, 0), np.moveaxis(noise(rgb, 10.0), -1, 0)
-    got = fastssim.ssim(planar, other, channel_axis=0, preset="skimage")
-    want = np.mean([naive.ssim(planar[c], other[c], 255.0, win_size=7, **UNIFORM) for c in range(3)])
-    assert abs(got - want) < 1e-12
+    rgb, distorted = colour()[:200, :220], noise(colour()[:200, :220], 10.0)
+    want = np.mean([naive.ssim(rgb[..., c], distorted[..., c], 255.0, win_size=7, **UNIFORM) for c in range(3)])
+    planar, other = np.moveaxis(rgb, -1, 0).copy(), np.moveaxis(distorted, -1, 0).copy()
+    assert abs(fastssim.ssim(planar, other, channel_axis=0, preset="skimage") - want) < 1e-12
+    # channel-last pixels, filtered interleaved (each channel's sums kept apart in float64)
+    assert abs(fastssim.ssim(rgb, distorted, channel_axis=-1, preset="skimage") - want) < 1e-12
+    assert abs(structural_similarity(rgb, distorted, channel_axis=-1) - want) < 1e-12
+    per_channel = fastssim.ssim_batch(rgb[None], distorted[None], channel_axis=-1, preset="skimage")
+    assert abs(per_channel[0] - want) < 1e-12
+    assert len(exact_calls) == 9 and all(e is not None for e in exact_calls)
 
 
-@pytest.mark.parametrize("case", ["float32", "uint16", "gaussian", "3x3", "13x13", "map", "mask", "volume",
-                                  "rgb-last"])
+@pytest.mark.parametrize("case", ["float32", "uint16", "gaussian", "3x3", "13x13", "map", "mask", "volume"])
 def test_taken_only_where_exact(case, exact_calls):
     """Calls that compute in float32 (their weighted passes measured faster), other dtypes,
-    Gaussian windows, windows under four taps or over 121 samples, maps, masks, volumes and
-    channel-last colour (filtered interleaved) keep the weighted passes, with the same values."""
+    Gaussian windows, windows under four taps or over 121 samples, maps, masks and volumes keep
+    the weighted passes, with the same values."""
     g = grey()[:160, :170]
     h = noise(g, 15.0)
     want = naive.ssim(g, h, 255.0, win_size=7, **UNIFORM)
@@ -144,10 +149,7 @@ def test_taken_only_where_exact(case, exact_calls):
         assert abs(value - want) < 1e-12 and abs(smap[3:-3, 3:-3].mean() - want) < 1e-12
     elif case == "mask":
         fastssim.ssim(g, h, preset="skimage", mask=np.ones(g.shape, bool))
-    elif case == "volume":
+    else:
         v = np.stack([g[:40, :40]] * 12)
         fastssim.ssim(v, noise(v, 10.0), preset="skimage")
-    else:
-        rgb = colour()[:150, :160]
-        fastssim.ssim(rgb, noise(rgb, 10.0), channel_axis=-1, preset="skimage")
     assert exact_calls and all(e is None for e in exact_calls), case

@@ -133,8 +133,6 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
 
     nd = len(spatial)
     ftype = _float_type(im1.dtype)
-    x = _planes(im1.astype(np.float64, copy=False), ca)
-    y = _planes(im2.astype(np.float64, copy=False), ca)
     if gaussian_weights:
         radius = gaussian_radius(sigma, _TRUNCATE)
         weights = window_weights(2 * radius + 1, sigma, True)
@@ -145,6 +143,11 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     cov_norm = n / (n - 1) if sample_cov else 1.0
     consts = kernel_constants(data_range, K1, K2, cov_norm, np.dtype(np.float64))
     pad = (win_size - 1) // 2
+    # float64 planes, made only where used: 8-bit images' means read the images as they are
+    eight = im1.dtype == np.uint8 and im2.dtype == np.uint8
+    need64 = not (eight and pad == radius) or gradient or full
+    x = _planes(im1.astype(np.float64, copy=False), ca) if need64 else None
+    y = _planes(im2.astype(np.float64, copy=False), ca) if need64 else None
 
     def valid_map(a, b, want_map):
         """Per-channel means and (optionally) the 'valid' map of ``(1, C, *spatial)`` arrays."""
@@ -161,7 +164,6 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     if pad == radius:  # the mean over the valid windows: that of the cropped full map
         # 8-bit images are read as they are (the kernels convert exactly as they load), so that a
         # uniform window takes exact integer sums (`kernels.exact`): the same numbers, sooner
-        eight = im1.dtype == np.uint8 and im2.dtype == np.uint8
         channel_means, _ = valid_map(_planes(im1, ca), _planes(im2, ca), False) if eight else valid_map(x, y, False)
     else:  # scikit-image crops (win_size - 1) // 2 from the full map, then averages per channel
         _, smap = valid_map(pad_same(x, radius, nd), pad_same(y, radius, nd), True)

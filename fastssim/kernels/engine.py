@@ -211,7 +211,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
     if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
         xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
-    exact = None if lanes else _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
+    exact = _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
     if exact is not None:  # 8-bit images, a uniform window: exact integer sums in float32 (`kernels.exact`)
         wdt, wh, ww, unit = np.dtype(np.float32), _exact.unit_taps(len(wh)), _exact.unit_taps(len(ww)), False
     nbh = -(-Ho // band_h)

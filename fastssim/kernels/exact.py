@@ -10,7 +10,7 @@ running sums (two additions an output, whatever the window's size), and the SSIM
 float64 on the sums times ``1 / window size``. For the calls that compute in float64 (the
 presets that reproduce a float64 implementation, scikit-image's drop-in) the means are then those
 of a float64 computation to about 1e-15, with float32 passes (`kernels.cpu.ssim.ssim_sums`, its
-``exact``): 1.4x the float64 passes at 1024^2.
+``exact``): 1.3x the float64 passes at 1024^2.
 """
 
 import numpy as np

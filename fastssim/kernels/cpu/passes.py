@@ -287,12 +287,14 @@ def _box_rows(ring, w, base, row, n, vbuf):
 
 
 @njit(**cfg.JIT)
-def _formula_row_exact(sums, n, exact, want_cs, out):
+def _formula_row_exact(sums, n, exact, want_cs, out, shx, cols, cs_cols):
     """The SSIM formula in float64 over a row of window sums ``sums[m * n + j]`` (moments not
     shifted, the window's weights all 1): each moment is its sum times ``exact[0]`` (1 / the
     window's size), and ``exact[1:6]`` are C1, C2, cov_norm, cs_floor and eps in float64. Writes
     the row of SSIM to ``out`` (in its dtype) and returns the float64 row sums of SSIM and, when
-    ``want_cs``, of the contrast-structure term (else 0)."""
+    ``want_cs``, of the contrast-structure term (else 0). Interleaved channels (``shx`` a row, see
+    `at`) add each column's float64 terms to ``cols`` and ``cs_cols`` instead (`summed_cs`), so
+    that their sums too are taken before any rounding to ``out``'s dtype."""
     inv = exact[0]
     c1 = exact[1]
     c2 = exact[2]
@@ -307,23 +309,23 @@ def _formula_row_exact(sums, n, exact, want_cs, out):
                             np.float64(sums[2 * n + j]) * inv, np.float64(sums[3 * n + j]) * inv, zero, zero,
                             c1, c2, cn, floor, eps)
         out[j] = v
-        total += v
+        total = summed_cs(shx, total, cols, j, v)
         if want_cs:
-            total_cs += cs
+            total_cs = summed_cs(shx, total_cs, cs_cols, j, cs)
     return total, total_cs
 
 
 @njit(**cfg.JIT)
-def combine_box4(ring, w, base, row, n, exact, want_cs, outs, nout, vbuf):
+def combine_box4(ring, w, base, row, n, exact, want_cs, outs, nout, vbuf, shx, cols, cs_cols):
     """The last pass of a uniform window over exact integer sums (8-bit images, `ssim_sums`'s
     ``exact``) and the float64 formula, for ``nout`` (up to four) consecutive outputs ``base ..``
     of a ring of ``len(w) + 3`` slots: writes the rows of SSIM to ``outs`` and returns their
-    sums (`_combine_ssim4`'s contract)."""
+    sums (`_combine_ssim4`'s contract; interleaved channels: see `_formula_row_exact`)."""
     _box_rows(ring, w, base, row, n, vbuf)
     total = 0.0
     total_cs = 0.0
     for q in range(nout):
-        a, b = _formula_row_exact(vbuf[0, q], n, exact, want_cs, outs[q])
+        a, b = _formula_row_exact(vbuf[0, q], n, exact, want_cs, outs[q], shx, cols, cs_cols)
         total += a
         total_cs += b
     return total, total_cs

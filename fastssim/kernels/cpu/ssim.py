@@ -142,7 +142,7 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
         121 in all), float32 work and raw moments (``shift`` 0): every window sum of ``x``, ``y``,
         ``x^2 + y^2`` and ``(x - y)^2`` is then an integer below 2^24, exact in float32 in any order;
         the last pass is a box of running sums (`passes.combine_box4`) and the formula runs in
-        float64 with these constants. For 2-D images without ``pad``, mask, map or ``lanes``.
+        float64 with these constants. For 2-D images without ``pad``, mask or map.
         None: the weighted passes.
 
     Notes
@@ -290,11 +290,13 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
                 continue
             if exact is None:
                 t_ssim, t_cs = combine_rows(rows, wh, o, 0, nS, consts, shx, shy, srows, nout, vbuf, lane_cs)
-            else:  # integer window sums, running along H (the caller's windows have four taps or more)
-                t_ssim, t_cs = combine_box4(rows, wh, o, 0, nS, exact, consts[4] != 0, srows, nout, vbuf)
+            else:  # integer window sums, running along H (the caller's windows have four taps or more);
+                # interleaved channels' float64 terms go straight to their column sums
+                t_ssim, t_cs = combine_box4(rows, wh, o, 0, nS, exact, consts[4] != 0, srows, nout, vbuf, shx,
+                                            lane_sums, lane_cs)
             acc += t_ssim
             acc_cs += t_cs
-            if lanes is not None:  # the channels' sums are taken apart at the end
+            if lanes is not None and exact is None:  # the channels' sums are taken apart at the end
                 for q in range(nout):
                     res = srows[q]
                     for j in range(nS):

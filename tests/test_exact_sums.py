@@ -102,6 +102,14 @@ def test_anisotropic_and_plain_uniform_windows(exact_calls):
     want = (((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))).mean()
     assert abs(got - want) < 1e-12
     assert exact_calls[-1] is not None
+    # MS-SSIM's contrast-structure mean too, against the weighted float64 passes (float64 input)
+    consts = engine.kernel_constants(255.0, 0.01, 0.03, 1.0, np.dtype(np.float64))
+    x5, y5 = g[None, None, None], jpeg(g)[None, None, None]
+    exact = engine.ssim_means(x5, y5, 2, wins, consts, want_cs=True)[0]
+    weighted = engine.ssim_means(x5.astype(np.float64), y5.astype(np.float64), 2, wins, consts, want_cs=True)[0]
+    assert exact_calls[-2] is not None and exact_calls[-1] is None
+    np.testing.assert_allclose(exact, weighted, rtol=0, atol=1e-12)
+    assert 0.2 < exact[0, 0, 1] < 0.99 and exact[0, 0, 1] != exact[0, 0, 0]
 
 
 def test_batches_equal_their_pairs_and_colour(exact_calls):

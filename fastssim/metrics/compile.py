@@ -50,8 +50,8 @@ def _call(name):
     elif name == "ssim-uint8-mask":
         x, y = _pair("uint8", img)
         fs.ssim(x, y, mask=x > 100)
-    elif name == "ssim-uint8-uniform":  # scikit-image's window: exact integer sums (`kernels.exact`)
-        fs.ssim(*_pair("uint8", img), win_size=7, gaussian=False)
+    elif name == "ssim-uint8-uniform":  # scikit-image's, in float64: exact integer sums (`kernels.exact`)
+        fs.ssim(*_pair("uint8", img), preset="skimage")
     elif name == "ssim-ffmpeg":
         fs.ssim(*_pair("uint8", img), preset="ffmpeg")
     elif kind == "ssim":

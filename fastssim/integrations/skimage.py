@@ -13,6 +13,7 @@ import numpy as np
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..kernels.engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_map_separable, ssim_means
+from ..kernels.arrays import HOST_KERNEL_DTYPES
 from ..kernels.engine_gradient import avanaki_gradient
 from ..kernels.math import gaussian_radius, window_weights
 
@@ -143,9 +144,12 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     cov_norm = n / (n - 1) if sample_cov else 1.0
     consts = kernel_constants(data_range, K1, K2, cov_norm, np.dtype(np.float64))
     pad = (win_size - 1) // 2
-    # float64 planes, made only where used: 8-bit images' means read the images as they are
-    eight = im1.dtype == np.uint8 and im2.dtype == np.uint8
-    need64 = not (eight and pad == radius) or gradient or full
+    # float64 planes, made only where used: the means read images of a dtype the kernels convert
+    # exactly as they load (uint8, uint16, int16, int32, float32, float64) as they are: the same
+    # numbers without a float64 copy, and for 8-bit images under a uniform window exact sums
+    # (`kernels.exact`)
+    direct = im1.dtype == im2.dtype and im1.dtype in HOST_KERNEL_DTYPES
+    need64 = not (direct and pad == radius) or gradient or full
     x = _planes(im1.astype(np.float64, copy=False), ca) if need64 else None
     y = _planes(im2.astype(np.float64, copy=False), ca) if need64 else None
 
@@ -162,9 +166,7 @@ def structural_similarity(im1, im2, *, win_size=None, gradient=False, data_range
     # with or without full/gradient
     smap = grad = None
     if pad == radius:  # the mean over the valid windows: that of the cropped full map
-        # 8-bit images are read as they are (the kernels convert exactly as they load), so that a
-        # uniform window takes exact integer sums (`kernels.exact`): the same numbers, sooner
-        channel_means, _ = valid_map(_planes(im1, ca), _planes(im2, ca), False) if eight else valid_map(x, y, False)
+        channel_means, _ = valid_map(_planes(im1, ca), _planes(im2, ca), False) if direct else valid_map(x, y, False)
     else:  # scikit-image crops (win_size - 1) // 2 from the full map, then averages per channel
         _, smap = valid_map(pad_same(x, radius, nd), pad_same(y, radius, nd), True)
         inner = (0, slice(None)) + tuple(slice(pad, s - pad) for s in smap.shape[2:])

@@ -81,6 +81,9 @@ def workloads():
         ("ssim 512^2 RGB uint8", c.size, lambda m: m.ssim(c, cd, channel_axis=-1)),
         ("ssim 128^3 float32", v.size, lambda m: m.ssim(v, vd, data_range=1.0)),
         ("ms_ssim 1024^2 uint8", g.size, lambda m: m.ms_ssim(g, gd)),
+        ("ms_ssim 1024^2 float32", g.size, lambda m: m.ms_ssim(f, fd, data_range=1.0)),
+        ("ms_ssim 1024^2 float32 preset='pytorch_msssim'", g.size,
+         lambda m: m.ms_ssim(f, fd, data_range=1.0, preset="pytorch_msssim")),
         ("ssim_with_gradient 1024^2 float32", g.size, lambda m: m.ssim_with_gradient(f, fd, data_range=1.0)),
         ("psnr 1024^2 uint8", g.size, lambda m: m.psnr(g, gd)),
     ]

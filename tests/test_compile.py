@@ -224,7 +224,7 @@ def test_no_helper_where_it_cannot_save_time_and_a_late_one_is_stopped(monkeypat
 
     from fastssim import config as cfg
     from fastssim.kernels import ahead
-    from fastssim.kernels.engine import halving_call
+    from fastssim.kernels.engine_ms import halving_call
 
     x5 = np.arange(2 * 6 * 8, dtype=np.float32).reshape(1, 2, 1, 6, 8)
     kernel, args, held = halving_call(x5, 2, np.dtype(np.float32))

@@ -261,7 +261,7 @@ def test_float16_ms_ssim_read_in_place():
     exactly: NaN stays NaN, inf inf), so the scores equal those of float32 copies bit for bit
     (grey, a channel-last colour batch, a volume, an odd size), and the traced peak is the
     half-size copies' (a float32 copy of the pair would be four times the input)."""
-    from fastssim.kernels.engine import halve
+    from fastssim.kernels.engine_ms import halve
     from images import colour
 
     patterns = np.arange(2 ** 16, dtype=np.uint16).view(np.float16).reshape(256, 256)

@@ -141,7 +141,7 @@ def test_halving_sums_in_written_order(dtype):
     exact for uint8 either way), the last sample of an odd axis repeated: bitwise, for odd and
     even sizes, planar and channel-last rows (so both layouts score the same), mirrored views
     (read through a copy) and rows read in place or converted."""
-    from fastssim.kernels.engine import halve
+    from fastssim.kernels.engine_ms import halve
 
     rng = np.random.default_rng(7)
 
@@ -167,3 +167,54 @@ def test_halving_sums_in_written_order(dtype):
             want = expected(np.asarray(view), depth_too, out_dtype)
             assert out.shape == want.shape
             np.testing.assert_array_equal(out, want, err_msg=f"{shape} {view.strides}")
+
+
+def test_pair_halved_in_one_call_as_each_alone():
+    """MS-SSIM halves both images of a pair in one call: each result equals halving it alone,
+    bit for bit, for every convention's rule (the padding and cropping around the call), odd and
+    even sizes, volumes, and a pair whose rows are of two types (uint8 and float64: halved one
+    after the other, each in its own rows)."""
+    from fastssim.kernels.engine_ms import CONVENTIONS, halve, halve_by
+
+    rng = np.random.default_rng(11)
+    for shape, nd in [((2, 3, 1, 37, 51), 2), ((1, 2, 1, 64, 96), 2), ((1, 1, 9, 14, 17), 3)]:
+        x = rng.random(shape).astype(np.float32)
+        y = (x + 0.1 * rng.random(shape)).astype(np.float32)
+        for conv in CONVENTIONS.values():
+            gx, gy = halve_by(x, conv, nd, np.dtype(np.float32), y)
+            np.testing.assert_array_equal(gx, halve_by(x, conv, nd, np.dtype(np.float32)), err_msg=conv.name)
+            np.testing.assert_array_equal(gy, halve_by(y, conv, nd, np.dtype(np.float32)), err_msg=conv.name)
+        u = (x * 255).astype(np.uint8)
+        d = (y * 255).astype(np.float64)
+        for wdt in (np.dtype(np.float32), np.dtype(np.float64)):
+            gu, gd = halve(u, nd, wdt, d)
+            np.testing.assert_array_equal(gu, halve(u, nd, wdt))
+            np.testing.assert_array_equal(gd, halve(d, nd, wdt))
+            assert not np.array_equal(gu, gd)  # the two images, not one of them twice
+
+
+def test_contrast_structure_alone_equals_it_beside_ssim():
+    """MS-SSIM's finer scales ask the SSIM kernel for the contrast-structure term alone
+    (``want_cs='only'``: SSIM's division skipped): the same mean, bit for bit, as beside SSIM,
+    for grey images, channel-last colour, a volume, float64 and a uniform window over 8-bit images
+    (the exact sums); the mean SSIM, not computed, is NaN rather than a number."""
+    from fastssim.kernels.engine import kernel_constants, ssim_means
+    from fastssim.kernels.math import window_weights
+
+    cam = camera()[:96, :120]
+    rgb = colour()[:80, :90]
+    rng = np.random.default_rng(5)
+    planar = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))[None, :, None]
+    cases = [(cam[None, None, None], 2, np.float32, True),
+             (np.moveaxis(rgb, -1, 0)[None, :, None], 2, np.float32, True),  # channel-last: interleaved rows
+             (planar, 2, np.float32, True), (np.stack([cam[:40, :40]] * 12)[None, None], 3, np.float64, True),
+             (cam[None, None, None], 2, np.float64, False)]
+    for x5, nd, wdt, gaussian in cases:
+        y5 = np.clip(x5 + rng.normal(0, 12, x5.shape), 0, 255).astype(np.uint8)
+        weights = window_weights(11 if gaussian else 7, 1.5, gaussian)
+        consts = kernel_constants(255.0, 0.01, 0.03, 1.0, np.dtype(wdt))
+        both, _ = ssim_means(x5, y5, nd, weights, consts, want_cs=True)
+        alone, _ = ssim_means(x5, y5, nd, weights, consts, want_cs="only")
+        np.testing.assert_array_equal(alone[..., 1], both[..., 1])
+        assert np.isnan(alone[..., 0]).all() and np.isfinite(both).all()
+        assert (both[..., 1] > 0.1).all() and (both[..., 1] < 1).all()

@@ -163,9 +163,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         Also return the 'valid' map, shape (N, C, Do, Ho, Wo).
     mask5 : ndarray, optional
         uint8, broadcastable to the 'valid' map's shape: 1 for the windows to average.
-    want_cs : bool
+    want_cs : bool or 'only'
         Also average the contrast-structure term (MS-SSIM); False skips its division on the
-        CPU (the mean is then 0).
+        CPU (the mean is then 0). 'only': the contrast-structure term alone (MS-SSIM's finer
+        scales), without SSIM's division on the CPU, whose mean SSIM is then NaN. Not with
+        ``want_map`` or ``mask5``.
     pad : int
         Score the images extended by ``pad`` samples of symmetric reflection on each side of
         every spatial axis (scipy's 'reflect'), as `pad_same` would: the 'same' map. The CPU
@@ -224,7 +226,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         # read-only, so that every masked call has the same specialization
         full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
         mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
-    flags = [1 if want_cs else 0, 1 if unit else 0, consts[4], 1 if pad_mode == "reflect" else 0]
+    cs_only = want_cs == "only" and not want_map and mask5 is None
+    flags = [2 if cs_only else 1 if want_cs else 0, 1 if unit else 0, consts[4], 1 if pad_mode == "reflect" else 0]
     consts = np.array([*consts[:4], *flags], dtype=wdt)  # see _cpu.ssim_sums
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
@@ -241,6 +244,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
             means = np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1)
     else:
         means = totals[..., :2] / (Do * Ho * Wo)
+    if cs_only:
+        means[..., 0] = np.nan  # not computed (the exact sums compute it: dropped all the same)
     if not want_map:
         return means, None
     inverse = tuple(int(i) for i in np.argsort(perm))
@@ -267,38 +272,6 @@ def _valid_shape(shape5, weights, spatial_ndim):
     ks = [len(w) for w in axis_windows(weights, spatial_ndim)]
     D, H, W = shape5[2:]
     return (D - ks[0] + 1 if spatial_ndim == 3 else D, H - ks[-2] + 1, W - ks[-1] + 1)
-
-
-def downsampled_shape(shape5, spatial_ndim):
-    N, C, D, H, W = shape5
-    return (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
-
-
-def halve(a5, spatial_ndim, wdt, out=None):
-    """The 2x2 (2x2x2) block means of a 5-D host array, in ``wdt`` (`_cpu_reduce.downsample2`:
-    any dtype and layout read in place, float16 decoded row by row), into ``out`` if given."""
-    kernel, args, held = halving_call(a5, spatial_ndim, wdt, out)
-    kernel(*args)
-    del held  # alive until here: the kernel read it
-    return args[2]
-
-
-def halving_call(a5, spatial_ndim, wdt, out=None):
-    """``(kernel, args, held)`` of `halve`: ``args[2]`` the output (new unless ``out`` is given);
-    ``held`` the array the description points to (``a5`` or a copy), to keep alive while the
-    kernel runs."""
-    if out is None:
-        out = np.empty(downsampled_shape(a5.shape, spatial_ndim), wdt)
-    row_kind = _ROWS_32 if a5.dtype.itemsize <= 2 or a5.dtype == np.float32 else _ROWS_64
-    images = _cpu_load.descriptions(3)  # the image, its shape in row 2
-    described = _cpu_load.describe(a5, row_kind.dtype, images[0])
-    images[2, :5] = described.shape
-    return _cpu_reduce.downsample2, (images, spatial_ndim == 3, out, row_kind), described
-
-
-#: The row types of `halve` (see `_cpu_reduce.downsample2`), as empty arrays: typed by the
-#: dispatcher's fast path, where a dtype object is not.
-_ROWS_32, _ROWS_64 = np.empty(0, np.float32), np.empty(0, np.float64)
 
 
 def pad_same(a, radius, spatial_ndim, mode="symmetric"):

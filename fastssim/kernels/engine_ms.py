@@ -16,7 +16,8 @@ import numpy as np
 
 from . import ahead
 from .cpu import reduce as _cpu_reduce, ssim as _cpu
-from .engine import GPU_LOCK, _cuda, device_inputs, halve, halving_call, pad_same, ssim_means
+from .cpu import load as _cpu_load
+from .engine import GPU_LOCK, _cuda, device_inputs, pad_same, ssim_means
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +66,51 @@ CONVENTIONS = {c.name: c for c in [
 ]}
 
 
+def downsampled_shape(shape5, spatial_ndim):
+    N, C, D, H, W = shape5
+    return (N, C, -(-D // 2) if spatial_ndim == 3 else D, -(-H // 2), -(-W // 2))
+
+
+def halve(a5, spatial_ndim, wdt, b5=None):
+    """The 2x2 (2x2x2) block means of a 5-D host array, in ``wdt`` (`_cpu_reduce.downsample2`:
+    any dtype and layout read in place, float16 decoded row by row); with ``b5`` (the same
+    shape), of both, returned as a pair: in one call (one parallel region) when their rows are
+    of one type (`_row_kind`), else one after the other, so that each is halved as alone."""
+    if b5 is not None and _row_kind(a5) is not _row_kind(b5):
+        return halve(a5, spatial_ndim, wdt), halve(b5, spatial_ndim, wdt)
+    kernel, args, held = halving_call(a5, spatial_ndim, wdt, b5)
+    kernel(*args)
+    del held  # alive until here: the kernel read it
+    out = args[2]
+    return out[0] if b5 is None else (out[0], out[1])
+
+
+def halving_call(a5, spatial_ndim, wdt, b5=None):
+    """``(kernel, args, held)`` of `halve`: ``args[2]`` the output, (1 or 2, *halved shape);
+    ``held`` the arrays the descriptions point to (``a5``, ``b5`` or copies), to keep alive
+    while the kernel runs."""
+    pair = [a5] if b5 is None else [a5, b5]
+    out = np.empty((len(pair),) + downsampled_shape(a5.shape, spatial_ndim), wdt)
+    images = _cpu_load.descriptions(3)  # the images, their shape in row 2
+    held = []
+    row_kind = _row_kind(a5)
+    for p, a in enumerate(pair):
+        held.append(_cpu_load.describe(a, row_kind.dtype, images[p]))
+    images[2, :5] = held[0].shape
+    return _cpu_reduce.downsample2, (images, spatial_ndim == 3, out, row_kind), held
+
+
+#: The row types of `halve` (see `_cpu_reduce.downsample2`), as empty arrays: typed by the
+#: dispatcher's fast path, where a dtype object is not.
+_ROWS_32, _ROWS_64 = np.empty(0, np.float32), np.empty(0, np.float64)
+
+
+def _row_kind(a5):
+    """The rows `halve` sums ``a5``'s samples in: float32 for float32 input and integers of 16
+    bits or fewer, else float64."""
+    return _ROWS_32 if a5.dtype.itemsize <= 2 or a5.dtype == np.float32 else _ROWS_64
+
+
 def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",
                   devices=(None, None)):
     """MS-SSIM of every (pair, channel) plane, shape (N, C).
@@ -89,11 +135,12 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
         xs, ys = x5, y5
         pending = halving_ahead(x5, spatial_ndim, consts.dtype, levels)
         for level in range(levels):
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts)
+            # the finer scales' contrast-structure terms alone, the last scale's SSIM alone
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=level < levels - 1 and "only")
             terms.append(means)
             if level < levels - 1:
                 pending.wait()
-                xs, ys = halve(xs, spatial_ndim, consts.dtype), halve(ys, spatial_ndim, consts.dtype)
+                xs, ys = halve(xs, spatial_ndim, consts.dtype, ys)
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
         term = means[..., 0] if level == levels - 1 else means[..., 1]
@@ -103,7 +150,7 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
 
 
 def halving_ahead(a5, spatial_ndim, wdt, levels=2, beside=None):
-    """On a cold first call, compile the halving kernel (`kernels.engine.halve`) of ``a5``'s
+    """On a cold first call, compile the halving kernel (`halve`) of ``a5``'s
     dtype in a helper process while the first scale's kernel (``beside``: SSIM's by default)
     compiles here (`kernels.ahead`): its arguments' types do not depend on ``a5``'s layout, so a
     small stand-in types them. Returns the `ahead.Pending` to wait on before the first halving."""
@@ -113,30 +160,36 @@ def halving_ahead(a5, spatial_ndim, wdt, levels=2, beside=None):
 
 
 def halving_stand_in(dtype, spatial_ndim, wdt):
-    """``(kernel, args)`` typed as `kernels.engine.halve` of an array of ``dtype`` (any layout)."""
+    """``(kernel, args)`` typed as `halve` of an array of ``dtype`` (any layout)."""
     kernel, args, _ = halving_call(np.empty((1, 1, 1, 2, 2), dtype), spatial_ndim, wdt)
     return kernel, args
 
 
-def halve_by(a5, conv, spatial_ndim, wdt):
-    """One halving of a 5-D host array by the convention's rule, in the work dtype."""
+def halve_by(a5, conv, spatial_ndim, wdt, b5=None):
+    """One halving of a 5-D host array by the convention's rule, in the work dtype; with ``b5``
+    (the same shape), of both, returned as a pair (`halve`'s one call for the two)."""
     axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
-    if conv.downsample == "zeros-before-odd" and any(a5.shape[ax] % 2 for ax in axes):  # np.pad always copies
-        a5 = np.pad(a5, [(a5.shape[ax] % 2, 0) if ax in axes else (0, 0) for ax in range(5)])
-    if conv.downsample == "start-if-odd" and any(a5.shape[ax] % 2 for ax in axes):
-        a5 = np.pad(a5, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
-    if conv.downsample in ("floor", "start-if-odd"):
-        a5 = a5[tuple(slice(None, n - n % 2) if ax in axes else slice(None)
-                      for ax, n in enumerate(a5.shape))]
-    elif conv.downsample == "before":
-        sizes = [-(-a5.shape[ax] // 2) for ax in axes]
-        a5 = np.pad(a5, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
-    out = halve(a5, spatial_ndim, wdt)
-    if conv.downsample == "before":
-        out = out[tuple(slice(None, sizes[axes.index(ax)]) if ax in axes else slice(None) for ax in range(5))]
-    if conv.mix_channels and out.shape[1] > 1:
-        out = (np.concatenate([out[:, :1], out[:, :-1]], axis=1) + out) / wdt.type(2)
-    return np.ascontiguousarray(out, dtype=wdt)
+    odd = any(a5.shape[ax] % 2 for ax in axes)
+    sizes = [-(-a5.shape[ax] // 2) for ax in axes]
+    pair = [a5] if b5 is None else [a5, b5]
+    for p, a in enumerate(pair):
+        if conv.downsample == "zeros-before-odd" and odd:  # np.pad always copies
+            a = np.pad(a, [(a.shape[ax] % 2, 0) if ax in axes else (0, 0) for ax in range(5)])
+        if conv.downsample == "start-if-odd" and odd:
+            a = np.pad(a, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
+        if conv.downsample in ("floor", "start-if-odd"):
+            a = a[tuple(slice(None, n - n % 2) if ax in axes else slice(None) for ax, n in enumerate(a.shape))]
+        elif conv.downsample == "before":
+            a = np.pad(a, [(1, 0) if ax in axes else (0, 0) for ax in range(5)], mode="edge")
+        pair[p] = a
+    outs = [halve(pair[0], spatial_ndim, wdt)] if b5 is None else list(halve(pair[0], spatial_ndim, wdt, pair[1]))
+    for p, out in enumerate(outs):
+        if conv.downsample == "before":
+            out = out[tuple(slice(None, sizes[axes.index(ax)]) if ax in axes else slice(None) for ax in range(5))]
+        if conv.mix_channels and out.shape[1] > 1:
+            out = (np.concatenate([out[:, :1], out[:, :-1]], axis=1) + out) / wdt.type(2)
+        outs[p] = np.ascontiguousarray(out, dtype=wdt)
+    return outs[0] if b5 is None else tuple(outs)
 
 
 def scales_that_fit(shape5, win_size, spatial_ndim, levels, conv):
@@ -182,14 +235,15 @@ def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, con
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
         if level == levels - 1 and conv.last == "same-reflect":
             means, _ = ssim_means(pad_same(xs, r, spatial_ndim, "reflect"), pad_same(ys, r, spatial_ndim, "reflect"),
-                                  spatial_ndim, weights, c, backend=backend)
+                                  spatial_ndim, weights, c, backend=backend, want_cs=False)
             terms.append(means[..., 0])
-        else:
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend)
-            terms.append(means[..., 0] if level == levels - 1 else means[..., 1])
+        else:  # the finer scales' contrast-structure terms alone, the last scale's SSIM alone
+            last = level == levels - 1
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=not last and "only")
+            terms.append(means[..., 0] if last else means[..., 1])
         if level < levels - 1:
             pending.wait()
-            xs, ys = halve_by(xs, conv, spatial_ndim, wdt), halve_by(ys, conv, spatial_ndim, wdt)
+            xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
     t = np.stack(terms)  # (levels, N, C)
     if conv.pool_channels:
         t = t.mean(axis=2)

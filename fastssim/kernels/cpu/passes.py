@@ -99,19 +99,22 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
     """The SSIM formula over a row of filtered moments ``vbuf[m * n + j]`` (shifts: numbers, or rows for
     interleaved channels, see `at`): writes the row of SSIM to ``out``; returns the float64 row
     sums of SSIM and, when ``consts[4]`` is nonzero, of the contrast-structure term (MS-SSIM's;
-    else 0: its division is skipped). Interleaved channels add their contrast-structure terms
-    to the float64 columns ``cs_cols`` instead (`summed_cs`)."""
+    else 0: its division is skipped). ``consts[4]`` 2: the contrast-structure term only (MS-SSIM's
+    finer scales): SSIM's loop is skipped, ``out`` is not written and its sum is 0. Interleaved
+    channels add their contrast-structure terms to the float64 columns ``cs_cols`` instead
+    (`summed_cs`)."""
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
     floor = consts[3]
     eps = consts[6]
     total = 0.0
-    for j in range(n):
-        v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
-                           at(shy, j), c1, c2, cn, floor, eps)
-        out[j] = v
-        total = summed(shx, total, v)
+    if consts[4] != 2:
+        for j in range(n):
+            v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
+                               at(shy, j), c1, c2, cn, floor, eps)
+            out[j] = v
+            total = summed(shx, total, v)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):

@@ -58,12 +58,13 @@ def _source_rows(N, C, D, H, Do, Ho, r, depth_too):
 def downsample2(images, depth_too, out, row_kind):
     """Means of 2x2 blocks along H and W (and pairs along D when ``depth_too``).
 
-    ``images[0]``: the input as `load.describe` writes it for rows of ``row_kind.dtype`` (an
-    empty array of float32 or float64), ``images[2, :5]`` its shape (N, C, D, H, W). An axis of
-    odd length repeats its last sample, as MATLAB's ``imfilter(..., 'symmetric')`` followed by
-    ``1:2:end`` does in Wang's ``msssim.m``: the last output is the mean of the last sample with
-    itself. ``out`` has shape ``(N, C, ceil(D/2) or D, ceil(H/2), ceil(W/2))``, in the work
-    dtype.
+    ``images[p]`` for ``p < P`` (one image, or both of a pair of the same shape, as MS-SSIM
+    halves them: one parallel region for the two): the inputs as `load.describe` writes them for
+    rows of ``row_kind.dtype`` (an empty array of float32 or float64), ``images[2, :5]`` their
+    shape (N, C, D, H, W). An axis of odd length repeats its last sample, as MATLAB's
+    ``imfilter(..., 'symmetric')`` followed by ``1:2:end`` does in Wang's ``msssim.m``: the last
+    output is the mean of the last sample with itself. ``out`` has shape ``(P, N, C, ceil(D/2)
+    or D, ceil(H/2), ceil(W/2))``, in the work dtype.
 
     Tasks of ``cfg.HALVE_ROWS`` output rows. Each output row's two (four) input rows are read
     in place when they are contiguous rows of ``row_kind.dtype``, else converted into rows of
@@ -76,14 +77,17 @@ def downsample2(images, depth_too, out, row_kind):
     layout. One specialization per work dtype and row type, whatever the input's dtype and
     layout.
     """
-    x = images[0]
     N, C, D, H, W = images[2, 0], images[2, 1], images[2, 2], images[2, 3], images[2, 4]
-    Do, Ho = out.shape[2], out.shape[3]
+    Do, Ho = out.shape[3], out.shape[4]
     total = N * C * Do * Ho
     per = cfg.HALVE_ROWS  # output rows per task: the row buffer is allocated once per task
-    for t in prange((total + per - 1) // per):
+    tasks = (total + per - 1) // per  # per image
+    for t in prange(out.shape[0] * tasks):
+        p = t // tasks
+        x = images[p]
         rows = np.empty(4 * W, row_kind.dtype)
-        for r in range(t * per, min(t * per + per, total)):
+        first = (t - p * tasks) * per
+        for r in range(first, min(first + per, total)):
             n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
             if x[8] == 1:  # rows of the rows' dtype, contiguous: halved where they lie
                 r0, r1 = row_view(x, n, c, d0, h0, W, rows), row_view(x, n, c, d0, h1, W, rows)
@@ -95,7 +99,7 @@ def downsample2(images, depth_too, out, row_kind):
                     read_row(x, n, c, d1, h0, 0, W, rows, 2 * W)
                     read_row(x, n, c, d1, h1, 0, W, rows, 3 * W)
                 r0, r1, r2, r3 = rows[:W], rows[W:2 * W], rows[2 * W:3 * W], rows[3 * W:]
-            _halve_row(r0, r1, r2, r3, out[n, c, k, i], depth_too)
+            _halve_row(r0, r1, r2, r3, out[p, n, c, k, i], depth_too)
 
 
 @njit(**cfg.JIT_PARALLEL)

@@ -111,7 +111,8 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
         Window weights along H and W (work dtype).
     consts : ndarray
         ``[C1, C2, cov_norm, cs_floor, want_cs, shift, eps, mirror]`` in the work dtype
-        (``want_cs`` nonzero: also sum the contrast-structure term; ``shift`` 0: raw moments, for
+        (``want_cs`` 1: also sum the contrast-structure term, 2: sum it alone, with no map, mask or
+        exact sums: the SSIM sums are then 0 and its rows unwritten; ``shift`` 0: raw moments, for
         a window whose taps do not sum to 1, else 1: moments shifted by the task's level; ``eps``:
         see ``kernels.math.ssim_terms``; ``mirror`` nonzero: ``pad`` reflects without repeating
         the edge sample, PyTorch's 'reflect').
@@ -297,7 +298,7 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
             acc += t_ssim
             acc_cs += t_cs
             if lanes is not None and exact is None:  # the channels' sums are taken apart at the end
-                for q in range(nout):
+                for q in range(nout if consts[4] != 2 else 0):  # 2: cs alone, no rows of SSIM
                     res = srows[q]
                     for j in range(nS):
                         lane_sums[j] += np.float64(res[j])

@@ -12,6 +12,13 @@ import os
 if not glob.glob("/dev/nvidia[0-9]*"):
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    import sys
+
+    # The simulator runs a block's threads as Python threads while the launching thread polls
+    # them in a loop: with Python's default 5 ms switch interval every hand-over of the GIL from
+    # that loop waits out the interval. At 0.2 ms a 20x24 colour SSIM takes 0.79 s instead of 4.4
+    # (0.05 ms: 0.77); the same numbers, only sooner.
+    sys.setswitchinterval(2e-4)
     os.environ.setdefault("FASTSSIM_CUDA_TILE_H", "4")
     os.environ.setdefault("FASTSSIM_CUDA_TILE_W", "8")
     os.environ.setdefault("FASTSSIM_CUDA_DEPTH_CHUNK", "3")

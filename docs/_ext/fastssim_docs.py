@@ -4,7 +4,9 @@
   preset that reproduces it (``disagreement.py``; the build fails where they do not agree);
 - ``loss-demo/progress.gif``: ``fastssim demo --loss`` on its built-in image, for the training guide;
 - ``benchmarks.md``: one section per results file the benchmark scripts wrote in
-  ``benchmarks/results/`` (the machine, versions, command and table of the last run of each).
+  ``benchmarks/results/`` (the machine, versions, command and table of the last run of each);
+- ``first_call_table.md``: the first-call table alone, for the performance guide, so that the
+  guide quotes the last run rather than figures copied by hand.
 """
 
 import json
@@ -45,6 +47,7 @@ def generate(app):
     out = DOCS / "_generated"
     out.mkdir(exist_ok=True)
     _write(out / "benchmarks.md", benchmarks_markdown())
+    _write(out / "first_call_table.md", json.loads((RESULTS / "first_call.json").read_text())["table"] + "\n")
     import disagreement
 
     records = disagreement.compute()

@@ -191,6 +191,8 @@ def test_pair_halved_in_one_call_as_each_alone():
             np.testing.assert_array_equal(gu, halve(u, nd, wdt))
             np.testing.assert_array_equal(gd, halve(d, nd, wdt))
             assert not np.array_equal(gu, gd)  # the two images, not one of them twice
+    with pytest.raises(ValueError, match="one shape"):
+        halve(x, 2, np.dtype(np.float32), x[..., :-1])
 
 
 def test_contrast_structure_alone_equals_it_beside_ssim():

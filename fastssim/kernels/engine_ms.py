@@ -90,6 +90,8 @@ def halving_call(a5, spatial_ndim, wdt, b5=None):
     ``held`` the arrays the descriptions point to (``a5``, ``b5`` or copies), to keep alive
     while the kernel runs."""
     pair = [a5] if b5 is None else [a5, b5]
+    if b5 is not None and b5.shape != a5.shape:  # the kernel reads both by one shape
+        raise ValueError(f"a pair halved in one call needs one shape, got {a5.shape} and {b5.shape}")
     out = np.empty((len(pair),) + downsampled_shape(a5.shape, spatial_ndim), wdt)
     images = _cpu_load.descriptions(3)  # the images, their shape in row 2
     held = []

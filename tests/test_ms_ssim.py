@@ -59,8 +59,8 @@ def test_channel_last_colour_scores_as_planes(monkeypatch, dtype):
                                          np.dtype(np.float64 if dtype == "float64" else np.float32))
         w = fastssim.kernels.math.window_weights(11, 1.5, True)
         five = np.moveaxis(x, -1, 0)[None, :, None], np.moveaxis(y, -1, 0)[None, :, None]
-        inter, _ = engine.ssim_means(*five, 2, w, consts)
-        planar, _ = engine.ssim_means(*(np.ascontiguousarray(a) for a in five), 2, w, consts)
+        inter, _ = engine.ssim_means(*five, 2, w, consts, want_cs=True)
+        planar, _ = engine.ssim_means(*(np.ascontiguousarray(a) for a in five), 2, w, consts, want_cs=True)
         np.testing.assert_allclose(inter, planar, rtol=0, atol=1e-12)
         assert (inter[..., 1] > 0.3).all() and (inter[..., 1] != inter[..., 0]).all()
 

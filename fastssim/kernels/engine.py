@@ -145,7 +145,7 @@ def _kernel_taps(windows, work_char):
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=True, pad=0, pad_mode="symmetric"):
+               mask5=None, want_cs=False, pad=0, pad_mode="symmetric"):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -164,8 +164,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     mask5 : ndarray, optional
         uint8, broadcastable to the 'valid' map's shape: 1 for the windows to average.
     want_cs : bool or 'only'
-        Also average the contrast-structure term (MS-SSIM); False skips its division on the
-        CPU (the mean is then 0). 'only': the contrast-structure term alone (MS-SSIM's finer
+        Also average the contrast-structure term (MS-SSIM); False (the default) skips its
+        division on the CPU (the mean is then 0). 'only': the contrast-structure term alone (MS-SSIM's finer
         scales), without SSIM's division on the CPU, whose mean SSIM is then NaN. Not with
         ``want_map`` or ``mask5``.
     pad : int

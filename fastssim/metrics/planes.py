@@ -138,7 +138,7 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
     grad = None
     if not gradient:
         means, _ = ssim_means(_five(x, spatial_ndim), _five(y, spatial_ndim), spatial_ndim, w, consts,
-                              want_cs=cs_only, pad=pad, pad_mode="reflect")
+                              want_cs=cs_only and "only", pad=pad, pad_mode="reflect")
         values = means[:, 0, 1 if cs_only else 0]
     else:
         fused = ssim_gradient_2d if spatial_ndim == 2 else ssim_gradient_3d

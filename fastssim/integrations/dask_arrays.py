@@ -95,11 +95,12 @@ def _tiles(chunks, n, k):
     return tiles
 
 
-def _tile_sums(xb, yb, opts):
+def _tile_sums(xb, yb, opts, want_cs):
     """Per-channel sums of SSIM and of the contrast-structure term over a tile's positions, and
-    the number of positions: ``(sums (C, 2), count)``."""
+    the number of positions: ``(sums (C, 2), count)``; the terms ``want_cs`` asks for
+    (`kernels.engine.ssim_means`: False, SSIM alone; 'only', cs alone), the other NaN or 0."""
     job = _prepare(xb, yb, batch=False, spatial_ndim=None, **opts)
-    means, _ = _means(job, want_cs=True)
+    means, _ = _means(job, want_cs=want_cs)
     k = opts["win_size"]
     spatial = job.x5.shape[2:] if job.nd == 3 else job.x5.shape[3:]
     count = math.prod(n - k + 1 for n in spatial)
@@ -111,8 +112,16 @@ def _add(parts):
     return sums, sum(p[1] for p in parts)
 
 
-def _level_means(x, y, ca, spatial, opts):
-    """Per-channel mean SSIM and contrast-structure over the valid positions: (C, 2)."""
+def _level_means(x, y, ca, spatial, opts, want_cs=False):
+    """Per-channel mean SSIM and contrast-structure over the valid positions: (C, 2), with the
+    terms ``want_cs`` asks for (`_tile_sums`)."""
+    dask, _ = _dask()
+    sums, count = dask.compute(_level_sums(x, y, spatial, opts, want_cs))[0]
+    return sums / count
+
+
+def _level_sums(x, y, spatial, opts, want_cs):
+    """`_level_means`' sums over the tiles and their count, as one delayed value."""
     dask, _ = _dask()
     k = opts["win_size"]
     per_axis = [_tiles(x.chunks[i], x.shape[i], k) for i in spatial]
@@ -122,9 +131,8 @@ def _level_means(x, y, ca, spatial, opts):
         for axis, (s, e) in zip(spatial, combo):
             slab[axis] = slice(s, e + k - 1)
         slab = tuple(slab)
-        parts.append(dask.delayed(_tile_sums)(x[slab], y[slab], opts))
-    sums, count = dask.compute(dask.delayed(_add)(parts))[0]
-    return sums / count
+        parts.append(dask.delayed(_tile_sums)(x[slab], y[slab], opts, want_cs))
+    return dask.delayed(_add)(parts)
 
 
 def _raise_nonfinite(x, y, K1, K2):
@@ -202,13 +210,29 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
 
 
 def _downsample(a, spatial, dtype):
-    """MS-SSIM's 2x2 (2x2x2) block means, an odd axis repeating its last sample (as the engine)."""
+    """MS-SSIM's 2x2 (2x2x2) block means, an odd axis repeating its last sample: the engine's
+    halving kernel on each block (`kernels.engine_ms.halve`, so the in-memory call's sums in its
+    order), after an edge padding of odd axes and even chunks."""
     _, da = _dask()
     pad = [(0, a.shape[i] % 2) if i in spatial else (0, 0) for i in range(a.ndim)]
     if any(p[1] for p in pad):
         a = da.pad(a, pad, mode="edge")
     a = a.rechunk({i: max(2, a.chunks[i][0] + a.chunks[i][0] % 2) for i in spatial})
-    return da.coarsen(np.mean, a.astype(np.float64), {i: 2 for i in spatial}).astype(dtype)
+    chunks = tuple(tuple(c // 2 for c in a.chunks[i]) if i in spatial else a.chunks[i] for i in range(a.ndim))
+    return a.map_blocks(_halve_block, tuple(spatial), np.dtype(dtype), dtype=dtype, chunks=chunks)
+
+
+def _halve_block(b, spatial, dtype):
+    """`_downsample` of one block of even spatial sides: its spatial axes last, the others one
+    axis of planes."""
+    from ..kernels.engine_ms import halve
+
+    nd = len(spatial)
+    last = tuple(range(b.ndim - nd, b.ndim))
+    moved = np.moveaxis(b, spatial, last)
+    five = moved.reshape((1, -1) + (1,) * (3 - nd) + moved.shape[-nd:])
+    out = halve(five, nd, dtype)
+    return np.moveaxis(out.reshape(moved.shape[:-nd] + out.shape[-nd:]), last, spatial)
 
 
 @_doc
@@ -235,13 +259,18 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
     v.check_ms_extent(shape5, win_size, nd, len(levels))
     work = v.work_dtype(_proxy(x), _proxy(y))
     opts = _opts(L, ca, win_size, sigma, gaussian, K1, K2, sample_covariance)
+    dask, _ = _dask()
+    scales = []  # every scale's sums in one graph, computed at once: each halving is computed once
+    for level in range(len(levels)):
+        last = level == len(levels) - 1  # the finer scales' cs alone, the last scale's SSIM alone
+        scales.append(_level_sums(x, y, spatial, opts, want_cs=not last and "only"))
+        if not last:
+            x, y = _downsample(x, spatial, work), _downsample(y, spatial, work)
     value = 1.0
-    for level, w in enumerate(levels):
-        means = _level_means(x, y, ca, spatial, opts)
+    for level, ((sums, count), w) in enumerate(zip(dask.compute(*scales), levels)):
+        means = sums / count
         term = means[:, 0] if level == len(levels) - 1 else means[:, 1]
         value = value * np.maximum(term, 0.0) ** w
-        if level < len(levels) - 1:
-            x, y = _downsample(x, spatial, work), _downsample(y, spatial, work)
     result = float(np.mean(value))
     if not math.isfinite(result):
         _raise_nonfinite(x, y, K1, K2)

@@ -112,16 +112,16 @@ def _add(parts):
     return sums, sum(p[1] for p in parts)
 
 
-def _level_means(x, y, ca, spatial, opts, want_cs=False):
-    """Per-channel mean SSIM and contrast-structure over the valid positions: (C, 2), with the
-    terms ``want_cs`` asks for (`_tile_sums`)."""
+def _level_means(x, y, spatial, opts):
+    """Per-channel mean SSIM over the valid positions: (C, 2), SSIM then 0 (no contrast-structure term)."""
     dask, _ = _dask()
-    sums, count = dask.compute(_level_sums(x, y, spatial, opts, want_cs))[0]
+    sums, count = dask.compute(_level_sums(x, y, spatial, opts, False))[0]
     return sums / count
 
 
 def _level_sums(x, y, spatial, opts, want_cs):
-    """`_level_means`' sums over the tiles and their count, as one delayed value."""
+    """The sums over the tiles and their count, as one delayed value, with the terms
+    ``want_cs`` asks for (`_tile_sums`)."""
     dask, _ = _dask()
     k = opts["win_size"]
     per_axis = [_tiles(x.chunks[i], x.shape[i], k) for i in spatial]
@@ -203,7 +203,7 @@ def ssim(x, y, *, data_range=None, channel_axis=None, win_size=11, sigma=1.5, ga
     """
     x, y, L, ca, spatial = _inputs(x, y, data_range, channel_axis, win_size, sigma, K1, K2)
     opts = _opts(L, ca, win_size, sigma, gaussian, K1, K2, sample_covariance)
-    value = float(_level_means(x, y, ca, spatial, opts)[:, 0].mean())
+    value = float(_level_means(x, y, spatial, opts)[:, 0].mean())
     if not math.isfinite(value):
         _raise_nonfinite(x, y, K1, K2)
     return value

@@ -277,18 +277,29 @@ def test_zarr_written_without_empty_chunks_and_the_command(tmp_path):
 
 
 def test_chunks_over_the_pixel_cap_are_refused_before_reading(tmp_path):
-    """A 16x40x48 array stored in chunks of 16x8000x8000: decoding one chunk allocates 1 GB."""
+    """A chunk is decompressed whole, so a chunk over the cap is refused from the metadata alone,
+    whatever the array's shape. At the default cap (2**28) the stores declare 16x8000x8000 chunks
+    but hold none (a written one would allocate 1 GB here, in the test); at a cap of 100,000 a
+    16x40x48 volume really written in 16x100x100 chunks is refused, and read when the cap allows."""
     small = np.ones((16, 40, 48), np.uint8)
-    z = zarr.create_array(str(tmp_path / "big.zarr"), shape=small.shape, chunks=(16, 8000, 8000), dtype="u1",
+    zarr.create_array(str(tmp_path / "big.zarr"), shape=small.shape, chunks=(16, 8000, 8000), dtype="u1",
+                      fill_value=0)
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f.create_dataset("x", shape=small.shape, dtype="u1", chunks=(16, 8000, 8000), maxshape=(None, None, None))
+    z = zarr.create_array(str(tmp_path / "mid.zarr"), shape=small.shape, chunks=(16, 100, 100), dtype="u1",
                           fill_value=0)
     z[...] = small
-    with h5py.File(tmp_path / "big.h5", "w") as f:
-        f.create_dataset("x", data=small, chunks=(16, 8000, 8000), maxshape=(None, None, None), compression="gzip")
+    with h5py.File(tmp_path / "mid.h5", "w") as f:
+        f.create_dataset("x", data=small, chunks=(16, 100, 100), maxshape=(None, None, None), compression="gzip")
     for path in ("big.zarr", "big.h5"):
         with pytest.raises(ReadError, match=rf"{path} stores its data in chunks of 16x8000x8000 \(1024000000 values\), "
                                             "over the cap of 268435456"):
             read_image(str(tmp_path / path))
-    assert np.array_equal(read_image(str(tmp_path / "big.zarr"), max_pixels=1 << 30), small)  # when trusted
+    for path in ("mid.zarr", "mid.h5"):
+        with pytest.raises(ReadError, match=rf"{path} stores its data in chunks of 16x100x100 \(160000 values\), "
+                                            "over the cap of 100000: .*raise --max-pixels if the file is trusted"):
+            read_image(str(tmp_path / path), max_pixels=100_000)
+        assert np.array_equal(read_image(str(tmp_path / path), max_pixels=160_000), small)  # when trusted
 
 
 def test_zarr_chunk_files_that_are_not_files_or_outside_the_root(tmp_path):

@@ -70,8 +70,9 @@ def test_volumes():
                           atol=1e-12)
 
 
-MS_OPTIONS = [dict(), dict(data_range=1.0), dict(normalize=None), dict(normalize="simple"),
-              dict(betas=(0.3, 0.3, 0.4)), dict(reduction="none"), dict(gaussian_kernel=False, kernel_size=7)]
+MS_OPTIONS = [dict(), dict(data_range=1.0), dict(data_range=(0.1, 0.9)), dict(normalize=None),
+              dict(normalize="simple"), dict(betas=(0.3, 0.3, 0.4)), dict(reduction="none"),
+              dict(gaussian_kernel=False, kernel_size=7)]
 
 
 @pytest.mark.parametrize("options", MS_OPTIONS, ids=[str(o) for o in MS_OPTIONS])
@@ -84,6 +85,25 @@ def test_ms_ssim_values(options):
     assert ours.shape == ref.shape and torch.allclose(ours, ref, rtol=0, atol=1e-12)
     ours32 = ft.multiscale_structural_similarity_index_measure(p.float(), t.float(), **options)
     assert torch.allclose(ours32.double(), ref, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("data_range", [None, 1.0, (0.1, 0.9)])
+def test_ms_ssim_without_a_gradient_is_the_per_scale_loop_bitwise(data_range, monkeypatch):
+    """Without a gradient the scales come from one kernel call (`_fused_terms`), not from the
+    per-scale operations autograd and torch.compile see: both give the same bits, 2-D of odd
+    sides in both dtypes and a volume (a (min, max) range, which clamps each scale, takes the
+    loop)."""
+    from fastssim.integrations import torchmetrics as module
+
+    cases = [(_batch(), {}), (_batch(torch.float32), {}), (_volume(torch.float32), dict(betas=(0.5, 0.5)))]
+    for (p, t), options in cases:
+        kw = dict(data_range=data_range, reduction="none", **options)
+        fast = ft.multiscale_structural_similarity_index_measure(p, t, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(module, "_fused_terms", lambda *a: None)
+            loop = ft.multiscale_structural_similarity_index_measure(p, t, **kw)
+        assert fast.dtype == loop.dtype == p.dtype and torch.equal(fast, loop)
+        assert not torch.equal(fast, torch.ones_like(fast))
 
 
 ANISOTROPIC = [dict(sigma=(1.5, 1.0)), dict(sigma=(1.0, 2.0), kernel_size=(9, 13)),

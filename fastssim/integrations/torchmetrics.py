@@ -17,7 +17,9 @@ torchmetrics'.
 
 The windows' values come from the ``fastssim::planes`` operator (fastssim's kernels; the
 reflection, clamping, halving and reductions are PyTorch operations, so autograd and
-``torch.compile`` see them). float64 tensors agree with torchmetrics to about 1e-14. What
+``torch.compile`` see them). An MS-SSIM that needs no gradient, computed eagerly on the CPU, takes
+every scale from one call to the kernels instead (both images halved in one pass), with the same
+bits. float64 tensors agree with torchmetrics to about 1e-14. What
 differs, on purpose:
 
 - the window is built in float64 for every input dtype: torchmetrics builds it in the input's
@@ -40,7 +42,7 @@ differ between axes.
 
 from collections.abc import Sequence
 
-from .torch_ops import avg_pool2, planes
+from .torch_ops import _eager, avg_pool2, planes
 
 try:
     import torch as _torch
@@ -48,8 +50,8 @@ try:
 except ImportError:
     _torch = None  # type: ignore[assignment]
 
-__all__ = ["structural_similarity_index_measure", "multiscale_structural_similarity_index_measure",  # noqa: F822
-           "StructuralSimilarityIndexMeasure", "MultiScaleStructuralSimilarityIndexMeasure"]  # (module __getattr__)
+#: the metric classes are in `fastssim.integrations.torchmetrics_classes` (they need torchmetrics)
+__all__ = ["structural_similarity_index_measure", "multiscale_structural_similarity_index_measure"]
 
 BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 REDUCTIONS = ("elementwise_mean", "sum", "none", None)
@@ -287,21 +289,48 @@ def _ms_update(preds, target, gaussian_kernel=True, sigma=1.5, kernel_size=11, d
     preds, target = _work(preds), _work(target)
     taps, pads = _window(gaussian_kernel, sigma, kernel_size, nd)
     _check_crop(pads, nd)
+    fused = _fused_terms(preds, target, taps, pads, data_range, k1, k2, len(betas))
     terms = []
     for level in range(len(betas)):
-        p, t, L = _range(preds, target, data_range)
-        if level == len(betas) - 1:
+        if fused is not None:
+            term = fused[level]
+        elif level == len(betas) - 1:
+            p, t, L = _range(preds, target, data_range)
             term = _padded_per_image(p, t, taps, pads, L, k1, k2)
         else:
+            p, t, L = _range(preds, target, data_range)
             term = _per_image(p, t, taps, L, k1, k2, cs_only=True)
         terms.append(_torch.relu(term) if normalize == "relu" else term)
-        if level < len(betas) - 1:
+        if fused is None and level < len(betas) - 1:
             preds, target = avg_pool2(preds), avg_pool2(target)
     stack = _torch.stack(terms).to(preds.dtype)
     if normalize == "simple":
         stack = (stack + 1) / 2
     exponents = _torch.tensor(betas, device=stack.device).view(-1, 1)  # float32, as torchmetrics
     return _torch.prod(stack ** exponents, dim=0).to(dtype)
+
+
+def _fused_terms(preds, target, taps, pads, data_range, k1, k2, levels):
+    """Each scale's channel-pooled term, float64 (levels, N), from one call to the kernels (both
+    images halved in one pass, no tensor per scale) when nothing needs a gradient and the call
+    runs eagerly on the CPU with one window read in place, and ``data_range`` is a number or None;
+    else None (the per-scale loop, whose operations autograd and torch.compile see; a
+    ``(min, max)`` range clamps each scale's halving of the unclamped images, as torchmetrics
+    does). Its values are the loop's, bitwise."""
+    nd = preds.dim() - 2
+    if (isinstance(taps, list) or isinstance(data_range, tuple) or _in_place(pads, nd) is None
+            or preds.device.type != "cpu"
+            or (_torch.is_grad_enabled() and (preds.requires_grad or target.requires_grad))
+            or not _eager(preds, target, taps)
+            or min(preds.shape[2:]) // 2 ** (levels - 1) < taps.numel()):
+        return None
+    from ..metrics.planes import ms_ssim_terms_planes
+
+    L = None if data_range is None else float(data_range)
+    N, C = preds.shape[:2]
+    x, y = (t.detach().contiguous().numpy().reshape((N * C,) + tuple(t.shape[2:])) for t in (preds, target))
+    terms = ms_ssim_terms_planes(x, y, spatial_ndim=nd, taps=taps.numpy(), data_range=L, levels=levels, K1=k1, K2=k2)
+    return _torch.from_numpy(terms).reshape(levels, N, C).mean(2)
 
 
 def multiscale_structural_similarity_index_measure(preds, target, gaussian_kernel=True, sigma=1.5, kernel_size=11,
@@ -328,62 +357,6 @@ def multiscale_structural_similarity_index_measure(preds, target, gaussian_kerne
         raise ValueError("Argument `betas` is expected to be a tuple of floats.")
     return _reduce(_ms_update(preds, target, gaussian_kernel, sigma, kernel_size, data_range, k1, k2, betas,
                               normalize), reduction)
-
-
-def _classes():
-    """torchmetrics' metric classes with an ``update`` that computes through fastssim."""
-    from torchmetrics.image import MultiScaleStructuralSimilarityIndexMeasure as _MS
-    from torchmetrics.image import StructuralSimilarityIndexMeasure as _SSIM
-
-    class StructuralSimilarityIndexMeasure(_SSIM):
-        """torchmetrics' ``StructuralSimilarityIndexMeasure`` (same constructor, states,
-        ``compute``, ``reset``, ``forward`` and distributed reduction), its ``update`` computed by
-        fastssim."""
-
-        def update(self, preds, target):
-            preds, target = _check_inputs(preds, target)
-            pack = _update(preds, target, self.gaussian_kernel, self.sigma, self.kernel_size, self.data_range,
-                           self.k1, self.k2, self.return_full_image, self.return_contrast_sensitivity)
-            similarity = pack[0] if isinstance(pack, tuple) else pack
-            if self.return_contrast_sensitivity or self.return_full_image:
-                self.image_return.append(pack[1])
-            if self.reduction in ("elementwise_mean", "sum"):
-                self.similarity += similarity.sum()
-                self.total += preds.shape[0]
-            else:
-                self.similarity.append(similarity)
-
-    class MultiScaleStructuralSimilarityIndexMeasure(_MS):
-        """torchmetrics' ``MultiScaleStructuralSimilarityIndexMeasure``, its ``update`` computed
-        by fastssim."""
-
-        def update(self, preds, target):
-            preds, target = _check_inputs(preds, target)
-            similarity = _ms_update(preds, target, self.gaussian_kernel, self.sigma, self.kernel_size,
-                                    self.data_range, self.k1, self.k2, self.betas, self.normalize)
-            if self.reduction in ("none", None):
-                self.similarity.append(similarity)
-            else:
-                self.similarity += similarity.sum()
-            self.total += preds.shape[0]
-
-    for cls in (StructuralSimilarityIndexMeasure, MultiScaleStructuralSimilarityIndexMeasure):
-        cls.__qualname__ = cls.__name__  # found by pickle as a module attribute (checkpoints, workers)
-    return StructuralSimilarityIndexMeasure, MultiScaleStructuralSimilarityIndexMeasure
-
-
-def __getattr__(name):
-    """The metric classes, built on first use (they need torchmetrics installed)."""
-    if name in ("StructuralSimilarityIndexMeasure", "MultiScaleStructuralSimilarityIndexMeasure"):
-        try:
-            classes = dict(zip(("StructuralSimilarityIndexMeasure", "MultiScaleStructuralSimilarityIndexMeasure"),
-                               _classes()))
-        except ImportError as exc:
-            raise ImportError(f"fastssim.compat.torchmetrics.{name} is torchmetrics' class with fastssim's update: "
-                              f"it needs torchmetrics installed (pip install torchmetrics) ({exc})") from None
-        globals().update(classes)
-        return classes[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if _torch is None:  # the example needs torch

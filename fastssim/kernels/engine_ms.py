@@ -17,7 +17,7 @@ import numpy as np
 from . import ahead
 from .cpu import reduce as _cpu_reduce, ssim as _cpu
 from .cpu import load as _cpu_load
-from .engine import GPU_LOCK, _cuda, device_inputs, pad_same, ssim_means
+from .engine import GPU_LOCK, _cuda, device_inputs, ssim_means
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,26 +227,8 @@ def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, con
     backend : {'cpu', 'cuda'}
         Where each scale's SSIM is computed.
     """
-    wdt = consts.dtype
-    r = len(weights) // 2
-    levels = len(level_weights)
-    xs, ys = x5, y5
-    terms = []
-    pending = halving_ahead(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
-    for level in range(levels):
-        c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
-        if level == levels - 1 and conv.last == "same-reflect":
-            means, _ = ssim_means(pad_same(xs, r, spatial_ndim, "reflect"), pad_same(ys, r, spatial_ndim, "reflect"),
-                                  spatial_ndim, weights, c, backend=backend, want_cs=False)
-            terms.append(means[..., 0])
-        else:  # the finer scales' contrast-structure terms alone, the last scale's SSIM alone
-            last = level == levels - 1
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=not last and "only")
-            terms.append(means[..., 0] if last else means[..., 1])
-        if level < levels - 1:
-            pending.wait()
-            xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
-    t = np.stack(terms)  # (levels, N, C)
+    t = ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, len(level_weights), conv, consts_at=consts_at,
+                      backend=backend)  # (levels, N, C)
     if conv.pool_channels:
         t = t.mean(axis=2)
     w = np.asarray(level_weights, dtype=np.float32 if conv.float32_weights else np.float64)
@@ -256,3 +238,27 @@ def ms_ssim_convention(x5, y5, spatial_ndim, weights, consts, level_weights, con
         magnitude = np.prod(np.abs(t) ** w, axis=0)
         return magnitude * np.cos(np.pi * np.sum(w * (t < 0), axis=0))
     return np.prod(np.maximum(t, 0.0) ** w, axis=0)
+
+
+def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts_at=None, backend="cpu"):
+    """Each scale's mean term of every (pair, channel) plane, float64, shape (levels, N, C): the
+    contrast-structure term at the finer scales (computed alone), SSIM at the last (over the
+    region ``conv.last`` names), the images halved between scales by ``conv``'s rule (a pair
+    in one call). Arguments as for `ms_ssim_convention`, ``levels`` the number of scales."""
+    wdt = consts.dtype
+    r = len(weights) // 2
+    xs, ys = x5, y5
+    terms = []
+    pending = halving_ahead(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
+    for level in range(levels):
+        c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
+        last = level == levels - 1
+        if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect")
+        else:  # the finer scales' contrast-structure terms alone, the last scale's SSIM alone
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=not last and "only")
+        terms.append(means[..., 0] if last else means[..., 1])
+        if not last:
+            pending.wait()
+            xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
+    return np.stack(terms)

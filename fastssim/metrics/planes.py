@@ -17,9 +17,10 @@ from ..conventions import checks as v
 from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
 from ..kernels.math import axis_windows
 from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d, ssim_map_vjp
-from ..kernels.engine_ms import CONVENTIONS, halve_by, ms_ssim_convention
+from ..kernels.engine_ms import CONVENTIONS, halve_by, ms_ssim_convention, ms_ssim_terms
 
-__all__ = ["ssim_planes", "ms_ssim_planes", "ssim_map_planes", "ssim_map_planes_vjp", "halve_planes"]
+__all__ = ["ssim_planes", "ms_ssim_planes", "ms_ssim_terms_planes", "ssim_map_planes", "ssim_map_planes_vjp",
+           "halve_planes"]
 
 
 def _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps=0.0, pad=0):
@@ -189,6 +190,46 @@ def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range
         values = ms_ssim_convention(x5, y5, spatial_ndim, w, consts, levels, conv)[:, 0]
     raise_if_nonfinite(values, x, y, K1, K2, what="plane")
     return values, grad
+
+
+def ms_ssim_terms_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range, levels: int,
+                         K1: float = 0.01, K2: float = 0.03):
+    """torchmetrics' MS-SSIM terms of each plane, unclamped, shape (levels, P), float64: the mean
+    contrast-structure term over the 'valid' windows at the finer scales and SSIM over the
+    'same' windows of the image extended by PyTorch's reflection at the last, the planes
+    halved by ``avg_pool2d(2)`` between scales (both in one call). The caller pools channels
+    and combines the scales by its own rule (without a gradient).
+
+    Parameters
+    ----------
+    x, y, spatial_ndim, taps, K1, K2
+        As for `ssim_planes`.
+    data_range : float or None
+        None: each scale's own, the larger ``max - min`` of the two stacks at that scale
+        (torchmetrics' rule without ``data_range``).
+    levels : int
+        The number of scales (at least 1).
+
+    Raises
+    ------
+    ValueError
+        As `ssim_planes`, and for planes too small for the coarsest scale.
+    """
+    def span(a, b):
+        return max(float(a.max() - a.min()), float(b.max() - b.min()))
+
+    L = span(np.asarray(x), np.asarray(y)) if data_range is None else data_range
+    x, y, w, consts = _checked(x, y, spatial_ndim, taps, L, K1, K2)
+    x5, y5 = _five(x, spatial_ndim), _five(y, spatial_ndim)
+    v.check_ms_extent(x5.shape, max(a.size for a in axis_windows(w, spatial_ndim)), spatial_ndim, levels, floor=True)
+
+    def consts_at(xs, ys):
+        return kernel_constants(span(xs, ys), K1, K2, 1.0, consts.dtype)
+
+    terms = ms_ssim_terms(x5, y5, spatial_ndim, w, consts, levels, CONVENTIONS["torchmetrics"],
+                          consts_at=None if data_range is not None else consts_at)[:, :, 0]
+    raise_if_nonfinite(terms.sum(axis=0), x, y, K1, K2, what="plane")
+    return terms
 
 
 def ssim_map_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,

@@ -297,6 +297,25 @@ def test_ms_ssim_gradient_pytorch_msssim_halving_and_volumes():
         fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0, preset="torchmetrics")
 
 
+@pytest.mark.parametrize("shape, pad", [((2, 9, 11), 4), ((3, 40, 33), 5), ((2, 7, 8, 9), 3)])
+def test_the_reflections_gradient_is_its_transpose(shape, pad):
+    """The gradient of planes extended by PyTorch's reflection is gathered back (in place, the
+    corners through both axes) by the transpose: <reflect(a), g> == <a, transpose(g)> for every
+    a and g, checked on random ones, 2-D and 3-D, the sides barely longer than the reflection."""
+    from fastssim.metrics.planes import _reflected, _reflection_transposed
+
+    rng = np.random.default_rng(len(shape) + pad)
+    a = rng.standard_normal(shape)
+    g = rng.standard_normal(_reflected(a, pad).shape)
+    back = _reflection_transposed(g.copy(), pad)
+    assert back.shape == a.shape and back.flags.c_contiguous
+    assert np.vdot(_reflected(a, pad), g) == pytest.approx(np.vdot(a, back), rel=1e-12)
+    for i in range(a.size):  # the transpose column by column: each sample's share of g
+        e = np.zeros(a.size)
+        e[i] = 1.0
+        assert back.reshape(-1)[i] == pytest.approx(np.vdot(_reflected(e.reshape(shape), pad), g), rel=1e-12)
+
+
 def test_a_window_that_does_not_sum_to_one_is_taken_as_it_is():
     """Taps that sum to 1 only within float32 rounding (another library's window): the fused
     kernels' values and gradient equal the raw-moment definition in float64 (a shift by the

@@ -76,24 +76,25 @@ def _reflected(a, pad):
 
 def _reflection_transposed(g, pad):
     """The transpose of `_reflected`: the gradient of the extended planes gathered back onto
-    the planes (each reflected sample's share added to the sample it copies)."""
+    the planes (each reflected sample's share added to the sample it copies). ``g`` is a kernel's
+    fresh output: its borders are folded onto its inside in place, one axis after the other
+    (the corners reach the inside through both), and the inside is copied once."""
     if not pad:
         return g
     for ax in range(1, g.ndim):
         n = g.shape[ax] - 2 * pad
-        inner = [slice(None)] * g.ndim
-        inner[ax] = slice(pad, pad + n)
-        out = g[tuple(inner)].copy()
+        # along this axis only the rows of the axes not yet folded: the inside of those folded before
+        idx = [slice(None)] + [slice(pad, pad + g.shape[a] - 2 * pad) if a < ax else slice(None)
+                               for a in range(1, g.ndim)]
 
-        def at(sl):
-            idx = [slice(None)] * g.ndim
-            idx[ax] = sl
-            return tuple(idx)
+        def at(sl, idx=idx, ax=ax):
+            i = list(idx)
+            i[ax] = sl
+            return tuple(i)
 
-        out[at(slice(1, pad + 1))] += np.flip(g[at(slice(0, pad))], axis=ax)
-        out[at(slice(n - 1 - pad, n - 1))] += np.flip(g[at(slice(pad + n, 2 * pad + n))], axis=ax)
-        g = out
-    return g
+        g[at(slice(pad + 1, 2 * pad + 1))] += np.flip(g[at(slice(0, pad))], axis=ax)
+        g[at(slice(n - 1, pad + n - 1))] += np.flip(g[at(slice(pad + n, 2 * pad + n))], axis=ax)
+    return np.ascontiguousarray(g[(slice(None),) + (slice(pad, -pad),) * (g.ndim - 1)])
 
 
 def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,

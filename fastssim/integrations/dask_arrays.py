@@ -20,6 +20,7 @@ import numpy as np
 
 from ..conventions import checks as v
 from ..conventions import data_range as dr
+from ..kernels.engine_ms import halve, scale_term
 from ..kernels.math import psnr_from_mse
 from ..metrics._arguments import _means, _prepare
 from ..metrics.multiscale import MS_SSIM_WEIGHTS
@@ -225,8 +226,6 @@ def _downsample(a, spatial, dtype):
 def _halve_block(b, spatial, dtype):
     """`_downsample` of one block of even spatial sides: its spatial axes last, the others one
     axis of planes."""
-    from ..kernels.engine_ms import halve
-
     nd = len(spatial)
     last = tuple(range(b.ndim - nd, b.ndim))
     moved = np.moveaxis(b, spatial, last)
@@ -262,15 +261,12 @@ def ms_ssim(x, y, *, data_range=None, weights=MS_SSIM_WEIGHTS, channel_axis=None
     dask, _ = _dask()
     scales = []  # every scale's sums in one graph, computed at once: each halving is computed once
     for level in range(len(levels)):
-        last = level == len(levels) - 1  # the finer scales' cs alone, the last scale's SSIM alone
-        scales.append(_level_sums(x, y, spatial, opts, want_cs=not last and "only"))
-        if not last:
+        scales.append(_level_sums(x, y, spatial, opts, want_cs=scale_term(level, len(levels))[0]))
+        if level < len(levels) - 1:
             x, y = _downsample(x, spatial, work), _downsample(y, spatial, work)
     value = 1.0
     for level, ((sums, count), w) in enumerate(zip(dask.compute(*scales), levels)):
-        means = sums / count
-        term = means[:, 0] if level == len(levels) - 1 else means[:, 1]
-        value = value * np.maximum(term, 0.0) ** w
+        value = value * np.maximum((sums / count)[:, scale_term(level, len(levels))[1]], 0.0) ** w
     result = float(np.mean(value))
     if not math.isfinite(result):
         _raise_nonfinite(x, y, K1, K2)

@@ -113,6 +113,13 @@ def _row_kind(a5):
     return _ROWS_32 if a5.dtype.itemsize <= 2 or a5.dtype == np.float32 else _ROWS_64
 
 
+def scale_term(level, levels):
+    """What MS-SSIM takes from scale ``level`` of ``levels``, as ``(want_cs, index)``: the finer
+    scales' contrast-structure term alone (`ssim_means`' ``want_cs='only'``, index 1 of its
+    means), the last scale's SSIM alone (``want_cs=False``, index 0)."""
+    return (False, 0) if level == levels - 1 else ("only", 1)
+
+
 def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend="cpu",
                   devices=(None, None)):
     """MS-SSIM of every (pair, channel) plane, shape (N, C).
@@ -137,16 +144,14 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
         xs, ys = x5, y5
         pending = halving_ahead(x5, spatial_ndim, consts.dtype, levels)
         for level in range(levels):
-            # the finer scales' contrast-structure terms alone, the last scale's SSIM alone
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=level < levels - 1 and "only")
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0])
             terms.append(means)
             if level < levels - 1:
                 pending.wait()
                 xs, ys = halve(xs, spatial_ndim, consts.dtype, ys)
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
-        term = means[..., 0] if level == levels - 1 else means[..., 1]
-        value = value * np.maximum(term, 0.0) ** w
+        value = value * np.maximum(means[..., scale_term(level, levels)[1]], 0.0) ** w
     # a NaN term (NaN input) must stay NaN: np.maximum keeps NaN
     return value
 
@@ -252,12 +257,13 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
     pending = halving_ahead(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
     for level in range(levels):
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
+        want_cs, index = scale_term(level, levels)
         last = level == levels - 1
         if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect")
-        else:  # the finer scales' contrast-structure terms alone, the last scale's SSIM alone
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=not last and "only")
-        terms.append(means[..., 0] if last else means[..., 1])
+        else:
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs)
+        terms.append(means[..., index])
         if not last:
             pending.wait()
             xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)

@@ -89,6 +89,26 @@ def test_volumes_and_ms_ssim():
                           rtol=0, atol=1e-4)
 
 
+def test_ms_ssim_without_a_gradient_is_the_per_scale_loop_bitwise(monkeypatch):
+    """Without a gradient MS-SSIM's scales come from one kernel call (`torch_scales.scale_terms`),
+    not from the per-scale operations a gradient needs: both give the same bits, 2-D of odd sides
+    in both dtypes, a uniform window, a volume."""
+    from fastssim.integrations import monai as module
+
+    cases = [(_batch(), dict(spatial_dims=2)), (_batch(torch.float32), dict(spatial_dims=2)),
+             (_batch(), dict(spatial_dims=2, kernel_type="uniform", kernel_size=7, weights=(0.3, 0.3, 0.4))),
+             (_volume(torch.float32), dict(spatial_dims=3, kernel_size=5, weights=(0.5, 0.5)))]
+    for (p, t), options in cases:
+        fast = module.compute_ms_ssim(p, t, **options)
+        with monkeypatch.context() as m:
+            m.setattr(module, "scale_terms", lambda *a: None)
+            loop = module.compute_ms_ssim(p, t, **options)
+        assert fast.dtype == loop.dtype and torch.equal(fast, loop)
+        assert not torch.equal(fast, torch.ones_like(fast))
+        grad = module.compute_ms_ssim(p, t.clone().requires_grad_(), **options)  # the loop, differentiable
+        assert grad.requires_grad and torch.allclose(grad.detach(), fast, rtol=0, atol=1e-6)
+
+
 ANISOTROPIC = [dict(win_size=(11, 7), kernel_sigma=(1.5, 1.0)), dict(kernel_type="uniform", win_size=(5, 9)),
                dict(win_size=(7, 11), kernel_sigma=1.5)]
 

@@ -29,6 +29,7 @@ data range, a volume scored slice by slice), which MRI reconstruction papers rep
 from collections.abc import Sequence
 
 from .torch_ops import avg_pool2, planes
+from .torch_scales import scale_terms
 
 try:
     import torch as _torch
@@ -140,11 +141,13 @@ def compute_ms_ssim(y_pred, y, spatial_dims, data_range=1.0, kernel_type="gaussi
                              f"image height must be larger than {(ks[i] - 1) * div}.")
     y_pred, y = _plain(y_pred), _plain(y)
     taps = _taps(kernel_type, kernel_size, kernel_sigma, spatial_dims)
+    fused = scale_terms(y_pred, y, taps, float(data_range), k1, k2, len(weights), "monai")  # None: the loop
     terms = []
     for level in range(len(weights)):
         last = level == len(weights) - 1
-        terms.append(_torch.relu(_per_image(y_pred, y, taps, data_range, k1, k2, cs_only=not last)))
-        if not last:
+        term = fused[level] if fused is not None else _per_image(y_pred, y, taps, data_range, k1, k2, cs_only=not last)
+        terms.append(_torch.relu(term))
+        if not last and fused is None:
             y_pred, y = avg_pool2(y_pred), avg_pool2(y)
     exponents = _torch.tensor(weights, device=terms[0].device, dtype=_torch.float).view(-1, 1)  # as MONAI
     value = _torch.prod(_torch.stack(terms) ** exponents.to(terms[0].dtype), dim=0)

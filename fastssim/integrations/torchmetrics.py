@@ -42,7 +42,8 @@ differ between axes.
 
 from collections.abc import Sequence
 
-from .torch_ops import _eager, avg_pool2, planes
+from .torch_ops import avg_pool2, planes
+from .torch_scales import scale_terms
 
 try:
     import torch as _torch
@@ -311,26 +312,14 @@ def _ms_update(preds, target, gaussian_kernel=True, sigma=1.5, kernel_size=11, d
 
 
 def _fused_terms(preds, target, taps, pads, data_range, k1, k2, levels):
-    """Each scale's channel-pooled term, float64 (levels, N), from one call to the kernels (both
-    images halved in one pass, no tensor per scale) when nothing needs a gradient and the call
-    runs eagerly on the CPU with one window read in place, and ``data_range`` is a number or None;
-    else None (the per-scale loop, whose operations autograd and torch.compile see; a
-    ``(min, max)`` range clamps each scale's halving of the unclamped images, as torchmetrics
-    does). Its values are the loop's, bitwise."""
-    nd = preds.dim() - 2
-    if (isinstance(taps, list) or isinstance(data_range, tuple) or _in_place(pads, nd) is None
-            or preds.device.type != "cpu"
-            or (_torch.is_grad_enabled() and (preds.requires_grad or target.requires_grad))
-            or not _eager(preds, target, taps)
-            or min(preds.shape[2:]) // 2 ** (levels - 1) < taps.numel()):
+    """Each scale's channel-pooled term, float64 (levels, N), from one call to the kernels
+    (`torch_scales.scale_terms`) when it applies and the reflection is read in place and
+    ``data_range`` is a number or None; else None (the per-scale loop; a ``(min, max)`` range
+    clamps each scale's halving of the unclamped images, as torchmetrics does)."""
+    if isinstance(data_range, tuple) or _in_place(pads, preds.dim() - 2) is None:
         return None
-    from ..metrics.planes import ms_ssim_terms_planes
-
     L = None if data_range is None else float(data_range)
-    N, C = preds.shape[:2]
-    x, y = (t.detach().contiguous().numpy().reshape((N * C,) + tuple(t.shape[2:])) for t in (preds, target))
-    terms = ms_ssim_terms_planes(x, y, spatial_ndim=nd, taps=taps.numpy(), data_range=L, levels=levels, K1=k1, K2=k2)
-    return _torch.from_numpy(terms).reshape(levels, N, C).mean(2)
+    return scale_terms(preds, target, taps, L, k1, k2, levels, "torchmetrics")
 
 
 def multiscale_structural_similarity_index_measure(preds, target, gaussian_kernel=True, sigma=1.5, kernel_size=11,

@@ -56,6 +56,8 @@ CONVENTIONS = {c.name: c for c in [
     WANG,
     MSConvention("torchmetrics", downsample="floor", last="same-reflect", pool_channels=True,
                  float32_weights=True),
+    # MONAI's compute_ms_ssim (its drop-in's scales): torchmetrics' halving, 'valid' windows
+    MSConvention("monai", downsample="floor", pool_channels=True, float32_weights=True),
     MSConvention("piq", downsample="start-if-odd"),
     MSConvention("pyiqa", downsample="zeros-before-odd", pool_channels=True, float32_weights=True),
     # pytorch_msssim: avg_pool(kernel_size=2, padding=[s % 2 for s in shape]), relu of each

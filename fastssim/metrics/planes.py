@@ -194,12 +194,12 @@ def ms_ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range
 
 
 def ms_ssim_terms_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range, levels: int,
-                         K1: float = 0.01, K2: float = 0.03):
-    """torchmetrics' MS-SSIM terms of each plane, unclamped, shape (levels, P), float64: the mean
-    contrast-structure term over the 'valid' windows at the finer scales and SSIM over the
-    'same' windows of the image extended by PyTorch's reflection at the last, the planes
-    halved by ``avg_pool2d(2)`` between scales (both in one call). The caller pools channels
-    and combines the scales by its own rule (without a gradient).
+                         K1: float = 0.01, K2: float = 0.03, convention: str = "torchmetrics"):
+    """torchmetrics' (MONAI's) MS-SSIM terms of each plane, unclamped, shape (levels, P), float64:
+    the mean contrast-structure term over the 'valid' windows at the finer scales and SSIM at the
+    last, over the 'same' windows of the image extended by PyTorch's reflection (the 'valid'
+    ones), the planes halved by ``avg_pool2d(2)`` between scales (both in one call). The caller
+    pools channels and combines the scales by its own rule (without a gradient).
 
     Parameters
     ----------
@@ -210,6 +210,7 @@ def ms_ssim_terms_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data
         (torchmetrics' rule without ``data_range``).
     levels : int
         The number of scales (at least 1).
+    convention : {'torchmetrics', 'monai'}
 
     Raises
     ------
@@ -227,7 +228,9 @@ def ms_ssim_terms_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data
     def consts_at(xs, ys):
         return kernel_constants(span(xs, ys), K1, K2, 1.0, consts.dtype)
 
-    terms = ms_ssim_terms(x5, y5, spatial_ndim, w, consts, levels, CONVENTIONS["torchmetrics"],
+    if convention not in ("torchmetrics", "monai"):
+        raise ValueError(f"convention must be 'torchmetrics' or 'monai', got {convention!r}")
+    terms = ms_ssim_terms(x5, y5, spatial_ndim, w, consts, levels, CONVENTIONS[convention],
                           consts_at=None if data_range is not None else consts_at)[:, :, 0]
     raise_if_nonfinite(terms.sum(axis=0), x, y, K1, K2, what="plane")
     return terms

@@ -3,7 +3,7 @@
     python -m benchmarks.test_dropins [--seconds 1.0]
     python -m pytest benchmarks/test_dropins.py -s      # a short run, the table printed
 
-For each library (pytorch_msssim, torchmetrics, kornia) and workload: the original library's call, the
+For each library (pytorch_msssim, torchmetrics, kornia, MONAI) and workload: the original library's call, the
 same call through ``fastssim.compat.<library>``
 (only the import changed), and ``fastssim.torch`` called directly (what the drop-in costs over
 it); forward alone (no input needs a gradient) and forward + backward (the second input needs
@@ -67,6 +67,11 @@ LIBRARIES = [
     # kornia's SSIM is a map; its loss, clamp((1 - SSIM) / 2, 0, 1) averaged, is what training code calls
     ("kornia", "kornia.losses", "fastssim.compat.kornia.losses", {"ssim": "ssim_loss", "ssim3d": "ssim3d_loss"},
      dict(window_size=11)),
+    # MONAI: its loss (1 - SSIM, a class built with the spatial axes) and its MS-SSIM function (each image's,
+    # averaged here); spatial_dims is added from the case's shape
+    ("monai", "monai.losses", "fastssim.compat.monai", {"ssim": "SSIMLoss"}, dict(data_range=1.0)),
+    ("monai", "monai.metrics.regression", "fastssim.compat.monai", {"ms_ssim": "compute_ms_ssim"},
+     dict(data_range=1.0)),
 ]
 CASES = [("ssim", (8, 3, 256, 256)), ("ssim", (1, 3, 1024, 1024)), ("ms_ssim", (4, 3, 512, 512)),
          ("ssim", (1, 1, 64, 128, 128))]
@@ -91,6 +96,21 @@ def windows(impl, metric, shape):
     return planes * total
 
 
+def _callable(f, kwargs):
+    """``call(a, b)`` of a library's function, or of an instance of its class (a loss module), with
+    ``kwargs``; a value per image is averaged (MONAI's MS-SSIM is (N, 1))."""
+    import inspect
+
+    if inspect.isclass(f):
+        module = f(**kwargs)
+        return lambda a, b: module(a, b)
+
+    def call(a, b):
+        v = f(a, b, **kwargs)
+        return v.mean() if v.dim() else v
+    return call
+
+
 def workloads(libraries=None):
     """``(workload, implementation, pixels, windows, call)``; ``call()`` returns the value."""
     import importlib
@@ -112,10 +132,11 @@ def workloads(libraries=None):
                 continue
             x, y = _images(shape)
             pixels = int(np.prod(shape))
-            impls = [(dropin, lambda a, b, f=getattr(drop, name), kw=kwargs: f(a, b, **kw)),
+            kw = dict(kwargs, spatial_dims=len(shape) - 2) if lib == "monai" else kwargs
+            impls = [(dropin, _callable(getattr(drop, name), kw)),
                      ("fastssim.torch", lambda a, b, f=getattr(fst, metric): f(a, b, data_range=1.0))]
             if orig is not None:
-                impls.insert(0, (lib, lambda a, b, f=getattr(orig, name), kw=kwargs: f(a, b, **kw)))
+                impls.insert(0, (lib, _callable(getattr(orig, name), kw)))
             for mode in ("fwd", "fwd+bwd") + (("penalty",) if i == 0 else ()):
                 label = f"{lib}: {name} {'x'.join(map(str, shape))} {mode}"
                 for impl, fn in impls:
@@ -195,7 +216,7 @@ def main(argv=None):
     print(text)
     if not a.only:
         results.write("test_dropins", "Drop-ins against their originals (PyTorch, CPU)", text,
-                      ["--seconds", str(a.seconds)], a.results, peers=("torch", "pytorch_msssim", "torchmetrics", "kornia"),
+                      ["--seconds", str(a.seconds)], a.results, peers=("torch", "pytorch_msssim", "torchmetrics", "kornia", "monai"),
                       notes=NOTES)
 
 

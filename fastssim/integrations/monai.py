@@ -97,11 +97,11 @@ def _per_image(y_pred, y, taps, data_range, k1, k2, cs_only=False):
     return values.reshape(N, C).mean(1)
 
 
-def _ssim_and_cs(y_pred, y, spatial_dims, kernel_size, kernel_sigma, data_range=1.0, kernel_type="gaussian",
-                 k1=0.01, k2=0.03):
-    """Each image's mean SSIM and mean contrast-structure term, shapes (B, 1), float32: the means
-    over channels and pixels of the maps MONAI's ``compute_ssim_and_cs`` returns, which is what its
-    metrics and loss take of them (the maps themselves are not reproduced).
+def _ssim(y_pred, y, spatial_dims, kernel_size, kernel_sigma, data_range=1.0, kernel_type="gaussian", k1=0.01,
+          k2=0.03):
+    """Each image's mean SSIM, shape (B, 1), float32: the mean over channels and pixels of the SSIM
+    map of MONAI's ``compute_ssim_and_cs``, which is what its metric and loss take of it (the map
+    itself is not reproduced, nor the contrast-structure map, which neither reads).
 
     Raises
     ------
@@ -114,9 +114,7 @@ def _ssim_and_cs(y_pred, y, spatial_dims, kernel_size, kernel_sigma, data_range=
         raise ValueError(f"y_pred and y should have same shapes, got {y_pred.shape} and {y.shape}.")
     y_pred, y = _plain(y_pred), _plain(y)
     taps = _taps(kernel_type, kernel_size, kernel_sigma, spatial_dims)
-    ssim = _per_image(y_pred, y, taps, data_range, k1, k2)
-    cs = _per_image(y_pred, y, taps, data_range, k1, k2, cs_only=True)
-    return ssim.to(_torch.float32).view(-1, 1), cs.to(_torch.float32).view(-1, 1)
+    return _per_image(y_pred, y, taps, data_range, k1, k2).to(_torch.float32).view(-1, 1)
 
 
 def compute_ms_ssim(y_pred, y, spatial_dims, data_range=1.0, kernel_type="gaussian", kernel_size=11,
@@ -166,8 +164,8 @@ def _classes():
 
         def _compute_metric(self, y_pred, y):
             _check_dims(y_pred, self.spatial_dims)
-            return _ssim_and_cs(y_pred, y, self.spatial_dims, self.kernel_size, self.kernel_sigma,
-                                       self.data_range, self.kernel_type, self.k1, self.k2)[0]
+            return _ssim(y_pred, y, self.spatial_dims, self.kernel_size, self.kernel_sigma, self.data_range,
+                         self.kernel_type, self.k1, self.k2)
 
     class MultiScaleSSIMMetric(_MS):
         """MONAI's ``MultiScaleSSIMMetric``, each image's MS-SSIM computed by fastssim."""

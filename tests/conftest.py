@@ -24,6 +24,18 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
     os.environ.setdefault("FASTSSIM_CUDA_DEPTH_CHUNK", "3")
     os.environ.setdefault("FASTSSIM_CUDA_REDUCE_THREADS", "32")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two test processes share the machine's cores: PyTorch's intra-op threads (one per core in
+    # each process, spinning between operations) then contend with the other process and with
+    # fastssim's kernels. One torch thread per process; fastssim's own thread policy ignores
+    # torch's count outside a DataLoader worker, so its parallel kernels are tested as they are.
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
 import pytest  # noqa: E402
 
 from images import BACKENDS, camera, colour

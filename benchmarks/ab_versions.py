@@ -85,6 +85,11 @@ def workloads():
         ("ms_ssim 1024^2 float32 preset='pytorch_msssim'", g.size,
          lambda m: m.ms_ssim(f, fd, data_range=1.0, preset="pytorch_msssim")),
         ("ssim_with_gradient 1024^2 float32", g.size, lambda m: m.ssim_with_gradient(f, fd, data_range=1.0)),
+        ("ssim_with_gradient 64x128^2 float32", v[:64].size,
+         lambda m: m.ssim_with_gradient(v[:64], vd[:64], data_range=1.0)),
+        ("ssim_batch_with_gradient 24 x 128^2 float32", 24 * 128 * 128,
+         lambda m: m.ssim_batch_with_gradient(f[:768, :512].reshape(24, 128, 128), fd[:768, :512].reshape(24, 128, 128),
+                                              data_range=1.0)),
         ("psnr 1024^2 uint8", g.size, lambda m: m.psnr(g, gd)),
     ]
 

@@ -159,7 +159,7 @@ NOTES = ("Each drop-in (``fastssim.compat.<library>``) against the library it re
          "PyTorch operations, ``fastssim.integrations.torch_reference``). 'drop-in vs direct' compares the "
          "drop-in with calling ``fastssim.torch`` on the same tensors; '... per window' divides each call's time by "
          "the windows it averages: torchmetrics' and kornia's SSIM is the mean of a map of the input's size (the "
-         "image extended by reflection, read in place by the forward kernel, a copy for the gradient), "
+         "image extended by reflection, read in place by the forward and gradient kernels), "
          "fastssim.torch's and pytorch_msssim's of the windows inside the image (1.08x fewer at 256^2, 1.02x at "
          "1024^2, 1.39x at 64x128^2), so 'per window' is what the drop-in's own work around the kernels costs. "
          "kornia's rows are its loss, ``clamp((1 - SSIM) / 2, 0, 1)`` averaged, so their values are not SSIM.")

@@ -297,23 +297,57 @@ def test_ms_ssim_gradient_pytorch_msssim_halving_and_volumes():
         fastssim.ms_ssim_batch_with_gradient(x, y, data_range=1.0, preset="torchmetrics")
 
 
-@pytest.mark.parametrize("shape, pad", [((2, 9, 11), 4), ((3, 40, 33), 5), ((2, 7, 8, 9), 3)])
-def test_the_reflections_gradient_is_its_transpose(shape, pad):
-    """The gradient of planes extended by PyTorch's reflection is gathered back (in place, the
-    corners through both axes) by the transpose: <reflect(a), g> == <a, transpose(g)> for every
-    a and g, checked on random ones, 2-D and 3-D, the sides barely longer than the reflection."""
-    from fastssim.metrics.planes import _reflected, _reflection_transposed
+def _gathered(g, shape, pad):
+    """The gradient ``g`` of planes of ``shape`` extended by PyTorch's reflection gathered back onto
+    the planes (the reflection's transpose): each extended sample's share added to the sample it
+    copies, by NumPy's own reflection of the samples' indices."""
+    index = np.pad(np.arange(int(np.prod(shape))).reshape(shape), [(0, 0)] + [(pad, pad)] * (len(shape) - 1),
+                   mode="reflect")
+    back = np.zeros(int(np.prod(shape)), dtype=np.float64)
+    np.add.at(back, index.reshape(-1), np.asarray(g, dtype=np.float64).reshape(-1))
+    return back.reshape(shape)
 
-    rng = np.random.default_rng(len(shape) + pad)
-    a = rng.standard_normal(shape)
-    g = rng.standard_normal(_reflected(a, pad).shape)
-    back = _reflection_transposed(g.copy(), pad)
-    assert back.shape == a.shape and back.flags.c_contiguous
-    assert np.vdot(_reflected(a, pad), g) == pytest.approx(np.vdot(a, back), rel=1e-12)
-    for i in range(a.size):  # the transpose column by column: each sample's share of g
-        e = np.zeros(a.size)
-        e[i] = 1.0
-        assert back.reshape(-1)[i] == pytest.approx(np.vdot(_reflected(e.reshape(shape), pad), g), rel=1e-12)
+
+@pytest.mark.parametrize("shape, pad, win, bands", [
+    ((2, 9, 11), 4, 9, None), ((3, 40, 33), 5, 11, None), ((2, 7, 8, 9), 3, 7, None),
+    ((1, 20, 13), 5, 11, (3, 4)), ((2, 27, 31), 2, 5, (5, 7)), ((1, 6, 7, 8), 5, 11, None),
+    ((2, 12, 17), 1, 3, (1, 1))])
+def test_the_gradient_through_a_reflection_is_folded_in_the_kernels(shape, pad, win, bands, monkeypatch):
+    """The planes extended by PyTorch's reflection are read in place by both gradient passes and
+    the gradient folded back onto the samples it copies in the backward kernel (no padded copy):
+    the values and gradient of a padded copy's, gathered back by NumPy's reflection of the indices
+    (float64, to 1e-12), for SSIM, the contrast-structure term and a map's vector-Jacobian product.
+    2-D and 3-D; sides barely longer than the reflection (reflections overlapping inside a band);
+    small bands (``bands``: rows, columns), so that a last band of ``pad`` samples or fewer is
+    merged into the one before; a real photograph and its noisy copy."""
+    from fastssim import config as cfg
+    from fastssim.metrics.planes import ssim_map_planes_vjp, ssim_planes
+
+    if bands:
+        monkeypatch.setattr(cfg, "GRAD_BAND_H", bands[0])
+        monkeypatch.setattr(cfg, "GRAD_BAND_W", bands[1])
+    rng = np.random.default_rng(len(shape) * 10 + pad)
+    cam = camera().astype(np.float64) / 255
+    x = cam[tuple(slice(40 + 9 * i, 40 + 9 * i + n) for i, n in enumerate(shape[-2:]))]
+    x = np.broadcast_to(x, shape) + 0.02 * rng.standard_normal(shape)
+    y = np.clip(x + rng.normal(0, 0.05, shape), 0, 1)
+    nd = len(shape) - 1
+    taps = np.exp(-0.5 * ((np.arange(win) - win // 2) / 1.5) ** 2)
+    taps /= taps.sum()
+    padded = [np.pad(a, [(0, 0)] + [(pad, pad)] * nd, mode="reflect") for a in (x, y)]
+    kw = dict(spatial_ndim=nd, taps=taps, data_range=1.0)
+    for cs_only in (False, True):
+        values, grad = ssim_planes(x, y, gradient=True, cs_only=cs_only, pad=pad, **kw)
+        want_values, want_grad = ssim_planes(*padded, gradient=True, cs_only=cs_only, **kw)
+        np.testing.assert_allclose(values, want_values, rtol=1e-13)
+        assert grad.shape == shape and np.abs(grad).max() > 0
+        np.testing.assert_allclose(grad, _gathered(want_grad, shape, pad), rtol=1e-9,
+                                   atol=1e-12 * np.abs(want_grad).max())
+    upstream = rng.standard_normal(tuple(n + 2 * pad - win + 1 for n in shape[1:]))
+    up = np.concatenate([upstream[None]] * shape[0])
+    got = ssim_map_planes_vjp(x, y, up, pad=pad, **kw)
+    want = ssim_map_planes_vjp(*padded, up, **kw)
+    np.testing.assert_allclose(got, _gathered(want, shape, pad), rtol=1e-9, atol=1e-12 * np.abs(want).max())
 
 
 def test_a_window_that_does_not_sum_to_one_is_taken_as_it_is():

@@ -108,7 +108,7 @@ def _prepared(img1, img2, window_size, max_val, padding, nd):
 def _ssim_map(img1, img2, window_size, max_val, eps, padding, nd):
     """The SSIM map of (B, C, *spatial) tensors with ``nd`` spatial axes, as kornia's."""
     x, y, r, out_dtype, shape = _prepared(img1, img2, window_size, max_val, padding, nd)
-    # the reflection is read in place by the kernels (the forward) or padded on the host (the gradient)
+    # the reflection is read in place by the kernels, forward and gradient (folded back in the kernel)
     smap = ssim_map(x, y, taps=_taps(window_size), data_range=max_val, eps=float(eps), pad=r)
     return smap.reshape(shape).to(out_dtype)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import config as cfg
 from . import ahead
-from .cpu import gradient as _cpu_gradient
+from .cpu import gradient as _cpu_gradient, gradient_back as _cpu_back
 from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
 from .math import axis_windows, sums_to_one
 from .engine_ms import WANG, halve_by, halving_ahead
@@ -68,17 +68,18 @@ def _shifts(x, y, weights, wdt):
     return tuple(a[every].mean(axis=axes, dtype=np.float64).astype(wdt) for a in (x, y))
 
 
-def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu"):
+def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu", pad=0):
     """Mean SSIM over the 'valid' region of each plane of (P, H, W) stacks and its exact
     gradient with respect to ``y``, by the fused kernels (``_cpu_gradient.grad_maps_2d`` and
-    ``_cpu_gradient.grad_back_2d``): work in ``wdt`` (float32 for 8/16-bit and float32 input),
+    ``_cpu_back.grad_back_2d``): work in ``wdt`` (float32 for 8/16-bit and float32 input),
     the SSIM sums in float64, the moments shifted by each plane's mean.
 
     Memory: three derivative maps of the valid size and the gradient, in ``wdt``; no
     full-size float64 copy of the input. ``cs_only``: the mean contrast-structure term
     (MS-SSIM's per-scale term) and its gradient instead. ``backend="cuda"``: the same terms
     by ``_cuda.ssim_gradient_2d`` (host planes are copied to the device; the gradient comes
-    back to the host).
+    back to the host). ``pad``: of the planes extended by ``pad`` samples of PyTorch's reflection,
+    read in place (the CPU's; the gradient is of the planes themselves, see `_cpu_back`).
 
     Returns
     -------
@@ -87,9 +88,11 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
     """
     P, H, W = x3.shape
     wins = axis_windows(weights, 2)
-    Hv, Wv = H - len(wins[0]) + 1, W - len(wins[1]) + 1
+    Hv, Wv = H + 2 * pad - len(wins[0]) + 1, W + 2 * pad - len(wins[1]) + 1
     shx, shy = _shifts(x3, y3, weights, wdt)
     if backend == "cuda":
+        if pad:
+            raise ValueError("the GPU gradient reads no reflection: pad the planes first")
         with GPU_LOCK:
             from .cuda import gradient as _cuda_gradient
 
@@ -97,7 +100,8 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu")
             xd, yd = (cu.api().to_device(np.ascontiguousarray(a)) for a in (x3, y3))
             sums, grad = _cuda_gradient.ssim_gradient_2d(xd, yd, wins, consts, shx, shy, wdt, cs_only)
             return sums / (Hv * Wv), grad.copy_to_host()
-    sums, grad = _fused(readonly(x3), readonly(y3), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / (Hv * Wv)))
+    sums, grad = _fused(readonly(x3), readonly(y3), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / (Hv * Wv)),
+                        pad=pad)
     return sums / (Hv * Wv), grad
 
 
@@ -125,17 +129,18 @@ def _scratch_maps(shape, wdt):
     return kept[key]
 
 
-def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None):
+def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None, pad=0):
     """The fused gradient's two passes over (P, H, W) planes or (P, D, H, W) volumes: each one's
     sum of SSIM (float64) and the gradient, the shape of ``xr`` in ``wdt``, times ``scale``;
-    ``upstream``: the derivative maps weighted by it window by window first (`ssim_map_vjp`).
+    ``upstream``: the derivative maps weighted by it window by window first (`ssim_map_vjp`);
+    ``pad``: of the planes extended by PyTorch's reflection, read in place and folded back.
     On a cold first call the backward pass is compiled in a helper process meanwhile
     (`kernels.ahead`)."""
-    valid = tuple(n - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
+    valid = tuple(n + 2 * pad - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
     maps = _scratch_maps((xr.shape[0],) + valid, wdt)
-    back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale)
+    back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale, pad)
     pending = ahead.start((back, back_args))
-    sums = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps)
+    sums = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad)
     if upstream is not None:
         for m in maps:
             np.multiply(m, upstream, out=m)
@@ -144,7 +149,7 @@ def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None):
     return sums, back_args[-1]
 
 
-def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps):
+def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad):
     """``_cpu_gradient.grad_maps_2d`` over (P, H, W) planes, or ``grad_maps_3d`` over (P, D, H, W)
     volumes, into ``maps`` (three of the ``valid`` size in ``wdt``, `_scratch_maps`): each one's
     sum of SSIM (float64)."""
@@ -153,29 +158,29 @@ def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps):
     if xr.ndim == 3:
         bh, bw = cfg.GRAD_BAND_H, cfg.GRAD_BAND_W
         sums = np.empty((xr.shape[0], -(-valid[0] // bh) * -(-valid[1] // bw)), dtype=np.float64)
-        _cpu_gradient.grad_maps_2d(xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums)
+        _cpu_gradient.grad_maps_2d(xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums, pad)
     else:
         sums = np.empty((xr.shape[0], valid[0]), dtype=np.float64)
-        _cpu_gradient.grad_maps_3d(xr, yr, *taps, shx, shy, c, cs_only, *maps, sums)
+        _cpu_gradient.grad_maps_3d(xr, yr, *taps, shx, shy, c, cs_only, *maps, sums, pad)
     return sums.sum(axis=1)
 
 
-def _back_call(xr, yr, wins, shx, shy, maps, wdt, scale):
-    """``(kernel, args)`` of the backward pass, ``_cpu_gradient.grad_back_2d`` (planes) or
+def _back_call(xr, yr, wins, shx, shy, maps, wdt, scale, pad):
+    """``(kernel, args)`` of the backward pass, ``_cpu_back.grad_back_2d`` (planes) or
     ``grad_back_3d`` (volumes), from the derivative maps; its last argument receives the
     gradient, the shape of ``xr`` in ``wdt``, times ``scale``."""
     reversed_taps = [tuple(wdt.type(v) for v in np.asarray(w, dtype=wdt)[::-1]) for w in wins]
     grad = np.empty(xr.shape, dtype=wdt)
     if xr.ndim == 3:
-        return _cpu_gradient.grad_back_2d, (xr, yr, *reversed_taps, shx, shy, *maps, scale, cfg.GRAD_BAND_H,
-                                            cfg.GRAD_BAND_W, grad)
-    return _cpu_gradient.grad_back_3d, (xr, yr, *reversed_taps, shx, shy, *maps, scale, grad)
+        return _cpu_back.grad_back_2d, (xr, yr, *reversed_taps, shx, shy, *maps, scale, cfg.GRAD_BAND_H,
+                                        cfg.GRAD_BAND_W, pad, grad)
+    return _cpu_back.grad_back_3d, (xr, yr, *reversed_taps, shx, shy, *maps, scale, pad, grad)
 
 
-def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
+def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False, pad=0):
     """`ssim_gradient_2d` for volumes (P, D, H, W) on the CPU (``_cpu_gradient.grad_maps_3d``,
-    ``_cpu_gradient.grad_back_3d``): the same terms, three derivative maps of the valid size and the
-    gradient in ``wdt``, four float64 moment planes per task; ``cs_only`` as there.
+    ``_cpu_back.grad_back_3d``): the same terms, three derivative maps of the valid size and the
+    gradient in ``wdt``, four float64 moment planes per task; ``cs_only`` and ``pad`` as there.
 
     Returns
     -------
@@ -183,18 +188,19 @@ def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False):
     grad : ndarray (P, D, H, W), ``wdt``
     """
     wins = axis_windows(weights, 3)
-    n = int(np.prod([s - len(w) + 1 for s, w in zip(x4.shape[1:], wins)]))
+    n = int(np.prod([s + 2 * pad - len(w) + 1 for s, w in zip(x4.shape[1:], wins)]))
     shx, shy = _shifts(x4, y4, weights, wdt)
-    sums, grad = _fused(readonly(x4), readonly(y4), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / n))
+    sums, grad = _fused(readonly(x4), readonly(y4), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / n), pad=pad)
     return sums / n, grad
 
 
-def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
+def ssim_map_vjp(x, y, weights, consts, wdt, upstream, pad=0):
     """The gradient with respect to ``y`` of ``sum(upstream * map)``, ``map`` each plane's
     'valid' SSIM map of (P, H, W) stacks or (P, D, H, W) volumes: the fused kernels' derivative
     maps weighted window by window by ``upstream`` (the map's shape, ``wdt``), then gathered
     through the transposed window (scale 1). The vector-Jacobian product behind a
-    differentiable SSIM map (kornia's `ssim`); ``consts[4]`` is its ``eps``.
+    differentiable SSIM map (kornia's `ssim`); ``consts[4]`` is its ``eps``; ``pad``: the map of
+    the planes extended by PyTorch's reflection, as `ssim_gradient_2d` reads it.
 
     Returns
     -------
@@ -203,7 +209,8 @@ def ssim_map_vjp(x, y, weights, consts, wdt, upstream):
     shx, shy = _shifts(x, y, weights, wdt)
     up = np.ascontiguousarray(upstream, dtype=wdt)
     wins = axis_windows(weights, x.ndim - 1)
-    return _fused(readonly(x), readonly(y), wins, shx, shy, consts, wdt, False, wdt.type(1.0), upstream=up)[1]
+    return _fused(readonly(x), readonly(y), wins, shx, shy, consts, wdt, False, wdt.type(1.0), upstream=up,
+                  pad=pad)[1]
 
 
 def _halved(a, conv, wdt):

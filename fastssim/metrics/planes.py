@@ -69,34 +69,6 @@ def _five(a, spatial_ndim):
     return a[:, None, None] if spatial_ndim == 2 else a[:, None]
 
 
-def _reflected(a, pad):
-    """The planes extended by ``pad`` samples of PyTorch's reflection (the edge not repeated)."""
-    return a if not pad else np.pad(a, [(0, 0)] + [(pad, pad)] * (a.ndim - 1), mode="reflect")
-
-
-def _reflection_transposed(g, pad):
-    """The transpose of `_reflected`: the gradient of the extended planes gathered back onto
-    the planes (each reflected sample's share added to the sample it copies). ``g`` is a kernel's
-    fresh output: its borders are folded onto its inside in place, one axis after the other
-    (the corners reach the inside through both), and the inside is copied once."""
-    if not pad:
-        return g
-    for ax in range(1, g.ndim):
-        n = g.shape[ax] - 2 * pad
-        # along this axis only the rows of the axes not yet folded: the inside of those folded before
-        idx = [slice(None)] + [slice(pad, pad + g.shape[a] - 2 * pad) if a < ax else slice(None)
-                               for a in range(1, g.ndim)]
-
-        def at(sl, idx=idx, ax=ax):
-            i = list(idx)
-            i[ax] = sl
-            return tuple(i)
-
-        g[at(slice(pad + 1, 2 * pad + 1))] += np.flip(g[at(slice(0, pad))], axis=ax)
-        g[at(slice(n - 1, pad + n - 1))] += np.flip(g[at(slice(pad + n, 2 * pad + n))], axis=ax)
-    return np.ascontiguousarray(g[(slice(None),) + (slice(pad, -pad),) * (g.ndim - 1)])
-
-
 def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: float, K1: float = 0.01,
                 K2: float = 0.03, gradient: bool = False, cs_only: bool = False, pad: int = 0, eps: float = 0.0):
     """Mean SSIM over the 'valid' region of each plane, and its gradient with respect to ``y``.
@@ -119,8 +91,8 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
     pad : int
         Score the planes extended by ``pad`` samples of PyTorch's reflection (the edge sample
         not repeated) on each side of every spatial axis (torchmetrics' and kornia's 'same'
-        windows); read in place without a gradient, a padded copy with one (the gradient is of
-        the planes themselves).
+        windows), read in place (the gradient is of the planes themselves: each reflected
+        sample's share added to the sample it copies).
     eps : float
         Added to each window's denominator ``B1 B2`` (kornia's; 0: Wang et al.'s SSIM; the
         contrast-structure term takes none).
@@ -144,9 +116,7 @@ def ssim_planes(x, y, *, spatial_ndim: int, taps: Sequence[float], data_range: f
         values = means[:, 0, 1 if cs_only else 0]
     else:
         fused = ssim_gradient_2d if spatial_ndim == 2 else ssim_gradient_3d
-        values, grad = fused(_reflected(x, pad), _reflected(y, pad), w, consts.astype(np.float64), consts.dtype,
-                             cs_only=cs_only)
-        grad = _reflection_transposed(grad, pad)
+        values, grad = fused(x, y, w, consts.astype(np.float64), consts.dtype, cs_only=cs_only, pad=pad)
     raise_if_nonfinite(values, x, y, K1, K2, what="plane")
     return values, grad
 
@@ -277,8 +247,7 @@ def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[flo
     up = np.asarray(upstream)
     if up.shape != valid:
         raise ValueError(f"upstream must have the map's shape {valid}, got {up.shape}")
-    grad = ssim_map_vjp(_reflected(x, pad), _reflected(y, pad), w, consts.astype(np.float64), consts.dtype, up)
-    return _reflection_transposed(grad, pad)
+    return ssim_map_vjp(x, y, w, consts.astype(np.float64), consts.dtype, up, pad=pad)
 
 
 def halve_planes(a, *, spatial_ndim: int):

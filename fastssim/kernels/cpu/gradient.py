@@ -15,6 +15,7 @@ from numba import njit, prange
 from numba.extending import overload
 
 from ... import config as cfg
+from .load import sym
 from .passes import _filter_row, _four_taps, _taps
 from .ssim import _due
 from ..math import MOMENTS, cs_grad_terms, ssim_grad_terms
@@ -81,7 +82,7 @@ def _task_box(task, nbh, nbw, band_h, band_w, Ho, Wo):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, d_eyy, d_exy, sums):
+def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, d_eyy, d_exy, sums, pad):
     """The fused gradient's forward pass over planes (P, H, W): for each valid window, SSIM's
     derivatives with respect to the shifted moments (``kernels.math.ssim_grad_terms``) into the
     (P, Hv, Wv) maps (their dtype), and ``sums[p, b]``, the sum of SSIM over task ``b`` of plane
@@ -93,24 +94,94 @@ def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, 
     float64 (the derivatives of a flat region are where float32 moments lose digits): a task
     streams its input rows once, shifts them by the plane's level and forms the four moments
     (`_moment_row` does the rest). No full-size intermediate; task boundaries depend on the shape
-    only."""
+    only.
+
+    ``pad``: the planes are read as if extended by ``pad`` samples of PyTorch's reflection on each
+    side (the edge sample not repeated; torchmetrics' and kornia's 'same' windows), in place: the
+    maps are those of the extended planes (0: the planes as they are)."""
     P, H, W = x.shape
-    Hv = H - len(wh) + 1
-    Wv = W - len(ww) + 1
+    Hv = H + 2 * pad - len(wh) + 1
+    Wv = W + 2 * pad - len(ww) + 1
     nbh = (Hv + band_h - 1) // band_h
     nbw = (Wv + band_w - 1) // band_w
     for task in prange(P * nbh * nbw):
         # the task as a function of its own (see `_cpu.ssim_sums`), its index cast to compile once
         _maps_task(np.int64(task), nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, cs_only, d_my,
-                   d_eyy, d_exy, sums)
+                   d_eyy, d_exy, sums, pad)
+
+
+@njit(inline="always", **cfg.JIT)
+def _moments(xv, yv, sx, sy):
+    """The four moments of the samples ``xv``, ``yv`` shifted by ``sx``, ``sy``, in float64:
+    ``x'``, ``y'``, ``x'^2 + y'^2`` and ``(x' - y')^2``."""
+    a = np.float64(xv) - sx
+    c = np.float64(yv) - sy
+    e = a - c
+    return a, c, a * a + c * c, e * e
+
+
+@njit(inline="always", **cfg.JIT)
+def _runs(c0, lin, n, pad):
+    """``(j0, j1)``: of the columns ``c0 .. c0 + lin - 1`` of a row of ``n`` extended by ``pad``
+    samples of reflection, the first inside the row and the first past it."""
+    j0 = min(max(pad - c0, 0), lin)
+    return j0, max(min(n + pad - c0, lin), j0)
+
+
+@njit(inline="always", **cfg.JIT)
+def _shifted_row(xrow, yrow, c0, lin, pad, sx, sy, xa, yb, ss, dd):
+    """Columns ``c0 .. c0 + lin - 1`` of the rows ``xrow``, ``yrow`` extended by ``pad`` samples of
+    PyTorch's reflection (``c0`` in extended coordinates), as the four moment rows (`_moments`): the
+    columns inside the rows in one loop over sliced runs (indices from 0: it vectorises), the
+    reflected ones apart."""
+    n = xrow.shape[0]
+    j0, j1 = _runs(c0, lin, n, pad)
+    for u in range(j0 + lin - j1):  # the reflected columns, before the row and after it
+        j = u if u < j0 else j1 + u - j0
+        k = sym(c0 + j - pad, n, 1)
+        xa[j], yb[j], ss[j], dd[j] = _moments(xrow[k], yrow[k], sx, sy)
+    xs = xrow[c0 - pad + j0:c0 - pad + j1]
+    ys = yrow[c0 - pad + j0:c0 - pad + j1]
+    xo = xa[j0:j1]
+    yo = yb[j0:j1]
+    so = ss[j0:j1]
+    do = dd[j0:j1]
+    for j in range(j1 - j0):
+        xo[j], yo[j], so[j], do[j] = _moments(xs[j], ys[j], sx, sy)
+
+
+@njit(inline="always", **cfg.JIT)
+def _weighted_row(xrow, yrow, pad, wt, sx, sy, b0, b1, b2, b3):
+    """The four moment rows (`_moments`) of the rows ``xrow``, ``yrow`` extended by ``pad`` samples
+    of PyTorch's reflection, times ``wt``, added to ``b0 .. b3`` (rows of the extended length)."""
+    n = xrow.shape[0]
+    for u in range(2 * pad):  # the reflected columns: extended j = u before the row, n + u after it
+        j = u if u < pad else n + u
+        k = sym(j - pad, n, 1)
+        m0, m1, m2, m3 = _moments(xrow[k], yrow[k], sx, sy)
+        b0[j] += wt * m0
+        b1[j] += wt * m1
+        b2[j] += wt * m2
+        b3[j] += wt * m3
+    o0 = b0[pad:pad + n]
+    o1 = b1[pad:pad + n]
+    o2 = b2[pad:pad + n]
+    o3 = b3[pad:pad + n]
+    for j in range(n):
+        m0, m1, m2, m3 = _moments(xrow[j], yrow[j], sx, sy)
+        o0[j] += wt * m0
+        o1[j] += wt * m1
+        o2[j] += wt * m2
+        o3[j] += wt * m3
 
 
 @njit(**cfg.JIT)
 def _maps_task(task, nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy,
-               sums):
+               sums, pad):
     """Task ``task`` of `grad_maps_2d` (whose arguments it takes)."""
     kh = len(wh)
     kw = len(ww)
+    H = x.shape[1]
     p, b, oh0, bh, ow0, bw = _task_box(task, nbh, nbw, band_h, band_w, d_my.shape[1], d_my.shape[2])
     lin = bw + kw - 1
     sx = np.float64(shx[p])
@@ -122,16 +193,8 @@ def _maps_task(task, nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, c
     ring, vbuf = _rings(kh, bw)
     acc = 0.0
     for i in range(bh + kh - 1):
-        xrow = x[p, oh0 + i, ow0:ow0 + lin]
-        yrow = y[p, oh0 + i, ow0:ow0 + lin]
-        for j in range(lin):
-            a = np.float64(xrow[j]) - sx
-            c = np.float64(yrow[j]) - sy
-            e = a - c
-            xa[j] = a
-            yb[j] = c
-            ss[j] = a * a + c * c
-            dd[j] = e * e
+        r = sym(oh0 + i - pad, H, 1)
+        _shifted_row(x[p, r], y[p, r], ow0, lin, pad, sx, sy, xa, yb, ss, dd)
         acc += _moment_row(i, xa, yb, ss, dd, wh, ww, bh, bw, ring, vbuf, d_my[p], d_eyy[p], d_exy[p], oh0, ow0, sx,
                            sy, consts, cs_only)
     sums[p, b] = acc
@@ -194,22 +257,23 @@ def _moment_row(i, a, b, c, d, wh, ww, bh, bw, ring, vbuf, m0, m1, m2, r0, c0, s
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_3d(x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
+def grad_maps_3d(x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums, pad):
     """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its ``len(wd)``
     input planes are shifted and filtered along D into the four float64 moment planes (one buffer
     each per task), whose rows then go through `_moment_row` as a 2-D band's do (the whole plane
     one band). ``plane_sums[p, d]``: the sum of SSIM (of cs with ``cs_only``) over valid plane d.
-    ``wd``, ``wh``, ``ww``: tuples of float64."""
-    P, D, H, W = x.shape
-    Dv = D - len(wd) + 1
-    for r in prange(P * Dv):
-        _maps_plane(np.int64(r), x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums)
+    ``wd``, ``wh``, ``ww``: tuples of float64; ``pad`` as for `grad_maps_2d`, on every axis."""
+    Dv = d_my.shape[1]
+    for r in prange(x.shape[0] * Dv):
+        _maps_plane(np.int64(r), x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums, pad)
 
 
 @njit(**cfg.JIT)
-def _maps_plane(r, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums):
+def _maps_plane(r, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums, pad):
     """Task ``r`` of `grad_maps_3d` (whose arguments it takes)."""
-    P, D, H, W = x.shape
+    P, D, H0, W0 = x.shape
+    H = H0 + 2 * pad
+    W = W0 + 2 * pad
     Dv, Hv, Wv = d_my.shape[1], d_my.shape[2], d_my.shape[3]
     p = r // Dv
     d = r % Dv
@@ -221,124 +285,13 @@ def _maps_plane(r, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_e
     b3 = np.zeros((H, W))
     for t in range(len(wd)):
         wt = wd[t]
+        q = sym(d + t - pad, D, 1)
         for i in range(H):
-            xrow = x[p, d + t, i]
-            yrow = y[p, d + t, i]
-            for j in range(W):
-                xa = np.float64(xrow[j]) - sx
-                yb = np.float64(yrow[j]) - sy
-                e = xa - yb
-                b0[i, j] += wt * xa
-                b1[i, j] += wt * yb
-                b2[i, j] += wt * (xa * xa + yb * yb)
-                b3[i, j] += wt * (e * e)
+            k = sym(i - pad, H0, 1)
+            _weighted_row(x[p, q, k], y[p, q, k], pad, wt, sx, sy, b0[i], b1[i], b2[i], b3[i])
     ring, vbuf = _rings(len(wh), Wv)
     acc = 0.0
     for i in range(H):
         acc += _moment_row(i, b0[i], b1[i], b2[i], b3[i], wh, ww, Hv, Wv, ring, vbuf, d_my[p, d], d_eyy[p, d],
                            d_exy[p, d], 0, 0, sx, sy, consts, cs_only)
     plane_sums[p, d] = acc
-
-
-@njit(**cfg.JIT_PARALLEL)
-def grad_back_2d(x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, grad):
-    """The fused gradient's backward pass: ``grad = (F^T d_my + 2 y' F^T d_eyy + x' F^T d_exy)
-    * scale`` over planes (P, H, W), F^T the transposed 'valid' filter: a full correlation with
-    the mirrored window (``rh`` down the columns, ``rw`` along the rows: the windows reversed,
-    tuples of the maps' dtype), zero outside the maps. Tasks: bands of ``band_h`` x ``band_w``
-    pixels (`_back_band`)."""
-    P, H, W = x.shape
-    nbh = (H + band_h - 1) // band_h
-    nbw = (W + band_w - 1) // band_w
-    for task in prange(P * nbh * nbw):
-        p, _, q0, bh, c0, bw = _task_box(np.int64(task), nbh, nbw, band_h, band_w, H, W)
-        _back_band(d_my[p], d_eyy[p], d_exy[p], x[p], y[p], rh, rw, shx[p], shy[p], scale, q0, bh, c0, bw, grad[p])
-
-
-@njit(**cfg.JIT_PARALLEL)
-def grad_back_3d(x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad):
-    """`grad_back_2d` for volumes (P, D, H, W): one output plane per task; the maps' planes it sees
-    are gathered along D (``rd``, the reversed window) into three planes, which `_back_band` takes
-    as a 2-D band (the whole plane)."""
-    P, D, H, W = x.shape
-    for r in prange(P * D):
-        _back_plane(np.int64(r), x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad)
-
-
-@njit(**cfg.JIT)
-def _back_plane(r, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, grad):
-    """Task ``r`` of `grad_back_3d` (whose arguments it takes)."""
-    P, D, H, W = x.shape
-    kd = len(rd)
-    Dv, Hv, Wv = d_my.shape[1], d_my.shape[2], d_my.shape[3]
-    p = r // D
-    q = r % D
-    dt = d_my.dtype
-    t0 = np.zeros((Hv, Wv), dtype=dt)
-    t1 = np.zeros((Hv, Wv), dtype=dt)
-    t2 = np.zeros((Hv, Wv), dtype=dt)
-    for t in range(kd):  # output plane q sees map plane q - kd + 1 + t, weight rd[t]
-        dd = q - kd + 1 + t
-        if dd >= 0 and dd < Dv:
-            wt = rd[t]
-            for i in range(Hv):
-                a0 = d_my[p, dd, i]
-                a1 = d_eyy[p, dd, i]
-                a2 = d_exy[p, dd, i]
-                for j in range(Wv):
-                    t0[i, j] += wt * a0[j]
-                    t1[i, j] += wt * a1[j]
-                    t2[i, j] += wt * a2[j]
-    _back_band(t0, t1, t2, x[p, q], y[p, q], rh, rw, shx[p], shy[p], scale, 0, H, 0, W, grad[p, q])
-
-
-@njit(**cfg.JIT)
-def _back_band(m0, m1, m2, xp, yp, rh, rw, sx, sy, scale, q0, bh, c0, bw, out):
-    """Rows ``q0 .. q0 + bh`` and columns ``c0 .. c0 + bw`` of one plane's gradient ``out`` (2-D)
-    from its three derivative maps ``m0, m1, m2`` (2-D, the valid size) and the plane's images
-    ``xp``, ``yp``: the maps' rows the band needs are gathered into a ring (zeros outside the maps),
-    filtered down it four output rows per sweep (``rh``), then along each row (``rw``), as
-    `grad_maps_2d` filters."""
-    kh = len(rh)
-    kw = len(rw)
-    Hv, Wv = m0.shape
-    lin = bw + kw - 1  # the maps' columns c0 - kw + 1 .. c0 + bw - 1
-    m_0 = c0 - kw + 1
-    ja = max(0, -m_0)  # the ones inside the maps
-    jb = min(lin, Wv - m_0)
-    dt = m0.dtype
-    zero = scale - scale
-    g, nslot = _ring(kh)
-    n3 = 3 * lin
-    ring = np.empty((nslot, 1, n3 + 24), dt)
-    vbuf = np.empty((1, 4, n3), dt)
-    h0 = np.empty(bw, dt)
-    h1 = np.empty(bw, dt)
-    h2 = np.empty(bw, dt)
-    for i in range(bh + kh - 1):
-        r = q0 - kh + 1 + i  # the maps' row
-        dst = ring[(i % nslot), 0]
-        if r < 0 or r >= Hv:
-            for u in range(n3):
-                dst[u] = zero
-        else:
-            for u in range(lin):
-                inside = u >= ja and u < jb
-                dst[u] = m0[r, m_0 + u] if inside else zero
-                dst[lin + u] = m1[r, m_0 + u] if inside else zero
-                dst[2 * lin + u] = m2[r, m_0 + u] if inside else zero
-        o, nout = _due(i, kh, bh, g)
-        if nout == 0:
-            continue
-        _down(ring, rh, o, n3, vbuf)
-        for q in range(nout):
-            v = vbuf[0, q]
-            _filter_row(v[:lin], rw, h0, bw, 1)
-            _filter_row(v[lin:2 * lin], rw, h1, bw, 1)
-            _filter_row(v[2 * lin:], rw, h2, bw, 1)
-            xrow = xp[q0 + o + q, c0:c0 + bw]
-            yrow = yp[q0 + o + q, c0:c0 + bw]
-            res = out[q0 + o + q, c0:c0 + bw]
-            for j in range(bw):
-                yc = yrow[j] - sy
-                res[j] = (h0[j] + (yc + yc) * h1[j] + (xrow[j] - sx) * h2[j]) * scale

@@ -244,7 +244,7 @@ def _read_padded(image, W, n, c, d, h, lo, lin, j0, j1, mirror, out):
         read_row(image, n, c, d, h, sym(lo + j, W, mirror), 1, out, j)
 
 
-@njit(**cfg.JIT)
+@njit(inline="always", **cfg.JIT)
 def _load_row_padded(x, y, W, n, c, d, h, w0, lin, pad, mirror, shx, shy, xr, yr, ss, dd):
     """`_load_row` of the images extended sideways by ``pad`` columns of symmetric reflection
     (``w0`` counts from the extended row's start; ``W``: the images' width)."""
@@ -256,7 +256,7 @@ def _load_row_padded(x, y, W, n, c, d, h, w0, lin, pad, mirror, shx, shy, xr, yr
     _shift_products(xr, yr, lin, shx, shy, ss, dd)
 
 
-@njit(**cfg.JIT)
+@njit(inline="always", **cfg.JIT)
 def load_row(x, y, shape, n, c, d, h, w0, lin, pad, pd, mirror, shx, shy, xr, yr, ss, dd):
     """Row ``h`` of plane ``d``, columns ``w0 .. w0 + lin - 1`` of the images (`describe`; both of
     ``shape``, N, C, D, H, W) extended by ``pad`` samples of symmetric reflection on each side

@@ -49,10 +49,6 @@ def _skimage_dropin(m):
     return importlib.import_module(m.__name__ + ".compat.skimage").structural_similarity
 
 
-#: the 11-tap Gaussian of sigma 1.5 as a drop-in passes it
-GAUSS11 = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2) / np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2).sum()
-
-
 def _planes(m):
     """``ssim_planes`` of package ``m`` (new or old): the drop-ins' entry."""
     import importlib
@@ -75,6 +71,9 @@ def workloads():
     b64d = np.clip(b64 + rng.normal(0, 12, b64.shape), 0, 255).astype(np.uint8)
     b128 = rng.integers(0, 256, (256, 128, 128), dtype=np.uint8)
     b128d = np.clip(b128 + rng.normal(0, 12, b128.shape), 0, 255).astype(np.uint8)
+    from fastssim.kernels.math import window_weights
+
+    gauss11 = window_weights(11, 1.5, True)  # the taps a drop-in passes
     p24 = rng.random((24, 256, 256), dtype=np.float32)
     p24d = np.clip(p24 + 0.05 * rng.standard_normal(p24.shape), 0, 1).astype(np.float32)
     return [(f"ssim {n}^2 uint8", a.size, lambda m, a=a, b=b: m.ssim(a, b)) for n, a, b in small] + [
@@ -106,7 +105,7 @@ def workloads():
         ("psnr 1024^2 uint8", g.size, lambda m: m.psnr(g, gd)),
         # torchmetrics' and kornia's 'same' windows: the planes read through PyTorch's reflection
         ("planes 24 x 256^2 float32 reflected by 5", p24.size,
-         lambda m: _planes(m)(p24, p24d, spatial_ndim=2, taps=GAUSS11, data_range=1.0, pad=5)),
+         lambda m: _planes(m)(p24, p24d, spatial_ndim=2, taps=gauss11, data_range=1.0, pad=5)),
     ]
 
 

@@ -57,6 +57,17 @@ def _extended(s0, s1, n, pad):
     return (0 if s0 == 0 else s0 + pad), (n + 2 * pad if s1 == n else s1 + pad)
 
 
+@njit(inline="always", **cfg.JIT)
+def _copies(s, n, pad):
+    """The extended positions whose samples are sample ``s`` of ``n`` (PyTorch's reflection by ``pad``):
+    ``(own, before, after)``, its own ``s + pad``, the reflection before the first sample (``pad - s``,
+    for ``1 <= s <= pad``) and the one past the last (``2n - 2 - s + pad``, for ``n - 1 - pad <= s <=
+    n - 2``); -1 where there is none."""
+    before = pad - s if s >= 1 and s <= pad else -1
+    after = 2 * n - 2 - s + pad if s >= n - 1 - pad and s <= n - 2 else -1
+    return s + pad, before, after
+
+
 @njit(**cfg.JIT_PARALLEL)
 def grad_back_2d(x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad):
     """The fused gradient's backward pass: ``grad = (F^T d_my + 2 y' F^T d_eyy + x' F^T d_exy)
@@ -101,13 +112,7 @@ def _back_plane(r, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, g
     t0 = np.zeros((Hv, Wv), dtype=dt)
     t1 = np.zeros((Hv, Wv), dtype=dt)
     t2 = np.zeros((Hv, Wv), dtype=dt)
-    for copy in range(3):  # the extended planes that are plane s: itself, the reflections before and after
-        if copy == 0:
-            qd = s + pad
-        elif copy == 1:
-            qd = pad - s if s >= 1 and s <= pad else -1
-        else:
-            qd = 2 * D - 2 - s + pad if s >= D - 1 - pad and s <= D - 2 else -1
+    for qd in _copies(s, D, pad):  # the extended planes that are plane s
         for t in range(kd if qd >= 0 else 0):  # extended plane qd sees map plane qd - kd + 1 + t, weight rd[t]
             dd = qd - kd + 1 + t
             if dd >= 0 and dd < Dv:
@@ -133,10 +138,10 @@ def _fold(h, f, c0, c1, n, ca, pad):
         f[j] = own[j]
     if c0 == 0:
         for s in range(1, pad + 1):
-            f[s] += h[pad - s - ca]
+            f[s] += h[_copies(s, n, pad)[1] - ca]
     if c1 == n:
         for s in range(n - 1 - pad, n - 1):
-            f[s - c0] += h[2 * n - 2 - s + pad - ca]
+            f[s - c0] += h[_copies(s, n, pad)[2] - ca]
 
 
 @njit(**cfg.JIT)
@@ -201,10 +206,11 @@ def _back_band(m0, m1, m2, xp, yp, rh, rw, sx, sy, scale, pad, qa, qb, c0, c1, o
                 _fold(h2, f2, c0, c1, W, ca, pad)
             e = qa + o + q  # the extended row, and the sample row it copies
             s = sym(e - pad, H, 1)
+            own, before, _ = _copies(s, H, pad)
             xrow = xp[s, c0:c1]
             yrow = yp[s, c0:c1]
             res = out[s, c0:c1]
-            if e == (pad - s if s >= 1 and s <= pad else s + pad):  # the first extended row that copies s
+            if e == (before if before >= 0 else own):  # the first extended row that copies s
                 for j in range(bw):
                     yc = yrow[j] - sy
                     res[j] = (f0[j] + (yc + yc) * f1[j] + (xrow[j] - sx) * f2[j]) * scale

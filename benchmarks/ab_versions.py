@@ -76,6 +76,7 @@ def workloads():
     gauss11 = window_weights(11, 1.5, True)  # the taps a drop-in passes
     p24 = rng.random((24, 256, 256), dtype=np.float32)
     p24d = np.clip(p24 + 0.05 * rng.standard_normal(p24.shape), 0, 1).astype(np.float32)
+    f3, f3d = np.stack([f, f.T, f[::-1]]), np.stack([fd, fd.T, fd[::-1]])
     return [(f"ssim {n}^2 uint8", a.size, lambda m, a=a, b=b: m.ssim(a, b)) for n, a, b in small] + [
         ("ms_ssim 512^2 float32", f[:512, :512].size, lambda m: m.ms_ssim(f[:512, :512], fd[:512, :512], data_range=1.0)),
         ("ssim_batch 1024 x 64^2 RGB uint8", b64.size // 3, lambda m: m.ssim_batch(b64, b64d, channel_axis=-1)),
@@ -106,6 +107,8 @@ def workloads():
         # torchmetrics' and kornia's 'same' windows: the planes read through PyTorch's reflection
         ("planes 24 x 256^2 float32 reflected by 5", p24.size,
          lambda m: _planes(m)(p24, p24d, spatial_ndim=2, taps=gauss11, data_range=1.0, pad=5)),
+        ("planes' gradient 3 x 1024^2 float32 reflected by 5", 3 * g.size,
+         lambda m: _planes(m)(f3, f3d, spatial_ndim=2, taps=gauss11, data_range=1.0, pad=5, gradient=True)),
     ]
 
 

@@ -24,6 +24,36 @@ if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
     os.environ.setdefault("FASTSSIM_CUDA_DEPTH_CHUNK", "3")
     os.environ.setdefault("FASTSSIM_CUDA_REDUCE_THREADS", "32")
 
+    import threading
+
+    import numpy as np
+    from numba.core import types as _nb_types
+    from numba.np.numpy_support import as_dtype as _as_dtype
+    from numba.cuda.simulator import kernelapi as _sim
+
+    # The simulator gives a block's threads their shared arrays by a check-then-set on a dict
+    # (`FakeCUDAShared.array`, keyed by the requesting source line), without a lock: two threads
+    # of a block that ask at once can each make an array of their own, and the block then reads
+    # memory nobody wrote. The short switch interval above makes that more likely. Suspected in
+    # one CI failure (a NaN from overflowing garbage in `test_batch_slices_and_errors_metrics[cuda]`,
+    # not reproduced locally). Here the request is atomic: the same arrays, by the same key.
+    _sim_shared_array = _sim.FakeCUDAShared.array
+    _sim_shared_lock = threading.Lock()
+
+    def _atomic_shared_array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:  # dynamic shared memory, or the simulator's refusal
+            return _sim_shared_array(self, shape, dtype, alignment)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with _sim_shared_lock:
+            got = self._allocations.get(key)
+            if got is None:
+                np_dtype = _as_dtype(dtype) if isinstance(dtype, _nb_types.Type) else dtype
+                got = self._allocations[key] = np.empty(shape, np_dtype)
+        return got
+
+    _sim.FakeCUDAShared.array = _atomic_shared_array
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two test processes share the machine's cores: PyTorch's intra-op threads (one per core in
     # each process, spinning between operations) then contend with the other process and with

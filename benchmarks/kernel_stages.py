@@ -27,7 +27,7 @@ _load_row = _cpu_load._load_row
 @njit(**cfg.JIT)
 def _w_pass(src, w, dst, n, reps):
     for _ in range(reps):
-        _filter_row(src, w, dst, n, 1)
+        _filter_row(src, w, dst, n, None)
 
 
 @njit(**cfg.JIT)

@@ -234,7 +234,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     images = _cpu_load.descriptions(3)  # x, y, the shape
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
-    _cpu.ssim_sums(images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
+    args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
+    _cpu.ssim_sums(_cpu.task_address(*args), *args)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
     else:

@@ -139,13 +139,13 @@ def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None, p
     valid = tuple(n + 2 * pad - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
     maps = _scratch_maps((xr.shape[0],) + valid, wdt)
     back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale, pad)
-    pending = ahead.start((back, back_args))
+    pending = ahead.start((back, (0,) + back_args))  # types only: its task's address is a number
     sums = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad)
     if upstream is not None:
         for m in maps:
             np.multiply(m, upstream, out=m)
     pending.wait()
-    back(*back_args)
+    back(_cpu_back.task_address(back, back_args), *back_args)
     return sums, back_args[-1]
 
 
@@ -158,10 +158,12 @@ def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad):
     if xr.ndim == 3:
         bh, bw = cfg.GRAD_BAND_H, cfg.GRAD_BAND_W
         sums = np.empty((xr.shape[0], -(-valid[0] // bh) * -(-valid[1] // bw)), dtype=np.float64)
-        _cpu_gradient.grad_maps_2d(xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums, pad)
+        args = (xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums, pad)
     else:
         sums = np.empty((xr.shape[0], valid[0]), dtype=np.float64)
-        _cpu_gradient.grad_maps_3d(xr, yr, *taps, shx, shy, c, cs_only, *maps, sums, pad)
+        args = (xr, yr, *taps, shx, shy, c, cs_only, *maps, sums, pad)
+    kernel = _cpu_gradient.grad_maps_2d if xr.ndim == 3 else _cpu_gradient.grad_maps_3d
+    kernel(_cpu_gradient.task_address(kernel, args), *args)
     return sums.sum(axis=1)
 
 

@@ -15,6 +15,7 @@ from numba import njit, prange
 from numba.extending import overload
 
 from ... import config as cfg
+from .calls import address, call_at
 from .load import sym
 from .passes import _filter_row, _four_taps, _taps
 from .ssim import _due
@@ -82,7 +83,7 @@ def _task_box(task, nbh, nbw, band_h, band_w, Ho, Wo):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, d_eyy, d_exy, sums, pad):
+def grad_maps_2d(task_at, x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, d_eyy, d_exy, sums, pad):
     """The fused gradient's forward pass over planes (P, H, W): for each valid window, SSIM's
     derivatives with respect to the shifted moments (``kernels.math.ssim_grad_terms``) into the
     (P, Hv, Wv) maps (their dtype), and ``sums[p, b]``, the sum of SSIM over task ``b`` of plane
@@ -98,16 +99,18 @@ def grad_maps_2d(x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, 
 
     ``pad``: the planes are read as if extended by ``pad`` samples of PyTorch's reflection on each
     side (the edge sample not repeated; torchmetrics' and kornia's 'same' windows), in place: the
-    maps are those of the extended planes (0: the planes as they are)."""
+    maps are those of the extended planes (0: the planes as they are). ``task_at``: the address of
+    the task function for these arguments (`task_address`; see `_cpu.ssim_sums`)."""
     P, H, W = x.shape
     Hv = H + 2 * pad - len(wh) + 1
     Wv = W + 2 * pad - len(ww) + 1
     nbh = (Hv + band_h - 1) // band_h
     nbw = (Wv + band_w - 1) // band_w
     for task in prange(P * nbh * nbw):
-        # the task as a function of its own (see `_cpu.ssim_sums`), its index cast to compile once
-        _maps_task(np.int64(task), nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, cs_only, d_my,
-                   d_eyy, d_exy, sums, pad)
+        # the task as a function of its own, called by address (see `_cpu.ssim_sums`), its index
+        # cast to compile once
+        call_at(_maps_task, task_at, (np.int64(task), nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts,
+                                      cs_only, d_my, d_eyy, d_exy, sums, pad))
 
 
 @njit(inline="always", **cfg.JIT)
@@ -220,10 +223,10 @@ def _moment_row(i, a, b, c, d, wh, ww, bh, bw, ring, vbuf, m0, m1, m2, r0, c0, s
     kh = len(wh)
     g, nslot = _ring(kh)
     slot = i % nslot
-    _filter_row(a, ww, ring[slot, 0, :bw], bw, 1)
-    _filter_row(b, ww, ring[slot, 0, bw:2 * bw], bw, 1)
-    _filter_row(c, ww, ring[slot, 0, 2 * bw:3 * bw], bw, 1)
-    _filter_row(d, ww, ring[slot, 0, 3 * bw:4 * bw], bw, 1)
+    _filter_row(a, ww, ring[slot, 0, :bw], bw, None)
+    _filter_row(b, ww, ring[slot, 0, bw:2 * bw], bw, None)
+    _filter_row(c, ww, ring[slot, 0, 2 * bw:3 * bw], bw, None)
+    _filter_row(d, ww, ring[slot, 0, 3 * bw:4 * bw], bw, None)
     o, nout = _due(i, kh, bh, g)
     acc = 0.0
     if nout == 0:
@@ -257,15 +260,27 @@ def _moment_row(i, a, b, c, d, wh, ww, bh, bw, ring, vbuf, m0, m1, m2, r0, c0, s
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_maps_3d(x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums, pad):
+def grad_maps_3d(task_at, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums, pad):
     """`grad_maps_2d` for volumes (P, D, H, W): one valid output plane per task; its ``len(wd)``
     input planes are shifted and filtered along D into the four float64 moment planes (one buffer
     each per task), whose rows then go through `_moment_row` as a 2-D band's do (the whole plane
     one band). ``plane_sums[p, d]``: the sum of SSIM (of cs with ``cs_only``) over valid plane d.
-    ``wd``, ``wh``, ``ww``: tuples of float64; ``pad`` as for `grad_maps_2d`, on every axis."""
+    ``wd``, ``wh``, ``ww``: tuples of float64; ``pad`` and ``task_at`` as for `grad_maps_2d`, on every
+    axis."""
     Dv = d_my.shape[1]
     for r in prange(x.shape[0] * Dv):
-        _maps_plane(np.int64(r), x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy, plane_sums, pad)
+        call_at(_maps_plane, task_at, (np.int64(r), x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy,
+                                       plane_sums, pad))
+
+
+def task_address(kernel, args):
+    """The ``task_at`` argument of ``kernel`` (`grad_maps_2d` or `grad_maps_3d`) for its other
+    arguments ``args``: the address of its task function."""
+    if kernel is grad_maps_2d:
+        x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, d_eyy, d_exy, sums, pad = args
+        return address(_maps_task, (0, 0, 0, band_h, band_w, x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy,
+                                    d_exy, sums, pad))
+    return address(_maps_plane, (0,) + tuple(args))
 
 
 @njit(**cfg.JIT)

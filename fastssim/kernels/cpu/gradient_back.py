@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ... import config as cfg
+from .calls import address, call_at
 from .gradient import _down, _ring
 from .load import sym
 from .passes import _filter_row
@@ -69,35 +70,53 @@ def _copies(s, n, pad):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_back_2d(x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad):
+def grad_back_2d(task_at, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad):
     """The fused gradient's backward pass: ``grad = (F^T d_my + 2 y' F^T d_eyy + x' F^T d_exy)
     * scale`` over planes (P, H, W), F^T the transposed 'valid' filter: a full correlation with
     the mirrored window (``rh`` down the columns, ``rw`` along the rows: the windows reversed,
     tuples of the maps' dtype), zero outside the maps. ``pad``: the maps are those of the planes
     extended by ``pad`` samples of PyTorch's reflection (`gradient.grad_maps_2d`), and the
     gradient of each reflected sample is added to the sample it copies (0: none). Tasks: bands
-    of about ``band_h`` x ``band_w`` pixels (`_bands`, `_back_band`)."""
+    of about ``band_h`` x ``band_w`` pixels (`_bands`, `_back_band`), run by `_back_task` at
+    ``task_at`` (`task_address`; see `_cpu.ssim_sums`)."""
     P, H, W = x.shape
     nbh, sh = _bands(H, band_h, pad)
     nbw, sw = _bands(W, band_w, pad)
     for task in prange(P * nbh * nbw):
-        t = np.int64(task)
-        p = t // (nbh * nbw)
-        s0, s1 = _band((t % (nbh * nbw)) // nbw, nbh, sh, H)
-        c0, c1 = _band(t % nbw, nbw, sw, W)
-        qa, qb = _extended(s0, s1, H, pad)
-        _back_band(d_my[p], d_eyy[p], d_exy[p], x[p], y[p], rh, rw, shx[p], shy[p], scale, pad, qa, qb, c0, c1,
-                   grad[p])
+        call_at(_back_task, task_at, (np.int64(task), nbh, sh, nbw, sw, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy,
+                                      scale, pad, grad))
+
+
+@njit(**cfg.JIT)
+def _back_task(t, nbh, sh, nbw, sw, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad):
+    """Task ``t`` of `grad_back_2d` (whose arguments it takes, with its bands: ``nbh`` of ``sh``
+    rows, ``nbw`` of ``sw`` columns)."""
+    P, H, W = x.shape
+    p = t // (nbh * nbw)
+    s0, s1 = _band((t % (nbh * nbw)) // nbw, nbh, sh, H)
+    c0, c1 = _band(t % nbw, nbw, sw, W)
+    qa, qb = _extended(s0, s1, H, pad)
+    _back_band(d_my[p], d_eyy[p], d_exy[p], x[p], y[p], rh, rw, shx[p], shy[p], scale, pad, qa, qb, c0, c1,
+               grad[p])
 
 
 @njit(**cfg.JIT_PARALLEL)
-def grad_back_3d(x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad):
-    """`grad_back_2d` for volumes (P, D, H, W): one output plane per task; the maps' planes it sees
-    (from each extended plane that copies it) are gathered along D (``rd``, the reversed window)
-    into three planes, which `_back_band` takes as a 2-D band (the whole plane)."""
+def grad_back_3d(task_at, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad):
+    """`grad_back_2d` for volumes (P, D, H, W): one output plane per task (`_back_plane`); the maps'
+    planes it sees (from each extended plane that copies it) are gathered along D (``rd``, the
+    reversed window) into three planes, which `_back_band` takes as a 2-D band (the whole plane)."""
     P, D, H, W = x.shape
     for r in prange(P * D):
-        _back_plane(np.int64(r), x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad)
+        call_at(_back_plane, task_at, (np.int64(r), x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad))
+
+
+def task_address(kernel, args):
+    """The ``task_at`` argument of ``kernel`` (`grad_back_2d` or `grad_back_3d`) for its other
+    arguments ``args``: the address of its task function."""
+    if kernel is grad_back_2d:
+        x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad = args
+        return address(_back_task, (0, 0, 0, 0, 0, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad))
+    return address(_back_plane, (0,) + tuple(args))
 
 
 @njit(**cfg.JIT)
@@ -197,9 +216,9 @@ def _back_band(m0, m1, m2, xp, yp, rh, rw, sx, sy, scale, pad, qa, qb, c0, c1, o
         _down(ring, rh, o, n3, vbuf)
         for q in range(nout):
             v = vbuf[0, q]
-            _filter_row(v[:lin], rw, h0, nc, 1)
-            _filter_row(v[lin:2 * lin], rw, h1, nc, 1)
-            _filter_row(v[2 * lin:], rw, h2, nc, 1)
+            _filter_row(v[:lin], rw, h0, nc, None)
+            _filter_row(v[lin:2 * lin], rw, h1, nc, None)
+            _filter_row(v[2 * lin:], rw, h2, nc, None)
             if pad != 0:
                 _fold(h0, f0, c0, c1, W, ca, pad)
                 _fold(h1, f1, c0, c1, W, ca, pad)

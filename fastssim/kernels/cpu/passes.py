@@ -27,10 +27,20 @@ def _at_impl(s, j):
 
 @njit(**cfg.JIT)
 def _filter_row(src, w, dst, n, step):
-    """``dst[j] = sum_t w[t] * src[j + step * t]`` for ``j < n`` (taps unrolled): ``step`` is 1
-    for one image per row, the number of channels for interleaved rows (each tap one pixel on).
+    """``dst[j] = sum_t w[t] * src[j + step * t]`` for ``j < n`` (taps unrolled): ``step`` None
+    for one image per row (adjacent samples), the number of channels for interleaved rows (each
+    tap one pixel on). None is a specialization of its own, so that its loads are contiguous
+    whether or not the caller inlines this function (a step of 1 known only at run time made
+    them strided: the SSIM task ran 7-9% slower when it no longer inlined this function).
     """
     k = len(w)
+    if step is None:  # settled when compiling
+        for j in range(n):
+            s = w[0] * src[j]
+            for t in range(1, k):
+                s += w[t] * src[np.uintp(j + t)]
+            dst[j] = s
+        return
     for j in range(n):
         s = w[0] * src[j]
         for t in range(1, k):

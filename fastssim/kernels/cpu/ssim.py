@@ -42,6 +42,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from ... import config as cfg
+from .calls import address, call_at
 from .load import _load_row, load_row
 from .passes import MOMENTS, _combine, _combine2, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
@@ -94,12 +95,40 @@ def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
     return acc, cnt
 
 
+@njit(inline="always", **cfg.JIT)
+def _window(wd, wh, ww, pad, lanes):
+    """``(L, kd, kh, kw, pw, pd)``: the interleaved channels (1 for one image per row), the window's
+    taps along D, H and W (``kd`` 1 for 2-D), and the reflected samples on each side along H and W,
+    and along D. Constants when compiling wherever their option is None (the tap counts always are:
+    the windows are tuples), so that the task's code is specialised on them."""
+    if lanes is None:  # each `is None` test on an argument is settled when compiling
+        L = 1
+    else:
+        L = lanes
+    if wd is None:
+        kd = 1
+    else:
+        kd = len(wd)
+    if pad is None:
+        pw = 0
+    else:
+        pw = pad
+    if wd is None:
+        pd = 0
+    else:
+        pd = pw
+    return L, kd, len(wh), len(ww), pw, pd
+
+
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
     ----------
+    task_at : int
+        The address of `_ssim_task` compiled for these arguments (`task_address`): the tasks are
+        called through it, so that this kernel does not compile their code again (`calls`).
     images : ndarray, int64, (3, load.IMAGE_FIELDS)
         Rows 0 and 1: the images as `load.describe` writes them (the address of a 5-D (N, C,
         D, H, W) host array of any strides and of dtype uint8, uint16, int16, int32, float32,
@@ -157,50 +186,41 @@ def ssim_sums(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask
     literals, when given: one specialization for every padding (a literal gave every 'same' map
     its own).
     """
-    if lanes is None:
-        L = 1
-    else:
-        L = lanes
+    L, kd, kh, kw, pw, pd = _window(wd, wh, ww, pad, lanes)
     N, C, D0, H0, W0 = images[2, 0], images[2, 1], images[2, 2], images[2, 3], images[2, 4]
-    W0 = W0 // L
-    if wd is None:  # each `is None` test on an argument is settled when compiling (see above)
-        kd = 1
-    else:
-        kd = len(wd)
-    kh = len(wh)
-    kw = len(ww)
-    if pad is None:
-        pw = 0
-    else:
-        pw = pad
-    if wd is None:
-        pd = 0
-    else:
-        pd = pw
     D = D0 + 2 * pd  # the extended extents
     H = H0 + 2 * pw
-    W = W0 + 2 * pw
+    W = W0 // L + 2 * pw
     Ho = H - kh + 1
     Wo = W - kw + 1
     nbh = (Ho + band_h - 1) // band_h
     nbw = (Wo + band_w - 1) // band_w
     ntask = N * C * nbh * nbw
-    geometry = (L, C, D, Ho, Wo, nbh, nbw, kd, kh, kw, pw, pd)
+    extents = (C, D, Ho, Wo, nbh, nbw)
     for task in prange(ntask):
-        # the task as a function of its own: Numba's parallel passes then see a one-line loop
-        # (5.9 -> 5.1 s to compile the plain 2-D kernel; warm speed 0.98-1.04 A/B). The index is
-        # cast so that the task compiles once: the loop is typed with a signed index, then
-        # lowered with an unsigned one, and each would be a specialization.
-        _ssim_task(np.int64(task), geometry, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map,
-                   mask, pad, lanes, exact)
+        # the task as a function of its own, called by address (`calls`): Numba's parallel passes
+        # see a one-line loop (5.9 -> 5.1 s to compile the plain 2-D kernel; warm speed 0.98-1.04
+        # A/B), and its code is compiled once, not again in each of the loop's four modules. The
+        # index is cast so that the task compiles once: the loop is typed with a signed index,
+        # then lowered with an unsigned one, and each would be a specialization.
+        call_at(_ssim_task, task_at, (np.int64(task), extents, images, wd, wh, ww, consts, band_h, band_w,
+                                      out_sum, out_map, mask, pad, lanes, exact))
+
+
+def task_address(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+    """The ``task_at`` argument of `ssim_sums` for its other arguments: `_ssim_task`'s address."""
+    return address(_ssim_task, (0, (0,) * 6, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map,
+                                mask, pad, lanes, exact))
 
 
 @njit(**cfg.JIT)
-def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
+def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
                lanes, exact):
-    """Task ``task`` of `ssim_sums` (whose arguments it takes; ``geometry``: the extents and
-    window lengths that `ssim_sums` derived from them)."""
-    L, C, D, Ho, Wo, nbh, nbw, kd, kh, kw, pw, pd = geometry
+    """Task ``task`` of `ssim_sums` (whose arguments it takes; ``extents``: ``(C, D, Ho, Wo, nbh,
+    nbw)``, the channels, the extended depth, the output's rows and columns and the bands along
+    them, as `ssim_sums` derived them)."""
+    C, D, Ho, Wo, nbh, nbw = extents
+    L, kd, kh, kw, pw, pd = _window(wd, wh, ww, pad, lanes)  # constants where the options are None
     x = images[0]
     y = images[1]
     shape = images[2]
@@ -273,10 +293,10 @@ def _ssim_task(task, geometry, images, wd, wh, ww, consts, band_h, band_w, out_s
                 load_row(x, y, shape, n, c, d, h, ow0, lin, pw, pd, mirror, shx, shy, xr, yr, ss, dd)
             i = h - oh0
             slot = i % nslot
-            _filter_row(xr, ww, rows[slot, 0, :nS], nS, L)
-            _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, L)
-            _filter_row(ss, ww, rows[slot, 0, 2 * nS:3 * nS], nS, L)
-            _filter_row(dd, ww, rows[slot, 0, 3 * nS:4 * nS], nS, L)
+            _filter_row(xr, ww, rows[slot, 0, :nS], nS, lanes)
+            _filter_row(yr, ww, rows[slot, 0, 1 * nS:2 * nS], nS, lanes)
+            _filter_row(ss, ww, rows[slot, 0, 2 * nS:3 * nS], nS, lanes)
+            _filter_row(dd, ww, rows[slot, 0, 3 * nS:4 * nS], nS, lanes)
             if wd is not None:  # into the ring of planes, two rows per sweep (with the moments of a
                 # row side by side, +5-16% against one row; before, with a loop per moment,
                 # pairs were slower: 110-120 against 160-175 Mvox/s at 128^3)

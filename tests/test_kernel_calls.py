@@ -1,0 +1,78 @@
+"""Calls between compiled kernels by address (`fastssim.kernels.cpu.calls`): the parallel kernel's
+modules hold no copy of its task's code, the results are the task's, and a call whose types differ
+from the address taken is refused when compiling."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from numba import njit, prange
+from numba.core import errors
+
+from fastssim.kernels.cpu import calls
+
+
+@njit
+def _row_sum_task(i, a, out, scale):
+    s = 0.0
+    for j in range(a.shape[1]):
+        s += a[i, j]
+    out[i] = s * scale
+
+
+@njit(parallel=True)
+def _row_sums(at, a, out, scale):
+    for i in prange(a.shape[0]):
+        calls.call_at(_row_sum_task, at, (np.int64(i), a, out, scale))
+
+
+def test_a_parallel_loop_calls_its_task_by_address_without_a_copy_of_its_code():
+    a = np.random.default_rng(0).integers(0, 100, (37, 11)).astype(np.float64)  # exact sums
+    out = np.full(37, np.nan)
+    at = calls.address(_row_sum_task, (0, a, out, 0.5))
+    assert at == calls.address(_row_sum_task, (7, a, out, 2.0))  # the same types: the same code
+    _row_sums(at, a, out, 0.5)
+    np.testing.assert_array_equal(out, a.sum(axis=1) * 0.5)
+    task = _row_sum_task.overloads[_row_sum_task.signatures[0]]
+    assert task.fndesc.mangled_name not in _row_sums.inspect_llvm(_row_sums.signatures[0])
+
+
+def test_a_call_with_other_types_than_its_address_was_taken_for_is_refused_when_compiling():
+    @njit
+    def task(i, a):
+        a[i] = i
+
+    @njit
+    def run(at, a):
+        calls.call_at(task, at, (np.int64(0), a))
+
+    calls.address(task, (0, np.zeros(3)))
+    with pytest.raises(errors.TypingError, match="internal error: task is called with types"):
+        run(0, np.zeros(3, np.float32))
+
+
+def test_the_ssim_kernel_compiles_its_task_once_and_scores_the_same(tmp_path):
+    # compiled in a fresh process without the disk cache (whose code cannot be inspected)
+    code = textwrap.dedent("""
+        import numpy as np, fastssim
+        from fastssim.kernels.cpu import ssim as k
+        rng = np.random.default_rng(1)
+        x = rng.integers(0, 256, (70, 90), dtype=np.uint8)
+        y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)
+        print(repr(fastssim.ssim(x, y, preset="skimage")))
+        task = k._ssim_task.overloads[k._ssim_task.signatures[0]].fndesc.mangled_name
+        print(task in k.ssim_sums.inspect_llvm(k.ssim_sums.signatures[0]), len(k._ssim_task.signatures))
+    """)
+    env = dict(os.environ, FASTSSIM_NO_CACHE="1", FASTSSIM_COMPILE_AHEAD="0")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    value, inlined = out.stdout.split("\n")[:2]
+    assert inlined == "False 1"
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (70, 90), dtype=np.uint8)
+    y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)
+    assert abs(float(value) - structural_similarity(x, y)) < 1e-12

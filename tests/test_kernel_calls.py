@@ -54,22 +54,40 @@ def test_a_call_with_other_types_than_its_address_was_taken_for_is_refused_when_
         run(0, np.zeros(3, np.float32))
 
 
-def test_the_ssim_kernel_compiles_its_task_once_and_scores_the_same(tmp_path):
-    # compiled in a fresh process without the disk cache (whose code cannot be inspected)
+def test_the_ssim_kernel_compiles_its_task_once_and_a_helper_is_given_the_types_it_uses(tmp_path):
+    # compiled in a fresh process without the disk cache (whose code cannot be inspected): the
+    # kernel holds no copy of its task; the types `ahead_calls` gives a helper process to compile
+    # (the task's last pass, the kernel) are those the call compiled, for the exact sums of 8-bit
+    # images, a Gaussian window and interleaved colour channels; the value is scikit-image's
     code = textwrap.dedent("""
         import numpy as np, fastssim
+        from numba import typeof
         from fastssim.kernels.cpu import ssim as k
+        seen = []
+        address = k.task_address
+        k.task_address = lambda *a: (seen.append(a), address(*a))[1]
         rng = np.random.default_rng(1)
         x = rng.integers(0, 256, (70, 90), dtype=np.uint8)
         y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)
         print(repr(fastssim.ssim(x, y, preset="skimage")))
+        fastssim.ssim(x / np.float32(255), y / np.float32(255), data_range=1.0)
+        fastssim.ssim(np.stack([x, y, x], -1), np.stack([y, x, y], -1), channel_axis=-1)
         task = k._ssim_task.overloads[k._ssim_task.signatures[0]].fndesc.mangled_name
-        print(task in k.ssim_sums.inspect_llvm(k.ssim_sums.signatures[0]), len(k._ssim_task.signatures))
+        print(task in k.ssim_sums.inspect_llvm(k.ssim_sums.signatures[0]), len(seen), len(k._ssim_task.signatures))
+        for args in seen:
+            calls = k.ahead_calls(*args)
+            for dispatcher, types in calls[:-1]:
+                assert tuple(types) in dispatcher.overloads, (dispatcher.__name__, types, dispatcher.signatures)
+            kernel, values = calls[-1]
+            assert kernel is k.ssim_sums and tuple(map(typeof, values)) in kernel.overloads
+        print(sorted(d.__name__ for args in seen for d, _ in k.ahead_calls(*args)[:-1]))
     """)
     env = dict(os.environ, FASTSSIM_NO_CACHE="1", FASTSSIM_COMPILE_AHEAD="0")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    value, inlined = out.stdout.split("\n")[:2]
-    assert inlined == "False 1"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    value, inlined, passes = out.stdout.split("\n")[:3]
+    assert inlined == "False 3 3"
+    assert passes == "['_combine_ssim4', '_combine_ssim4', 'combine_box4']"
     from skimage.metrics import structural_similarity
 
     rng = np.random.default_rng(1)

@@ -19,7 +19,7 @@ import pickle
 import subprocess
 import sys
 
-from numba import typeof
+from numba import typeof, types
 from numba.core.typing.typeof import Purpose
 
 from .. import config as cfg
@@ -88,8 +88,8 @@ def helper_env():
 
 
 def start(*calls, beside=None):
-    """Compile each ``(dispatcher, args)`` of ``calls`` (the arguments it will be called with; only
-    their types are used) in one helper process, in order, when that can save time: those this
+    """Compile each ``(dispatcher, args)`` of ``calls`` (the arguments it will be called with, or
+    their Numba types: only the types are used) in one helper process, in order, when that can save time: those this
     process has compiled, or the cache holds, are left out; and nothing starts when ``beside``,
     the kernel this process compiles meanwhile, has been compiled here already (then nothing
     overlaps the helper, whose start-up costs more than compiling here: a first PSNR after an SSIM
@@ -108,7 +108,7 @@ def start(*calls, beside=None):
     try:
         todo = []
         for dispatcher, args in calls:
-            sig = tuple(typeof(a, Purpose.argument) for a in args)
+            sig = tuple(a if isinstance(a, types.Type) else typeof(a, Purpose.argument) for a in args)
             if sig not in dispatcher.overloads and not _cached(dispatcher, sig):
                 todo.append((dispatcher.py_func.__module__, dispatcher.py_func.__name__, sig))
         if not todo:

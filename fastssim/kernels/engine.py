@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import config as cfg
-from . import exact as _exact
+from . import ahead, exact as _exact
 from .cpu import load as _cpu_load, ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
 from .math import axis_windows, stabilisers, sums_to_one
 from .arrays import KERNEL_DTYPES, band_rows_2d, is_device_array, spatial_order
@@ -145,7 +145,7 @@ def _kernel_taps(windows, work_char):
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=False, pad=0, pad_mode="symmetric"):
+               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", ahead_also=()):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -176,6 +176,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         The reflection, in NumPy's names: 'symmetric' repeats the edge sample (scipy's
         'reflect', scikit-image's), 'reflect' does not (PyTorch's 'reflect'; needs every side
         longer than ``pad``).
+    ahead_also : tuple of (dispatcher, args)
+        Kernels the caller will need next (MS-SSIM's halving), for the helper process that
+        compiles this kernel on a cold call to compile after it (`kernels.ahead`); dropped when no
+        helper starts (the SSIM task compiled in this process already). The CPU only.
 
     Returns
     -------
@@ -232,10 +236,16 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape
+    args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
+    # cold: a helper compiles the kernel and its task's last pass while this process compiles the
+    # task (`kernels.ahead`, `_cpu.ahead_calls`), then the caller's next kernels; started first, as
+    # the row readers compile here
+    pending = ahead.start(*_cpu.ahead_calls(*args), *ahead_also) if ahead.cold(_cpu._ssim_task) else ahead.Pending()
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
-    args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
-    _cpu.ssim_sums(_cpu.task_address(*args), *args)
+    task_at = _cpu.task_address(*args)
+    pending.wait()
+    _cpu.ssim_sums(task_at, *args)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
     else:

@@ -139,7 +139,8 @@ def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None, p
     valid = tuple(n + 2 * pad - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
     maps = _scratch_maps((xr.shape[0],) + valid, wdt)
     back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale, pad)
-    pending = ahead.start((back, (0,) + back_args))  # types only: its task's address is a number
+    # its task too: compiling the kernel does not compile the task it calls by address
+    pending = ahead.start((back, (0,) + back_args), _cpu_back.task_call(back, back_args))
     sums = _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad)
     if upstream is not None:
         for m in maps:

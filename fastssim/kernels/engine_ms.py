@@ -17,6 +17,7 @@ import numpy as np
 from . import ahead
 from .cpu import reduce as _cpu_reduce, ssim as _cpu
 from .cpu import load as _cpu_load
+from .cpu.calls import address
 from .engine import GPU_LOCK, _cuda, device_inputs, ssim_means
 
 
@@ -78,17 +79,18 @@ def halve(a5, spatial_ndim, wdt, b5=None):
     any dtype and layout read in place, float16 decoded row by row); with ``b5`` (the same
     shape), of both, returned as a pair: in one call (one parallel region) when their rows are
     of one type (`_row_kind`), else one after the other, so that each is halved as alone."""
-    if b5 is not None and _row_kind(a5) is not _row_kind(b5):
+    if b5 is not None and _row_kind(a5.dtype) is not _row_kind(b5.dtype):
         return halve(a5, spatial_ndim, wdt), halve(b5, spatial_ndim, wdt)
     kernel, args, held = halving_call(a5, spatial_ndim, wdt, b5)
-    kernel(*args)
+    kernel(address(*_cpu_reduce.halving_task(*args)), *args)
     del held  # alive until here: the kernel read it
     out = args[2]
     return out[0] if b5 is None else (out[0], out[1])
 
 
 def halving_call(a5, spatial_ndim, wdt, b5=None):
-    """``(kernel, args, held)`` of `halve`: ``args[2]`` the output, (1 or 2, *halved shape);
+    """``(kernel, args, held)`` of `halve`, the kernel's arguments after its task's address
+    (`_cpu_reduce.halving_task`): ``args[2]`` the output, (1 or 2, *halved shape);
     ``held`` the arrays the descriptions point to (``a5``, ``b5`` or copies), to keep alive
     while the kernel runs."""
     pair = [a5] if b5 is None else [a5, b5]
@@ -97,7 +99,7 @@ def halving_call(a5, spatial_ndim, wdt, b5=None):
     out = np.empty((len(pair),) + downsampled_shape(a5.shape, spatial_ndim), wdt)
     images = _cpu_load.descriptions(3)  # the images, their shape in row 2
     held = []
-    row_kind = _row_kind(a5)
+    row_kind = _row_kind(a5.dtype)
     for p, a in enumerate(pair):
         held.append(_cpu_load.describe(a, row_kind.dtype, images[p]))
     images[2, :5] = held[0].shape
@@ -109,10 +111,10 @@ def halving_call(a5, spatial_ndim, wdt, b5=None):
 _ROWS_32, _ROWS_64 = np.empty(0, np.float32), np.empty(0, np.float64)
 
 
-def _row_kind(a5):
-    """The rows `halve` sums ``a5``'s samples in: float32 for float32 input and integers of 16
+def _row_kind(dtype):
+    """The rows `halve` sums samples of ``dtype`` in: float32 for float32 input and integers of 16
     bits or fewer, else float64."""
-    return _ROWS_32 if a5.dtype.itemsize <= 2 or a5.dtype == np.float32 else _ROWS_64
+    return _ROWS_32 if dtype.itemsize <= 2 or dtype == np.float32 else _ROWS_64
 
 
 def scale_term(level, levels):
@@ -144,12 +146,12 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
                     yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
     else:
         xs, ys = x5, y5
-        pending = halving_ahead(x5, spatial_ndim, consts.dtype, levels)
+        also = halving_also(x5, spatial_ndim, consts.dtype, levels)
         for level in range(levels):
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0])
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0],
+                                  ahead_also=also if level == 0 else ())
             terms.append(means)
             if level < levels - 1:
-                pending.wait()
                 xs, ys = halve(xs, spatial_ndim, consts.dtype, ys)
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
@@ -165,13 +167,26 @@ def halving_ahead(a5, spatial_ndim, wdt, levels=2, beside=None):
     small stand-in types them. Returns the `ahead.Pending` to wait on before the first halving."""
     if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
         return ahead.Pending()
-    return ahead.start(halving_stand_in(a5.dtype, spatial_ndim, wdt), beside=beside or _cpu.ssim_sums)
+    return ahead.start(*halving_stand_in(a5.dtype, spatial_ndim, wdt), beside=beside or _cpu.ssim_sums)
+
+
+def halving_also(a5, spatial_ndim, wdt, levels):
+    """`ssim_means`'s ``ahead_also`` for MS-SSIM's first scale on a cold first call: the halving
+    kernel (`halve`) of ``a5``'s dtype, for the helper that compiles the SSIM kernel to compile
+    after it (one helper process, not two beside this one); ``()`` when there is nothing to
+    compile."""
+    if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
+        return ()
+    return halving_stand_in(a5.dtype, spatial_ndim, wdt)
 
 
 def halving_stand_in(dtype, spatial_ndim, wdt):
-    """``(kernel, args)`` typed as `halve` of an array of ``dtype`` (any layout)."""
-    kernel, args, _ = halving_call(np.empty((1, 1, 1, 2, 2), dtype), spatial_ndim, wdt)
-    return kernel, args
+    """The ``(kernel, args)`` calls of `halve` of an array of ``dtype`` (any layout), for a helper
+    (`kernels.ahead`): the kernel, its task address a stand-in number, and its task. Typed
+    only: no image is described (which would compile its row reader here first)."""
+    out = np.empty((1,) * 6, wdt)
+    args = (_cpu_load.descriptions(3), spatial_ndim == 3, out, _row_kind(np.dtype(dtype)))
+    return (_cpu_reduce.downsample2, (0,) + args), _cpu_reduce.halving_task(*args)
 
 
 def halve_by(a5, conv, spatial_ndim, wdt, b5=None):
@@ -256,7 +271,7 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
     r = len(weights) // 2
     xs, ys = x5, y5
     terms = []
-    pending = halving_ahead(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
+    also = halving_also(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ()
     for level in range(levels):
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
         want_cs, index = scale_term(level, levels)
@@ -264,9 +279,9 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
         if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect")
         else:
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs)
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs,
+                                  ahead_also=also if level == 0 else ())
         terms.append(means[..., index])
         if not last:
-            pending.wait()
             xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
     return np.stack(terms)

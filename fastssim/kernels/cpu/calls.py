@@ -18,10 +18,11 @@ nothing measurable.
 
 Safety. The address must be that of the task compiled for exactly the argument types the call
 passes. `address` compiles (or loads from the cache) the task for the types of the values the
-wrapper passes, which the kernel passes on unchanged (Python ints are int64 in both); `call_at`
-compiles it for the types at the call site, and refuses to compile a kernel whose call-site types
-differ from every signature `address` was asked for in this process (an internal error at compile
-time, never a call through a mismatched pointer).
+wrapper passes, which the kernel passes on unchanged (Python ints are int64 in both), and checks
+that it returns nothing; `call_at` refuses to compile a kernel whose call-site types differ from
+every signature `address` was asked for in this process (an internal error at compile time, never
+a call through a mismatched pointer; a process that compiles the kernel without taking an address,
+a helper of `kernels.ahead`, has nothing to compare with).
 """
 
 import threading
@@ -69,6 +70,9 @@ def address(function, args):
         _ASKED.setdefault(function, set()).add(sig)
     function.compile(sig)
     result = function.overloads[sig]
+    if result.signature.return_type != types.none:
+        raise TypeError(f"{function.__name__} returns {result.signature.return_type}: a task called by "
+                        f"address must return nothing (its outputs are arrays)")
     found = result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
     if key is not None:
         _ADDRESSES[key] = found
@@ -77,9 +81,10 @@ def address(function, args):
 
 @intrinsic
 def call_at(typingctx, function, where, args):
-    """Call ``function`` (a global ``@njit`` dispatcher, for its types) at ``where`` (the address
-    `address` gave for these arguments) with the tuple ``args``; its result is dropped (task
-    functions write their outputs)."""
+    """Call ``function`` (a global ``@njit`` dispatcher that returns nothing, for its types) at
+    ``where`` (the address `address` gave for these arguments) with the tuple ``args``. Typing the
+    call does not compile ``function``: a kernel compiles without its task (a helper process can
+    compile it while this one compiles the task, `kernels.ahead`)."""
     if not isinstance(function, types.Dispatcher):
         raise errors.TypingError("call_at: the first argument must be an @njit function")
     argtypes = tuple(_canonical(t) for t in args)
@@ -88,17 +93,15 @@ def call_at(typingctx, function, where, args):
         raise errors.TypingError(
             f"internal error: {function.dispatcher.__name__} is called with types {argtypes}, but its "
             f"address was taken for {sorted(map(str, asked))}; the wrapper and the kernel disagree")
-    function.dispatcher.compile(argtypes)  # its own module, once (or from the cache)
-    restype = function.dispatcher.overloads[argtypes].signature.return_type
     sig = types.none(function, types.intp, types.Tuple(argtypes))
 
     def codegen(context, builder, signature, llargs):
         cc = context.call_conv
-        fnty = cc.get_function_type(restype, argtypes)
+        fnty = cc.get_function_type(types.none, argtypes)
         pointer = builder.inttoptr(llargs[1], fnty.as_pointer())
         values = [builder.extract_value(llargs[2], i) for i in range(len(argtypes))]
         packed = list(cc._get_arg_packer(argtypes).as_arguments(builder, values))
-        result = cgutils.alloca_once(builder, cc.get_return_type(restype).pointee)
+        result = cgutils.alloca_once(builder, cc.get_return_type(types.none).pointee)
         builder.store(cgutils.get_null_value(result.type.pointee), result)
         excinfo = cgutils.alloca_once(builder, ir.PointerType(excinfo_t), name="excinfo")
         code = builder.call(pointer, [result, excinfo] + packed)

@@ -110,13 +110,20 @@ def grad_back_3d(task_at, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale,
         call_at(_back_plane, task_at, (np.int64(r), x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad))
 
 
+def task_call(kernel, args):
+    """``(task function, its arguments)`` of ``kernel`` (`grad_back_2d` or `grad_back_3d`) called
+    with the other arguments ``args`` (the task index 0): what `task_address` takes the address of,
+    and what a helper process compiles beside the kernel (`kernels.ahead`)."""
+    if kernel is grad_back_2d:
+        x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad = args
+        return _back_task, (0, 0, 0, 0, 0, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad)
+    return _back_plane, (0,) + tuple(args)
+
+
 def task_address(kernel, args):
     """The ``task_at`` argument of ``kernel`` (`grad_back_2d` or `grad_back_3d`) for its other
     arguments ``args``: the address of its task function."""
-    if kernel is grad_back_2d:
-        x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad = args
-        return address(_back_task, (0, 0, 0, 0, 0, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad))
-    return address(_back_plane, (0,) + tuple(args))
+    return address(*task_call(kernel, args))
 
 
 @njit(**cfg.JIT)

@@ -6,6 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 from ... import config as cfg
+from .calls import call_at
 from .load import read_row, row_view
 from ..math import product_terms, unravel4
 
@@ -55,7 +56,7 @@ def _source_rows(N, C, D, H, Do, Ho, r, depth_too):
 
 
 @njit(**cfg.JIT_ORDERED_PARALLEL)
-def downsample2(images, depth_too, out, row_kind):
+def downsample2(task_at, images, depth_too, out, row_kind):
     """Means of 2x2 blocks along H and W (and pairs along D when ``depth_too``).
 
     ``images[p]`` for ``p < P`` (one image, or both of a pair of the same shape, as MS-SSIM
@@ -75,31 +76,48 @@ def downsample2(images, depth_too, out, row_kind):
     exactly in either and take float32 rows, sharing float32 input's specialization. Compiled
     without ``reassoc`` (``cfg.JIT_ORDERED``): the sums keep their written order whatever the
     layout. One specialization per work dtype and row type, whatever the input's dtype and
-    layout.
+    layout. ``task_at``: the address of `_halve_task` for these arguments (`halving_task`; see
+    `ssim.ssim_sums`).
     """
+    Do, Ho = out.shape[3], out.shape[4]
+    total = images[2, 0] * images[2, 1] * Do * Ho
+    tasks = (total + cfg.HALVE_ROWS - 1) // cfg.HALVE_ROWS  # per image
+    for t in prange(out.shape[0] * tasks):
+        # a task by address: its code compiled once, not again in the loop's four modules (`calls`)
+        call_at(_halve_task, task_at, (np.int64(t), tasks, images, depth_too, out, row_kind))
+
+
+def halving_task(images, depth_too, out, row_kind):
+    """``(task function, its arguments)`` of `downsample2` called with these (the task index 0): what
+    the ``task_at`` address is taken of (`calls.address`), and what a helper compiles beside it."""
+    return _halve_task, (0, 0, images, depth_too, out, row_kind)
+
+
+@njit(**cfg.JIT_ORDERED)
+def _halve_task(t, tasks, images, depth_too, out, row_kind):
+    """Task ``t`` of `downsample2` (``tasks`` per image): ``cfg.HALVE_ROWS`` output rows, their row
+    buffer allocated once."""
     N, C, D, H, W = images[2, 0], images[2, 1], images[2, 2], images[2, 3], images[2, 4]
     Do, Ho = out.shape[3], out.shape[4]
     total = N * C * Do * Ho
-    per = cfg.HALVE_ROWS  # output rows per task: the row buffer is allocated once per task
-    tasks = (total + per - 1) // per  # per image
-    for t in prange(out.shape[0] * tasks):
-        p = t // tasks
-        x = images[p]
-        rows = np.empty(4 * W, row_kind.dtype)
-        first = (t - p * tasks) * per
-        for r in range(first, min(first + per, total)):
-            n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
-            if x[8] == 1:  # rows of the rows' dtype, contiguous: halved where they lie
-                r0, r1 = row_view(x, n, c, d0, h0, W, rows), row_view(x, n, c, d0, h1, W, rows)
-                r2, r3 = row_view(x, n, c, d1, h0, W, rows), row_view(x, n, c, d1, h1, W, rows)
-            else:
-                read_row(x, n, c, d0, h0, 0, W, rows, 0)
-                read_row(x, n, c, d0, h1, 0, W, rows, W)
-                if depth_too:
-                    read_row(x, n, c, d1, h0, 0, W, rows, 2 * W)
-                    read_row(x, n, c, d1, h1, 0, W, rows, 3 * W)
-                r0, r1, r2, r3 = rows[:W], rows[W:2 * W], rows[2 * W:3 * W], rows[3 * W:]
-            _halve_row(r0, r1, r2, r3, out[p, n, c, k, i], depth_too)
+    per = cfg.HALVE_ROWS
+    p = t // tasks
+    x = images[p]
+    rows = np.empty(4 * W, row_kind.dtype)
+    first = (t - p * tasks) * per
+    for r in range(first, min(first + per, total)):
+        n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
+        if x[8] == 1:  # rows of the rows' dtype, contiguous: halved where they lie
+            r0, r1 = row_view(x, n, c, d0, h0, W, rows), row_view(x, n, c, d0, h1, W, rows)
+            r2, r3 = row_view(x, n, c, d1, h0, W, rows), row_view(x, n, c, d1, h1, W, rows)
+        else:
+            read_row(x, n, c, d0, h0, 0, W, rows, 0)
+            read_row(x, n, c, d0, h1, 0, W, rows, W)
+            if depth_too:
+                read_row(x, n, c, d1, h0, 0, W, rows, 2 * W)
+                read_row(x, n, c, d1, h1, 0, W, rows, 3 * W)
+            r0, r1, r2, r3 = rows[:W], rows[W:2 * W], rows[2 * W:3 * W], rows[3 * W:]
+        _halve_row(r0, r1, r2, r3, out[p, n, c, k, i], depth_too)
 
 
 @njit(**cfg.JIT_PARALLEL)

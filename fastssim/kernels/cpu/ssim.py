@@ -37,14 +37,15 @@ Task boundaries depend on the shape only, so results do not depend on the
 number of threads. The passes of steps 2 and 3 are in ``_cpu_passes``.
 """
 
+import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, prange, typeof, types
 from numba.extending import overload
 
 from ... import config as cfg
 from .calls import address, call_at
 from .load import _load_row, load_row
-from .passes import MOMENTS, _combine, _combine2, _filter_row, combine_box4, combine_rows
+from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -211,6 +212,31 @@ def task_address(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, m
     """The ``task_at`` argument of `ssim_sums` for its other arguments: `_ssim_task`'s address."""
     return address(_ssim_task, (0, (0,) * 6, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map,
                                 mask, pad, lanes, exact))
+
+
+def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+    """What a helper process can compile while this one compiles `_ssim_task` (`kernels.ahead`):
+    the task's last pass, the callee that takes longest to compile (about 0.6 s here), with the
+    types the task calls it with; then this kernel, which needs its task only by address.
+    ``(dispatcher, argument types)`` pairs, for `ssim_sums`'s arguments. The task meets the pass
+    about 1.4 s into a cold call, by when a helper started with the call has compiled it; the row
+    loader, met at 0.6 s, would not be ready, and a pass not foreseen here (windows of fewer than
+    four taps) is compiled by the task. (`test_kernel_calls` checks these types against a
+    compiled task's.)"""
+    dt = numba.from_dtype(consts.dtype)
+    a1, a2, a3 = (types.Array(dt, n, "C") for n in (1, 2, 3))
+    f64 = types.Array(types.float64, 1, "C")
+    shift = dt if lanes is None else a1  # `shift_of`: a number, or a row of each channel's level
+    taps = typeof(wh)
+    out = []
+    if exact is not None:
+        out.append((combine_box4, (a3, taps, types.int64, types.IntegerLiteral(0), types.int64, f64, types.boolean,
+                                   a2, types.int64, a3, shift, f64, f64)))
+    elif len(wh) >= 4:
+        out.append((_combine_ssim4, (a3, taps) + (types.int64,) * 3 + (a1, shift, shift, a2, types.int64, a3, f64)))
+    out.append((ssim_sums, (0, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes,
+                            exact)))
+    return out
 
 
 @njit(**cfg.JIT)

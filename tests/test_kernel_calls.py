@@ -64,8 +64,8 @@ def test_the_ssim_kernel_compiles_its_task_once_and_a_helper_is_given_the_types_
         from numba import typeof
         from fastssim.kernels.cpu import ssim as k
         seen = []
-        address = k.task_address
-        k.task_address = lambda *a: (seen.append(a), address(*a))[1]
+        task_call = k.task_call
+        k.task_call = lambda *a: (seen.append(a), task_call(*a))[1]
         rng = np.random.default_rng(1)
         x = rng.integers(0, 256, (70, 90), dtype=np.uint8)
         y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)

@@ -65,7 +65,7 @@ class CompileNotice:
     """
 
     MESSAGE = ("compiling SSIM kernels for this kind of input (once per machine: they are cached on disk; "
-               "this takes 5-10 s; 'fastssim compile' prepares them ahead)...")
+               "this takes a few seconds; 'fastssim compile' prepares them ahead)...")
 
     @staticmethod
     def message():

@@ -16,6 +16,7 @@ Needs PyTorch 2.4 or later (``torch.library.custom_op``).
 
 import numpy as np
 
+from ..kernels.math import valid_shape
 from ..metrics.planes import halve_planes, ms_ssim_planes, ssim_map_planes, ssim_map_planes_vjp, ssim_planes
 
 try:
@@ -143,7 +144,7 @@ def _map_compute(x, y, taps, data_range, K1, K2, eps, pad):
 
 def _map_fake(x, y, taps, data_range, K1, K2, eps, pad):
     ks = _sizes(taps, x.dim() - 1)
-    return x.new_empty((x.shape[0],) + tuple(n + 2 * pad - k + 1 for n, k in zip(x.shape[1:], ks)),
+    return x.new_empty((x.shape[0],) + valid_shape(x.shape[1:], ks, pad),
                        dtype=work_dtype(x, y))
 
 

@@ -14,7 +14,8 @@ from numpy.lib.stride_tricks import as_strided
 from .. import config as cfg
 from . import ahead, exact as _exact
 from .cpu import load as _cpu_load, ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
-from .math import axis_windows, stabilisers, sums_to_one
+from .cpu.calls import address
+from .math import axis_windows, stabilisers, sums_to_one, valid_shape
 from .arrays import KERNEL_DTYPES, band_rows_2d, is_device_array, spatial_order
 from .diagnose import diagnose_nonfinite
 
@@ -208,8 +209,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     (wd, wh, ww), unit = _kernel_taps(tuple(w.tobytes() for w in wins), wdt.char)
     if spatial_ndim == 3:
         band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
-        Do = D + 2 * pad - len(wd) + 1
-    Ho, Wo = H + 2 * pad - len(wh) + 1, W + 2 * pad - len(ww) + 1
+        Do, = valid_shape((D,), (len(wd),), pad)
+    Ho, Wo = valid_shape((H, W), (len(wh), len(ww)), pad)
     if spatial_ndim == 2:
         band_h, band_w = band_rows_2d(Ho), cfg.BAND_W_2D
         Do = D
@@ -243,7 +244,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     pending = ahead.start(*_cpu.ahead_calls(*args), *ahead_also) if ahead.cold(_cpu._ssim_task) else ahead.Pending()
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
-    task_at = _cpu.task_address(*args)
+    task_at = address(*_cpu.task_call(*args))
     pending.wait()
     _cpu.ssim_sums(task_at, *args)
     if lanes:
@@ -281,8 +282,7 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
 def _valid_shape(shape5, weights, spatial_ndim):
     """(Do, Ho, Wo) of the 'valid' map of 5-D inputs in the caller's axis order."""
     ks = [len(w) for w in axis_windows(weights, spatial_ndim)]
-    D, H, W = shape5[2:]
-    return (D - ks[0] + 1 if spatial_ndim == 3 else D, H - ks[-2] + 1, W - ks[-1] + 1)
+    return (() if spatial_ndim == 3 else tuple(shape5[2:3])) + valid_shape(shape5[5 - spatial_ndim:], ks)
 
 
 def pad_same(a, radius, spatial_ndim, mode="symmetric"):

@@ -14,8 +14,9 @@ import numpy as np
 from .. import config as cfg
 from . import ahead
 from .cpu import gradient as _cpu_gradient, gradient_back as _cpu_back
+from .cpu.calls import address
 from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
-from .math import axis_windows, sums_to_one
+from .math import axis_windows, sums_to_one, valid_shape
 from .engine_ms import WANG, halve_by, halving_ahead
 
 
@@ -88,7 +89,7 @@ def ssim_gradient_2d(x3, y3, weights, consts, wdt, cs_only=False, backend="cpu",
     """
     P, H, W = x3.shape
     wins = axis_windows(weights, 2)
-    Hv, Wv = H + 2 * pad - len(wins[0]) + 1, W + 2 * pad - len(wins[1]) + 1
+    Hv, Wv = valid_shape((H, W), map(len, wins), pad)
     shx, shy = _shifts(x3, y3, weights, wdt)
     if backend == "cuda":
         if pad:
@@ -136,7 +137,7 @@ def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None, p
     ``pad``: of the planes extended by PyTorch's reflection, read in place and folded back.
     On a cold first call the backward pass is compiled in a helper process meanwhile
     (`kernels.ahead`)."""
-    valid = tuple(n + 2 * pad - len(w) + 1 for n, w in zip(xr.shape[1:], wins))
+    valid = valid_shape(xr.shape[1:], map(len, wins), pad)
     maps = _scratch_maps((xr.shape[0],) + valid, wdt)
     back, back_args = _back_call(xr, yr, wins, shx, shy, maps, wdt, scale, pad)
     # its task too: compiling the kernel does not compile the task it calls by address
@@ -146,7 +147,7 @@ def _fused(xr, yr, wins, shx, shy, consts, wdt, cs_only, scale, upstream=None, p
         for m in maps:
             np.multiply(m, upstream, out=m)
     pending.wait()
-    back(_cpu_back.task_address(back, back_args), *back_args)
+    back(address(*_cpu_back.task_call(back, back_args)), *back_args)
     return sums, back_args[-1]
 
 
@@ -164,7 +165,7 @@ def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad):
         sums = np.empty((xr.shape[0], valid[0]), dtype=np.float64)
         args = (xr, yr, *taps, shx, shy, c, cs_only, *maps, sums, pad)
     kernel = _cpu_gradient.grad_maps_2d if xr.ndim == 3 else _cpu_gradient.grad_maps_3d
-    kernel(_cpu_gradient.task_address(kernel, args), *args)
+    kernel(address(*_cpu_gradient.task_call(kernel, args)), *args)
     return sums.sum(axis=1)
 
 
@@ -191,7 +192,7 @@ def ssim_gradient_3d(x4, y4, weights, consts, wdt, cs_only=False, pad=0):
     grad : ndarray (P, D, H, W), ``wdt``
     """
     wins = axis_windows(weights, 3)
-    n = int(np.prod([s + 2 * pad - len(w) + 1 for s, w in zip(x4.shape[1:], wins)]))
+    n = int(np.prod(valid_shape(x4.shape[1:], map(len, wins), pad)))
     shx, shy = _shifts(x4, y4, weights, wdt)
     sums, grad = _fused(readonly(x4), readonly(y4), wins, shx, shy, consts, wdt, cs_only, wdt.type(1.0 / n), pad=pad)
     return sums / n, grad

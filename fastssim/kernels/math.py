@@ -226,6 +226,13 @@ def axis_windows(weights, spatial_ndim):
     return (w,) * spatial_ndim
 
 
+def valid_shape(shape, taps, pad=0):
+    """The number of whole windows along each axis (the 'valid' map's shape): axes of ``shape``
+    extended by ``pad`` samples on each side (a reflection read in place; 0: none), windows of
+    ``taps[i]`` samples along axis ``i``. The one formula for every caller."""
+    return tuple(int(n) + 2 * pad - int(k) + 1 for n, k in zip(shape, taps))
+
+
 def sums_to_one(weights, spatial_ndim):
     """Whether every axis's window sums to 1 (then the kernels may shift the moments by a level)."""
     return all(abs(float(np.sum(w)) - 1.0) <= 1e-14 for w in axis_windows(weights, spatial_ndim))

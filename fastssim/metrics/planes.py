@@ -15,7 +15,7 @@ import numpy as np
 
 from ..conventions import checks as v
 from ..kernels.engine import kernel_constants, raise_if_nonfinite, ssim_means
-from ..kernels.math import axis_windows
+from ..kernels.math import axis_windows, valid_shape
 from ..kernels.engine_gradient import ms_ssim_gradient, ssim_gradient_2d, ssim_gradient_3d, ssim_map_vjp
 from ..kernels.engine_ms import CONVENTIONS, halve_by, ms_ssim_convention, ms_ssim_terms
 
@@ -243,7 +243,7 @@ def ssim_map_planes_vjp(x, y, upstream, *, spatial_ndim: int, taps: Sequence[flo
         As `ssim_map_planes`, and for an ``upstream`` of another shape than the map.
     """
     x, y, w, consts = _checked(x, y, spatial_ndim, taps, data_range, K1, K2, eps, pad)
-    valid = x.shape[:1] + tuple(n + 2 * pad - a.size + 1 for n, a in zip(x.shape[1:], axis_windows(w, spatial_ndim)))
+    valid = x.shape[:1] + valid_shape(x.shape[1:], (a.size for a in axis_windows(w, spatial_ndim)), pad)
     up = np.asarray(upstream)
     if up.shape != valid:
         raise ValueError(f"upstream must have the map's shape {valid}, got {up.shape}")

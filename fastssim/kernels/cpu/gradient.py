@@ -15,7 +15,7 @@ from numba import njit, prange
 from numba.extending import overload
 
 from ... import config as cfg
-from .calls import address, call_at
+from .calls import call_at
 from .load import sym
 from .passes import _filter_row, _four_taps, _taps
 from .ssim import _due
@@ -100,7 +100,7 @@ def grad_maps_2d(task_at, x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_
     ``pad``: the planes are read as if extended by ``pad`` samples of PyTorch's reflection on each
     side (the edge sample not repeated; torchmetrics' and kornia's 'same' windows), in place: the
     maps are those of the extended planes (0: the planes as they are). ``task_at``: the address of
-    the task function for these arguments (`task_address`; see `_cpu.ssim_sums`)."""
+    the task function for these arguments (`task_call`; see `_cpu.ssim_sums`)."""
     P, H, W = x.shape
     Hv = H + 2 * pad - len(wh) + 1
     Wv = W + 2 * pad - len(ww) + 1
@@ -273,14 +273,15 @@ def grad_maps_3d(task_at, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_e
                                        plane_sums, pad))
 
 
-def task_address(kernel, args):
-    """The ``task_at`` argument of ``kernel`` (`grad_maps_2d` or `grad_maps_3d`) for its other
-    arguments ``args``: the address of its task function."""
+def task_call(kernel, args):
+    """``(task function, its arguments)`` of ``kernel`` (`grad_maps_2d` or `grad_maps_3d`) called
+    with the other arguments ``args`` (the task index 0): what its ``task_at`` address is taken of
+    (`calls.address`)."""
     if kernel is grad_maps_2d:
         x, y, wh, ww, shx, shy, consts, cs_only, band_h, band_w, d_my, d_eyy, d_exy, sums, pad = args
-        return address(_maps_task, (0, 0, 0, band_h, band_w, x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy,
-                                    d_exy, sums, pad))
-    return address(_maps_plane, (0,) + tuple(args))
+        return _maps_task, (0, 0, 0, band_h, band_w, x, y, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_exy,
+                            sums, pad)
+    return _maps_plane, (0,) + tuple(args)
 
 
 @njit(**cfg.JIT)

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ... import config as cfg
-from .calls import address, call_at
+from .calls import call_at
 from .gradient import _down, _ring
 from .load import sym
 from .passes import _filter_row
@@ -78,7 +78,7 @@ def grad_back_2d(task_at, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, ban
     extended by ``pad`` samples of PyTorch's reflection (`gradient.grad_maps_2d`), and the
     gradient of each reflected sample is added to the sample it copies (0: none). Tasks: bands
     of about ``band_h`` x ``band_w`` pixels (`_bands`, `_back_band`), run by `_back_task` at
-    ``task_at`` (`task_address`; see `_cpu.ssim_sums`)."""
+    ``task_at`` (`task_call`; see `_cpu.ssim_sums`)."""
     P, H, W = x.shape
     nbh, sh = _bands(H, band_h, pad)
     nbw, sw = _bands(W, band_w, pad)
@@ -112,18 +112,12 @@ def grad_back_3d(task_at, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale,
 
 def task_call(kernel, args):
     """``(task function, its arguments)`` of ``kernel`` (`grad_back_2d` or `grad_back_3d`) called
-    with the other arguments ``args`` (the task index 0): what `task_address` takes the address of,
-    and what a helper process compiles beside the kernel (`kernels.ahead`)."""
+    with the other arguments ``args`` (the task index 0): what its ``task_at`` address is taken of
+    (`calls.address`), and what a helper process compiles beside the kernel (`kernels.ahead`)."""
     if kernel is grad_back_2d:
         x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, band_h, band_w, pad, grad = args
         return _back_task, (0, 0, 0, 0, 0, x, y, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, grad)
     return _back_plane, (0,) + tuple(args)
-
-
-def task_address(kernel, args):
-    """The ``task_at`` argument of ``kernel`` (`grad_back_2d` or `grad_back_3d`) for its other
-    arguments ``args``: the address of its task function."""
-    return address(*task_call(kernel, args))
 
 
 @njit(**cfg.JIT)

@@ -43,7 +43,7 @@ from numba import njit, prange, typeof, types
 from numba.extending import overload
 
 from ... import config as cfg
-from .calls import address, call_at
+from .calls import call_at
 from .load import _load_row, load_row
 from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
@@ -128,7 +128,7 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
     Parameters
     ----------
     task_at : int
-        The address of `_ssim_task` compiled for these arguments (`task_address`): the tasks are
+        The address of `_ssim_task` compiled for these arguments (`task_call`): the tasks are
         called through it, so that this kernel does not compile their code again (`calls`).
     images : ndarray, int64, (3, load.IMAGE_FIELDS)
         Rows 0 and 1: the images as `load.describe` writes them (the address of a 5-D (N, C,
@@ -208,10 +208,11 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
                                       out_sum, out_map, mask, pad, lanes, exact))
 
 
-def task_address(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
-    """The ``task_at`` argument of `ssim_sums` for its other arguments: `_ssim_task`'s address."""
-    return address(_ssim_task, (0, (0,) * 6, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map,
-                                mask, pad, lanes, exact))
+def task_call(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+    """``(task function, its arguments)`` of `ssim_sums` called with these (the task index 0): what
+    its ``task_at`` address is taken of (`calls.address`)."""
+    return _ssim_task, (0, (0,) * 6, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
+                        lanes, exact)
 
 
 def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):

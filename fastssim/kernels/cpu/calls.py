@@ -58,7 +58,7 @@ def address(function, args):
     (the values it will be called with through `call_at`), compiling it or loading it from the disk
     cache the first time."""
     try:
-        key = (function, tuple(_fingerprint(a) for a in args))
+        key = (function, tuple(map(_fingerprint, args)))  # about 2 us for a task's 15 arguments
     except (TypeError, ValueError, NotImplementedError):  # a value it has no key for: typed each time
         key = None
     if key is not None:

@@ -7,6 +7,8 @@ import os
 import imageio.v3 as iio
 import numpy as np
 
+from .signals import raise_if_stopped
+
 
 def _gaussian_blur(a, sigma, axes):
     r = int(3 * sigma + 0.5)
@@ -52,6 +54,7 @@ def make_dataset(root, n_images=24, n_volumes=3, size=256, seed=0):
         os.makedirs(os.path.join(d, "images"), exist_ok=True)
         os.makedirs(os.path.join(d, "volumes"), exist_ok=True)
     for i in range(n_images):
+        raise_if_stopped()  # a stop signal whose exception a writer's destructor swallowed
         img = _image(rng, size)
         name = os.path.join("images", f"img{i:03d}.png")
         iio.imwrite(os.path.join(dirs["ref"], name), img)
@@ -61,6 +64,7 @@ def make_dataset(root, n_images=24, n_volumes=3, size=256, seed=0):
                     np.clip(img + rng.normal(0, 5 + 3 * (i % 4), img.shape), 0, 255).astype(np.uint8))
         iio.imwrite(os.path.join(dirs["jpeg"], name), _jpeg(img, 10 + 10 * (i % 5)))
     for i in range(n_volumes):
+        raise_if_stopped()
         z, yy, xx = np.mgrid[:48, :64, :64] / 64.0
         vol = (100 + 80 * np.sin(2 * np.pi * (3 * xx + 2 * yy + (i + 1) * z)) + rng.normal(0, 3, z.shape))
         vol = np.clip(vol, 0, 255).astype(np.uint8)
@@ -69,6 +73,7 @@ def make_dataset(root, n_images=24, n_volumes=3, size=256, seed=0):
         np.save(os.path.join(dirs["blur"], name), np.clip(_gaussian_blur(vol, 1.5, (0, 1, 2)), 0, 255).astype(np.uint8))
         np.save(os.path.join(dirs["noise"], name), np.clip(vol + rng.normal(0, 10, vol.shape), 0, 255).astype(np.uint8))
         np.save(os.path.join(dirs["jpeg"], name), np.stack([_jpeg(s, 30) for s in vol]))
+    raise_if_stopped()
     return {m: d for m, d in dirs.items() if m != "ref"}, dirs["ref"]
 
 

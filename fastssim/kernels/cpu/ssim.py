@@ -219,11 +219,11 @@ def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, ma
     """What a helper process can compile while this one compiles `_ssim_task` (`kernels.ahead`):
     the task's last pass, the callee that takes longest to compile (about 0.6 s here), with the
     types the task calls it with; then this kernel, which needs its task only by address.
-    ``(dispatcher, argument types)`` pairs, for `ssim_sums`'s arguments. The task meets the pass
-    about 1.4 s into a cold call, by when a helper started with the call has compiled it; the row
-    loader, met at 0.6 s, would not be ready, and a pass not foreseen here (windows of fewer than
-    four taps) is compiled by the task. (`test_kernel_calls` checks these types against a
-    compiled task's.)"""
+    ``(dispatcher, argument types)`` pairs, for `ssim_sums`'s arguments. Measured here, a helper
+    started with the call has the pass 1.3-1.5 s into it, and the task meets it at 1.6-2.1 s (it
+    compiles the pass itself when the helper is later); the row loader, met at 1.0-1.2 s, would
+    not be ready, and a pass not foreseen here (windows of fewer than four taps) is compiled by the
+    task. (`test_kernel_calls` checks these types against a compiled task's.)"""
     dt = numba.from_dtype(consts.dtype)
     a1, a2, a3 = (types.Array(dt, n, "C") for n in (1, 2, 3))
     f64 = types.Array(types.float64, 1, "C")

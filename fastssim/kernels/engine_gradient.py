@@ -160,11 +160,10 @@ def _maps(xr, yr, wins, shx, shy, consts, wdt, cs_only, valid, maps, pad):
     if xr.ndim == 3:
         bh, bw = cfg.GRAD_BAND_H, cfg.GRAD_BAND_W
         sums = np.empty((xr.shape[0], -(-valid[0] // bh) * -(-valid[1] // bw)), dtype=np.float64)
-        args = (xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums, pad)
+        kernel, args = _cpu_gradient.grad_maps_2d, (xr, yr, *taps, shx, shy, c, cs_only, bh, bw, *maps, sums, pad)
     else:
         sums = np.empty((xr.shape[0], valid[0]), dtype=np.float64)
-        args = (xr, yr, *taps, shx, shy, c, cs_only, *maps, sums, pad)
-    kernel = _cpu_gradient.grad_maps_2d if xr.ndim == 3 else _cpu_gradient.grad_maps_3d
+        kernel, args = _cpu_gradient.grad_maps_3d, (xr, yr, *taps, shx, shy, c, cs_only, *maps, sums, pad)
     kernel(address(*_cpu_gradient.task_call(kernel, args)), *args)
     return sums.sum(axis=1)
 

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from . import ahead
-from .cpu import reduce as _cpu_reduce, ssim as _cpu
+from .cpu import reduce as _cpu_reduce
 from .cpu import load as _cpu_load
 from .cpu.calls import address
 from .engine import GPU_LOCK, _cuda, device_inputs, ssim_means
@@ -160,21 +160,19 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
     return value
 
 
-def halving_ahead(a5, spatial_ndim, wdt, levels=2, beside=None):
-    """On a cold first call, compile the halving kernel (`halve`) of ``a5``'s
-    dtype in a helper process while the first scale's kernel (``beside``: SSIM's by default)
-    compiles here (`kernels.ahead`): its arguments' types do not depend on ``a5``'s layout, so a
-    small stand-in types them. Returns the `ahead.Pending` to wait on before the first halving."""
-    if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
-        return ahead.Pending()
-    return ahead.start(*halving_stand_in(a5.dtype, spatial_ndim, wdt), beside=beside or _cpu.ssim_sums)
+def halving_ahead(a5, spatial_ndim, wdt, levels, beside):
+    """On a cold first call, compile the halving kernel (`halve`) of ``a5``'s dtype in a helper
+    process of its own while the first scale's kernel (``beside``) compiles here (`kernels.ahead`;
+    the MS-SSIM gradient's: SSIM's own MS-SSIM gives `halving_also` to its kernel's helper).
+    Returns the `ahead.Pending` to wait on before the first halving."""
+    return ahead.start(*halving_also(a5, spatial_ndim, wdt, levels), beside=beside)
 
 
 def halving_also(a5, spatial_ndim, wdt, levels):
     """`ssim_means`'s ``ahead_also`` for MS-SSIM's first scale on a cold first call: the halving
-    kernel (`halve`) of ``a5``'s dtype, for the helper that compiles the SSIM kernel to compile
-    after it (one helper process, not two beside this one); ``()`` when there is nothing to
-    compile."""
+    kernel (`halve`) of ``a5``'s dtype and its task (their types: a small stand-in types them,
+    whatever ``a5``'s layout), for the helper that compiles the SSIM kernel to compile after it
+    (one helper process, not two beside this one); ``()`` when there is nothing to compile."""
     if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
         return ()
     return halving_stand_in(a5.dtype, spatial_ndim, wdt)

@@ -194,6 +194,7 @@ def test_pair_timeout_makes_error_rows_and_the_run_ends(tmp_path):
     assert (gave_up | (df.status == "ok")).all()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the lost exception, on purpose
 def test_a_stop_signal_lost_in_a_destructor_is_raised_at_the_next_checkpoint():
     """A SIGINT that arrives while a destructor runs (an image writer's ``__del__``, called by the
     garbage collector) raises `Interrupted` there, where Python prints it and carries on; the

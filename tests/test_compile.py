@@ -221,6 +221,118 @@ def test_a_cold_call_compiles_its_second_kernel_in_a_helper_process(tmp_path):
     assert g1.dtype == np.float32 and np.array_equal(g1, g0) and np.abs(g1).max(axis=(1, 2)).min() > 0
 
 
+SCORE_CLI = """
+import json, sys
+from numba.core import event
+from fastssim.cli import main
+from fastssim.kernels import ahead
+
+compiled, helpers = [], []
+
+
+class Seen(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", Seen())
+popen = ahead.subprocess.Popen
+ahead.subprocess.Popen = lambda *a, **k: helpers.append(popen(*a, **k)) or helpers[-1]
+status = main(["score", *sys.argv[1:], "--json"])
+for h in helpers:  # what they compile is in the cache for the next process
+    h.wait()
+print(json.dumps(dict(status=status, compiled=compiled, helpers=len(helpers))))
+"""
+
+
+def test_a_cold_score_of_two_png_files_starts_one_helper_for_its_later_kernels(tmp_path):
+    """A first ``fastssim score`` of two PNG files on a cold cache starts one helper process
+    (`ahead.start`), which compiles SSIM's parallel kernel, then the MSE kernel and the built-in PNG
+    decoder's (put aside for it: `ahead.later`), while the command compiles SSIM's task; the first
+    pair's PNG files are read by the other decoder meanwhile (`Job.first_png_decoder`). Its row is
+    that of a process that compiled everything itself (the control: ``FASTSSIM_COMPILE_AHEAD=0``),
+    the next process decodes with the built-in decoder from the cache, compiling nothing, and an
+    explicit ``--png-decoder builtin`` is honoured on a cold cache too. A real photograph and its
+    JPEG copy, grey and colour."""
+    from images import colour, grey, jpeg
+
+    for name, img in (("grey", grey()[:150, :170]), ("rgb", colour()[:150, :170])):
+        iio.imwrite(tmp_path / f"{name}-a.png", img)
+        iio.imwrite(tmp_path / f"{name}-b.png", jpeg(img, quality=20))
+
+    def score(name, ahead, cache, *extra):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / cache), FASTSSIM_COMPILE_AHEAD=ahead)
+        r = run(["-c", SCORE_CLI, str(tmp_path / f"{name}-a.png"), str(tmp_path / f"{name}-b.png"), *extra], env)
+        assert r.returncode == 0, r.stderr
+        row, seen = (json.loads(line) for line in r.stdout.strip().splitlines()[-2:])
+        assert seen["status"] == 0
+        return row, seen
+
+    helpers = 1 if ahead_cores() >= 2 else 0  # (one core: no helper, by design)
+    for name in ("grey", "rgb"):
+        row, seen = score(name, "1", f"cache-{name}")
+        control, alone = score(name, "0", f"cache-{name}-alone")
+        assert row == control and 0.3 < row["ssim"] < 0.99 and row["mse"] > 0
+        assert alone["helpers"] == 0
+        assert {"unfilter", "squared_error_sums", "ssim_sums", "_ssim_task"} <= set(alone["compiled"])
+        assert seen["helpers"] == helpers and "_ssim_task" in seen["compiled"]
+        if helpers:
+            assert not {"unfilter", "squared_error_sums", "ssim_sums"} & set(seen["compiled"]), seen["compiled"]
+        again, warm = score(name, "1", f"cache-{name}", "--png-decoder", "builtin")
+        assert again == row and warm == dict(status=0, compiled=[], helpers=0)
+        asked, builtin = score(name, "1", f"cache-{name}-builtin", "--png-decoder", "builtin")
+        assert asked == row and "unfilter" in builtin["compiled"]
+
+
+def ahead_cores():
+    from fastssim.kernels import ahead
+
+    return ahead._cores()
+
+
+def test_later_joins_the_next_helper_its_thread_starts(monkeypatch):
+    """`ahead.later` puts a specialisation aside (its Pending has nothing to wait for yet, and
+    never will if no helper starts: the call then compiles here); the next `ahead.start` in the
+    same thread compiles it after its own, and its Pending waits for that helper's first two;
+    another thread's `later` does not join it."""
+    import threading
+
+    from fastssim import config as cfg
+    from fastssim.io.png_filters import unfilter_call
+    from fastssim.kernels import ahead
+    from fastssim.kernels.cpu import reduce
+
+    if ahead._cores() < 2:
+        pytest.skip("helpers start only with two usable cores")
+    monkeypatch.setattr(cfg, "COMPILE_AHEAD", True)
+    monkeypatch.setattr(ahead, "_cached", lambda d, s: False)  # as if cold
+    decoder, args = unfilter_call()
+    monkeypatch.setattr(decoder, "overloads", {})
+    monkeypatch.setattr(reduce.squared_error_sums, "overloads", {})
+    monkeypatch.setattr(ahead, "_waiting", threading.local())
+    put = ahead.later((decoder, args))
+    assert put.deferred and put.proc is None
+    put.wait()  # no helper yet: nothing to wait for
+    elsewhere = []
+    t = threading.Thread(target=lambda: elsewhere.append(ahead.later((reduce.squared_error_sums, (0,)))))
+    t.start()
+    t.join()
+    assert elsewhere[0].deferred
+    x5 = np.zeros((1, 1, 1, 4, 4))
+    own = (reduce.squared_error_sums, (x5, x5, np.zeros((1, 2))))
+    started = ahead.start(own)
+    try:
+        assert started.proc is not None and put.proc is started.proc and (started.upto, put.upto) == (1, 2)
+        assert elsewhere[0].proc is None
+    finally:
+        started.proc.kill()
+        started.wait()
+    assert ahead.start().proc is None
+
+
 def test_no_helper_where_it_cannot_save_time_and_a_late_one_is_stopped(monkeypatch):
     """`ahead.start` starts nothing for a specialisation this process has compiled already, when
     turned off, inside a helper, or beside a kernel compiled already; `Pending.wait` stops a helper that outlives

@@ -17,7 +17,6 @@ from ..metrics.cwssim import cw_ssim
 from ..metrics.distances import mse_ahead
 from ..metrics.products import cosine_from_sums, l2_cosine_sums, l2_from_sums
 from ..io import ReadError
-from ..kernels.cpu.ssim import ssim_sums
 from ..metrics.slices import ssim_slices
 from ..metrics.three_ssim import three_ssim
 from .options import DEFAULT_METRICS, METRICS
@@ -219,7 +218,7 @@ def score_arrays(ref, dist, *, data_range=None, slices=None, metrics=DEFAULT_MET
         failed = e
     pending = None
     if failed is None and ("psnr" in metrics or "mse" in metrics) and {"ssim", "dssim", "ms_ssim"} & set(metrics):
-        pending = mse_ahead(t.x, t.y, backend, beside=ssim_sums)  # a first call: beside SSIM's kernel
+        pending = mse_ahead(t.x, t.y, backend)  # a first call: in the helper SSIM's first call starts
     if "ssim" in metrics or "dssim" in metrics:
         try:
             if failed is not None:

@@ -72,7 +72,8 @@ def score_files(pairs, out, job, params, *, workers=None, overwrite=False, quiet
     workers = workers or available_cpus()  # the affinity, at most a container's CPU quota
     check_options(workers=workers, timeout=timeout)
     out = local_path(out)
-    job.png_decoder = png_decoder_for(png_decoder)
+    png_decoder_for(png_decoder)  # checked (a ValueError names the choices, or the extra)
+    job.png_decoder = png_decoder
     pairs, repeats = unique_pairs(pairs)
     # where the files are is part of what a row is: a resume from other directories is refused
     params = dict(params, roots=input_roots(job.ref_root, {**{p.method: job.dist_default for p in pairs},

@@ -12,7 +12,9 @@ import numpy as np
 
 from ..metrics import structural
 from ..kernels.math import psnr_from_mse
-from ..io import MAX_PIXELS, MISSING_CHUNKS, ReadError, read_image
+from ..io import MAX_PIXELS, MISSING_CHUNKS, ReadError, other_png_decoder, png_decoder_for, read_image
+from ..io.png_filters import unfilter_call
+from ..kernels import ahead
 from ..io.video import is_video
 from .options import (DEFAULT_METRICS, METRICS, ConfigError, check_backend, check_data_range, check_first_pair,
                       check_metrics, check_ms_scales, check_options, check_preset)
@@ -128,7 +130,7 @@ class Job:
         self.dist_roots = dist_roots  # {method: root}
         self.alpha = alpha
         self.max_pixels = max_pixels
-        self.png_decoder = "builtin"  # set for the run (see io.png_decoder_for)
+        self.png_decoder = "auto"  # set for the run (one of io.PNG_DECODERS, checked)
         self.dist_default = ""  # the root of distorted paths whose method has none
         self.mask_root = None  # --mask DIR: each reference's mask at the same relative path
         #: a directory every file read must resolve inside (--root), with the files they name
@@ -148,9 +150,21 @@ class Job:
         job.confine = os.path.abspath(self.confine) if self.confine else None
         return job
 
-    def read(self, path):
-        return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha, png_decoder=self.png_decoder,
-                          root=self.confine, missing_chunks=self.missing_chunks)
+    def read(self, path, png_decoder=None):
+        return read_image(path, max_pixels=self.max_pixels, alpha=self.alpha,
+                          png_decoder=png_decoder_for(png_decoder or self.png_decoder), root=self.confine,
+                          missing_chunks=self.missing_chunks)
+
+    def first_png_decoder(self):
+        """The PNG decoder of a run's first pairs (`probe`) when the run leaves the choice to fastssim
+        ('auto'): while the built-in decoder's kernel is neither compiled here nor cached,
+        `io.other_png_decoder` (each reads exactly what it reads), and that kernel is put aside for
+        the helper process that SSIM's first call starts (`kernels.ahead.later`), which compiles it
+        into the cache for the pairs after them and the runs after this one. (Its 0.3 s of
+        compiling came first on a cold first ``fastssim score`` of two PNG files: 3.0 -> 2.7 s.)"""
+        if self.png_decoder == "auto" and ahead.later(unfilter_call(), waited=False).deferred:
+            return other_png_decoder()
+        return self.png_decoder
 
     def mask_path(self, pair):
         """The mask file of ``pair``'s region, or None when the run scores no region."""
@@ -194,7 +208,7 @@ class Job:
         return (os.path.join(self.ref_root, pair.ref),
                 os.path.join(self.dist_roots.get(pair.method, self.dist_default), pair.dist))
 
-    def load(self, item):
+    def load(self, item, png_decoder=None):
         """``(pair, ref, dist)`` of an item: a Pair of paths, or ``(Pair, (ref, dist))`` of arrays."""
         pair, arrays = item if isinstance(item, tuple) else (item, None)
         if pair.problem:
@@ -206,7 +220,7 @@ class Job:
         if any(videos) and not all(videos):
             raise ValueError(f"{'ref' if videos[0] else 'dist'} is a video and the other file is not: a video is "
                              "scored frame by frame against another video")
-        return pair, self.read(ref), self.read(dist)
+        return pair, self.read(ref, png_decoder), self.read(dist, png_decoder)
 
     def score_video(self, pair):
         """The row of a pair of video files (never raises for the pair's data)."""
@@ -243,20 +257,20 @@ class Job:
         return (s["slices"] is None and s["preset"] is None and not s["y_channel"] and not s["crop_border"]
                 and s["data_range"] not in ("ref", "pair") and not self.mask_root)
 
-    def decode(self, item):
+    def decode(self, item, png_decoder=None):
         """``(pair, ref, dist)`` of an item, or its row when it cannot be read or is a pair of videos
         (scored as they are decoded, frame by frame)."""
         if not isinstance(item, tuple) and not item.problem and all(is_video(p) for p in self.paths(item)):
             return self.score_video(item)
         try:
-            return self.load(item)
+            return self.load(item, png_decoder)
         except Exception as e:  # noqa: BLE001 - unreadable: an error row, never a lost pair
             return error_row(item[0] if isinstance(item, tuple) else item, _message(e), self.metrics)
 
     def _row(self, item, probe):
         if probe and not isinstance(item, tuple) and all(is_video(p) for p in self.paths(item)):
             video_conflicts(self.video, self.metrics, self.scoring)
-        got = self.decode(item)
+        got = self.decode(item, self.first_png_decoder() if probe else None)
         if isinstance(got, dict):
             return got, got.get("frames") is not None
         pair, ref, dist = got

@@ -96,7 +96,14 @@ def _single(args, sub, options):
     from ..batch.progress import CompileNotice
     from ..batch.rows import probe_one
 
+    from ..io import png_decoder_for
+
+    try:
+        png_decoder_for(args.png_decoder)
+    except ValueError as e:
+        sub.error(f"--png-decoder: {e}")
     job = Job("", {}, **options)
+    job.png_decoder = args.png_decoder
     pair = Pair(None, args.ref, args.dist_dir)
     try:  # under --pair-timeout as in a dataset run: a file that blocks (a FIFO it names) ends in time
         with CompileNotice(quiet=args.quiet):  # a first call compiles for seconds: say so

@@ -26,8 +26,8 @@ from .volumes import (KEY_SEP, KEYED_EXTS, NEEDS, VOLUME_FORMAT_EXTS, read_hdf5,
                       read_nrrd, split_key)
 from .zarr_store import MISSING_CHUNKS, read_zarr
 
-__all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "apply_alpha", "IMAGE_EXTS", "missing_extras",
-           "ALPHA_POLICIES", "PNG_DECODERS", "MISSING_CHUNKS"]
+__all__ = ["read_image", "ReadError", "MAX_PIXELS", "png_decoder_for", "other_png_decoder", "apply_alpha",
+           "IMAGE_EXTS", "missing_extras", "ALPHA_POLICIES", "PNG_DECODERS", "MISSING_CHUNKS"]
 
 #: ``--png-decoder`` choices: 'auto' is the built-in decoder; 'imageio' is the old name of 'pillow'.
 PNG_DECODERS = ("auto", "builtin", "libspng", "pillow", "imageio")
@@ -72,6 +72,12 @@ def png_decoder_for(decoder="auto"):
     if decoder == "libspng" and pyspng is None:
         raise ValueError("the libspng decoder needs pyspng: pip install 'fastssim[fast]'")
     return {"auto": "builtin", "imageio": "pillow"}.get(decoder, decoder)
+
+
+def other_png_decoder():
+    """The fastest PNG decoder besides the built-in one: libspng where pyspng is installed, else
+    Pillow (for the kinds of PNG that one does not read exactly, the built-in decoder all the same)."""
+    return "libspng" if pyspng is not None else "pillow"
 
 
 def apply_alpha(arr, policy, path="image"):

@@ -68,3 +68,11 @@ def unfilter(raw, height, stride, bpp, out):
         else:
             return r
     return -1
+
+
+def unfilter_call():
+    """``(unfilter, arguments)``: the one specialisation the built-in decoder uses (its arguments'
+    types, for compiling it ahead: `fastssim.kernels.ahead`, ``fastssim compile``)."""
+    rows = np.empty(0, np.uint8)
+    return unfilter, (rows, 0, 0, 0, rows)
+

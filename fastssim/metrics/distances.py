@@ -29,18 +29,18 @@ def _flat5(a):
     return a.reshape((1, 1, 1, -1, a.shape[-1]))
 
 
-def mse_ahead(x, y, backend="auto", beside=None):
-    """On a process's first MSE, its kernel compiled for ``x`` and ``y`` in a helper process
-    (`kernels.ahead`) while a slower one (``beside``, SSIM's) compiles here: the `ahead.Pending`
-    to wait on before `mse` of the same arrays. Nothing starts for GPU arrays or the GPU backend,
-    inputs the call would convert first, a kernel already compiled or cached, or a ``beside``
-    compiled here already."""
+def mse_ahead(x, y, backend="auto"):
+    """On a process's first MSE, its kernel for ``x`` and ``y`` put aside for the helper process
+    that the next kernel's first call in this thread starts (SSIM's: `kernels.ahead.later`): the
+    `ahead.Pending` to wait on before `mse` of the same arrays. Nothing is put aside for GPU
+    arrays or the GPU backend, inputs the call would convert first, or a kernel already compiled
+    or cached."""
     if not ahead.cold(_cpu_reduce.squared_error_sums) or v.is_device_array(x) or v.is_device_array(y):
         return ahead.Pending()
     if x.shape != y.shape or x.dtype != y.dtype or x.dtype not in v.HOST_KERNEL_DTYPES \
             or resolve_backend(backend, None, None, x.size) != "cpu":
         return ahead.Pending()  # the call itself says what is wrong, or converts (a copy) first
-    return ahead.start(squared_error_call(*_host_views(x, y)), beside=beside)
+    return ahead.later(squared_error_call(*_host_views(x, y)))
 
 
 def _host_views(x, y):

@@ -1,6 +1,7 @@
 """Calls between compiled kernels by address (`fastssim.kernels.cpu.calls`): the parallel kernel's
 modules hold no copy of its task's code, the results are the task's, and a call whose types differ
-from the address taken is refused when compiling."""
+from the address taken is refused when compiling. And the tasks' scratch arrays, allocated by code
+lowered in place (`fastssim.kernels.cpu.scratch`)."""
 
 import os
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from numba import njit, prange
 from numba.core import errors
 
-from fastssim.kernels.cpu import calls
+from fastssim.kernels.cpu import calls, scratch
 
 
 @njit
@@ -94,3 +95,36 @@ def test_the_ssim_kernel_compiles_its_task_once_and_a_helper_is_given_the_types_
     x = rng.integers(0, 256, (70, 90), dtype=np.uint8)
     y = np.clip(x + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)
     assert abs(float(value) - structural_similarity(x, y)) < 1e-12
+
+
+@njit
+def _scratch_arrays(like, n):
+    a = scratch.empty(n, like.dtype)
+    b = scratch.zeros((2, n), like.dtype)
+    c = scratch.zeros((n, 1, 3), np.float64)
+    a[:] = 7
+    b[1, :] += 1
+    return a, b, c
+
+
+def test_scratch_arrays_are_numpys_own():
+    """`scratch.empty` and `scratch.zeros` give what ``np.empty`` and ``np.zeros`` give in a
+    compiled function: C-contiguous arrays of the shape (an integer or a tuple) and dtype asked,
+    zeros zeroed, each a fresh array; an unsupported dtype argument is a typing error."""
+    for dt in (np.float32, np.float64, np.int64):
+        a, b, c = _scratch_arrays(np.ones(1, dt), 5)
+        assert a.dtype == b.dtype == dt and c.dtype == np.float64
+        assert (a.shape, b.shape, c.shape) == ((5,), (2, 5), (5, 1, 3))
+        assert all(x.flags.c_contiguous and x.flags.writeable for x in (a, b, c))
+        assert not np.shares_memory(a, _scratch_arrays(np.ones(1, dt), 5)[0])
+        assert np.array_equal(a, np.full(5, 7, dt)) and np.array_equal(b, [[0] * 5, [1] * 5]) and not c.any()
+    a2, b2, _ = _scratch_arrays(np.ones(1, np.float32), 0)
+    assert a2.shape == (0,) and b2.shape == (2, 0)
+
+    @njit
+    def wrong(n):
+        return scratch.empty(n, 3)
+
+    with pytest.raises(errors.TypingError):
+        wrong(3)
+

@@ -27,6 +27,7 @@ import sys
 import threading
 
 from numba import typeof, types
+from numba.core import sigutils
 from numba.core.typing.typeof import Purpose
 
 from .. import config as cfg
@@ -73,11 +74,12 @@ class _Progress:
     (`_helper`), so that a wait ends when those it needs are in the cache, not the helper's later
     ones; the thread reaps the helper when it ends (nobody need wait for its last ones)."""
 
-    def __init__(self, proc):
+    def __init__(self, proc, todo):
         self.proc = proc
         self.compiled = 0
         self.ended = False
         self.changed = threading.Condition()
+        self.met = [self._meet(i, *entry) for i, entry in enumerate(todo)]
         threading.Thread(target=self._read, daemon=True, name="fastssim-ahead").start()
 
     def _read(self):
@@ -92,6 +94,33 @@ class _Progress:
             with self.changed:
                 self.ended = True
                 self.changed.notify_all()
+            for cache, load in self.met:  # Numba's own loader again
+                if cache.__dict__.get("load_overload") is load:
+                    del cache.load_overload
+
+    def _meet(self, index, module, name, sig):
+        """Have this process, when it comes to compile ``sig`` of the function (a callee met while
+        compiling another, say), wait for the helper instead, while the helper is compiling it
+        (its ``index``-th): then load it from the cache. A cold ``ssim``'s task meets its last pass
+        0.1 s before the helper has it, and compiled it again (1.3 s, on cores the helper shared)."""
+        import importlib
+
+        cache = getattr(importlib.import_module(module), name)._cache
+        own = cache.load_overload
+
+        def load_overload(asked, target_context):
+            cres = own(asked, target_context)
+            if cres is None and not self.ended and self.compiled == index \
+                    and tuple(sigutils.normalize_signature(asked)[0]) == sig:
+                try:
+                    self.until(index + 1, cfg.COMPILE_AHEAD_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()  # then compiled here
+                cres = own(asked, target_context)
+            return cres
+
+        cache.load_overload = load_overload
+        return cache, load_overload
 
     def until(self, count, timeout):
         """Wait until ``count`` are compiled or the helper ended (what it did not compile then
@@ -138,34 +167,37 @@ def helper_env():
     return dict(os.environ, PYTHONPATH=path, **{_IN_HELPER: "1"})
 
 
-def start(*calls, beside=None):
+def start(*calls, beside=None, then=()):
     """Compile each ``(dispatcher, args)`` of ``calls`` (the arguments it will be called with, or
-    their Numba types: only the types are used) in one helper process, in order, when that can save time: those this
-    process has compiled, or the cache holds, are left out; and nothing starts when ``beside``,
-    the kernel this process compiles meanwhile, has been compiled here already (then nothing
-    overlaps the helper, whose start-up costs more than compiling here: a first PSNR after an SSIM
-    call 0.42 -> 0.98 s with a helper, a first MS-SSIM 1.74 -> 2.31 s).
+    their Numba types: only the types are used) in one helper process, in order, when that can
+    save time: those this process has compiled, or the cache holds, are left out; and nothing
+    starts when ``beside``, the kernel this process compiles meanwhile, has been compiled here
+    already (then nothing overlaps the helper, whose start-up costs more than compiling here: a
+    first PSNR after an SSIM call 0.42 -> 0.98 s with a helper, a first MS-SSIM 1.74 -> 2.31 s).
+    Then those put aside by `later` for a caller to wait on, then ``then`` (calls as ``calls``),
+    then the other ones put aside.
 
     Returns
     -------
     Pending
-        Call its ``wait()`` before calling the first of them.
+        Call its ``wait()`` before calling the first of ``calls``. Nothing need wait for
+        ``then``: this process, coming to compile one of them, waits for the helper if the helper
+        is compiling it, and otherwise compiles it itself (`_Progress._meet`).
     """
     if beside is not None and beside.overloads:
         return Pending()
     calls = [(dispatcher, args) for dispatcher, args in calls if cold(dispatcher)]
-    if not calls:  # the common case, every call after a process's first: no typing, no syscall
+    then = [(dispatcher, args) for dispatcher, args in then if cold(dispatcher)]
+    if not calls and not then:  # the common case, every call after a process's first: no typing, no syscall
         return Pending()
     try:
-        todo = _todo(calls)
-        if not todo:
+        todo, after = _todo(calls), _todo(then)
+        if not todo and not after:
             return Pending()
         own = len(todo)
         joined = getattr(_waiting, "queue", [])
-        for first in (True, False):  # those a caller waits on first, then the others; each once
-            for t, waited, _ in joined:
-                if waited == first and t not in todo:
-                    todo.append(t)
+        for group in ([t for t, waited, _ in joined if waited], after, [t for t, waited, _ in joined if not waited]):
+            todo += [t for t in dict.fromkeys(group) if t not in todo]  # each once
         payload = pickle.dumps(todo)
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=helper_env())
@@ -180,7 +212,7 @@ def start(*calls, beside=None):
         proc.kill()
         proc.wait()
         return Pending()
-    helper = _Progress(proc)
+    helper = _Progress(proc, todo)
     for t, _, pending in joined:
         pending.proc, pending.helper = proc, helper
         pending.upto = max(pending.upto or 0, todo.index(t) + 1)

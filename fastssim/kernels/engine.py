@@ -146,7 +146,7 @@ def _kernel_taps(windows, work_char):
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", ahead_also=()):
+               mask5=None, want_cs=False, pad=0, pad_mode="symmetric"):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -177,10 +177,6 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         The reflection, in NumPy's names: 'symmetric' repeats the edge sample (scipy's
         'reflect', scikit-image's), 'reflect' does not (PyTorch's 'reflect'; needs every side
         longer than ``pad``).
-    ahead_also : tuple of (dispatcher, args)
-        Kernels the caller will need next (MS-SSIM's halving), for the helper process that
-        compiles this kernel on a cold call to compile after it (`kernels.ahead`); dropped when no
-        helper starts (the SSIM task compiled in this process already). The CPU only.
 
     Returns
     -------
@@ -238,14 +234,17 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape
     args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
-    # cold: a helper compiles the kernel and its task's last pass while this process compiles the
-    # task (`kernels.ahead`, `_cpu.ahead_calls`), then the caller's next kernels; started first, as
-    # the row readers compile here
-    pending = ahead.start(*_cpu.ahead_calls(*args), *ahead_also) if ahead.cold(_cpu._ssim_task) else ahead.Pending()
+    # cold: a helper compiles the task's last pass while this process compiles the task, which
+    # waits for it there (`kernels.ahead`, `_cpu.ahead_calls`); then the kernels the caller put
+    # aside to wait on (`ahead.later`: MS-SSIM's halving, the scorer's MSE), then this kernel,
+    # which this process compiles itself if it comes to it first (a first MS-SSIM 2.9 -> 2.7 s);
+    # started first, as the row readers compile here
+    if ahead.cold(_cpu._ssim_task):
+        *first, kernel = _cpu.ahead_calls(*args)
+        ahead.start(*first, then=[kernel])
     xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
     images[2, :5] = xk.shape
     task_at = address(*_cpu.task_call(*args))
-    pending.wait()
     _cpu.ssim_sums(task_at, *args)
     if lanes:
         totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)

@@ -146,12 +146,12 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
                     yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
     else:
         xs, ys = x5, y5
-        also = halving_also(x5, spatial_ndim, consts.dtype, levels)
+        halving = halving_later(x5, spatial_ndim, consts.dtype, levels)
         for level in range(levels):
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0],
-                                  ahead_also=also if level == 0 else ())
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0])
             terms.append(means)
             if level < levels - 1:
+                halving.wait()
                 xs, ys = halve(xs, spatial_ndim, consts.dtype, ys)
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
@@ -163,16 +163,22 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
 def halving_ahead(a5, spatial_ndim, wdt, levels, beside):
     """On a cold first call, compile the halving kernel (`halve`) of ``a5``'s dtype in a helper
     process of its own while the first scale's kernel (``beside``) compiles here (`kernels.ahead`;
-    the MS-SSIM gradient's: SSIM's own MS-SSIM gives `halving_also` to its kernel's helper).
-    Returns the `ahead.Pending` to wait on before the first halving."""
+    the MS-SSIM gradient's). Returns the `ahead.Pending` to wait on before the first halving."""
     return ahead.start(*halving_also(a5, spatial_ndim, wdt, levels), beside=beside)
 
 
+def halving_later(a5, spatial_ndim, wdt, levels):
+    """On a cold first call, the halving kernel (`halve`) of ``a5``'s dtype put aside for the helper
+    that the first scale's SSIM call starts (`ahead.later`: one helper process, not two beside
+    this one), which compiles it after SSIM's kernel. Returns the `ahead.Pending` to wait on
+    before the first halving."""
+    return ahead.later(*halving_also(a5, spatial_ndim, wdt, levels))
+
+
 def halving_also(a5, spatial_ndim, wdt, levels):
-    """`ssim_means`'s ``ahead_also`` for MS-SSIM's first scale on a cold first call: the halving
-    kernel (`halve`) of ``a5``'s dtype and its task (their types: a small stand-in types them,
-    whatever ``a5``'s layout), for the helper that compiles the SSIM kernel to compile after it
-    (one helper process, not two beside this one); ``()`` when there is nothing to compile."""
+    """The calls a helper compiles for MS-SSIM's halving on a cold first call: the halving kernel
+    (`halve`) of ``a5``'s dtype and its task (their types: a small stand-in types them, whatever
+    ``a5``'s layout); ``()`` when there is nothing to compile."""
     if levels < 2 or not ahead.cold(_cpu_reduce.downsample2):  # the cheap test first: every call asks
         return ()
     return halving_stand_in(a5.dtype, spatial_ndim, wdt)
@@ -269,7 +275,7 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
     r = len(weights) // 2
     xs, ys = x5, y5
     terms = []
-    also = halving_also(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ()
+    halving = halving_later(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
     for level in range(levels):
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
         want_cs, index = scale_term(level, levels)
@@ -277,9 +283,9 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
         if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect")
         else:
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs,
-                                  ahead_also=also if level == 0 else ())
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs)
         terms.append(means[..., index])
         if not last:
+            halving.wait()
             xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
     return np.stack(terms)

@@ -20,6 +20,7 @@ from .load import sym
 from .passes import _filter_row, _four_taps, _taps
 from .ssim import _due
 from ..math import MOMENTS, cs_grad_terms, ssim_grad_terms
+from .scratch import empty, zeros
 
 _ssim_grad_terms = njit(inline="always", **cfg.JIT)(ssim_grad_terms)
 _cs_grad_terms = njit(inline="always", **cfg.JIT)(cs_grad_terms)
@@ -189,10 +190,10 @@ def _maps_task(task, nbh, nbw, band_h, band_w, x, y, wh, ww, shx, shy, consts, c
     lin = bw + kw - 1
     sx = np.float64(shx[p])
     sy = np.float64(shy[p])
-    xa = np.empty(lin)
-    yb = np.empty(lin)
-    ss = np.empty(lin)
-    dd = np.empty(lin)
+    xa = empty(lin, np.float64)
+    yb = empty(lin, np.float64)
+    ss = empty(lin, np.float64)
+    dd = empty(lin, np.float64)
     ring, vbuf = _rings(kh, bw)
     acc = 0.0
     for i in range(bh + kh - 1):
@@ -209,7 +210,7 @@ def _rings(kh, bw):
     and the buffer of filtered rows of `_moment_row`, for a window of ``kh`` rows and ``bw`` outputs
     per row."""
     _, nslot = _ring(kh)
-    return np.empty((nslot, 1, MOMENTS * bw + 24)), np.empty((1, 4, MOMENTS * bw))
+    return empty((nslot, 1, MOMENTS * bw + 24), np.float64), empty((1, 4, MOMENTS * bw), np.float64)
 
 
 @njit(**cfg.JIT)
@@ -295,10 +296,10 @@ def _maps_plane(r, x, y, wd, wh, ww, shx, shy, consts, cs_only, d_my, d_eyy, d_e
     d = r % Dv
     sx = np.float64(shx[p])
     sy = np.float64(shy[p])
-    b0 = np.zeros((H, W))
-    b1 = np.zeros((H, W))
-    b2 = np.zeros((H, W))
-    b3 = np.zeros((H, W))
+    b0 = zeros((H, W), np.float64)
+    b1 = zeros((H, W), np.float64)
+    b2 = zeros((H, W), np.float64)
+    b3 = zeros((H, W), np.float64)
     for t in range(len(wd)):
         wt = wd[t]
         q = sym(d + t - pad, D, 1)

@@ -29,6 +29,7 @@ from .gradient import _down, _ring
 from .load import sym
 from .passes import _filter_row
 from .ssim import _due
+from .scratch import empty, zeros
 
 
 @njit(inline="always", **cfg.JIT)
@@ -129,9 +130,9 @@ def _back_plane(r, x, y, rd, rh, rw, shx, shy, d_my, d_eyy, d_exy, scale, pad, g
     p = r // D
     s = r % D
     dt = d_my.dtype
-    t0 = np.zeros((Hv, Wv), dtype=dt)
-    t1 = np.zeros((Hv, Wv), dtype=dt)
-    t2 = np.zeros((Hv, Wv), dtype=dt)
+    t0 = zeros((Hv, Wv), dt)
+    t1 = zeros((Hv, Wv), dt)
+    t2 = zeros((Hv, Wv), dt)
     for qd in _copies(s, D, pad):  # the extended planes that are plane s
         for t in range(kd if qd >= 0 else 0):  # extended plane qd sees map plane qd - kd + 1 + t, weight rd[t]
             dd = qd - kd + 1 + t
@@ -188,16 +189,16 @@ def _back_band(m0, m1, m2, xp, yp, rh, rw, sx, sy, scale, pad, qa, qb, c0, c1, o
     zero = scale - scale
     g, nslot = _ring(kh)
     n3 = 3 * lin
-    ring = np.empty((nslot, 1, n3 + 24), dt)
-    vbuf = np.empty((1, 4, n3), dt)
-    h0 = np.empty(nc, dt)
-    h1 = np.empty(nc, dt)
-    h2 = np.empty(nc, dt)
+    ring = empty((nslot, 1, n3 + 24), dt)
+    vbuf = empty((1, 4, n3), dt)
+    h0 = empty(nc, dt)
+    h1 = empty(nc, dt)
+    h2 = empty(nc, dt)
     f0, f1, f2 = h0, h1, h2
     if pad != 0:
-        f0 = np.empty(bw, dt)
-        f1 = np.empty(bw, dt)
-        f2 = np.empty(bw, dt)
+        f0 = empty(bw, dt)
+        f1 = empty(bw, dt)
+        f2 = empty(bw, dt)
     bh = qb - qa
     for i in range(bh + kh - 1):
         r = qa - kh + 1 + i  # the maps' row

@@ -9,6 +9,7 @@ from ... import config as cfg
 from .calls import call_at
 from .load import read_row, row_view
 from ..math import product_terms, unravel4
+from .scratch import empty, zeros
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
 _product_terms = njit(inline="always", **cfg.JIT)(product_terms)
@@ -103,7 +104,7 @@ def _halve_task(t, tasks, images, depth_too, out, row_kind):
     per = cfg.HALVE_ROWS
     p = t // tasks
     x = images[p]
-    rows = np.empty(4 * W, row_kind.dtype)
+    rows = empty(4 * W, row_kind.dtype)
     first = (t - p * tasks) * per
     for r in range(first, min(first + per, total)):
         n, c, k, i, d0, d1, h0, h1 = _source_rows(N, C, D, H, Do, Ho, r, depth_too)
@@ -200,7 +201,7 @@ def sampled_box_means(a, f, lo, out):
     for r in prange(P * M):
         p = r // M
         i = r % M
-        v = np.zeros(nc, np.float64)
+        v = zeros(nc, np.float64)
         for t in range(f):
             row = a[p, _mirror(i * f + t - lo, H)]
             for c in range(lo):

@@ -44,6 +44,7 @@ from numba.extending import overload
 
 from ... import config as cfg
 from .calls import call_at
+from .scratch import empty, zeros
 from .load import _load_row, load_row
 from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
@@ -76,7 +77,7 @@ def _shift_of_impl(lanes, levels, lin):
         return lambda lanes, levels, lin: levels[0]
 
     def row(lanes, levels, lin):
-        out = np.empty(lin * lanes, levels.dtype)
+        out = empty(lin * lanes, levels.dtype)
         for j in range(lin * lanes):
             out[j] = levels[j % lanes]
         return out
@@ -263,10 +264,10 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
     lin = bw + kw - 1
     nS = bw * L  # samples per row of output (L interleaved channels)
 
-    xr = np.empty(lin * L, dt)
-    yr = np.empty(lin * L, dt)
-    ss = np.empty(lin * L, dt)
-    dd = np.empty(lin * L, dt)
+    xr = empty(lin * L, dt)
+    yr = empty(lin * L, dt)
+    ss = empty(lin * L, dt)
+    dd = empty(lin * L, dt)
     # A row of the rings holds the four filtered moments side by side (moment m at m * nS),
     # so that each pass along H or D is one loop over 4 * nS elements, with its set-up paid
     # once per row rather than once per moment. Rows padded by 24 elements: power-of-two
@@ -277,26 +278,26 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
     g = 4 if kd == 1 and kh >= 4 else 2
     gd = 4 if kd >= 4 else 2
     nslot = kh + g - 1 if kd == 1 else kh + 1
-    rows = np.empty((nslot, 1, bwp), dt)
+    rows = empty((nslot, 1, bwp), dt)
     # 3-D: output planes in fours along D, as rows along H in 2-D (a ring of kd + 3 planes;
     # pairs under four taps). Once the ring's rows held the moments side by side, fours beat
     # pairs by 3-7% (one-process A/B, 128^3 and 256^3, twice); before, pairs had been faster.
     if wd is not None:
-        planes = np.empty((kd + gd - 1, bh, bwp), dt)
-    srows = np.empty((4, nS), dt)
-    vbuf = np.empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
+        planes = empty((kd + gd - 1, bh, bwp), dt)
+    srows = empty((4, nS), dt)
+    vbuf = empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
     # The task's shift: the mean of its first input row, per image (and channel).
     # Summed in float64, so that a channel's shift does not depend (in practice) on the
     # order of the sum, which differs between one image per row and interleaved channels.
-    sh = np.zeros((2, L), dt)
+    sh = zeros((2, L), dt)
     if pad is None:
         _load_row(x, y, n, c, n - n, oh0, ow0 * L, lin * L, shift_of(lanes, sh[0], lin),
                   shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
     else:
         load_row(x, y, shape, n, c, n - n, oh0, ow0 * L, lin * L, pw, pd, mirror, shift_of(lanes, sh[0], lin),
                  shift_of(lanes, sh[1], lin), xr, yr, ss, dd)
-    level = np.zeros((2, L))
+    level = zeros((2, L), np.float64)
     for j in range(lin * L):
         level[0, j % L] += np.float64(xr[j])
         level[1, j % L] += np.float64(yr[j])
@@ -305,8 +306,8 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
         sh[1, q] = level[1, q] / lin * consts[5]
     shx = shift_of(lanes, sh[0], lin)
     shy = shift_of(lanes, sh[1], lin)
-    lane_sums = np.zeros(nS if lanes is not None else 1)  # float64 column sums, interleaved
-    lane_cs = np.zeros(nS if lanes is not None else 1)  # the same, contrast-structure terms
+    lane_sums = zeros(nS if lanes is not None else 1, np.float64)  # float64 column sums, interleaved
+    lane_cs = zeros(nS if lanes is not None else 1, np.float64)  # the same, contrast-structure terms
 
     acc = 0.0
     acc_cs = 0.0

@@ -8,6 +8,7 @@ from numba import njit, prange
 
 from ... import config as cfg
 from ..math import ssim_terms, unravel4
+from .scratch import zeros
 
 _ssim_terms = njit(inline="always", **cfg.JIT)(ssim_terms)
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -50,11 +51,11 @@ def grid_ssim_sums(x, y, size, step, cols, c1, c2, out):
         r0 = b * band
         r1 = min(rows, r0 + band)
         nbr = r1 - r0 + 1
-        sx = np.zeros((nbr, bw))
-        sy = np.zeros((nbr, bw))
-        sxx = np.zeros((nbr, bw))
-        syy = np.zeros((nbr, bw))
-        sdd = np.zeros((nbr, bw))
+        sx = zeros((nbr, bw), np.float64)
+        sy = zeros((nbr, bw), np.float64)
+        sxx = zeros((nbr, bw), np.float64)
+        syy = zeros((nbr, bw), np.float64)
+        sdd = zeros((nbr, bw), np.float64)
         for br in range(nbr):
             for q in range(step):
                 row = (r0 + br) * step + q

@@ -186,7 +186,7 @@ SLOW = {
     "compiling": "import fastssim.batch.score as m; f = m.Job.probe; "
                  "m.Job.probe = lambda self, it: (time.sleep(60), f(self, it))[1]",
     "scoring": "import fastssim.batch.score as m; f = m.Job.decode; "
-               "m.Job.decode = lambda self, it: (time.sleep(0.4), f(self, it))[1]",
+               "m.Job.decode = lambda self, it, *a: (time.sleep(0.4), f(self, it, *a))[1]",
     "writing": "import fastssim.batch.writer as m; f = m.write_part; "
                "m.write_part = lambda *a, **k: (time.sleep(2), f(*a, **k))[1]",
 }

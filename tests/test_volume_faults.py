@@ -328,7 +328,7 @@ def test_single_pair_mode_honours_pair_timeout(tmp_path):
     vol, dist = _small()
     np.save(tmp_path / "a.npy", vol)
     np.save(tmp_path / "b.npy", dist)
-    code = ("import sys, time; import fastssim.batch.score as s; s.Job.read = lambda self, p: time.sleep(120); "
+    code = ("import sys, time; import fastssim.batch.score as s; s.Job.read = lambda self, p, *a: time.sleep(120); "
             "from fastssim.cli import main; sys.exit(main(sys.argv[1:]))")
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-c", code, "score", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),

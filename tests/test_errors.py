@@ -117,6 +117,17 @@ def test_negative_constants_and_sigma():
         fastssim.ssim(IMG, IMG, sigma=-1)
     with pytest.raises(ValueError, match="sigma must be a finite real number"):
         fastssim.ssim(IMG, IMG, sigma=np.nan)
+    # plain Python numbers, which a fast path takes when they pass: those that do not still fail
+    for options, message in ((dict(sigma=float("inf")), "sigma must be a finite real number"),
+                             (dict(K2=float("inf")), "K2 must be a finite real number"),
+                             (dict(K1=float("nan")), "K1 must be a finite real number"),
+                             (dict(sigma=-1.5), "sigma must be positive"),
+                             (dict(K2=-0.03), "K1 and K2 must be non-negative"),
+                             (dict(win_size=10), "win_size must be odd and positive"),
+                             (dict(win_size=True), "win_size must be an odd integer"),
+                             (dict(backend="gpu"), "backend must be one of")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            fastssim.ssim(IMG, IMG, **options)
 
 
 def test_axes_and_modes():

@@ -37,7 +37,10 @@ def spatial_order(x5, spatial_ndim):
     when the spatial axes are permuted; reading F-ordered or transposed input
     in its memory order lets the kernels stream contiguous rows.
     """
-    axes = (2, 3, 4) if spatial_ndim == 3 else (3, 4)
+    if spatial_ndim == 2:  # the common case without sorted()'s key calls
+        s = x5.strides
+        return (0, 1, 2, 3, 4) if abs(s[3]) >= abs(s[4]) else (0, 1, 2, 4, 3)
+    axes = (2, 3, 4)
     order = sorted(axes, key=lambda ax: -abs(x5.strides[ax]))
     return tuple(ax for ax in range(5) if ax not in axes) + tuple(order)
 

@@ -327,6 +327,8 @@ def product_sums(x5, y5, backend="cpu", devices=(None, None)):
 
 def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
     """Raise the diagnosed error when any value is NaN or infinite."""
+    if isinstance(values, float) and math.isfinite(values):  # one value (NumPy's float64 is a float)
+        return
     values = np.asarray(values)
     if np.isfinite(values).all():
         return

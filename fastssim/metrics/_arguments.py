@@ -6,7 +6,7 @@ The metric modules (``metrics``, ``multiscale``, ``gradients``, the Dask integra
 these, so that every public function checks the same arguments the same way.
 """
 
-import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -111,6 +111,14 @@ def batch_axes_error(spatial_ndim, has_channel, shape):
                       f"{tuple(shape)}{fix}")
 
 
+@functools.lru_cache(maxsize=64)
+def _window(win_size, sigma, gaussian):
+    """`window_weights`, made once per window (read-only: every call of that window shares it)."""
+    w = window_weights(win_size, sigma, gaussian)
+    w.flags.writeable = False
+    return w
+
+
 def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, sigma,
              gaussian, K1, K2, sample_covariance, backend, preset=None, y_channel=False,
              crop_border=0, ms=False, keep_half=False, transformed=None):
@@ -189,10 +197,9 @@ def _prepare(x, y, *, batch, spatial_ndim, channel_axis, data_range, win_size, s
         mode = "reflect" if region == "same-reflect" else "edge"
         job.x5 = pad_same(job.x5, win_size // 2, spatial_ndim, mode=mode)
         job.y5 = pad_same(job.y5, win_size // 2, spatial_ndim, mode=mode)
-    job.convention = dataclasses.replace(conv, backend=resolve_backend(backend, *devices, x.size),
-                                         sigma=sigma if aniso is None else aniso)
+    job.convention = conv.for_call(resolve_backend(backend, *devices, x.size), sigma if aniso is None else aniso)
     taps = presets.get(preset).taps if preset is not None else None
-    job.weights = window_weights(win_size, sigma, gaussian) if taps is None else np.array(taps)
+    job.weights = _window(win_size, sigma, gaussian) if taps is None else np.array(taps)
     # explicit taps that need not sum to 1 (libvmaf's): raw moments in float64 on the host;
     # an anisotropic window: one float64 pass per axis with its own taps
     job.raw = "raw" if taps is not None else None

@@ -85,7 +85,8 @@ def ssim(x: ArrayLike, y: ArrayLike, *, data_range: DataRange = None, channel_ax
         crop_border=crop_border, keep_half=True)
     if mask is None:
         means, _ = _means(job)
-        value = means[..., 0].mean()
+        terms = means[..., 0]
+        value = terms.sum() / terms.size  # np.mean's sum and division, without its 5 us of checks
     else:
         means, _ = _means(job, mask5=window_mask(mask, job, batch=False))
         value = masked_values(means).mean()

@@ -47,6 +47,17 @@ def test_compile_fills_the_cache_so_a_fresh_process_compiles_nothing(tmp_path):
     assert r.returncode == 2 and "--only: unknown kernel set(s) ssim-uint9; choose from ssim-uint8" in r.stderr
 
 
+def test_compile_prepares_the_png_decoder(tmp_path):
+    """``fastssim compile`` prepares the built-in PNG decoder's kernel too (a run's first PNG files are
+    otherwise read by another decoder while it compiles): a fresh process then compiles nothing for it."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    assert compiles(["png-decoder"], env) == {"png-decoder": 1}
+    assert compiles(["png-decoder"], env) == {"png-decoder": 0}
+    from fastssim.metrics.compile import COMMON
+
+    assert "png-decoder" in COMMON
+
+
 def _copy_package(dest):
     """The package's sources (no caches) under ``dest``, as a separate install."""
     shutil.copytree(PACKAGE, dest / "fastssim", ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))

@@ -21,7 +21,7 @@ import numpy as np
 #: What ``fastssim compile`` prepares: a name and the call that compiles it (on a small input).
 #: COMMON: the dtypes and layouts most data come in; the rest with ``--all``.
 COMMON = ("ssim-uint8", "ssim-uint8-rgb", "ssim-uint16", "ssim-float32", "ssim-float64", "ssim-float32-volume",
-          "ms_ssim-uint8", "ssim_map-float32", "psnr-uint8", "gradient-float32")
+          "ms_ssim-uint8", "ssim_map-float32", "psnr-uint8", "gradient-float32", "png-decoder")
 EXTRA = ("ssim-int16", "ssim-int32", "ssim-float16", "ssim-uint8-volume", "ssim-uint8-mask", "ssim-uint8-uniform",
          "ms_ssim-float32", "ms_ssim-uint8-rgb", "l2-cosine-uint8", "ssim-ffmpeg", "gradient-float32-volume")
 
@@ -69,6 +69,11 @@ def _call(name):
         fs.l2(*_pair(dtype, img)), fs.cosine(*_pair(dtype, img))
     elif name == "gradient-float32-volume":
         fs.ssim_with_gradient(*_pair(dtype, vol), data_range=1.0)
+    elif name == "png-decoder":  # the built-in PNG decoder's kernel (``fastssim score`` reads PNG files with it)
+        from ..io.png_filters import unfilter_call
+
+        function, args = unfilter_call()
+        function(*args)
     elif kind == "gradient":
         x, y = _pair(dtype, img)
         fs.ssim_with_gradient(x, y, data_range=1.0), fs.ssim_batch_with_gradient(x[None], y[None], data_range=1.0)

@@ -298,6 +298,29 @@ def test_a_cold_score_of_two_png_files_starts_one_helper_for_its_later_kernels(t
         assert asked == row and "unfilter" in builtin["compiled"]
 
 
+def test_a_helpers_progress_ends_each_wait_when_its_entries_are_compiled():
+    """`ahead._Progress` reads a helper's progress (a byte per specialisation): a wait for the first
+    ends when it is reported, a wait for more times out while the helper is busy, and every wait
+    ends once the helper has ended (what it did not compile then compiles in the caller); the
+    helper is reaped by the reading thread."""
+    import time
+
+    from fastssim.kernels import ahead
+
+    busy = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.stdout.write('.'); sys.stdout.flush(); "
+                             "time.sleep(60)"], stdout=subprocess.PIPE)
+    progress = ahead._Progress(busy, [])
+    progress.until(1, 30)
+    assert progress.compiled == 1 and not progress.ended
+    t = time.perf_counter()
+    with pytest.raises(subprocess.TimeoutExpired):
+        progress.until(2, 0.3)
+    assert time.perf_counter() - t < 10
+    busy.kill()
+    progress.until(2, 30)  # ended: nothing more to wait for
+    assert progress.ended and busy.returncode is not None and progress.compiled == 1
+
+
 def ahead_cores():
     from fastssim.kernels import ahead
 

@@ -11,7 +11,9 @@ A process's first call often needs more kernels after that one (a first ``fastss
 MSE kernel after SSIM's; the PNG decoder's, whose first images another decoder reads): `later`
 puts them aside for the next helper this thread starts, which compiles them after its own, so one
 helper, not two, competes with this process for the cores. The helper reports each specialisation
-it has compiled, so a wait ends when those it needs are in the cache.
+it has compiled, so a wait ends when those it needs are in the cache; and this process, coming to
+compile one the helper is compiling (a callee met while compiling another), waits for the helper
+and loads it, rather than compile it a second time (`_Progress._meet`).
 
 Nothing is started when the kernel has a specialisation in this process already (checked first
 and cheaply, since every call asks), when the one asked for is in the cache, when caching is off,

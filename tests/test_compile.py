@@ -155,11 +155,10 @@ def test_one_kernel_specialisation_for_every_input_dtype(tmp_path):
     assert runs[1]["compiled"] == 0 < runs[0]["compiled"]  # the second process compiled nothing
 
 
-AHEAD = """
+#: The start of a script that lists what its process compiles (Numba's compile events), in ``compiled``.
+SEEN = """
 import json, sys
-import numpy as np
 from numba.core import event
-import fastssim
 
 compiled = []
 
@@ -173,6 +172,12 @@ class Seen(event.Listener):
 
 
 event.register("numba:compile", Seen())
+"""
+
+AHEAD = SEEN + """
+import numpy as np
+import fastssim
+
 x, y = np.load(sys.argv[1]), np.load(sys.argv[2])
 xf, yf = x / np.float32(255), y / np.float32(255)
 if sys.argv[4] == "score":  # a scored pair first, in a process of its own: SSIM's kernel cold
@@ -232,24 +237,11 @@ def test_a_cold_call_compiles_its_second_kernel_in_a_helper_process(tmp_path):
     assert g1.dtype == np.float32 and np.array_equal(g1, g0) and np.abs(g1).max(axis=(1, 2)).min() > 0
 
 
-SCORE_CLI = """
-import json, sys
-from numba.core import event
+SCORE_CLI = SEEN + """
 from fastssim.cli import main
 from fastssim.kernels import ahead
 
-compiled, helpers = [], []
-
-
-class Seen(event.Listener):
-    def on_start(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__name__)
-
-    def on_end(self, ev):
-        pass
-
-
-event.register("numba:compile", Seen())
+helpers = []
 popen = ahead.subprocess.Popen
 ahead.subprocess.Popen = lambda *a, **k: helpers.append(popen(*a, **k)) or helpers[-1]
 status = main(["score", *sys.argv[1:], "--json"])

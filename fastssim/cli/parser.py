@@ -117,9 +117,10 @@ def build():
                    help="a chunk a zarr array needs that its store lacks: an error row naming it (default), or "
                         "the array's fill value (zarr writes no chunk that holds only the fill value)")
     s.add_argument("--png-decoder", choices=("auto", "builtin", "libspng", "pillow", "imageio"), default="auto",
-                   help="PNG decoder: 'auto'/'builtin' (default: fastssim's own, inflating once and without "
-                        "the GIL; libspng or Pillow for palette, low-bit and interlaced files), 'libspng' "
-                        "(pyspng, fastssim[fast]) or 'pillow' (old name 'imageio')")
+                   help="PNG decoder: 'auto' (default: fastssim's own, inflating once and without the GIL; "
+                        "libspng or Pillow for palette, low-bit and interlaced files, and for a run's first "
+                        "files while its kernel compiles on a fresh machine), 'builtin' (fastssim's own "
+                        "always), 'libspng' (pyspng, fastssim[fast]) or 'pillow' (old name 'imageio')")
     s.add_argument("--scheduler", metavar="ADDRESS|local:N",
                    help="score on a Dask cluster (fastssim[dask]): a running scheduler's address "
                         "(tcp://host:8786), or local:N for N worker processes on this machine. Workers must "

@@ -221,8 +221,8 @@ def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, ma
     the task's last pass, the callee that takes longest to compile (about 0.6 s here), with the
     types the task calls it with; then this kernel, which needs its task only by address.
     ``(dispatcher, argument types)`` pairs, for `ssim_sums`'s arguments. Measured here, a helper
-    started with the call has the pass 1.3-1.5 s into it, and the task meets it at 1.6-2.1 s (it
-    compiles the pass itself when the helper is later); the row loader, met at 1.0-1.2 s, would
+    started with the call has the pass about 1.35 s into it, and the task meets it at about
+    1.25 s and waits for it (`ahead._Progress._meet`); the row loader, met at 1.0-1.2 s, would
     not be ready, and a pass not foreseen here (windows of fewer than four taps) is compiled by the
     task. (`test_kernel_calls` checks these types against a compiled task's.)"""
     dt = numba.from_dtype(consts.dtype)

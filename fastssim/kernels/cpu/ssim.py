@@ -169,12 +169,14 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
         the sums (SSIM and contrast-structure) are kept per channel. For 2-D images without
         ``pad``, mask or map (the caller's check). None: one image per row.
     exact : ndarray, float64, or None
-        Exact window sums of 8-bit images: ``[1 / window size, C1, C2, cov_norm, cs_floor, eps]``.
-        The caller passes windows of taps 1 (a uniform window of at least four taps per axis, at most
-        121 in all), float32 work and raw moments (``shift`` 0): every window sum of ``x``, ``y``,
-        ``x^2 + y^2`` and ``(x - y)^2`` is then an integer below 2^24, exact in float32 in any order;
-        the last pass is a box of running sums (`passes.combine_box4`) and the formula runs in
-        float64 with these constants. For 2-D images without ``pad``, mask or map.
+        Exact window sums of 8-bit images (`kernels.exact`): ``[1 / k, C1, C2, cov_norm, cs_floor,
+        eps, k]`` for a window of ``k`` samples. The caller passes windows
+        of taps 1 (a uniform window of at least four taps per axis, at most 121 in all), float32
+        work and raw moments (``shift`` 0): every window sum of ``x``, ``y``, ``x^2 + y^2`` and
+        ``(x - y)^2`` is then an integer below 2^24, exact in float32 in any order; the last pass
+        is a box of running sums (`passes.combine_box4`), and the formula takes the variances from
+        the sums exactly, then runs in float64 with these constants. For 2-D images
+        without ``pad``, mask or map.
         None: the weighted passes.
 
     Notes

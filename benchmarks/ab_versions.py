@@ -85,6 +85,8 @@ def workloads():
         # scikit-image's preset and drop-in (both float64 before)
         ("ssim 1024^2 uint8 7x7 uniform", g.size, lambda m: m.ssim(g, gd, win_size=7, gaussian=False,
                                                                    sample_covariance=True)),
+        ("ssim_map 1024^2 uint8 7x7 uniform", g.size, lambda m: m.ssim_map(g, gd, win_size=7, gaussian=False,
+                                                                           sample_covariance=True)),
         ("ssim 1024^2 uint8 preset='skimage'", g.size, lambda m: m.ssim(g, gd, preset="skimage")),
         ("compat.skimage 1024^2 uint8", g.size, lambda m: _skimage_dropin(m)(g, gd)),
         ("compat.skimage 512^2 RGB uint8", c.size // 3, lambda m: _skimage_dropin(m)(c, cd, channel_axis=-1)),

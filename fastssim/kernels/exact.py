@@ -17,7 +17,9 @@ computation's to about 1e-15, for every call:
 - float32 calls (no preset, or a float32 library's convention), which the weighted float32
   passes computed to 5e-6 of float64 on binary images (flat regions far from a task's level),
   now within float32's rounding of the constants C1 and C2 (a few 1e-9), at 0.93-0.95x the
-  speed of those passes (`python -m benchmarks.ab_versions --only uniform`).
+  speed of those passes (`python -m benchmarks.ab_versions --only uniform`); their maps too
+  ('valid' or 'same', and masked means): each pixel the float64 value rounded to float32, where
+  the weighted passes were up to 1.8e-4 off.
 """
 
 import numpy as np
@@ -31,11 +33,14 @@ MIN_TAPS = 4
 def constants(xk, yk, wins, spatial_ndim, plain, consts):
     """The kernel's ``exact`` argument, ``[1 / n, C1, C2, cov_norm, cs_floor, eps, n]``
     (``consts``' five, `engine.kernel_constants`; ``n`` the window's samples), when
-    the exact sums apply: uint8 images, 2-D, a 'plain' call (no padding, map or mask) and a
-    uniform window along both axes of `MIN_TAPS` taps or more and at most `MAX_WINDOW` samples;
-    else None. float64 whatever the call's dtype (the formula's; a float32 call's constants are its
-    float32 numbers)."""
-    if spatial_ndim != 2 or not plain or xk.dtype != np.uint8 or yk.dtype != np.uint8:
+    the exact sums apply: uint8 images, 2-D, and a uniform window along both axes of `MIN_TAPS`
+    taps or more and at most `MAX_WINDOW` samples; a call that computes in float64 only if it is
+    'plain' (no padding, map or mask: its map would be float32, the passes' dtype, where the
+    weighted float64 passes give it in float64); else None. float64 whatever the call's dtype (the
+    formula's; a float32 call's constants are its float32 numbers)."""
+    if spatial_ndim != 2 or xk.dtype != np.uint8 or yk.dtype != np.uint8:
+        return None
+    if not plain and consts.dtype != np.float32:
         return None
     if any(w.size < MIN_TAPS or not (w == w[0]).all() for w in wins):
         return None

@@ -175,8 +175,8 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
         work and raw moments (``shift`` 0): every window sum of ``x``, ``y``, ``x^2 + y^2`` and
         ``(x - y)^2`` is then an integer below 2^24, exact in float32 in any order; the last pass
         is a box of running sums (`passes.combine_box4`), and the formula takes the variances from
-        the sums exactly, then runs in float64 with these constants. For 2-D images
-        without ``pad``, mask or map.
+        the sums exactly, then runs in float64 with these constants. For 2-D images (with
+        ``pad``, mask or map in float32 calls only: the caller's check).
         None: the weighted passes.
 
     Notes

@@ -354,7 +354,8 @@ def test_a_window_that_does_not_sum_to_one_is_taken_as_it_is():
     """Taps that sum to 1 only within float32 rounding (another library's window): the fused
     kernels' values and gradient equal the raw-moment definition in float64 (a shift by the
     plane's level would not cancel)."""
-    from fastssim.kernels.engine import kernel_constants, ssim_map_separable
+    from fastssim.kernels.engine import kernel_constants
+    from fastssim.kernels.separable import ssim_map_separable
     from fastssim.metrics.planes import ssim_planes
 
     g = np.exp(-0.5 * ((np.arange(11) - 5) / 1.5) ** 2)

@@ -220,3 +220,101 @@ def test_contrast_structure_alone_equals_it_beside_ssim():
         np.testing.assert_array_equal(alone[..., 1], both[..., 1])
         assert np.isnan(alone[..., 0]).all() and np.isfinite(both).all()
         assert (both[..., 1] > 0.1).all() and (both[..., 1] < 1).all()
+
+
+def test_the_ssim_kernel_halves_as_the_halving_kernel_does():
+    """MS-SSIM's SSIM kernel halves both images as it reads them (``ssim_means(..., halve=)``): the
+    halving kernel's numbers to the bit ('block': an odd edge averaged with itself; 'floor': dropped,
+    torchmetrics' and MONAI's rule), over several row and column bands (each task halves the rows and
+    columns it owns), odd and even sides, a two-tap window, every input dtype whose rows that kernel
+    sums in the work dtype, rows read in place or converted; and the means are those of a call that
+    does not halve. Where the rows differ, or for channel-last colour, the exact sums, volumes and a
+    transposed view (read in memory order: its blocks would be summed in another order), the caller
+    is told to halve (None)."""
+    from fastssim.kernels.engine import halving_fuses, kernel_constants, ssim_means
+    from fastssim.kernels.engine_ms import halve
+    from fastssim.kernels.math import window_weights
+
+    rng = np.random.default_rng(3)
+    cam = camera().astype(np.float64)
+    big = np.concatenate([cam, cam[::-1], cam[:, ::-1]], axis=1)[:, :1031]  # three column bands of 512
+    fused = 0
+    for shape in [(1, 2, 1, 263, 1031), (2, 1, 1, 130, 96), (1, 1, 1, 13, 23)]:
+        base = big[:shape[3], :shape[4]] * np.ones(shape)
+        for dtype, wdt in [("uint8", np.float32), ("uint8", np.float64), ("uint16", np.float32), ("int16", np.float64),
+                           ("float32", np.float32), ("float64", np.float64), ("float16", np.float32)]:
+            scale = 200 if dtype == "uint16" else 1
+            x = (base * scale).astype(dtype)
+            y = np.clip(base + rng.normal(0, 20, shape), 0, 255).astype(dtype) * np.asarray(scale, dtype)
+            for a, b in [(x, y), (x[..., ::2], y[..., ::2])]:
+                for taps in (11, 2):
+                    weights = window_weights(taps, 1.5, taps == 11)
+                    consts = kernel_constants(255.0 * scale, 0.01, 0.03, 1.0, np.dtype(wdt))
+                    plain, _ = ssim_means(a, b, 2, weights, consts, want_cs="only")
+                    assert halving_fuses(a, b, 2, weights, consts)
+                    for mode in ("block", "floor"):
+                        means, _, halved = ssim_means(a, b, 2, weights, consts, want_cs="only", halve=mode)
+                        want = halve(a, 2, np.dtype(wdt), b)
+                        if mode == "floor":
+                            want = [w[..., :a.shape[3] // 2, :a.shape[4] // 2] for w in want]
+                        what = f"{a.shape} {a.strides} {dtype} {wdt.__name__} {taps} {mode}"
+                        assert halved.dtype == wdt and halved.shape == (2,) + want[0].shape, what
+                        np.testing.assert_array_equal(halved[0], want[0], err_msg=what)
+                        np.testing.assert_array_equal(halved[1], want[1], err_msg=what)
+                        np.testing.assert_array_equal(means, plain, err_msg=what)
+                        fused += 1
+    assert fused == 3 * 7 * 2 * 2 * 2
+    # not halved in the kernel: the caller halves
+    weights = window_weights(11, 1.5, True)
+    c32, c64 = (kernel_constants(255.0, 0.01, 0.03, 1.0, np.dtype(t)) for t in (np.float32, np.float64))
+    x = camera()[:64, :64]
+    rgb = colour()[:64, :64]
+    vol = np.stack([x[:20, :20]] * 12)
+    refused = [(x.astype(np.float32), c64, weights, 2),  # float32 rows summed in float32, work in float64
+               (x.astype(np.float16), c64, weights, 2),
+               (np.moveaxis(rgb, -1, 0)[None, :, None], c32, weights, 2),  # channel-last: interleaved rows
+               (x, c64, window_weights(7, 1.5, False), 2),  # 8-bit images under a uniform window: exact sums
+               (vol, c32, weights, 3), (x.T, c32, weights, 2)]
+    for a, consts, w, nd in refused:
+        a5 = a[None, None] if a.ndim == nd else a
+        a5 = a5[:, :, None] if nd == 2 and a5.ndim == 4 else a5
+        assert not halving_fuses(a5, a5, nd, w, consts)
+        assert ssim_means(a5, a5, nd, w, consts, want_cs="only", halve="block")[2] is None
+
+
+@pytest.mark.parametrize("preset", [None, "torchmetrics", "monai"])
+def test_ms_ssim_is_the_same_halved_in_the_kernel_or_apart(monkeypatch, preset):
+    """MS-SSIM with the halving in its SSIM kernel equals, bit for bit, MS-SSIM with the halving
+    kernel between the scales (the kernel told not to halve): grey and colour, odd sides, uint8 and
+    float32, Wang's rule and the 'floor' rule of torchmetrics and MONAI."""
+    from fastssim.kernels import engine_ms
+
+    rng = np.random.default_rng(2)
+    pairs = []
+    for x in (camera()[:301, :263], colour()[:200, :333]):
+        y = np.clip(x + rng.normal(0, 15, x.shape), 0, 255).astype(np.uint8)
+        pairs += [(x, y), (x / np.float32(255), y / np.float32(255))]
+    kw = {} if preset is None else {"preset": preset}
+    if preset == "monai":
+        from fastssim.compat import monai
+
+        def score(x, y, **kw):
+            t = [torch.from_numpy(np.ascontiguousarray(a.astype(np.float32))).movedim(-1, 0)[None]
+                 if a.ndim == 3 else torch.from_numpy(a.astype(np.float32))[None, None] for a in (x, y)]
+            return monai.MultiScaleSSIMMetric(spatial_dims=2, data_range=255.0, kernel_size=7)(*t).numpy()
+        torch = pytest.importorskip("torch")
+    else:
+        def score(x, y, **kw):
+            return fastssim.ms_ssim(x, y, data_range=255 if x.dtype == np.uint8 else 1.0,
+                                    channel_axis=-1 if x.ndim == 3 else None, **kw)
+    fused = [score(x, y, **kw) for x, y in pairs]
+    calls = []
+    real = engine_ms.ssim_means
+
+    def apart(*args, halve=None, **kwargs):
+        calls.append(halve)
+        return real(*args, **kwargs) + (None,) if halve else real(*args, **kwargs)
+    monkeypatch.setattr(engine_ms, "ssim_means", apart)
+    for (x, y), want in zip(pairs, fused):
+        np.testing.assert_array_equal(score(x, y, **kw), want)
+    assert "block" in calls or "floor" in calls  # the kernel was asked to halve

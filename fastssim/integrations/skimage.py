@@ -12,7 +12,8 @@ import numpy as np
 
 from ..conventions import checks as v
 from ..conventions import data_range as dr
-from ..kernels.engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_map_separable, ssim_means
+from ..kernels.engine import kernel_constants, pad_same, raise_if_nonfinite, ssim_means
+from ..kernels.separable import ssim_map_separable
 from ..kernels.arrays import HOST_KERNEL_DTYPES
 from ..kernels.engine_gradient import avanaki_gradient
 from ..kernels.math import gaussian_radius, window_weights

@@ -145,8 +145,41 @@ def _kernel_taps(windows, work_char):
     return taps, sums_to_one(wins, len(wins))
 
 
+def halving_rows(dtype):
+    """The dtype in which MS-SSIM's halving (`_cpu_reduce.downsample2`) sums samples of ``dtype``:
+    float32 for float32 input and integers of 16 bits or fewer (exact in either), else float64."""
+    return _F32 if dtype.itemsize <= 2 or dtype == _F32 else _F64
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _fuses_halving(xk, yk, perm, lanes, exact, pad, taps, wdt):
+    """Whether the SSIM kernel can halve these images as it reads them (`_cpu.ssim_sums`' ``halved``),
+    to the numbers of the halving kernel: 2-D (``perm`` None for volumes), read in the caller's axis
+    order (each 2x2 block then summed in that kernel's order), one image per row, the weighted
+    passes, no padding, windows of two taps or more, and rows that kernel sums in the work dtype (or
+    integers of 16 bits or fewer, exact in either)."""
+    return (perm == (0, 1, 2, 3, 4) and lanes is None and exact is None and not pad and min(map(len, taps[1:])) >= 2
+            and all((a.dtype.kind in "ui" and a.dtype.itemsize <= 2) or halving_rows(a.dtype) == wdt for a in (xk, yk)))
+
+
+def halving_fuses(x5, y5, spatial_ndim, weights, consts):
+    """Whether `ssim_means` with ``halve`` halves these images in its kernel (on the CPU; else the
+    caller halves them): for MS-SSIM to know before its first scale whether a helper process should
+    compile the halving kernel."""
+    if spatial_ndim != 2:
+        return False
+    perm = spatial_order(x5, spatial_ndim)
+    xk, yk = x5.transpose(perm), y5.transpose(perm)
+    wins = axis_windows(weights, spatial_ndim)
+    lanes = interleaved_lanes(xk, yk, spatial_ndim, True)
+    exact = _exact.constants(xk, yk, wins, spatial_ndim, True, consts)
+    return _fuses_halving(xk, yk, perm, lanes, exact, 0, (None, *wins), consts.dtype)
+
+
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=False, pad=0, pad_mode="symmetric"):
+               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", halve=None):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -177,6 +210,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         The reflection, in NumPy's names: 'symmetric' repeats the edge sample (scipy's
         'reflect', scikit-image's), 'reflect' does not (PyTorch's 'reflect'; needs every side
         longer than ``pad``).
+    halve : {None, 'block', 'floor'}
+        Also halve both images by 2x2 block means in the kernel as it reads them (MS-SSIM's next
+        scale; `halving_fuses`), in the work dtype: 'block' averages an odd last row or column with
+        itself (`engine_ms.halve`), 'floor' drops it. Only on the CPU, for calls without a map, a
+        mask or ``pad``.
 
     Returns
     -------
@@ -184,6 +222,9 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         ``[..., 0]``: mean SSIM; ``[..., 1]``: mean contrast-structure term. With ``mask5``:
         the mean SSIM over the masked windows and their number.
     smap : ndarray or None
+    halved : ndarray or None
+        Only with ``halve``: the two halved images, (2, N, C, D, H2, W2), or None where the kernel
+        cannot halve them (`halving_fuses`): the caller halves them then.
     """
     wins = axis_windows(weights, spatial_ndim)
     if backend == "cuda":
@@ -196,7 +237,8 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         with GPU_LOCK:
             xd, yd = device_inputs(x5, y5, *devices)
             means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
-            return means, (smap.copy_to_host() if want_map else None)
+            out = means, (smap.copy_to_host() if want_map else None)
+            return out + (None,) if halve else out
     wdt = consts.dtype
     perm = spatial_order(x5, spatial_ndim)
     xk = x5.transpose(perm)
@@ -217,6 +259,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     exact = _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
     if exact is not None:  # 8-bit images, a uniform window: exact integer sums in float32 (`kernels.exact`)
         wdt, wh, ww, unit = np.dtype(np.float32), _exact.unit_taps(len(wh)), _exact.unit_taps(len(ww)), False
+    halved = None
+    in_order = perm if spatial_ndim == 2 else None
+    if halve and plain and min(Ho, Wo) > 0 and _fuses_halving(xk, yk, in_order, lanes, exact, pad, (wd, wh, ww), wdt):
+        two = (lambda n: -(-n // 2)) if halve == "block" else (lambda n: n // 2)
+        halved = np.empty((2, N, C, D, two(H), two(W)), dtype=wdt)  # in the kernel's axis order
     nbh = -(-Ho // band_h)
     nbw = -(-Wo // band_w)
     sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
@@ -233,7 +280,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     # the images as addresses and strides: one specialization for every dtype and layout; options
     # unused are None: the kernel compiles their code only for the calls that use them
     images = _cpu_load.descriptions(3)  # x, y, the shape
-    args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact)
+    args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact, halved)
     # cold: a helper compiles the task's last pass while this process compiles the task, which
     # waits for it there (`kernels.ahead`, `_cpu.ahead_calls`); then the kernels the caller put
     # aside to wait on (`ahead.later`: MS-SSIM's halving, the scorer's MSE), then this kernel,
@@ -257,10 +304,10 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         means = totals[..., :2] / (Do * Ho * Wo)
     if cs_only:
         means[..., 0] = np.nan  # not computed (the exact sums compute it: dropped all the same)
-    if not want_map:
-        return means, None
-    inverse = tuple(int(i) for i in np.argsort(perm))
-    return means, smap.transpose(inverse)
+    out = means, None
+    if want_map:
+        out = means, smap.transpose(tuple(int(i) for i in np.argsort(perm)))
+    return out + (halved,) if halve else out
 
 
 def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, None)):
@@ -338,42 +385,3 @@ def raise_if_nonfinite(values, x, y, k1, k2, what="pair"):
         err = diagnose_nonfinite(xs, ys, k1, k2)
         raise type(err)(f"{what} {int(bad[0])} ({bad.size} in all): {err}")
     raise diagnose_nonfinite(x, y, k1, k2)
-
-
-def separable_filter(a, weights, spatial_ndim):
-    """'valid' filtering of the last ``spatial_ndim`` axes of ``a`` (any number), in float64:
-    one 1-D pass per axis. ``weights``: one 1-D array for every axis, or a list of one per
-    axis (in the axes' order: an anisotropic window)."""
-    per_axis = isinstance(weights, (list, tuple))
-    for i, ax in enumerate(range(a.ndim - 1, a.ndim - 1 - spatial_ndim, -1)):
-        w = tuple(float(v) for v in (weights[-1 - i] if per_axis else weights))
-        src = np.swapaxes(a, ax, -1)
-        n = src.shape[-1]
-        out = np.empty(src.shape[:-1] + (n - len(w) + 1,), np.float64)
-        if src.ndim == 5:
-            _cpu_windows.filter_last_axis(src, w, out)
-        else:
-            _cpu_windows.filter_last_axis(src.reshape(1, 1, 1, -1, n), w, out.reshape(1, 1, 1, -1, out.shape[-1]))
-        a = np.swapaxes(out, ax, -1)
-    return a
-
-
-def separable_filter_same(a5, weights, spatial_ndim):
-    """Filtering to the input's size, borders by scipy's 'reflect' (as scikit-image)."""
-    return separable_filter(pad_same(a5.astype(np.float64), len(weights) // 2, spatial_ndim), weights, spatial_ndim)
-
-
-def ssim_map_separable(x, y, spatial_ndim, weights, consts, shift=True):
-    """The 'valid' SSIM map over the last ``spatial_ndim`` axes (any number), in float64,
-    from four separable moment filters and `ssim_terms` over their elements: the path
-    for inputs with other than 2 or 3 spatial axes, which the fused kernels do not take, and
-    for windows whose taps do not sum to 1 (``shift=False``: moments of the raw values, since
-    the means then do not move with an offset as the shifted form assumes)."""
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    shx, shy = (float(x.mean()), float(y.mean())) if shift else (0.0, 0.0)
-    x, y = x - shx, y - shy
-    moments = np.stack([separable_filter(a, weights, spatial_ndim) for a in (x, y, x * x + y * y, (x - y) ** 2)])
-    out = np.empty(moments[0].size)
-    _cpu_windows.ssim_of_moments(moments.reshape(4, -1), shx, shy, consts.astype(np.float64), out)
-    return out.reshape(moments.shape[1:])

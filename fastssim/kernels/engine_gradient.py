@@ -15,7 +15,8 @@ from .. import config as cfg
 from . import ahead
 from .cpu import gradient as _cpu_gradient, gradient_back as _cpu_back
 from .cpu.calls import address
-from .engine import GPU_LOCK, _cuda, pad_same, readonly, separable_filter
+from .engine import GPU_LOCK, _cuda, pad_same, readonly
+from .separable import separable_filter
 from .math import axis_windows, sums_to_one, valid_shape
 from .engine_ms import WANG, halve_by, halving_ahead
 

@@ -18,7 +18,7 @@ from . import ahead
 from .cpu import reduce as _cpu_reduce
 from .cpu import load as _cpu_load
 from .cpu.calls import address
-from .engine import GPU_LOCK, _cuda, device_inputs, ssim_means
+from .engine import GPU_LOCK, _cuda, device_inputs, halving_fuses, halving_rows, ssim_means
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +114,7 @@ _ROWS_32, _ROWS_64 = np.empty(0, np.float32), np.empty(0, np.float64)
 def _row_kind(dtype):
     """The rows `halve` sums samples of ``dtype`` in: float32 for float32 input and integers of 16
     bits or fewer, else float64."""
-    return _ROWS_32 if dtype.itemsize <= 2 or dtype == np.float32 else _ROWS_64
+    return _ROWS_32 if halving_rows(dtype) == np.float32 else _ROWS_64
 
 
 def scale_term(level, levels):
@@ -146,11 +146,18 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
                     yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
     else:
         xs, ys = x5, y5
-        halving = halving_later(x5, spatial_ndim, consts.dtype, levels)
+        halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels)
         for level in range(levels):
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0])
+            # the last scale halved too, though not needed: one kernel for every scale (else the last
+            # would compile SSIM's kernel as well, a second task; its halving is a small part of it)
+            means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0],
+                                          halve="block")
             terms.append(means)
-            if level < levels - 1:
+            if level == levels - 1:
+                break
+            if halved is not None:  # the next scale, halved by the kernel as it read this one
+                xs, ys = halved[0], halved[1]
+            else:
                 halving.wait()
                 xs, ys = halve(xs, spatial_ndim, consts.dtype, ys)
     value = np.ones(terms[0].shape[:2])
@@ -176,6 +183,15 @@ def halving_later(a5, spatial_ndim, wdt, levels):
     `halving_ahead`: joined to the backward pass's helper, a cold first call took 5.05-5.25 ->
     5.23-5.31 s.)"""
     return ahead.later(*halving_also(a5, spatial_ndim, wdt, levels))
+
+
+def halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels):
+    """`halving_later`, unless the first scale's SSIM kernel halves the images itself
+    (`engine.halving_fuses`; then so do the later scales': their images are the kernel's own
+    output), when a helper compiling the halving kernel would only delay that kernel."""
+    if levels > 1 and halving_fuses(x5, y5, spatial_ndim, weights, consts):
+        return ahead.Pending()
+    return halving_later(x5, spatial_ndim, consts.dtype, levels)
 
 
 def halving_also(a5, spatial_ndim, wdt, levels):
@@ -278,17 +294,30 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
     r = len(weights) // 2
     xs, ys = x5, y5
     terms = []
-    halving = halving_later(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
+    # the kernel halves as it reads where the rule is a plain 2x2 mean ('floor' drops an odd edge)
+    fused = conv.downsample if conv.downsample in ("block", "floor") and not conv.mix_channels and backend == "cpu" \
+        else None
+    if fused:
+        halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels)
+    else:
+        halving = halving_later(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
     for level in range(levels):
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
         want_cs, index = scale_term(level, levels)
         last = level == levels - 1
+        halved = None
         if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect")
+        elif fused:  # the last scale's 'valid' SSIM halves too: one kernel for every scale (`ms_ssim_means`)
+            means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, c, want_cs=want_cs, halve=fused)
         else:
             means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs)
         terms.append(means[..., index])
-        if not last:
+        if last:
+            break
+        if halved is not None:
+            xs, ys = halved[0], halved[1]
+        else:
             halving.wait()
             xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
     return np.stack(terms)

@@ -14,8 +14,8 @@ import numpy as np
 from ..conventions import checks as v
 from ..conventions import data_range as dr
 from ..conventions import presets
-from ..kernels.engine import (grid_ssim_means, kernel_constants, pad_same, resolve_backend, ssim_map_separable,
-                              ssim_means)
+from ..kernels.engine import grid_ssim_means, kernel_constants, pad_same, resolve_backend, ssim_means
+from ..kernels.separable import ssim_map_separable
 from ..kernels.math import gaussian_radius, grid_constants, window_weights
 from ..conventions.checks import F
 from ..conventions.resolve import convention, transform

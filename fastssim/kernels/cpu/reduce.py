@@ -45,6 +45,62 @@ def _halve_row(a, b, e, f, o, depth_too):
             o[W // 2] = s * 0.25
 
 
+@njit(**cfg.JIT_ORDERED)
+def halve_segment(image, n, c, h0, h1, first, count, buf, out):
+    """`_halve_row` of columns ``first .. first + count - 1`` of rows ``h0`` and ``h1`` of plane 0 of
+    ``image`` (`load.describe`, for rows of ``buf``'s dtype) into ``out`` (``ceil(count / 2)``
+    samples): read in place where the image allows (`load.row_view`), else converted into ``buf``
+    (at least ``2 * count`` samples). MS-SSIM's halving fused into the SSIM task
+    (`halve_due`), which has just read these rows: the numbers of `downsample2` where its rows
+    are of ``buf``'s dtype (the caller's check). Not inlined: compiled with its own flags
+    (``cfg.JIT_ORDERED``), so that the sums keep their order inside a task compiled with
+    ``reassoc``."""
+    if count <= 0:
+        return
+    if image[8] == 1:
+        a = row_view(image, n, c, 0, h0, first + count, buf)[first:]
+        b = row_view(image, n, c, 0, h1, first + count, buf)[first:]
+    else:
+        read_row(image, n, c, 0, h0, first, count, buf, 0)
+        read_row(image, n, c, 0, h1, first, count, buf, count)
+        a, b = buf[:count], buf[count:2 * count]
+    _halve_row(a, b, a, b, out, False)
+
+
+@njit(inline="always", **cfg.JIT)
+def halve_due(x, y, n, c, h, H, own0, own1, j0, count, buf, halved):
+    """MS-SSIM's next scale from input row ``h`` of an SSIM task, just read (`ssim.ssim_sums`'
+    ``halved``): row ``i`` of the halved pair once its second input row ``min(2 i + 1, H - 1)`` is
+    ``h``, for the rows ``2 i`` the task owns (``own0 <= 2 i < own1``), its columns ``j0 ..`` from
+    ``count`` input columns (`halve_segment`)."""
+    if h % 2 == 1:
+        h0 = h - 1
+    elif h == H - 1:  # an odd last row: averaged with itself
+        h0 = h
+    else:
+        return
+    i = h // 2
+    if h0 < own0 or h0 >= own1 or i >= halved.shape[4]:
+        return
+    k = (count + 1) // 2
+    halve_segment(x, n, c, h0, h, 2 * j0, count, buf, halved[0, n, c, 0, i, j0:j0 + k])
+    halve_segment(y, n, c, h0, h, 2 * j0, count, buf, halved[1, n, c, 0, i, j0:j0 + k])
+
+
+@njit(inline="always", **cfg.JIT)
+def masked_row_sum(mask, n, c, d, oh, ow0, res, bw):
+    """For the SSIM kernel (`ssim._ssim_task`): the sum of ``res`` where the mask row ``(n, c, d,
+    oh)``, from column ``ow0``, is 1, and the count of those pixels (float64)."""
+    acc = 0.0
+    cnt = 0.0
+    row = mask[n, c, d, oh, ow0:ow0 + bw]  # sliced: see `_cpu_load._load_row`
+    for j in range(bw):
+        m = np.float64(row[j])
+        acc += m * np.float64(res[j])
+        cnt += m
+    return acc, cnt
+
+
 @njit(inline="always", **cfg.JIT_ORDERED)
 def _source_rows(N, C, D, H, Do, Ho, r, depth_too):
     """Output row ``r``'s ``(n, c, k, i)`` and its input rows: planes ``d0``, ``d1`` (``d1 == d0``

@@ -46,6 +46,7 @@ from ... import config as cfg
 from .calls import call_at
 from .scratch import empty, zeros
 from .load import _load_row, load_row
+from .reduce import halve_due, masked_row_sum
 from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
 
@@ -85,19 +86,6 @@ def _shift_of_impl(lanes, levels, lin):
 
 
 @njit(inline="always", **cfg.JIT)
-def _masked_sum(mask, n, c, d, oh, ow0, res, bw):
-    """The sum of ``res`` where the mask row is 1, and the count of those pixels (float64)."""
-    acc = 0.0
-    cnt = 0.0
-    row = mask[n, c, d, oh, ow0:ow0 + bw]  # sliced: see `_cpu_load._load_row`
-    for j in range(bw):
-        m = np.float64(row[j])
-        acc += m * np.float64(res[j])
-        cnt += m
-    return acc, cnt
-
-
-@njit(inline="always", **cfg.JIT)
 def _window(wd, wh, ww, pad, lanes):
     """``(L, kd, kh, kw, pw, pd)``: the interleaved channels (1 for one image per row), the window's
     taps along D, H and W (``kd`` 1 for 2-D), and the reflected samples on each side along H and W,
@@ -123,7 +111,8 @@ def _window(wd, wh, ww, pad, lanes):
 
 
 @njit(**cfg.JIT_PARALLEL)
-def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None,
+              halved=None):
     """Per-task sums of the SSIM map over the 'valid' region.
 
     Parameters
@@ -178,12 +167,21 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
         the sums exactly, then runs in float64 with these constants. For 2-D images (with
         ``pad``, mask or map in float32 calls only: the caller's check).
         None: the weighted passes.
+    halved : ndarray, 6-D (2, N, C, 1, H2, W2), C-contiguous, in the work dtype, or None
+        Also write both images' 2x2 block means (MS-SSIM's next scale) here, as `reduce.downsample2`
+        computes them (an odd last row or column averaged with itself where ``H2`` (``W2``) is
+        ``ceil(H / 2)``, dropped where it is ``H // 2``): each task halves the rows and columns it
+        owns (its output rows and columns, the last band's also the ``k - 1`` after them) as it
+        reads them, so that the images are not read again by a halving kernel. For 2-D images
+        without ``pad``, ``lanes`` or ``exact``, windows of two taps or more (so that a task reads
+        the row after its last owned one), and images whose rows are read in the work dtype as
+        ``downsample2`` reads them (the caller's check). None: no halving.
 
     Notes
     -----
     One specialization serves every input dtype and layout (the images are numbers; the row
     reader branches on the dtype). Every option that most calls do not use is None unless used
-    (``wd``, ``out_map``, ``mask``, ``pad``, ``lanes``, ``exact``): Numba settles a test ``arg is None`` on
+    (``wd``, ``out_map``, ``mask``, ``pad``, ``lanes``, ``exact``, ``halved``): Numba settles a test ``arg is None`` on
     an argument when compiling and drops the branch it rules out, so the plain 2-D call
     compiles none of the volume, map, mask or padding code (each option used is a
     specialization of its own, compiled on first use). ``pad`` and ``lanes`` are numbers, not
@@ -208,17 +206,19 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
         # index is cast so that the task compiles once: the loop is typed with a signed index,
         # then lowered with an unsigned one, and each would be a specialization.
         call_at(_ssim_task, task_at, (np.int64(task), extents, images, wd, wh, ww, consts, band_h, band_w,
-                                      out_sum, out_map, mask, pad, lanes, exact))
+                                      out_sum, out_map, mask, pad, lanes, exact, halved))
 
 
-def task_call(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+def task_call(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None,
+              halved=None):
     """``(task function, its arguments)`` of `ssim_sums` called with these (the task index 0): what
     its ``task_at`` address is taken of (`calls.address`)."""
     return _ssim_task, (0, (0,) * 6, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
-                        lanes, exact)
+                        lanes, exact, halved)
 
 
-def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None):
+def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes, exact=None,
+                halved=None):
     """What a helper process can compile while this one compiles `_ssim_task` (`kernels.ahead`):
     the task's last pass, the callee that takes longest to compile (about 0.6 s here), with the
     types the task calls it with; then this kernel, which needs its task only by address.
@@ -239,13 +239,13 @@ def ahead_calls(images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, ma
     elif len(wh) >= 4:
         out.append((_combine_ssim4, (a3, taps) + (types.int64,) * 3 + (a1, shift, shift, a2, types.int64, a3, f64)))
     out.append((ssim_sums, (0, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad, lanes,
-                            exact)))
+                            exact, halved)))
     return out
 
 
 @njit(**cfg.JIT)
 def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_map, mask, pad,
-               lanes, exact):
+               lanes, exact, halved):
     """Task ``task`` of `ssim_sums` (whose arguments it takes; ``extents``: ``(C, D, Ho, Wo, nbh,
     nbw)``, the channels, the extended depth, the output's rows and columns and the bands along
     them, as `ssim_sums` derived them)."""
@@ -287,6 +287,12 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
     if wd is not None:
         planes = empty((kd + gd - 1, bh, bwp), dt)
     srows = empty((4, nS), dt)
+    if halved is not None:  # the rows and columns it halves (`reduce.halve_due`): its own, the last band's to the end
+        own1 = oh1 if hb < nbh - 1 else Ho + kh - 1
+        hj0 = (ow0 + 1) // 2
+        hcount = max(min(2 * min(((ow1 if wb < nbw - 1 else Wo + kw - 1) + 1) // 2, halved.shape[5]), Wo + kw - 1)
+                     - 2 * hj0, 0)
+        hbuf = empty(2 * hcount + 2, dt)
     vbuf = empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
     # The task's shift: the mean of its first input row, per image (and channel).
@@ -319,6 +325,8 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
         for h in range(oh0, oh1 + kh - 1):
             if pad is None:  # the common case straight to its loader
                 _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
+                if halved is not None:
+                    halve_due(x, y, n, c, h, Ho + kh - 1, oh0, own1, hj0, hcount, hbuf, halved)
             else:
                 load_row(x, y, shape, n, c, d, h, ow0, lin, pw, pd, mirror, shx, shy, xr, yr, ss, dd)
             i = h - oh0
@@ -358,7 +366,7 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
                 if out_map is not None:
                     out_map[n, c, d, oh0 + o + q, ow0:ow1] = res
                 if mask is not None:
-                    a, b = _masked_sum(mask, n, c, d, oh0 + o + q, ow0, res, bw)
+                    a, b = masked_row_sum(mask, n, c, d, oh0 + o + q, ow0, res, bw)
                     acc_m += a
                     cnt_m += b
         if wd is None:
@@ -373,7 +381,7 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
                 if out_map is not None:
                     out_map[n, c, od + q, oh0 + r, ow0:ow1] = res
                 if mask is not None:
-                    a, b = _masked_sum(mask, n, c, od + q, oh0 + r, ow0, res, bw)
+                    a, b = masked_row_sum(mask, n, c, od + q, oh0 + r, ow0, res, bw)
                     acc_m += a
                     cnt_m += b
     if lanes is None:

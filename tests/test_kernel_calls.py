@@ -59,7 +59,8 @@ def test_the_ssim_kernel_compiles_its_task_once_and_a_helper_is_given_the_types_
     # compiled in a fresh process without the disk cache (whose code cannot be inspected): the
     # kernel holds no copy of its task; the types `ahead_calls` gives a helper process to compile
     # (the task's last pass, the kernel) are those the call compiled, for the exact sums of 8-bit
-    # images, a Gaussian window and interleaved colour channels; the value is scikit-image's
+    # images, a Gaussian window, interleaved colour channels and MS-SSIM (whose kernel halves the
+    # images as it reads them); the value is scikit-image's
     code = textwrap.dedent("""
         import numpy as np, fastssim
         from numba import typeof
@@ -73,6 +74,7 @@ def test_the_ssim_kernel_compiles_its_task_once_and_a_helper_is_given_the_types_
         print(repr(fastssim.ssim(x, y, preset="skimage")))
         fastssim.ssim(x / np.float32(255), y / np.float32(255), data_range=1.0)
         fastssim.ssim(np.stack([x, y, x], -1), np.stack([y, x, y], -1), channel_axis=-1)
+        fastssim.ms_ssim(np.tile(x, (3, 2)), np.tile(y, (3, 2)))  # five scales, each halving as it reads
         task = k._ssim_task.overloads[k._ssim_task.signatures[0]].fndesc.mangled_name
         print(task in k.ssim_sums.inspect_llvm(k.ssim_sums.signatures[0]), len(seen), len(k._ssim_task.signatures))
         for args in seen:
@@ -87,8 +89,8 @@ def test_the_ssim_kernel_compiles_its_task_once_and_a_helper_is_given_the_types_
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     value, inlined, passes = out.stdout.split("\n")[:3]
-    assert inlined == "False 3 3"
-    assert passes == "['_combine_ssim4', '_combine_ssim4', 'combine_box4']"
+    assert inlined == "False 8 4"  # MS-SSIM's kernel (SSIM's, with the halving) a fourth task
+    assert passes == str(["_combine_ssim4"] * 7 + ["combine_box4"])
     from skimage.metrics import structural_similarity
 
     rng = np.random.default_rng(1)

@@ -168,13 +168,11 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
         ``pad``, mask or map in float32 calls only: the caller's check).
         None: the weighted passes.
     halved : ndarray, 6-D (2, N, C, 1, H2, W2), C-contiguous, in the work dtype, or None
-        Also write both images' 2x2 block means (MS-SSIM's next scale) here, as `reduce.downsample2`
-        computes them (an odd last row or column averaged with itself where ``H2`` (``W2``) is
-        ``ceil(H / 2)``, dropped where it is ``H // 2``): each task halves the rows and columns it
-        owns (its output rows and columns, the last band's also the ``k - 1`` after them) as it
-        reads them, so that the images are not read again by a halving kernel. For 2-D images
-        without ``pad``, ``lanes`` or ``exact``, windows of two taps or more (so that a task reads
-        the row after its last owned one), and images whose rows are read in the work dtype as
+        Also write both images' 2x2 means (MS-SSIM's next scale) here as `reduce.downsample2` does
+        (an odd last row or column averaged with itself where ``H2`` is ``ceil(H / 2)``, dropped
+        where it is ``H // 2``; so for ``W2``), each task the rows and columns it owns (its output's,
+        the last band's also the ``k - 1`` after) as it reads them. For 2-D images without ``pad``,
+        ``lanes`` or ``exact``, windows of two taps or more, rows read in the work dtype as
         ``downsample2`` reads them (the caller's check). None: no halving.
 
     Notes

@@ -188,6 +188,13 @@ def row_view(image, n, c, d, h, count, like):
     return carray(_typed_pointer(_row_address(image, n, c, d, h), like.dtype), count)
 
 
+@njit(inline="always", **cfg.JIT)
+def row_at(image, n, c, d, h, first, count, like):
+    """`row_view`'s samples ``first .. first + count - 1``, inlined (a C-contiguous array of ``like``'s
+    type, as a row buffer is, so that the caller's code after it is typed once)."""
+    return carray(_typed_pointer(_row_address(image, n, c, d, h) + first * image[6], like.dtype), count)
+
+
 @njit(**cfg.JIT)
 def read_row(image, n, c, d, h, first, count, out, o):
     """Samples ``first .. first + count - 1`` of row ``(n, c, d, h)`` of ``image`` (`describe`)

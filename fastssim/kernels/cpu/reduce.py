@@ -7,7 +7,7 @@ from numba import njit, prange
 
 from ... import config as cfg
 from .calls import call_at
-from .load import read_row, row_view
+from .load import read_row, row_at, row_view
 from ..math import product_terms, unravel4
 from .scratch import empty, zeros
 
@@ -29,46 +29,55 @@ def _halve_row(a, b, e, f, o, depth_too):
     vectorises (even and odd samples taken apart by shuffles); an odd ``W``'s last column
     averages its last sample with itself."""
     W = a.shape[0]
-    if depth_too:
-        for j in range(W // 2):
-            s = _sum4(a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1])
-            o[j] = (s + _sum4(e[2 * j], e[2 * j + 1], f[2 * j], f[2 * j + 1])) * 0.125
-    else:
-        for j in range(W // 2):
-            o[j] = _sum4(a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1]) * 0.25
+    if not depth_too:
+        _halve_pair(a, b, o, W)
+        return
+    for j in range(W // 2):
+        s = _sum4(a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1])
+        o[j] = (s + _sum4(e[2 * j], e[2 * j + 1], f[2 * j], f[2 * j + 1])) * 0.125
     if W % 2:
         w = W - 1
         s = _sum4(a[w], a[w], b[w], b[w])
-        if depth_too:
-            o[W // 2] = (s + _sum4(e[w], e[w], f[w], f[w])) * 0.125
-        else:
-            o[W // 2] = s * 0.25
+        o[W // 2] = (s + _sum4(e[w], e[w], f[w], f[w])) * 0.125
+
+
+@njit(inline="always", **cfg.JIT_ORDERED)
+def _halve_pair(a, b, o, W):
+    """`_halve_row` of two rows (2x2 means) of ``W`` samples."""
+    for j in range(W // 2):
+        o[j] = _sum4(a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1]) * 0.25
+    if W % 2:
+        w = W - 1
+        o[W // 2] = _sum4(a[w], a[w], b[w], b[w]) * 0.25
 
 
 @njit(**cfg.JIT_ORDERED)
-def halve_segment(image, n, c, h0, h1, first, count, buf, out):
-    """`_halve_row` of columns ``first .. first + count - 1`` of rows ``h0`` and ``h1`` of plane 0 of
-    ``image`` (`load.describe`, for rows of ``buf``'s dtype) into ``out`` (``ceil(count / 2)``
-    samples): read in place where the image allows (`load.row_view`), else converted into ``buf``
-    (at least ``2 * count`` samples). MS-SSIM's halving fused into the SSIM task
-    (`halve_due`), which has just read these rows: the numbers of `downsample2` where its rows
-    are of ``buf``'s dtype (the caller's check). Not inlined: compiled with its own flags
-    (``cfg.JIT_ORDERED``), so that the sums keep their order inside a task compiled with
-    ``reassoc``."""
+def halve_segment(image, n, c, h0, h1, first, count, buf0, buf1, out):
+    """`_halve_pair` of columns ``first .. first + count - 1`` of rows ``h0`` and ``h1`` of plane 0 of
+    ``image`` (`load.describe`, for rows of the buffers' dtype) into ``out`` (``ceil(count / 2)``
+    samples): read in place where the image allows, else converted into ``buf0`` and ``buf1``
+    (``count`` samples or more). MS-SSIM's halving fused into the SSIM task (`halve_due`), which has
+    just read these rows: the numbers of `downsample2` where its rows are of the buffers' dtype (the
+    caller's check). Not inlined: compiled with its own flags (``cfg.JIT_ORDERED``), so that the
+    sums keep their order inside a task compiled with ``reassoc`` (LLVM reassociated an inlined
+    copy's sums), and once (inlined by Numba, a cold first MS-SSIM took 1.2 s longer). Small, to
+    compile quickly: about 0.4 s here (0.75 s through `_halve_row` and `load.row_view`; copying every
+    row, 0.35 s, cost the kernel more than the halving kernel had); `read_row` of the types the
+    task's loader uses (no specialisation of it to compile for this)."""
     if count <= 0:
         return
-    if image[8] == 1:
-        a = row_view(image, n, c, 0, h0, first + count, buf)[first:]
-        b = row_view(image, n, c, 0, h1, first + count, buf)[first:]
+    d = n - n
+    if image[8] == 1:  # rows of the work dtype, contiguous: halved where they lie
+        a, b = row_at(image, n, c, d, h0, first, count, buf0), row_at(image, n, c, d, h1, first, count, buf0)
     else:
-        read_row(image, n, c, 0, h0, first, count, buf, 0)
-        read_row(image, n, c, 0, h1, first, count, buf, count)
-        a, b = buf[:count], buf[count:2 * count]
-    _halve_row(a, b, a, b, out, False)
+        read_row(image, n, c, d, h0, first, count, buf0, 0)
+        read_row(image, n, c, d, h1, first, count, buf1, 0)
+        a, b = buf0, buf1
+    _halve_pair(a, b, out, count)
 
 
 @njit(inline="always", **cfg.JIT)
-def halve_due(x, y, n, c, h, H, own0, own1, j0, count, buf, halved):
+def halve_due(x, y, n, c, h, H, own0, own1, j0, count, buf0, buf1, halved):
     """MS-SSIM's next scale from input row ``h`` of an SSIM task, just read (`ssim.ssim_sums`'
     ``halved``): row ``i`` of the halved pair once its second input row ``min(2 i + 1, H - 1)`` is
     ``h``, for the rows ``2 i`` the task owns (``own0 <= 2 i < own1``), its columns ``j0 ..`` from
@@ -83,8 +92,8 @@ def halve_due(x, y, n, c, h, H, own0, own1, j0, count, buf, halved):
     if h0 < own0 or h0 >= own1 or i >= halved.shape[4]:
         return
     k = (count + 1) // 2
-    halve_segment(x, n, c, h0, h, 2 * j0, count, buf, halved[0, n, c, 0, i, j0:j0 + k])
-    halve_segment(y, n, c, h0, h, 2 * j0, count, buf, halved[1, n, c, 0, i, j0:j0 + k])
+    halve_segment(x, n, c, h0, h, 2 * j0, count, buf0, buf1, halved[0, n, c, 0, i, j0:j0 + k])
+    halve_segment(y, n, c, h0, h, 2 * j0, count, buf0, buf1, halved[1, n, c, 0, i, j0:j0 + k])
 
 
 @njit(inline="always", **cfg.JIT)

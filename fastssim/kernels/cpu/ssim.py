@@ -290,7 +290,7 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
         hj0 = (ow0 + 1) // 2
         hcount = max(min(2 * min(((ow1 if wb < nbw - 1 else Wo + kw - 1) + 1) // 2, halved.shape[5]), Wo + kw - 1)
                      - 2 * hj0, 0)
-        hbuf = empty(2 * hcount + 2, dt)
+        hbuf0, hbuf1 = empty(hcount, dt), empty(hcount, dt)
     vbuf = empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 
     # The task's shift: the mean of its first input row, per image (and channel).
@@ -324,7 +324,7 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
             if pad is None:  # the common case straight to its loader
                 _load_row(x, y, n, c, d, h, ow0 * L, lin * L, shx, shy, xr, yr, ss, dd)
                 if halved is not None:
-                    halve_due(x, y, n, c, h, Ho + kh - 1, oh0, own1, hj0, hcount, hbuf, halved)
+                    halve_due(x, y, n, c, h, Ho + kh - 1, oh0, own1, hj0, hcount, hbuf0, hbuf1, halved)
             else:
                 load_row(x, y, shape, n, c, d, h, ow0, lin, pw, pd, mirror, shx, shy, xr, yr, ss, dd)
             i = h - oh0

@@ -145,13 +145,13 @@ def _kernel_taps(windows, work_char):
     return taps, sums_to_one(wins, len(wins))
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
 def halving_rows(dtype):
     """The dtype in which MS-SSIM's halving (`_cpu_reduce.downsample2`) sums samples of ``dtype``:
     float32 for float32 input and integers of 16 bits or fewer (exact in either), else float64."""
     return _F32 if dtype.itemsize <= 2 or dtype == _F32 else _F64
-
-
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _fuses_halving(xk, yk, perm, lanes, exact, pad, taps, wdt):

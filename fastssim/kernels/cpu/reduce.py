@@ -97,6 +97,16 @@ def halve_due(x, y, n, c, h, H, own0, own1, j0, count, buf0, buf1, halved):
 
 
 @njit(inline="always", **cfg.JIT)
+def halved_columns(own0, own1, W, W2):
+    """``(j0, count)``: the first halved column of a task that owns input columns ``own0 .. own1 - 1``
+    of ``W``, and the input columns its halves read (`halve_due`), for ``W2`` halved columns: those
+    from ``2 j0`` to ``2 j1`` (``j1`` past the last it owns), the last at most ``W``."""
+    j0 = (own0 + 1) // 2
+    j1 = min((own1 + 1) // 2, W2)
+    return j0, max(min(2 * j1, W) - 2 * j0, 0)
+
+
+@njit(inline="always", **cfg.JIT)
 def masked_row_sum(mask, n, c, d, oh, ow0, res, bw):
     """For the SSIM kernel (`ssim._ssim_task`): the sum of ``res`` where the mask row ``(n, c, d,
     oh)``, from column ``ow0``, is 1, and the count of those pixels (float64)."""

@@ -46,7 +46,7 @@ from ... import config as cfg
 from .calls import call_at
 from .scratch import empty, zeros
 from .load import _load_row, load_row
-from .reduce import halve_due, masked_row_sum
+from .reduce import halve_due, halved_columns, masked_row_sum
 from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_box4, combine_rows
 from ..math import unravel4
 
@@ -287,9 +287,7 @@ def _ssim_task(task, extents, images, wd, wh, ww, consts, band_h, band_w, out_su
     srows = empty((4, nS), dt)
     if halved is not None:  # the rows and columns it halves (`reduce.halve_due`): its own, the last band's to the end
         own1 = oh1 if hb < nbh - 1 else Ho + kh - 1
-        hj0 = (ow0 + 1) // 2
-        hcount = max(min(2 * min(((ow1 if wb < nbw - 1 else Wo + kw - 1) + 1) // 2, halved.shape[5]), Wo + kw - 1)
-                     - 2 * hj0, 0)
+        hj0, hcount = halved_columns(ow0, ow1 if wb < nbw - 1 else Wo + kw - 1, Wo + kw - 1, halved.shape[5])
         hbuf0, hbuf1 = empty(hcount, dt), empty(hcount, dt)
     vbuf = empty((1, 4, MOMENTS * nS), dt)  # filtered rows, shaped as a ring's slot: (1, rows, 4 * nS)
 

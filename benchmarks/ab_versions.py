@@ -79,6 +79,11 @@ def workloads():
     f3, f3d = np.stack([f, f.T, f[::-1]]), np.stack([fd, fd.T, fd[::-1]])
     return [(f"ssim {n}^2 uint8", a.size, lambda m, a=a, b=b: m.ssim(a, b)) for n, a, b in small] + [
         ("ms_ssim 512^2 float32", f[:512, :512].size, lambda m: m.ms_ssim(f[:512, :512], fd[:512, :512], data_range=1.0)),
+        # small pairs, where each scale's Python is a large part of the call
+        ("ms_ssim 192^2 float32", f[:192, :192].size, lambda m: m.ms_ssim(f[:192, :192], fd[:192, :192], data_range=1.0)),
+        ("ms_ssim 256^2 uint8", g[:256, :256].size, lambda m: m.ms_ssim(g[:256, :256], gd[:256, :256])),
+        ("ms_ssim 256^2 float32 preset='torchmetrics'", f[:256, :256].size,
+         lambda m: m.ms_ssim(f[:256, :256], fd[:256, :256], data_range=1.0, preset="torchmetrics")),
         ("ssim_batch 1024 x 64^2 RGB uint8", b64.size // 3, lambda m: m.ssim_batch(b64, b64d, channel_axis=-1)),
         ("ssim_batch 256 x 128^2 uint8", b128.size, lambda m: m.ssim_batch(b128, b128d)),
         # a uniform window on 8-bit images (exact integer sums since issue 37): fast-ssim's convention,

@@ -296,7 +296,7 @@ def test_channel_last_pixels_filtered_together(dtype):
     channels with levels far apart (each channel its own shift), widths across several column
     bands, odd sizes, views that are not contiguous, and a NaN in one channel is reported as it
     is for that channel alone."""
-    from fastssim.kernels.engine import interleaved_lanes
+    from fastssim.kernels.ssim_plan import interleaved_lanes
     from images import colour, noise
 
     ref = np.tile(colour(), (1, 3, 1))[:141, :1283]  # 1283 columns: three bands and a remainder

@@ -33,11 +33,12 @@ def test_channel_last_colour_scores_as_planes(monkeypatch, dtype):
     first scale's contrast-structure means, equal those of the channel alone, for 2 to 4 channels
     with levels far apart, a width across three column bands and a remainder, an odd height."""
     import fastssim.kernels.engine as engine
+    import fastssim.kernels.ssim_plan as ssim_plan
     from images import noise
 
     taken = []
-    lanes_of = engine.interleaved_lanes
-    monkeypatch.setattr(engine, "interleaved_lanes", lambda *a: taken.append(lanes_of(*a)) or taken[-1])
+    lanes_of = ssim_plan.interleaved_lanes
+    monkeypatch.setattr(ssim_plan, "interleaved_lanes", lambda *a: taken.append(lanes_of(*a)) or taken[-1])
     ref = np.tile(colour(), (1, 3, 1))[:203, :1283]
     dist = noise(ref, 12.0, seed=5)
     for c in (2, 3, 4):
@@ -231,7 +232,8 @@ def test_the_ssim_kernel_halves_as_the_halving_kernel_does():
     does not halve. Where the rows differ, or for channel-last colour, the exact sums, volumes and a
     transposed view (read in memory order: its blocks would be summed in another order), the caller
     is told to halve (None)."""
-    from fastssim.kernels.engine import halving_fuses, kernel_constants, ssim_means
+    from fastssim.kernels.engine import kernel_constants, ssim_means
+    from fastssim.kernels.ssim_plan import halving_fuses
     from fastssim.kernels.engine_ms import halve
     from fastssim.kernels.math import window_weights
 
@@ -318,3 +320,73 @@ def test_ms_ssim_is_the_same_halved_in_the_kernel_or_apart(monkeypatch, preset):
     for (x, y), want in zip(pairs, fused):
         np.testing.assert_array_equal(score(x, y, **kw), want)
     assert "block" in calls or "floor" in calls  # the kernel was asked to halve
+
+
+def test_halved_scales_share_one_kernel_plan(monkeypatch):
+    """MS-SSIM derives the kernel's call once for its halved scales (`ssim_plan.Plan`, kept under
+    `plan_key`): one plan for a float32 pair (its first scale of the same kind), two for uint8 or
+    channel-last colour (the first scale its own) and for torchmetrics' rule (its reflected last
+    scale its own); and the numbers, bit for bit,
+    of every scale deriving its own (grey, colour, a volume, Wang's rule and torchmetrics')."""
+    from fastssim.kernels import engine, ssim_plan
+
+    rng = np.random.default_rng(4)
+    x = camera()[:203, :187]
+    y = np.clip(x + rng.normal(0, 15, x.shape), 0, 255).astype(np.uint8)
+    xf, yf = x / np.float32(255), y / np.float32(255)
+    v = rng.random((45, 48, 44), dtype=np.float32)
+    vd = np.clip(v + 0.1 * rng.standard_normal(v.shape), 0, 1).astype(np.float32)
+    c, cd = colour()[:200, :190], np.clip(colour()[:200, :190] + rng.normal(0, 9, (200, 190, 3)), 0, 255).astype(
+        np.uint8)
+    calls = [
+        ("float32", 1, 5, lambda: fastssim.ms_ssim(xf, yf, data_range=1.0)),
+        ("uint8", 2, 5, lambda: fastssim.ms_ssim(x, y)),
+        ("torchmetrics", 2, 5, lambda: fastssim.ms_ssim(xf, yf, data_range=1.0, preset="torchmetrics")),
+        ("RGB", 2, 5, lambda: fastssim.ms_ssim(c, cd, channel_axis=-1)),
+        ("volume", 1, 3, lambda: fastssim.ms_ssim(v, vd, data_range=1.0, weights=W3)),
+    ]
+    made = []
+    init = ssim_plan.Plan.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(1)
+        init(self, *args, **kwargs)
+    monkeypatch.setattr(ssim_plan.Plan, "__init__", counted)
+    values = {}
+    for name, plans, _, call in calls:
+        made.clear()
+        values[name] = call()
+        assert len(made) == plans, name
+    monkeypatch.setattr(engine, "plan_key", lambda *args: None)  # each call derives its own
+    for name, _, scales, call in calls:
+        made.clear()
+        assert call() == values[name], name
+        assert len(made) == scales, name
+    assert all(0.5 < values[name] < 0.999 for name in values)
+
+
+def test_plans_are_kept_only_for_their_kind():
+    """`plan_key` keeps a plan only for plain calls on C-contiguous arrays of the work dtype whose
+    spatial axes all have two samples or more (what its plan does not depend on otherwise)."""
+    from fastssim.kernels.engine import kernel_constants
+    from fastssim.kernels.math import window_weights
+    from fastssim.kernels.ssim_plan import plan_key
+
+    w = window_weights(7, 1.5, True)
+    f32 = kernel_constants(1.0, 0.01, 0.03, 1.0, np.dtype(np.float32))
+    a = np.zeros((1, 1, 1, 30, 40), np.float32)
+    key = plan_key(a, a, 2, w, f32, False, None, 0, "symmetric", "block")
+    assert key is not None and key == plan_key(a[..., :20, :10].copy(), a[..., :20, :10].copy(), 2, w, f32, False,
+                                               None, 0, "symmetric", "block")
+    assert key != plan_key(a, a, 2, w.copy(), f32, False, None, 0, "symmetric", "block")  # another window
+    assert key != plan_key(a, a, 2, w, f32, False, None, 3, "symmetric", "block")  # padded
+    assert key != plan_key(a, a, 2, w, f32, False, None, 0, "symmetric", "floor")  # another halving
+    for x5, consts, want_map, mask in [
+        (a.transpose(0, 1, 2, 4, 3), f32, False, None),  # not C-contiguous
+        (a.astype(np.uint8), f32, False, None),  # not the work dtype
+        (a, kernel_constants(1.0, 0.01, 0.03, 1.0, np.dtype(np.float64)), False, None),
+        (a[..., :1, :], f32, False, None),  # one row
+        (a, f32, True, None),  # a map
+        (a, f32, False, np.ones(1, np.uint8)),  # a mask
+    ]:
+        assert plan_key(x5, x5, 2, w, consts, want_map, mask, 0, "symmetric", "block") is None

@@ -122,7 +122,7 @@ def test_row_bands_are_even_and_never_more_than_before():
 
 
 def test_taps_follow_the_window_values_not_the_array():
-    """The kernel's taps are made once per window (`engine._kernel_taps`, keyed by the window's
+    """The kernel's taps are made once per window (`ssim_plan._kernel_taps`, keyed by the window's
     values): a window array changed in place, or another window, gives other values; the same
     values in another array, the same."""
     rng = np.random.default_rng(5)

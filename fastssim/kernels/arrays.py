@@ -51,3 +51,13 @@ def band_rows_2d(Ho):
     182 rows were 128 + 54, one thread doing 70%. Of the shape only (a batch equals its pairs)."""
     bands = -(-Ho // cfg.BAND_H_2D)
     return -(-Ho // bands) if bands > 0 else cfg.BAND_H_2D
+
+
+def readonly(a):
+    """A read-only view of ``a``: the CPU kernels see every input with the same flags, so that
+    Numba compiles (and caches) one specialization per dtype, not one per writeability."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view

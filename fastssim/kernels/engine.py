@@ -4,30 +4,17 @@ The public functions (``metrics``) check their arguments and call these; these
 pick the kernel layout, launch the kernels and reduce their partial sums.
 """
 
-import functools
 import math
 import threading
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .. import config as cfg
-from . import ahead, exact as _exact
-from .cpu import load as _cpu_load, ssim as _cpu, reduce as _cpu_reduce, windows as _cpu_windows
-from .cpu.calls import address
-from .math import axis_windows, stabilisers, sums_to_one, valid_shape
-from .arrays import KERNEL_DTYPES, band_rows_2d, is_device_array, spatial_order
+from .cpu import reduce as _cpu_reduce, windows as _cpu_windows
+from .math import axis_windows, stabilisers
+from .arrays import KERNEL_DTYPES, is_device_array, readonly
 from .diagnose import diagnose_nonfinite
-
-
-def readonly(a):
-    """A read-only view of ``a``: the CPU kernels see every input with the same flags, so that
-    Numba compiles (and caches) one specialization per dtype, not one per writeability."""
-    if not a.flags.writeable:
-        return a
-    view = a.view()
-    view.flags.writeable = False
-    return view
+from .ssim_plan import Plan, plan_key
 
 
 #: GPU work is issued by one thread at a time: kernels run in order on the device anyway, and
@@ -113,73 +100,8 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf, eps=
     return np.array([c1, c2, cov_norm, cs_floor, eps], dtype=wdt)
 
 
-def interleaved_lanes(xk, yk, spatial_ndim, plain):
-    """The number of channels the CPU kernel filters together in one row, or None.
-
-    Channel-last colour images hold each pixel's channels side by side (``xk`` is (N, C, D, H,
-    W) with a channel stride of one sample and a column stride of C samples): rows of ``W * C``
-    samples are then read as they lie and the C channels go through the filters together, so
-    that the per-row costs of the passes are paid once for all channels and the loads are
-    contiguous (they were strided gathers, one channel at a time). Only for ``plain`` calls
-    (2-D SSIM sums, with or without the contrast-structure term, without padding, float16, a
-    map or a mask).
-    """
-    C = xk.shape[1]
-    if not plain or spatial_ndim != 2 or C == 1:
-        return None
-    for a in (xk, yk):
-        if a.strides[1] != a.itemsize or a.strides[4] != C * a.itemsize:
-            return None
-    return C
-
-
-@functools.lru_cache(maxsize=64)
-def _kernel_taps(windows, work_char):
-    """``((wd, wh, ww), unit)`` for `ssim_means`'s kernel from the bytes of each axis's float64 window:
-    the taps as tuples of the work dtype (``wd`` None for 2-D), and whether every window sums to 1
-    (else the moments are raw: a shift by a level is exact only then, not for another library's
-    float32 taps). Made once per window and dtype (per call, it was 10 of a 64^2 call's 54 us)."""
-    wins = [np.frombuffer(b, np.float64) for b in windows]
-    t = np.dtype(work_char).type
-    taps = ((None,) if len(wins) == 2 else ()) + tuple(tuple(t(v) for v in w) for w in wins)
-    return taps, sums_to_one(wins, len(wins))
-
-
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-
-
-def halving_rows(dtype):
-    """The dtype in which MS-SSIM's halving (`_cpu_reduce.downsample2`) sums samples of ``dtype``:
-    float32 for float32 input and integers of 16 bits or fewer (exact in either), else float64."""
-    return _F32 if dtype.itemsize <= 2 or dtype == _F32 else _F64
-
-
-def _fuses_halving(xk, yk, perm, lanes, exact, pad, taps, wdt):
-    """Whether the SSIM kernel can halve these images as it reads them (`_cpu.ssim_sums`' ``halved``),
-    to the numbers of the halving kernel: 2-D (``perm`` None for volumes), read in the caller's axis
-    order (each 2x2 block then summed in that kernel's order), one image per row, the weighted
-    passes, no padding, windows of two taps or more, and rows that kernel sums in the work dtype (or
-    integers of 16 bits or fewer, exact in either)."""
-    return (perm == (0, 1, 2, 3, 4) and lanes is None and exact is None and not pad and min(map(len, taps[1:])) >= 2
-            and all((a.dtype.kind in "ui" and a.dtype.itemsize <= 2) or halving_rows(a.dtype) == wdt for a in (xk, yk)))
-
-
-def halving_fuses(x5, y5, spatial_ndim, weights, consts):
-    """Whether `ssim_means` with ``halve`` halves these images in its kernel (on the CPU; else the
-    caller halves them): for MS-SSIM to know before its first scale whether a helper process should
-    compile the halving kernel."""
-    if spatial_ndim != 2:
-        return False
-    perm = spatial_order(x5, spatial_ndim)
-    xk, yk = x5.transpose(perm), y5.transpose(perm)
-    wins = axis_windows(weights, spatial_ndim)
-    lanes = interleaved_lanes(xk, yk, spatial_ndim, True)
-    exact = _exact.constants(xk, yk, wins, spatial_ndim, True, consts)
-    return _fuses_halving(xk, yk, perm, lanes, exact, 0, (None, *wins), consts.dtype)
-
-
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", halve=None):
+               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", halve=None, reuse=None):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -212,9 +134,16 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         longer than ``pad``).
     halve : {None, 'block', 'floor'}
         Also halve both images by 2x2 block means in the kernel as it reads them (MS-SSIM's next
-        scale; `halving_fuses`), in the work dtype: 'block' averages an odd last row or column with
+        scale; `ssim_plan.halving_fuses`), in the work dtype: 'block' averages an odd last row or column with
         itself (`engine_ms.halve`), 'floor' drops it. Only on the CPU, for calls without a map, a
         mask or ``pad``.
+
+    reuse : dict, optional
+        Kept by a caller that scores images of one kind again and again with one window (the same
+        ``weights`` object, unchanged) and work dtype: MS-SSIM's scales. What the call derives from
+        its inputs' kind (`ssim_plan.Plan`) is kept in it, where the kind allows
+        (`ssim_plan.plan_key`: plain calls on C-contiguous arrays of the work dtype, such as the
+        halved scales), and taken from it by the later calls instead of being derived again.
 
     Returns
     -------
@@ -224,7 +153,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     smap : ndarray or None
     halved : ndarray or None
         Only with ``halve``: the two halved images, (2, N, C, D, H2, W2), or None where the kernel
-        cannot halve them (`halving_fuses`): the caller halves them then.
+        cannot halve them (`ssim_plan.halving_fuses`): the caller halves them then.
     """
     wins = axis_windows(weights, spatial_ndim)
     if backend == "cuda":
@@ -239,75 +168,15 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
             means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
             out = means, (smap.copy_to_host() if want_map else None)
             return out + (None,) if halve else out
-    wdt = consts.dtype
-    perm = spatial_order(x5, spatial_ndim)
-    xk = x5.transpose(perm)
-    yk = y5.transpose(perm)
-    N, C, D, H, W = xk.shape
-    (wd, wh, ww), unit = _kernel_taps(tuple(w.tobytes() for w in wins), wdt.char)
-    if spatial_ndim == 3:
-        band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
-        Do, = valid_shape((D,), (len(wd),), pad)
-    Ho, Wo = valid_shape((H, W), (len(wh), len(ww)), pad)
-    if spatial_ndim == 2:
-        band_h, band_w = band_rows_2d(Ho), cfg.BAND_W_2D
-        Do = D
-    plain = not (pad or want_map or mask5 is not None)
-    lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
-    if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
-        xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
-    exact = _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
-    if exact is not None:  # 8-bit images, a uniform window: exact integer sums in float32 (`kernels.exact`)
-        wdt, wh, ww, unit = np.dtype(np.float32), _exact.unit_taps(len(wh)), _exact.unit_taps(len(ww)), False
-    halved = None
-    in_order = perm if spatial_ndim == 2 else None
-    if halve and plain and min(Ho, Wo) > 0 and _fuses_halving(xk, yk, in_order, lanes, exact, pad, (wd, wh, ww), wdt):
-        two = (lambda n: -(-n // 2)) if halve == "block" else (lambda n: n // 2)
-        halved = np.empty((2, N, C, D, two(H), two(W)), dtype=wdt)  # in the kernel's axis order
-    nbh = -(-Ho // band_h)
-    nbw = -(-Wo // band_w)
-    sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
-    smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt) if want_map else None
-    mk = None
-    if mask5 is not None:
-        # in the caller's axis order, then permuted as the images are; C-contiguous and
-        # read-only, so that every masked call has the same specialization
-        full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, weights, spatial_ndim)
-        mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
-    cs_only = want_cs == "only" and not want_map and mask5 is None
-    flags = [2 if cs_only else 1 if want_cs else 0, 1 if unit else 0, consts[4], 1 if pad_mode == "reflect" else 0]
-    consts = np.array([*consts[:4], *flags], dtype=wdt)  # see _cpu.ssim_sums
-    # the images as addresses and strides: one specialization for every dtype and layout; options
-    # unused are None: the kernel compiles their code only for the calls that use them
-    images = _cpu_load.descriptions(3)  # x, y, the shape
-    args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact, halved)
-    # cold: a helper compiles the task's last pass while this process compiles the task, which
-    # waits for it there (`kernels.ahead`, `_cpu.ahead_calls`); then the kernels the caller put
-    # aside to wait on (`ahead.later`: MS-SSIM's halving, the scorer's MSE), then this kernel,
-    # which this process compiles itself if it comes to it first (a first MS-SSIM 2.9 -> 2.7 s);
-    # started first, as the row readers compile here
-    if ahead.cold(_cpu._ssim_task):
-        *first, kernel = _cpu.ahead_calls(*args)
-        ahead.start(*first, then=[kernel])
-    xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
-    images[2, :5] = xk.shape
-    task_at = address(*_cpu.task_call(*args))
-    _cpu.ssim_sums(task_at, *args)
-    if lanes:
-        totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
-    else:
-        totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
-    if mask5 is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1)
-    else:
-        means = totals[..., :2] / (Do * Ho * Wo)
-    if cs_only:
-        means[..., 0] = np.nan  # not computed (the exact sums compute it: dropped all the same)
-    out = means, None
-    if want_map:
-        out = means, smap.transpose(tuple(int(i) for i in np.argsort(perm)))
-    return out + (halved,) if halve else out
+    key = None if reuse is None else plan_key(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, pad_mode,
+                                              halve)
+    plan = None if key is None else reuse.get(key)
+    if plan is None:
+        plan = Plan(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, halve)
+        if key is not None:
+            reuse[key] = plan
+    means, smap, halved = plan.run(x5, y5, consts, want_cs, want_map, mask5, pad_mode, halve)
+    return (means, smap, halved) if halve else (means, smap)
 
 
 def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, None)):
@@ -323,12 +192,6 @@ def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, No
     sums = np.empty((N, C, rows), np.float64)
     _cpu_windows.grid_ssim_sums(readonly(x5), readonly(y5), size, step, cols, c1, c2, sums)
     return sums.sum(axis=2) / (rows * cols)
-
-
-def _valid_shape(shape5, weights, spatial_ndim):
-    """(Do, Ho, Wo) of the 'valid' map of 5-D inputs in the caller's axis order."""
-    ks = [len(w) for w in axis_windows(weights, spatial_ndim)]
-    return (() if spatial_ndim == 3 else tuple(shape5[2:3])) + valid_shape(shape5[5 - spatial_ndim:], ks)
 
 
 def pad_same(a, radius, spatial_ndim, mode="symmetric"):

@@ -18,7 +18,8 @@ from . import ahead
 from .cpu import reduce as _cpu_reduce
 from .cpu import load as _cpu_load
 from .cpu.calls import address
-from .engine import GPU_LOCK, _cuda, device_inputs, halving_fuses, halving_rows, ssim_means
+from .engine import GPU_LOCK, _cuda, device_inputs, ssim_means
+from .ssim_plan import halving_fuses, halving_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,11 +148,12 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
     else:
         xs, ys = x5, y5
         halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels)
+        reuse = {}  # the halved scales' kernel calls, derived once (`engine.ssim_means`)
         for level in range(levels):
             # the last scale halved too, though not needed: one kernel for every scale (else the last
             # would compile SSIM's kernel as well, a second task; its halving is a small part of it)
             means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0],
-                                          halve="block")
+                                          halve="block", reuse=reuse)
             terms.append(means)
             if level == levels - 1:
                 break
@@ -187,7 +189,7 @@ def halving_later(a5, spatial_ndim, wdt, levels):
 
 def halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels):
     """`halving_later`, unless the first scale's SSIM kernel halves the images itself
-    (`engine.halving_fuses`; then so do the later scales': their images are the kernel's own
+    (`ssim_plan.halving_fuses`; then so do the later scales': their images are the kernel's own
     output), when a helper compiling the halving kernel would only delay that kernel."""
     if levels > 1 and halving_fuses(x5, y5, spatial_ndim, weights, consts):
         return ahead.Pending()
@@ -301,17 +303,19 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
         halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels)
     else:
         halving = halving_later(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
+    reuse = {}  # the halved scales' kernel calls, derived once (`engine.ssim_means`)
     for level in range(levels):
         c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
         want_cs, index = scale_term(level, levels)
         last = level == levels - 1
         halved = None
         if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect")
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect",
+                                  reuse=reuse)
         elif fused:  # the last scale's 'valid' SSIM halves too: one kernel for every scale (`ms_ssim_means`)
-            means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, c, want_cs=want_cs, halve=fused)
+            means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, c, want_cs=want_cs, halve=fused, reuse=reuse)
         else:
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs)
+            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs, reuse=reuse)
         terms.append(means[..., index])
         if last:
             break

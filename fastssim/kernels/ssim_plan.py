@@ -1,0 +1,206 @@
+"""The CPU SSIM kernel's call (`engine.ssim_means`), in two steps: what the call derives from the
+kind of its inputs (their dtypes and memory layout, the window, the options), a `Plan`, and the
+call itself on images of that kind (`Plan.run`).
+
+A caller that scores images of one kind again and again keeps the plans (``ssim_means``'
+``reuse``): MS-SSIM's halved scales, C-contiguous arrays of the work dtype, each derived the same
+way from the last; the derivation is about a third of a small call's Python (`plan_key`).
+"""
+
+import functools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .. import config as cfg
+from . import ahead, exact as _exact
+from .arrays import band_rows_2d, readonly, spatial_order
+from .cpu import load as _cpu_load, ssim as _cpu
+from .cpu.calls import address
+from .math import axis_windows, sums_to_one, valid_shape
+
+
+def interleaved_lanes(xk, yk, spatial_ndim, plain):
+    """The number of channels the CPU kernel filters together in one row, or None.
+
+    Channel-last colour images hold each pixel's channels side by side (``xk`` is (N, C, D, H,
+    W) with a channel stride of one sample and a column stride of C samples): rows of ``W * C``
+    samples are then read as they lie and the C channels go through the filters together, so
+    that the per-row costs of the passes are paid once for all channels and the loads are
+    contiguous (they were strided gathers, one channel at a time). Only for ``plain`` calls
+    (2-D SSIM sums, with or without the contrast-structure term, without padding, float16, a
+    map or a mask).
+    """
+    C = xk.shape[1]
+    if not plain or spatial_ndim != 2 or C == 1:
+        return None
+    for a in (xk, yk):
+        if a.strides[1] != a.itemsize or a.strides[4] != C * a.itemsize:
+            return None
+    return C
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_taps(windows, work_char):
+    """``((wd, wh, ww), unit)`` for `ssim_means`'s kernel from the bytes of each axis's float64 window:
+    the taps as tuples of the work dtype (``wd`` None for 2-D), and whether every window sums to 1
+    (else the moments are raw: a shift by a level is exact only then, not for another library's
+    float32 taps). Made once per window and dtype (per call, it was 10 of a 64^2 call's 54 us)."""
+    wins = [np.frombuffer(b, np.float64) for b in windows]
+    t = np.dtype(work_char).type
+    taps = ((None,) if len(wins) == 2 else ()) + tuple(tuple(t(v) for v in w) for w in wins)
+    return taps, sums_to_one(wins, len(wins))
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def halving_rows(dtype):
+    """The dtype in which MS-SSIM's halving (`_cpu_reduce.downsample2`) sums samples of ``dtype``:
+    float32 for float32 input and integers of 16 bits or fewer (exact in either), else float64."""
+    return _F32 if dtype.itemsize <= 2 or dtype == _F32 else _F64
+
+
+def _fuses_halving(xk, yk, perm, lanes, exact, pad, taps, wdt):
+    """Whether the SSIM kernel can halve these images as it reads them (`_cpu.ssim_sums`' ``halved``),
+    to the numbers of the halving kernel: 2-D (``perm`` None for volumes), read in the caller's axis
+    order (each 2x2 block then summed in that kernel's order), one image per row, the weighted
+    passes, no padding, windows of two taps or more, and rows that kernel sums in the work dtype (or
+    integers of 16 bits or fewer, exact in either)."""
+    return (perm == (0, 1, 2, 3, 4) and lanes is None and exact is None and not pad and min(map(len, taps[1:])) >= 2
+            and all((a.dtype.kind in "ui" and a.dtype.itemsize <= 2) or halving_rows(a.dtype) == wdt for a in (xk, yk)))
+
+
+def halving_fuses(x5, y5, spatial_ndim, weights, consts):
+    """Whether `ssim_means` with ``halve`` halves these images in its kernel (on the CPU; else the
+    caller halves them): for MS-SSIM to know before its first scale whether a helper process should
+    compile the halving kernel."""
+    if spatial_ndim != 2:
+        return False
+    perm = spatial_order(x5, spatial_ndim)
+    xk, yk = x5.transpose(perm), y5.transpose(perm)
+    wins = axis_windows(weights, spatial_ndim)
+    lanes = interleaved_lanes(xk, yk, spatial_ndim, True)
+    exact = _exact.constants(xk, yk, wins, spatial_ndim, True, consts)
+    return _fuses_halving(xk, yk, perm, lanes, exact, 0, (None, *wins), consts.dtype)
+
+
+
+
+def _valid_shape(shape5, wins, spatial_ndim):
+    """(Do, Ho, Wo) of the 'valid' map of 5-D inputs in the caller's axis order (``wins``: a window
+    per spatial axis)."""
+    ks = [len(w) for w in wins]
+    return (() if spatial_ndim == 3 else tuple(shape5[2:3])) + valid_shape(shape5[5 - spatial_ndim:], ks)
+
+
+def plan_key(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, pad_mode, halve):
+    """The key under which a `Plan` for these arguments is kept for reuse, or None where none is:
+    for plain calls (no map or mask) on C-contiguous arrays of the work dtype, each spatial axis of
+    more than one sample. Their plan depends on nothing else of theirs than what the key holds (not
+    on their shape): read in their own axis order (the strides fall along each array), one image
+    per row (a channel is more than one sample apart), and no exact sums (not 8-bit); so MS-SSIM's
+    halved scales share one.
+    ``weights`` enters by identity: a key is valid while the caller holds that window unchanged
+    (a `Plan`'s taps are its values then)."""
+    if want_map or mask5 is not None:
+        return None
+    wdt = consts.dtype
+    for a in (x5, y5):
+        if a.dtype != wdt or not a.flags.c_contiguous or min(a.shape[2 if spatial_ndim == 3 else 3:]) < 2:
+            return None
+    return wdt, spatial_ndim, id(weights), pad, pad_mode, halve
+
+
+class Plan:
+    """What `engine.ssim_means` derives from the kind of its inputs before the CPU kernel's call:
+    the axis order in which the kernel reads them, the taps in the work dtype, the interleaved
+    channels, the exact sums' constants, whether the kernel can halve them (`run` then allocates
+    the halves where the valid region is not empty). Arguments as for `engine.ssim_means`."""
+
+    __slots__ = ("spatial_ndim", "wins", "wdt", "perm", "taps", "unit", "lanes", "exact", "fuses", "pad", "plain")
+
+    def __init__(self, x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, halve):
+        self.spatial_ndim = spatial_ndim
+        self.wins = wins = axis_windows(weights, spatial_ndim)
+        self.wdt = wdt = consts.dtype
+        self.perm = perm = spatial_order(x5, spatial_ndim)
+        xk, yk = x5.transpose(perm), y5.transpose(perm)
+        self.taps, self.unit = _kernel_taps(tuple(w.tobytes() for w in wins), wdt.char)
+        self.pad = pad
+        self.plain = plain = not (pad or want_map or mask5 is not None)
+        self.lanes = lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
+        self.exact = exact = _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
+        if exact is not None:  # 8-bit images, a uniform window: exact integer sums in float32 (`kernels.exact`)
+            wd, wh, ww = self.taps
+            self.wdt, self.taps, self.unit = np.dtype(np.float32), (wd, _exact.unit_taps(len(wh)),
+                                                                    _exact.unit_taps(len(ww))), False
+        in_order = perm if spatial_ndim == 2 else None
+        self.fuses = bool(halve and plain and _fuses_halving(xk, yk, in_order, lanes, exact, pad, self.taps, self.wdt))
+
+    def run(self, x5, y5, consts, want_cs=False, want_map=False, mask5=None, pad_mode="symmetric", halve=None):
+        """The kernel's call on ``x5`` and ``y5`` (of the kind this plan was made for) with the
+        constants ``consts`` (their numbers: a plan serves any): ``(means, smap, halved)`` as
+        `engine.ssim_means` returns them, ``halved`` None where the kernel did not halve."""
+        wdt, perm, pad, lanes = self.wdt, self.perm, self.pad, self.lanes
+        wd, wh, ww = self.taps
+        xk = x5.transpose(perm)
+        yk = y5.transpose(perm)
+        N, C, D, H, W = xk.shape
+        if self.spatial_ndim == 3:
+            band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
+            Do, = valid_shape((D,), (len(wd),), pad)
+        Ho, Wo = valid_shape((H, W), (len(wh), len(ww)), pad)
+        if self.spatial_ndim == 2:
+            band_h, band_w = band_rows_2d(Ho), cfg.BAND_W_2D
+            Do = D
+        if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
+            xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
+        halved = None
+        if self.fuses and min(Ho, Wo) > 0:
+            two = (lambda n: -(-n // 2)) if halve == "block" else (lambda n: n // 2)
+            halved = np.empty((2, N, C, D, two(H), two(W)), dtype=wdt)  # in the kernel's axis order
+        nbh = -(-Ho // band_h)
+        nbw = -(-Wo // band_w)
+        sums = np.empty((N * C * nbh * nbw, 4), dtype=np.float64)
+        smap = np.empty((N, C, Do, Ho, Wo), dtype=wdt) if want_map else None
+        mk = None
+        if mask5 is not None:
+            # in the caller's axis order, then permuted as the images are; C-contiguous and
+            # read-only, so that every masked call has the same specialization
+            full = tuple(x5.shape[:2]) + _valid_shape(x5.shape, self.wins, self.spatial_ndim)
+            mk = readonly(np.ascontiguousarray(np.broadcast_to(mask5, full).transpose(perm)))
+        cs_only = want_cs == "only" and not want_map and mask5 is None
+        flags = [2 if cs_only else 1 if want_cs else 0, 1 if self.unit else 0, consts[4],
+                 1 if pad_mode == "reflect" else 0]
+        consts = np.array([*consts[:4], *flags], dtype=wdt)  # see _cpu.ssim_sums
+        exact = self.exact
+        # the images as addresses and strides: one specialization for every dtype and layout; options
+        # unused are None: the kernel compiles their code only for the calls that use them
+        images = _cpu_load.descriptions(3)  # x, y, the shape
+        args = (images, wd, wh, ww, consts, band_h, band_w, sums, smap, mk, pad or None, lanes, exact, halved)
+        # cold: a helper compiles the task's last pass while this process compiles the task, which
+        # waits for it there (`kernels.ahead`, `_cpu.ahead_calls`); then the kernels the caller put
+        # aside to wait on (`ahead.later`: MS-SSIM's halving, the scorer's MSE), then this kernel,
+        # which this process compiles itself if it comes to it first (a first MS-SSIM 2.9 -> 2.7 s);
+        # started first, as the row readers compile here
+        if ahead.cold(_cpu._ssim_task):
+            *first, kernel = _cpu.ahead_calls(*args)
+            ahead.start(*first, then=[kernel])
+        xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
+        images[2, :5] = xk.shape
+        task_at = address(*_cpu.task_call(*args))
+        _cpu.ssim_sums(task_at, *args)
+        if lanes:
+            totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
+        else:
+            totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
+        if mask5 is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1)
+        else:
+            means = totals[..., :2] / (Do * Ho * Wo)
+        if cs_only:
+            means[..., 0] = np.nan  # not computed (the exact sums compute it: dropped all the same)
+        smap = None if smap is None else smap.transpose(tuple(int(i) for i in np.argsort(perm)))
+        return means, smap, halved

@@ -309,17 +309,25 @@ def test_ms_ssim_is_the_same_halved_in_the_kernel_or_apart(monkeypatch, preset):
         def score(x, y, **kw):
             return fastssim.ms_ssim(x, y, data_range=255 if x.dtype == np.uint8 else 1.0,
                                     channel_axis=-1 if x.ndim == 3 else None, **kw)
+    real = engine_ms.prepare_ssim_means
+    halved = []
+
+    def seen(*args, **kwargs):
+        call = real(*args, **kwargs)
+        halved.append(call.halved is not None)
+        return call
+    monkeypatch.setattr(engine_ms, "prepare_ssim_means", seen)
     fused = [score(x, y, **kw) for x, y in pairs]
+    assert any(halved)  # the kernel halved
     calls = []
-    real = engine_ms.ssim_means
 
     def apart(*args, halve=None, **kwargs):
         calls.append(halve)
-        return real(*args, **kwargs) + (None,) if halve else real(*args, **kwargs)
-    monkeypatch.setattr(engine_ms, "ssim_means", apart)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(engine_ms, "prepare_ssim_means", apart)
     for (x, y), want in zip(pairs, fused):
         np.testing.assert_array_equal(score(x, y, **kw), want)
-    assert "block" in calls or "floor" in calls  # the kernel was asked to halve
+    assert "block" in calls or "floor" in calls  # the kernel was asked to halve, and did not
 
 
 def test_halved_scales_share_one_kernel_plan(monkeypatch):

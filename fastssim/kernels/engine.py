@@ -168,6 +168,17 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
             means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
             out = means, (smap.copy_to_host() if want_map else None)
             return out + (None,) if halve else out
+    means, smap, halved = prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map, mask5, want_cs, pad,
+                                             pad_mode, halve, reuse).run()
+    return (means, smap, halved) if halve else (means, smap)
+
+
+def prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, mask5=None, want_cs=False, pad=0,
+                       pad_mode="symmetric", halve=None, reuse=None):
+    """`ssim_means`' call on the CPU, prepared (`ssim_plan.Call`: its ``run()`` returns ``(means, smap,
+    halved)``), its outputs allocated: so that a caller can prepare the calls of several scales first
+    (each scale's images the halves of the last) and then run them one after the other. Arguments as
+    for `ssim_means`."""
     key = None if reuse is None else plan_key(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, pad_mode,
                                               halve)
     plan = None if key is None else reuse.get(key)
@@ -175,8 +186,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         plan = Plan(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, halve)
         if key is not None:
             reuse[key] = plan
-    means, smap, halved = plan.run(x5, y5, consts, want_cs, want_map, mask5, pad_mode, halve)
-    return (means, smap, halved) if halve else (means, smap)
+    return plan.prepare(x5, y5, consts, want_cs, want_map, mask5, pad_mode, halve)
 
 
 def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, None)):

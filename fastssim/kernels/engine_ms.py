@@ -18,7 +18,7 @@ from . import ahead
 from .cpu import reduce as _cpu_reduce
 from .cpu import load as _cpu_load
 from .cpu.calls import address
-from .engine import GPU_LOCK, _cuda, device_inputs, ssim_means
+from .engine import GPU_LOCK, _cuda, device_inputs, prepare_ssim_means, ssim_means
 from .ssim_plan import halving_fuses, halving_rows
 
 
@@ -146,27 +146,71 @@ def ms_ssim_means(x5, y5, spatial_ndim, weights, consts, level_weights, backend=
                     xd = cu.downsample2(xd, spatial_ndim, consts.dtype)
                     yd = cu.downsample2(yd, spatial_ndim, consts.dtype)
     else:
-        xs, ys = x5, y5
-        halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels)
-        reuse = {}  # the halved scales' kernel calls, derived once (`engine.ssim_means`)
-        for level in range(levels):
-            # the last scale halved too, though not needed: one kernel for every scale (else the last
-            # would compile SSIM's kernel as well, a second task; its halving is a small part of it)
-            means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, consts, want_cs=scale_term(level, levels)[0],
-                                          halve="block", reuse=reuse)
-            terms.append(means)
-            if level == levels - 1:
-                break
-            if halved is not None:  # the next scale, halved by the kernel as it read this one
-                xs, ys = halved[0], halved[1]
-            else:
-                halving.wait()
-                xs, ys = halve(xs, spatial_ndim, consts.dtype, ys)
+        terms = scale_means(x5, y5, spatial_ndim, weights, consts, levels, "block",
+                            lambda xs, ys: halve(xs, spatial_ndim, consts.dtype, ys))
     value = np.ones(terms[0].shape[:2])
     for level, (means, w) in enumerate(zip(terms, level_weights)):
         value = value * np.maximum(means[..., scale_term(level, levels)[1]], 0.0) ** w
     # a NaN term (NaN input) must stay NaN: np.maximum keeps NaN
     return value
+
+
+def scale_means(x5, y5, spatial_ndim, weights, consts, levels, rule, halve_pair, *, last_pad=0, consts_at=None,
+                backend="cpu"):
+    """Each scale's means (`ssim_means`' (N, C, 2) arrays, a list of ``levels``): the term MS-SSIM
+    takes from each (`scale_term`), the images halved between scales by the SSIM kernel as it reads
+    them where ``rule`` ('block', 'floor') is its halving and it can (`ssim_plan.halving_fuses`),
+    else by ``halve_pair(xs, ys)`` on the host. ``last_pad``: the last scale scored over the images
+    extended by that much of PyTorch's reflection (torchmetrics' full map), without halving; else
+    it halves too, though not needed (one kernel for every scale: else the last would compile SSIM's
+    kernel as well, a second task; its halving is a small part of it). ``consts_at(xs, ys)``: each
+    later scale's constants from its images.
+
+    On the CPU the kernel's calls are prepared (`engine.prepare_ssim_means`: their outputs
+    allocated, each scale's images the halves the last call allocated) and run as late as they can
+    be, one after the other: the Python of a call, run between two kernels, took about twice as long
+    as run in a row (the kernels had evicted its data from the caches: 100 against 45 us a scale
+    here). A scale's images are read (``consts_at``) or halved on the host only once the calls
+    before it have run. The halved scales share one plan of the kernel's call (``reuse``)."""
+    if backend == "cpu":
+        halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels) if rule else \
+            halving_later(x5, spatial_ndim, consts.dtype, levels)
+    else:
+        halving = ahead.Pending()
+    terms, pending, reuse = [], [], {}
+
+    def run_pending():
+        terms.extend(call.run()[0] for call in pending)
+        pending.clear()
+    xs, ys = x5, y5
+    for level in range(levels):
+        last = level == levels - 1
+        if consts_at is not None and level > 0:
+            run_pending()
+            c = consts_at(xs, ys)
+        else:
+            c = consts
+        want_cs = scale_term(level, levels)[0]
+        pad = last_pad if last else 0
+        if backend != "cpu":
+            terms.append(ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs, pad=pad,
+                                    pad_mode="reflect")[0])
+            halved = None
+        else:
+            pending.append(prepare_ssim_means(xs, ys, spatial_ndim, weights, c, want_cs=want_cs, pad=pad,
+                                              pad_mode="reflect" if pad else "symmetric",
+                                              halve=None if pad else rule, reuse=reuse))
+            halved = pending[-1].halved
+        if last:
+            break
+        if halved is not None:  # the next scale, halved by the kernel as it reads this one
+            xs, ys = halved[0], halved[1]
+        else:
+            run_pending()
+            halving.wait()
+            xs, ys = halve_pair(xs, ys)
+    run_pending()
+    return terms
 
 
 def halving_ahead(a5, spatial_ndim, wdt, levels, beside):
@@ -293,35 +337,11 @@ def ms_ssim_terms(x5, y5, spatial_ndim, weights, consts, levels, conv, *, consts
     region ``conv.last`` names), the images halved between scales by ``conv``'s rule (a pair
     in one call). Arguments as for `ms_ssim_convention`, ``levels`` the number of scales."""
     wdt = consts.dtype
-    r = len(weights) // 2
-    xs, ys = x5, y5
-    terms = []
     # the kernel halves as it reads where the rule is a plain 2x2 mean ('floor' drops an odd edge)
-    fused = conv.downsample if conv.downsample in ("block", "floor") and not conv.mix_channels and backend == "cpu" \
-        else None
-    if fused:
-        halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels)
-    else:
-        halving = halving_later(x5, spatial_ndim, wdt, levels) if backend == "cpu" else ahead.Pending()
-    reuse = {}  # the halved scales' kernel calls, derived once (`engine.ssim_means`)
-    for level in range(levels):
-        c = consts if consts_at is None or level == 0 else consts_at(xs, ys)
-        want_cs, index = scale_term(level, levels)
-        last = level == levels - 1
-        halved = None
-        if last and conv.last == "same-reflect":  # the reflection read in place on the CPU
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, pad=r, pad_mode="reflect",
-                                  reuse=reuse)
-        elif fused:  # the last scale's 'valid' SSIM halves too: one kernel for every scale (`ms_ssim_means`)
-            means, _, halved = ssim_means(xs, ys, spatial_ndim, weights, c, want_cs=want_cs, halve=fused, reuse=reuse)
-        else:
-            means, _ = ssim_means(xs, ys, spatial_ndim, weights, c, backend=backend, want_cs=want_cs, reuse=reuse)
-        terms.append(means[..., index])
-        if last:
-            break
-        if halved is not None:
-            xs, ys = halved[0], halved[1]
-        else:
-            halving.wait()
-            xs, ys = halve_by(xs, conv, spatial_ndim, wdt, ys)
+    fused = conv.downsample if conv.downsample in ("block", "floor") and not conv.mix_channels else None
+    means = scale_means(x5, y5, spatial_ndim, weights, consts, levels, fused,
+                        lambda xs, ys: halve_by(xs, conv, spatial_ndim, wdt, ys),
+                        last_pad=len(weights) // 2 if conv.last == "same-reflect" else 0, consts_at=consts_at,
+                        backend=backend)
+    terms = [m[..., scale_term(level, levels)[1]] for level, m in enumerate(means)]
     return np.stack(terms)

@@ -138,10 +138,11 @@ class Plan:
         in_order = perm if spatial_ndim == 2 else None
         self.fuses = bool(halve and plain and _fuses_halving(xk, yk, in_order, lanes, exact, pad, self.taps, self.wdt))
 
-    def run(self, x5, y5, consts, want_cs=False, want_map=False, mask5=None, pad_mode="symmetric", halve=None):
+    def prepare(self, x5, y5, consts, want_cs=False, want_map=False, mask5=None, pad_mode="symmetric", halve=None):
         """The kernel's call on ``x5`` and ``y5`` (of the kind this plan was made for) with the
-        constants ``consts`` (their numbers: a plan serves any): ``(means, smap, halved)`` as
-        `engine.ssim_means` returns them, ``halved`` None where the kernel did not halve."""
+        constants ``consts`` (their numbers: a plan serves any), ready to run: a `Call`, whose
+        outputs (the map, the halves) are allocated, and whose ``halved`` is None where the kernel
+        will not halve."""
         wdt, perm, pad, lanes = self.wdt, self.perm, self.pad, self.lanes
         wd, wh, ww = self.taps
         xk = x5.transpose(perm)
@@ -187,20 +188,44 @@ class Plan:
         if ahead.cold(_cpu._ssim_task):
             *first, kernel = _cpu.ahead_calls(*args)
             ahead.start(*first, then=[kernel])
-        xk, yk = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
-        images[2, :5] = xk.shape
+        held = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
+        images[2, :5] = held[0].shape
         task_at = address(*_cpu.task_call(*args))
-        _cpu.ssim_sums(task_at, *args)
-        if lanes:
-            totals = sums.reshape(N, nbh * nbw, C, 4).sum(axis=1)
+        smap = None if smap is None else smap.transpose(tuple(int(i) for i in np.argsort(perm)))
+        return Call(task_at, args, held, (N, C, nbh * nbw, Do * Ho * Wo), lanes, mask5 is not None, cs_only, smap,
+                    halved)
+
+    def run(self, *args, **kwargs):
+        """`prepare` (its arguments) and `Call.run`: ``(means, smap, halved)``."""
+        return self.prepare(*args, **kwargs).run()
+
+
+class Call:
+    """A prepared call of the CPU SSIM kernel (`Plan.prepare`): its task's address, its arguments,
+    the arrays its descriptions point to (``held``: alive until it has run), and what its sums
+    are reduced by. ``smap`` and ``halved``: its outputs, allocated (None where not asked)."""
+
+    __slots__ = ("task_at", "args", "held", "counts", "lanes", "masked", "cs_only", "smap", "halved")
+
+    def __init__(self, task_at, args, held, counts, lanes, masked, cs_only, smap, halved):
+        self.task_at, self.args, self.held, self.counts = task_at, args, held, counts
+        self.lanes, self.masked, self.cs_only, self.smap, self.halved = lanes, masked, cs_only, smap, halved
+
+    def run(self):
+        """Run the kernel: ``(means, smap, halved)`` as `engine.ssim_means` returns them (``smap``
+        and ``halved`` written now)."""
+        _cpu.ssim_sums(self.task_at, *self.args)
+        N, C, tasks, windows = self.counts
+        sums = self.args[7]
+        if self.lanes:
+            totals = sums.reshape(N, tasks, C, 4).sum(axis=1)
         else:
-            totals = sums.reshape(N, C, nbh * nbw, 4).sum(axis=2)
-        if mask5 is not None:
+            totals = sums.reshape(N, C, tasks, 4).sum(axis=2)
+        if self.masked:
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = np.stack([totals[..., 2] / totals[..., 3], totals[..., 3]], axis=-1)
         else:
-            means = totals[..., :2] / (Do * Ho * Wo)
-        if cs_only:
+            means = totals[..., :2] / windows
+        if self.cs_only:
             means[..., 0] = np.nan  # not computed (the exact sums compute it: dropped all the same)
-        smap = None if smap is None else smap.transpose(tuple(int(i) for i in np.argsort(perm)))
-        return means, smap, halved
+        return means, self.smap, self.halved

@@ -2,10 +2,10 @@
 region the last scale averages, whether channels are pooled before the product, how negative
 terms are treated, and where the data range comes from.
 
-Wang's convention (`ms_ssim_means`) keeps its fused path on both backends. The others
-run each scale's SSIM through the same kernels (``ssim_means``, either backend) and do the
-halving on the host with the same 2x2-mean kernel, after the padding or cropping that makes it
-the library's rule.
+Every convention's scales go through one loop (`scale_means`): on the CPU the SSIM kernel halves
+each scale as it reads it where the rule is a plain 2x2 mean (Wang's 'block', torchmetrics'
+'floor'), else the images are halved on the host with the 2x2-mean kernel, after the padding or
+cropping that makes it the library's rule. Wang's convention on the GPU halves on the device.
 """
 
 import dataclasses
@@ -168,10 +168,10 @@ def scale_means(x5, y5, spatial_ndim, weights, consts, levels, rule, halve_pair,
 
     On the CPU the kernel's calls are prepared (`engine.prepare_ssim_means`: their outputs
     allocated, each scale's images the halves the last call allocated) and run as late as they can
-    be, one after the other: the Python of a call, run between two kernels, took about twice as long
-    as run in a row (the kernels had evicted its data from the caches: 100 against 45 us a scale
-    here). A scale's images are read (``consts_at``) or halved on the host only once the calls
-    before it have run. The halved scales share one plan of the kernel's call (``reuse``)."""
+    be, one after the other (1.04-1.12x a call at 192^2 to 512^2 against one scale prepared and run
+    at a time, the same at 1024^2: `benchmarks.ab_versions`). A scale's images are read
+    (``consts_at``) or halved on the host only once the calls before it have run. The halved scales
+    share one plan of the kernel's call (``reuse``)."""
     if backend == "cpu":
         halving = halving_unless_fused(x5, y5, spatial_ndim, weights, consts, levels) if rule else \
             halving_later(x5, spatial_ndim, consts.dtype, levels)

@@ -4,7 +4,9 @@ call itself on images of that kind (`Plan.run`).
 
 A caller that scores images of one kind again and again keeps the plans (``ssim_means``'
 ``reuse``): MS-SSIM's halved scales, C-contiguous arrays of the work dtype, each derived the same
-way from the last; the derivation is about a third of a small call's Python (`plan_key`).
+way from the last (`plan_key`); the derivation was about 5 of a small call's 55 us of Python here.
+A prepared call (`Call`) has its outputs allocated before it runs, so that MS-SSIM can prepare
+the next scale's call on them (`engine_ms.scale_means`).
 """
 
 import functools

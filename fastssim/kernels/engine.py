@@ -101,7 +101,7 @@ def kernel_constants(data_range, k1, k2, cov_norm, wdt, cs_floor=-math.inf, eps=
 
 
 def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="cpu", devices=(None, None),
-               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", halve=None, reuse=None):
+               mask5=None, want_cs=False, pad=0, pad_mode="symmetric", halve=None):
     """Mean SSIM over the 'valid' region of every (pair, channel) plane.
 
     Parameters
@@ -138,13 +138,6 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
         itself (`engine_ms.halve`), 'floor' drops it. Only on the CPU, for calls without a map, a
         mask or ``pad``.
 
-    reuse : dict, optional
-        Kept by a caller that scores images of one kind again and again with one window (the same
-        ``weights`` object, unchanged) and work dtype: MS-SSIM's scales. What the call derives from
-        its inputs' kind (`ssim_plan.Plan`) is kept in it, where the kind allows
-        (`ssim_plan.plan_key`: plain calls on C-contiguous arrays of the work dtype, such as the
-        halved scales), and taken from it by the later calls instead of being derived again.
-
     Returns
     -------
     means : ndarray, float64, (N, C, 2)
@@ -169,7 +162,7 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
             out = means, (smap.copy_to_host() if want_map else None)
             return out + (None,) if halve else out
     means, smap, halved = prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map, mask5, want_cs, pad,
-                                             pad_mode, halve, reuse).run()
+                                             pad_mode, halve).run()
     return (means, smap, halved) if halve else (means, smap)
 
 
@@ -178,7 +171,15 @@ def prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, ma
     """`ssim_means`' call on the CPU, prepared (`ssim_plan.Call`: its ``run()`` returns ``(means, smap,
     halved)``), its outputs allocated: so that a caller can prepare the calls of several scales first
     (each scale's images the halves of the last) and then run them one after the other. Arguments as
-    for `ssim_means`."""
+    for `ssim_means`, and:
+
+    reuse : dict, optional
+        Kept by a caller that scores images of one kind again and again with one window (the same
+        ``weights`` object, unchanged) and work dtype: MS-SSIM's scales. What the call derives from
+        its inputs' kind (`ssim_plan.Plan`) is kept in it, where the kind allows
+        (`ssim_plan.plan_key`: plain calls on C-contiguous arrays of the work dtype, such as the
+        halved scales), and taken from it by the later calls instead of being derived again.
+    """
     key = None if reuse is None else plan_key(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, pad_mode,
                                               halve)
     plan = None if key is None else reuse.get(key)

@@ -1,8 +1,8 @@
 """The CPU SSIM kernel's call (`engine.ssim_means`), in two steps: what the call derives from the
 kind of its inputs (their dtypes and memory layout, the window, the options), a `Plan`, and the
-call itself on images of that kind (`Plan.run`).
+call itself on images of that kind (`Plan.prepare`, then `Call.run`).
 
-A caller that scores images of one kind again and again keeps the plans (``ssim_means``'
+A caller that scores images of one kind again and again keeps the plans (``prepare_ssim_means``'
 ``reuse``): MS-SSIM's halved scales, C-contiguous arrays of the work dtype, each derived the same
 way from the last (`plan_key`); the derivation was about 5 of a small call's 55 us of Python here.
 A prepared call (`Call`) has its outputs allocated before it runs, so that MS-SSIM can prepare
@@ -120,7 +120,7 @@ class Plan:
     channels, the exact sums' constants, whether the kernel can halve them (`run` then allocates
     the halves where the valid region is not empty). Arguments as for `engine.ssim_means`."""
 
-    __slots__ = ("spatial_ndim", "wins", "wdt", "perm", "taps", "unit", "lanes", "exact", "fuses", "pad", "plain")
+    __slots__ = ("spatial_ndim", "wins", "wdt", "perm", "taps", "unit", "lanes", "exact", "fuses", "pad")
 
     def __init__(self, x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, halve):
         self.spatial_ndim = spatial_ndim
@@ -130,7 +130,7 @@ class Plan:
         xk, yk = x5.transpose(perm), y5.transpose(perm)
         self.taps, self.unit = _kernel_taps(tuple(w.tobytes() for w in wins), wdt.char)
         self.pad = pad
-        self.plain = plain = not (pad or want_map or mask5 is not None)
+        plain = not (pad or want_map or mask5 is not None)
         self.lanes = lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
         self.exact = exact = _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
         if exact is not None:  # 8-bit images, a uniform window: exact integer sums in float32 (`kernels.exact`)
@@ -196,10 +196,6 @@ class Plan:
         smap = None if smap is None else smap.transpose(tuple(int(i) for i in np.argsort(perm)))
         return Call(task_at, args, held, (N, C, nbh * nbw, Do * Ho * Wo), lanes, mask5 is not None, cs_only, smap,
                     halved)
-
-    def run(self, *args, **kwargs):
-        """`prepare` (its arguments) and `Call.run`: ``(means, smap, halved)``."""
-        return self.prepare(*args, **kwargs).run()
 
 
 class Call:

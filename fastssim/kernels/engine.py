@@ -187,7 +187,7 @@ def prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, ma
         plan = Plan(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, halve)
         if key is not None:
             reuse[key] = plan
-    return plan.prepare(x5, y5, consts, want_cs, want_map, mask5, pad_mode, halve)
+    return plan.prepare(x5, y5, consts, want_cs, want_map, mask5, pad_mode)
 
 
 def grid_ssim_means(x5, y5, size, step, c1, c2, backend="cpu", devices=(None, None)):

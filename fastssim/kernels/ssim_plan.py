@@ -117,10 +117,11 @@ def plan_key(x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, pad_mo
 class Plan:
     """What `engine.ssim_means` derives from the kind of its inputs before the CPU kernel's call:
     the axis order in which the kernel reads them, the taps in the work dtype, the interleaved
-    channels, the exact sums' constants, whether the kernel can halve them (`run` then allocates
-    the halves where the valid region is not empty). Arguments as for `engine.ssim_means`."""
+    channels, the exact sums' constants, whether the kernel can halve them and by which rule
+    (``halve``; `prepare` then allocates the halves where the valid region is not empty).
+    Arguments as for `engine.ssim_means`."""
 
-    __slots__ = ("spatial_ndim", "wins", "wdt", "perm", "taps", "unit", "lanes", "exact", "fuses", "pad")
+    __slots__ = ("spatial_ndim", "wins", "wdt", "perm", "taps", "unit", "lanes", "exact", "fuses", "pad", "halve")
 
     def __init__(self, x5, y5, spatial_ndim, weights, consts, want_map, mask5, pad, halve):
         self.spatial_ndim = spatial_ndim
@@ -130,6 +131,7 @@ class Plan:
         xk, yk = x5.transpose(perm), y5.transpose(perm)
         self.taps, self.unit = _kernel_taps(tuple(w.tobytes() for w in wins), wdt.char)
         self.pad = pad
+        self.halve = halve
         plain = not (pad or want_map or mask5 is not None)
         self.lanes = lanes = interleaved_lanes(xk, yk, spatial_ndim, plain)
         self.exact = exact = _exact.constants(xk, yk, wins, spatial_ndim, plain, consts)
@@ -140,7 +142,7 @@ class Plan:
         in_order = perm if spatial_ndim == 2 else None
         self.fuses = bool(halve and plain and _fuses_halving(xk, yk, in_order, lanes, exact, pad, self.taps, self.wdt))
 
-    def prepare(self, x5, y5, consts, want_cs=False, want_map=False, mask5=None, pad_mode="symmetric", halve=None):
+    def prepare(self, x5, y5, consts, want_cs=False, want_map=False, mask5=None, pad_mode="symmetric"):
         """The kernel's call on ``x5`` and ``y5`` (of the kind this plan was made for) with the
         constants ``consts`` (their numbers: a plan serves any), ready to run: a `Call`, whose
         outputs (the map, the halves) are allocated, and whose ``halved`` is None where the kernel
@@ -161,7 +163,7 @@ class Plan:
             xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
         halved = None
         if self.fuses and min(Ho, Wo) > 0:
-            two = (lambda n: -(-n // 2)) if halve == "block" else (lambda n: n // 2)
+            two = (lambda n: -(-n // 2)) if self.halve == "block" else (lambda n: n // 2)
             halved = np.empty((2, N, C, D, two(H), two(W)), dtype=wdt)  # in the kernel's axis order
         nbh = -(-Ho // band_h)
         nbw = -(-Wo // band_w)

@@ -98,6 +98,9 @@ def workloads():
     ] + [
         ("ssim 1024^2 uint8", g.size, lambda m: m.ssim(g, gd)),
         ("ssim 1024^2 float32", g.size, lambda m: m.ssim(f, fd, data_range=1.0)),
+        # float64 work: the presets that reproduce a float64 implementation (MATLAB's, on 8-bit images)
+        ("ssim 1024^2 float64", g.size, lambda m: m.ssim(f.astype(np.float64), fd.astype(np.float64), data_range=1.0)),
+        ("ssim 1024^2 uint8 preset='matlab'", g.size, lambda m: m.ssim(g, gd, preset="matlab")),
         ("ssim 512^2 RGB uint8", c.size, lambda m: m.ssim(c, cd, channel_axis=-1)),
         ("ssim 128^3 float32", v.size, lambda m: m.ssim(v, vd, data_range=1.0)),
         ("ms_ssim 1024^2 uint8", g.size, lambda m: m.ms_ssim(g, gd)),

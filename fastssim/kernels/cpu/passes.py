@@ -114,7 +114,12 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
     else 0: its division is skipped). ``consts[4]`` 2: the contrast-structure term only (MS-SSIM's
     finer scales): SSIM's loop is skipped, ``out`` is not written and its sum is 0. Interleaved
     channels add their contrast-structure terms to the float64 columns ``cs_cols`` instead
-    (`summed_cs`)."""
+    (`summed_cs`).
+
+    Each term is computed in the work dtype in a loop of its own and summed in float64 in the
+    next (`_row_sum`), from ``out`` for SSIM and from ``vbuf[:n]`` for the contrast-structure term
+    (the first moment's row, read last by that loop's own element): a loop that did both ran the
+    float32 formula four samples wide, as wide as four float64 sums, where eight fit a register."""
     c1 = consts[0]
     c2 = consts[1]
     cn = consts[2]
@@ -126,14 +131,35 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
             v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
                                at(shy, j), c1, c2, cn, floor, eps)
             out[j] = v
-            total = summed(shx, total, v)
+        total = _row_sum(shx, out, n)
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):
             _, cs = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
                                 at(shy, j), c1, c2, cn, floor, eps)
-            total_cs = summed_cs(shx, total_cs, cs_cols, j, cs)
+            vbuf[j] = cs
+        for j in range(n):
+            total_cs = summed_cs(shx, total_cs, cs_cols, j, vbuf[j])
     return total, total_cs
+
+
+def _row_sum(s, row, n):
+    """The float64 sum of ``row[:n]`` for one image per row (``s`` a number); 0 for interleaved
+    channels (``s`` a row of shifts), whose kernel sums the rows of SSIM per channel itself
+    (`summed`). Chosen when compiling."""
+
+
+@overload(_row_sum, inline="always")
+def _row_sum_impl(s, row, n):
+    if isinstance(s, types.Array):
+        return lambda s, row, n: 0.0
+
+    def whole(s, row, n):
+        total = 0.0
+        for j in range(n):
+            total += np.float64(row[j])
+        return total
+    return whole
 
 
 @njit(**cfg.JIT)

@@ -124,6 +124,8 @@ def main(n=512, taps=11, gaussian=True):
         ("four filters along H, two rows", _h_pass_two_rows, (ring, w, n, consts[0], out, out2, vbuf), 0.5),
         ("four filters along H, four rows", _h_pass_four_rows, (ring4, w, n, consts[0], outs, vbuf), 0.25),
         ("formula + sums (SSIM)", _formula, (vbuf[0, 0], n, consts[0], out, reps), 1),
+        # the contrast-structure loop writes its terms over the first moment's row, to sum them (as in the
+        # kernel): its repetitions after the first read those, at the same cost
         ("formula + sums (+ MS-SSIM's cs)", _formula, (vbuf[0, 0], n, consts[1], out, reps), 1),
     ]
     vbuf[:] = ring[0, 0, 0]

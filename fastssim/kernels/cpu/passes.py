@@ -117,7 +117,7 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
     (`summed_cs`).
 
     Each term is computed in the work dtype in a loop of its own and summed in float64 in the
-    next (`_row_sum`), from ``out`` for SSIM and from ``vbuf[:n]`` for the contrast-structure term
+    next (`summed`, `summed_cs`), from ``out`` for SSIM and from ``vbuf[:n]`` for the contrast-structure term
     (the first moment's row, read last by that loop's own element): a loop that did both ran the
     float32 formula four samples wide, as wide as four float64 sums, where eight fit a register."""
     c1 = consts[0]
@@ -131,7 +131,8 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
             v, _ = _ssim_terms(vbuf[j], vbuf[n + j], vbuf[2 * n + j], vbuf[3 * n + j], at(shx, j),
                                at(shy, j), c1, c2, cn, floor, eps)
             out[j] = v
-        total = _row_sum(shx, out, n)
+        for j in range(n):
+            total = summed(shx, total, out[j])
     total_cs = 0.0
     if consts[4] != 0:
         for j in range(n):
@@ -141,25 +142,6 @@ def _formula_row(vbuf, n, consts, shx, shy, out, cs_cols):
         for j in range(n):
             total_cs = summed_cs(shx, total_cs, cs_cols, j, vbuf[j])
     return total, total_cs
-
-
-def _row_sum(s, row, n):
-    """The float64 sum of ``row[:n]`` for one image per row (``s`` a number); 0 for interleaved
-    channels (``s`` a row of shifts), whose kernel sums the rows of SSIM per channel itself
-    (`summed`). Chosen when compiling."""
-
-
-@overload(_row_sum, inline="always")
-def _row_sum_impl(s, row, n):
-    if isinstance(s, types.Array):
-        return lambda s, row, n: 0.0
-
-    def whole(s, row, n):
-        total = 0.0
-        for j in range(n):
-            total += np.float64(row[j])
-        return total
-    return whole
 
 
 @njit(**cfg.JIT)

@@ -68,6 +68,12 @@ GRAD_BAND_W = int(os.environ.get("FASTSSIM_GRAD_BAND_W", "256"))
 #: allocated and page-faulted again: `kernels.engine_gradient._scratch_maps`); 64 MiB holds a
 #: 2048^2 float32 gradient's.
 GRAD_SCRATCH_BYTES = int(os.environ.get("FASTSSIM_GRAD_SCRATCH_BYTES", str(64 << 20)))
+#: Plain SSIM and MS-SSIM calls: a thread keeps its last few kinds of call prepared (their kernel
+#: calls, MS-SSIM's halved scales), for the next call of that kind and shape (`kernels.ssim_plan.give`):
+#: at most this many kinds ...
+KEPT_CALLS = int(os.environ.get("FASTSSIM_KEPT_CALLS", "4"))
+#: ... holding at most this many bytes of outputs together (a 1024^2 float32 MS-SSIM's halves: 2.8 MB).
+KEPT_CALL_BYTES = int(os.environ.get("FASTSSIM_KEPT_CALL_BYTES", str(8 << 20)))
 #: Window rows per task of the grid kernel (ffmpeg's preset): its block sums are recomputed
 #: once per band, so a band of 16 reads each pixel 17/16 times.
 GRID_BAND = 16

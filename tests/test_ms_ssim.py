@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastssim
+from fastssim import config as cfg
 import naive
 from images import DISTORTIONS, camera, colour, heavy_noise, need
 
@@ -309,6 +310,7 @@ def test_ms_ssim_is_the_same_halved_in_the_kernel_or_apart(monkeypatch, preset):
         def score(x, y, **kw):
             return fastssim.ms_ssim(x, y, data_range=255 if x.dtype == np.uint8 else 1.0,
                                     channel_axis=-1 if x.ndim == 3 else None, **kw)
+    monkeypatch.setattr(cfg, "KEPT_CALLS", 0)  # every call prepares its own (`ssim_plan.take`)
     real = engine_ms.prepare_ssim_means
     halved = []
 
@@ -353,6 +355,7 @@ def test_halved_scales_share_one_kernel_plan(monkeypatch):
         ("RGB", 2, 5, lambda: fastssim.ms_ssim(c, cd, channel_axis=-1)),
         ("volume", 1, 3, lambda: fastssim.ms_ssim(v, vd, data_range=1.0, weights=W3)),
     ]
+    monkeypatch.setattr(cfg, "KEPT_CALLS", 0)  # every call prepares its own (`ssim_plan.take`)
     made = []
     init = ssim_plan.Plan.__init__
 

@@ -14,7 +14,7 @@ from .cpu import reduce as _cpu_reduce, windows as _cpu_windows
 from .math import axis_windows, stabilisers
 from .arrays import KERNEL_DTYPES, is_device_array, readonly
 from .diagnose import diagnose_nonfinite
-from .ssim_plan import Plan, plan_key
+from .ssim_plan import Plan, give, kept_key, plan_key, take
 
 
 #: GPU work is issued by one thread at a time: kernels run in order on the device anyway, and
@@ -147,6 +147,11 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
     halved : ndarray or None
         Only with ``halve``: the two halved images, (2, N, C, D, H2, W2), or None where the kernel
         cannot halve them (`ssim_plan.halving_fuses`): the caller halves them then.
+
+    Notes
+    -----
+    On the CPU a call without map, mask or halves runs the call this thread prepared for the last
+    call of its kind and shape, where there is one (`ssim_plan.take`), pointed at its images.
     """
     wins = axis_windows(weights, spatial_ndim)
     if backend == "cuda":
@@ -161,9 +166,20 @@ def ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, backend="c
             means, smap = _cuda().ssim_means(xd, yd, spatial_ndim, weights, consts, want_map, mask5)
             out = means, (smap.copy_to_host() if want_map else None)
             return out + (None,) if halve else out
-    means, smap, halved = prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map, mask5, want_cs, pad,
-                                             pad_mode, halve).run()
-    return (means, smap, halved) if halve else (means, smap)
+    if want_map or mask5 is not None or halve:  # outputs of its own: prepared for this call
+        means, smap, halved = prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map, mask5, want_cs,
+                                                 pad, pad_mode, halve).run()
+        return (means, smap, halved) if halve else (means, smap)
+    key = kept_key(x5, y5, spatial_ndim, weights, consts, want_cs, pad, pad_mode)
+    calls = take(key)  # a call of this kind and shape prepared before, in this thread
+    if calls is None:
+        calls = (prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_cs=want_cs, pad=pad,
+                                    pad_mode=pad_mode),)
+    else:
+        calls[0].point(x5, y5)
+    means = calls[0].run()[0]
+    give(key, calls)
+    return means, None
 
 
 def prepare_ssim_means(x5, y5, spatial_ndim, weights, consts, want_map=False, mask5=None, want_cs=False, pad=0,

@@ -7,9 +7,16 @@ A caller that scores images of one kind again and again keeps the plans (``prepa
 way from the last (`plan_key`); the derivation was about 5 of a small call's 55 us of Python here.
 A prepared call (`Call`) has its outputs allocated before it runs, so that MS-SSIM can prepare
 the next scale's call on them (`engine_ms.scale_means`).
+
+A thread also keeps the prepared calls of its last few plain calls (`kept_key`, `take`, `give`):
+the next call of the same kind and shape points the kept call at its images (`Call.point`) and
+runs it, neither deriving nor preparing anything; an MS-SSIM call keeps the calls of all its
+scales, and with them the buffers its kernel halves into (fresh ones were page-faulted again at
+every call).
 """
 
 import functools
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -142,6 +149,16 @@ class Plan:
         in_order = perm if spatial_ndim == 2 else None
         self.fuses = bool(halve and plain and _fuses_halving(xk, yk, in_order, lanes, exact, pad, self.taps, self.wdt))
 
+    def views(self, x5, y5):
+        """``x5`` and ``y5`` as the kernel reads them: in its axis order, channel-last pixels as rows
+        of ``W * C`` samples where the plan filters the channels together."""
+        xk = x5.transpose(self.perm)
+        yk = y5.transpose(self.perm)
+        if self.lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
+            N, C, D, H, W = xk.shape
+            xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
+        return xk, yk
+
     def prepare(self, x5, y5, consts, want_cs=False, want_map=False, mask5=None, pad_mode="symmetric"):
         """The kernel's call on ``x5`` and ``y5`` (of the kind this plan was made for) with the
         constants ``consts`` (their numbers: a plan serves any), ready to run: a `Call`, whose
@@ -149,9 +166,7 @@ class Plan:
         will not halve."""
         wdt, perm, pad, lanes = self.wdt, self.perm, self.pad, self.lanes
         wd, wh, ww = self.taps
-        xk = x5.transpose(perm)
-        yk = y5.transpose(perm)
-        N, C, D, H, W = xk.shape
+        N, C, D, H, W = x5.transpose(perm).shape
         if self.spatial_ndim == 3:
             band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
             Do, = valid_shape((D,), (len(wd),), pad)
@@ -159,8 +174,6 @@ class Plan:
         if self.spatial_ndim == 2:
             band_h, band_w = band_rows_2d(Ho), cfg.BAND_W_2D
             Do = D
-        if lanes:  # channel-last pixels: the channels filtered together, C samples per pixel in a row
-            xk, yk = (as_strided(a, (N, 1, D, H, W * C), a.strides[:4] + a.strides[1:2]) for a in (xk, yk))
         halved = None
         if self.fuses and min(Ho, Wo) > 0:
             two = (lambda n: -(-n // 2)) if self.halve == "block" else (lambda n: n // 2)
@@ -192,12 +205,12 @@ class Plan:
         if ahead.cold(_cpu._ssim_task):
             *first, kernel = _cpu.ahead_calls(*args)
             ahead.start(*first, then=[kernel])
-        held = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
-        images[2, :5] = held[0].shape
-        task_at = address(*_cpu.task_call(*args))
-        smap = None if smap is None else smap.transpose(tuple(int(i) for i in np.argsort(perm)))
-        return Call(task_at, args, held, (N, C, nbh * nbw, Do * Ho * Wo), lanes, mask5 is not None, cs_only, smap,
-                    halved)
+        call = Call(0, args, None, (N, C, nbh * nbw, Do * Ho * Wo), lanes, mask5 is not None, cs_only,
+                    None if smap is None else smap.transpose(tuple(int(i) for i in np.argsort(perm))), halved, self)
+        call.point(x5, y5)
+        images[2, :5] = call.held[0].shape
+        call.task_at = address(*_cpu.task_call(*args))
+        return call
 
 
 class Call:
@@ -205,11 +218,19 @@ class Call:
     the arrays its descriptions point to (``held``: alive until it has run), and what its sums
     are reduced by. ``smap`` and ``halved``: its outputs, allocated (None where not asked)."""
 
-    __slots__ = ("task_at", "args", "held", "counts", "lanes", "masked", "cs_only", "smap", "halved")
+    __slots__ = ("task_at", "args", "held", "counts", "lanes", "masked", "cs_only", "smap", "halved", "plan")
 
-    def __init__(self, task_at, args, held, counts, lanes, masked, cs_only, smap, halved):
+    def __init__(self, task_at, args, held, counts, lanes, masked, cs_only, smap, halved, plan):
         self.task_at, self.args, self.held, self.counts = task_at, args, held, counts
         self.lanes, self.masked, self.cs_only, self.smap, self.halved = lanes, masked, cs_only, smap, halved
+        self.plan = plan
+
+    def point(self, x5, y5):
+        """Describe ``x5`` and ``y5`` (of the kind and shape this call was prepared for) as the images
+        it reads (`_cpu_load.describe`), and hold them (or the copies described) until it has run."""
+        xk, yk = self.plan.views(x5, y5)
+        images, wdt = self.args[0], self.plan.wdt
+        self.held = _cpu_load.describe(xk, wdt, images[0]), _cpu_load.describe(yk, wdt, images[1])
 
     def run(self):
         """Run the kernel: ``(means, smap, halved)`` as `engine.ssim_means` returns them (``smap``
@@ -217,7 +238,9 @@ class Call:
         _cpu.ssim_sums(self.task_at, *self.args)
         N, C, tasks, windows = self.counts
         sums = self.args[7]
-        if self.lanes:
+        if tasks == 1:  # one task per plane: its sums are the totals (a sum of one is that number)
+            totals = sums.reshape(N, C, 4)
+        elif self.lanes:
             totals = sums.reshape(N, tasks, C, 4).sum(axis=1)
         else:
             totals = sums.reshape(N, C, tasks, 4).sum(axis=2)
@@ -229,3 +252,50 @@ class Call:
         if self.cs_only:
             means[..., 0] = np.nan  # not computed (the exact sums compute it: dropped all the same)
         return means, self.smap, self.halved
+
+
+#: Per thread: prepared calls kept for the next call of their kind and shape (`take`, `give`).
+_KEPT = threading.local()
+
+
+def kept_key(x5, y5, spatial_ndim, weights, consts, *options):
+    """The key under which a plain call's prepared calls are kept (`give`): everything a `Plan` and
+    its `Plan.prepare` derive them from, the images' dtypes, shapes and strides included (not
+    their data or addresses, which `Call.point` describes at each call), and the caller's
+    ``options`` (hashable); None for a window given per axis (not kept)."""
+    if not isinstance(weights, np.ndarray):
+        return None
+    return (x5.dtype, x5.shape, x5.strides, y5.dtype, y5.shape, y5.strides, spatial_ndim, weights.tobytes(),
+            consts.dtype, consts.tobytes()) + options
+
+
+def take(key):
+    """The calls this thread kept under ``key`` (`give`), removed from the store while they are in
+    use (a call of the same kind made meanwhile, from a signal handler, prepares its own), or None
+    (always with ``config.KEPT_CALLS`` 0: nothing is kept)."""
+    kept = getattr(_KEPT, "calls", None)
+    if key is None or not kept or cfg.KEPT_CALLS < 1:
+        return None
+    return kept.pop(key, None)
+
+
+def give(key, calls):
+    """Keep ``calls`` (a tuple of `Call`, run) under ``key`` for this thread's next call of that
+    kind, the most recent last: at most ``config.KEPT_CALLS`` keys per thread, whose outputs
+    (sums, halves) hold at most ``config.KEPT_CALL_BYTES`` together (the oldest let go first; calls
+    that pass it alone are not kept). The first call's images are let go (described again at the
+    next call)."""
+    calls[0].held = None
+    if key is None or _nbytes(calls) > cfg.KEPT_CALL_BYTES:
+        return
+    kept = getattr(_KEPT, "calls", None)
+    if kept is None:
+        kept = _KEPT.calls = {}
+    kept[key] = calls
+    while len(kept) > cfg.KEPT_CALLS or sum(map(_nbytes, kept.values())) > cfg.KEPT_CALL_BYTES:
+        del kept[next(iter(kept))]
+
+
+def _nbytes(calls):
+    """The bytes of the outputs that ``calls`` hold: their sums, and MS-SSIM's halves."""
+    return sum(c.args[7].nbytes + (0 if c.halved is None else c.halved.nbytes) for c in calls)

@@ -261,12 +261,13 @@ _KEPT = threading.local()
 def kept_key(x5, y5, spatial_ndim, weights, consts, *options):
     """The key under which a plain call's prepared calls are kept (`give`): everything a `Plan` and
     its `Plan.prepare` derive them from, the images' dtypes, shapes and strides included (not
-    their data or addresses, which `Call.point` describes at each call), and the caller's
-    ``options`` (hashable); None for a window given per axis (not kept)."""
+    their data or addresses, which `Call.point` describes at each call), the task sizes
+    (``config.BAND_*``, which a tuning run may change), and the caller's ``options`` (hashable);
+    None for a window given per axis (not kept)."""
     if not isinstance(weights, np.ndarray):
         return None
     return (x5.dtype, x5.shape, x5.strides, y5.dtype, y5.shape, y5.strides, spatial_ndim, weights.tobytes(),
-            consts.dtype, consts.tobytes()) + options
+            consts.dtype, consts.tobytes(), cfg.BAND_H_2D, cfg.BAND_W_2D, cfg.BAND_H_3D, cfg.BAND_W_3D) + options
 
 
 def take(key):

@@ -16,7 +16,10 @@ the exact sums too, issue 37: ``ssim/uniform-sample`` moved by 2.7e-6 relative, 
 the float64 computation to 3.5e-9 (float32's C1 and C2), 22 others by at most 2e-15 (the exact
 formula's variances, this host's vector width), 107 bitwise; and again, on the same kind of host, when the SSIM
 formula's row sum became a loop of its own, issue 37: the 11 values computed in float64 by at most 2.4e-16
-relative, the float64 sum's order, every float32 one bitwise): bitwise on the machine kind that recorded it (one ulp allowed,
+relative, the float64 sum's order, every float32 one bitwise; and again, on the same kind of host, when the
+exact sums' formula was compiled without ``reassoc``, its row sums taken by halves, so that its numbers no
+longer depend on where it was compiled: the three values of the exact sums computed in float64 by at most
+4.1e-16 relative, the other 127 bitwise): bitwise on the machine kind that recorded it (one ulp allowed,
 for the three float64 values that depend on the compile context: `MAX_ULP`), to 1e-6 elsewhere
 (another CPU's vector width may sum in another order); the CUDA backend (simulated in CI) to its
 tolerance against its own recorded values and the CPU's."""

@@ -6,7 +6,7 @@ samples with weights 1 they stay integers below 2^24 = 16777216, which float32 h
 whatever the order of the additions. So for a uniform window the kernel sums instead of
 averaging: float32 passes with taps 1 (no rounding anywhere), the last pass a box of running
 sums (two additions an output, whatever the window's size). The formula
-(`passes.formula_row_exact`) takes the variances from the sums exactly: with ``n`` samples,
+(`cpu.box.formula_row_exact`) takes the variances from the sums exactly: with ``n`` samples,
 ``n^2 (vx + vy) = n S(x^2 + y^2) - S(x)^2 - S(y)^2`` and ``n^2 var(x - y) = n S((x - y)^2) -
 (S(x) - S(y))^2`` are integers below 2^31, exact in float64, and the formula runs in float64 on
 them. No difference of large rounded numbers is left anywhere, so the mean is the float64

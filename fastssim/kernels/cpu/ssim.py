@@ -47,7 +47,8 @@ from .calls import call_at
 from .scratch import empty, zeros
 from .load import _load_row, load_row
 from .reduce import halve_due, halved_columns, masked_row_sum
-from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_box4, combine_rows
+from .box import combine_box4
+from .passes import MOMENTS, _combine, _combine2, _combine_ssim4, _filter_row, combine_rows
 from ..math import unravel4
 
 _unravel4 = njit(inline="always", **cfg.JIT)(unravel4)
@@ -163,7 +164,7 @@ def ssim_sums(task_at, images, wd, wh, ww, consts, band_h, band_w, out_sum, out_
         of taps 1 (a uniform window of at least four taps per axis, at most 121 in all), float32
         work and raw moments (``shift`` 0): every window sum of ``x``, ``y``, ``x^2 + y^2`` and
         ``(x - y)^2`` is then an integer below 2^24, exact in float32 in any order; the last pass
-        is a box of running sums (`passes.combine_box4`), and the formula takes the variances from
+        is a box of running sums (`box.combine_box4`), and the formula takes the variances from
         the sums exactly, then runs in float64 with these constants. For 2-D images (with
         ``pad``, mask or map in float32 calls only: the caller's check).
         None: the weighted passes.

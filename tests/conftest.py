@@ -84,3 +84,20 @@ def rgb_img():
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
+
+
+@pytest.fixture
+def plans_made(monkeypatch):
+    """A list that gets an entry for every `fastssim.kernels.ssim_plan.Plan` made (a call that runs
+    kept calls makes none), this thread's kept calls let go first."""
+    from fastssim.kernels import ssim_plan
+
+    ssim_plan._KEPT.__dict__.pop("calls", None)
+    made = []
+    init = ssim_plan.Plan.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(1)
+        init(self, *args, **kwargs)
+    monkeypatch.setattr(ssim_plan.Plan, "__init__", counted)
+    return made

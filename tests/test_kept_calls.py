@@ -68,18 +68,9 @@ KINDS = {
 
 
 @pytest.fixture
-def plans(monkeypatch):
-    """The `ssim_plan.Plan` objects made (a call that runs kept calls makes none), this thread's store
-    emptied first."""
-    ssim_plan._KEPT.__dict__.pop("calls", None)
-    made = []
-    init = ssim_plan.Plan.__init__
-
-    def counted(self, *args, **kwargs):
-        made.append(1)
-        init(self, *args, **kwargs)
-    monkeypatch.setattr(ssim_plan.Plan, "__init__", counted)
-    return made
+def plans(plans_made):
+    """The `ssim_plan.Plan` objects made (conftest's ``plans_made``)."""
+    return plans_made
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

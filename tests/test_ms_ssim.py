@@ -332,13 +332,13 @@ def test_ms_ssim_is_the_same_halved_in_the_kernel_or_apart(monkeypatch, preset):
     assert "block" in calls or "floor" in calls  # the kernel was asked to halve, and did not
 
 
-def test_halved_scales_share_one_kernel_plan(monkeypatch):
+def test_halved_scales_share_one_kernel_plan(monkeypatch, plans_made):
     """MS-SSIM derives the kernel's call once for its halved scales (`ssim_plan.Plan`, kept under
     `plan_key`): one plan for a float32 pair (its first scale of the same kind), two for uint8 or
     channel-last colour (the first scale its own) and for torchmetrics' rule (its reflected last
     scale its own); and the numbers, bit for bit,
     of every scale deriving its own (grey, colour, a volume, Wang's rule and torchmetrics')."""
-    from fastssim.kernels import engine, ssim_plan
+    from fastssim.kernels import engine
 
     rng = np.random.default_rng(4)
     x = camera()[:203, :187]
@@ -356,13 +356,7 @@ def test_halved_scales_share_one_kernel_plan(monkeypatch):
         ("volume", 1, 3, lambda: fastssim.ms_ssim(v, vd, data_range=1.0, weights=W3)),
     ]
     monkeypatch.setattr(cfg, "KEPT_CALLS", 0)  # every call prepares its own (`ssim_plan.take`)
-    made = []
-    init = ssim_plan.Plan.__init__
-
-    def counted(self, *args, **kwargs):
-        made.append(1)
-        init(self, *args, **kwargs)
-    monkeypatch.setattr(ssim_plan.Plan, "__init__", counted)
+    made = plans_made
     values = {}
     for name, plans, _, call in calls:
         made.clear()

@@ -14,7 +14,7 @@ from numba.extending import overload
 
 from ... import config as cfg
 from ..math import MOMENTS
-from .passes import _ssim_terms
+from .passes import _ssim_terms, summed_cs
 from .scratch import empty
 
 
@@ -106,14 +106,14 @@ def formula_row_exact(sums, n, exact, want_cs, out, shx, cols, cs_cols, vals):
 def kept_for_sum(s, vals, cols, j, v):
     """Keep term ``v`` of column ``j`` for the row's sum: in ``vals[j]`` (float64) for one image per
     row (``s`` a number), summed by `row_total`; for interleaved channels (``s`` a row of shifts)
-    added to ``cols[j]``, as `summed_cs` does. Chosen when compiling."""
+    added to ``cols[j]`` (`summed_cs`). Chosen when compiling."""
 
 
 @overload(kept_for_sum, inline="always")
 def _kept_for_sum_impl(s, vals, cols, j, v):
     if isinstance(s, types.Array):
         def per_column(s, vals, cols, j, v):
-            cols[j] += np.float64(v)
+            summed_cs(s, 0.0, cols, j, v)
         return per_column
 
     def kept(s, vals, cols, j, v):

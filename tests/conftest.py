@@ -92,7 +92,7 @@ def plans_made(monkeypatch):
     kept calls makes none), this thread's kept calls let go first."""
     from fastssim.kernels import ssim_plan
 
-    ssim_plan._KEPT.__dict__.pop("calls", None)
+    ssim_plan.forget()
     made = []
     init = ssim_plan.Plan.__init__
 

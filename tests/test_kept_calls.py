@@ -92,7 +92,7 @@ def test_kept_calls_score_each_pair_anew(kind, plans, monkeypatch):
 
 def test_kept_calls_hold_no_image():
     """The store keeps no reference to a caller's images (nor to copies of them)."""
-    ssim_plan._KEPT.__dict__.pop("calls", None)
+    ssim_plan.forget()
     x, y = _grey(0, np.float32, (181, 203))
     want = fastssim.ms_ssim(x, y, data_range=1.0), fastssim.ssim(x, y, data_range=1.0)
     got = fastssim.ms_ssim(x, y, data_range=1.0), fastssim.ssim(x, y, data_range=1.0)
@@ -151,3 +151,4 @@ def test_the_store_is_bounded(plans, monkeypatch):
     x2, y2 = _grey(1, np.float32, (182, 203))
     fastssim.ms_ssim(x2, y2, data_range=1.0, weights=W3)
     assert [k[1] for k in ssim_plan._KEPT.calls] == [(1, 1, 1, 182, 203)]
+    assert ssim_plan._KEPT.bytes == sum(size for _, size in ssim_plan._KEPT.calls.values()) > halves

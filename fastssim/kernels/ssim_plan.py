@@ -166,7 +166,7 @@ class Plan:
         will not halve."""
         wdt, perm, pad, lanes = self.wdt, self.perm, self.pad, self.lanes
         wd, wh, ww = self.taps
-        N, C, D, H, W = x5.transpose(perm).shape
+        N, C, D, H, W = (x5.shape[i] for i in perm)  # the kernel's axis order (`views` transposes)
         if self.spatial_ndim == 3:
             band_h, band_w = cfg.BAND_H_3D, cfg.BAND_W_3D
             Do, = valid_shape((D,), (len(wd),), pad)
@@ -254,8 +254,17 @@ class Call:
         return means, self.smap, self.halved
 
 
-#: Per thread: prepared calls kept for the next call of their kind and shape (`take`, `give`).
-_KEPT = threading.local()
+class _Kept(threading.local):
+    """Per thread: prepared calls kept for the next call of their kind and shape (`take`, `give`):
+    ``calls`` maps a key to ``(calls, bytes of their outputs)``, the most recent last; ``bytes`` is
+    their total."""
+
+    def __init__(self):
+        self.calls = {}
+        self.bytes = 0
+
+
+_KEPT = _Kept()
 
 
 def kept_key(x5, y5, spatial_ndim, weights, consts, *options):
@@ -274,10 +283,13 @@ def take(key):
     """The calls this thread kept under ``key`` (`give`), removed from the store while they are in
     use (a call of the same kind made meanwhile, from a signal handler, prepares its own), or None
     (always with ``config.KEPT_CALLS`` 0: nothing is kept)."""
-    kept = getattr(_KEPT, "calls", None)
-    if key is None or not kept or cfg.KEPT_CALLS < 1:
+    if key is None or cfg.KEPT_CALLS < 1:
         return None
-    return kept.pop(key, None)
+    entry = _KEPT.calls.pop(key, None)
+    if entry is None:
+        return None
+    _KEPT.bytes -= entry[1]
+    return entry[0]
 
 
 def give(key, calls):
@@ -287,16 +299,17 @@ def give(key, calls):
     that pass it alone are not kept). The first call's images are let go (described again at the
     next call)."""
     calls[0].held = None
-    if key is None or _nbytes(calls) > cfg.KEPT_CALL_BYTES:
+    size = sum(c.args[7].nbytes + (0 if c.halved is None else c.halved.nbytes) for c in calls)
+    if key is None or size > cfg.KEPT_CALL_BYTES:
         return
-    kept = getattr(_KEPT, "calls", None)
-    if kept is None:
-        kept = _KEPT.calls = {}
-    kept[key] = calls
-    while len(kept) > cfg.KEPT_CALLS or sum(map(_nbytes, kept.values())) > cfg.KEPT_CALL_BYTES:
-        del kept[next(iter(kept))]
+    kept = _KEPT.calls
+    kept[key] = calls, size
+    _KEPT.bytes += size
+    while len(kept) > cfg.KEPT_CALLS or _KEPT.bytes > cfg.KEPT_CALL_BYTES:
+        _KEPT.bytes -= kept.pop(next(iter(kept)))[1]
 
 
-def _nbytes(calls):
-    """The bytes of the outputs that ``calls`` hold: their sums, and MS-SSIM's halves."""
-    return sum(c.args[7].nbytes + (0 if c.halved is None else c.halved.nbytes) for c in calls)
+def forget():
+    """Let go of every call this thread kept."""
+    _KEPT.calls.clear()
+    _KEPT.bytes = 0
